@@ -1,0 +1,211 @@
+//! The scope catalogue: every field group and capability a plugin may ask for.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// One scope of the catalogue (`docs/ARCHITECTURE.md`, "Scopes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// `user.id`: the plugin-scoped open id.
+    UserId,
+    /// `user.avatar`.
+    UserAvatar,
+    /// `user.nickname`.
+    UserNickname,
+    /// `user.name`: real name.
+    UserName,
+    /// `user.gender`.
+    UserGender,
+    /// `user.birthday` (sensitive).
+    UserBirthday,
+    /// `user.region`.
+    UserRegion,
+    /// `user.email` (sensitive).
+    UserEmail,
+    /// `user.phone` (sensitive).
+    UserPhone,
+    /// `org.department`: department and title.
+    OrgDepartment,
+    /// `perm.customer`: enterprise-customer permissions.
+    PermCustomer,
+    /// `perm.approval`: approval-interface permissions.
+    PermApproval,
+    /// `storage`: key-value storage (admin grant only).
+    Storage,
+    /// `log`: log lines (admin grant only).
+    Log,
+}
+
+impl Scope {
+    /// Every scope, in catalogue order.
+    pub const ALL: [Scope; 14] = [
+        Scope::UserId,
+        Scope::UserAvatar,
+        Scope::UserNickname,
+        Scope::UserName,
+        Scope::UserGender,
+        Scope::UserBirthday,
+        Scope::UserRegion,
+        Scope::UserEmail,
+        Scope::UserPhone,
+        Scope::OrgDepartment,
+        Scope::PermCustomer,
+        Scope::PermApproval,
+        Scope::Storage,
+        Scope::Log,
+    ];
+
+    /// The scope's name in manifests, the API and audit records.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scope::UserId => "user.id",
+            Scope::UserAvatar => "user.avatar",
+            Scope::UserNickname => "user.nickname",
+            Scope::UserName => "user.name",
+            Scope::UserGender => "user.gender",
+            Scope::UserBirthday => "user.birthday",
+            Scope::UserRegion => "user.region",
+            Scope::UserEmail => "user.email",
+            Scope::UserPhone => "user.phone",
+            Scope::OrgDepartment => "org.department",
+            Scope::PermCustomer => "perm.customer",
+            Scope::PermApproval => "perm.approval",
+            Scope::Storage => "storage",
+            Scope::Log => "log",
+        }
+    }
+
+    /// Sensitive scopes need their own, separate consent and are never pre-ticked.
+    pub const fn is_sensitive(self) -> bool {
+        matches!(self, Scope::UserBirthday | Scope::UserEmail | Scope::UserPhone)
+    }
+
+    /// Personal scopes need the person's consent; capabilities only the admin's grant.
+    pub const fn is_personal(self) -> bool {
+        !matches!(self, Scope::Storage | Scope::Log)
+    }
+
+    /// The field category shown in the consent disclosure.
+    pub const fn category(self) -> &'static str {
+        match self {
+            Scope::PermCustomer | Scope::PermApproval => "basic_permissions",
+            Scope::Storage | Scope::Log => "capability",
+            _ => "basic_info",
+        }
+    }
+
+    /// Position in [`Scope::ALL`], for bit sets.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not in the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scope {0:?}; known scopes: user.id, user.avatar, user.nickname, user.name, user.gender, user.birthday, user.region, user.email, user.phone, org.department, perm.customer, perm.approval, storage, log")]
+pub struct UnknownScope(pub String);
+
+impl FromStr for Scope {
+    type Err = UnknownScope;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == name).ok_or_else(|| UnknownScope(name.to_owned()))
+    }
+}
+
+impl serde::Serialize for Scope {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Scope {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A set of scopes as a bit set: copying and testing are one instruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ScopeSet(u16);
+
+impl ScopeSet {
+    /// The empty set.
+    pub const EMPTY: ScopeSet = ScopeSet(0);
+
+    /// Whether `scope` is in the set.
+    pub const fn contains(self, scope: Scope) -> bool {
+        self.0 & (1 << scope.index()) != 0
+    }
+
+    /// Adds `scope`.
+    pub fn insert(&mut self, scope: Scope) {
+        self.0 |= 1 << scope.index();
+    }
+
+    /// Whether every scope of `self` is in `other`.
+    pub const fn is_subset(self, other: ScopeSet) -> bool {
+        self.0 & !other.0 == 0
+    }
+
+    /// The scopes in catalogue order.
+    pub fn iter(self) -> impl Iterator<Item = Scope> {
+        Scope::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
+
+    /// The scopes in `self` but not in `other`.
+    pub const fn difference(self, other: ScopeSet) -> ScopeSet {
+        ScopeSet(self.0 & !other.0)
+    }
+
+    /// Whether the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl FromIterator<Scope> for ScopeSet {
+    fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
+        let mut set = ScopeSet::EMPTY;
+        for scope in iter {
+            set.insert(scope);
+        }
+        set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_are_refused() {
+        for scope in Scope::ALL {
+            assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
+        }
+        assert!("user.password".parse::<Scope>().is_err());
+        assert!("USER.ID".parse::<Scope>().is_err());
+    }
+
+    #[test]
+    fn exactly_birthday_email_and_phone_are_sensitive() {
+        let sensitive: Vec<_> = Scope::ALL.into_iter().filter(|s| s.is_sensitive()).map(Scope::as_str).collect();
+        assert_eq!(sensitive, ["user.birthday", "user.email", "user.phone"]);
+    }
+
+    #[test]
+    fn set_operations() {
+        let a: ScopeSet = [Scope::UserId, Scope::UserPhone].into_iter().collect();
+        let b: ScopeSet = [Scope::UserId].into_iter().collect();
+        assert!(b.is_subset(a));
+        assert!(!a.is_subset(b));
+        assert_eq!(a.difference(b).iter().collect::<Vec<_>>(), [Scope::UserPhone]);
+    }
+}

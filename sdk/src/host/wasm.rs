@@ -1,0 +1,172 @@
+//! The component side: generated bindings and conversions to the SDK's types.
+
+use crate::log::Level;
+use crate::permissions::{ApprovalPermission, CustomerAccess, CustomerPermission};
+use crate::profile::{Date, Department, Gender};
+use crate::storage::{Bucket, StorageError};
+use crate::{AccessError, Plugin, PluginError, Request, Response};
+
+#[doc(hidden)]
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_handler",
+        default_bindings_module: "workbench_sdk::__private::bindings",
+    });
+}
+
+use bindings::exports::workbench::plugin::handler as wit_handler;
+use bindings::workbench::plugin::{log as wit_log, permissions as wit_perm, profile as wit_profile};
+use bindings::workbench::plugin::{storage as wit_storage, types as wit_types};
+
+impl From<wit_types::AccessError> for AccessError {
+    fn from(error: wit_types::AccessError) -> Self {
+        use wit_types::AccessError as W;
+        match error {
+            W::NotDeclared => Self::NotDeclared,
+            W::NotGranted => Self::NotGranted,
+            W::NotConsented => Self::NotConsented,
+            W::ConsentWithdrawn => Self::ConsentWithdrawn,
+            W::ConsentExpired => Self::ConsentExpired,
+            W::PurposeChanged => Self::PurposeChanged,
+            W::QuotaExceeded => Self::QuotaExceeded,
+        }
+    }
+}
+
+fn access<T>(result: Result<T, wit_types::AccessError>) -> Result<T, AccessError> {
+    result.map_err(AccessError::from)
+}
+
+pub(crate) fn user_id() -> Result<String, AccessError> {
+    access(wit_profile::user_id())
+}
+pub(crate) fn avatar() -> Result<Option<String>, AccessError> {
+    access(wit_profile::avatar())
+}
+pub(crate) fn nickname() -> Result<Option<String>, AccessError> {
+    access(wit_profile::nickname())
+}
+pub(crate) fn name() -> Result<String, AccessError> {
+    access(wit_profile::name())
+}
+pub(crate) fn gender() -> Result<Gender, AccessError> {
+    access(wit_profile::gender()).map(|gender| match gender {
+        wit_profile::GenderKind::Male => Gender::Male,
+        wit_profile::GenderKind::Female => Gender::Female,
+        wit_profile::GenderKind::Undisclosed => Gender::Undisclosed,
+    })
+}
+pub(crate) fn birthday() -> Result<Option<Date>, AccessError> {
+    access(wit_profile::birthday()).map(|date| {
+        date.map(|d| Date { year: d.year, month: d.month, day: d.day })
+    })
+}
+pub(crate) fn region() -> Result<Option<String>, AccessError> {
+    access(wit_profile::region())
+}
+pub(crate) fn email() -> Result<Option<String>, AccessError> {
+    access(wit_profile::email())
+}
+pub(crate) fn phone() -> Result<Option<String>, AccessError> {
+    access(wit_profile::phone())
+}
+pub(crate) fn department() -> Result<Option<Department>, AccessError> {
+    access(wit_profile::department())
+        .map(|dept| dept.map(|d| Department { name: d.name, title: d.title }))
+}
+
+pub(crate) fn customers() -> Result<Vec<CustomerPermission>, AccessError> {
+    access(wit_perm::customers()).map(|list| {
+        list.into_iter()
+            .map(|c| CustomerPermission {
+                customer_id: c.customer_id,
+                customer_name: c.customer_name,
+                access: match c.access {
+                    wit_perm::CustomerAccess::View => CustomerAccess::View,
+                    wit_perm::CustomerAccess::Edit => CustomerAccess::Edit,
+                    wit_perm::CustomerAccess::Manage => CustomerAccess::Manage,
+                },
+            })
+            .collect()
+    })
+}
+
+pub(crate) fn approvals() -> Result<Vec<ApprovalPermission>, AccessError> {
+    access(wit_perm::approvals()).map(|list| {
+        list.into_iter()
+            .map(|a| ApprovalPermission {
+                process_id: a.process_id,
+                process_name: a.process_name,
+                can_approve: a.can_approve,
+                can_initiate: a.can_initiate,
+                max_amount_cents: a.max_amount_cents,
+            })
+            .collect()
+    })
+}
+
+fn bucket(bucket: Bucket) -> wit_storage::Bucket {
+    match bucket {
+        Bucket::Plugin => wit_storage::Bucket::Plugin,
+        Bucket::Person => wit_storage::Bucket::Person,
+    }
+}
+
+fn storage<T>(result: Result<T, wit_storage::StorageError>) -> Result<T, StorageError> {
+    result.map_err(|error| match error {
+        wit_storage::StorageError::Denied(reason) => StorageError::Denied(reason.into()),
+        wit_storage::StorageError::InvalidKey(why) => StorageError::InvalidKey(why),
+        wit_storage::StorageError::ValueTooLarge(limit) => StorageError::ValueTooLarge(limit),
+        wit_storage::StorageError::QuotaExceeded(q) => StorageError::QuotaExceeded {
+            limit_bytes: q.limit_bytes,
+            used_bytes: q.used_bytes,
+        },
+    })
+}
+
+pub(crate) fn storage_get(b: Bucket, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+    storage(wit_storage::get(bucket(b), key))
+}
+pub(crate) fn storage_set(b: Bucket, key: &str, value: &[u8]) -> Result<(), StorageError> {
+    storage(wit_storage::set(bucket(b), key, value))
+}
+pub(crate) fn storage_delete(b: Bucket, key: &str) -> Result<bool, StorageError> {
+    storage(wit_storage::delete(bucket(b), key))
+}
+pub(crate) fn storage_list_keys(b: Bucket, prefix: &str) -> Result<Vec<String>, StorageError> {
+    storage(wit_storage::list_keys(bucket(b), prefix))
+}
+
+pub(crate) fn log(level: Level, message: &str) {
+    let level = match level {
+        Level::Trace => wit_log::Level::Trace,
+        Level::Debug => wit_log::Level::Debug,
+        Level::Info => wit_log::Level::Info,
+        Level::Warn => wit_log::Level::Warn,
+        Level::Error => wit_log::Level::Error,
+    };
+    wit_log::write(level, message);
+}
+
+/// Runs plugin `P` on a request from the host.
+pub fn dispatch<P: Plugin>(
+    request: wit_handler::Request,
+) -> Result<wit_handler::Response, wit_handler::PluginError> {
+    let request = Request {
+        method: request.method,
+        path: request.path,
+        query: request.query,
+        headers: request.headers,
+        body: request.body,
+    };
+    match P::handle(request) {
+        Ok(Response { status, headers, body }) => Ok(wit_handler::Response { status, headers, body }),
+        Err(PluginError::BadRequest(m)) => Err(wit_handler::PluginError::BadRequest(m)),
+        Err(PluginError::NotFound(m)) => Err(wit_handler::PluginError::NotFound(m)),
+        Err(PluginError::Internal(m)) => Err(wit_handler::PluginError::Internal(m)),
+    }
+}

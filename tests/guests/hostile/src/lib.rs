@@ -1,0 +1,140 @@
+//! A hostile plugin for the security tests: each path is one attack.
+//!
+//! | path | attack |
+//! |---|---|
+//! | `/loop` | spins forever (must hit the epoch deadline) |
+//! | `/memory` | grows memory without end (must hit the memory limit) |
+//! | `/recurse` | recurses without end (must hit the stack limit) |
+//! | `/huge-response` | returns a 100 MB body (must hit the response cap) |
+//! | `/probe` | calls every import; reports what it got as JSON |
+//! | `/hostcalls` | calls an import in a loop (must hit the hostcall limit) |
+//! | `/storage-flood` | writes until the quota refuses |
+//! | `/bad-keys` | empty, huge, control-character keys and a huge value |
+//! | `/log-flood` | writes 10 000 log lines |
+//! | `/trap-after-write` | stores a value, then traps |
+//! | `/read-key?key=K&bucket=plugin` | reads one key |
+//! | `/panic` | panics |
+
+use std::fmt::Write as _;
+
+use workbench_sdk::storage::{self, Bucket, StorageError};
+use workbench_sdk::{Plugin, PluginError, Request, Response, log, permissions, profile};
+
+struct Hostile;
+
+impl Plugin for Hostile {
+    fn handle(request: Request) -> Result<Response, PluginError> {
+        match request.path.as_str() {
+            "/loop" => spin(),
+            "/memory" => grow(),
+            "/recurse" => Ok(Response::text(200, recurse(1).to_string())),
+            "/huge-response" => Ok(Response { status: 200, headers: vec![], body: vec![b'x'; 100 << 20] }),
+            "/probe" => Ok(Response::json(200, probe())),
+            "/hostcalls" => {
+                let mut answered = 0u64;
+                loop {
+                    let _ = profile::user_id();
+                    answered += 1;
+                    if answered == u64::MAX {
+                        return Ok(Response::text(200, answered.to_string()));
+                    }
+                }
+            }
+            "/storage-flood" => {
+                let value = vec![7u8; 60 * 1024];
+                for i in 0.. {
+                    match storage::set(Bucket::Plugin, &format!("flood/{i}"), &value) {
+                        Ok(()) => {}
+                        Err(e @ StorageError::QuotaExceeded { .. }) => {
+                            return Ok(Response::text(507, format!("{i} {e}")));
+                        }
+                        Err(e) => return Ok(Response::text(500, e.to_string())),
+                    }
+                }
+                unreachable!("the loop only ends by returning")
+            }
+            "/bad-keys" => {
+                let mut out = String::new();
+                for key in [String::new(), "k".repeat(100_000), "a\u{0}b".to_owned(), "../../other-tenant".to_owned()] {
+                    let _ = writeln!(out, "{:?}", storage::set(Bucket::Plugin, &key, b"v"));
+                }
+                let _ = writeln!(out, "{:?}", storage::set(Bucket::Plugin, "big", &vec![0u8; 8 << 20]));
+                Ok(Response::text(200, out))
+            }
+            "/log-flood" => {
+                for i in 0..10_000 {
+                    log::info(&format!("line {i} {}", "z".repeat(10_000)));
+                }
+                Ok(Response::text(200, "logged"))
+            }
+            "/trap-after-write" => {
+                storage::set(Bucket::Person, "half-done", b"1").map_err(|e| PluginError::Internal(e.to_string()))?;
+                std::process::abort()
+            }
+            "/read-key" => {
+                let key = request.query_param("key").unwrap_or_default();
+                let bucket = if request.query_param("bucket").as_deref() == Some("person") { Bucket::Person } else { Bucket::Plugin };
+                let value = storage::get_string(bucket, &key).map_err(|e| PluginError::Internal(e.to_string()))?;
+                Ok(Response::text(200, format!("{value:?}")))
+            }
+            "/panic" => panic!("hostile plugin panicked on purpose"),
+            path => Err(PluginError::NotFound(path.to_owned())),
+        }
+    }
+}
+
+workbench_sdk::export!(Hostile);
+
+fn spin() -> ! {
+    let mut x: u64 = 0;
+    loop {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+fn grow() -> Result<Response, PluginError> {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut chunk = vec![0u8; 16 << 20];
+        chunk[0] = 1;
+        hoard.push(std::hint::black_box(chunk));
+        if hoard.len() == usize::MAX {
+            return Ok(Response::text(200, "impossible"));
+        }
+    }
+}
+
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    let pad = std::hint::black_box([depth; 16]);
+    recurse(depth + 1) + pad[3]
+}
+
+/// Calls every import once and reports each outcome.
+fn probe() -> String {
+    let mut fields: Vec<(&str, String)> = Vec::new();
+    let show = |r: Result<String, workbench_sdk::AccessError>| match r {
+        Ok(v) => format!("{{\"ok\":{}}}", workbench_sdk::json::quote(&v)),
+        Err(e) => format!("{{\"denied\":\"{e}\"}}"),
+    };
+    fields.push(("user.id", show(profile::user_id())));
+    fields.push(("user.avatar", show(profile::avatar().map(|v| format!("{v:?}")))));
+    fields.push(("user.nickname", show(profile::nickname().map(|v| format!("{v:?}")))));
+    fields.push(("user.name", show(profile::name())));
+    fields.push(("user.gender", show(profile::gender().map(|v| format!("{v:?}")))));
+    fields.push(("user.birthday", show(profile::birthday().map(|v| format!("{v:?}")))));
+    fields.push(("user.region", show(profile::region().map(|v| format!("{v:?}")))));
+    fields.push(("user.email", show(profile::email().map(|v| format!("{v:?}")))));
+    fields.push(("user.phone", show(profile::phone().map(|v| format!("{v:?}")))));
+    fields.push(("org.department", show(profile::department().map(|v| format!("{v:?}")))));
+    fields.push(("perm.customer", show(permissions::customers().map(|v| format!("{v:?}")))));
+    fields.push(("perm.approval", show(permissions::approvals().map(|v| format!("{v:?}")))));
+    let storage = match storage::list_keys(Bucket::Plugin, "") {
+        Ok(keys) => format!("{{\"ok\":{}}}", workbench_sdk::json::quote(&format!("{keys:?}"))),
+        Err(StorageError::Denied(e)) => format!("{{\"denied\":\"{e}\"}}"),
+        Err(e) => format!("{{\"error\":{}}}", workbench_sdk::json::quote(&e.to_string())),
+    };
+    fields.push(("storage", storage));
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    format!("{{{}}}", body.join(","))
+}

@@ -1,0 +1,183 @@
+//! Builds the wasm32-wasip2 guests — the example plugins in `plugins/` and the
+//! test guests in `tests/guests/` — from source, with whichever toolchain this
+//! machine has:
+//!
+//! 1. rustup's `wasm32-wasip2` target, when installed;
+//! 2. otherwise Debian's Rust toolchain (`rustc-web`, `cargo-web`,
+//!    `rust-web-src`, `lld-22`, `wasi-libc`), building `std` from source;
+//! 3. otherwise an error that says how to get one.
+//!
+//! Tests and benchmarks call [`guests`], which builds once per process;
+//! cargo makes the build a no-op when nothing changed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use anyhow::{Context, bail};
+
+/// The target every guest is built for.
+pub const TARGET: &str = "wasm32-wasip2";
+
+/// The built guests: component paths by crate name, and the example plugins'
+/// manifests.
+#[derive(Debug, Clone)]
+pub struct Guests {
+    components: BTreeMap<String, PathBuf>,
+    manifests: BTreeMap<String, PathBuf>,
+}
+
+impl Guests {
+    /// The component built from crate `name` (e.g. `"site-daily-report"`).
+    ///
+    /// # Panics
+    /// When there is no such guest: a typo in a test.
+    pub fn component(&self, name: &str) -> &Path {
+        self.components.get(name).unwrap_or_else(|| panic!("no guest named {name}; have {:?}", self.components.keys()))
+    }
+
+    /// The manifest (`plugin.toml`) of example plugin `name`.
+    ///
+    /// # Panics
+    /// When `name` is not an example plugin.
+    pub fn manifest(&self, name: &str) -> &Path {
+        self.manifests.get(name).unwrap_or_else(|| panic!("no example plugin named {name}"))
+    }
+
+    /// The example plugins' names, in order.
+    pub fn example_plugins(&self) -> impl Iterator<Item = &str> {
+        self.manifests.keys().map(String::as_str)
+    }
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives one level below the root").to_path_buf()
+}
+
+/// The guests, built on first use in this process.
+///
+/// # Panics
+/// When no wasm toolchain is available or a guest fails to compile: the
+/// message says what to install.
+pub fn guests() -> &'static Guests {
+    static GUESTS: OnceLock<Guests> = OnceLock::new();
+    GUESTS.get_or_init(|| match build_guests() {
+        Ok(guests) => guests,
+        Err(error) => panic!("building the wasm guests failed: {error:#}"),
+    })
+}
+
+/// The guest workspaces, relative to the repository root.
+const GUEST_WORKSPACES: [&str; 2] = ["plugins", "tests/guests"];
+
+/// Builds every guest workspace in release mode for [`TARGET`].
+pub fn build_guests() -> anyhow::Result<Guests> {
+    let root = repo_root();
+    let toolchain = Toolchain::detect()?;
+    let target_dir = root.join("target").join("wasm");
+    let mut components = BTreeMap::new();
+    let mut manifests = BTreeMap::new();
+    for workspace in GUEST_WORKSPACES {
+        let dir = root.join(workspace);
+        let status = toolchain
+            .cargo_build(&dir, &target_dir)
+            .status()
+            .with_context(|| format!("running cargo for {workspace}"))?;
+        if !status.success() {
+            bail!("cargo build of {workspace} for {TARGET} failed ({status})");
+        }
+        for member in workspace_members(&dir)? {
+            let artifact = target_dir.join(TARGET).join("release").join(format!("{}.wasm", member.replace('-', "_")));
+            if !artifact.is_file() {
+                bail!("{} was not produced", artifact.display());
+            }
+            let manifest = dir.join(&member).join("plugin.toml");
+            if manifest.is_file() {
+                manifests.insert(member.clone(), manifest);
+            }
+            components.insert(member, artifact);
+        }
+    }
+    Ok(Guests { components, manifests })
+}
+
+/// The member directories of a guest workspace (each a crate named after it).
+fn workspace_members(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        if entry.path().join("Cargo.toml").is_file() {
+            members.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    members.sort();
+    Ok(members)
+}
+
+/// Which toolchain builds the guests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Toolchain {
+    /// rustup's toolchain with the `wasm32-wasip2` target installed.
+    Rustup,
+    /// Debian's `rustc-web` toolchain, building `std` from source.
+    Debian,
+}
+
+/// Debian's wasi-libc, which `std` links against when built from source.
+const DEBIAN_WASI_LIBC: &str = "/usr/lib/wasm32-wasi";
+
+impl Toolchain {
+    /// Picks rustup's target when installed, else Debian's toolchain, else
+    /// fails with instructions.
+    pub fn detect() -> anyhow::Result<Self> {
+        if rustup_has_target() {
+            return Ok(Self::Rustup);
+        }
+        let debian = ["/usr/bin/cargo", "/usr/bin/rustc", DEBIAN_WASI_LIBC, "/usr/lib/rustlib/src/rust/library"];
+        if debian.iter().all(|path| Path::new(path).exists()) {
+            return Ok(Self::Debian);
+        }
+        bail!(
+            "no toolchain for {TARGET}: run `rustup target add {TARGET}`, or where rustup cannot download \
+             targets, `apt-get install rustc-web cargo-web rust-web-src rust-web-llvm lld-22 wasi-libc` \
+             (see docs/ARCHITECTURE.md, \"Building guests\")"
+        )
+    }
+
+    /// The `cargo build` command for the workspace in `dir`.
+    fn cargo_build(&self, dir: &Path, target_dir: &Path) -> Command {
+        let mut command = match self {
+            Self::Rustup => Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())),
+            Self::Debian => Command::new("/usr/bin/cargo"),
+        };
+        // A parent cargo (tests, benches) leaves its own settings in the
+        // environment; they must not leak into the guest build.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            if key.starts_with("CARGO_") || key.starts_with("RUSTC") || key == "RUSTFLAGS" || key == "RUSTUP_TOOLCHAIN" {
+                command.env_remove(key.as_ref());
+            }
+        }
+        command
+            .current_dir(dir)
+            .args(["build", "--release", "--target", TARGET, "--target-dir"])
+            .arg(target_dir);
+        if *self == Self::Debian {
+            command
+                .env("RUSTC", "/usr/bin/rustc")
+                .env("RUSTC_BOOTSTRAP", "1")
+                .env("RUSTFLAGS", format!("-L {DEBIAN_WASI_LIBC}"))
+                .arg("-Zbuild-std=std,panic_abort");
+        }
+        command
+    }
+}
+
+fn rustup_has_target() -> bool {
+    let Ok(output) = Command::new("rustup").args(["target", "list", "--installed"]).output() else {
+        return false;
+    };
+    output.status.success() && String::from_utf8_lossy(&output.stdout).lines().any(|line| line.trim() == TARGET)
+}
