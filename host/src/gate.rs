@@ -215,15 +215,24 @@ mod tests {
         assert_eq!(decide(Scope::UserName, &p, &ok, NOW), Ok(()));
 
         let withdrawn = Consent { withdrawn_at_ms: Some(NOW), ..consent(Scope::UserName) };
-        assert_eq!(decide(Scope::UserName, &p, &consents(&[(Scope::UserName, withdrawn)]), NOW), Err(Denial::ConsentWithdrawn));
+        assert_eq!(
+            decide(Scope::UserName, &p, &consents(&[(Scope::UserName, withdrawn)]), NOW),
+            Err(Denial::ConsentWithdrawn)
+        );
 
         let expired = Consent { expires_at_ms: Some(NOW - 1), ..consent(Scope::UserName) };
-        assert_eq!(decide(Scope::UserName, &p, &consents(&[(Scope::UserName, expired)]), NOW), Err(Denial::ConsentExpired));
+        assert_eq!(
+            decide(Scope::UserName, &p, &consents(&[(Scope::UserName, expired)]), NOW),
+            Err(Denial::ConsentExpired)
+        );
         let not_yet = Consent { expires_at_ms: Some(NOW + 1), ..consent(Scope::UserName) };
         assert_eq!(decide(Scope::UserName, &p, &consents(&[(Scope::UserName, not_yet)]), NOW), Ok(()));
 
         let bundled = Consent { separate: false, ..consent(Scope::UserPhone) };
-        assert_eq!(decide(Scope::UserPhone, &p, &consents(&[(Scope::UserPhone, bundled)]), NOW), Err(Denial::NotConsented));
+        assert_eq!(
+            decide(Scope::UserPhone, &p, &consents(&[(Scope::UserPhone, bundled)]), NOW),
+            Err(Denial::NotConsented)
+        );
 
         let other_purpose = Consent { purpose: PurposeDigest::of("something else"), ..consent(Scope::UserName) };
         assert_eq!(

@@ -108,7 +108,9 @@ impl fmt::Display for Scope {
 
 /// A name that is not in the catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scope {0:?}; known scopes: user.id, user.avatar, user.nickname, user.name, user.gender, user.birthday, user.region, user.email, user.phone, org.department, perm.customer, perm.approval, storage, log")]
+#[error(
+    "unknown scope {0:?}; known scopes: user.id, user.avatar, user.nickname, user.name, user.gender, user.birthday, user.region, user.email, user.phone, org.department, perm.customer, perm.approval, storage, log"
+)]
 pub struct UnknownScope(pub String);
 
 impl FromStr for Scope {

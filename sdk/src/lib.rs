@@ -35,8 +35,8 @@
 
 mod error;
 mod host;
-mod http;
 pub mod html;
+mod http;
 pub mod json;
 pub mod log;
 pub mod permissions;
@@ -76,12 +76,11 @@ macro_rules! export {
             impl $crate::__private::Guest for WorkbenchExport {
                 fn handle(
                     request: $crate::__private::WitRequest,
-                ) -> ::core::result::Result<$crate::__private::WitResponse, $crate::__private::WitPluginError>
-                {
+                ) -> ::core::result::Result<$crate::__private::WitResponse, $crate::__private::WitPluginError> {
                     $crate::__private::dispatch::<$plugin>(request)
                 }
             }
-            $crate::__private::bindings::__export_handler!(WorkbenchExport with_types_in $crate::__private::bindings);
+    $crate::__private::bindings::__export_handler!(WorkbenchExport with_types_in $crate::__private::bindings);
         };
         // Natively there is nothing to export; name the handler so the plugin
         // type counts as used outside tests too.

@@ -156,14 +156,12 @@ impl Toolchain {
         // environment; they must not leak into the guest build.
         for (key, _) in std::env::vars_os() {
             let key = key.to_string_lossy();
-            if key.starts_with("CARGO_") || key.starts_with("RUSTC") || key == "RUSTFLAGS" || key == "RUSTUP_TOOLCHAIN" {
+            if key.starts_with("CARGO_") || key.starts_with("RUSTC") || key == "RUSTFLAGS" || key == "RUSTUP_TOOLCHAIN"
+            {
                 command.env_remove(key.as_ref());
             }
         }
-        command
-            .current_dir(dir)
-            .args(["build", "--release", "--target", TARGET, "--target-dir"])
-            .arg(target_dir);
+        command.current_dir(dir).args(["build", "--release", "--target", TARGET, "--target-dir"]).arg(target_dir);
         if *self == Self::Debian {
             command
                 .env("RUSTC", "/usr/bin/rustc")

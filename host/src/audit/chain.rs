@@ -221,6 +221,9 @@ mod tests {
         forged.seq = 2;
         assert_eq!(verify_checkpoint(&key.verifying_key(), &forged), Err(CheckpointError::BadSignature(2)));
         let other = SigningKey::from_bytes(&[8; 32]);
-        assert!(matches!(verify_checkpoint(&other.verifying_key(), &checkpoint), Err(CheckpointError::WrongKey { .. })));
+        assert!(matches!(
+            verify_checkpoint(&other.verifying_key(), &checkpoint),
+            Err(CheckpointError::WrongKey { .. })
+        ));
     }
 }

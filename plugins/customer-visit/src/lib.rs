@@ -74,18 +74,25 @@ fn page() -> Result<Response, PluginError> {
     // Optional and sensitive: without consent the card simply has no number.
     let phone = profile::phone().ok().flatten();
     let visits = planned_visits()?;
-    let avatar_html = avatar
-        .map(|url| format!("<img class=\"avatar\" alt=\"avatar\" src=\"{}\">", escape(&url)))
-        .unwrap_or_default();
+    let avatar_html =
+        avatar.map(|url| format!("<img class=\"avatar\" alt=\"avatar\" src=\"{}\">", escape(&url))).unwrap_or_default();
     let phone_html = phone.map(|p| format!("<p class=\"phone\">{}</p>", escape(&p))).unwrap_or_default();
     let customer_rows: String = customers
         .iter()
-        .map(|c| format!("<li data-id=\"{}\">{} ({})</li>", escape(&c.customer_id), escape(&c.customer_name), access_label(c.access)))
+        .map(|c| {
+            format!(
+                "<li data-id=\"{}\">{} ({})</li>",
+                escape(&c.customer_id),
+                escape(&c.customer_name),
+                access_label(c.access)
+            )
+        })
         .collect();
     let visit_rows: String = visits
         .iter()
         .map(|v| {
-            let name = customers.iter().find(|c| c.customer_id == v.customer_id).map_or("?", |c| c.customer_name.as_str());
+            let name =
+                customers.iter().find(|c| c.customer_id == v.customer_id).map_or("?", |c| c.customer_name.as_str());
             format!("<li>{} · {} · {}</li>", escape(&v.date), escape(name), escape(&v.note))
         })
         .collect();
@@ -112,7 +119,14 @@ fn visits_json() -> Result<Response, PluginError> {
     let visits = planned_visits()?;
     let items: Vec<String> = visits
         .iter()
-        .map(|v| format!("{{\"customer_id\":{},\"date\":{},\"note\":{}}}", quote(&v.customer_id), quote(&v.date), quote(&v.note)))
+        .map(|v| {
+            format!(
+                "{{\"customer_id\":{},\"date\":{},\"note\":{}}}",
+                quote(&v.customer_id),
+                quote(&v.date),
+                quote(&v.note)
+            )
+        })
         .collect();
     let phone = profile::phone().ok().flatten();
     Ok(Response::json(200, format!("{{\"phone\":{},\"visits\":[{}]}}", quote_opt(phone.as_deref()), items.join(","))))
@@ -121,8 +135,12 @@ fn visits_json() -> Result<Response, PluginError> {
 fn plan(request: &Request) -> Result<Response, PluginError> {
     let form = form_decode(&request.body_text());
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned());
-    let customer_id = field("customer").filter(|c| !c.is_empty()).ok_or_else(|| PluginError::BadRequest("form field `customer` is missing".into()))?;
-    let date = field("date").filter(|d| is_date(d)).ok_or_else(|| PluginError::BadRequest("form field `date` must be YYYY-MM-DD".into()))?;
+    let customer_id = field("customer")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| PluginError::BadRequest("form field `customer` is missing".into()))?;
+    let date = field("date")
+        .filter(|d| is_date(d))
+        .ok_or_else(|| PluginError::BadRequest("form field `date` must be YYYY-MM-DD".into()))?;
     let note = field("note").unwrap_or_default();
     if note.len() > 1000 || note.contains('\t') {
         return Err(PluginError::BadRequest("`note` must be at most 1000 bytes without tabs".into()));
@@ -176,14 +194,18 @@ mod tests {
     #[test]
     fn plans_visits_only_for_editable_customers() {
         let host = host();
-        let ok = host.call::<CustomerVisit>(Request::post("/visits", "customer=c1&date=2026-12-01&note=%E7%AD%BE%E7%BA%A6"));
+        let ok =
+            host.call::<CustomerVisit>(Request::post("/visits", "customer=c1&date=2026-12-01&note=%E7%AD%BE%E7%BA%A6"));
         assert_eq!(ok.map(|r| r.status), Ok(201));
         let view_only = host.call::<CustomerVisit>(Request::post("/visits", "customer=c2&date=2026-12-01"));
         assert!(matches!(view_only, Err(PluginError::BadRequest(m)) if m.contains("only view")));
         let unknown = host.call::<CustomerVisit>(Request::post("/visits", "customer=c9&date=2026-12-01"));
         assert!(matches!(unknown, Err(PluginError::BadRequest(m)) if m.contains("no access")));
         let json = host.call::<CustomerVisit>(Request::get("/visits.json")).expect("json").body_text();
-        assert_eq!(json, "{\"phone\":null,\"visits\":[{\"customer_id\":\"c1\",\"date\":\"2026-12-01\",\"note\":\"签约\"}]}");
+        assert_eq!(
+            json,
+            "{\"phone\":null,\"visits\":[{\"customer_id\":\"c1\",\"date\":\"2026-12-01\",\"note\":\"签约\"}]}"
+        );
     }
 
     #[test]
@@ -197,7 +219,10 @@ mod tests {
     fn malformed_forms_are_bad_requests() {
         let host = host();
         for body in ["", "customer=c1", "customer=c1&date=12/01/2026", "customer=&date=2026-12-01"] {
-            assert!(matches!(host.call::<CustomerVisit>(Request::post("/visits", body)), Err(PluginError::BadRequest(_))), "{body}");
+            assert!(
+                matches!(host.call::<CustomerVisit>(Request::post("/visits", body)), Err(PluginError::BadRequest(_))),
+                "{body}"
+            );
         }
     }
 }

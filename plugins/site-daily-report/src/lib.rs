@@ -125,9 +125,7 @@ fn parse_date(text: &str) -> Option<String> {
 
 /// Today's date in China Standard Time (UTC+8), where the workbench's tenants are.
 fn today() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     civil_date((seconds + 8 * 3600) / 86_400)
 }
 
@@ -158,9 +156,8 @@ mod tests {
     #[test]
     fn saves_and_renders_the_report_of_the_day() {
         let host = host();
-        let saved = host
-            .call::<SiteDailyReport>(Request::post("/", "text=%E6%B5%87%E7%AD%91+3%E5%B1%82"))
-            .map(|r| r.status);
+        let saved =
+            host.call::<SiteDailyReport>(Request::post("/", "text=%E6%B5%87%E7%AD%91+3%E5%B1%82")).map(|r| r.status);
         assert_eq!(saved, Ok(201));
         let page = host.call::<SiteDailyReport>(Request::get("/")).expect("page renders");
         assert!(page.body_text().contains("浇筑 3层"), "{}", page.body_text());

@@ -1,12 +1,12 @@
 //! Native stand-in for the host: every call reads the [`MockHost`] installed on
 //! this thread by [`MockHost::call`].
 
+use crate::AccessError;
 use crate::log::Level;
 use crate::permissions::{ApprovalPermission, CustomerPermission};
 use crate::profile::{Date, Department, Gender};
 use crate::storage::{Bucket, StorageError};
 use crate::testing::{MockHost, MockState};
-use crate::AccessError;
 
 fn with_state<R>(f: impl FnOnce(&mut MockState) -> R) -> R {
     MockHost::with_current(f)
@@ -98,7 +98,8 @@ pub(crate) fn storage_get(bucket: Bucket, key: &str) -> Result<Option<Vec<u8>>, 
 pub(crate) fn storage_set(bucket: Bucket, key: &str, value: &[u8]) -> Result<(), StorageError> {
     storage(|s| {
         check_key(key)?;
-        let used: usize = s.storage.iter().filter(|((b, k), _)| *b == bucket && k != key).map(|((_, k), v)| k.len() + v.len()).sum();
+        let used: usize =
+            s.storage.iter().filter(|((b, k), _)| *b == bucket && k != key).map(|((_, k), v)| k.len() + v.len()).sum();
         if (used + key.len() + value.len()) as u64 > s.quota_bytes {
             return Err(StorageError::QuotaExceeded { limit_bytes: s.quota_bytes, used_bytes: used as u64 });
         }
@@ -116,7 +117,12 @@ pub(crate) fn storage_delete(bucket: Bucket, key: &str) -> Result<bool, StorageE
 
 pub(crate) fn storage_list_keys(bucket: Bucket, prefix: &str) -> Result<Vec<String>, StorageError> {
     storage(|s| {
-        Ok(s.storage.keys().filter(|(b, k)| *b == bucket && k.starts_with(prefix)).map(|(_, k)| k.clone()).take(1000).collect())
+        Ok(s.storage
+            .keys()
+            .filter(|(b, k)| *b == bucket && k.starts_with(prefix))
+            .map(|(_, k)| k.clone())
+            .take(1000)
+            .collect())
     })
 }
 

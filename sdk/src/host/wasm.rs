@@ -61,9 +61,7 @@ pub(crate) fn gender() -> Result<Gender, AccessError> {
     })
 }
 pub(crate) fn birthday() -> Result<Option<Date>, AccessError> {
-    access(wit_profile::birthday()).map(|date| {
-        date.map(|d| Date { year: d.year, month: d.month, day: d.day })
-    })
+    access(wit_profile::birthday()).map(|date| date.map(|d| Date { year: d.year, month: d.month, day: d.day }))
 }
 pub(crate) fn region() -> Result<Option<String>, AccessError> {
     access(wit_profile::region())
@@ -75,8 +73,7 @@ pub(crate) fn phone() -> Result<Option<String>, AccessError> {
     access(wit_profile::phone())
 }
 pub(crate) fn department() -> Result<Option<Department>, AccessError> {
-    access(wit_profile::department())
-        .map(|dept| dept.map(|d| Department { name: d.name, title: d.title }))
+    access(wit_profile::department()).map(|dept| dept.map(|d| Department { name: d.name, title: d.title }))
 }
 
 pub(crate) fn customers() -> Result<Vec<CustomerPermission>, AccessError> {
@@ -121,10 +118,9 @@ fn storage<T>(result: Result<T, wit_storage::StorageError>) -> Result<T, Storage
         wit_storage::StorageError::Denied(reason) => StorageError::Denied(reason.into()),
         wit_storage::StorageError::InvalidKey(why) => StorageError::InvalidKey(why),
         wit_storage::StorageError::ValueTooLarge(limit) => StorageError::ValueTooLarge(limit),
-        wit_storage::StorageError::QuotaExceeded(q) => StorageError::QuotaExceeded {
-            limit_bytes: q.limit_bytes,
-            used_bytes: q.used_bytes,
-        },
+        wit_storage::StorageError::QuotaExceeded(q) => {
+            StorageError::QuotaExceeded { limit_bytes: q.limit_bytes, used_bytes: q.used_bytes }
+        }
     })
 }
 
@@ -153,9 +149,7 @@ pub(crate) fn log(level: Level, message: &str) {
 }
 
 /// Runs plugin `P` on a request from the host.
-pub fn dispatch<P: Plugin>(
-    request: wit_handler::Request,
-) -> Result<wit_handler::Response, wit_handler::PluginError> {
+pub fn dispatch<P: Plugin>(request: wit_handler::Request) -> Result<wit_handler::Response, wit_handler::PluginError> {
     let request = Request {
         method: request.method,
         path: request.path,

@@ -73,7 +73,11 @@ impl Plugin for Hostile {
             }
             "/read-key" => {
                 let key = request.query_param("key").unwrap_or_default();
-                let bucket = if request.query_param("bucket").as_deref() == Some("person") { Bucket::Person } else { Bucket::Plugin };
+                let bucket = if request.query_param("bucket").as_deref() == Some("person") {
+                    Bucket::Person
+                } else {
+                    Bucket::Plugin
+                };
                 let value = storage::get_string(bucket, &key).map_err(|e| PluginError::Internal(e.to_string()))?;
                 Ok(Response::text(200, format!("{value:?}")))
             }

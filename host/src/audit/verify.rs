@@ -1,0 +1,158 @@
+//! Walks a tenant's chain and its signed checkpoints and names the first
+//! record that does not hold.
+
+use ed25519_dalek::VerifyingKey;
+use serde::Serialize;
+
+use super::chain::{self, Checkpoint, GENESIS};
+use crate::store::{Store, StoreError};
+
+/// Records read per page.
+const PAGE: u32 = 10_000;
+
+/// The first thing wrong with a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChainBreak {
+    /// A sequence number is missing: the record was deleted.
+    #[error("record {seq} is missing (the next record is {found})")]
+    Missing {
+        /// The first missing seq.
+        seq: i64,
+        /// The seq found in its place.
+        found: i64,
+    },
+    /// The record's content does not match its hash: it was altered.
+    #[error("record {seq} was altered: its content does not match its hash")]
+    Altered {
+        /// The altered record.
+        seq: i64,
+    },
+    /// The record does not link to its predecessor: records were reordered or replaced.
+    #[error("record {seq} does not link to record {prev}", prev = seq - 1)]
+    Unlinked {
+        /// The record whose prev_hash is wrong.
+        seq: i64,
+    },
+    /// A signed checkpoint vouches for a different record at its seq.
+    #[error("record {seq} differs from the signed checkpoint at that position")]
+    CheckpointMismatch {
+        /// The seq.
+        seq: i64,
+    },
+    /// The chain ends before a signed checkpoint: records were truncated.
+    #[error("the chain ends at record {last} but a signed checkpoint vouches for record {checkpoint}: records {first_missing}.. were truncated", first_missing = last + 1)]
+    Truncated {
+        /// Last record present.
+        last: i64,
+        /// Seq of the checkpoint.
+        checkpoint: i64,
+    },
+    /// A checkpoint's signature is invalid.
+    #[error("{0}")]
+    BadCheckpoint(String),
+}
+
+impl ChainBreak {
+    /// The seq of the first bad record.
+    pub fn seq(&self) -> Option<i64> {
+        match self {
+            Self::Missing { seq, .. }
+            | Self::Altered { seq }
+            | Self::Unlinked { seq }
+            | Self::CheckpointMismatch { seq } => Some(*seq),
+            Self::Truncated { last, .. } => Some(last + 1),
+            Self::BadCheckpoint(_) => None,
+        }
+    }
+}
+
+/// What verification found for one tenant.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    /// Tenant.
+    pub tenant: String,
+    /// Records that verified.
+    pub records: i64,
+    /// Checkpoints checked.
+    pub checkpoints: usize,
+    /// The highest seq vouched for by a valid checkpoint.
+    pub checkpointed_seq: i64,
+    /// The first break, if any.
+    pub error: Option<ChainBreak>,
+}
+
+impl VerifyReport {
+    /// True when nothing is wrong.
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Verifies `tenant`'s chain against its stored checkpoints plus `extra`
+/// (e.g. exported earlier and kept elsewhere), all signed by `key`.
+pub async fn verify_tenant(
+    store: &dyn Store,
+    tenant: &str,
+    key: &VerifyingKey,
+    extra: &[Checkpoint],
+) -> Result<VerifyReport, StoreError> {
+    let mut checkpoints = store.audit_checkpoints(tenant).await?;
+    checkpoints.extend(extra.iter().filter(|c| c.tenant == tenant).cloned());
+    checkpoints.sort_by_key(|c| c.seq);
+    let mut report = VerifyReport {
+        tenant: tenant.to_owned(),
+        records: 0,
+        checkpoints: checkpoints.len(),
+        checkpointed_seq: 0,
+        error: None,
+    };
+    let mut vouched = Vec::with_capacity(checkpoints.len());
+    for checkpoint in &checkpoints {
+        match chain::verify_checkpoint(key, checkpoint) {
+            Ok(head) => vouched.push(head),
+            Err(error) => {
+                report.error = Some(ChainBreak::BadCheckpoint(error.to_string()));
+                return Ok(report);
+            }
+        }
+    }
+    report.checkpointed_seq = vouched.last().map_or(0, |h| h.seq);
+    let mut next_checkpoint = vouched.iter().peekable();
+    let (mut last_seq, mut last_hash) = (0i64, GENESIS);
+    loop {
+        let page = store.audit_records(tenant, last_seq, PAGE).await?;
+        if page.is_empty() {
+            break;
+        }
+        for record in page {
+            let expected = last_seq + 1;
+            let error = if record.seq != expected {
+                Some(ChainBreak::Missing { seq: expected, found: record.seq })
+            } else if chain::record_hash(&record.event, record.seq, &record.prev_hash) != record.hash {
+                Some(ChainBreak::Altered { seq: record.seq })
+            } else if record.prev_hash != last_hash {
+                Some(ChainBreak::Unlinked { seq: record.seq })
+            } else {
+                None
+            };
+            if let Some(error) = error {
+                report.error = Some(error);
+                return Ok(report);
+            }
+            while let Some(head) = next_checkpoint.next_if(|h| h.seq <= record.seq) {
+                if head.seq == record.seq && head.hash != record.hash {
+                    report.error = Some(ChainBreak::CheckpointMismatch { seq: record.seq });
+                    return Ok(report);
+                }
+            }
+            last_seq = record.seq;
+            last_hash = record.hash;
+            report.records += 1;
+        }
+    }
+    if report.checkpointed_seq > last_seq {
+        report.error = Some(ChainBreak::Truncated { last: last_seq, checkpoint: report.checkpointed_seq });
+    }
+    Ok(report)
+}

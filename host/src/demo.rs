@@ -1,0 +1,146 @@
+//! The demo company of `API.md`: tenant `demo` (红圈示范工程有限公司), its
+//! members, and the three example plugins published by `acme`.
+
+use std::path::Path;
+
+use crate::scope::{Scope, ScopeSet};
+use crate::service::{ServiceResult, Workbench};
+use crate::store::{ApprovalPermission, CustomerAccess, CustomerPermission, Gender, MemberProfile};
+
+/// The demo tenant.
+pub const TENANT: &str = "demo";
+/// The demo tenant's name.
+pub const TENANT_NAME: &str = "红圈示范工程有限公司";
+/// The example plugins, in the order the demo shows them.
+pub const PLUGINS: [&str; 3] = ["site-daily-report", "approval-helper", "customer-visit"];
+
+fn customer(id: &str, name: &str, access: CustomerAccess) -> CustomerPermission {
+    CustomerPermission { customer_id: id.into(), customer_name: name.into(), access }
+}
+
+fn approval(id: &str, name: &str, approve: bool, initiate: bool, max_yuan: Option<u64>) -> ApprovalPermission {
+    ApprovalPermission {
+        process_id: id.into(),
+        process_name: name.into(),
+        can_approve: approve,
+        can_initiate: initiate,
+        max_amount_cents: max_yuan.map(|y| y * 100),
+    }
+}
+
+/// The demo members: id and profile.
+pub fn members() -> Vec<(&'static str, MemberProfile)> {
+    let base = |name: &str, nickname: &str, roles: &[&str]| MemberProfile {
+        name: name.into(),
+        nickname: Some(nickname.into()),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        ..MemberProfile::default()
+    };
+    vec![
+        (
+            "admin",
+            MemberProfile {
+                department: Some("信息部".into()),
+                title: Some("系统管理员".into()),
+                ..base("陈静", "阿静", &["admin", "member"])
+            },
+        ),
+        (
+            "zhang.wei",
+            MemberProfile {
+                avatar: Some("https://avatars.example/zhang.wei.png".into()),
+                gender: Gender::Male,
+                birthday: Some("1988-04-12".into()),
+                region: Some("上海".into()),
+                email: Some("zhang.wei@hongquan-demo.example".into()),
+                phone: Some("13800138001".into()),
+                department: Some("工程部".into()),
+                title: Some("项目经理".into()),
+                customers: vec![
+                    customer("c-1001", "上海建工三局", CustomerAccess::Manage),
+                    customer("c-1002", "浦东新区城投", CustomerAccess::Edit),
+                    customer("c-1003", "申通地铁集团", CustomerAccess::View),
+                ],
+                approvals: vec![
+                    approval("expense", "费用报销", true, true, Some(50_000)),
+                    approval("purchase", "材料采购", true, true, Some(200_000)),
+                    approval("leave", "请假", true, true, None),
+                    approval("contract", "合同审批", false, true, None),
+                ],
+                ..base("张伟", "小张", &["member"])
+            },
+        ),
+        (
+            "li.na",
+            MemberProfile {
+                avatar: Some("https://avatars.example/li.na.png".into()),
+                gender: Gender::Female,
+                region: Some("杭州".into()),
+                phone: Some("13900139002".into()),
+                department: Some("安全部".into()),
+                title: Some("安全员".into()),
+                customers: vec![customer("c-1002", "浦东新区城投", CustomerAccess::View)],
+                approvals: vec![
+                    approval("leave", "请假", false, true, None),
+                    approval("expense", "费用报销", false, true, None),
+                ],
+                ..base("李娜", "娜娜", &["member"])
+            },
+        ),
+        (
+            "wang.fang",
+            MemberProfile {
+                gender: Gender::Female,
+                region: Some("苏州".into()),
+                department: Some("财务部".into()),
+                title: Some("会计".into()),
+                approvals: vec![approval("expense", "费用报销", true, false, Some(5_000))],
+                ..base("王芳", "芳芳", &["member"])
+            },
+        ),
+        ("acme", MemberProfile { ..base("Acme 开发者", "acme", &["developer"]) }),
+    ]
+}
+
+/// Seeds the tenant and members, publishes the example plugins from
+/// `manifests/<id>/plugin.toml` and `components/<id_with_underscores>.wasm`,
+/// and installs them with every declared scope granted.
+pub async fn seed(workbench: &Workbench, manifests: &Path, components: &Path) -> anyhow::Result<()> {
+    let store = workbench.store();
+    store.upsert_tenant(TENANT, TENANT_NAME).await?;
+    for (id, profile) in members() {
+        store.upsert_member(TENANT, id, &profile).await?;
+    }
+    for plugin in PLUGINS {
+        let manifest_path = manifests.join(plugin).join("plugin.toml");
+        let component_path = components.join(format!("{}.wasm", plugin.replace('-', "_")));
+        let manifest = std::fs::read_to_string(&manifest_path)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", manifest_path.display()))?;
+        let component = std::fs::read(&component_path).map_err(|e| {
+            anyhow::anyhow!(
+                "reading {}: {e} (build the plugins first: cargo xtask build-guests)",
+                component_path.display()
+            )
+        })?;
+        let published = workbench.publish("acme", &manifest, component).await?;
+        let granted: ScopeSet = published.scopes.iter().copied().collect();
+        workbench.install("admin", TENANT, plugin, &published.version, granted, None).await?;
+    }
+    Ok(())
+}
+
+/// Gives zhang.wei's consent to every scope of every example plugin (the
+/// sensitive phone separately), and li.na's to the daily report only.
+pub async fn consent(workbench: &Workbench) -> ServiceResult<()> {
+    let everything = |plugin: &str| -> Vec<Scope> {
+        match plugin {
+            "site-daily-report" => vec![Scope::UserId, Scope::UserName],
+            "approval-helper" => vec![Scope::PermApproval, Scope::UserNickname],
+            _ => vec![Scope::UserNickname, Scope::UserAvatar, Scope::PermCustomer, Scope::UserPhone],
+        }
+    };
+    for plugin in PLUGINS {
+        workbench.consent(TENANT, "zhang.wei", plugin, &everything(plugin), &[Scope::UserPhone]).await?;
+    }
+    workbench.consent(TENANT, "li.na", "site-daily-report", &[Scope::UserId, Scope::UserName], &[]).await
+}

@@ -1,0 +1,272 @@
+//! The wasmtime side: one engine, components prepared once per digest, and a
+//! fresh, limited store per call. A guest can trap; it cannot panic the host.
+
+mod bindings;
+pub mod cache;
+pub mod engine;
+pub mod limits;
+mod log;
+mod permissions;
+mod profile;
+pub mod state;
+mod storage;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Engine, Store as WasmStore, Trap, UpdateDeadline};
+
+pub use bindings::{PluginError, Request, Response};
+pub use cache::PrepareError;
+pub use limits::{GuestLimit, RuntimeLimits};
+pub use state::{CallContext, HostServices, LogLine};
+
+use crate::audit::{AuditEvent, Outcome};
+use bindings::{Plugin, PluginPre};
+use state::CallState;
+
+/// How a trapped call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrapKind {
+    /// Ran past the deadline.
+    Deadline,
+    /// Grew memory past the limit.
+    Memory,
+    /// Overflowed the wasm stack.
+    Stack,
+    /// Made too many host calls.
+    Hostcalls,
+    /// Returned a response over the cap.
+    ResponseTooLarge,
+    /// Returned a malformed response (bad status or headers).
+    BadResponse,
+    /// Panicked or aborted (`unreachable`).
+    Panic,
+    /// Any other trap (out-of-bounds access, …).
+    Other,
+    /// The host failed while serving the call (e.g. the database).
+    Host,
+}
+
+impl TrapKind {
+    /// Stable code for audit records and API errors.
+    pub fn code(self) -> &'static str {
+        match self {
+            TrapKind::Deadline => "deadline",
+            TrapKind::Memory => "memory",
+            TrapKind::Stack => "stack",
+            TrapKind::Hostcalls => "hostcalls",
+            TrapKind::ResponseTooLarge => "response_too_large",
+            TrapKind::BadResponse => "bad_response",
+            TrapKind::Panic => "panic",
+            TrapKind::Other => "trap",
+            TrapKind::Host => "host_failure",
+        }
+    }
+}
+
+/// Why a call produced no response.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// The plugin returned its own error.
+    #[error("the plugin reported an error: {0:?}")]
+    Plugin(PluginError),
+    /// The plugin trapped or broke a limit.
+    #[error("the plugin trapped ({kind:?}): {message}")]
+    Trap {
+        /// What kind.
+        kind: TrapKind,
+        /// Detail for logs and the audit record.
+        message: String,
+    },
+}
+
+/// What a call produced: its result, the audit events of every access
+/// attempt (to be made durable before the result is released) and its logs.
+#[derive(Debug)]
+pub struct CallOutcome {
+    /// The response or why there is none.
+    pub result: Result<Response, CallError>,
+    /// One event per access attempt, plus one for a trap.
+    pub audit: Vec<AuditEvent>,
+    /// Log lines kept.
+    pub logs: Vec<LogLine>,
+    /// Log lines dropped past the limit.
+    pub dropped_logs: u32,
+}
+
+/// Runtime settings.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeConfig {
+    /// Limits per call.
+    pub limits: RuntimeLimits,
+    /// Where compiled code is cached; `None` disables the disk cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// The plugin runtime.
+pub struct Runtime {
+    engine: Engine,
+    linker: Arc<Linker<CallState>>,
+    cache: cache::ComponentCache,
+    limits: Arc<RuntimeLimits>,
+    _ticker: engine::EpochTicker,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("limits", &self.limits).field("cache", &self.cache).finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Builds the engine and the linker (minimal WASI plus the workbench imports).
+    pub fn new(config: &RuntimeConfig) -> wasmtime::Result<Self> {
+        let engine = engine::build_engine(&config.limits, config.cache_dir.as_deref())?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        Plugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)?;
+        let ticker = engine::EpochTicker::start(&engine, Duration::from_millis(config.limits.epoch_tick_ms.max(1)));
+        Ok(Self {
+            engine,
+            linker: Arc::new(linker),
+            cache: cache::ComponentCache::default(),
+            limits: Arc::new(config.limits.clone()),
+            _ticker: ticker,
+        })
+    }
+
+    /// The limits calls run under.
+    pub fn limits(&self) -> &Arc<RuntimeLimits> {
+        &self.limits
+    }
+
+    /// Compiles and links a component without caching it (publish-time validation).
+    pub fn check(&self, bytes: &[u8]) -> Result<(), PrepareError> {
+        cache::prepare(&self.engine, &self.linker, bytes).map(drop)
+    }
+
+    /// The prepared component for `digest`, compiling `bytes()` on first use.
+    pub async fn prepare(
+        &self,
+        digest: &str,
+        bytes: impl FnOnce() -> Vec<u8>,
+    ) -> Result<Arc<PluginPre<CallState>>, PrepareError> {
+        self.cache.get_or_prepare(&self.engine, &self.linker, digest, bytes).await
+    }
+
+    /// Runs one request through a prepared plugin in a fresh store.
+    pub async fn call(
+        &self,
+        pre: &PluginPre<CallState>,
+        call: CallContext,
+        services: HostServices,
+        request: Request,
+    ) -> CallOutcome {
+        let mut store = WasmStore::new(&self.engine, CallState::new(call, services));
+        store.limiter(|state| &mut state.limiter);
+        let tick_ms = self.limits.epoch_tick_ms.max(1);
+        let deadline_ms = self.limits.deadline_ms;
+        let max_ticks = deadline_ms.div_ceil(tick_ms).max(1);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut context| {
+            let state = context.data_mut();
+            state.epoch_ticks += 1;
+            if state.epoch_ticks >= max_ticks {
+                return Err(GuestLimit::Deadline(deadline_ms).into());
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+
+        let result = run(&mut store, pre, &request).await;
+        let result = result.and_then(|response| self.check_response(response));
+        let state = store.data_mut();
+        if let Err(error) = &result {
+            match error {
+                CallError::Trap { kind, message } => {
+                    state.record("invoke", None, Outcome::Trapped, Some(format!("{}: {message}", kind.code())));
+                }
+                CallError::Plugin(PluginError::Internal(message)) => {
+                    let mut message = message.clone();
+                    message.truncate(message.floor_char_boundary(500));
+                    state.record("invoke", None, Outcome::Failed, Some(format!("plugin_error: {message}")));
+                }
+                CallError::Plugin(_) => {}
+            }
+        }
+        CallOutcome {
+            result,
+            audit: std::mem::take(&mut state.audit),
+            logs: std::mem::take(&mut state.logs),
+            dropped_logs: state.dropped_logs,
+        }
+    }
+
+    fn check_response(&self, response: Response) -> Result<Response, CallError> {
+        let cap = self.limits.response_bytes;
+        if response.body.len() > cap {
+            return Err(trap(GuestLimit::Response { size: response.body.len(), cap }.into()));
+        }
+        let bad = |message: String| CallError::Trap { kind: TrapKind::BadResponse, message };
+        if !(100..=599).contains(&response.status) {
+            return Err(bad(format!("status {} is not an HTTP status", response.status)));
+        }
+        if response.headers.len() > 64 {
+            return Err(bad(format!("{} headers; at most 64", response.headers.len())));
+        }
+        for (name, value) in &response.headers {
+            let name_ok =
+                !name.is_empty() && name.len() <= 128 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            let value_ok = value.len() <= 8192 && !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
+            if !name_ok || !value_ok {
+                return Err(bad(format!("header {name:?} is not a valid header")));
+            }
+        }
+        Ok(response)
+    }
+}
+
+async fn run(
+    store: &mut WasmStore<CallState>,
+    pre: &PluginPre<CallState>,
+    request: &Request,
+) -> Result<Response, CallError> {
+    let plugin = pre.instantiate_async(&mut *store).await.map_err(trap)?;
+    match plugin.workbench_plugin_handler().call_handle(&mut *store, request).await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(error)) => Err(CallError::Plugin(error)),
+        Err(error) => Err(trap(error)),
+    }
+}
+
+/// Classifies an error out of wasmtime.
+fn trap(error: wasmtime::Error) -> CallError {
+    let message = format!("{error:#}");
+    let kind = if let Some(limit) = error.downcast_ref::<GuestLimit>() {
+        match limit {
+            GuestLimit::Deadline(_) => TrapKind::Deadline,
+            GuestLimit::Memory(_) => TrapKind::Memory,
+            GuestLimit::Hostcalls(_) => TrapKind::Hostcalls,
+            GuestLimit::Response { .. } => TrapKind::ResponseTooLarge,
+        }
+    } else if let Some(trap) = error.downcast_ref::<Trap>() {
+        match trap {
+            Trap::StackOverflow => TrapKind::Stack,
+            Trap::Interrupt => TrapKind::Deadline,
+            Trap::UnreachableCodeReached => TrapKind::Panic,
+            _ => TrapKind::Other,
+        }
+    } else {
+        TrapKind::Host
+    };
+    let message = match kind {
+        TrapKind::Deadline | TrapKind::Memory | TrapKind::Hostcalls | TrapKind::ResponseTooLarge => {
+            error.downcast_ref::<GuestLimit>().map_or(message, ToString::to_string)
+        }
+        _ => message.lines().next().unwrap_or_default().to_owned(),
+    };
+    CallError::Trap { kind, message }
+}

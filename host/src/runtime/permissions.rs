@@ -1,0 +1,48 @@
+//! `workbench:plugin/permissions`: the caller's customer and approval
+//! permissions, each behind its scope.
+
+use super::bindings::AccessError;
+use super::bindings::workbench::plugin::permissions::{self, ApprovalPermission, CustomerAccess, CustomerPermission};
+use super::state::CallState;
+use crate::scope::Scope;
+use crate::store;
+
+impl permissions::Host for CallState {
+    async fn customers(&mut self) -> wasmtime::Result<Result<Vec<CustomerPermission>, AccessError>> {
+        if let Err(denial) = self.access("read", Scope::PermCustomer)? {
+            return Ok(Err(denial.into()));
+        }
+        let profile = self.profile().await?;
+        Ok(Ok(profile
+            .customers
+            .iter()
+            .map(|c| CustomerPermission {
+                customer_id: c.customer_id.clone(),
+                customer_name: c.customer_name.clone(),
+                access: match c.access {
+                    store::CustomerAccess::View => CustomerAccess::View,
+                    store::CustomerAccess::Edit => CustomerAccess::Edit,
+                    store::CustomerAccess::Manage => CustomerAccess::Manage,
+                },
+            })
+            .collect()))
+    }
+
+    async fn approvals(&mut self) -> wasmtime::Result<Result<Vec<ApprovalPermission>, AccessError>> {
+        if let Err(denial) = self.access("read", Scope::PermApproval)? {
+            return Ok(Err(denial.into()));
+        }
+        let profile = self.profile().await?;
+        Ok(Ok(profile
+            .approvals
+            .iter()
+            .map(|a| ApprovalPermission {
+                process_id: a.process_id.clone(),
+                process_name: a.process_name.clone(),
+                can_approve: a.can_approve,
+                can_initiate: a.can_initiate,
+                max_amount_cents: a.max_amount_cents,
+            })
+            .collect()))
+    }
+}

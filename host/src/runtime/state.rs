@@ -1,0 +1,172 @@
+//! The per-call store data: who is calling, what the plugin may read, the
+//! limits, and the audit buffer every host import writes to.
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::limits::{CallLimiter, GuestLimit, RuntimeLimits};
+use crate::audit::{AuditEvent, Outcome};
+use crate::gate::{self, ConsentSet, Denial, PluginPolicy};
+use crate::manifest::Manifest;
+use crate::openid::OpenIdKey;
+use crate::scope::Scope;
+use crate::store::{MemberProfile, Store};
+
+/// Everything a call needs to know about its caller and plugin.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// Tenant.
+    pub tenant: String,
+    /// Internal member id of the caller (never shown to the plugin).
+    pub member: String,
+    /// The plugin version's manifest.
+    pub manifest: Arc<Manifest>,
+    /// Declared + granted scopes.
+    pub policy: Arc<PluginPolicy>,
+    /// The caller's consents for this plugin.
+    pub consents: Arc<ConsentSet>,
+    /// Invocation id.
+    pub invocation: String,
+    /// The time the gate judges consents at, ms since the epoch.
+    pub now_ms: i64,
+}
+
+/// A log line written by the plugin.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogLine {
+    /// Level name.
+    pub level: &'static str,
+    /// Message (truncated to the limit).
+    pub message: String,
+}
+
+/// Shared services the host imports use.
+#[derive(Debug, Clone)]
+pub struct HostServices {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Derives open ids.
+    pub open_ids: OpenIdKey,
+    /// Limits.
+    pub limits: Arc<RuntimeLimits>,
+}
+
+/// The data of one call's wasmtime `Store`.
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: CallLimiter,
+    pub(crate) call: CallContext,
+    pub(crate) services: HostServices,
+    pub(crate) audit: Vec<AuditEvent>,
+    pub(crate) logs: Vec<LogLine>,
+    pub(crate) dropped_logs: u32,
+    pub(crate) log_denial_audited: bool,
+    pub(crate) epoch_ticks: u64,
+    hostcalls: u32,
+    profile: Option<Arc<MemberProfile>>,
+}
+
+impl std::fmt::Debug for CallState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallState")
+            .field("call", &self.call)
+            .field("hostcalls", &self.hostcalls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl CallState {
+    /// A fresh state. WASI is minimal: no files, no environment, no arguments,
+    /// no sockets or name lookups; stdio goes nowhere.
+    pub fn new(call: CallContext, services: HostServices) -> Self {
+        let mut wasi = WasiCtx::builder();
+        wasi.allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }));
+        let limiter = CallLimiter { memory_bytes: services.limits.memory_bytes };
+        Self {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter,
+            call,
+            services,
+            audit: Vec::new(),
+            logs: Vec::new(),
+            dropped_logs: 0,
+            log_denial_audited: false,
+            epoch_ticks: 0,
+            hostcalls: 0,
+            profile: None,
+        }
+    }
+
+    /// Counts one host call; past the limit the guest traps.
+    pub(crate) fn count_hostcall(&mut self) -> wasmtime::Result<()> {
+        self.hostcalls += 1;
+        if self.hostcalls > self.services.limits.hostcalls {
+            return Err(GuestLimit::Hostcalls(self.services.limits.hostcalls).into());
+        }
+        Ok(())
+    }
+
+    /// Appends an audit event for this call.
+    pub(crate) fn record(&mut self, action: &str, scope: Option<Scope>, outcome: Outcome, reason: Option<String>) {
+        let purpose = scope.and_then(|s| self.call.manifest.declaration(s)).map(|d| d.purpose.clone());
+        self.audit.push(AuditEvent {
+            tenant: self.call.tenant.clone(),
+            ts_ms: crate::now_ms(),
+            actor: format!("plugin:{}", self.call.manifest.reference()),
+            subject: Some(self.call.member.clone()),
+            action: action.to_owned(),
+            scope: scope.map(|s| s.as_str().to_owned()),
+            purpose,
+            outcome,
+            reason,
+            invocation: Some(self.call.invocation.clone()),
+        });
+    }
+
+    /// Asks the gate about `scope` for this call and audits the answer.
+    /// The outer error is a trap (host call limit); the inner one the denial.
+    pub(crate) fn access(&mut self, action: &str, scope: Scope) -> wasmtime::Result<Result<(), Denial>> {
+        self.count_hostcall()?;
+        let decision = gate::decide(scope, &self.call.policy, &self.call.consents, self.call.now_ms);
+        match decision {
+            Ok(()) => self.record(action, Some(scope), Outcome::Allowed, None),
+            Err(denial) => self.record(action, Some(scope), Outcome::Denied, Some(denial.code().to_owned())),
+        }
+        Ok(decision)
+    }
+
+    /// The caller's profile, loaded once per call on first use.
+    pub(crate) async fn profile(&mut self) -> wasmtime::Result<Arc<MemberProfile>> {
+        if let Some(profile) = &self.profile {
+            return Ok(Arc::clone(profile));
+        }
+        let loaded = self
+            .services
+            .store
+            .member(&self.call.tenant, &self.call.member)
+            .await
+            .map_err(|e| wasmtime::format_err!("loading the caller's profile: {e}"))?
+            .ok_or_else(|| wasmtime::format_err!("the caller is no longer a member of the tenant"))?;
+        let profile = Arc::new(loaded);
+        self.profile = Some(Arc::clone(&profile));
+        Ok(profile)
+    }
+
+    /// The caller's open id for this plugin.
+    pub(crate) fn open_id(&self) -> String {
+        self.services.open_ids.derive(&self.call.tenant, &self.call.manifest.id, &self.call.member)
+    }
+}

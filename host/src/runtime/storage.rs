@@ -1,0 +1,134 @@
+//! `workbench:plugin/storage`: key-value buckets per (tenant, plugin) and
+//! per (tenant, plugin, person), with key, value and quota limits. Every call
+//! is one audit record.
+
+use super::bindings::workbench::plugin::storage::{self, Bucket, Quota, StorageError};
+use super::state::CallState;
+use crate::audit::Outcome;
+use crate::scope::Scope;
+use crate::store::KvBucket;
+
+type StorageResult<T> = wasmtime::Result<Result<T, StorageError>>;
+
+/// Most keys `list-keys` returns.
+const LIST_LIMIT: u32 = 1_000;
+
+impl CallState {
+    /// Gate and key checks shared by every storage call. On refusal the
+    /// audit record is written here; on success the caller writes it.
+    fn storage_check(
+        &mut self,
+        action: &str,
+        key: &str,
+        check_key: bool,
+    ) -> wasmtime::Result<Result<(), StorageError>> {
+        self.count_hostcall()?;
+        let decision = crate::gate::decide(Scope::Storage, &self.call.policy, &self.call.consents, self.call.now_ms);
+        if let Err(denial) = decision {
+            self.record(action, Some(Scope::Storage), Outcome::Denied, Some(denial.code().to_owned()));
+            return Ok(Err(StorageError::Denied(denial.into())));
+        }
+        if check_key {
+            let max = self.services.limits.storage_key_bytes;
+            let problem = if key.is_empty() {
+                Some("keys may not be empty".to_owned())
+            } else if key.len() > max {
+                Some(format!("keys are at most {max} bytes, this one is {}", key.len()))
+            } else if key.chars().any(char::is_control) {
+                Some("keys may not contain control characters".to_owned())
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                self.record(action, Some(Scope::Storage), Outcome::Failed, Some("invalid_key".into()));
+                return Ok(Err(StorageError::InvalidKey(problem)));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    fn bucket(&self, bucket: Bucket) -> KvBucket<'_> {
+        KvBucket {
+            tenant: &self.call.tenant,
+            plugin: &self.call.manifest.id,
+            person: match bucket {
+                Bucket::Plugin => None,
+                Bucket::Person => Some(&self.call.member),
+            },
+        }
+    }
+
+    fn storage_failed(&self, error: crate::store::StoreError) -> wasmtime::Error {
+        wasmtime::format_err!("storage backend failed: {error}")
+    }
+}
+
+impl storage::Host for CallState {
+    async fn get(&mut self, bucket: Bucket, key: String) -> StorageResult<Option<Vec<u8>>> {
+        if let Err(e) = self.storage_check("storage.get", &key, true)? {
+            return Ok(Err(e));
+        }
+        let value = self.services.store.kv_get(self.bucket(bucket), &key).await.map_err(|e| self.storage_failed(e))?;
+        self.record("storage.get", Some(Scope::Storage), Outcome::Allowed, None);
+        Ok(Ok(value))
+    }
+
+    async fn set(&mut self, bucket: Bucket, key: String, value: Vec<u8>) -> StorageResult<()> {
+        if let Err(e) = self.storage_check("storage.set", &key, true)? {
+            return Ok(Err(e));
+        }
+        let max = self.services.limits.storage_value_bytes;
+        if value.len() > max {
+            self.record("storage.set", Some(Scope::Storage), Outcome::Failed, Some("value_too_large".into()));
+            return Ok(Err(StorageError::ValueTooLarge(max as u64)));
+        }
+        let quota = self.services.limits.storage_bucket_bytes;
+        let written = self
+            .services
+            .store
+            .kv_set(self.bucket(bucket), &key, &value, quota, crate::now_ms())
+            .await
+            .map_err(|e| self.storage_failed(e))?;
+        match written {
+            Ok(()) => {
+                self.record("storage.set", Some(Scope::Storage), Outcome::Allowed, None);
+                Ok(Ok(()))
+            }
+            Err(exceeded) => {
+                self.record("storage.set", Some(Scope::Storage), Outcome::Denied, Some("quota_exceeded".into()));
+                Ok(Err(StorageError::QuotaExceeded(Quota {
+                    limit_bytes: exceeded.limit_bytes,
+                    used_bytes: exceeded.used_bytes,
+                })))
+            }
+        }
+    }
+
+    async fn delete(&mut self, bucket: Bucket, key: String) -> StorageResult<bool> {
+        if let Err(e) = self.storage_check("storage.delete", &key, true)? {
+            return Ok(Err(e));
+        }
+        let existed =
+            self.services.store.kv_delete(self.bucket(bucket), &key).await.map_err(|e| self.storage_failed(e))?;
+        self.record("storage.delete", Some(Scope::Storage), Outcome::Allowed, None);
+        Ok(Ok(existed))
+    }
+
+    async fn list_keys(&mut self, bucket: Bucket, prefix: String) -> StorageResult<Vec<String>> {
+        if let Err(e) = self.storage_check("storage.list", &prefix, false)? {
+            return Ok(Err(e));
+        }
+        if prefix.len() > self.services.limits.storage_key_bytes {
+            self.record("storage.list", Some(Scope::Storage), Outcome::Failed, Some("invalid_key".into()));
+            return Ok(Err(StorageError::InvalidKey("the prefix is longer than any key can be".into())));
+        }
+        let keys = self
+            .services
+            .store
+            .kv_list(self.bucket(bucket), &prefix, LIST_LIMIT)
+            .await
+            .map_err(|e| self.storage_failed(e))?;
+        self.record("storage.list", Some(Scope::Storage), Outcome::Allowed, None);
+        Ok(Ok(keys))
+    }
+}
