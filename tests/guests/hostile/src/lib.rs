@@ -10,7 +10,7 @@
 //! | `/hostcalls` | calls an import in a loop (must hit the hostcall limit) |
 //! | `/storage-flood` | writes until the quota refuses |
 //! | `/bad-keys` | empty, huge, control-character keys and a huge value |
-//! | `/log-flood` | writes 10 000 log lines |
+//! | `/log-flood?n=N` | writes N (default 10 000) log lines of 10 KB |
 //! | `/trap-after-write` | stores a value, then traps |
 //! | `/read-key?key=K&bucket=plugin` | reads one key |
 //! | `/panic` | panics |
@@ -62,7 +62,8 @@ impl Plugin for Hostile {
                 Ok(Response::text(200, out))
             }
             "/log-flood" => {
-                for i in 0..10_000 {
+                let lines: u32 = request.query_param("n").and_then(|n| n.parse().ok()).unwrap_or(10_000);
+                for i in 0..lines {
                     log::info(&format!("line {i} {}", "z".repeat(10_000)));
                 }
                 Ok(Response::text(200, "logged"))
@@ -108,10 +109,11 @@ fn grow() -> Result<Response, PluginError> {
     }
 }
 
+/// Recurses on the wasm stack itself (no locals in linear memory), twice per
+/// frame so the compiler cannot turn it into a loop.
 #[allow(unconditional_recursion)]
 fn recurse(depth: u64) -> u64 {
-    let pad = std::hint::black_box([depth; 16]);
-    recurse(depth + 1) + pad[3]
+    recurse(depth.wrapping_add(1)).rotate_left(3) ^ recurse(depth.wrapping_mul(3))
 }
 
 /// Calls every import once and reports each outcome.

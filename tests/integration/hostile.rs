@@ -1,0 +1,140 @@
+//! Hostile guests: each attack ends in a typed trap or error, is audited,
+//! and the next normal call (same and other tenant) succeeds.
+
+use workbench_host::audit::Outcome;
+use workbench_host::runtime::{CallError, TrapKind};
+use workbench_host::scope::Scope;
+use workbench_host::service::ServiceError;
+
+use crate::support::{Host, body, json};
+
+async fn hostile_host() -> Host {
+    let host = Host::demo().await;
+    host.install_hostile("demo", &[Scope::UserId, Scope::Storage, Scope::Log]).await;
+    host.workbench.consent("demo", "zhang.wei", "hostile", &[Scope::UserId], &[]).await.expect("consent");
+    host.workbench.store().upsert_tenant("other", "Other Co").await.expect("tenant");
+    let profile = workbench_host::store::MemberProfile { name: "Other".into(), ..Default::default() };
+    host.workbench.store().upsert_member("other", "o.member", &profile).await.expect("member");
+    host.install_hostile("other", &[Scope::Storage]).await;
+    host
+}
+
+async fn expect_trap(host: &Host, path: &str, kind: TrapKind) {
+    match host.get("zhang.wei", "hostile", path).await {
+        Err(ServiceError::Plugin { invocation, error: CallError::Trap { kind: got, message } }) => {
+            assert_eq!(got, kind, "{path}: {message}");
+            let records = host.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
+            let trap = records
+                .iter()
+                .find(|r| r.event.invocation.as_deref() == Some(invocation.as_str()) && r.event.action == "invoke")
+                .unwrap_or_else(|| panic!("{path}: the trap is audited"));
+            assert_eq!(trap.event.outcome, Outcome::Trapped);
+            assert!(
+                trap.event.reason.as_deref().unwrap_or_default().starts_with(kind.code()),
+                "{:?}",
+                trap.event.reason
+            );
+        }
+        other => panic!("{path}: expected a {kind:?} trap, got {other:?}"),
+    }
+    // The host and everyone else carry on.
+    let normal =
+        host.get("zhang.wei", "site-daily-report", "/report.json").await.expect("normal call after the attack");
+    assert_eq!(json(&normal)["reporter"], "张伟");
+    let other = host.get_in("other", "o.member", "hostile", "/read-key?key=x").await.expect("other tenant unaffected");
+    assert_eq!(body(&other), "None");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn infinite_loop_hits_the_deadline() {
+    expect_trap(&hostile_host().await, "/loop", TrapKind::Deadline).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_bomb_hits_the_memory_limit() {
+    expect_trap(&hostile_host().await, "/memory", TrapKind::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_recursion_hits_the_stack_limit() {
+    expect_trap(&hostile_host().await, "/recurse", TrapKind::Stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_response_hits_the_output_cap() {
+    expect_trap(&hostile_host().await, "/huge-response", TrapKind::ResponseTooLarge).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_call_flood_hits_the_hostcall_limit() {
+    let host = hostile_host().await;
+    expect_trap(&host, "/hostcalls", TrapKind::Hostcalls).await;
+    let records = host.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
+    let reads =
+        records.iter().filter(|r| r.event.actor.starts_with("plugin:hostile") && r.event.action == "read").count();
+    assert_eq!(
+        reads,
+        workbench_host::runtime::RuntimeLimits::default().hostcalls as usize,
+        "each allowed call audited, no more"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panic_is_a_trap() {
+    expect_trap(&hostile_host().await, "/panic", TrapKind::Panic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_keys_and_huge_values_are_typed_errors() {
+    let host = hostile_host().await;
+    let out = body(&host.get("zhang.wei", "hostile", "/bad-keys").await.expect("runs"));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("Err(InvalidKey(\"keys may not be empty"), "{out}");
+    assert!(lines[1].starts_with("Err(InvalidKey(\"keys are at most 256 bytes"), "{out}");
+    assert!(lines[2].starts_with("Err(InvalidKey(\"keys may not contain control"), "{out}");
+    assert_eq!(lines[3], "Ok(())", "a path-like key is just a key in the plugin's own bucket");
+    assert!(lines[4].starts_with("Err(ValueTooLarge(65536))"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_quota_is_enforced_and_other_tenants_never_see_the_data() {
+    let host = hostile_host().await;
+    let flood = host.get("zhang.wei", "hostile", "/storage-flood").await.expect("runs");
+    assert_eq!(flood.response.status, 507, "{}", body(&flood));
+    assert!(body(&flood).contains("quota exceeded"), "{}", body(&flood));
+    let denied = flood.audit.iter().filter(|r| r.event.reason.as_deref() == Some("quota_exceeded")).count();
+    assert_eq!(denied, 1);
+    let mine = host.get("zhang.wei", "hostile", "/read-key?key=flood/0").await.expect("runs");
+    assert!(body(&mine).starts_with("Some("), "{}", body(&mine));
+    let theirs = host.get_in("other", "o.member", "hostile", "/read-key?key=flood/0").await.expect("runs");
+    assert_eq!(body(&theirs), "None");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_floods_are_capped() {
+    let host = hostile_host().await;
+    // Thousands of lines run into the host call limit like any other flood.
+    expect_trap(&host, "/log-flood", TrapKind::Hostcalls).await;
+    // Under it, lines past the per-call limit are dropped and long lines truncated.
+    let logged = host.get("zhang.wei", "hostile", "/log-flood?n=500").await.expect("runs");
+    let limits = workbench_host::runtime::RuntimeLimits::default();
+    assert_eq!(logged.logs.len(), limits.log_lines as usize);
+    assert!(logged.logs.iter().all(|l| l.message.len() <= limits.log_line_bytes));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trap_after_a_write_keeps_the_audited_write() {
+    let host = hostile_host().await;
+    match host.get("zhang.wei", "hostile", "/trap-after-write").await {
+        Err(ServiceError::Plugin { invocation, error: CallError::Trap { kind: TrapKind::Panic, .. } }) => {
+            let records = host.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
+            let actions: Vec<_> = records
+                .iter()
+                .filter(|r| r.event.invocation.as_deref() == Some(invocation.as_str()))
+                .map(|r| (r.event.action.as_str(), r.event.outcome))
+                .collect();
+            assert_eq!(actions, [("storage.set", Outcome::Allowed), ("invoke", Outcome::Trapped)]);
+        }
+        other => panic!("expected a panic trap, got {other:?}"),
+    }
+}

@@ -1,0 +1,146 @@
+//! A host on a fresh data dir with the demo company and the test guests.
+
+use std::sync::Arc;
+
+use workbench_host::config::Config;
+use workbench_host::demo;
+use workbench_host::runtime::{Request, RuntimeLimits};
+use workbench_host::scope::{Scope, ScopeSet};
+use workbench_host::service::{Invoked, ServiceResult, Workbench};
+
+/// The hostile guest's manifest: it declares every scope.
+pub const HOSTILE_MANIFEST: &str = r#"
+id = "hostile"
+name = "Hostile"
+version = "0.1.0"
+[developer]
+name = "Mallory"
+contact = "mallory@evil.example"
+[[scopes]]
+scope = "user.id"
+purpose = "probe the id"
+[[scopes]]
+scope = "user.avatar"
+purpose = "probe the avatar"
+[[scopes]]
+scope = "user.nickname"
+purpose = "probe the nickname"
+[[scopes]]
+scope = "user.name"
+purpose = "probe the name"
+[[scopes]]
+scope = "user.gender"
+purpose = "probe the gender"
+[[scopes]]
+scope = "user.birthday"
+purpose = "probe the birthday"
+[[scopes]]
+scope = "user.region"
+purpose = "probe the region"
+[[scopes]]
+scope = "user.email"
+purpose = "probe the email"
+[[scopes]]
+scope = "user.phone"
+purpose = "probe the phone"
+[[scopes]]
+scope = "org.department"
+purpose = "probe the department"
+[[scopes]]
+scope = "perm.customer"
+purpose = "probe customers"
+[[scopes]]
+scope = "perm.approval"
+purpose = "probe approvals"
+[[scopes]]
+scope = "storage"
+purpose = "probe storage"
+[[scopes]]
+scope = "log"
+purpose = "flood the log"
+"#;
+
+/// A running host on its own temporary data dir.
+pub struct Host {
+    pub workbench: Workbench,
+    pub dir: tempfile::TempDir,
+    writer: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Limits tight enough that hostile guests fail fast.
+pub fn test_limits() -> RuntimeLimits {
+    RuntimeLimits {
+        deadline_ms: 300,
+        storage_bucket_bytes: 256 << 10,
+        max_concurrent_instances: 32,
+        ..RuntimeLimits::default()
+    }
+}
+
+impl Host {
+    /// The demo company with the example plugins, zhang.wei's and li.na's
+    /// consents, and the hostile guest published (not installed).
+    pub async fn demo() -> Self {
+        let guests = xtask::guests();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config { data_dir: dir.path().to_owned(), runtime: test_limits(), ..Config::default() };
+        let (workbench, writer) = Workbench::open(&config).await.expect("host starts");
+        let components = guests.component("noop").parent().expect("component dir").to_owned();
+        demo::seed(&workbench, &xtask::repo_root().join("plugins"), &components).await.expect("demo seeds");
+        demo::consent(&workbench).await.expect("demo consents");
+        let hostile = std::fs::read(guests.component("hostile")).expect("hostile built");
+        workbench.publish("mallory", HOSTILE_MANIFEST, hostile).await.expect("hostile publishes");
+        Self { workbench, dir, writer: Some(writer) }
+    }
+
+    /// Installs the hostile guest in `tenant` with `granted` scopes.
+    pub async fn install_hostile(&self, tenant: &str, granted: &[Scope]) {
+        let granted: ScopeSet = granted.iter().copied().collect();
+        self.workbench.install("admin", tenant, "hostile", "0.1.0", granted, None).await.expect("installs");
+    }
+
+    /// Invokes `GET path` (path may carry `?query`).
+    pub async fn get(&self, member: &str, plugin: &str, path: &str) -> ServiceResult<Invoked> {
+        self.get_in(demo::TENANT, member, plugin, path).await
+    }
+
+    /// Invokes `GET path` in another tenant.
+    pub async fn get_in(&self, tenant: &str, member: &str, plugin: &str, path: &str) -> ServiceResult<Invoked> {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let request =
+            Request { method: "GET".into(), path: path.into(), query: query.into(), headers: vec![], body: vec![] };
+        self.workbench.invoke(tenant, member, plugin, request).await
+    }
+
+    /// The SQLite database file.
+    pub fn database(&self) -> std::path::PathBuf {
+        self.dir.path().join("workbench.db")
+    }
+
+    /// Stops the writer (flushing it) and keeps the data dir.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        let writer = self.writer.take().expect("running");
+        drop(self.workbench);
+        writer.await.expect("writer flushed");
+        self.dir
+    }
+}
+
+/// The body of a successful invocation as text.
+pub fn body(invoked: &Invoked) -> String {
+    String::from_utf8_lossy(&invoked.response.body).into_owned()
+}
+
+/// The JSON body of a successful invocation.
+pub fn json(invoked: &Invoked) -> serde_json::Value {
+    serde_json::from_slice(&invoked.response.body).expect("plugin returned JSON")
+}
+
+/// Opens the host's database directly (for tamper tests and checks).
+pub async fn raw_db(path: &std::path::Path) -> sqlx::SqlitePool {
+    let url = format!("sqlite://{}", path.display());
+    sqlx::SqlitePool::connect(&url).await.expect("open db")
+}
+
+#[allow(dead_code)]
+pub type Shared = Arc<Host>;
