@@ -263,8 +263,11 @@ mod tests {
             .prop_map(|bits| Scope::ALL.into_iter().zip(bits).filter(|(_, b)| *b).map(|(s, _)| s).collect())
     }
 
+    /// Flags of one consent: (withdrawn, expired, separate, same purpose, unused).
+    type ConsentFlags = (bool, bool, bool, bool, bool);
+
     /// A consent state per scope: absent, or present with flags.
-    fn arb_consents() -> impl Strategy<Value = Vec<Option<(bool, bool, bool, bool, bool)>>> {
+    fn arb_consents() -> impl Strategy<Value = Vec<Option<ConsentFlags>>> {
         proptest::collection::vec(
             proptest::option::of((any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>())),
             Scope::ALL.len(),

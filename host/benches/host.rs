@@ -1,0 +1,139 @@
+//! Micro-benchmarks of the host's hot path (see docs/BENCHMARKS.md):
+//! gate decision, instantiate + call of SDK plugins from a prepared
+//! component, and durable, hash-chained audit appends on SQLite.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use workbench_host::audit::chain;
+use workbench_host::audit::{AuditEvent, Outcome};
+use workbench_host::gate::{self, Consent, ConsentSet, PurposeDigest};
+use workbench_host::manifest::Manifest;
+use workbench_host::openid::OpenIdKey;
+use workbench_host::runtime::{CallContext, HostServices, Request, Runtime, RuntimeConfig, RuntimeLimits};
+use workbench_host::scope::Scope;
+use workbench_host::store::sqlite::SqliteStore;
+use workbench_host::store::{MemberProfile, Store};
+
+const MANIFEST: &str = r#"
+id = "bench"
+name = "Bench"
+version = "1.0.0"
+[developer]
+name = "Bench"
+contact = "bench@example.com"
+[[scopes]]
+scope = "user.id"
+purpose = "identify"
+[[scopes]]
+scope = "user.name"
+purpose = "greet"
+"#;
+
+fn consents(manifest: &Manifest) -> ConsentSet {
+    let mut set = ConsentSet::default();
+    for declaration in &manifest.scopes {
+        set.set(
+            declaration.scope,
+            Consent {
+                purpose: PurposeDigest::of(&declaration.purpose),
+                separate: true,
+                granted_at_ms: 0,
+                expires_at_ms: None,
+                withdrawn_at_ms: None,
+            },
+        );
+    }
+    set
+}
+
+fn gate_decision(c: &mut Criterion) {
+    let manifest = Manifest::from_toml(MANIFEST).expect("manifest");
+    let policy = manifest.policy(manifest.declared());
+    let consents = consents(&manifest);
+    let mut group = c.benchmark_group("gate");
+    group.bench_function("allowed", |b| {
+        b.iter(|| gate::decide(black_box(Scope::UserName), black_box(&policy), black_box(&consents), 1))
+    });
+    group.bench_function("denied", |b| {
+        b.iter(|| gate::decide(black_box(Scope::UserPhone), black_box(&policy), black_box(&consents), 1))
+    });
+    group.finish();
+}
+
+fn instantiate_and_call(c: &mut Criterion) {
+    let guests = xtask::guests();
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn Store> =
+        Arc::new(tokio.block_on(SqliteStore::open(&dir.path().join("bench.db"))).expect("sqlite"));
+    tokio.block_on(async {
+        store.upsert_tenant("t", "T").await.expect("tenant");
+        store
+            .upsert_member("t", "m", &MemberProfile { name: "张伟".into(), ..Default::default() })
+            .await
+            .expect("member");
+    });
+    let runtime = Runtime::new(&RuntimeConfig::default()).expect("runtime");
+    let services =
+        HostServices { store, open_ids: OpenIdKey::new([9; 32]), limits: Arc::new(RuntimeLimits::default()) };
+    let manifest = Arc::new(Manifest::from_toml(MANIFEST).expect("manifest"));
+    let call = CallContext {
+        tenant: "t".into(),
+        member: "m".into(),
+        policy: Arc::new(manifest.policy(manifest.declared())),
+        consents: Arc::new(consents(&manifest)),
+        manifest,
+        invocation: "bench".into(),
+        now_ms: 1,
+    };
+    let request =
+        Request { method: "GET".into(), path: "/".into(), query: String::new(), headers: vec![], body: vec![] };
+    let mut group = c.benchmark_group("instantiate_call");
+    for guest in ["noop", "two-fields"] {
+        let bytes = std::fs::read(guests.component(guest)).expect("guest built");
+        let pre = tokio.block_on(runtime.prepare(guest, move || bytes)).expect("prepares");
+        group.bench_function(guest, |b| {
+            b.to_async(&tokio).iter(|| async {
+                let outcome = runtime.call(&pre, call.clone(), services.clone(), request.clone()).await;
+                assert!(outcome.result.is_ok());
+                outcome
+            })
+        });
+    }
+    group.finish();
+}
+
+fn audit_append(c: &mut Criterion) {
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = tokio.block_on(SqliteStore::open(&dir.path().join("audit.db"))).expect("sqlite");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    let sign = move |tenant: &str, head: chain::Head| chain::sign_checkpoint(&key, tenant, head, 0);
+    let event = AuditEvent {
+        tenant: "t".into(),
+        ts_ms: 1,
+        actor: "plugin:bench@1.0.0".into(),
+        subject: Some("m".into()),
+        action: "read".into(),
+        scope: Some("user.name".into()),
+        purpose: Some("greet".into()),
+        outcome: Outcome::Allowed,
+        reason: None,
+        invocation: Some("01900000-0000-7000-8000-000000000000".into()),
+    };
+    let mut group = c.benchmark_group("audit_append_sqlite");
+    group.sample_size(20);
+    for batch in [1usize, 10, 100, 1000] {
+        group.throughput(Throughput::Elements(batch as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(batch), &batch, |b, &batch| {
+            b.to_async(&tokio)
+                .iter(|| async { store.append_audit(vec![event.clone(); batch], &sign).await.expect("append") })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, gate_decision, instantiate_and_call, audit_append);
+criterion_main!(benches);
