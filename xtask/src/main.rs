@@ -34,7 +34,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "test" => test(rest),
         "demo" => {
             xtask::build_guests()?;
-            cargo(&["run", "--release", "--package", "workbench-host", "--bin", "workbench", "--", "demo"], rest, None)
+            cargo(&["run", "--package", "workbench-host", "--bin", "workbench", "--", "demo"], rest, None)
         }
         "ci" => {
             cargo(&["fmt", "--all", "--check"], &[], None)?;
