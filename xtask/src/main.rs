@@ -53,7 +53,8 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     xtask::build_guests()?;
     cargo(&["test", "--workspace"], extra, None)?;
     let plugins = xtask::repo_root().join("plugins");
-    cargo(&["test", "--target-dir", "../target/plugins-native"], &[], Some(&plugins))
+    // The example plugins' own unit tests, natively against the SDK's mock host.
+    cargo(&["test", "--lib", "--target-dir", "../target/plugins-native"], &[], Some(&plugins))
 }
 
 fn cargo(args: &[&str], extra: &[String], dir: Option<&std::path::Path>) -> anyhow::Result<()> {
