@@ -84,12 +84,16 @@ fn instantiate_and_call(c: &mut Criterion) {
         member: "m".into(),
         policy: Arc::new(manifest.policy(manifest.declared())),
         consents: Arc::new(consents(&manifest)),
+        actor: format!("plugin:{}", manifest.reference()),
         manifest,
         invocation: "bench".into(),
         now_ms: 1,
     };
     let request =
         Request { method: "GET".into(), path: "/".into(), query: String::new(), headers: vec![], body: vec![] };
+    c.bench_function("store/member_profile_sqlite", |b| {
+        b.to_async(&tokio).iter(|| async { services.store.member("t", "m").await.expect("member").expect("exists") })
+    });
     let mut group = c.benchmark_group("instantiate_call");
     for guest in ["noop", "two-fields"] {
         let bytes = std::fs::read(guests.component(guest)).expect("guest built");

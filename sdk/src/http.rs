@@ -26,13 +26,17 @@ impl Request {
         Self { method: "POST".into(), path: path.into(), body: body.into(), ..Self::default() }
     }
 
-    /// The first value of query parameter `name` (no percent-decoding beyond
-    /// `+` to space).
+    /// The first value of query parameter `name`, decoded like a form
+    /// ([`crate::html::form_decode`]).
+    ///
+    /// ```
+    /// let mut request = workbench_sdk::Request::get("/");
+    /// request.query = "q=%E5%B7%A5%E7%A8%8B+a&n=1".into();
+    /// assert_eq!(request.query_param("q").as_deref(), Some("工程 a"));
+    /// assert_eq!(request.query_param("missing"), None);
+    /// ```
     pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query.split('&').find_map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (key == name).then(|| value.replace('+', " "))
-        })
+        crate::html::form_decode(&self.query).into_iter().find_map(|(key, value)| (key == name).then_some(value))
     }
 
     /// The body as UTF-8 text, lossily.

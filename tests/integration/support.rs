@@ -1,7 +1,5 @@
 //! A host on a fresh data dir with the demo company and the test guests.
 
-use std::sync::Arc;
-
 use workbench_host::config::Config;
 use workbench_host::demo;
 use workbench_host::runtime::{Request, RuntimeLimits};
@@ -141,6 +139,3 @@ pub async fn raw_db(path: &std::path::Path) -> sqlx::SqlitePool {
     let url = format!("sqlite://{}", path.display());
     sqlx::SqlitePool::connect(&url).await.expect("open db")
 }
-
-#[allow(dead_code)]
-pub type Shared = Arc<Host>;

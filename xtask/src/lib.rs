@@ -20,12 +20,10 @@ use anyhow::{Context, bail};
 /// The target every guest is built for.
 pub const TARGET: &str = "wasm32-wasip2";
 
-/// The built guests: component paths by crate name, and the example plugins'
-/// manifests.
+/// The built guests: component paths by crate name.
 #[derive(Debug, Clone)]
 pub struct Guests {
     components: BTreeMap<String, PathBuf>,
-    manifests: BTreeMap<String, PathBuf>,
 }
 
 impl Guests {
@@ -37,17 +35,9 @@ impl Guests {
         self.components.get(name).unwrap_or_else(|| panic!("no guest named {name}; have {:?}", self.components.keys()))
     }
 
-    /// The manifest (`plugin.toml`) of example plugin `name`.
-    ///
-    /// # Panics
-    /// When `name` is not an example plugin.
-    pub fn manifest(&self, name: &str) -> &Path {
-        self.manifests.get(name).unwrap_or_else(|| panic!("no example plugin named {name}"))
-    }
-
-    /// The example plugins' names, in order.
-    pub fn example_plugins(&self) -> impl Iterator<Item = &str> {
-        self.manifests.keys().map(String::as_str)
+    /// Every guest: crate name and component path, by name.
+    pub fn components(&self) -> impl Iterator<Item = (&str, &Path)> {
+        self.components.iter().map(|(name, path)| (name.as_str(), path.as_path()))
     }
 }
 
@@ -78,7 +68,6 @@ pub fn build_guests() -> anyhow::Result<Guests> {
     let toolchain = Toolchain::detect()?;
     let target_dir = root.join("target").join("wasm");
     let mut components = BTreeMap::new();
-    let mut manifests = BTreeMap::new();
     for workspace in GUEST_WORKSPACES {
         let dir = root.join(workspace);
         let status = toolchain
@@ -93,14 +82,10 @@ pub fn build_guests() -> anyhow::Result<Guests> {
             if !artifact.is_file() {
                 bail!("{} was not produced", artifact.display());
             }
-            let manifest = dir.join(&member).join("plugin.toml");
-            if manifest.is_file() {
-                manifests.insert(member.clone(), manifest);
-            }
             components.insert(member, artifact);
         }
     }
-    Ok(Guests { components, manifests })
+    Ok(Guests { components })
 }
 
 /// The member directories of a guest workspace (each a crate named after it).

@@ -26,8 +26,8 @@ fn run(args: &[String]) -> anyhow::Result<()> {
     match command {
         "build-guests" => {
             let guests = xtask::build_guests()?;
-            for name in ["approval-helper", "customer-visit", "site-daily-report", "hostile", "noop", "two-fields"] {
-                println!("{name}: {}", guests.component(name).display());
+            for (name, path) in guests.components() {
+                println!("{name}: {}", path.display());
             }
             Ok(())
         }

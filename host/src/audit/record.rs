@@ -58,6 +58,25 @@ pub struct AuditEvent {
     pub invocation: Option<String>,
 }
 
+impl AuditEvent {
+    /// An event stamped now, with no subject, scope, purpose, reason or
+    /// invocation; set those that apply.
+    pub fn new(tenant: &str, actor: String, action: &str, outcome: Outcome) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            ts_ms: crate::now_ms(),
+            actor,
+            subject: None,
+            action: action.to_owned(),
+            scope: None,
+            purpose: None,
+            outcome,
+            reason: None,
+            invocation: None,
+        }
+    }
+}
+
 /// A durable record: an event with its place in the tenant's chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditRecord {

@@ -100,7 +100,7 @@ async fn run(
         let sizes: Vec<usize> = batch.iter().map(|s| s.events.len()).collect();
         let (events, senders): (Vec<_>, Vec<_>) = batch.into_iter().map(|s| (s.events, s.done)).unzip();
         let events: Vec<AuditEvent> = events.into_iter().flatten().collect();
-        metrics_batch(events.len());
+        tracing::trace!(records = events.len(), submissions = sizes.len(), "audit batch");
         match store.append_audit(events, &sign).await {
             Ok(written) => {
                 let mut written = written.into_iter();
@@ -116,8 +116,4 @@ async fn run(
             }
         }
     }
-}
-
-fn metrics_batch(size: usize) {
-    tracing::trace!(size, "audit batch");
 }

@@ -68,11 +68,6 @@ impl ComponentCache {
         .await
         .clone()
     }
-
-    /// Whether `digest` is prepared (or being prepared).
-    pub fn contains(&self, digest: &str) -> bool {
-        self.slots.lock().map(|s| s.contains_key(digest)).unwrap_or(false)
-    }
 }
 
 /// Compiles and links `bytes` against the host's imports.

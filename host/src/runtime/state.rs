@@ -23,6 +23,8 @@ pub struct CallContext {
     pub member: String,
     /// The plugin version's manifest.
     pub manifest: Arc<Manifest>,
+    /// `plugin:ID@VERSION`, the actor of the call's audit records.
+    pub actor: String,
     /// Declared + granted scopes.
     pub policy: Arc<PluginPolicy>,
     /// The caller's consents for this plugin.
@@ -123,27 +125,32 @@ impl CallState {
     pub(crate) fn record(&mut self, action: &str, scope: Option<Scope>, outcome: Outcome, reason: Option<String>) {
         let purpose = scope.and_then(|s| self.call.manifest.declaration(s)).map(|d| d.purpose.clone());
         self.audit.push(AuditEvent {
-            tenant: self.call.tenant.clone(),
-            ts_ms: crate::now_ms(),
-            actor: format!("plugin:{}", self.call.manifest.reference()),
             subject: Some(self.call.member.clone()),
-            action: action.to_owned(),
             scope: scope.map(|s| s.as_str().to_owned()),
             purpose,
-            outcome,
             reason,
             invocation: Some(self.call.invocation.clone()),
+            ..AuditEvent::new(&self.call.tenant, self.call.actor.clone(), action, outcome)
         });
     }
 
-    /// Asks the gate about `scope` for this call and audits the answer.
+    /// Counts the host call and asks the gate about `scope`; a refusal is
+    /// audited here, an allowed access by the caller once it is done.
     /// The outer error is a trap (host call limit); the inner one the denial.
-    pub(crate) fn access(&mut self, action: &str, scope: Scope) -> wasmtime::Result<Result<(), Denial>> {
+    pub(crate) fn gate(&mut self, action: &str, scope: Scope) -> wasmtime::Result<Result<(), Denial>> {
         self.count_hostcall()?;
         let decision = gate::decide(scope, &self.call.policy, &self.call.consents, self.call.now_ms);
-        match decision {
-            Ok(()) => self.record(action, Some(scope), Outcome::Allowed, None),
-            Err(denial) => self.record(action, Some(scope), Outcome::Denied, Some(denial.code().to_owned())),
+        if let Err(denial) = decision {
+            self.record(action, Some(scope), Outcome::Denied, Some(denial.code().to_owned()));
+        }
+        Ok(decision)
+    }
+
+    /// [`CallState::gate`], auditing an allowed access at once (field reads).
+    pub(crate) fn access(&mut self, action: &str, scope: Scope) -> wasmtime::Result<Result<(), Denial>> {
+        let decision = self.gate(action, scope)?;
+        if decision.is_ok() {
+            self.record(action, Some(scope), Outcome::Allowed, None);
         }
         Ok(decision)
     }

@@ -14,18 +14,15 @@ type StorageResult<T> = wasmtime::Result<Result<T, StorageError>>;
 const LIST_LIMIT: u32 = 1_000;
 
 impl CallState {
-    /// Gate and key checks shared by every storage call. On refusal the
-    /// audit record is written here; on success the caller writes it.
+    /// Gate and key checks shared by every storage call. A refusal is audited
+    /// here; the caller audits the outcome of the operation.
     fn storage_check(
         &mut self,
         action: &str,
         key: &str,
         check_key: bool,
     ) -> wasmtime::Result<Result<(), StorageError>> {
-        self.count_hostcall()?;
-        let decision = crate::gate::decide(Scope::Storage, &self.call.policy, &self.call.consents, self.call.now_ms);
-        if let Err(denial) = decision {
-            self.record(action, Some(Scope::Storage), Outcome::Denied, Some(denial.code().to_owned()));
+        if let Err(denial) = self.gate(action, Scope::Storage)? {
             return Ok(Err(StorageError::Denied(denial.into())));
         }
         if check_key {
@@ -57,10 +54,11 @@ impl CallState {
             },
         }
     }
+}
 
-    fn storage_failed(&self, error: crate::store::StoreError) -> wasmtime::Error {
-        wasmtime::format_err!("storage backend failed: {error}")
-    }
+/// A backend failure traps the call: the host failed, not the plugin.
+fn storage_failed(error: crate::store::StoreError) -> wasmtime::Error {
+    wasmtime::format_err!("storage backend failed: {error}")
 }
 
 impl storage::Host for CallState {
@@ -68,7 +66,7 @@ impl storage::Host for CallState {
         if let Err(e) = self.storage_check("storage.get", &key, true)? {
             return Ok(Err(e));
         }
-        let value = self.services.store.kv_get(self.bucket(bucket), &key).await.map_err(|e| self.storage_failed(e))?;
+        let value = self.services.store.kv_get(self.bucket(bucket), &key).await.map_err(storage_failed)?;
         self.record("storage.get", Some(Scope::Storage), Outcome::Allowed, None);
         Ok(Ok(value))
     }
@@ -88,7 +86,7 @@ impl storage::Host for CallState {
             .store
             .kv_set(self.bucket(bucket), &key, &value, quota, crate::now_ms())
             .await
-            .map_err(|e| self.storage_failed(e))?;
+            .map_err(storage_failed)?;
         match written {
             Ok(()) => {
                 self.record("storage.set", Some(Scope::Storage), Outcome::Allowed, None);
@@ -108,8 +106,7 @@ impl storage::Host for CallState {
         if let Err(e) = self.storage_check("storage.delete", &key, true)? {
             return Ok(Err(e));
         }
-        let existed =
-            self.services.store.kv_delete(self.bucket(bucket), &key).await.map_err(|e| self.storage_failed(e))?;
+        let existed = self.services.store.kv_delete(self.bucket(bucket), &key).await.map_err(storage_failed)?;
         self.record("storage.delete", Some(Scope::Storage), Outcome::Allowed, None);
         Ok(Ok(existed))
     }
@@ -122,12 +119,8 @@ impl storage::Host for CallState {
             self.record("storage.list", Some(Scope::Storage), Outcome::Failed, Some("invalid_key".into()));
             return Ok(Err(StorageError::InvalidKey("the prefix is longer than any key can be".into())));
         }
-        let keys = self
-            .services
-            .store
-            .kv_list(self.bucket(bucket), &prefix, LIST_LIMIT)
-            .await
-            .map_err(|e| self.storage_failed(e))?;
+        let keys =
+            self.services.store.kv_list(self.bucket(bucket), &prefix, LIST_LIMIT).await.map_err(storage_failed)?;
         self.record("storage.list", Some(Scope::Storage), Outcome::Allowed, None);
         Ok(Ok(keys))
     }

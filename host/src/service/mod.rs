@@ -106,6 +106,8 @@ pub struct Invoked {
 /// A plugin version ready to run.
 struct LoadedVersion {
     manifest: Arc<Manifest>,
+    /// `plugin:ID@VERSION`, the actor of its audit records.
+    actor: String,
     pre: Arc<crate::runtime::cache::PluginPreHandle>,
 }
 
@@ -179,10 +181,10 @@ impl Workbench {
     pub async fn publish(&self, publisher: &str, manifest_toml: &str, component: Vec<u8>) -> ServiceResult<Published> {
         let manifest = Manifest::from_toml(manifest_toml)?;
         let runtime = Arc::clone(&self.runtime);
-        let checked = component.clone();
-        tokio::task::spawn_blocking(move || runtime.check(&checked))
+        let (checked, component) = tokio::task::spawn_blocking(move || (runtime.check(&component), component))
             .await
-            .map_err(|e| ServiceError::BadRequest(format!("validation failed: {e}")))??;
+            .map_err(|e| ServiceError::BadRequest(format!("validation failed: {e}")))?;
+        checked?;
         let version =
             PluginVersion { digest: digest(&component), manifest, component, publisher: publisher.to_owned() };
         self.store.put_plugin_version(&version).await?;
@@ -194,7 +196,8 @@ impl Workbench {
         })
     }
 
-    async fn audit_admin(
+    /// Makes one admin or member change durable in the tenant's audit log.
+    async fn audit_change(
         &self,
         tenant: &str,
         actor: String,
@@ -203,19 +206,26 @@ impl Workbench {
         reason: String,
     ) -> ServiceResult<()> {
         let event = AuditEvent {
-            tenant: tenant.to_owned(),
-            ts_ms: crate::now_ms(),
-            actor,
             subject: subject.map(str::to_owned),
-            action: action.to_owned(),
-            scope: None,
-            purpose: None,
-            outcome: Outcome::Allowed,
             reason: Some(reason),
-            invocation: None,
+            ..AuditEvent::new(tenant, actor, action, Outcome::Allowed)
         };
         self.audit.append(vec![event]).await?;
         Ok(())
+    }
+
+    /// Audits a member's consent change for `scopes` of `plugin`.
+    async fn audit_consent(
+        &self,
+        tenant: &str,
+        member: &str,
+        action: &str,
+        plugin: &str,
+        scopes: &[Scope],
+    ) -> ServiceResult<()> {
+        let names: Vec<_> = scopes.iter().map(|s| s.as_str()).collect();
+        let reason = format!("{plugin}: {}", names.join(", "));
+        self.audit_change(tenant, format!("member:{member}"), Some(member), action, reason).await
     }
 
     /// Installs (or upgrades, or changes the grant of) a plugin in a tenant.
@@ -252,7 +262,7 @@ impl Workbench {
         };
         self.store.put_installation(&installation).await?;
         let scopes: Vec<_> = granted.iter().map(Scope::as_str).collect();
-        self.audit_admin(
+        self.audit_change(
             tenant,
             format!("admin:{admin}"),
             None,
@@ -273,7 +283,8 @@ impl Workbench {
         scopes: &[Scope],
         separate: &[Scope],
     ) -> ServiceResult<()> {
-        let (manifest, _) = self.installed(tenant, plugin).await?;
+        let (loaded, _) = self.installed(tenant, plugin).await?;
+        let manifest = &loaded.manifest;
         let now = crate::now_ms();
         let mut consents = Vec::with_capacity(scopes.len());
         for scope in scopes {
@@ -290,41 +301,25 @@ impl Workbench {
             consents.push((*scope, consent));
         }
         self.store.put_consents(tenant, member, plugin, &consents).await?;
-        let names: Vec<_> = scopes.iter().map(|s| s.as_str()).collect();
-        self.audit_admin(
-            tenant,
-            format!("member:{member}"),
-            Some(member),
-            "consent.grant",
-            format!("{plugin}: {}", names.join(", ")),
-        )
-        .await
+        self.audit_consent(tenant, member, "consent.grant", plugin, scopes).await
     }
 
     /// Withdraws a member's consent to `scopes` (effective for the next host
     /// call) and deletes what the plugin stored about them.
     pub async fn withdraw(&self, tenant: &str, member: &str, plugin: &str, scopes: &[Scope]) -> ServiceResult<()> {
         self.store.withdraw_consents(tenant, member, plugin, scopes, crate::now_ms()).await?;
-        let names: Vec<_> = scopes.iter().map(|s| s.as_str()).collect();
-        self.audit_admin(
-            tenant,
-            format!("member:{member}"),
-            Some(member),
-            "consent.withdraw",
-            format!("{plugin}: {}", names.join(", ")),
-        )
-        .await
+        self.audit_consent(tenant, member, "consent.withdraw", plugin, scopes).await
     }
 
-    /// The enabled installation of `plugin` in `tenant`, ready to run.
-    async fn installed(&self, tenant: &str, plugin: &str) -> ServiceResult<(Arc<Manifest>, Installation)> {
+    /// The enabled installation of `plugin` in `tenant` and its version, ready to run.
+    async fn installed(&self, tenant: &str, plugin: &str) -> ServiceResult<(Arc<LoadedVersion>, Installation)> {
         let not_found = || ServiceError::NotFound(format!("plugin {plugin} is not installed in this workbench"));
         let installation = self.store.installation(tenant, plugin).await?.ok_or_else(not_found)?;
         if installation.state != InstallationState::Enabled {
             return Err(not_found());
         }
         let loaded = self.load_version(plugin, &installation.version).await?;
-        Ok((Arc::clone(&loaded.manifest), installation))
+        Ok((loaded, installation))
     }
 
     async fn load_version(&self, plugin: &str, version: &str) -> ServiceResult<Arc<LoadedVersion>> {
@@ -339,7 +334,8 @@ impl Workbench {
             .ok_or_else(|| ServiceError::NotFound(format!("plugin {plugin}@{version} is not published")))?;
         let PluginVersion { manifest, digest, component, .. } = stored;
         let pre = self.runtime.prepare(&digest, move || component).await?;
-        let loaded = Arc::new(LoadedVersion { manifest: Arc::new(manifest), pre });
+        let actor = format!("plugin:{}", manifest.reference());
+        let loaded = Arc::new(LoadedVersion { manifest: Arc::new(manifest), actor, pre });
         self.versions.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, Arc::clone(&loaded));
         Ok(loaded)
     }
@@ -347,12 +343,11 @@ impl Workbench {
     /// Runs `plugin` for `member`. The response is returned only after the
     /// call's audit records are durable.
     pub async fn invoke(&self, tenant: &str, member: &str, plugin: &str, request: Request) -> ServiceResult<Invoked> {
-        let installation = self.store.installation(tenant, plugin).await?;
-        let installation = installation
-            .filter(|i| i.state == InstallationState::Enabled)
-            .filter(|i| i.visible_to.as_ref().is_none_or(|list| list.iter().any(|m| m == member)))
-            .ok_or_else(|| ServiceError::NotFound(format!("plugin {plugin} is not installed in this workbench")))?;
-        let loaded = self.load_version(plugin, &installation.version).await?;
+        let (loaded, installation) = self.installed(tenant, plugin).await?;
+        if installation.visible_to.as_ref().is_some_and(|list| !list.iter().any(|m| m == member)) {
+            // Invisible is indistinguishable from not installed.
+            return Err(ServiceError::NotFound(format!("plugin {plugin} is not installed in this workbench")));
+        }
         let consents = self.store.consents(tenant, member, plugin).await?;
         let policy = loaded.manifest.policy(installation.granted);
         let now = crate::now_ms();
@@ -361,16 +356,10 @@ impl Workbench {
         if !missing.is_empty() {
             let names: Vec<_> = missing.iter().map(|(s, d)| format!("{s}:{}", d.code())).collect();
             let event = AuditEvent {
-                tenant: tenant.to_owned(),
-                ts_ms: now,
-                actor: format!("plugin:{}", loaded.manifest.reference()),
                 subject: Some(member.to_owned()),
-                action: "invoke".into(),
-                scope: None,
-                purpose: None,
-                outcome: Outcome::Denied,
                 reason: Some(format!("consent_required: {}", names.join(", "))),
                 invocation: Some(invocation),
+                ..AuditEvent::new(tenant, loaded.actor.clone(), "invoke", Outcome::Denied)
             };
             self.audit.append(vec![event]).await?;
             return Err(ServiceError::ConsentRequired { missing });
@@ -379,6 +368,7 @@ impl Workbench {
             tenant: tenant.to_owned(),
             member: member.to_owned(),
             manifest: Arc::clone(&loaded.manifest),
+            actor: loaded.actor.clone(),
             policy: Arc::new(policy),
             consents: Arc::new(consents),
             invocation: invocation.clone(),

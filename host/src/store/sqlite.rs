@@ -76,11 +76,6 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
     }
-
-    /// The connection pool (for the audit writer's dedicated transactions).
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
 }
 
 fn person_key<'a>(bucket: &KvBucket<'a>) -> &'a str {
