@@ -13,7 +13,7 @@ use workbench_host::manifest::Manifest;
 use workbench_host::openid::OpenIdKey;
 use workbench_host::runtime::{CallContext, HostServices, Request, Runtime, RuntimeConfig, RuntimeLimits};
 use workbench_host::scope::Scope;
-use workbench_host::store::sqlite::SqliteStore;
+use workbench_host::store::sql::SqlStore;
 use workbench_host::store::{MemberProfile, Store};
 
 const MANIFEST: &str = r#"
@@ -67,7 +67,7 @@ fn instantiate_and_call(c: &mut Criterion) {
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn Store> =
-        Arc::new(tokio.block_on(SqliteStore::open(&dir.path().join("bench.db"))).expect("sqlite"));
+        Arc::new(tokio.block_on(SqlStore::open_sqlite(&dir.path().join("bench.db"))).expect("sqlite"));
     tokio.block_on(async {
         store.upsert_tenant("t", "T").await.expect("tenant");
         store
@@ -112,7 +112,7 @@ fn instantiate_and_call(c: &mut Criterion) {
 fn audit_append(c: &mut Criterion) {
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = tokio.block_on(SqliteStore::open(&dir.path().join("audit.db"))).expect("sqlite");
+    let store = tokio.block_on(SqlStore::open_sqlite(&dir.path().join("audit.db"))).expect("sqlite");
     let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
     let sign = move |tenant: &str, head: chain::Head| chain::sign_checkpoint(&key, tenant, head, 0);
     let event = AuditEvent {

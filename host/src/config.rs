@@ -1,5 +1,7 @@
-//! One configuration: a TOML file, overridden by flags, with defaults that run.
+//! One configuration: a TOML file, overridden by flags and `WORKBENCH_*`
+//! environment variables, with defaults that run.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -13,6 +15,14 @@ use crate::runtime::RuntimeLimits;
 pub struct Config {
     /// Where the SQLite database, keys and compiled-code cache live.
     pub data_dir: PathBuf,
+    /// `postgres://…` (or `sqlite:…`); the SQLite file under the data dir when unset.
+    pub database_url: Option<String>,
+    /// The HTTP server.
+    pub server: ServerConfig,
+    /// Who may call the API.
+    pub auth: AuthConfig,
+    /// What developers may publish.
+    pub registry: RegistryConfig,
     /// Limits per plugin call.
     pub runtime: RuntimeLimits,
     /// Audit writer tuning.
@@ -21,8 +31,100 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from("data"), runtime: RuntimeLimits::default(), audit: AuditWriterConfig::default() }
+        Self {
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            server: ServerConfig::default(),
+            auth: AuthConfig::default(),
+            registry: RegistryConfig::default(),
+            runtime: RuntimeLimits::default(),
+            audit: AuditWriterConfig::default(),
+        }
     }
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Largest request body, except publishing (see [`RegistryConfig`]).
+    pub body_limit_bytes: usize,
+    /// How long a request may take before a 408.
+    pub request_timeout_secs: u64,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            body_limit_bytes: 1 << 20,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// What developers may publish.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    /// Largest component accepted.
+    pub max_component_bytes: usize,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self { max_component_bytes: 16 << 20 }
+    }
+}
+
+/// Token validation. With no keys configured, an HS256 secret is created
+/// under the data dir (kid `local`), which `workbench token mint` also uses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Required `iss`.
+    pub issuer: String,
+    /// Required `aud`.
+    pub audience: String,
+    /// Clock skew allowed on `exp` and `nbf`, seconds.
+    pub leeway_secs: u64,
+    /// Keys by `kid`; several allow rotation.
+    pub keys: Vec<JwtKeyConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { issuer: "workbench".into(), audience: "workbench".into(), leeway_secs: 30, keys: Vec::new() }
+    }
+}
+
+/// A token key. HMAC keys have a secret; RSA and EdDSA keys a public key
+/// (PEM) to verify with and, to mint tokens, a private key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtKeyConfig {
+    /// The `kid` tokens name.
+    pub kid: String,
+    /// The one algorithm this key accepts: HS256, HS384, HS512, RS256,
+    /// RS384, RS512, PS256, ES256 or EdDSA.
+    pub algorithm: String,
+    /// HMAC secret.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// File holding the HMAC secret.
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// Public key (PEM) file.
+    #[serde(default)]
+    pub public_key_file: Option<PathBuf>,
+    /// Private key (PEM) file, for minting.
+    #[serde(default)]
+    pub private_key_file: Option<PathBuf>,
 }
 
 /// A configuration that cannot be used.
@@ -84,6 +186,14 @@ mod tests {
         let config = Config::load(Some(&path)).expect("valid");
         assert_eq!(config.runtime.deadline_ms, 50);
         assert_eq!(config.runtime.hostcalls, RuntimeLimits::default().hostcalls);
+        std::fs::write(
+            &path,
+            "[server]\nlisten = \"0.0.0.0:9000\"\n[[auth.keys]]\nkid = \"a\"\nalgorithm = \"HS256\"\nsecret = \"s\"\n",
+        )
+        .expect("write");
+        let config = Config::load(Some(&path)).expect("valid");
+        assert_eq!(config.server.listen.port(), 9000);
+        assert_eq!(config.auth.keys[0].kid, "a");
         std::fs::write(&path, "[runtime]\ndeadline = 50\n").expect("write");
         let error = Config::load(Some(&path)).expect_err("unknown key").to_string();
         assert!(error.contains("unknown field `deadline`"), "{error}");

@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use crate::scope::{Scope, ScopeSet};
+use crate::scope::Scope;
+use crate::service::admin::InstallRequest;
 use crate::service::{ServiceResult, Workbench};
 use crate::store::{ApprovalPermission, CustomerAccess, CustomerPermission, Gender, MemberProfile};
 
@@ -11,6 +12,10 @@ use crate::store::{ApprovalPermission, CustomerAccess, CustomerPermission, Gende
 pub const TENANT: &str = "demo";
 /// The demo tenant's name.
 pub const TENANT_NAME: &str = "红圈示范工程有限公司";
+/// The demo admin.
+pub const ADMIN: &str = "admin";
+/// The developer who publishes the example plugins.
+pub const DEVELOPER: &str = "acme";
 /// The example plugins, in the order the demo shows them.
 pub const PLUGINS: [&str; 3] = ["site-daily-report", "approval-helper", "customer-visit"];
 
@@ -122,9 +127,9 @@ pub async fn seed(workbench: &Workbench, manifests: &Path, components: &Path) ->
                 component_path.display()
             )
         })?;
-        let published = workbench.publish("acme", &manifest, component).await?;
-        let granted: ScopeSet = published.scopes.iter().copied().collect();
-        workbench.install("admin", TENANT, plugin, &published.version, granted, None).await?;
+        let published = workbench.publish(TENANT, DEVELOPER, &manifest, component, None).await?;
+        let request = InstallRequest { version: published.version, granted: published.scopes, visible_to: None };
+        workbench.install(TENANT, ADMIN, plugin, request).await?;
     }
     Ok(())
 }
@@ -140,7 +145,10 @@ pub async fn consent(workbench: &Workbench) -> ServiceResult<()> {
         }
     };
     for plugin in PLUGINS {
-        workbench.consent(TENANT, "zhang.wei", plugin, &everything(plugin), &[Scope::UserPhone]).await?;
+        let scopes = everything(plugin);
+        let sensitive: Vec<Scope> = scopes.iter().copied().filter(|s| s.is_sensitive()).collect();
+        workbench.consent(TENANT, "zhang.wei", plugin, &scopes, &sensitive).await?;
     }
-    workbench.consent(TENANT, "li.na", "site-daily-report", &[Scope::UserId, Scope::UserName], &[]).await
+    workbench.consent(TENANT, "li.na", "site-daily-report", &[Scope::UserId, Scope::UserName], &[]).await?;
+    Ok(())
 }

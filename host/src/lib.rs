@@ -5,6 +5,7 @@
 //! written to the tamper-evident [`audit`] log before the plugin's answer is
 //! released. See `docs/ARCHITECTURE.md`.
 
+pub mod api;
 pub mod audit;
 pub mod config;
 pub mod demo;

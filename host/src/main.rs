@@ -1,13 +1,16 @@
-//! `workbench`: the host's command line.
+//! `workbench`: the host's command line (names and flags as in `API.md`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use workbench_host::api::auth::{JwtKeys, Role};
 use workbench_host::config::Config;
-use workbench_host::demo;
-use workbench_host::runtime::Request;
-use workbench_host::service::{ServiceError, Workbench};
+use workbench_host::service::Workbench;
+use workbench_host::{api, demo};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,29 +22,63 @@ struct Cli {
     /// Configuration file (TOML).
     #[arg(long, global = true, env = "WORKBENCH_CONFIG")]
     config: Option<PathBuf>,
-    /// Data directory (database, keys, compiled-code cache).
+    /// Data directory (SQLite database, keys, compiled-code cache).
     #[arg(long, global = true, env = "WORKBENCH_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Database URL (`postgres://…`); SQLite under the data dir when absent.
+    #[arg(long, global = true, env = "WORKBENCH_DATABASE_URL")]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Seeds the demo company, runs each example plugin for two members and
-    /// prints their output, the audit records and the chain's verification.
-    Demo {
+    /// Runs the HTTP server until SIGINT or SIGTERM, then drains in-flight
+    /// requests and flushes the audit log.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long, env = "WORKBENCH_LISTEN")]
+        listen: Option<std::net::SocketAddr>,
+        /// Seed the demo company once (tenant `demo`, its members and the
+        /// example plugins) and print ready-to-paste tokens.
+        #[arg(long)]
+        demo: bool,
         /// Folder with one `<plugin>/plugin.toml` per example plugin.
-        #[arg(long, default_value = "plugins")]
-        manifests: PathBuf,
-        /// Folder with the built components.
-        #[arg(long, default_value = "target/wasm/wasm32-wasip2/release")]
-        components: PathBuf,
+        #[arg(long, default_value = "plugins", requires = "demo")]
+        demo_manifests: PathBuf,
+        /// Folder with the built example components.
+        #[arg(long, default_value = "target/wasm/wasm32-wasip2/release", requires = "demo")]
+        demo_components: PathBuf,
+    },
+    /// Tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// Audit log commands.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Prints a JWT signed with the configured key (for the demo and tests).
+    Mint {
+        /// Tenant id (`tid`).
+        #[arg(long)]
+        tenant: String,
+        /// Member id (`sub`).
+        #[arg(long)]
+        member: String,
+        /// Roles: admin, member, developer, operator (comma-separated).
+        #[arg(long, value_delimiter = ',', required = true)]
+        roles: Vec<String>,
+        /// Lifetime, e.g. 30m, 8h, 7d.
+        #[arg(long, default_value = "8h")]
+        ttl: humantime::Duration,
     },
 }
 
@@ -58,7 +95,10 @@ enum AuditCommand {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -83,14 +123,121 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(dir) = cli.data_dir {
         config.data_dir = dir;
     }
+    if let Some(url) = cli.database_url {
+        config.database_url = Some(url);
+    }
+    match cli.command {
+        Command::Serve { listen, demo, demo_manifests, demo_components } => {
+            if let Some(listen) = listen {
+                config.server.listen = listen;
+            }
+            let seed = demo.then_some((demo_manifests, demo_components));
+            serve(config, seed).await
+        }
+        Command::Token { command: TokenCommand::Mint { tenant, member, roles, ttl } } => {
+            std::fs::create_dir_all(config.keys_dir())?;
+            let keys = JwtKeys::load(&config.auth, &config.keys_dir())?;
+            let roles = parse_roles(&roles)?;
+            println!("{}", keys.mint(&tenant, &member, &roles, ttl.into())?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { command: AuditCommand::Verify { tenant } } => {
+            let (workbench, writer) = Workbench::open(&config).await?;
+            let code = verify(&workbench, tenant.as_deref()).await?;
+            drop(workbench);
+            writer.await?;
+            Ok(code)
+        }
+    }
+}
+
+fn parse_roles(names: &[String]) -> anyhow::Result<Vec<Role>> {
+    names
+        .iter()
+        .map(|name| {
+            Role::parse(name.trim())
+                .ok_or_else(|| anyhow::anyhow!("unknown role {name:?}; roles are admin, member, developer, operator"))
+        })
+        .collect()
+}
+
+async fn serve(config: Config, seed: Option<(PathBuf, PathBuf)>) -> anyhow::Result<ExitCode> {
+    api::prometheus();
     let (workbench, writer) = Workbench::open(&config).await?;
-    let code = match cli.command {
-        Command::Demo { manifests, components } => run_demo(&workbench, &manifests, &components).await?,
-        Command::Audit { command: AuditCommand::Verify { tenant } } => verify(&workbench, tenant.as_deref()).await?,
-    };
+    let workbench = Arc::new(workbench);
+    if let Some((manifests, components)) = &seed {
+        if workbench.store().tenant(demo::TENANT).await?.is_none() {
+            demo::seed(&workbench, manifests, components).await?;
+            demo::consent(&workbench).await?;
+            tracing::info!("demo company seeded");
+        } else {
+            tracing::info!("demo company already present");
+        }
+    }
+    let state = api::state(&config, Arc::clone(&workbench))?;
+    let keys = state.keys.clone();
+    let app = api::app(state, &config);
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.server.listen))?;
+    let address = listener.local_addr()?;
+    let backend = if config.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
+    tracing::info!(%address, backend, "serving");
+    println!("Workbench is listening on http://{address} ({backend})");
+    if seed.is_some() {
+        print_demo_tokens(&keys, address)?;
+    }
+    api::serve(listener, app, shutdown_signal(), Duration::from_secs(config.server.shutdown_grace_secs)).await?;
+    tracing::info!("stopped accepting requests; flushing the audit log");
     drop(workbench);
-    writer.await?;
-    Ok(code)
+    if tokio::time::timeout(Duration::from_secs(10), writer).await.is_err() {
+        tracing::warn!("the audit writer did not finish in time");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_demo_tokens(keys: &JwtKeys, address: std::net::SocketAddr) -> anyhow::Result<()> {
+    let ttl = Duration::from_secs(8 * 3600);
+    let people: [(&str, &[Role], &str); 4] = [
+        (demo::ADMIN, &[Role::Admin, Role::Member], "admin (陈静)"),
+        ("zhang.wei", &[Role::Member], "member zhang.wei (张伟)"),
+        ("li.na", &[Role::Member], "member li.na (李娜)"),
+        (demo::DEVELOPER, &[Role::Developer], "developer acme"),
+    ];
+    println!("\nDemo company {} (tenant {}). Tokens, valid 8 hours:", demo::TENANT_NAME, demo::TENANT);
+    for (member, roles, label) in people {
+        let token = keys.mint(demo::TENANT, member, roles, ttl)?;
+        println!("\n  {label}:\n  export TOKEN_{}={token}", member.replace('.', "_").to_uppercase());
+    }
+    println!("\nTry:\n  curl -s -H \"Authorization: Bearer $TOKEN_ZHANG_WEI\" http://{address}/api/v1/me/plugins");
+    println!(
+        "  curl -s -X POST -H \"Authorization: Bearer $TOKEN_ZHANG_WEI\" -H 'content-type: application/json' \
+         -d '{{\"path\":\"/report.json\"}}' http://{address}/api/v1/me/plugins/site-daily-report/invoke"
+    );
+    println!("  curl -s -H \"Authorization: Bearer $TOKEN_ADMIN\" http://{address}/api/v1/audit");
+    println!("  OpenAPI: http://{address}/api/v1/openapi.json\n");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
 }
 
 async fn verify(workbench: &Workbench, tenant: Option<&str>) -> anyhow::Result<ExitCode> {
@@ -111,62 +258,4 @@ async fn verify(workbench: &Workbench, tenant: Option<&str>) -> anyhow::Result<E
         println!("no audit records yet");
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-async fn run_demo(
-    workbench: &Workbench,
-    manifests: &std::path::Path,
-    components: &std::path::Path,
-) -> anyhow::Result<ExitCode> {
-    demo::seed(workbench, manifests, components).await?;
-    demo::consent(workbench).await?;
-    println!("== {} ({}) ==", demo::TENANT_NAME, demo::TENANT);
-    let get = |path: &str| Request {
-        method: "GET".into(),
-        path: path.into(),
-        query: String::new(),
-        headers: vec![],
-        body: vec![],
-    };
-    let report = Request {
-        method: "POST".into(),
-        body: "text=%E4%B8%89%E5%B1%82%E6%A5%BC%E6%9D%BF%E6%B5%87%E7%AD%91%E5%AE%8C%E6%88%90".into(),
-        ..get("/")
-    };
-    let calls = [
-        ("zhang.wei", "site-daily-report", report),
-        ("zhang.wei", "site-daily-report", get("/report.json")),
-        ("zhang.wei", "approval-helper", get("/summary.json")),
-        ("zhang.wei", "customer-visit", get("/visits.json")),
-        ("li.na", "site-daily-report", get("/report.json")),
-        ("li.na", "customer-visit", get("/visits.json")),
-    ];
-    for (member, plugin, request) in calls {
-        let line = format!("{member} -> {plugin} {} {}", request.method, request.path);
-        match workbench.invoke(demo::TENANT, member, plugin, request).await {
-            Ok(done) => println!("{line}: {} {}", done.response.status, String::from_utf8_lossy(&done.response.body)),
-            Err(ServiceError::ConsentRequired { missing }) => {
-                let scopes: Vec<_> = missing.iter().map(|(s, _)| s.as_str()).collect();
-                println!("{line}: 403 consent_required ({})", scopes.join(", "));
-            }
-            Err(error) => println!("{line}: failed: {error}"),
-        }
-    }
-    println!("\n== audit log ==");
-    let records = workbench.store().audit_records(demo::TENANT, 0, 1_000).await?;
-    for r in &records {
-        let e = &r.event;
-        println!(
-            "#{:<3} {:<36} {:<16} {:<14} {:<8} {:<16} {}",
-            r.seq,
-            e.actor,
-            e.subject.as_deref().unwrap_or("-"),
-            e.action,
-            e.outcome.as_str(),
-            e.scope.as_deref().unwrap_or("-"),
-            e.reason.as_deref().unwrap_or("")
-        );
-    }
-    println!();
-    verify(workbench, Some(demo::TENANT)).await
 }

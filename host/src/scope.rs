@@ -94,6 +94,50 @@ impl Scope {
         }
     }
 
+    /// What the person is told the scope gives, in the disclosure.
+    pub const fn field(self) -> &'static str {
+        match self {
+            Scope::UserId => "an id for you that only this plugin sees",
+            Scope::UserAvatar => "avatar",
+            Scope::UserNickname => "nickname",
+            Scope::UserName => "real name",
+            Scope::UserGender => "gender",
+            Scope::UserBirthday => "birthday",
+            Scope::UserRegion => "work region",
+            Scope::UserEmail => "enterprise email",
+            Scope::UserPhone => "mobile number",
+            Scope::OrgDepartment => "department and title",
+            Scope::PermCustomer => "your enterprise-customer permissions",
+            Scope::PermApproval => "your approval-interface permissions",
+            Scope::Storage => "key-value storage",
+            Scope::Log => "log lines",
+        }
+    }
+
+    /// The scope a WIT import needs: `interface` is the imported instance's
+    /// name (`workbench:plugin/profile@0.1.0`), `function` one function of it.
+    /// `None` for imports no scope guards (WASI, the shared types).
+    pub fn for_import(interface: &str, function: &str) -> Option<Scope> {
+        let interface = interface.split_once('@').map_or(interface, |(name, _)| name);
+        match (interface, function) {
+            ("workbench:plugin/profile", "user-id") => Some(Scope::UserId),
+            ("workbench:plugin/profile", "avatar") => Some(Scope::UserAvatar),
+            ("workbench:plugin/profile", "nickname") => Some(Scope::UserNickname),
+            ("workbench:plugin/profile", "name") => Some(Scope::UserName),
+            ("workbench:plugin/profile", "gender") => Some(Scope::UserGender),
+            ("workbench:plugin/profile", "birthday") => Some(Scope::UserBirthday),
+            ("workbench:plugin/profile", "region") => Some(Scope::UserRegion),
+            ("workbench:plugin/profile", "email") => Some(Scope::UserEmail),
+            ("workbench:plugin/profile", "phone") => Some(Scope::UserPhone),
+            ("workbench:plugin/profile", "department") => Some(Scope::OrgDepartment),
+            ("workbench:plugin/permissions", "customers") => Some(Scope::PermCustomer),
+            ("workbench:plugin/permissions", "approvals") => Some(Scope::PermApproval),
+            ("workbench:plugin/storage", _) => Some(Scope::Storage),
+            ("workbench:plugin/log", _) => Some(Scope::Log),
+            _ => None,
+        }
+    }
+
     /// Position in [`Scope::ALL`], for bit sets.
     pub const fn index(self) -> usize {
         self as usize
@@ -133,6 +177,18 @@ impl<'de> serde::Deserialize<'de> for Scope {
         name.parse().map_err(serde::de::Error::custom)
     }
 }
+
+impl utoipa::PartialSchema for Scope {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Scope::ALL.iter().map(|s| s.as_str())))
+            .description(Some("A scope of the catalogue (SCOPES)."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Scope {}
 
 /// A set of scopes as a bit set: copying and testing are one instruction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -200,6 +256,15 @@ mod tests {
     fn exactly_birthday_email_and_phone_are_sensitive() {
         let sensitive: Vec<_> = Scope::ALL.into_iter().filter(|s| s.is_sensitive()).map(Scope::as_str).collect();
         assert_eq!(sensitive, ["user.birthday", "user.email", "user.phone"]);
+    }
+
+    #[test]
+    fn imports_map_to_the_scope_that_guards_them() {
+        assert_eq!(Scope::for_import("workbench:plugin/profile@0.1.0", "phone"), Some(Scope::UserPhone));
+        assert_eq!(Scope::for_import("workbench:plugin/permissions@0.1.0", "approvals"), Some(Scope::PermApproval));
+        assert_eq!(Scope::for_import("workbench:plugin/storage@0.1.0", "list-keys"), Some(Scope::Storage));
+        assert_eq!(Scope::for_import("wasi:cli/environment@0.2.6", "get-environment"), None);
+        assert_eq!(Scope::for_import("workbench:plugin/profile@0.1.0", "password"), None);
     }
 
     #[test]

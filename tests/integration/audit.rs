@@ -31,9 +31,9 @@ async fn verify_after(sql: &str) -> Option<ChainBreak> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untouched_chain_verifies_and_every_call_is_in_it() {
     let (host, records) = host_with_history().await;
-    // 3 installs + 4 consents + 3 x (user.name, user.id, storage.get in the daily report;
-    // perm.approval, user.nickname in the approval helper)
-    assert_eq!(records, 7 + 3 * (3 + 2));
+    // 4 publishes (3 examples + hostile) + 3 installs + 4 consents + 3 x (user.name, user.id,
+    // storage.get in the daily report; perm.approval, user.nickname in the approval helper)
+    assert_eq!(records, 4 + 3 + 4 + 3 * (3 + 2));
     let dir = host.stop().await;
     assert!(dir.path().join("workbench.db").exists());
 }

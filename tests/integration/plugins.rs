@@ -34,7 +34,7 @@ async fn each_example_plugin_runs_with_exactly_its_consented_fields() {
 async fn without_consent_required_scopes_block_only_that_plugin() {
     let host = Host::demo().await;
     match host.get("li.na", "customer-visit", "/visits.json").await {
-        Err(ServiceError::ConsentRequired { missing }) => {
+        Err(ServiceError::ConsentRequired { missing, .. }) => {
             let scopes: Vec<_> = missing.iter().map(|(s, _)| *s).collect();
             assert_eq!(scopes, [Scope::UserAvatar, Scope::UserNickname, Scope::PermCustomer]);
         }
@@ -66,8 +66,9 @@ async fn optional_and_sensitive_scopes_come_back_as_typed_denials() {
     assert_eq!(phone.event.outcome, Outcome::Denied);
     assert_eq!(phone.event.reason.as_deref(), Some("not_consented"));
 
-    // Listing the phone in a bundle without a separate consent is not enough.
-    host.workbench.consent("demo", "wang.fang", "customer-visit", &[Scope::UserPhone], &[]).await.expect("consent");
+    // Listing the phone in a bundle without its separate consent is refused, and changes nothing.
+    let bundled = host.workbench.consent("demo", "wang.fang", "customer-visit", &[Scope::UserPhone], &[]).await;
+    assert!(matches!(&bundled, Err(ServiceError::BadRequest(m)) if m.contains("sensitive")), "{bundled:?}");
     let visits = host.get("wang.fang", "customer-visit", "/visits.json").await.expect("runs");
     assert_eq!(json(&visits)["phone"], serde_json::Value::Null, "sensitive scopes are never granted implicitly");
 }
@@ -75,12 +76,14 @@ async fn optional_and_sensitive_scopes_come_back_as_typed_denials() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_gets_exactly_the_declared_granted_consented_set_and_every_attempt_is_audited() {
     let host = Host::demo().await;
-    // Granted: id, name, phone, storage. Consented: id, phone (bundled, so not separately), birthday (not granted).
+    // Granted: id, name, phone, storage. Consented: id only; the phone bundled without its
+    // separate consent and the birthday (not granted) are refused.
     host.install_hostile("demo", &[Scope::UserId, Scope::UserName, Scope::UserPhone, Scope::Storage]).await;
-    host.workbench
-        .consent("demo", "zhang.wei", "hostile", &[Scope::UserId, Scope::UserPhone, Scope::UserBirthday], &[])
-        .await
-        .expect("consent");
+    for refused in [&[Scope::UserId, Scope::UserPhone][..], &[Scope::UserBirthday][..]] {
+        let result = host.workbench.consent("demo", "zhang.wei", "hostile", refused, &[]).await;
+        assert!(matches!(result, Err(ServiceError::BadRequest(_))), "{result:?}");
+    }
+    host.workbench.consent("demo", "zhang.wei", "hostile", &[Scope::UserId], &[]).await.expect("consent");
     let probe = host.get("zhang.wei", "hostile", "/probe").await.expect("probe runs");
     let fields = json(&probe);
     let expected = [
@@ -146,9 +149,12 @@ async fn withdrawal_takes_effect_on_the_next_call_and_deletes_the_persons_data()
         body: b"text=done".to_vec(),
     };
     host.workbench.invoke("demo", "zhang.wei", "site-daily-report", post).await.expect("saved");
-    host.workbench.withdraw("demo", "zhang.wei", "site-daily-report", &[Scope::UserName]).await.expect("withdrawn");
+    host.workbench
+        .withdraw("demo", "zhang.wei", "site-daily-report", Some(&[Scope::UserName]))
+        .await
+        .expect("withdrawn");
     match host.get("zhang.wei", "site-daily-report", "/report.json").await {
-        Err(ServiceError::ConsentRequired { missing }) => {
+        Err(ServiceError::ConsentRequired { missing, .. }) => {
             assert_eq!(missing, [(Scope::UserName, workbench_host::gate::Denial::ConsentWithdrawn)]);
         }
         other => panic!("expected consent_required, got {other:?}"),

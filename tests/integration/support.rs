@@ -3,7 +3,8 @@
 use workbench_host::config::Config;
 use workbench_host::demo;
 use workbench_host::runtime::{Request, RuntimeLimits};
-use workbench_host::scope::{Scope, ScopeSet};
+use workbench_host::scope::Scope;
+use workbench_host::service::admin::InstallRequest;
 use workbench_host::service::{Invoked, ServiceResult, Workbench};
 
 /// The hostile guest's manifest: it declares every scope.
@@ -87,14 +88,14 @@ impl Host {
         demo::seed(&workbench, &xtask::repo_root().join("plugins"), &components).await.expect("demo seeds");
         demo::consent(&workbench).await.expect("demo consents");
         let hostile = std::fs::read(guests.component("hostile")).expect("hostile built");
-        workbench.publish("mallory", HOSTILE_MANIFEST, hostile).await.expect("hostile publishes");
+        workbench.publish(demo::TENANT, "mallory", HOSTILE_MANIFEST, hostile, None).await.expect("hostile publishes");
         Self { workbench, dir, writer: Some(writer) }
     }
 
     /// Installs the hostile guest in `tenant` with `granted` scopes.
     pub async fn install_hostile(&self, tenant: &str, granted: &[Scope]) {
-        let granted: ScopeSet = granted.iter().copied().collect();
-        self.workbench.install("admin", tenant, "hostile", "0.1.0", granted, None).await.expect("installs");
+        let request = InstallRequest { version: "0.1.0".into(), granted: granted.to_vec(), visible_to: None };
+        self.workbench.install(tenant, "admin", "hostile", request).await.expect("installs");
     }
 
     /// Invokes `GET path` (path may carry `?query`).

@@ -3,7 +3,9 @@
 //! - `build-guests`: build the example plugins and test guests to wasm.
 //! - `test`: build the guests, run every test (host, SDK, integration, and the
 //!   example plugins' native unit tests against the SDK's mock host).
-//! - `demo [ARGS…]`: build the guests and run the demo (`workbench demo`).
+//! - `demo [ARGS…]`: build the guests and run the demo server
+//!   (`workbench serve --demo --data-dir data`, SQLite), printing its URL and
+//!   tokens; extra arguments go to `workbench serve`.
 //! - `ci`: `cargo fmt --check`, clippy with `-D warnings`, then `test`.
 
 use std::process::{Command, ExitCode};
@@ -34,7 +36,23 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "test" => test(rest),
         "demo" => {
             xtask::build_guests()?;
-            cargo(&["run", "--package", "workbench-host", "--bin", "workbench", "--", "demo"], rest, None)
+            cargo(
+                &[
+                    "run",
+                    "--release",
+                    "--package",
+                    "workbench-host",
+                    "--bin",
+                    "workbench",
+                    "--",
+                    "serve",
+                    "--demo",
+                    "--data-dir",
+                    "data",
+                ],
+                rest,
+                None,
+            )
         }
         "ci" => {
             cargo(&["fmt", "--all", "--check"], &[], None)?;

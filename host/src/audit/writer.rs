@@ -101,6 +101,7 @@ async fn run(
         let (events, senders): (Vec<_>, Vec<_>) = batch.into_iter().map(|s| (s.events, s.done)).unzip();
         let events: Vec<AuditEvent> = events.into_iter().flatten().collect();
         tracing::trace!(records = events.len(), submissions = sizes.len(), "audit batch");
+        metrics::histogram!("workbench_audit_batch_records").record(events.len() as f64);
         match store.append_audit(events, &sign).await {
             Ok(written) => {
                 let mut written = written.into_iter();

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;
 use wasmtime::Engine;
+use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker};
 
 pub use super::bindings::PluginPre;
@@ -70,6 +71,15 @@ impl ComponentCache {
     }
 }
 
+/// An instance a component imports and the functions it uses from it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Import {
+    /// The instance, e.g. `workbench:plugin/profile@0.1.0`.
+    pub interface: String,
+    /// The functions the component imports from it.
+    pub functions: Vec<String>,
+}
+
 /// Compiles and links `bytes` against the host's imports.
 pub fn prepare(
     engine: &Engine,
@@ -77,7 +87,34 @@ pub fn prepare(
     bytes: &[u8],
 ) -> Result<Arc<PluginPre<CallState>>, PrepareError> {
     let component = Component::new(engine, bytes).map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
-    let instance_pre = linker.instantiate_pre(&component).map_err(|e| PrepareError::Contract(format!("{e:#}")))?;
+    link(linker, &component)
+}
+
+fn link(linker: &Linker<CallState>, component: &Component) -> Result<Arc<PluginPre<CallState>>, PrepareError> {
+    let instance_pre = linker.instantiate_pre(component).map_err(|e| PrepareError::Contract(format!("{e:#}")))?;
     let pre = PluginPre::new(instance_pre).map_err(|e| PrepareError::Contract(format!("{e:#}")))?;
     Ok(Arc::new(pre))
+}
+
+/// Compiles and links `bytes` like [`prepare`], and lists what the
+/// component imports.
+pub fn inspect(engine: &Engine, linker: &Linker<CallState>, bytes: &[u8]) -> Result<Vec<Import>, PrepareError> {
+    let component = Component::new(engine, bytes).map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
+    link(linker, &component)?;
+    let imports = component
+        .component_type()
+        .imports(engine)
+        .map(|(name, item)| {
+            let functions = match item.ty {
+                ComponentItem::ComponentInstance(instance) => instance
+                    .exports(engine)
+                    .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_)))
+                    .map(|(name, _)| name.to_owned())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Import { interface: name.to_owned(), functions }
+        })
+        .collect();
+    Ok(imports)
 }

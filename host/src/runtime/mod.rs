@@ -145,8 +145,8 @@ impl Runtime {
     }
 
     /// Compiles and links a component without caching it (publish-time validation).
-    pub fn check(&self, bytes: &[u8]) -> Result<(), PrepareError> {
-        cache::prepare(&self.engine, &self.linker, bytes).map(drop)
+    pub fn check(&self, bytes: &[u8]) -> Result<Vec<cache::Import>, PrepareError> {
+        cache::inspect(&self.engine, &self.linker, bytes)
     }
 
     /// The prepared component for `digest`, compiling `bytes()` on first use.

@@ -1,7 +1,8 @@
-//! Persistence: one [`Store`] trait; [`sqlite::SqliteStore`] is the embedded
-//! backend. No SQL lives outside this module.
+//! Persistence: one [`Store`] trait and one implementation,
+//! [`sql::SqlStore`], that runs the same statements on SQLite (embedded, the
+//! default) and PostgreSQL (replicas). No SQL lives outside this module.
 
-pub mod sqlite;
+pub mod sql;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,9 @@ pub enum StoreError {
     /// The write conflicts with an existing row.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The configuration names something this build cannot use.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
 }
 
 /// Result of store calls.
@@ -133,17 +137,102 @@ pub struct MemberProfile {
     pub approvals: Vec<ApprovalPermission>,
 }
 
-/// A published plugin version.
+/// Who published a plugin: a developer of a tenant. The first publisher of
+/// an id owns it; later versions must come from them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Publisher {
+    /// The developer's tenant.
+    pub tenant: String,
+    /// The developer's member id.
+    pub member: String,
+}
+
+/// A published plugin version without its component bytes.
 #[derive(Debug, Clone)]
-pub struct PluginVersion {
+pub struct PluginRelease {
     /// Its manifest.
     pub manifest: Manifest,
     /// SHA-256 of the component, hex.
     pub digest: String,
+    /// Who published it.
+    pub publisher: Publisher,
+    /// Fingerprint of the Ed25519 key that signed the component, if signed.
+    pub signed_by: Option<String>,
+    /// Component size in bytes.
+    pub size_bytes: u64,
+    /// When it was published, ms since the epoch.
+    pub published_at_ms: i64,
+}
+
+/// A published plugin version with its component.
+#[derive(Debug, Clone)]
+pub struct PluginVersion {
+    /// What is known about it.
+    pub release: PluginRelease,
     /// The component bytes.
     pub component: Vec<u8>,
-    /// Who published it.
-    pub publisher: String,
+}
+
+/// What a deletion removed (an uninstall or a member's removal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Deleted {
+    /// Consent rows deleted.
+    pub consents: u64,
+    /// Plugin storage entries deleted.
+    pub storage_entries: u64,
+}
+
+/// A member's consent to one scope of one plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRow {
+    /// Plugin id.
+    pub plugin: String,
+    /// Scope.
+    pub scope: Scope,
+    /// The consent.
+    pub consent: Consent,
+}
+
+/// Which audit records to return.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Whose data.
+    pub subject: Option<String>,
+    /// Exactly this actor (`admin:ID`, `member:ID`, `plugin:ID@VERSION`).
+    pub actor: Option<String>,
+    /// Any version of this plugin.
+    pub plugin: Option<String>,
+    /// This action.
+    pub action: Option<String>,
+    /// This outcome.
+    pub outcome: Option<crate::audit::Outcome>,
+    /// Only records that name a scope (field reads and storage).
+    pub with_scope: bool,
+    /// At or after, ms since the epoch.
+    pub from_ms: Option<i64>,
+    /// Before, ms since the epoch.
+    pub to_ms: Option<i64>,
+}
+
+/// Tenant settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Days audit records are kept (at least the floor, 3 years by default).
+    pub audit_days: u32,
+    /// Days plugin storage of a person is kept after their last write.
+    pub plugin_storage_days: Option<u32>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self { audit_days: Retention::AUDIT_FLOOR_DAYS, plugin_storage_days: None }
+    }
+}
+
+impl Retention {
+    /// Audit records are kept at least this long (3 years).
+    pub const AUDIT_FLOOR_DAYS: u32 = 1095;
 }
 
 /// Whether an installation runs.
@@ -157,7 +246,8 @@ pub enum InstallationState {
 }
 
 impl InstallationState {
-    fn as_str(self) -> &'static str {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Enabled => "enabled",
             Self::Disabled => "disabled",
@@ -193,6 +283,19 @@ pub struct KvBucket<'a> {
     pub person: Option<&'a str>,
 }
 
+/// One stored entry of a person's plugin storage (for their data export).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvEntry {
+    /// Plugin id.
+    pub plugin: String,
+    /// Key.
+    pub key: String,
+    /// Value.
+    pub value: Vec<u8>,
+    /// Last write, ms since the epoch.
+    pub updated_at_ms: i64,
+}
+
 /// A write that would exceed the bucket's quota.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuotaExceeded {
@@ -210,20 +313,40 @@ pub type CheckpointSigner = dyn for<'t> Fn(&'t str, crate::audit::chain::Head) -
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Creates or renames a tenant.
     async fn upsert_tenant(&self, id: &str, name: &str) -> StoreResult<()>;
+    /// A tenant's name.
+    async fn tenant(&self, id: &str) -> StoreResult<Option<String>>;
+    /// Is the database reachable?
+    async fn ping(&self) -> StoreResult<()>;
+
     /// Creates or replaces a member's profile.
     async fn upsert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()>;
+    /// Creates a member; a conflict when the id is taken.
+    async fn insert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()>;
     /// A member's profile.
     async fn member(&self, tenant: &str, id: &str) -> StoreResult<Option<MemberProfile>>;
+    /// A tenant's members in id order.
+    async fn members(&self, tenant: &str) -> StoreResult<Vec<(String, MemberProfile)>>;
+    /// Removes a member with their consents and plugin storage in every
+    /// plugin, in one transaction; `None` when there is no such member.
+    async fn delete_member(&self, tenant: &str, id: &str) -> StoreResult<Option<Deleted>>;
 
-    /// Stores a plugin version; the same version with other bytes is a conflict.
+    /// Stores a plugin version. The same version with other bytes, or a
+    /// version of a plugin another developer owns, is a conflict.
     async fn put_plugin_version(&self, version: &PluginVersion) -> StoreResult<()>;
     /// A plugin version.
     async fn plugin_version(&self, plugin: &str, version: &str) -> StoreResult<Option<PluginVersion>>;
+    /// Releases of one plugin, or of all, by plugin id then publication time.
+    async fn plugin_releases(&self, plugin: Option<&str>) -> StoreResult<Vec<PluginRelease>>;
 
     /// Creates or replaces an installation.
     async fn put_installation(&self, installation: &Installation) -> StoreResult<()>;
     /// A tenant's installation of a plugin.
     async fn installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Installation>>;
+    /// A tenant's installations in plugin order.
+    async fn installations(&self, tenant: &str) -> StoreResult<Vec<Installation>>;
+    /// Removes an installation with every consent to it and all its storage
+    /// in the tenant, in one transaction; `None` when it is not installed.
+    async fn delete_installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Deleted>>;
 
     /// Records consents (replacing earlier ones for the same scopes).
     async fn put_consents(
@@ -245,10 +368,21 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<()>;
     /// The member's latest consents for a plugin.
     async fn consents(&self, tenant: &str, member: &str, plugin: &str) -> StoreResult<ConsentSet>;
+    /// All of a member's consent rows, by plugin then scope.
+    async fn member_consents(&self, tenant: &str, member: &str) -> StoreResult<Vec<ConsentRow>>;
 
+    /// A tenant's retention settings (the defaults until set).
+    async fn retention(&self, tenant: &str) -> StoreResult<Retention>;
+    /// Sets a tenant's retention settings.
+    async fn put_retention(&self, tenant: &str, retention: &Retention) -> StoreResult<()>;
+
+    /// Every entry plugins stored about `person`, by plugin then key.
+    async fn kv_person_entries(&self, tenant: &str, person: &str) -> StoreResult<Vec<KvEntry>>;
     /// Reads a key.
     async fn kv_get(&self, bucket: KvBucket<'_>, key: &str) -> StoreResult<Option<Vec<u8>>>;
-    /// Writes a key unless the bucket would exceed `quota_bytes` (keys plus values).
+    /// Writes a key unless the bucket would exceed `quota_bytes` (keys plus
+    /// values). Not found when the plugin is no longer installed or the
+    /// person no longer a member.
     async fn kv_set(
         &self,
         bucket: KvBucket<'_>,
@@ -269,6 +403,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn audit_tenants(&self) -> StoreResult<Vec<String>>;
     /// A tenant's records with `seq > after`, in order, at most `limit`.
     async fn audit_records(&self, tenant: &str, after: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+    /// A tenant's records matching `filter` with `seq > after`, in order, at most `limit`.
+    async fn audit_query(
+        &self,
+        tenant: &str,
+        filter: &AuditFilter,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditRecord>>;
     /// A tenant's checkpoints in seq order.
     async fn audit_checkpoints(&self, tenant: &str) -> StoreResult<Vec<Checkpoint>>;
 }

@@ -1,0 +1,291 @@
+//! Bearer JWTs: the key is chosen by `kid`, each key accepts exactly one
+//! algorithm, and `exp`, `nbf`, `iss`, `aud` and `sub` are required. The
+//! caller's tenant and member come only from the token.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::config::{AuthConfig, JwtKeyConfig};
+
+/// A role a token may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Tenant admin.
+    Admin,
+    /// Member (end user).
+    Member,
+    /// Plugin developer.
+    Developer,
+    /// Platform operator.
+    Operator,
+}
+
+impl Role {
+    /// Its name in tokens.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+            Role::Developer => "developer",
+            Role::Operator => "operator",
+        }
+    }
+
+    /// Parses a role name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Role::Admin, Role::Member, Role::Developer, Role::Operator].into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// The claims this host reads (the standard ones are checked by validation).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// Member id.
+    pub sub: String,
+    /// Tenant id.
+    pub tid: String,
+    /// Roles.
+    pub roles: Vec<String>,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Expires, seconds since the epoch.
+    pub exp: u64,
+    /// Not before.
+    pub nbf: u64,
+    /// Issued at.
+    pub iat: u64,
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Tenant.
+    pub tenant: String,
+    /// Member id.
+    pub member: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+}
+
+impl Caller {
+    /// Ok when the caller has `role`, else 403.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.roles.contains(&role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("this route needs the {} role", role.as_str())))
+        }
+    }
+}
+
+struct Key {
+    algorithm: Algorithm,
+    decoding: DecodingKey,
+    encoding: Option<EncodingKey>,
+}
+
+/// The configured keys.
+#[derive(Clone)]
+pub struct JwtKeys {
+    keys: Arc<HashMap<String, Key>>,
+    issuer: String,
+    audience: String,
+    leeway_secs: u64,
+}
+
+impl std::fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut kids: Vec<_> = self.keys.keys().collect();
+        kids.sort();
+        f.debug_struct("JwtKeys").field("kids", &kids).field("issuer", &self.issuer).finish_non_exhaustive()
+    }
+}
+
+/// A key configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("auth key {kid}: {message}")]
+pub struct KeyError {
+    kid: String,
+    message: String,
+}
+
+/// The kid of the key created under the data dir when none is configured.
+pub const LOCAL_KID: &str = "local";
+
+fn read(kid: &str, path: &Path) -> Result<Vec<u8>, KeyError> {
+    std::fs::read(path).map_err(|e| KeyError { kid: kid.into(), message: format!("reading {}: {e}", path.display()) })
+}
+
+fn load_key(config: &JwtKeyConfig) -> Result<Key, KeyError> {
+    let fail = |message: String| KeyError { kid: config.kid.clone(), message };
+    let algorithm: Algorithm =
+        config.algorithm.parse().map_err(|_| fail(format!("unknown algorithm {:?}", config.algorithm)))?;
+    let jwt = |e: jsonwebtoken::errors::Error| fail(e.to_string());
+    match algorithm {
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+            let secret = match (&config.secret, &config.secret_file) {
+                (Some(secret), None) => secret.as_bytes().to_vec(),
+                (None, Some(path)) => read(&config.kid, path)?,
+                _ => return Err(fail("an HMAC key needs exactly one of secret and secret_file".into())),
+            };
+            if secret.len() < 32 {
+                return Err(fail("an HMAC secret must be at least 32 bytes".into()));
+            }
+            Ok(Key {
+                algorithm,
+                decoding: DecodingKey::from_secret(&secret),
+                encoding: Some(EncodingKey::from_secret(&secret)),
+            })
+        }
+        _ => {
+            let public = config.public_key_file.as_ref().ok_or_else(|| fail("needs public_key_file".into()))?;
+            let public = read(&config.kid, public)?;
+            let private = config.private_key_file.as_ref().map(|p| read(&config.kid, p)).transpose()?;
+            let (decoding, encoding) = match algorithm {
+                Algorithm::EdDSA => (
+                    DecodingKey::from_ed_pem(&public).map_err(jwt)?,
+                    private.map(|p| EncodingKey::from_ed_pem(&p)).transpose().map_err(jwt)?,
+                ),
+                Algorithm::ES256 | Algorithm::ES384 => (
+                    DecodingKey::from_ec_pem(&public).map_err(jwt)?,
+                    private.map(|p| EncodingKey::from_ec_pem(&p)).transpose().map_err(jwt)?,
+                ),
+                _ => (
+                    DecodingKey::from_rsa_pem(&public).map_err(jwt)?,
+                    private.map(|p| EncodingKey::from_rsa_pem(&p)).transpose().map_err(jwt)?,
+                ),
+            };
+            Ok(Key { algorithm, decoding, encoding })
+        }
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    crate::service::admin::valid_member_id(id)
+}
+
+impl JwtKeys {
+    /// Loads the configured keys; with none, the HS256 key under `keys_dir`
+    /// (created on first use) with kid [`LOCAL_KID`].
+    pub fn load(config: &AuthConfig, keys_dir: &Path) -> anyhow::Result<Self> {
+        let mut keys = HashMap::new();
+        if config.keys.is_empty() {
+            let secret = crate::service::keys::load_or_create(&keys_dir.join("jwt-hs256.key"))?;
+            keys.insert(
+                LOCAL_KID.to_owned(),
+                Key {
+                    algorithm: Algorithm::HS256,
+                    decoding: DecodingKey::from_secret(&secret),
+                    encoding: Some(EncodingKey::from_secret(&secret)),
+                },
+            );
+        }
+        for key in &config.keys {
+            if keys.insert(key.kid.clone(), load_key(key)?).is_some() {
+                anyhow::bail!("auth key {} is configured twice", key.kid);
+            }
+        }
+        Ok(Self {
+            keys: Arc::new(keys),
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            leeway_secs: config.leeway_secs,
+        })
+    }
+
+    /// Validates a token into the caller.
+    pub fn verify(&self, token: &str) -> Result<Caller, ApiError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| ApiError::unauthorized("the bearer token is not a well-formed JWT"))?;
+        let kid = header.kid.ok_or_else(|| ApiError::unauthorized("the token names no key (kid)"))?;
+        let key = self.keys.get(&kid).ok_or_else(|| ApiError::unauthorized("the token's key (kid) is not known"))?;
+        if header.alg != key.algorithm {
+            return Err(ApiError::unauthorized("the token's algorithm is not the one its key allows"));
+        }
+        let mut validation = Validation::new(key.algorithm);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = self.leeway_secs;
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            ApiError::unauthorized(match e.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired",
+                ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)",
+                ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
+                ErrorKind::InvalidAudience => "the token is not for this audience",
+                ErrorKind::InvalidSignature => "the token's signature does not verify",
+                ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, nbf, iss, aud, sub)",
+                _ => "the token is not valid",
+            })
+        })?;
+        let claims = data.claims;
+        if !valid_id(&claims.sub) || !valid_id(&claims.tid) {
+            return Err(ApiError::unauthorized("the token's sub or tid is not a valid id"));
+        }
+        let roles = claims
+            .roles
+            .iter()
+            .map(|r| {
+                Role::parse(r).ok_or_else(|| ApiError::unauthorized(format!("the token has an unknown role {r:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Caller { tenant: claims.tid, member: claims.sub, roles })
+    }
+
+    /// Issues a token with the first key that can sign (the configured
+    /// order; the local key when none is configured).
+    pub fn mint(&self, tenant: &str, member: &str, roles: &[Role], ttl: Duration) -> anyhow::Result<String> {
+        let (kid, key) =
+            self.keys.iter().filter(|(_, k)| k.encoding.is_some()).min_by_key(|(kid, _)| kid.as_str()).ok_or_else(
+                || anyhow::anyhow!("no configured key can sign tokens (give one a secret or private_key_file)"),
+            )?;
+        if !valid_id(tenant) || !valid_id(member) {
+            anyhow::bail!("tenant and member must be 1 to 64 characters of a-z, 0-9, '.', '_' and '-'");
+        }
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: member.to_owned(),
+            tid: tenant.to_owned(),
+            roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            exp: now + ttl.as_secs(),
+            nbf: now,
+            iat: now,
+        };
+        let header = Header { kid: Some(kid.clone()), ..Header::new(key.algorithm) };
+        let encoding = key.encoding.as_ref().ok_or_else(|| anyhow::anyhow!("key {kid} cannot sign"))?;
+        Ok(jsonwebtoken::encode(&header, &claims, encoding)?)
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let value = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("sign in: send Authorization: Bearer <token>"))?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be Bearer <token>"))?;
+        state.keys.verify(token.trim())
+    }
+}

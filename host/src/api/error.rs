@@ -1,0 +1,193 @@
+//! One error type for every route: a stable code, a human message and the
+//! right status. Internals (SQL, paths, panics) are logged, never sent.
+
+use axum::Json;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::runtime::CallError;
+use crate::service::ServiceError;
+
+/// The JSON body of every error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable code scripts can match on.
+    pub error: String,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+/// An API error.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    extra: Option<Value>,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), extra: None }
+    }
+
+    /// 401: no or bad credentials.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 403: authenticated, not allowed.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 422: well-formed but wrong.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message)
+    }
+
+    /// 404 for an unknown route or resource.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    fn with(mut self, extra: Value) -> Self {
+        self.extra = Some(extra);
+        self
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// A 500 that hides `detail` from the client and logs it.
+    fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(%detail, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the details are in the server log")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.code, "message": self.message });
+        if let (Some(Value::Object(extra)), Some(object)) = (self.extra, body.as_object_mut()) {
+            object.extend(extra);
+        }
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::BadRequest(message) => ApiError::invalid(message),
+            ServiceError::Manifest(e) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_manifest", e.to_string())
+            }
+            ServiceError::Component(e) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_component", e.to_string())
+            }
+            ServiceError::Forbidden(message) => ApiError::forbidden(message),
+            ServiceError::NotFound(message) => ApiError::not_found(message),
+            ServiceError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            ServiceError::ConsentRequired { missing, disclosure } => {
+                let scopes: Vec<_> =
+                    missing.iter().map(|(scope, denial)| json!({ "scope": scope, "reason": denial.code() })).collect();
+                let names: Vec<_> = missing.iter().map(|(s, _)| s.as_str()).collect();
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "consent_required",
+                    format!("{} needs your consent to {} before it can run", disclosure.plugin, names.join(", ")),
+                )
+                .with(json!({ "missing": scopes, "disclosure": disclosure }))
+            }
+            ServiceError::Plugin { invocation, error } => {
+                let kind = match &error {
+                    CallError::Plugin(_) => "plugin_error",
+                    CallError::Trap { kind, .. } => kind.code(),
+                };
+                let message = match &error {
+                    CallError::Plugin(e) => format!("the plugin reported an error: {e:?}"),
+                    CallError::Trap { kind, .. } => format!("the plugin was stopped: {}", kind.code()),
+                };
+                ApiError::new(StatusCode::BAD_GATEWAY, "plugin_failed", message)
+                    .with(json!({ "invocation": invocation, "kind": kind }))
+            }
+            ServiceError::Audit(e) => {
+                tracing::error!(error = %e, "audit log unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "audit_unavailable",
+                    "the audit log cannot be written; nothing was released",
+                )
+            }
+            ServiceError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+fn rejection(status: StatusCode, what: &str, body_text: String) -> ApiError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(status, "payload_too_large", format!("the {what} is larger than this route accepts"))
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(status, "unsupported_media_type", body_text),
+        StatusCode::UNPROCESSABLE_ENTITY => ApiError::invalid(body_text),
+        _ => ApiError::new(StatusCode::BAD_REQUEST, "bad_request", body_text),
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        rejection(r.status(), "body", r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", r.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", r.body_text())
+    }
+}
+
+impl From<MultipartRejection> for ApiError {
+    fn from(r: MultipartRejection) -> Self {
+        rejection(r.status(), "upload", r.body_text())
+    }
+}
+
+impl From<axum::extract::multipart::MultipartError> for ApiError {
+    fn from(e: axum::extract::multipart::MultipartError) -> Self {
+        rejection(e.status(), "upload", e.body_text())
+    }
+}
+
+/// `Json` whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequest)]
+#[from_request(via(Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// `Query` whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// `Path` whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// Result of handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,65 @@
+//! `/members`: the tenant admin's member directory. Removing a member (除名)
+//! deletes their consents and everything plugins stored about them.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::auth::{Caller, Role};
+use super::error::{ApiJson, ApiPath, ApiResult, ErrorBody};
+use crate::service::admin::{DeletionReceipt, Member};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, add)).routes(routes!(get, patch, remove))
+}
+
+/// The directory.
+#[utoipa::path(get, path = "/members", tag = "members", responses((status = 200, body = Vec<Member>), (status = 403, body = ErrorBody)))]
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Member>>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(state.workbench.members(&caller.tenant).await?))
+}
+
+/// Add a member.
+#[utoipa::path(post, path = "/members", tag = "members", request_body = Member, responses((status = 201, body = Member), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(member): ApiJson<Member>,
+) -> ApiResult<(StatusCode, Json<Member>)> {
+    caller.require(Role::Admin)?;
+    Ok((StatusCode::CREATED, Json(state.workbench.add_member(&caller.tenant, &caller.member, member).await?)))
+}
+
+/// One member.
+#[utoipa::path(get, path = "/members/{id}", tag = "members", params(("id" = String, Path)), responses((status = 200, body = Member), (status = 404, body = ErrorBody)))]
+async fn get(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Member>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(state.workbench.member(&caller.tenant, &id).await?))
+}
+
+/// Change profile fields (JSON merge patch: a field set to null is cleared).
+#[utoipa::path(patch, path = "/members/{id}", tag = "members", params(("id" = String, Path)), request_body(content = Object, content_type = "application/merge-patch+json"), responses((status = 200, body = Member), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(patch): ApiJson<serde_json::Value>,
+) -> ApiResult<Json<Member>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(state.workbench.patch_member(&caller.tenant, &caller.member, &id, patch).await?))
+}
+
+/// Remove a member (除名) with their plugin data.
+#[utoipa::path(delete, path = "/members/{id}", tag = "members", params(("id" = String, Path)), responses((status = 200, description = "Deletion receipt", body = DeletionReceipt), (status = 404, body = ErrorBody)))]
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<DeletionReceipt>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(state.workbench.remove_member(&caller.tenant, &caller.member, &id).await?))
+}

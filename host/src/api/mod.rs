@@ -1,0 +1,180 @@
+//! The HTTP API (`/api/v1`, JSON, Bearer JWT): one file per resource.
+//! Handlers are thin: extract, call a [`crate::service`] use case, map the
+//! result. [`app`] builds the router; [`serve`] runs it until a shutdown
+//! signal, then drains in-flight requests.
+
+pub mod auth;
+pub mod error;
+mod me;
+mod members;
+mod ops;
+
+pub use ops::prometheus;
+mod plugins;
+mod privacy;
+mod workbench;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::Config;
+use crate::service::Workbench;
+use auth::JwtKeys;
+use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The use cases.
+    pub workbench: Arc<Workbench>,
+    /// Token keys.
+    pub keys: JwtKeys,
+    /// The OpenAPI document, served at `/api/v1/openapi.json`.
+    pub openapi: Arc<serde_json::Value>,
+    /// Largest component a publish accepts.
+    pub max_component_bytes: usize,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Workbench", description = "Runs third-party workbench plugins as sandboxed WebAssembly components."),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The API routes and their OpenAPI document.
+fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(plugins::routes())
+        .merge(workbench::routes())
+        .merge(members::routes())
+        .merge(privacy::routes())
+        .merge(me::routes());
+    let (api, doc) = OpenApiRouter::new().nest("/api/v1", api).split_for_parts();
+    let (ops, ops_doc) = ops::routes().split_for_parts();
+    let mut doc = doc;
+    doc.merge(ops_doc);
+    (api.merge(ops), doc)
+}
+
+/// The OpenAPI document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().1
+}
+
+/// Builds the state: keys from the configuration.
+pub fn state(config: &Config, workbench: Arc<Workbench>) -> anyhow::Result<AppState> {
+    let keys = JwtKeys::load(&config.auth, &config.keys_dir())?;
+    let openapi = serde_json::to_value(openapi())?;
+    Ok(AppState {
+        workbench,
+        keys,
+        openapi: Arc::new(openapi),
+        max_component_bytes: config.registry.max_component_bytes,
+    })
+}
+
+/// The whole application: routes, body limits, timeouts, request ids,
+/// tracing, metrics and panic containment.
+pub fn app(state: AppState, config: &Config) -> Router {
+    let (routes, _) = routes();
+    let timeout = Duration::from_secs(config.server.request_timeout_secs);
+    routes
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+        })
+        .layer(DefaultBodyLimit::max(config.server.body_limit_bytes))
+        .layer(axum::middleware::from_fn(record_metrics))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a handler panicked");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; the details are in the server log",
+            )
+            .into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("workbench_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("workbench_http_request_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets
+/// in-flight requests finish (up to the configured grace period).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = &mut server => result,
+        () = async { let _ = stopping_rx.await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("shutdown grace period over; dropping the remaining requests");
+            Ok(())
+        }
+    }
+}
+
+/// The caller's tenant must have the member in its directory.
+async fn require_member(state: &AppState, caller: &auth::Caller) -> Result<(), ApiError> {
+    caller.require(auth::Role::Member)?;
+    match state.workbench.store().member(&caller.tenant, &caller.member).await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(ApiError::forbidden("you are not a member of this workbench")),
+        Err(e) => Err(crate::service::ServiceError::from(e).into()),
+    }
+}

@@ -1,0 +1,185 @@
+//! `/audit` and `/settings`: the tenant admin's audit log (query, verify,
+//! NDJSON export) and retention settings.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::auth::{Caller, Role};
+use super::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
+use crate::audit::Outcome;
+use crate::service::privacy::{AuditEntry, AuditPage, MAX_PAGE};
+use crate::store::{AuditFilter, Retention};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(query))
+        .routes(routes!(verify))
+        .routes(routes!(export))
+        .routes(routes!(get_retention, put_retention))
+}
+
+/// Filters of the audit routes.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AuditQuery {
+    /// Whose data (member id).
+    subject: Option<String>,
+    /// Exact actor (`admin:ID`, `member:ID`, `plugin:ID@VERSION`).
+    actor: Option<String>,
+    /// Any version of this plugin.
+    plugin: Option<String>,
+    /// Action (`read`, `invoke`, `consent.grant`, `plugin.install`, …).
+    action: Option<String>,
+    /// allowed, denied, failed or trapped.
+    outcome: Option<String>,
+    /// At or after, ms since the epoch.
+    from: Option<i64>,
+    /// Before, ms since the epoch.
+    to: Option<i64>,
+    /// Cursor: the `next` of the previous page.
+    after: Option<String>,
+    /// Page size, 1 to 1000 (default 100).
+    limit: Option<u32>,
+}
+
+/// Parses a cursor.
+pub(super) fn cursor(after: Option<&str>) -> ApiResult<i64> {
+    match after {
+        None => Ok(0),
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|seq| *seq >= 0)
+            .ok_or_else(|| ApiError::invalid("after must be the `next` cursor of an earlier page")),
+    }
+}
+
+impl AuditQuery {
+    fn filter(&self) -> ApiResult<AuditFilter> {
+        let outcome = self
+            .outcome
+            .as_deref()
+            .map(|o| {
+                Outcome::parse(o).ok_or_else(|| ApiError::invalid("outcome must be allowed, denied, failed or trapped"))
+            })
+            .transpose()?;
+        Ok(AuditFilter {
+            subject: self.subject.clone(),
+            actor: self.actor.clone(),
+            plugin: self.plugin.clone(),
+            action: self.action.clone(),
+            outcome,
+            with_scope: false,
+            from_ms: self.from,
+            to_ms: self.to,
+        })
+    }
+}
+
+/// Query the tenant's audit log, oldest first.
+#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery), responses((status = 200, body = AuditPage), (status = 422, body = ErrorBody)))]
+async fn query(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<AuditPage>> {
+    caller.require(Role::Admin)?;
+    let filter = q.filter()?;
+    let after = cursor(q.after.as_deref())?;
+    Ok(Json(state.workbench.audit_page(&caller.tenant, &filter, after, q.limit.unwrap_or(100)).await?))
+}
+
+/// The chain's status.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct VerifyResult {
+    /// Whether every record links and the latest checkpoint's signature verifies.
+    ok: bool,
+    /// Records checked.
+    records: i64,
+    /// The latest signed checkpoint covers records up to here.
+    checkpointed_seq: i64,
+    /// The first problem, if any.
+    error: Option<String>,
+}
+
+/// Verify the tenant's chain against its signed checkpoints.
+#[utoipa::path(get, path = "/audit/verify", tag = "audit", responses((status = 200, body = VerifyResult)))]
+async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<VerifyResult>> {
+    caller.require(Role::Admin)?;
+    let reports = state.workbench.verify_audit(Some(&caller.tenant)).await?;
+    let report = reports.into_iter().next().ok_or_else(|| ApiError::not_found("no audit records"))?;
+    Ok(Json(VerifyResult {
+        ok: report.error.is_none(),
+        records: report.records,
+        checkpointed_seq: report.checkpointed_seq,
+        error: report.error.map(|e| e.to_string()),
+    }))
+}
+
+/// Export the tenant's audit log as NDJSON (one record per line), streamed.
+#[utoipa::path(get, path = "/audit/export", tag = "audit", params(AuditQuery), responses((status = 200, content_type = "application/x-ndjson", body = AuditEntry)))]
+async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let filter = q.filter()?;
+    let start = cursor(q.after.as_deref())?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let workbench = state.workbench.clone();
+    let tenant = caller.tenant.clone();
+    tokio::spawn(async move {
+        let mut after = start;
+        loop {
+            let page = match workbench.audit_page(&tenant, &filter, after, MAX_PAGE).await {
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::error!(%error, "audit export failed");
+                    let _ = tx.send(Err(std::io::Error::other("audit export failed"))).await;
+                    return;
+                }
+            };
+            let mut chunk = Vec::new();
+            for record in &page.records {
+                if serde_json::to_writer(&mut chunk, record).is_ok() {
+                    chunk.push(b'\n');
+                }
+            }
+            if tx.send(Ok(chunk)).await.is_err() {
+                return;
+            }
+            match (page.next, page.records.last()) {
+                (Some(_), Some(last)) => after = last.seq,
+                _ => return,
+            }
+        }
+    });
+    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(stream)).into_response())
+}
+
+/// The tenant's retention settings.
+#[utoipa::path(get, path = "/settings/retention", tag = "settings", responses((status = 200, body = Object)))]
+async fn get_retention(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Retention>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(state.workbench.retention(&caller.tenant).await?))
+}
+
+/// Set retention periods (audit records: at least 1095 days).
+#[utoipa::path(put, path = "/settings/retention", tag = "settings", request_body = Object, responses((status = 200, body = Object), (status = 422, body = ErrorBody)))]
+async fn put_retention(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(retention): ApiJson<Retention>,
+) -> ApiResult<Json<Retention>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(state.workbench.set_retention(&caller.tenant, &caller.member, retention).await?))
+}

@@ -1,0 +1,127 @@
+//! `/workbench/plugins`: the tenant admin installs, upgrades, disables,
+//! enables, uninstalls and previews plugins.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::auth::{Caller, Role};
+use super::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
+use crate::scope::Scope;
+use crate::service::admin::{DeletionReceipt, InstallRequest, InstallationView, Preview};
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(install, uninstall))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
+        .routes(routes!(preview))
+}
+
+/// Install, upgrade or change the grant of a plugin.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct InstallBody {
+    /// Published version to run.
+    version: String,
+    /// Scopes the tenant allows: a subset of the declared ones, with every required one.
+    granted_scopes: Vec<Scope>,
+    /// Members who see it; absent or null = everyone.
+    #[serde(default)]
+    visible_to: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct PreviewQuery {
+    /// The member to preview for.
+    member: String,
+}
+
+/// The tenant's installations.
+#[utoipa::path(get, path = "/workbench/plugins", tag = "workbench", responses((status = 200, body = Vec<InstallationView>), (status = 403, body = ErrorBody)))]
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<InstallationView>>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(state.workbench.installations(&caller.tenant).await?))
+}
+
+/// Install, upgrade or change the grant and visible range of a plugin.
+#[utoipa::path(
+    put,
+    path = "/workbench/plugins/{id}",
+    tag = "workbench",
+    params(("id" = String, Path, description = "Plugin id")),
+    request_body = InstallBody,
+    responses((status = 200, body = InstallationView), (status = 422, body = ErrorBody))
+)]
+async fn install(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<InstallBody>,
+) -> ApiResult<Json<InstallationView>> {
+    caller.require(Role::Admin)?;
+    let request = InstallRequest { version: body.version, granted: body.granted_scopes, visible_to: body.visible_to };
+    Ok(Json(state.workbench.install(&caller.tenant, &caller.member, &id, request).await?))
+}
+
+/// Uninstall: the plugin stops at once; its consents and storage in the tenant are deleted.
+#[utoipa::path(
+    delete,
+    path = "/workbench/plugins/{id}",
+    tag = "workbench",
+    params(("id" = String, Path, description = "Plugin id")),
+    responses((status = 200, description = "Deletion receipt", body = DeletionReceipt), (status = 404, body = ErrorBody))
+)]
+async fn uninstall(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<DeletionReceipt>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(state.workbench.uninstall(&caller.tenant, &caller.member, &id).await?))
+}
+
+/// Stop a plugin at once.
+#[utoipa::path(post, path = "/workbench/plugins/{id}/disable", tag = "workbench", params(("id" = String, Path)), responses((status = 200, body = InstallationView), (status = 404, body = ErrorBody)))]
+async fn disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<InstallationView>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(state.workbench.set_enabled(&caller.tenant, &caller.member, &id, false).await?))
+}
+
+/// Resume a plugin.
+#[utoipa::path(post, path = "/workbench/plugins/{id}/enable", tag = "workbench", params(("id" = String, Path)), responses((status = 200, body = InstallationView), (status = 404, body = ErrorBody)))]
+async fn enable(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<InstallationView>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(state.workbench.set_enabled(&caller.tenant, &caller.member, &id, true).await?))
+}
+
+/// What the plugin would receive for a member now (audited as an access).
+#[utoipa::path(
+    get,
+    path = "/workbench/plugins/{id}/preview",
+    tag = "workbench",
+    params(("id" = String, Path), PreviewQuery),
+    responses((status = 200, body = Preview), (status = 404, body = ErrorBody))
+)]
+async fn preview(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PreviewQuery>,
+) -> ApiResult<Json<Preview>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(state.workbench.preview(&caller.tenant, &caller.member, &id, &query.member).await?))
+}

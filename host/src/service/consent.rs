@@ -1,0 +1,272 @@
+//! Members: what a plugin asks for and why (the disclosure), consent,
+//! withdrawal, and the plugins a member sees.
+
+use serde::Serialize;
+
+use super::{Actor, LoadedVersion, ServiceError, ServiceResult, Workbench, scope_list};
+use crate::gate::{self, ConsentSet, Denial, PluginPolicy};
+use crate::manifest::Developer;
+use crate::scope::{Scope, ScopeSet};
+use crate::store::Installation;
+
+/// Where a member stands on one scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeState {
+    /// Consented to the current purpose; the plugin gets it.
+    Consented,
+    /// Not consented (or a sensitive scope without its separate consent).
+    NotConsented,
+    /// Consent withdrawn.
+    Withdrawn,
+    /// Consent expired.
+    Expired,
+    /// Consented to an earlier purpose; asked again.
+    PurposeChanged,
+    /// The admin did not grant it; the plugin never gets it here.
+    NotGranted,
+    /// A capability (storage, log): the admin's grant is enough.
+    AdminGranted,
+}
+
+/// One scope of a disclosure.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DisclosedScope {
+    /// The scope.
+    pub scope: Scope,
+    /// The field it gives.
+    pub field: &'static str,
+    /// basic_info, basic_permissions or capability.
+    pub category: &'static str,
+    /// Why the plugin asks.
+    pub purpose: String,
+    /// Without it the plugin does not run.
+    pub required: bool,
+    /// Needs its own, separate consent.
+    pub sensitive: bool,
+    /// Where the member stands.
+    pub state: ScopeState,
+}
+
+/// What a member is shown before consenting: who receives which field for
+/// what, which are sensitive, which required, and what is still to decide.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Disclosure {
+    /// Plugin id.
+    pub plugin: String,
+    /// Display name.
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+    /// What it does.
+    pub description: String,
+    /// Who receives the data.
+    #[schema(value_type = Object)]
+    pub recipient: Developer,
+    /// Every scope the plugin declares.
+    pub scopes: Vec<DisclosedScope>,
+    /// The scopes the member is asked about now: granted by the admin, not
+    /// (or no longer) consented. After an upgrade, only what changed.
+    pub asking: Vec<Scope>,
+    /// Required scopes still missing; the plugin does not run until they are consented.
+    pub missing_required: Vec<Scope>,
+    /// Whether the plugin runs for the member now.
+    pub usable: bool,
+}
+
+/// A plugin in a member's workbench.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MyPlugin {
+    /// Plugin id.
+    pub plugin: String,
+    /// Display name.
+    pub name: String,
+    /// Installed version.
+    pub version: String,
+    /// What it does.
+    pub description: String,
+    /// Whether it runs for the member now.
+    pub usable: bool,
+    /// What the member is asked about.
+    pub asking: Vec<Scope>,
+}
+
+fn state(scope: Scope, policy: &PluginPolicy, consents: &ConsentSet, now: i64) -> ScopeState {
+    match gate::decide(scope, policy, consents, now) {
+        Ok(()) if !scope.is_personal() => ScopeState::AdminGranted,
+        Ok(()) => ScopeState::Consented,
+        Err(Denial::NotGranted | Denial::NotDeclared) => ScopeState::NotGranted,
+        Err(Denial::ConsentWithdrawn) => ScopeState::Withdrawn,
+        Err(Denial::ConsentExpired) => ScopeState::Expired,
+        Err(Denial::PurposeChanged) => ScopeState::PurposeChanged,
+        Err(Denial::NotConsented | Denial::QuotaExceeded) => ScopeState::NotConsented,
+    }
+}
+
+/// The disclosure of `loaded` as installed, for a member with `consents`.
+pub(crate) fn disclosure(
+    loaded: &LoadedVersion,
+    installation: &Installation,
+    consents: &ConsentSet,
+    now: i64,
+) -> Disclosure {
+    let manifest = &loaded.manifest;
+    let policy = manifest.policy(installation.granted);
+    let scopes: Vec<DisclosedScope> = manifest
+        .scopes
+        .iter()
+        .map(|d| DisclosedScope {
+            scope: d.scope,
+            field: d.scope.field(),
+            category: d.scope.category(),
+            purpose: d.purpose.clone(),
+            required: d.required,
+            sensitive: d.scope.is_sensitive(),
+            state: state(d.scope, &policy, consents, now),
+        })
+        .collect();
+    let asking = scopes
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.state,
+                ScopeState::NotConsented | ScopeState::Withdrawn | ScopeState::Expired | ScopeState::PurposeChanged
+            )
+        })
+        .map(|s| s.scope)
+        .collect();
+    let missing_required: Vec<Scope> =
+        gate::missing_required(&policy, consents, now).into_iter().map(|(scope, _)| scope).collect();
+    Disclosure {
+        plugin: manifest.id.clone(),
+        name: manifest.name.clone(),
+        version: manifest.version.to_string(),
+        description: manifest.description.clone(),
+        recipient: manifest.developer.clone(),
+        scopes,
+        asking,
+        usable: missing_required.is_empty(),
+        missing_required,
+    }
+}
+
+impl Workbench {
+    /// The plugins `member` sees, with whether each runs for them.
+    pub async fn my_plugins(&self, tenant: &str, member: &str) -> ServiceResult<Vec<MyPlugin>> {
+        let mut plugins = Vec::new();
+        for installation in self.store.installations(tenant).await? {
+            if installation.state != crate::store::InstallationState::Enabled
+                || !super::visible_to(&installation, member)
+            {
+                continue;
+            }
+            let loaded = self.load_version(&installation.plugin, &installation.version).await?;
+            let consents = self.store.consents(tenant, member, &installation.plugin).await?;
+            let d = disclosure(&loaded, &installation, &consents, crate::now_ms());
+            plugins.push(MyPlugin {
+                plugin: d.plugin,
+                name: d.name,
+                version: d.version,
+                description: d.description,
+                usable: d.usable,
+                asking: d.asking,
+            });
+        }
+        Ok(plugins)
+    }
+
+    /// What `plugin` asks `member` for, and where they stand.
+    pub async fn disclosure(&self, tenant: &str, member: &str, plugin: &str) -> ServiceResult<Disclosure> {
+        let (loaded, installation) = self.visible(tenant, member, plugin).await?;
+        let consents = self.store.consents(tenant, member, plugin).await?;
+        Ok(disclosure(&loaded, &installation, &consents, crate::now_ms()))
+    }
+
+    /// Records `member`'s consent to `scopes` for their current purposes.
+    /// A sensitive scope must also be listed in `sensitive`: its consent is
+    /// separate, never bundled. Only personal scopes the admin granted can
+    /// be consented to.
+    pub async fn consent(
+        &self,
+        tenant: &str,
+        member: &str,
+        plugin: &str,
+        scopes: &[Scope],
+        sensitive: &[Scope],
+    ) -> ServiceResult<Disclosure> {
+        let (loaded, installation) = self.visible(tenant, member, plugin).await?;
+        let manifest = &loaded.manifest;
+        if scopes.is_empty() {
+            return Err(ServiceError::BadRequest("list the scopes you consent to in `scopes`".into()));
+        }
+        let listed: ScopeSet = scopes.iter().copied().collect();
+        if let Some(stray) = sensitive.iter().find(|s| !listed.contains(**s) || !s.is_sensitive()) {
+            return Err(ServiceError::BadRequest(format!(
+                "`sensitive` may only repeat sensitive scopes listed in `scopes`; {stray} is not one"
+            )));
+        }
+        let now = crate::now_ms();
+        let mut consents = Vec::with_capacity(scopes.len());
+        for scope in listed.iter() {
+            let declaration = manifest
+                .declaration(scope)
+                .ok_or_else(|| ServiceError::BadRequest(format!("{plugin} does not ask for {scope}")))?;
+            if !scope.is_personal() {
+                return Err(ServiceError::BadRequest(format!(
+                    "{scope} is a capability the admin grants; it takes no personal consent"
+                )));
+            }
+            if !installation.granted.contains(scope) {
+                return Err(ServiceError::BadRequest(format!(
+                    "your admin has not allowed {plugin} to use {scope}; it cannot be consented to here"
+                )));
+            }
+            if scope.is_sensitive() && !sensitive.contains(&scope) {
+                return Err(ServiceError::BadRequest(format!(
+                    "{scope} is sensitive and needs its own consent: list it in `sensitive` as well"
+                )));
+            }
+            let consent = gate::Consent {
+                purpose: gate::PurposeDigest::of(&declaration.purpose),
+                separate: scope.is_sensitive(),
+                granted_at_ms: now,
+                expires_at_ms: None,
+                withdrawn_at_ms: None,
+            };
+            consents.push((scope, consent));
+        }
+        self.store.put_consents(tenant, member, plugin, &consents).await?;
+        let reason = format!("{plugin}: {}", scope_list(listed.iter()));
+        self.audit_change(tenant, Actor::Member(member), Some(member), "consent.grant", reason).await?;
+        let stored = self.store.consents(tenant, member, plugin).await?;
+        Ok(disclosure(&loaded, &installation, &stored, crate::now_ms()))
+    }
+
+    /// Withdraws `member`'s consent to `scopes` (all consented scopes when
+    /// `None`), effective for the next host call, and deletes what the
+    /// plugin stored about them.
+    pub async fn withdraw(
+        &self,
+        tenant: &str,
+        member: &str,
+        plugin: &str,
+        scopes: Option<&[Scope]>,
+    ) -> ServiceResult<Disclosure> {
+        let (loaded, installation) = self.visible(tenant, member, plugin).await?;
+        let manifest = &loaded.manifest;
+        let scopes: Vec<Scope> = match scopes {
+            Some(list) => {
+                if let Some(stray) = list.iter().find(|s| manifest.declaration(**s).is_none()) {
+                    return Err(ServiceError::BadRequest(format!("{plugin} does not ask for {stray}")));
+                }
+                list.to_vec()
+            }
+            None => manifest.scopes.iter().map(|d| d.scope).filter(|s| s.is_personal()).collect(),
+        };
+        self.store.withdraw_consents(tenant, member, plugin, &scopes, crate::now_ms()).await?;
+        let reason = format!("{plugin}: {}", scope_list(scopes.iter().copied()));
+        self.audit_change(tenant, Actor::Member(member), Some(member), "consent.withdraw", reason).await?;
+        let stored = self.store.consents(tenant, member, plugin).await?;
+        Ok(disclosure(&loaded, &installation, &stored, crate::now_ms()))
+    }
+}

@@ -1,0 +1,82 @@
+//! Members: run a plugin. The response is released only after the call's
+//! audit records are durable.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{ServiceError, ServiceResult, Workbench, consent};
+use crate::audit::{AuditEvent, AuditRecord, Outcome};
+use crate::gate;
+use crate::runtime::{CallContext, CallError, LogLine, Request, Response};
+
+/// A successful invocation.
+#[derive(Debug)]
+pub struct Invoked {
+    /// Invocation id.
+    pub invocation: String,
+    /// The plugin's response.
+    pub response: Response,
+    /// The durable audit records of the call.
+    pub audit: Vec<AuditRecord>,
+    /// Log lines the plugin wrote.
+    pub logs: Vec<LogLine>,
+}
+
+impl Workbench {
+    /// Runs `plugin` for `member` of `tenant`.
+    pub async fn invoke(&self, tenant: &str, member: &str, plugin: &str, request: Request) -> ServiceResult<Invoked> {
+        let started = Instant::now();
+        let (loaded, installation) = self.visible(tenant, member, plugin).await?;
+        let consents = self.store.consents(tenant, member, plugin).await?;
+        let policy = loaded.manifest.policy(installation.granted);
+        let now = crate::now_ms();
+        let invocation = uuid::Uuid::now_v7().to_string();
+        let missing = gate::missing_required(&policy, &consents, now);
+        if !missing.is_empty() {
+            let names: Vec<_> = missing.iter().map(|(s, d)| format!("{s}:{}", d.code())).collect();
+            let event = AuditEvent {
+                subject: Some(member.to_owned()),
+                reason: Some(format!("consent_required: {}", names.join(", "))),
+                invocation: Some(invocation),
+                ..AuditEvent::new(tenant, loaded.actor.clone(), "invoke", Outcome::Denied)
+            };
+            self.audit.append(vec![event]).await?;
+            metrics::counter!("workbench_invocations_total", "outcome" => "consent_required").increment(1);
+            let disclosure = Box::new(consent::disclosure(&loaded, &installation, &consents, now));
+            return Err(ServiceError::ConsentRequired { missing, disclosure });
+        }
+        let call = CallContext {
+            tenant: tenant.to_owned(),
+            member: member.to_owned(),
+            manifest: Arc::clone(&loaded.manifest),
+            actor: loaded.actor.clone(),
+            policy: Arc::new(policy),
+            consents: Arc::new(consents),
+            invocation: invocation.clone(),
+            now_ms: now,
+        };
+        let outcome = self.runtime.call(&loaded.pre, call, self.services.clone(), request).await;
+        let denials = outcome.audit.iter().filter(|e| e.outcome == Outcome::Denied).count();
+        let audit = self.audit.append(outcome.audit).await?;
+        metrics::counter!("workbench_gate_denials_total").increment(denials as u64);
+        metrics::histogram!("workbench_invocation_seconds").record(started.elapsed().as_secs_f64());
+        match outcome.result {
+            Ok(response) => {
+                metrics::counter!("workbench_invocations_total", "outcome" => "ok").increment(1);
+                Ok(Invoked { invocation, response, audit, logs: outcome.logs })
+            }
+            Err(error) => {
+                let label = match &error {
+                    CallError::Plugin(_) => "plugin_error",
+                    CallError::Trap { kind, .. } => {
+                        metrics::counter!("workbench_traps_total", "kind" => kind.code()).increment(1);
+                        "trap"
+                    }
+                };
+                metrics::counter!("workbench_invocations_total", "outcome" => label).increment(1);
+                tracing::warn!(%invocation, plugin, %error, "invocation failed");
+                Err(ServiceError::Plugin { invocation, error })
+            }
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! Developers: publish a plugin version (validated against the contract and
+//! its own manifest) and read the catalogue.
+
+use std::sync::Arc;
+
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{Actor, ServiceError, ServiceResult, Workbench};
+use crate::manifest::{Developer, Manifest};
+use crate::runtime::cache::Import;
+use crate::scope::{Scope, ScopeSet};
+use crate::store::{PluginRelease, PluginVersion, Publisher};
+
+/// An Ed25519 signature over the SHA-256 digest (32 raw bytes) of the component.
+#[derive(Debug, Clone)]
+pub struct ComponentSignature {
+    /// The developer's public key, 32 bytes.
+    pub public_key: Vec<u8>,
+    /// The signature, 64 bytes.
+    pub signature: Vec<u8>,
+}
+
+/// A published version, as stored.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Published {
+    /// Plugin id.
+    pub id: String,
+    /// Version.
+    pub version: String,
+    /// SHA-256 of the component, hex.
+    pub digest: String,
+    /// Declared scopes.
+    pub scopes: Vec<Scope>,
+    /// What the component imports, per interface.
+    #[schema(value_type = Vec<Object>)]
+    pub imports: Vec<Import>,
+    /// Fingerprint of the signing key, when signed.
+    pub signed_by: Option<String>,
+}
+
+/// One scope of a catalogue entry.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CatalogueScope {
+    /// The scope.
+    pub scope: Scope,
+    /// The field it gives.
+    pub field: &'static str,
+    /// basic_info, basic_permissions or capability.
+    pub category: &'static str,
+    /// Why the plugin asks.
+    pub purpose: String,
+    /// Without it the plugin does not run.
+    pub required: bool,
+    /// Needs separate consent.
+    pub sensitive: bool,
+}
+
+/// One published version in the catalogue.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CatalogueVersion {
+    /// Version.
+    pub version: String,
+    /// SHA-256 of the component.
+    pub digest: String,
+    /// Component size.
+    pub size_bytes: u64,
+    /// Fingerprint of the signing key, when signed.
+    pub signed_by: Option<String>,
+    /// Published at, ms since the epoch.
+    pub published_at_ms: i64,
+    /// The scopes it asks for.
+    pub scopes: Vec<CatalogueScope>,
+}
+
+/// A plugin in the catalogue: its latest version's details and every version.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CatalogueEntry {
+    /// Plugin id.
+    pub id: String,
+    /// Display name (latest version).
+    pub name: String,
+    /// What it does (latest version).
+    pub description: String,
+    /// Who receives the data.
+    #[schema(value_type = Object)]
+    pub developer: Developer,
+    /// The latest version.
+    pub latest: String,
+    /// Every version, oldest first.
+    pub versions: Vec<CatalogueVersion>,
+}
+
+/// The scopes of a manifest as the catalogue shows them.
+pub(crate) fn catalogue_scopes(manifest: &Manifest) -> Vec<CatalogueScope> {
+    manifest
+        .scopes
+        .iter()
+        .map(|d| CatalogueScope {
+            scope: d.scope,
+            field: d.scope.field(),
+            category: d.scope.category(),
+            purpose: d.purpose.clone(),
+            required: d.required,
+            sensitive: d.scope.is_sensitive(),
+        })
+        .collect()
+}
+
+fn entry(releases: Vec<PluginRelease>) -> Option<CatalogueEntry> {
+    let latest = releases.iter().max_by(|a, b| a.manifest.version.cmp(&b.manifest.version))?.manifest.clone();
+    Some(CatalogueEntry {
+        id: latest.id.clone(),
+        name: latest.name.clone(),
+        description: latest.description.clone(),
+        developer: latest.developer.clone(),
+        latest: latest.version.to_string(),
+        versions: releases
+            .iter()
+            .map(|r| CatalogueVersion {
+                version: r.manifest.version.to_string(),
+                digest: r.digest.clone(),
+                size_bytes: r.size_bytes,
+                signed_by: r.signed_by.clone(),
+                published_at_ms: r.published_at_ms,
+                scopes: catalogue_scopes(&r.manifest),
+            })
+            .collect(),
+    })
+}
+
+/// The scopes the imports need that the manifest does not declare, each
+/// with the first import that needs it.
+fn undeclared_imports(imports: &[Import], declared: ScopeSet) -> Vec<(Scope, String)> {
+    let mut missing: Vec<(Scope, String)> = Vec::new();
+    for import in imports {
+        for function in &import.functions {
+            if let Some(scope) = Scope::for_import(&import.interface, function)
+                && !declared.contains(scope)
+                && !missing.iter().any(|(s, _)| *s == scope)
+            {
+                missing.push((scope, format!("{}#{function}", import.interface)));
+            }
+        }
+    }
+    missing
+}
+
+impl Workbench {
+    /// Validates and stores a plugin version published by `developer` of
+    /// `tenant`: the manifest, the component's size, that it fits the
+    /// contract, that every interface it imports is declared, and the
+    /// signature if there is one.
+    pub async fn publish(
+        &self,
+        tenant: &str,
+        developer: &str,
+        manifest_toml: &str,
+        component: Vec<u8>,
+        signature: Option<ComponentSignature>,
+    ) -> ServiceResult<Published> {
+        let manifest = Manifest::from_toml(manifest_toml)?;
+        if component.len() > self.max_component_bytes {
+            return Err(ServiceError::BadRequest(format!(
+                "the component is {} bytes; the limit is {}",
+                component.len(),
+                self.max_component_bytes
+            )));
+        }
+        let digest: [u8; 32] = Sha256::digest(&component).into();
+        let signed_by = signature.map(|s| verify_signature(&s, &digest)).transpose()?;
+        let runtime = Arc::clone(&self.runtime);
+        let (checked, component) = tokio::task::spawn_blocking(move || (runtime.check(&component), component))
+            .await
+            .map_err(|e| ServiceError::BadRequest(format!("validation failed: {e}")))?;
+        let imports = checked?;
+        let undeclared = undeclared_imports(&imports, manifest.declared());
+        if !undeclared.is_empty() {
+            let list: Vec<_> = undeclared.iter().map(|(s, import)| format!("{s} (imported as {import})")).collect();
+            return Err(ServiceError::BadRequest(format!(
+                "the component imports functions of scopes the manifest does not declare: {}; declare them in \
+                 plugin.toml or stop importing them",
+                list.join(", ")
+            )));
+        }
+        let earlier = self.store.plugin_releases(Some(&manifest.id)).await?;
+        if let Some(pinned) = earlier.iter().find_map(|r| r.signed_by.as_deref())
+            && signed_by.as_deref() != Some(pinned)
+        {
+            return Err(ServiceError::Conflict(format!(
+                "earlier versions of {} are signed by key {pinned}; sign this version with the same key",
+                manifest.id
+            )));
+        }
+        let published = Published {
+            id: manifest.id.clone(),
+            version: manifest.version.to_string(),
+            digest: hex::encode(digest),
+            scopes: manifest.scopes.iter().map(|d| d.scope).collect(),
+            imports,
+            signed_by: signed_by.clone(),
+        };
+        let version = PluginVersion {
+            release: PluginRelease {
+                size_bytes: component.len() as u64,
+                manifest,
+                digest: published.digest.clone(),
+                publisher: Publisher { tenant: tenant.to_owned(), member: developer.to_owned() },
+                signed_by,
+                published_at_ms: crate::now_ms(),
+            },
+            component,
+        };
+        self.store.put_plugin_version(&version).await?;
+        self.ensure_tenant(tenant).await?;
+        let reason = format!("{}@{} sha256:{}", published.id, published.version, published.digest);
+        self.audit_change(tenant, Actor::Developer(developer), None, "plugin.publish", reason).await?;
+        tracing::info!(plugin = %published.id, version = %published.version, "published");
+        Ok(published)
+    }
+
+    /// The catalogue: every plugin with its versions.
+    pub async fn catalogue(&self) -> ServiceResult<Vec<CatalogueEntry>> {
+        let releases = self.store.plugin_releases(None).await?;
+        let mut entries = Vec::new();
+        let mut group: Vec<PluginRelease> = Vec::new();
+        for release in releases {
+            if group.first().is_some_and(|r| r.manifest.id != release.manifest.id) {
+                entries.extend(entry(std::mem::take(&mut group)));
+            }
+            group.push(release);
+        }
+        entries.extend(entry(group));
+        Ok(entries)
+    }
+
+    /// One plugin of the catalogue.
+    pub async fn catalogue_entry(&self, plugin: &str) -> ServiceResult<CatalogueEntry> {
+        let releases = self.store.plugin_releases(Some(plugin)).await?;
+        entry(releases).ok_or_else(|| ServiceError::NotFound(format!("no plugin {plugin} is published")))
+    }
+}
+
+fn verify_signature(signature: &ComponentSignature, digest: &[u8; 32]) -> ServiceResult<String> {
+    let key: [u8; 32] = signature
+        .public_key
+        .as_slice()
+        .try_into()
+        .map_err(|_| ServiceError::BadRequest("the public key must be 32 bytes (Ed25519)".into()))?;
+    let key = VerifyingKey::from_bytes(&key)
+        .map_err(|_| ServiceError::BadRequest("the public key is not a valid Ed25519 key".into()))?;
+    let bytes: [u8; 64] = signature
+        .signature
+        .as_slice()
+        .try_into()
+        .map_err(|_| ServiceError::BadRequest("the signature must be 64 bytes (Ed25519)".into()))?;
+    key.verify(digest, &Signature::from_bytes(&bytes)).map_err(|_| {
+        ServiceError::BadRequest("the signature does not verify: sign the SHA-256 digest of the component".into())
+    })?;
+    Ok(crate::audit::chain::key_id(&key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_of_undeclared_scopes_are_named() {
+        let imports = vec![
+            Import { interface: "wasi:io/streams@0.2.6".into(), functions: vec!["read".into()] },
+            Import {
+                interface: "workbench:plugin/profile@0.1.0".into(),
+                functions: vec!["name".into(), "phone".into()],
+            },
+            Import { interface: "workbench:plugin/storage@0.1.0".into(), functions: vec!["get".into(), "set".into()] },
+        ];
+        let declared: ScopeSet = [Scope::UserName].into_iter().collect();
+        let missing = undeclared_imports(&imports, declared);
+        assert_eq!(
+            missing,
+            vec![
+                (Scope::UserPhone, "workbench:plugin/profile@0.1.0#phone".to_owned()),
+                (Scope::Storage, "workbench:plugin/storage@0.1.0#get".to_owned()),
+            ]
+        );
+        let all: ScopeSet = [Scope::UserName, Scope::UserPhone, Scope::Storage].into_iter().collect();
+        assert!(undeclared_imports(&imports, all).is_empty());
+    }
+}

@@ -1,0 +1,854 @@
+//! The one [`Store`] implementation, on SQLite or PostgreSQL through sqlx's
+//! `Any` driver. Every statement is written once, with `$n` placeholders
+//! that both engines accept, so the two backends cannot drift apart. What
+//! differs is isolated in [`Backend`]: how a write transaction starts, how
+//! concurrent writers of one audit chain or storage bucket are serialised,
+//! and the migrations.
+//!
+//! - SQLite runs in WAL mode with `synchronous=FULL`, so a committed audit
+//!   batch survives a crash or power loss; write transactions are
+//!   `BEGIN IMMEDIATE`, which serialises all writers of the file.
+//! - PostgreSQL serves many replicas; writers of one tenant's audit chain
+//!   (or one storage bucket) take a transaction-scoped advisory lock.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row, Transaction};
+
+use super::{
+    AuditFilter, CheckpointSigner, ConsentRow, Deleted, Installation, InstallationState, KvBucket, KvEntry,
+    MemberProfile, PluginRelease, PluginVersion, Publisher, QuotaExceeded, Retention, Store, StoreError, StoreResult,
+};
+use crate::audit::chain::{self, Checkpoint, Head};
+use crate::audit::{AuditEvent, AuditRecord, Outcome};
+use crate::gate::{Consent, ConsentSet, PurposeDigest};
+use crate::scope::{Scope, ScopeSet};
+
+/// Rows per multi-row audit insert (13 parameters each; SQLite binds at
+/// most 32 766, PostgreSQL 65 535).
+const AUDIT_ROWS_PER_INSERT: usize = 2_000;
+
+/// Which engine is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names.
+    pub fn of_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres)
+        } else {
+            Err(StoreError::Unsupported("the database URL must start with sqlite: or postgres:".to_owned()))
+        }
+    }
+
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// The store: a connection pool and the backend behind it.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(corrupt)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(corrupt)
+}
+
+fn scopes_json(set: ScopeSet) -> StoreResult<String> {
+    json(&set.iter().collect::<Vec<_>>())
+}
+
+fn hash32(bytes: &[u8]) -> StoreResult<[u8; 32]> {
+    bytes.try_into().map_err(|_| corrupt("audit hash is not 32 bytes"))
+}
+
+fn person_key<'a>(bucket: &KvBucket<'a>) -> &'a str {
+    bucket.person.unwrap_or("")
+}
+
+fn count(done: &sqlx::any::AnyQueryResult) -> u64 {
+    done.rows_affected()
+}
+
+/// `$first, $first+1, …` for `n` parameters.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+impl SqlStore {
+    /// Opens (creating if needed) the SQLite file at `path` and migrates it.
+    pub async fn open_sqlite(path: &Path) -> StoreResult<Self> {
+        let url = SqliteConnectOptions::new().filename(path).create_if_missing(true).to_url_lossy();
+        Self::connect(url.as_str()).await
+    }
+
+    /// Connects to `sqlite:…` or `postgres://…` and migrates the database.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url)?;
+        let options = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        let mut conn = pool.acquire().await?;
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&mut *conn).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&mut *conn).await?,
+        }
+        drop(conn);
+        Ok(Self { pool, backend })
+    }
+
+    /// The engine behind the store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a write transaction.
+    async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Serialises writers of `key` until the transaction ends (PostgreSQL;
+    /// on SQLite `BEGIN IMMEDIATE` already serialises every writer).
+    async fn lock(&self, tx: &mut Transaction<'static, Any>, key: &str) -> StoreResult<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(key).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}
+
+fn installation_from_row(tenant: &str, r: &AnyRow) -> StoreResult<Installation> {
+    let granted: Vec<Scope> = from_json(r.get::<&str, _>(2))?;
+    let visible: Option<String> = r.get(3);
+    Ok(Installation {
+        tenant: tenant.to_owned(),
+        plugin: r.get(0),
+        version: r.get(1),
+        granted: granted.into_iter().collect(),
+        visible_to: visible.as_deref().map(from_json).transpose()?,
+        state: match r.get::<&str, _>(4) {
+            "enabled" => InstallationState::Enabled,
+            "disabled" => InstallationState::Disabled,
+            other => return Err(corrupt(format!("installation state {other:?}"))),
+        },
+    })
+}
+
+fn consent_from_row(r: &AnyRow, first: usize) -> StoreResult<(Scope, Consent)> {
+    let scope: Scope = r.get::<&str, _>(first).parse().map_err(corrupt)?;
+    let purpose = PurposeDigest::from_hex(r.get(first + 1)).ok_or_else(|| corrupt("purpose digest"))?;
+    let consent = Consent {
+        purpose,
+        separate: r.get::<i64, _>(first + 2) != 0,
+        granted_at_ms: r.get(first + 3),
+        expires_at_ms: r.get(first + 4),
+        withdrawn_at_ms: r.get(first + 5),
+    };
+    Ok((scope, consent))
+}
+
+const RELEASE_COLUMNS: &str = "manifest, digest, publisher, publisher_tenant, signed_by, size_bytes, published_at";
+
+fn release_from_row(r: &AnyRow) -> StoreResult<PluginRelease> {
+    Ok(PluginRelease {
+        manifest: from_json(r.get::<&str, _>(0))?,
+        digest: r.get(1),
+        publisher: Publisher { member: r.get(2), tenant: r.get(3) },
+        signed_by: r.get(4),
+        size_bytes: u64::try_from(r.get::<i64, _>(5)).map_err(corrupt)?,
+        published_at_ms: r.get(6),
+    })
+}
+
+const AUDIT_COLUMNS: &str =
+    "seq, ts, actor, subject, action, scope, purpose, outcome, reason, invocation, prev_hash, hash";
+
+fn audit_from_row(tenant: &str, r: &AnyRow) -> StoreResult<AuditRecord> {
+    let outcome: &str = r.get(7);
+    Ok(AuditRecord {
+        seq: r.get(0),
+        event: AuditEvent {
+            tenant: tenant.to_owned(),
+            ts_ms: r.get(1),
+            actor: r.get(2),
+            subject: r.get(3),
+            action: r.get(4),
+            scope: r.get(5),
+            purpose: r.get(6),
+            outcome: Outcome::parse(outcome).ok_or_else(|| corrupt(format!("outcome {outcome:?}")))?,
+            reason: r.get(8),
+            invocation: r.get(9),
+        },
+        prev_hash: hash32(r.get::<&[u8], _>(10))?,
+        hash: hash32(r.get::<&[u8], _>(11))?,
+    })
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn upsert_tenant(&self, id: &str, name: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(crate::now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn tenant(&self, id: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT name FROM tenants WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn upsert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO members (tenant, id, profile, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant, id) DO UPDATE SET profile = excluded.profile",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(json(profile)?)
+        .bind(crate::now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()> {
+        let done = sqlx::query(
+            "INSERT INTO members (tenant, id, profile, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant, id) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(json(profile)?)
+        .bind(crate::now_ms())
+        .execute(&self.pool)
+        .await?;
+        if count(&done) == 0 {
+            return Err(StoreError::Conflict(format!("member {id} already exists")));
+        }
+        Ok(())
+    }
+
+    async fn member(&self, tenant: &str, id: &str) -> StoreResult<Option<MemberProfile>> {
+        let row = sqlx::query("SELECT profile FROM members WHERE tenant = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| from_json(r.get::<&str, _>(0))).transpose()
+    }
+
+    async fn members(&self, tenant: &str) -> StoreResult<Vec<(String, MemberProfile)>> {
+        let rows = sqlx::query("SELECT id, profile FROM members WHERE tenant = $1 ORDER BY id")
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.get(0), from_json(r.get::<&str, _>(1))?))).collect()
+    }
+
+    async fn delete_member(&self, tenant: &str, id: &str) -> StoreResult<Option<Deleted>> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("DELETE FROM members WHERE tenant = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if count(&done) == 0 {
+            return Ok(None);
+        }
+        let consents = sqlx::query("DELETE FROM consents WHERE tenant = $1 AND member = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let storage = sqlx::query("DELETE FROM plugin_kv WHERE tenant = $1 AND person = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(Deleted { consents: count(&consents), storage_entries: count(&storage) }))
+    }
+
+    async fn put_plugin_version(&self, version: &PluginVersion) -> StoreResult<()> {
+        let release = &version.release;
+        let manifest = &release.manifest;
+        let mut tx = self.begin().await?;
+        self.lock(&mut tx, &format!("plugin:{}", manifest.id)).await?;
+        let owner = sqlx::query("SELECT publisher, publisher_tenant FROM plugin_versions WHERE plugin = $1 LIMIT 1")
+            .bind(&manifest.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = owner {
+            let owner = Publisher { member: row.get(0), tenant: row.get(1) };
+            if owner != release.publisher {
+                return Err(StoreError::Conflict(format!(
+                    "plugin id {} belongs to another developer; choose another id",
+                    manifest.id
+                )));
+            }
+        }
+        let existing = sqlx::query("SELECT digest FROM plugin_versions WHERE plugin = $1 AND version = $2")
+            .bind(&manifest.id)
+            .bind(manifest.version.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        match existing {
+            Some(row) if row.get::<&str, _>(0) == release.digest => return Ok(()),
+            Some(_) => {
+                return Err(StoreError::Conflict(format!(
+                    "{} is already published with other content; publish a new version",
+                    manifest.reference()
+                )));
+            }
+            None => {}
+        }
+        sqlx::query(
+            "INSERT INTO plugin_versions (plugin, version, manifest, digest, component, publisher, published_at, \
+             publisher_tenant, signed_by, size_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&manifest.id)
+        .bind(manifest.version.to_string())
+        .bind(json(manifest)?)
+        .bind(&release.digest)
+        .bind(&version.component)
+        .bind(&release.publisher.member)
+        .bind(release.published_at_ms)
+        .bind(&release.publisher.tenant)
+        .bind(&release.signed_by)
+        .bind(i64::try_from(version.component.len()).map_err(corrupt)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn plugin_version(&self, plugin: &str, version: &str) -> StoreResult<Option<PluginVersion>> {
+        let row = sqlx::query(&format!(
+            "SELECT {RELEASE_COLUMNS}, component FROM plugin_versions WHERE plugin = $1 AND version = $2"
+        ))
+        .bind(plugin)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok(PluginVersion { release: release_from_row(&r)?, component: r.get(7) })).transpose()
+    }
+
+    async fn plugin_releases(&self, plugin: Option<&str>) -> StoreResult<Vec<PluginRelease>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RELEASE_COLUMNS} FROM plugin_versions WHERE ($1 IS NULL OR plugin = $1) \
+             ORDER BY plugin, published_at, version"
+        ))
+        .bind(plugin)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(release_from_row).collect()
+    }
+
+    async fn put_installation(&self, installation: &Installation) -> StoreResult<()> {
+        let visible = installation.visible_to.as_ref().map(json).transpose()?;
+        sqlx::query(
+            "INSERT INTO installations (tenant, plugin, version, granted, visible_to, state, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (tenant, plugin) DO UPDATE SET version = excluded.version, granted = excluded.granted, \
+             visible_to = excluded.visible_to, state = excluded.state, updated_at = excluded.updated_at",
+        )
+        .bind(&installation.tenant)
+        .bind(&installation.plugin)
+        .bind(&installation.version)
+        .bind(scopes_json(installation.granted)?)
+        .bind(visible)
+        .bind(installation.state.as_str())
+        .bind(crate::now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Installation>> {
+        let row = sqlx::query(
+            "SELECT plugin, version, granted, visible_to, state FROM installations WHERE tenant = $1 AND plugin = $2",
+        )
+        .bind(tenant)
+        .bind(plugin)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| installation_from_row(tenant, &r)).transpose()
+    }
+
+    async fn installations(&self, tenant: &str) -> StoreResult<Vec<Installation>> {
+        let rows = sqlx::query(
+            "SELECT plugin, version, granted, visible_to, state FROM installations WHERE tenant = $1 ORDER BY plugin",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| installation_from_row(tenant, r)).collect()
+    }
+
+    async fn delete_installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Deleted>> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query("DELETE FROM installations WHERE tenant = $1 AND plugin = $2")
+            .bind(tenant)
+            .bind(plugin)
+            .execute(&mut *tx)
+            .await?;
+        if count(&done) == 0 {
+            return Ok(None);
+        }
+        let consents = sqlx::query("DELETE FROM consents WHERE tenant = $1 AND plugin = $2")
+            .bind(tenant)
+            .bind(plugin)
+            .execute(&mut *tx)
+            .await?;
+        let storage = sqlx::query("DELETE FROM plugin_kv WHERE tenant = $1 AND plugin = $2")
+            .bind(tenant)
+            .bind(plugin)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(Deleted { consents: count(&consents), storage_entries: count(&storage) }))
+    }
+
+    async fn put_consents(
+        &self,
+        tenant: &str,
+        member: &str,
+        plugin: &str,
+        consents: &[(Scope, Consent)],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        for (scope, consent) in consents {
+            sqlx::query(
+                "INSERT INTO consents (tenant, member, plugin, scope, purpose, separate, granted_at, expires_at, withdrawn_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant, member, plugin, scope) DO UPDATE SET \
+                 purpose = excluded.purpose, separate = excluded.separate, granted_at = excluded.granted_at, \
+                 expires_at = excluded.expires_at, withdrawn_at = excluded.withdrawn_at",
+            )
+            .bind(tenant)
+            .bind(member)
+            .bind(plugin)
+            .bind(scope.as_str())
+            .bind(consent.purpose.to_hex())
+            .bind(i64::from(consent.separate))
+            .bind(consent.granted_at_ms)
+            .bind(consent.expires_at_ms)
+            .bind(consent.withdrawn_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn withdraw_consents(
+        &self,
+        tenant: &str,
+        member: &str,
+        plugin: &str,
+        scopes: &[Scope],
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        for scope in scopes {
+            sqlx::query(
+                "UPDATE consents SET withdrawn_at = $1 \
+                 WHERE tenant = $2 AND member = $3 AND plugin = $4 AND scope = $5 AND withdrawn_at IS NULL",
+            )
+            .bind(now_ms)
+            .bind(tenant)
+            .bind(member)
+            .bind(plugin)
+            .bind(scope.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM plugin_kv WHERE tenant = $1 AND plugin = $2 AND person = $3")
+            .bind(tenant)
+            .bind(plugin)
+            .bind(member)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn consents(&self, tenant: &str, member: &str, plugin: &str) -> StoreResult<ConsentSet> {
+        let rows = sqlx::query(
+            "SELECT scope, purpose, separate, granted_at, expires_at, withdrawn_at FROM consents \
+             WHERE tenant = $1 AND member = $2 AND plugin = $3",
+        )
+        .bind(tenant)
+        .bind(member)
+        .bind(plugin)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut set = ConsentSet::default();
+        for row in &rows {
+            let (scope, consent) = consent_from_row(row, 0)?;
+            set.set(scope, consent);
+        }
+        Ok(set)
+    }
+
+    async fn member_consents(&self, tenant: &str, member: &str) -> StoreResult<Vec<ConsentRow>> {
+        let rows = sqlx::query(
+            "SELECT plugin, scope, purpose, separate, granted_at, expires_at, withdrawn_at FROM consents \
+             WHERE tenant = $1 AND member = $2 ORDER BY plugin, scope",
+        )
+        .bind(tenant)
+        .bind(member)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let (scope, consent) = consent_from_row(r, 1)?;
+                Ok(ConsentRow { plugin: r.get(0), scope, consent })
+            })
+            .collect()
+    }
+
+    async fn retention(&self, tenant: &str) -> StoreResult<Retention> {
+        let row = sqlx::query("SELECT retention FROM tenant_settings WHERE tenant = $1")
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map_or(Ok(Retention::default()), |r| from_json(r.get::<&str, _>(0)))
+    }
+
+    async fn put_retention(&self, tenant: &str, retention: &Retention) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tenant_settings (tenant, retention, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant) DO UPDATE SET retention = excluded.retention, updated_at = excluded.updated_at",
+        )
+        .bind(tenant)
+        .bind(json(retention)?)
+        .bind(crate::now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn kv_person_entries(&self, tenant: &str, person: &str) -> StoreResult<Vec<KvEntry>> {
+        let rows = sqlx::query(
+            "SELECT plugin, key, value, updated_at FROM plugin_kv WHERE tenant = $1 AND person = $2 ORDER BY plugin, key",
+        )
+        .bind(tenant)
+        .bind(person)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| KvEntry { plugin: r.get(0), key: r.get(1), value: r.get(2), updated_at_ms: r.get(3) })
+            .collect())
+    }
+
+    async fn kv_get(&self, bucket: KvBucket<'_>, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let row =
+            sqlx::query("SELECT value FROM plugin_kv WHERE tenant = $1 AND plugin = $2 AND person = $3 AND key = $4")
+                .bind(bucket.tenant)
+                .bind(bucket.plugin)
+                .bind(person_key(&bucket))
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn kv_set(
+        &self,
+        bucket: KvBucket<'_>,
+        key: &str,
+        value: &[u8],
+        quota_bytes: u64,
+        now_ms: i64,
+    ) -> StoreResult<Result<(), QuotaExceeded>> {
+        let mut tx = self.begin().await?;
+        self.lock(&mut tx, &format!("kv:{}/{}/{}", bucket.tenant, bucket.plugin, person_key(&bucket))).await?;
+        // An uninstall or a member's removal that commits while a call runs
+        // must not be undone by the call's later writes: the rows that
+        // allow the write are read (and on PostgreSQL share-locked) here.
+        let share = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR SHARE",
+        };
+        let installed =
+            sqlx::query(&format!("SELECT state FROM installations WHERE tenant = $1 AND plugin = $2{share}"))
+                .bind(bucket.tenant)
+                .bind(bucket.plugin)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if installed.is_none() {
+            return Err(StoreError::NotFound(format!("plugin {} is not installed", bucket.plugin)));
+        }
+        if let Some(person) = bucket.person {
+            let member = sqlx::query(&format!("SELECT 1 FROM members WHERE tenant = $1 AND id = $2{share}"))
+                .bind(bucket.tenant)
+                .bind(person)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if member.is_none() {
+                return Err(StoreError::NotFound("the member was removed".to_owned()));
+            }
+        }
+        let used: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(octet_length(key) + octet_length(value)), 0) AS BIGINT) FROM plugin_kv \
+             WHERE tenant = $1 AND plugin = $2 AND person = $3 AND key <> $4",
+        )
+        .bind(bucket.tenant)
+        .bind(bucket.plugin)
+        .bind(person_key(&bucket))
+        .bind(key)
+        .fetch_one(&mut *tx)
+        .await?;
+        let used = u64::try_from(used).map_err(corrupt)?;
+        if used + (key.len() + value.len()) as u64 > quota_bytes {
+            return Ok(Err(QuotaExceeded { limit_bytes: quota_bytes, used_bytes: used }));
+        }
+        sqlx::query(
+            "INSERT INTO plugin_kv (tenant, plugin, person, key, value, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (tenant, plugin, person, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(bucket.tenant)
+        .bind(bucket.plugin)
+        .bind(person_key(&bucket))
+        .bind(key)
+        .bind(value)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    async fn kv_delete(&self, bucket: KvBucket<'_>, key: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM plugin_kv WHERE tenant = $1 AND plugin = $2 AND person = $3 AND key = $4")
+            .bind(bucket.tenant)
+            .bind(bucket.plugin)
+            .bind(person_key(&bucket))
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(count(&done) > 0)
+    }
+
+    async fn kv_list(&self, bucket: KvBucket<'_>, prefix: &str, limit: u32) -> StoreResult<Vec<String>> {
+        // Range scan on the primary key: [prefix, prefix + U+10FFFF) covers
+        // every key with the prefix (keys compare bytewise on both engines).
+        let upper = format!("{prefix}\u{10FFFF}");
+        let rows = sqlx::query(
+            "SELECT key FROM plugin_kv WHERE tenant = $1 AND plugin = $2 AND person = $3 AND key >= $4 AND key < $5 \
+             ORDER BY key LIMIT $6",
+        )
+        .bind(bucket.tenant)
+        .bind(bucket.plugin)
+        .bind(person_key(&bucket))
+        .bind(prefix)
+        .bind(upper)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.get(0)).filter(|k: &String| k.starts_with(prefix)).collect())
+    }
+
+    async fn append_audit(&self, events: Vec<AuditEvent>, sign: &CheckpointSigner) -> StoreResult<Vec<AuditRecord>> {
+        let mut tx = self.begin().await?;
+        let mut tenants: Vec<&str> = events.iter().map(|e| e.tenant.as_str()).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        // Sorted, so two replicas locking overlapping tenant sets cannot deadlock.
+        for tenant in &tenants {
+            self.lock(&mut tx, &format!("audit:{tenant}")).await?;
+        }
+        let mut heads: Vec<(String, Head)> = Vec::with_capacity(tenants.len());
+        for tenant in tenants {
+            let row = sqlx::query("SELECT seq, hash FROM audit_records WHERE tenant = $1 ORDER BY seq DESC LIMIT 1")
+                .bind(tenant)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let head = match row {
+                Some(r) => Head { seq: r.get(0), hash: hash32(r.get::<&[u8], _>(1))? },
+                None => Head::EMPTY,
+            };
+            heads.push((tenant.to_owned(), head));
+        }
+        let mut records = Vec::with_capacity(events.len());
+        for event in events {
+            let position = heads.iter().position(|(t, _)| *t == event.tenant).ok_or_else(|| corrupt("tenant head"))?;
+            records.push(chain::link(&mut heads[position].1, event));
+        }
+        for chunk in records.chunks(AUDIT_ROWS_PER_INSERT) {
+            let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 13 + 1, 13))).collect();
+            let sql = format!(
+                "INSERT INTO audit_records (tenant, seq, ts, actor, subject, action, scope, purpose, outcome, reason, \
+                 invocation, prev_hash, hash) VALUES {}",
+                rows.join(", ")
+            );
+            let mut insert = sqlx::query(&sql);
+            for record in chunk {
+                let e = &record.event;
+                insert = insert
+                    .bind(&e.tenant)
+                    .bind(record.seq)
+                    .bind(e.ts_ms)
+                    .bind(&e.actor)
+                    .bind(&e.subject)
+                    .bind(&e.action)
+                    .bind(&e.scope)
+                    .bind(&e.purpose)
+                    .bind(e.outcome.as_str())
+                    .bind(&e.reason)
+                    .bind(&e.invocation)
+                    .bind(&record.prev_hash[..])
+                    .bind(&record.hash[..]);
+            }
+            insert.execute(&mut *tx).await?;
+        }
+        for (tenant, head) in &heads {
+            let checkpoint = sign(tenant, *head);
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (tenant, seq, hash, signed_at, key_id, signature) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&checkpoint.tenant)
+            .bind(checkpoint.seq)
+            .bind(&checkpoint.hash)
+            .bind(checkpoint.signed_at_ms)
+            .bind(&checkpoint.key_id)
+            .bind(&checkpoint.signature)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(records)
+    }
+
+    async fn audit_tenants(&self) -> StoreResult<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT tenant FROM audit_records UNION SELECT tenant FROM audit_checkpoints ORDER BY 1")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn audit_records(&self, tenant: &str, after: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        self.audit_query(tenant, &AuditFilter::default(), after, limit).await
+    }
+
+    async fn audit_query(
+        &self,
+        tenant: &str,
+        filter: &AuditFilter,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditRecord>> {
+        let plugin_actor = filter.plugin.as_ref().map(|p| format!("plugin:{p}@"));
+        let rows = sqlx::query(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_records WHERE tenant = $1 AND seq > $2 \
+             AND ($3 IS NULL OR subject = $3) \
+             AND ($4 IS NULL OR actor = $4) \
+             AND ($5 IS NULL OR substr(actor, 1, length($5)) = $5) \
+             AND ($6 IS NULL OR action = $6) \
+             AND ($7 IS NULL OR outcome = $7) \
+             AND ($8 = 0 OR scope IS NOT NULL) \
+             AND ($9 IS NULL OR ts >= $9) \
+             AND ($10 IS NULL OR ts < $10) \
+             ORDER BY seq LIMIT $11"
+        ))
+        .bind(tenant)
+        .bind(after)
+        .bind(&filter.subject)
+        .bind(&filter.actor)
+        .bind(plugin_actor)
+        .bind(&filter.action)
+        .bind(filter.outcome.map(Outcome::as_str))
+        .bind(i64::from(filter.with_scope))
+        .bind(filter.from_ms)
+        .bind(filter.to_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| audit_from_row(tenant, r)).collect()
+    }
+
+    async fn audit_checkpoints(&self, tenant: &str) -> StoreResult<Vec<Checkpoint>> {
+        let rows = sqlx::query(
+            "SELECT seq, hash, signed_at, key_id, signature FROM audit_checkpoints WHERE tenant = $1 ORDER BY seq",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Checkpoint {
+                tenant: tenant.to_owned(),
+                seq: r.get(0),
+                hash: r.get(1),
+                signed_at_ms: r.get(2),
+                key_id: r.get(3),
+                signature: r.get(4),
+            })
+            .collect())
+    }
+}
