@@ -1,7 +1,11 @@
 //! One binary: the real host, real SQLite, real components built from
-//! source by `xtask` (`plugins/` and `tests/guests/`).
+//! source by `xtask` (`plugins/` and `tests/guests/`). The `api_*` tests go
+//! through real HTTP and run on SQLite and on PostgreSQL.
 
+mod api_security;
+mod api_story;
 mod audit;
 mod hostile;
 mod plugins;
+mod server;
 mod support;

@@ -1,0 +1,308 @@
+//! Adversarial tests of the HTTP surface: every route against the wrong
+//! callers, forged tokens, and bad input. Nothing here may produce a 5xx,
+//! and no wrong caller may see or change another tenant's data.
+
+use base64::Engine as _;
+use ed25519_dalek::Signer as _;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::Digest as _;
+use workbench_host::api::auth::Role;
+
+use crate::server::{Db, Server, on_both_databases};
+use crate::support::HOSTILE_MANIFEST;
+
+/// Who a route is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum For {
+    SignedIn,
+    Developer,
+    Admin,
+    Member,
+}
+
+/// Every route of `API.md`, with a body that the right caller can use.
+fn routes() -> Vec<(Method, &'static str, Option<Value>, For)> {
+    let install = json!({ "version": "0.1.0", "granted_scopes": ["user.id", "user.name", "storage", "log"] });
+    vec![
+        (Method::GET, "/api/v1/plugins", None, For::SignedIn),
+        (Method::GET, "/api/v1/plugins/site-daily-report", None, For::SignedIn),
+        (Method::POST, "/api/v1/plugins", None, For::Developer),
+        (Method::GET, "/api/v1/workbench/plugins", None, For::Admin),
+        (Method::PUT, "/api/v1/workbench/plugins/site-daily-report", Some(install), For::Admin),
+        (Method::POST, "/api/v1/workbench/plugins/site-daily-report/disable", None, For::Admin),
+        (Method::POST, "/api/v1/workbench/plugins/site-daily-report/enable", None, For::Admin),
+        (Method::GET, "/api/v1/workbench/plugins/site-daily-report/preview?member=zhang.wei", None, For::Admin),
+        (Method::GET, "/api/v1/members", None, For::Admin),
+        (Method::POST, "/api/v1/members", Some(json!({ "id": "zhao.lei", "profile": { "name": "赵雷" } })), For::Admin),
+        (Method::GET, "/api/v1/members/zhang.wei", None, For::Admin),
+        (Method::PATCH, "/api/v1/members/zhang.wei", Some(json!({ "region": "北京" })), For::Admin),
+        (Method::GET, "/api/v1/audit", None, For::Admin),
+        (Method::GET, "/api/v1/audit/verify", None, For::Admin),
+        (Method::GET, "/api/v1/audit/export", None, For::Admin),
+        (Method::GET, "/api/v1/settings/retention", None, For::Admin),
+        (Method::PUT, "/api/v1/settings/retention", Some(json!({ "audit_days": 1500 })), For::Admin),
+        (Method::GET, "/api/v1/me/plugins", None, For::Member),
+        (Method::GET, "/api/v1/me/plugins/site-daily-report/consent", None, For::Member),
+        (
+            Method::PUT,
+            "/api/v1/me/plugins/site-daily-report/consent",
+            Some(json!({ "scopes": ["user.id"] })),
+            For::Member,
+        ),
+        (
+            Method::POST,
+            "/api/v1/me/plugins/site-daily-report/invoke",
+            Some(json!({ "path": "/report.json" })),
+            For::Member,
+        ),
+        (Method::GET, "/api/v1/me/access-log", None, For::Member),
+        (Method::GET, "/api/v1/me/export", None, For::Member),
+        (Method::DELETE, "/api/v1/me/plugins/site-daily-report/consent?scopes=user.name", None, For::Member),
+        (Method::DELETE, "/api/v1/workbench/plugins/customer-visit", None, For::Admin),
+        (Method::DELETE, "/api/v1/members/wang.fang", None, For::Admin),
+    ]
+}
+
+/// A raw request case: name, method, path, content type, body, expected status and code.
+type RawCase = (&'static str, Method, &'static str, &'static str, Vec<u8>, StatusCode, &'static str);
+
+/// Demo data that must never reach another tenant.
+const DEMO_SECRETS: [&str; 4] = ["zhang.wei", "张伟", "13800138001", "红圈"];
+
+on_both_databases! {
+    async fn every_route_refuses_the_wrong_callers_and_serves_the_right_one(db: Db) {
+        let server = Server::demo(db).await;
+        let anonymous = None;
+        let other_admin = server.token("other", "eve", &[Role::Admin]);
+        let member = server.demo_token("li.na", &[Role::Member]);
+        let developer = server.demo_token("acme", &[Role::Developer]);
+        for (method, path, body, audience) in routes() {
+            let reply = server.call(method.clone(), path, anonymous, body.clone()).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "anonymous {method} {path}: {}", reply.text);
+            assert_eq!(reply.body["error"], "unauthorized");
+
+            for (who, token, roles) in [
+                ("other tenant's admin", &other_admin, For::Admin),
+                ("member", &member, For::Member),
+                ("developer", &developer, For::Developer),
+            ] {
+                let reply = server.call(method.clone(), path, Some(token), body.clone()).await;
+                assert!(reply.status.as_u16() < 500, "{who} {method} {path}: {}", reply.text);
+                let entitled = audience == For::SignedIn || audience == roles;
+                if !entitled {
+                    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{who} {method} {path}: {}", reply.text);
+                } else if who == "other tenant's admin" {
+                    for secret in DEMO_SECRETS {
+                        if path.contains(secret) {
+                            // Asking for a demo member by name: not found in the caller's tenant.
+                            assert_eq!(reply.status, StatusCode::NOT_FOUND, "{who} {method} {path}: {}", reply.text);
+                        } else {
+                            assert!(!reply.text.contains(secret), "{who} {method} {path} leaked {secret}: {}", reply.text);
+                        }
+                    }
+                }
+            }
+        }
+        // The other tenant's admin changed nothing of the demo tenant.
+        assert_eq!(server.count("SELECT COUNT(*) FROM installations WHERE tenant = $1", &["demo"]).await, 3);
+        assert_eq!(server.count("SELECT COUNT(*) FROM members WHERE tenant = $1", &["demo"]).await, 5);
+
+        // The right callers succeed on every route.
+        let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
+        let zhang = server.demo_token("zhang.wei", &[Role::Member]);
+        for (method, path, body, audience) in routes() {
+            let token = match audience {
+                For::SignedIn | For::Member => &zhang,
+                For::Admin => &admin,
+                For::Developer => continue, // publishing is covered with real forms below
+            };
+            let reply = server.call(method.clone(), path, Some(token), body).await;
+            assert!(reply.status.is_success(), "{method} {path}: {} {}", reply.status, reply.text);
+        }
+        server.stop().await;
+    }
+}
+
+fn forge(header: Value, claims: Value, secret: &[u8]) -> String {
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let signing_input = format!("{}.{}", b64(&header), b64(&claims));
+    let key = jsonwebtoken::EncodingKey::from_secret(secret);
+    let signature =
+        jsonwebtoken::crypto::sign(signing_input.as_bytes(), &key, jsonwebtoken::Algorithm::HS256).expect("sign");
+    format!("{signing_input}.{signature}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_tokens_are_all_refused() {
+    let server = Server::demo(Db::Sqlite).await;
+    let secret = server.local_secret();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let claims = |edit: &dyn Fn(&mut Value)| {
+        let mut c = json!({ "sub": "zhang.wei", "tid": "demo", "roles": ["member"], "iss": "workbench",
+            "aud": "workbench", "exp": now + 600, "nbf": now - 5, "iat": now - 5 });
+        edit(&mut c);
+        c
+    };
+    let hs = json!({ "alg": "HS256", "typ": "JWT", "kid": "local" });
+    let valid = forge(hs.clone(), claims(&|_| {}), &secret);
+    let good = server.call(Method::GET, "/api/v1/me/export", Some(&valid), None).await;
+    assert_eq!(good.status, StatusCode::OK, "the control token works: {}", good.text);
+
+    let mut flipped = valid.clone();
+    let last = flipped.pop().expect("char");
+    flipped.push(if last == 'A' { 'B' } else { 'A' });
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let cases: Vec<(&str, String)> = vec![
+        ("alg none", format!("{}.{}.", b64(&json!({ "alg": "none", "kid": "local" })), b64(&claims(&|_| {})))),
+        ("HS/RS confusion", forge(json!({ "alg": "RS256", "kid": "local" }), claims(&|_| {}), &secret)),
+        ("bad signature", flipped),
+        ("other secret", forge(hs.clone(), claims(&|_| {}), b"another secret that is long enough!!")),
+        ("expired", forge(hs.clone(), claims(&|c| c["exp"] = json!(now - 3600)), &secret)),
+        ("nbf in the future", forge(hs.clone(), claims(&|c| c["nbf"] = json!(now + 3600)), &secret)),
+        ("exp as string", forge(hs.clone(), claims(&|c| c["exp"] = json!((now + 600).to_string())), &secret)),
+        (
+            "no exp",
+            forge(
+                hs.clone(),
+                claims(&|c| {
+                    c.as_object_mut().expect("object").remove("exp");
+                }),
+                &secret,
+            ),
+        ),
+        (
+            "no nbf",
+            forge(
+                hs.clone(),
+                claims(&|c| {
+                    c.as_object_mut().expect("object").remove("nbf");
+                }),
+                &secret,
+            ),
+        ),
+        ("wrong aud", forge(hs.clone(), claims(&|c| c["aud"] = json!("somebody-else")), &secret)),
+        ("wrong iss", forge(hs.clone(), claims(&|c| c["iss"] = json!("evil")), &secret)),
+        ("unknown kid", forge(json!({ "alg": "HS256", "kid": "k2" }), claims(&|_| {}), &secret)),
+        ("no kid", forge(json!({ "alg": "HS256" }), claims(&|_| {}), &secret)),
+        ("unknown role", forge(hs.clone(), claims(&|c| c["roles"] = json!(["root"])), &secret)),
+        ("bad tenant id", forge(hs.clone(), claims(&|c| c["tid"] = json!("demo' OR '1'='1")), &secret)),
+        ("garbage", "not.a.jwt".to_owned()),
+    ];
+    for (case, token) in cases {
+        let reply = server.call(Method::GET, "/api/v1/me/export", Some(&token), None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{case}: {}", reply.text);
+        assert!(!reply.text.contains("13800138001"), "{case} leaked data");
+    }
+    let reply = server.raw(Method::GET, "/api/v1/me/export", None, "application/json", vec![]).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    server.stop().await;
+}
+
+on_both_databases! {
+    async fn bad_input_gets_a_precise_4xx_never_a_5xx(db: Db) {
+        let server = Server::demo(db).await;
+        let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
+        let zhang = server.demo_token("zhang.wei", &[Role::Member]);
+        let invoke = "/api/v1/me/plugins/site-daily-report/invoke";
+        let json_cases: Vec<RawCase> = vec![
+            ("malformed JSON", Method::POST, invoke, "application/json", b"{\"path\": ".to_vec(), StatusCode::BAD_REQUEST, "bad_request"),
+            ("unknown field", Method::POST, invoke, "application/json", br#"{"path":"/","admin":true}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            ("wrong type", Method::POST, invoke, "application/json", br#"{"path":5}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            ("not JSON", Method::POST, invoke, "text/plain", b"path=/".to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ("oversize body", Method::POST, invoke, "application/json", vec![b' '; 2 << 20], StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ("bad method", Method::POST, invoke, "application/json", br#"{"method":"get; rm -rf"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            ("bad path", Method::POST, invoke, "application/json", br#"{"path":"report.json"}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            ("unknown scope", Method::PUT, "/api/v1/me/plugins/site-daily-report/consent", "application/json", br#"{"scopes":["user.password"]}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+        ];
+        for (case, method, path, content_type, body, status, code) in json_cases {
+            let reply = server.raw(method, path, Some(&zhang), content_type, body).await;
+            assert_eq!(reply.status, status, "{case}: {}", reply.text);
+            assert_eq!(reply.body["error"], code, "{case}: {}", reply.text);
+            assert!(reply.body["message"].as_str().is_some_and(|m| !m.is_empty()), "{case}: says what is wrong");
+        }
+        let admin_cases: Vec<(&str, Method, &str, Option<Value>, StatusCode)> = vec![
+            ("grant undeclared", Method::PUT, "/api/v1/workbench/plugins/site-daily-report", Some(json!({ "version": "0.1.0", "granted_scopes": ["user.id", "user.name", "storage", "user.phone"] })), StatusCode::UNPROCESSABLE_ENTITY),
+            ("required not granted", Method::PUT, "/api/v1/workbench/plugins/site-daily-report", Some(json!({ "version": "0.1.0", "granted_scopes": ["user.id"] })), StatusCode::UNPROCESSABLE_ENTITY),
+            ("unpublished version", Method::PUT, "/api/v1/workbench/plugins/site-daily-report", Some(json!({ "version": "9.9.9", "granted_scopes": [] })), StatusCode::UNPROCESSABLE_ENTITY),
+            ("member id with SQL", Method::POST, "/api/v1/members", Some(json!({ "id": "x'); DROP TABLE members;--", "profile": { "name": "x" } })), StatusCode::UNPROCESSABLE_ENTITY),
+            ("profile unknown field", Method::POST, "/api/v1/members", Some(json!({ "id": "x", "profile": { "name": "x", "salary": 1 } })), StatusCode::UNPROCESSABLE_ENTITY),
+            ("patch bad phone", Method::PATCH, "/api/v1/members/zhang.wei", Some(json!({ "phone": "call me" })), StatusCode::UNPROCESSABLE_ENTITY),
+            ("plugin id with SQL", Method::GET, "/api/v1/workbench/plugins/x'%20OR%20'1'='1/preview?member=zhang.wei", None, StatusCode::NOT_FOUND),
+            ("garbage cursor", Method::GET, "/api/v1/audit?after=abc", None, StatusCode::UNPROCESSABLE_ENTITY),
+            ("unknown filter", Method::GET, "/api/v1/audit?tenant=other", None, StatusCode::BAD_REQUEST),
+            ("bad outcome", Method::GET, "/api/v1/audit?outcome=maybe", None, StatusCode::UNPROCESSABLE_ENTITY),
+            ("unknown route", Method::GET, "/api/v1/nothing-here", None, StatusCode::NOT_FOUND),
+            ("wrong method", Method::PATCH, "/api/v1/audit", None, StatusCode::METHOD_NOT_ALLOWED),
+        ];
+        for (case, method, path, body, status) in admin_cases {
+            let reply = server.call(method, path, Some(&admin), body).await;
+            assert_eq!(reply.status, status, "{case}: {}", reply.text);
+            assert!(reply.body["error"].is_string(), "{case}: JSON error body: {}", reply.text);
+        }
+        assert_eq!(server.count("SELECT COUNT(*) FROM members WHERE tenant = $1", &["demo"]).await, 5);
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn publishing_refuses_bad_manifests_and_components_precisely(db: Db) {
+        let server = Server::demo(db).await;
+        let dev = server.demo_token("acme", &[Role::Developer]);
+        let guests = xtask::guests();
+        let hostile = std::fs::read(guests.component("hostile")).expect("built");
+        let noop = std::fs::read(guests.component("noop")).expect("built");
+        let noop_manifest = "id = \"noop-plugin\"\nname = \"Noop\"\nversion = \"1.0.0\"\n[developer]\nname = \"Acme\"\ncontact = \"a@acme.example\"\n";
+        let cases: Vec<(&str, String, Vec<u8>, &str, &str)> = vec![
+            ("garbage TOML", "id = ".into(), noop.clone(), "invalid_manifest", "not valid"),
+            ("unknown field", format!("{noop_manifest}homepage = \"x\"\n"), noop.clone(), "invalid_manifest", "homepage"),
+            ("unknown scope", format!("{noop_manifest}[[scopes]]\nscope = \"user.password\"\npurpose = \"steal it\"\n"), noop.clone(), "invalid_manifest", "user.password"),
+            ("bad semver", noop_manifest.replace("1.0.0", "one"), noop.clone(), "invalid_manifest", "version"),
+            ("bad id", noop_manifest.replace("noop-plugin", "Noop Plugin"), noop.clone(), "invalid_manifest", "Noop Plugin"),
+            ("garbage wasm", noop_manifest.to_owned(), b"\0asm garbage".to_vec(), "invalid_component", "not a valid component"),
+            ("core module, not a component", noop_manifest.to_owned(), b"\0asm\x01\0\0\0".to_vec(), "invalid_component", "component"),
+            ("undeclared imports", HOSTILE_MANIFEST.replace("[[scopes]]\nscope = \"user.phone\"\npurpose = \"probe the phone\"\n", ""), hostile.clone(), "invalid_input", "user.phone"),
+        ];
+        for (case, manifest, component, code, needle) in cases {
+            let reply = server.publish(&dev, &manifest, component, None).await;
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{case}: {}", reply.text);
+            assert_eq!(reply.body["error"], code, "{case}: {}", reply.text);
+            assert!(reply.body["message"].as_str().expect("message").contains(needle), "{case}: {}", reply.text);
+        }
+        assert_eq!(server.count("SELECT COUNT(*) FROM plugin_versions WHERE plugin IN ($1, $2)", &["noop-plugin", "hostile"]).await, 0, "nothing stored");
+
+        // Content addressing: the same bytes again is fine, other bytes for the same version a 409.
+        assert_eq!(server.publish(&dev, noop_manifest, noop.clone(), None).await.status, StatusCode::CREATED);
+        assert_eq!(server.publish(&dev, noop_manifest, noop.clone(), None).await.status, StatusCode::CREATED);
+        let other_bytes = std::fs::read(guests.component("two-fields")).expect("built");
+        let two_fields_manifest = format!("{noop_manifest}[[scopes]]\nscope = \"user.id\"\npurpose = \"who you are\"\n[[scopes]]\nscope = \"user.name\"\npurpose = \"your name\"\n");
+        let conflict = server.publish(&dev, &two_fields_manifest, other_bytes, None).await;
+        assert_eq!(conflict.status, StatusCode::CONFLICT, "{}", conflict.text);
+        // Another developer cannot publish under an id they do not own.
+        let mallory = server.token("evil-corp", "mallory", &[Role::Developer]);
+        let stolen = server.publish(&mallory, &noop_manifest.replace("1.0.0", "1.0.1"), noop.clone(), None).await;
+        assert_eq!(stolen.status, StatusCode::CONFLICT, "{}", stolen.text);
+
+        // Signatures: a valid one pins the key; a bad one is refused; an unsigned later version too.
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let signed_manifest = noop_manifest.replace("noop-plugin", "signed-noop");
+        let digest = sha2::Sha256::digest(&noop);
+        let good = (b64(key.verifying_key().as_bytes()), b64(&key.sign(&digest).to_bytes()));
+        let signed = server.publish(&dev, &signed_manifest, noop.clone(), Some(good.clone())).await;
+        assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text);
+        assert!(signed.body["signed_by"].is_string());
+        let bad = (good.0.clone(), b64(&key.sign(b"something else").to_bytes()));
+        let v2 = signed_manifest.replace("1.0.0", "1.1.0");
+        let refused = server.publish(&dev, &v2, noop.clone(), Some(bad)).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
+        let unsigned = server.publish(&dev, &v2, noop.clone(), None).await;
+        assert_eq!(unsigned.status, StatusCode::CONFLICT, "{}", unsigned.text);
+        assert_eq!(server.publish(&dev, &v2, noop, Some(good)).await.status, StatusCode::CREATED);
+
+        // Not multipart at all.
+        let reply = server.raw(Method::POST, "/api/v1/plugins", Some(&dev), "application/json", b"{}".to_vec()).await;
+        assert!(reply.status.is_client_error(), "{}", reply.text);
+        server.stop().await;
+    }
+}

@@ -1,0 +1,239 @@
+//! The real HTTP server on a random port, on SQLite (a temporary data dir)
+//! or PostgreSQL (a fresh schema of the `test` database per server), with
+//! the demo company seeded from the example plugins built from source.
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use sqlx::Row;
+use workbench_host::api::auth::Role;
+use workbench_host::config::Config;
+use workbench_host::service::Workbench;
+use workbench_host::{api, demo};
+
+use crate::support::test_limits;
+
+/// Which database a server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server the suite uses (`WORKBENCH_TEST_POSTGRES` overrides).
+pub fn postgres_base_url() -> String {
+    std::env::var("WORKBENCH_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A running server.
+pub struct Server {
+    pub base: String,
+    pub database_url: String,
+    pub workbench: Arc<Workbench>,
+    pub state: api::AppState,
+    client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    writer: Option<tokio::task::JoinHandle<()>>,
+    schema: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+/// A response: status and JSON body (`Value::Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Server {
+    /// Starts a server with the demo company (zhang.wei and li.na have
+    /// consented as in `demo::consent`).
+    pub async fn demo(db: Db) -> Self {
+        let server = Self::empty(db).await;
+        let guests = xtask::guests();
+        let components = guests.component("noop").parent().expect("component dir").to_owned();
+        demo::seed(&server.workbench, &xtask::repo_root().join("plugins"), &components).await.expect("demo seeds");
+        demo::consent(&server.workbench).await.expect("demo consents");
+        server
+    }
+
+    /// Starts a server with an empty database.
+    pub async fn empty(db: Db) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (database_url, schema) = match db {
+            Db::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("workbench.db").display()), None),
+            Db::Postgres => {
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(&postgres_base_url()).await.expect("PostgreSQL reachable");
+                sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.expect("create schema");
+                admin.close().await;
+                (format!("{}?options=-c%20search_path%3D{schema}", postgres_base_url()), Some(schema))
+            }
+        };
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            database_url: Some(database_url.clone()),
+            runtime: test_limits(),
+            ..Config::default()
+        };
+        api::prometheus();
+        let (workbench, writer) = Workbench::open(&config).await.expect("host starts");
+        let workbench = Arc::new(workbench);
+        let state = api::state(&config, Arc::clone(&workbench)).expect("state");
+        let app = api::app(state.clone(), &config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            api::serve(listener, app, async { drop(stop.await) }, std::time::Duration::from_secs(5))
+                .await
+                .expect("server runs");
+        });
+        Self {
+            base,
+            database_url,
+            workbench,
+            state,
+            client: reqwest::Client::new(),
+            shutdown: Some(shutdown),
+            task: Some(task),
+            writer: Some(writer),
+            schema,
+            _dir: dir,
+        }
+    }
+
+    /// A token for `member` of `tenant` with `roles`.
+    pub fn token(&self, tenant: &str, member: &str, roles: &[Role]) -> String {
+        self.state.keys.mint(tenant, member, roles, std::time::Duration::from_secs(600)).expect("mint")
+    }
+
+    /// The HMAC secret of the server's local token key.
+    pub fn local_secret(&self) -> Vec<u8> {
+        let text = std::fs::read_to_string(self._dir.path().join("keys").join("jwt-hs256.key")).expect("local key");
+        hex::decode(text.trim()).expect("hex key")
+    }
+
+    /// A demo tenant token.
+    pub fn demo_token(&self, member: &str, roles: &[Role]) -> String {
+        self.token(demo::TENANT, member, roles)
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::reply(request.send().await.expect("request sent")).await
+    }
+
+    /// Sends a raw body with a content type.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request =
+            self.client.request(method, format!("{}{path}", self.base)).header("content-type", content_type).body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Self::reply(request.send().await.expect("request sent")).await
+    }
+
+    /// Publishes a version as a multipart form.
+    pub async fn publish(
+        &self,
+        token: &str,
+        manifest: &str,
+        component: Vec<u8>,
+        signature: Option<(String, String)>,
+    ) -> Reply {
+        let mut form = reqwest::multipart::Form::new()
+            .text("manifest", manifest.to_owned())
+            .part("component", reqwest::multipart::Part::bytes(component).file_name("plugin.wasm"));
+        if let Some((key, sig)) = signature {
+            form = form.text("public_key", key).text("signature", sig);
+        }
+        let request = self.client.post(format!("{}/api/v1/plugins", self.base)).bearer_auth(token).multipart(form);
+        Self::reply(request.send().await.expect("request sent")).await
+    }
+
+    async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, body, text }
+    }
+
+    /// Runs `plugin` for `member` (GET `path`).
+    pub async fn invoke(&self, member: &str, plugin: &str, path: &str) -> Reply {
+        let token = self.demo_token(member, &[Role::Member]);
+        let body = serde_json::json!({ "path": path });
+        self.call(Method::POST, &format!("/api/v1/me/plugins/{plugin}/invoke"), Some(&token), Some(body)).await
+    }
+
+    /// Counts rows straight from the database (`$1` = the first bind).
+    pub async fn count(&self, sql: &str, binds: &[&str]) -> i64 {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&self.database_url).await.expect("database reachable");
+        let mut query = sqlx::query(sql);
+        for bind in binds {
+            query = query.bind(*bind);
+        }
+        let count: i64 = query.fetch_one(&pool).await.expect("count").get(0);
+        pool.close().await;
+        count
+    }
+
+    /// Stops the server (draining requests), flushes the audit log, drops the schema.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server stopped");
+        }
+        drop(self.state);
+        let writer = self.writer.take().expect("writer");
+        drop(self.workbench);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), writer).await;
+        if let Some(schema) = self.schema.take() {
+            let admin = sqlx::PgPool::connect(&postgres_base_url()).await.expect("PostgreSQL reachable");
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.expect("drop schema");
+            admin.close().await;
+        }
+    }
+}
+
+/// Runs an async test body once on SQLite and once on PostgreSQL.
+macro_rules! on_both_databases {
+    ($(#[$meta:meta])* async fn $name:ident($server:ident : Db) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($server: $crate::server::Db) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::server::Db::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run($crate::server::Db::Postgres).await
+            }
+        }
+    };
+}
+pub(crate) use on_both_databases;
