@@ -17,6 +17,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `postgres://…` (or `sqlite:…`); the SQLite file under the data dir when unset.
     pub database_url: Option<String>,
+    /// Where compiled components are cached; `cache/` under the data dir when unset.
+    /// Hosts of the same build may share one.
+    pub code_cache_dir: Option<PathBuf>,
     /// The HTTP server.
     pub server: ServerConfig,
     /// Who may call the API.
@@ -34,6 +37,7 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from("data"),
             database_url: None,
+            code_cache_dir: None,
             server: ServerConfig::default(),
             auth: AuthConfig::default(),
             registry: RegistryConfig::default(),
@@ -165,7 +169,7 @@ impl Config {
 
     /// The compiled-code cache.
     pub fn cache_dir(&self) -> PathBuf {
-        self.data_dir.join("cache")
+        self.code_cache_dir.clone().unwrap_or_else(|| self.data_dir.join("cache"))
     }
 
     /// The key directory.

@@ -282,3 +282,31 @@ on_both_databases! {
         server.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_on_postgres_share_one_chain_and_see_withdrawals_at_once() {
+    let a = Server::demo(crate::server::Db::Postgres).await;
+    let b = a.replica().await;
+    let zhang = a.demo_token("zhang.wei", MEMBER);
+    let mut calls = Vec::new();
+    for i in 0..40 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        calls.push(server.invoke("zhang.wei", "site-daily-report", "/report.json"));
+    }
+    for reply in futures::future::join_all(calls).await {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    }
+    // A withdrawal through one replica binds the other at once.
+    let withdrawn = a.call(Method::DELETE, "/api/v1/me/plugins/site-daily-report/consent", Some(&zhang), None).await;
+    assert_eq!(withdrawn.status, StatusCode::OK);
+    assert_eq!(b.invoke("zhang.wei", "site-daily-report", "/report.json").await.status, StatusCode::FORBIDDEN);
+    // Both replicas appended to one tenant chain, and it verifies from either.
+    let admin = b.demo_token("admin", ADMIN);
+    let verify = b.call(Method::GET, "/api/v1/audit/verify", Some(&admin), None).await;
+    assert_eq!(verify.body["ok"], true, "{}", verify.text);
+    let reads =
+        a.count("SELECT COUNT(*) FROM audit_records WHERE tenant = $1 AND action = $2", &["demo", "read"]).await;
+    assert_eq!(reads, 40 * 2, "user.id and user.name of every call");
+    b.stop().await;
+    a.stop().await;
+}

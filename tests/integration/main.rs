@@ -5,6 +5,7 @@
 mod api_security;
 mod api_story;
 mod audit;
+mod cli;
 mod hostile;
 mod plugins;
 mod server;

@@ -60,6 +60,14 @@ impl Server {
         server
     }
 
+    /// Starts a second replica on the same database, sharing this one's keys
+    /// (as replicas behind a load balancer do). Stop it before this one.
+    pub async fn replica(&self) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        copy_dir(&self._dir.path().join("keys"), &dir.path().join("keys"));
+        Self::start(dir, self.database_url.clone(), None).await
+    }
+
     /// Starts a server with an empty database.
     pub async fn empty(db: Db) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -73,10 +81,15 @@ impl Server {
                 (format!("{}?options=-c%20search_path%3D{schema}", postgres_base_url()), Some(schema))
             }
         };
+        Self::start(dir, database_url, schema).await
+    }
+
+    async fn start(dir: tempfile::TempDir, database_url: String, schema: Option<String>) -> Self {
         let config = Config {
             data_dir: dir.path().to_owned(),
             database_url: Some(database_url.clone()),
             runtime: test_limits(),
+            code_cache_dir: Some(crate::support::shared_code_cache()),
             ..Config::default()
         };
         api::prometheus();
@@ -151,6 +164,27 @@ impl Server {
         Self::reply(request.send().await.expect("request sent")).await
     }
 
+    /// Announces a `length`-byte JSON body but sends only its head, and reads
+    /// the reply: how a server that refuses oversize bodies early is tested
+    /// without racing the client's upload against the refusal.
+    pub async fn announce_body(&self, path: &str, token: &str, length: usize) -> Reply {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = self.base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {token}\r\n\
+             content-type: application/json\r\ncontent-length: {length}\r\nconnection: close\r\n\r\n{{"
+        );
+        stream.write_all(head.as_bytes()).await.expect("send head");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.expect("read reply");
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let status = raw.split_whitespace().nth(1).and_then(|s| s.parse::<u16>().ok()).expect("status line");
+        let text = raw.split_once("\r\n\r\n").map_or("", |(_, body)| body).to_owned();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status: StatusCode::from_u16(status).expect("status"), body, text }
+    }
+
     /// Publishes a version as a multipart form.
     pub async fn publish(
         &self,
@@ -213,6 +247,14 @@ impl Server {
             sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.expect("drop schema");
             admin.close().await;
         }
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("keys dir") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy key");
     }
 }
 

@@ -66,6 +66,12 @@ pub struct Host {
     writer: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// One compiled-code cache for every host of the suite (the engine's
+/// cache is safe to share), so each component compiles once per build.
+pub fn shared_code_cache() -> std::path::PathBuf {
+    xtask::repo_root().join("target").join("test-code-cache")
+}
+
 /// Limits tight enough that hostile guests fail fast.
 pub fn test_limits() -> RuntimeLimits {
     RuntimeLimits {
@@ -82,7 +88,12 @@ impl Host {
     pub async fn demo() -> Self {
         let guests = xtask::guests();
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = Config { data_dir: dir.path().to_owned(), runtime: test_limits(), ..Config::default() };
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            runtime: test_limits(),
+            code_cache_dir: Some(shared_code_cache()),
+            ..Config::default()
+        };
         let (workbench, writer) = Workbench::open(&config).await.expect("host starts");
         let components = guests.component("noop").parent().expect("component dir").to_owned();
         demo::seed(&workbench, &xtask::repo_root().join("plugins"), &components).await.expect("demo seeds");

@@ -164,3 +164,26 @@ fn rustup_has_target() -> bool {
     };
     output.status.success() && String::from_utf8_lossy(&output.stdout).lines().any(|line| line.trim() == TARGET)
 }
+
+/// The `workbench` binary, built (debug) on first use in this process. It
+/// is built with the workspace's test targets so features resolve as in
+/// `cargo test --workspace` and nothing the tests built is rebuilt.
+///
+/// # Panics
+/// When the build fails.
+pub fn host_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let root = repo_root();
+        let target_dir = root.join("target");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "--workspace", "--bins", "--tests", "--target-dir"])
+            .arg(&target_dir)
+            .current_dir(&root)
+            .status()
+            .unwrap_or_else(|e| panic!("running cargo build for the workbench binary: {e}"));
+        assert!(status.success(), "building the workbench binary failed ({status})");
+        target_dir.join("debug").join("workbench")
+    })
+}

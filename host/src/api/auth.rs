@@ -289,3 +289,88 @@ impl FromRequestParts<AppState> for Caller {
         state.keys.verify(token.trim())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
+
+    use super::*;
+
+    fn config(keys: Vec<JwtKeyConfig>) -> AuthConfig {
+        AuthConfig { keys, ..AuthConfig::default() }
+    }
+
+    #[test]
+    fn eddsa_keys_verify_their_own_tokens_and_refuse_other_algorithms() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+        let private = dir.path().join("ed.pem");
+        let public = dir.path().join("ed.pub.pem");
+        std::fs::write(&private, key.to_pkcs8_pem(Default::default()).expect("pem").as_bytes()).expect("write");
+        std::fs::write(&public, key.verifying_key().to_public_key_pem(Default::default()).expect("pem"))
+            .expect("write");
+        let eddsa = JwtKeyConfig {
+            kid: "prod-2026".into(),
+            algorithm: "EdDSA".into(),
+            secret: None,
+            secret_file: None,
+            public_key_file: Some(public.clone()),
+            private_key_file: Some(private),
+        };
+        let keys = JwtKeys::load(&config(vec![eddsa.clone()]), dir.path()).expect("loads");
+        let token = keys.mint("demo", "zhang.wei", &[Role::Member], Duration::from_secs(60)).expect("mint");
+        let caller = keys.verify(&token).expect("valid");
+        assert_eq!((caller.tenant.as_str(), caller.member.as_str()), ("demo", "zhang.wei"));
+
+        // A verify-only deployment (public key, no private key) accepts it too, and cannot mint.
+        let verify_only = JwtKeyConfig { private_key_file: None, ..eddsa };
+        let replica = JwtKeys::load(&config(vec![verify_only]), dir.path()).expect("loads");
+        assert!(replica.verify(&token).is_ok());
+        assert!(replica.mint("demo", "x", &[Role::Member], Duration::from_secs(60)).is_err());
+
+        // An HS256 token naming the EdDSA kid (key confusion) is refused.
+        let hs = Header { kid: Some("prod-2026".into()), ..Header::new(Algorithm::HS256) };
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: "zhang.wei".into(),
+            tid: "demo".into(),
+            roles: vec!["member".into()],
+            iss: "workbench".into(),
+            aud: "workbench".into(),
+            exp: now + 60,
+            nbf: now,
+            iat: now,
+        };
+        let public_pem = std::fs::read(&public).expect("read");
+        let forged = jsonwebtoken::encode(&hs, &claims, &EncodingKey::from_secret(&public_pem)).expect("encode");
+        assert_eq!(replica.verify(&forged).expect_err("confusion").status(), axum::http::StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn bad_key_configurations_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hs = |secret: &str| JwtKeyConfig {
+            kid: "k".into(),
+            algorithm: "HS256".into(),
+            secret: Some(secret.into()),
+            secret_file: None,
+            public_key_file: None,
+            private_key_file: None,
+        };
+        let short = JwtKeys::load(&config(vec![hs("short")]), dir.path()).expect_err("short secret").to_string();
+        assert!(short.contains("at least 32 bytes"), "{short}");
+        let twice = vec![hs(&"s".repeat(32)), hs(&"t".repeat(32))];
+        assert!(JwtKeys::load(&config(twice), dir.path()).expect_err("duplicate kid").to_string().contains("twice"));
+        let none = JwtKeyConfig { algorithm: "none".into(), ..hs(&"s".repeat(32)) };
+        assert!(
+            JwtKeys::load(&config(vec![none]), dir.path())
+                .expect_err("alg none")
+                .to_string()
+                .contains("unknown algorithm")
+        );
+        let rsa = JwtKeyConfig { algorithm: "RS256".into(), secret: None, ..hs("") };
+        assert!(
+            JwtKeys::load(&config(vec![rsa]), dir.path()).expect_err("no key").to_string().contains("public_key_file")
+        );
+    }
+}

@@ -113,6 +113,14 @@ pub fn app(state: AppState, config: &Config) -> Router {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
         })
         .layer(DefaultBodyLimit::max(config.server.body_limit_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            BodyLimits {
+                default: config.server.body_limit_bytes,
+                // The publish form: a component plus a manifest and a signature.
+                publish: config.registry.max_component_bytes.saturating_mul(2).saturating_add(1 << 20),
+            },
+            refuse_announced_oversize,
+        ))
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a handler panicked");
@@ -131,6 +139,36 @@ pub fn app(state: AppState, config: &Config) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct BodyLimits {
+    default: usize,
+    publish: usize,
+}
+
+/// Refuses a body whose announced length is over the limit before reading
+/// any of it (bodies without a length are cut off at the limit as they stream).
+async fn refuse_announced_oversize(
+    axum::extract::State(limits): axum::extract::State<BodyLimits>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = if request.uri().path() == "/api/v1/plugins" { limits.publish } else { limits.default };
+    let announced = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than this route accepts ({limit} bytes)"),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 async fn record_metrics(request: Request, next: Next) -> Response {

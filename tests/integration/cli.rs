@@ -1,0 +1,181 @@
+//! The `workbench` binary as a newcomer runs it: `serve --demo` prints a URL
+//! and tokens that work, the ops routes answer, `token mint` and `audit
+//! verify` work on the same data dir, and SIGTERM lets an in-flight call
+//! finish and its audit records land before the process exits.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::HOSTILE_MANIFEST;
+
+struct Running {
+    child: Child,
+    base: String,
+    tokens: Vec<(String, String)>,
+}
+
+fn workbench(data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(xtask::host_binary());
+    command.arg("--data-dir").arg(data_dir).env("RUST_LOG", "warn");
+    command
+}
+
+fn start_demo(data_dir: &std::path::Path) -> Running {
+    let guests = xtask::guests();
+    let components = guests.component("noop").parent().expect("component dir");
+    let mut child = workbench(data_dir)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--demo-manifests"])
+        .arg(xtask::repo_root().join("plugins"))
+        .arg("--demo-components")
+        .arg(components)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("workbench starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut base = None;
+    let mut tokens = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if let Some(rest) = line.strip_prefix("Workbench is listening on ") {
+            base = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some((name, token)) = line.trim().strip_prefix("export ").and_then(|l| l.split_once('=')) {
+            tokens.push((name.to_owned(), token.to_owned()));
+        }
+        if line.contains("OpenAPI:") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    Running { child, base: base.expect("the URL is printed"), tokens }
+}
+
+impl Running {
+    fn token(&self, name: &str) -> &str {
+        &self.tokens.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("token {name} printed")).1
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_prints_working_tokens_and_drains_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = start_demo(dir.path());
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+
+    for (path, expected) in [("/healthz", "ok"), ("/readyz", "ready")] {
+        let reply = client.get(url(path)).send().await.expect("answers");
+        assert_eq!(reply.status(), StatusCode::OK);
+        assert!(reply.headers().contains_key("x-request-id"), "every response carries a request id");
+        assert_eq!(reply.text().await.expect("text"), expected);
+    }
+    let openapi: Value =
+        client.get(url("/api/v1/openapi.json")).send().await.expect("answers").json().await.expect("json");
+    let paths = openapi["paths"].as_object().expect("paths");
+    for route in [
+        "/api/v1/plugins",
+        "/api/v1/plugins/{id}",
+        "/api/v1/workbench/plugins",
+        "/api/v1/workbench/plugins/{id}",
+        "/api/v1/workbench/plugins/{id}/disable",
+        "/api/v1/workbench/plugins/{id}/enable",
+        "/api/v1/workbench/plugins/{id}/preview",
+        "/api/v1/members",
+        "/api/v1/members/{id}",
+        "/api/v1/audit",
+        "/api/v1/audit/verify",
+        "/api/v1/audit/export",
+        "/api/v1/settings/retention",
+        "/api/v1/me/plugins",
+        "/api/v1/me/plugins/{id}/consent",
+        "/api/v1/me/plugins/{id}/invoke",
+        "/api/v1/me/access-log",
+        "/api/v1/me/export",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(route), "the OpenAPI document describes {route}");
+    }
+
+    // The printed member token works.
+    let zhang = server.token("TOKEN_ZHANG_WEI").to_owned();
+    let invoke = |plugin: &str, path: &str, token: &str| {
+        client
+            .post(url(&format!("/api/v1/me/plugins/{plugin}/invoke")))
+            .bearer_auth(token)
+            .json(&json!({ "path": path }))
+            .send()
+    };
+    let reply = invoke("site-daily-report", "/report.json", &zhang).await.expect("answers");
+    assert_eq!(reply.status(), StatusCode::OK);
+
+    // A token minted by the CLI on the same data dir works too.
+    let minted = workbench(dir.path())
+        .args(["token", "mint", "--tenant", "demo", "--member", "li.na", "--roles", "member", "--ttl", "5m"])
+        .output()
+        .expect("mint runs");
+    assert!(minted.status.success(), "{}", String::from_utf8_lossy(&minted.stderr));
+    let li_na = String::from_utf8(minted.stdout).expect("utf8").trim().to_owned();
+    assert_eq!(invoke("site-daily-report", "/report.json", &li_na).await.expect("answers").status(), StatusCode::OK);
+    let bad_role = workbench(dir.path())
+        .args(["token", "mint", "--tenant", "demo", "--member", "x", "--roles", "root"])
+        .output()
+        .expect("mint runs");
+    assert!(!bad_role.status.success());
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("unknown role"));
+
+    // Metrics count the invocations.
+    let metrics = client.get(url("/metrics")).send().await.expect("answers").text().await.expect("text");
+    assert!(metrics.contains("workbench_invocations_total{outcome=\"ok\"} 2"), "{metrics}");
+    assert!(metrics.contains("workbench_audit_batch_records"), "{metrics}");
+
+    // A slow call in flight when SIGTERM arrives still gets its answer and its audit record.
+    let acme = server.token("TOKEN_ACME").to_owned();
+    let admin = server.token("TOKEN_ADMIN").to_owned();
+    let hostile = std::fs::read(xtask::guests().component("hostile")).expect("built");
+    let form = reqwest::multipart::Form::new()
+        .text("manifest", HOSTILE_MANIFEST)
+        .part("component", reqwest::multipart::Part::bytes(hostile));
+    let published =
+        client.post(url("/api/v1/plugins")).bearer_auth(&acme).multipart(form).send().await.expect("answers");
+    assert_eq!(published.status(), StatusCode::CREATED);
+    let install = json!({ "version": "0.1.0", "granted_scopes": [] });
+    let installed = client
+        .put(url("/api/v1/workbench/plugins/hostile"))
+        .bearer_auth(&admin)
+        .json(&install)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(installed.status(), StatusCode::OK);
+    let slow = tokio::spawn(invoke("hostile", "/loop", &zhang));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs").success());
+    let reply = slow.await.expect("task").expect("the in-flight call is answered");
+    assert_eq!(reply.status(), StatusCode::BAD_GATEWAY);
+    let body: Value = reply.json().await.expect("json");
+    assert_eq!(body["kind"], "deadline");
+    let invocation = body["invocation"].as_str().expect("invocation").to_owned();
+    let status = tokio::task::spawn_blocking(move || server.child.wait()).await.expect("task").expect("exits");
+    assert!(status.success(), "clean exit after SIGTERM: {status}");
+
+    // The trap is in the durable log, and the chain verifies.
+    let verify = workbench(dir.path()).args(["audit", "verify", "--tenant", "demo"]).output().expect("verify runs");
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("demo: ok"));
+    let db = crate::support::raw_db(&dir.path().join("workbench.db")).await;
+    let trapped: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_records WHERE invocation = ? AND outcome = 'trapped'")
+            .bind(&invocation)
+            .fetch_one(&db)
+            .await
+            .expect("query");
+    assert_eq!(trapped, 1);
+}
