@@ -17,6 +17,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `postgres://…` (or `sqlite:…`); the SQLite file under the data dir when unset.
     pub database_url: Option<String>,
+    /// Keys (audit signing, open ids, local token key); `keys/` under the
+    /// data dir when unset. Replicas on one database must share it.
+    pub keys_dir: Option<PathBuf>,
     /// Where compiled components are cached; `cache/` under the data dir when unset.
     /// Hosts of the same build may share one.
     pub code_cache_dir: Option<PathBuf>,
@@ -38,6 +41,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             database_url: None,
             code_cache_dir: None,
+            keys_dir: None,
             server: ServerConfig::default(),
             auth: AuthConfig::default(),
             registry: RegistryConfig::default(),
@@ -174,7 +178,7 @@ impl Config {
 
     /// The key directory.
     pub fn keys_dir(&self) -> PathBuf {
-        self.data_dir.join("keys")
+        self.keys_dir.clone().unwrap_or_else(|| self.data_dir.join("keys"))
     }
 }
 

@@ -141,7 +141,9 @@ pub fn decide(scope: Scope, policy: &PluginPolicy, consents: &ConsentSet, now_ms
         return Ok(());
     }
     let consent = consents.get(scope).ok_or(Denial::NotConsented)?;
-    if consent.withdrawn_at_ms.is_some_and(|at| at <= now_ms) {
+    // Any recorded withdrawal counts, whatever the clocks of the replicas
+    // that recorded and judge it say: withdrawals are never future-dated.
+    if consent.withdrawn_at_ms.is_some() {
         return Err(Denial::ConsentWithdrawn);
     }
     if consent.expires_at_ms.is_some_and(|at| at <= now_ms) {
@@ -217,6 +219,12 @@ mod tests {
         let withdrawn = Consent { withdrawn_at_ms: Some(NOW), ..consent(Scope::UserName) };
         assert_eq!(
             decide(Scope::UserName, &p, &consents(&[(Scope::UserName, withdrawn)]), NOW),
+            Err(Denial::ConsentWithdrawn)
+        );
+        // Recorded by a replica whose clock runs ahead: still withdrawn.
+        let ahead = Consent { withdrawn_at_ms: Some(NOW + 5_000), ..consent(Scope::UserName) };
+        assert_eq!(
+            decide(Scope::UserName, &p, &consents(&[(Scope::UserName, ahead)]), NOW),
             Err(Denial::ConsentWithdrawn)
         );
 

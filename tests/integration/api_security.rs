@@ -234,6 +234,11 @@ on_both_databases! {
             ("garbage cursor", Method::GET, "/api/v1/audit?after=abc", None, StatusCode::UNPROCESSABLE_ENTITY),
             ("unknown filter", Method::GET, "/api/v1/audit?tenant=other", None, StatusCode::BAD_REQUEST),
             ("bad outcome", Method::GET, "/api/v1/audit?outcome=maybe", None, StatusCode::UNPROCESSABLE_ENTITY),
+            ("NUL in path", Method::GET, "/api/v1/members/a%00b", None, StatusCode::BAD_REQUEST),
+            ("NUL in query", Method::GET, "/api/v1/audit?subject=%00", None, StatusCode::BAD_REQUEST),
+            ("NUL in version", Method::PUT, "/api/v1/workbench/plugins/site-daily-report", Some(json!({ "version": "\u{0}", "granted_scopes": [] })), StatusCode::UNPROCESSABLE_ENTITY),
+            ("NUL in visible_to", Method::PUT, "/api/v1/workbench/plugins/site-daily-report", Some(json!({ "version": "0.1.0", "granted_scopes": ["user.id", "user.name", "storage"], "visible_to": ["a\u{0}"] })), StatusCode::UNPROCESSABLE_ENTITY),
+            ("NUL in profile", Method::PATCH, "/api/v1/members/zhang.wei", Some(json!({ "title": "a\u{0}b" })), StatusCode::UNPROCESSABLE_ENTITY),
             ("unknown route", Method::GET, "/api/v1/nothing-here", None, StatusCode::NOT_FOUND),
             ("wrong method", Method::PATCH, "/api/v1/audit", None, StatusCode::METHOD_NOT_ALLOWED),
         ];

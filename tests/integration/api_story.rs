@@ -231,10 +231,19 @@ on_both_databases! {
         // Other plugins carry on.
         assert_eq!(server.invoke("zhang.wei", "approval-helper", "/summary.json").await.status, StatusCode::OK);
 
-        // Disable stops at once; enable resumes.
+        // Disable stops at once; enable resumes. Withdrawal works while it is disabled.
         let off = server.call(Method::POST, "/api/v1/workbench/plugins/approval-helper/disable", Some(&admin), None).await;
         assert_eq!(off.body["state"], "disabled");
         assert_eq!(server.invoke("zhang.wei", "approval-helper", "/summary.json").await.status, StatusCode::NOT_FOUND);
+        let zhang = server.demo_token("zhang.wei", MEMBER);
+        let withdrawn = server.call(Method::DELETE, "/api/v1/me/plugins/approval-helper/consent", Some(&zhang), None).await;
+        assert_eq!(withdrawn.status, StatusCode::OK, "{}", withdrawn.text);
+        let active = "SELECT COUNT(*) FROM consents WHERE member = $1 AND plugin = $2 AND withdrawn_at IS NULL";
+        assert_eq!(server.count(active, &["zhang.wei", "approval-helper"]).await, 0);
+        let again = json!({ "scopes": ["perm.approval", "user.nickname"] });
+        server.call(Method::POST, "/api/v1/workbench/plugins/approval-helper/enable", Some(&admin), None).await;
+        let consented = server.call(Method::PUT, "/api/v1/me/plugins/approval-helper/consent", Some(&zhang), Some(again)).await;
+        assert_eq!(consented.status, StatusCode::OK, "{}", consented.text);
         server.call(Method::POST, "/api/v1/workbench/plugins/approval-helper/enable", Some(&admin), None).await;
         assert_eq!(server.invoke("zhang.wei", "approval-helper", "/summary.json").await.status, StatusCode::OK);
         server.stop().await;

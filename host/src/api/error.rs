@@ -125,10 +125,11 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "audit_unavailable",
-                    "the audit log cannot be written; nothing was released",
+                    "the audit log cannot be written; try again later",
                 )
             }
             ServiceError::Store(e) => ApiError::internal(e),
+            ServiceError::Internal(detail) => ApiError::internal(detail),
         }
     }
 }

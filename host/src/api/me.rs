@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
-use super::{AppState, require_member};
+use super::{AppState, detached, require_member};
 use crate::runtime::{LogLine, Request};
 use crate::scope::Scope;
 use crate::service::Disclosure;
@@ -64,7 +64,11 @@ async fn consent(
     ApiJson(body): ApiJson<ConsentBody>,
 ) -> ApiResult<Json<Disclosure>> {
     require_member(&state, &caller).await?;
-    Ok(Json(state.workbench.consent(&caller.tenant, &caller.member, &id, &body.scopes, &body.sensitive).await?))
+    let Caller { tenant, member, .. } = caller;
+    let consent = move |wb: std::sync::Arc<crate::service::Workbench>| async move {
+        wb.consent(&tenant, &member, &id, &body.scopes, &body.sensitive).await
+    };
+    Ok(Json(detached(&state, consent).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -93,7 +97,11 @@ async fn withdraw(
                 .collect::<ApiResult<Vec<_>>>()
         })
         .transpose()?;
-    Ok(Json(state.workbench.withdraw(&caller.tenant, &caller.member, &id, scopes.as_deref()).await?))
+    let Caller { tenant, member, .. } = caller;
+    let withdraw = move |wb: std::sync::Arc<crate::service::Workbench>| async move {
+        wb.withdraw(&tenant, &member, &id, scopes.as_deref()).await
+    };
+    Ok(Json(detached(&state, withdraw).await?))
 }
 
 /// The request handed to the plugin.

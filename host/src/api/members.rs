@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
 use super::auth::{Caller, Role};
 use super::error::{ApiJson, ApiPath, ApiResult, ErrorBody};
+use super::{AppState, detached};
 use crate::service::admin::{DeletionReceipt, Member};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -31,7 +31,9 @@ async fn add(
     ApiJson(member): ApiJson<Member>,
 ) -> ApiResult<(StatusCode, Json<Member>)> {
     caller.require(Role::Admin)?;
-    Ok((StatusCode::CREATED, Json(state.workbench.add_member(&caller.tenant, &caller.member, member).await?)))
+    let Caller { tenant, member: admin, .. } = caller;
+    let added = detached(&state, move |wb| async move { wb.add_member(&tenant, &admin, member).await }).await?;
+    Ok((StatusCode::CREATED, Json(added)))
 }
 
 /// One member.
@@ -50,7 +52,8 @@ async fn patch(
     ApiJson(patch): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<Member>> {
     caller.require(Role::Admin)?;
-    Ok(Json(state.workbench.patch_member(&caller.tenant, &caller.member, &id, patch).await?))
+    let Caller { tenant, member: admin, .. } = caller;
+    Ok(Json(detached(&state, move |wb| async move { wb.patch_member(&tenant, &admin, &id, patch).await }).await?))
 }
 
 /// Remove a member (除名) with their plugin data.
@@ -61,5 +64,6 @@ async fn remove(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<DeletionReceipt>> {
     caller.require(Role::Admin)?;
-    Ok(Json(state.workbench.remove_member(&caller.tenant, &caller.member, &id).await?))
+    let Caller { tenant, member: admin, .. } = caller;
+    Ok(Json(detached(&state, move |wb| async move { wb.remove_member(&tenant, &admin, &id).await }).await?))
 }

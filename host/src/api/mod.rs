@@ -121,6 +121,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
             },
             refuse_announced_oversize,
         ))
+        .layer(axum::middleware::from_fn(refuse_nul))
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a handler panicked");
@@ -205,6 +206,34 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// Runs a use case in its own task, so a client that disconnects (or the
+/// request timeout) cannot stop it between its change and the change's
+/// audit record.
+async fn detached<T, F, Fut>(state: &AppState, run: F) -> Result<T, ApiError>
+where
+    F: FnOnce(Arc<Workbench>) -> Fut,
+    Fut: Future<Output = crate::service::ServiceResult<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let task = tokio::spawn(run(Arc::clone(&state.workbench)));
+    match task.await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(error) => Err(crate::service::ServiceError::Internal(format!("use case task: {error}")).into()),
+    }
+}
+
+/// Refuses a NUL byte anywhere in the path or query: no id contains one,
+/// and PostgreSQL text cannot hold one.
+async fn refuse_nul(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let raw = uri.path_and_query().map_or("", |pq| pq.as_str());
+    if raw.to_ascii_lowercase().contains("%00") {
+        return ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "the path or query contains a NUL byte")
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// The caller's tenant must have the member in its directory.

@@ -7,9 +7,9 @@ use base64::Engine as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
 use super::auth::{Caller, Role};
 use super::error::{ApiError, ApiPath, ApiResult, ErrorBody};
+use super::{AppState, detached};
 use crate::service::Published;
 use crate::service::registry::{CatalogueEntry, ComponentSignature};
 
@@ -109,7 +109,11 @@ async fn publish(
         }),
         _ => return Err(ApiError::invalid("a signature needs both public_key and signature")),
     };
-    let published = state.workbench.publish(&caller.tenant, &caller.member, &manifest, component, signature).await?;
+    let Caller { tenant, member, .. } = caller;
+    let publish = move |wb: std::sync::Arc<crate::service::Workbench>| async move {
+        wb.publish(&tenant, &member, &manifest, component, signature).await
+    };
+    let published = detached(&state, publish).await?;
     Ok((StatusCode::CREATED, Json(published)))
 }
 

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
 use super::auth::{Caller, Role};
 use super::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
+use super::{AppState, detached};
 use crate::audit::Outcome;
 use crate::service::privacy::{AuditEntry, AuditPage, MAX_PAGE};
 use crate::store::{AuditFilter, Retention};
@@ -181,5 +181,6 @@ async fn put_retention(
     ApiJson(retention): ApiJson<Retention>,
 ) -> ApiResult<Json<Retention>> {
     caller.require(Role::Admin)?;
-    Ok(Json(state.workbench.set_retention(&caller.tenant, &caller.member, retention).await?))
+    let Caller { tenant, member: admin, .. } = caller;
+    Ok(Json(detached(&state, move |wb| async move { wb.set_retention(&tenant, &admin, retention).await }).await?))
 }

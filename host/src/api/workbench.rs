@@ -7,9 +7,9 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
 use super::auth::{Caller, Role};
 use super::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
+use super::{AppState, detached};
 use crate::scope::Scope;
 use crate::service::admin::{DeletionReceipt, InstallRequest, InstallationView, Preview};
 
@@ -66,7 +66,8 @@ async fn install(
 ) -> ApiResult<Json<InstallationView>> {
     caller.require(Role::Admin)?;
     let request = InstallRequest { version: body.version, granted: body.granted_scopes, visible_to: body.visible_to };
-    Ok(Json(state.workbench.install(&caller.tenant, &caller.member, &id, request).await?))
+    let Caller { tenant, member, .. } = caller;
+    Ok(Json(detached(&state, move |wb| async move { wb.install(&tenant, &member, &id, request).await }).await?))
 }
 
 /// Uninstall: the plugin stops at once; its consents and storage in the tenant are deleted.
@@ -83,7 +84,8 @@ async fn uninstall(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<DeletionReceipt>> {
     caller.require(Role::Admin)?;
-    Ok(Json(state.workbench.uninstall(&caller.tenant, &caller.member, &id).await?))
+    let Caller { tenant, member, .. } = caller;
+    Ok(Json(detached(&state, move |wb| async move { wb.uninstall(&tenant, &member, &id).await }).await?))
 }
 
 /// Stop a plugin at once.
@@ -94,7 +96,8 @@ async fn disable(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<InstallationView>> {
     caller.require(Role::Admin)?;
-    Ok(Json(state.workbench.set_enabled(&caller.tenant, &caller.member, &id, false).await?))
+    let Caller { tenant, member, .. } = caller;
+    Ok(Json(detached(&state, move |wb| async move { wb.set_enabled(&tenant, &member, &id, false).await }).await?))
 }
 
 /// Resume a plugin.
@@ -105,7 +108,8 @@ async fn enable(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<InstallationView>> {
     caller.require(Role::Admin)?;
-    Ok(Json(state.workbench.set_enabled(&caller.tenant, &caller.member, &id, true).await?))
+    let Caller { tenant, member, .. } = caller;
+    Ok(Json(detached(&state, move |wb| async move { wb.set_enabled(&tenant, &member, &id, true).await }).await?))
 }
 
 /// What the plugin would receive for a member now (audited as an access).
@@ -123,5 +127,6 @@ async fn preview(
     ApiQuery(query): ApiQuery<PreviewQuery>,
 ) -> ApiResult<Json<Preview>> {
     caller.require(Role::Admin)?;
-    Ok(Json(state.workbench.preview(&caller.tenant, &caller.member, &id, &query.member).await?))
+    let Caller { tenant, member: admin, .. } = caller;
+    Ok(Json(detached(&state, move |wb| async move { wb.preview(&tenant, &admin, &id, &query.member).await }).await?))
 }

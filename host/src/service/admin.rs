@@ -119,9 +119,12 @@ fn check_profile(profile: &MemberProfile) -> ServiceResult<()> {
         ("department", &profile.department),
         ("title", &profile.title),
     ];
-    for (field, value) in texts {
+    for (field, value) in texts.into_iter().chain([("name", &Some(profile.name.clone()))]) {
         if value.as_ref().is_some_and(|v| v.chars().count() > 200) {
             return bad(format!("{field} must be at most 200 characters"));
+        }
+        if value.as_ref().is_some_and(|v| v.chars().any(char::is_control)) {
+            return bad(format!("{field} must not contain control characters"));
         }
     }
     if let Some(birthday) = &profile.birthday
@@ -218,6 +221,12 @@ impl Workbench {
         plugin: &str,
         request: InstallRequest,
     ) -> ServiceResult<InstallationView> {
+        if semver::Version::parse(&request.version).is_err() {
+            return Err(ServiceError::BadRequest(format!("version {:?} is not a semantic version", request.version)));
+        }
+        if let Some(bad) = request.visible_to.iter().flatten().find(|m| !valid_member_id(m)) {
+            return Err(ServiceError::BadRequest(format!("visible_to: {bad:?} is not a member id")));
+        }
         let release = self
             .store
             .plugin_version(plugin, &request.version)
@@ -270,6 +279,7 @@ impl Workbench {
             state: previous.as_ref().map_or(InstallationState::Enabled, |p| p.state),
         };
         self.store.put_installation(&installation).await?;
+        let installation = self.store.installation(tenant, plugin).await?.unwrap_or(installation);
         let action = match &previous {
             None => "plugin.install",
             Some(p) if p.version != installation.version => "plugin.upgrade",
@@ -293,13 +303,15 @@ impl Workbench {
         plugin: &str,
         enabled: bool,
     ) -> ServiceResult<InstallationView> {
-        let mut installation = self
+        let state = if enabled { InstallationState::Enabled } else { InstallationState::Disabled };
+        if !self.store.set_installation_state(tenant, plugin, state).await? {
+            return Err(ServiceError::NotFound(format!("plugin {plugin} is not installed")));
+        }
+        let installation = self
             .store
             .installation(tenant, plugin)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("plugin {plugin} is not installed")))?;
-        installation.state = if enabled { InstallationState::Enabled } else { InstallationState::Disabled };
-        self.store.put_installation(&installation).await?;
         let action = if enabled { "plugin.enable" } else { "plugin.disable" };
         self.audit_change(tenant, Actor::Admin(admin), None, action, plugin.to_owned()).await?;
         self.installation_view(installation).await
@@ -442,7 +454,7 @@ impl Workbench {
         let profile: MemberProfile =
             serde_json::from_value(value).map_err(|e| ServiceError::BadRequest(format!("invalid profile: {e}")))?;
         check_profile(&profile)?;
-        self.store.upsert_member(tenant, id, &profile).await?;
+        self.store.update_member(tenant, id, &profile).await?;
         let fields: Vec<_> = patch.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
         self.audit_change(tenant, Actor::Admin(admin), Some(id), "member.update", fields.join(", ")).await?;
         Ok(Member { id: id.to_owned(), profile })

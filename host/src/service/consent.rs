@@ -160,7 +160,14 @@ impl Workbench {
             {
                 continue;
             }
-            let loaded = self.load_version(&installation.plugin, &installation.version).await?;
+            let loaded = match self.load_version(&installation.plugin, &installation.version).await {
+                Ok(loaded) => loaded,
+                Err(error) => {
+                    // One plugin that cannot load must not hide the rest of the workbench.
+                    tracing::error!(plugin = %installation.plugin, %error, "plugin cannot be loaded");
+                    continue;
+                }
+            };
             let consents = self.store.consents(tenant, member, &installation.plugin).await?;
             let d = disclosure(&loaded, &installation, &consents, crate::now_ms());
             plugins.push(MyPlugin {
@@ -242,9 +249,10 @@ impl Workbench {
         Ok(disclosure(&loaded, &installation, &stored, crate::now_ms()))
     }
 
-    /// Withdraws `member`'s consent to `scopes` (all consented scopes when
-    /// `None`), effective for the next host call, and deletes what the
-    /// plugin stored about them.
+    /// Withdraws `member`'s consent to `scopes` (every active consent to the
+    /// plugin when `None`), effective for the next call, and deletes what
+    /// the plugin stored about them. Works whatever the installation's state
+    /// or visible range: withdrawal is never harder than consent.
     pub async fn withdraw(
         &self,
         tenant: &str,
@@ -252,19 +260,20 @@ impl Workbench {
         plugin: &str,
         scopes: Option<&[Scope]>,
     ) -> ServiceResult<Disclosure> {
-        let (loaded, installation) = self.visible(tenant, member, plugin).await?;
-        let manifest = &loaded.manifest;
-        let scopes: Vec<Scope> = match scopes {
-            Some(list) => {
-                if let Some(stray) = list.iter().find(|s| manifest.declaration(**s).is_none()) {
-                    return Err(ServiceError::BadRequest(format!("{plugin} does not ask for {stray}")));
-                }
-                list.to_vec()
-            }
-            None => manifest.scopes.iter().map(|d| d.scope).filter(|s| s.is_personal()).collect(),
+        let installation = self
+            .store
+            .installation(tenant, plugin)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("plugin {plugin} is not installed in this workbench")))?;
+        let loaded = self.load_version(plugin, &installation.version).await?;
+        if let Some(stray) = scopes.and_then(|list| list.iter().find(|s| !s.is_personal())) {
+            return Err(ServiceError::BadRequest(format!("{stray} is a capability; it takes no personal consent")));
+        }
+        self.store.withdraw_consents(tenant, member, plugin, scopes, crate::now_ms()).await?;
+        let reason = match scopes {
+            Some(list) => format!("{plugin}: {}", scope_list(list.iter().copied())),
+            None => format!("{plugin}: all"),
         };
-        self.store.withdraw_consents(tenant, member, plugin, &scopes, crate::now_ms()).await?;
-        let reason = format!("{plugin}: {}", scope_list(scopes.iter().copied()));
         self.audit_change(tenant, Actor::Member(member), Some(member), "consent.withdraw", reason).await?;
         let stored = self.store.consents(tenant, member, plugin).await?;
         Ok(disclosure(&loaded, &installation, &stored, crate::now_ms()))

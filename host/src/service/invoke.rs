@@ -55,14 +55,26 @@ impl Workbench {
             invocation: invocation.clone(),
             now_ms: now,
         };
-        let outcome = self.runtime.call(&loaded.pre, call, self.services.clone(), request).await;
-        let denials = outcome.audit.iter().filter(|e| e.outcome == Outcome::Denied).count();
-        let audit = self.audit.append(outcome.audit).await?;
+        // The call and its audit write run in their own task: a client that
+        // disconnects or a request timeout cannot drop the records of what
+        // the plugin already did.
+        let (runtime, pre, services, writer) =
+            (Arc::clone(&self.runtime), Arc::clone(&loaded.pre), self.services.clone(), self.audit.clone());
+        let (outcome, written) = tokio::spawn(async move {
+            let mut outcome = runtime.call(&pre, call, services, request).await;
+            let written = writer.append(std::mem::take(&mut outcome.audit)).await;
+            (outcome, written)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("invocation task: {e}")))?;
+        let audit = written?;
+        let denials = audit.iter().filter(|r| r.event.outcome == Outcome::Denied).count();
         metrics::counter!("workbench_gate_denials_total").increment(denials as u64);
         metrics::histogram!("workbench_invocation_seconds").record(started.elapsed().as_secs_f64());
         match outcome.result {
             Ok(response) => {
                 metrics::counter!("workbench_invocations_total", "outcome" => "ok").increment(1);
+                tracing::debug!(%invocation, plugin, status = response.status, records = audit.len(), "invocation done");
                 Ok(Invoked { invocation, response, audit, logs: outcome.logs })
             }
             Err(error) => {

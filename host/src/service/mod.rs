@@ -74,6 +74,9 @@ pub enum ServiceError {
     /// The database failed.
     #[error(transparent)]
     Store(StoreError),
+    /// The host failed (a task panicked, a stored component no longer loads).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<StoreError> for ServiceError {
@@ -242,7 +245,12 @@ impl Workbench {
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("plugin {plugin}@{version} is not published")))?;
         let PluginVersion { release, component } = stored;
-        let pre = self.runtime.prepare(&release.digest, move || component).await?;
+        // It passed validation when published: failing now is the host's fault.
+        let pre = self
+            .runtime
+            .prepare(&release.digest, move || component)
+            .await
+            .map_err(|e| ServiceError::Internal(format!("{plugin}@{version} does not load: {e}")))?;
         let actor = format!("plugin:{}", release.manifest.reference());
         let loaded = Arc::new(LoadedVersion { manifest: Arc::new(release.manifest), actor, pre });
         self.versions.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, Arc::clone(&loaded));

@@ -173,7 +173,7 @@ impl Workbench {
         let runtime = Arc::clone(&self.runtime);
         let (checked, component) = tokio::task::spawn_blocking(move || (runtime.check(&component), component))
             .await
-            .map_err(|e| ServiceError::BadRequest(format!("validation failed: {e}")))?;
+            .map_err(|e| ServiceError::Internal(format!("component validation task: {e}")))?;
         let imports = checked?;
         let undeclared = undeclared_imports(&imports, manifest.declared());
         if !undeclared.is_empty() {

@@ -320,6 +320,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Creates or replaces a member's profile.
     async fn upsert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()>;
+    /// Replaces an existing member's profile; not found when there is none
+    /// (a removed member is never re-created by a late update).
+    async fn update_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()>;
     /// Creates a member; a conflict when the id is taken.
     async fn insert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()>;
     /// A member's profile.
@@ -338,8 +341,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Releases of one plugin, or of all, by plugin id then publication time.
     async fn plugin_releases(&self, plugin: Option<&str>) -> StoreResult<Vec<PluginRelease>>;
 
-    /// Creates or replaces an installation.
+    /// Creates an installation, or changes an existing one's version, grant
+    /// and visible range (its enabled/disabled state stays as it is).
     async fn put_installation(&self, installation: &Installation) -> StoreResult<()>;
+    /// Enables or disables an installation; false when there is none.
+    async fn set_installation_state(&self, tenant: &str, plugin: &str, state: InstallationState) -> StoreResult<bool>;
     /// A tenant's installation of a plugin.
     async fn installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Installation>>;
     /// A tenant's installations in plugin order.
@@ -348,7 +354,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// in the tenant, in one transaction; `None` when it is not installed.
     async fn delete_installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Deleted>>;
 
-    /// Records consents (replacing earlier ones for the same scopes).
+    /// Records consents (replacing earlier ones for the same scopes). Not
+    /// found when the plugin is no longer installed or the member removed.
     async fn put_consents(
         &self,
         tenant: &str,
@@ -356,14 +363,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         plugin: &str,
         consents: &[(Scope, Consent)],
     ) -> StoreResult<()>;
-    /// Marks consents withdrawn at `now_ms` and deletes the person's bucket
-    /// of that plugin, in one transaction.
+    /// Marks consents to `scopes` (every active consent to the plugin when
+    /// `None`) withdrawn at `now_ms` and deletes the person's bucket of that
+    /// plugin, in one transaction.
     async fn withdraw_consents(
         &self,
         tenant: &str,
         member: &str,
         plugin: &str,
-        scopes: &[Scope],
+        scopes: Option<&[Scope]>,
         now_ms: i64,
     ) -> StoreResult<()>;
     /// The member's latest consents for a plugin.

@@ -98,9 +98,35 @@ fn count(done: &sqlx::any::AnyQueryResult) -> u64 {
     done.rows_affected()
 }
 
-/// `$first, $first+1, …` for `n` parameters.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+/// PostgreSQL text cannot hold NUL; a plugin's error text (or any other
+/// text) with one must not fail the batch it shares with other tenants.
+/// Replaced before hashing, on both backends alike.
+fn without_nul(mut event: AuditEvent) -> AuditEvent {
+    fn clean(text: &mut String) {
+        if text.contains('\0') {
+            *text = text.replace('\0', "\u{FFFD}");
+        }
+    }
+    clean(&mut event.actor);
+    clean(&mut event.action);
+    for text in [&mut event.subject, &mut event.scope, &mut event.purpose, &mut event.reason, &mut event.invocation]
+        .into_iter()
+        .flatten()
+    {
+        clean(text);
+    }
+    event
+}
+
+/// `$first, $first+1, …` for `n` parameters; `?first, …` on SQLite, where
+/// `$n` is a *named* parameter that SQLite looks up by a linear search, so
+/// a multi-row insert with thousands of them would parse in quadratic time.
+fn placeholders(backend: Backend, first: usize, n: usize) -> String {
+    let sigil = match backend {
+        Backend::Sqlite => '?',
+        Backend::Postgres => '$',
+    };
+    (first..first + n).map(|i| format!("{sigil}{i}")).collect::<Vec<_>>().join(", ")
 }
 
 impl SqlStore {
@@ -155,6 +181,43 @@ impl SqlStore {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         })
+    }
+
+    /// Fails with not found unless `plugin` is installed in `tenant` (and
+    /// `member`, if given, is a member), reading the rows that allow the
+    /// write inside the transaction (share-locked on PostgreSQL), so an
+    /// uninstall or removal that commits first is never undone.
+    async fn require_installed_member(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        tenant: &str,
+        plugin: &str,
+        member: Option<&str>,
+    ) -> StoreResult<()> {
+        let share = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR SHARE",
+        };
+        let installed =
+            sqlx::query(&format!("SELECT state FROM installations WHERE tenant = $1 AND plugin = $2{share}"))
+                .bind(tenant)
+                .bind(plugin)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if installed.is_none() {
+            return Err(StoreError::NotFound(format!("plugin {plugin} is not installed")));
+        }
+        if let Some(member) = member {
+            let found = sqlx::query(&format!("SELECT 1 FROM members WHERE tenant = $1 AND id = $2{share}"))
+                .bind(tenant)
+                .bind(member)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if found.is_none() {
+                return Err(StoreError::NotFound(format!("no member {member}")));
+            }
+        }
+        Ok(())
     }
 
     /// Serialises writers of `key` until the transaction ends (PostgreSQL;
@@ -270,6 +333,19 @@ impl Store for SqlStore {
         .bind(crate::now_ms())
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    async fn update_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE members SET profile = $1 WHERE tenant = $2 AND id = $3")
+            .bind(json(profile)?)
+            .bind(tenant)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if count(&done) == 0 {
+            return Err(StoreError::NotFound(format!("no member {id}")));
+        }
         Ok(())
     }
 
@@ -412,7 +488,7 @@ impl Store for SqlStore {
             "INSERT INTO installations (tenant, plugin, version, granted, visible_to, state, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (tenant, plugin) DO UPDATE SET version = excluded.version, granted = excluded.granted, \
-             visible_to = excluded.visible_to, state = excluded.state, updated_at = excluded.updated_at",
+             visible_to = excluded.visible_to, updated_at = excluded.updated_at",
         )
         .bind(&installation.tenant)
         .bind(&installation.plugin)
@@ -424,6 +500,18 @@ impl Store for SqlStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn set_installation_state(&self, tenant: &str, plugin: &str, state: InstallationState) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE installations SET state = $1, updated_at = $2 WHERE tenant = $3 AND plugin = $4")
+                .bind(state.as_str())
+                .bind(crate::now_ms())
+                .bind(tenant)
+                .bind(plugin)
+                .execute(&self.pool)
+                .await?;
+        Ok(count(&done) > 0)
     }
 
     async fn installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Installation>> {
@@ -479,6 +567,7 @@ impl Store for SqlStore {
         consents: &[(Scope, Consent)],
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
+        self.require_installed_member(&mut tx, tenant, plugin, Some(member)).await?;
         for (scope, consent) in consents {
             sqlx::query(
                 "INSERT INTO consents (tenant, member, plugin, scope, purpose, separate, granted_at, expires_at, withdrawn_at) \
@@ -507,22 +596,30 @@ impl Store for SqlStore {
         tenant: &str,
         member: &str,
         plugin: &str,
-        scopes: &[Scope],
+        scopes: Option<&[Scope]>,
         now_ms: i64,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        for scope in scopes {
-            sqlx::query(
-                "UPDATE consents SET withdrawn_at = $1 \
-                 WHERE tenant = $2 AND member = $3 AND plugin = $4 AND scope = $5 AND withdrawn_at IS NULL",
-            )
-            .bind(now_ms)
-            .bind(tenant)
-            .bind(member)
-            .bind(plugin)
-            .bind(scope.as_str())
-            .execute(&mut *tx)
-            .await?;
+        // The same lock storage writes to this bucket take.
+        self.lock(&mut tx, &format!("kv:{tenant}/{plugin}/{member}")).await?;
+        let update = "UPDATE consents SET withdrawn_at = $1 \
+                      WHERE tenant = $2 AND member = $3 AND plugin = $4 AND withdrawn_at IS NULL";
+        match scopes {
+            None => {
+                sqlx::query(update).bind(now_ms).bind(tenant).bind(member).bind(plugin).execute(&mut *tx).await?;
+            }
+            Some(scopes) => {
+                for scope in scopes {
+                    sqlx::query(&format!("{update} AND scope = $5"))
+                        .bind(now_ms)
+                        .bind(tenant)
+                        .bind(member)
+                        .bind(plugin)
+                        .bind(scope.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
         }
         sqlx::query("DELETE FROM plugin_kv WHERE tenant = $1 AND plugin = $2 AND person = $3")
             .bind(tenant)
@@ -627,31 +724,8 @@ impl Store for SqlStore {
         let mut tx = self.begin().await?;
         self.lock(&mut tx, &format!("kv:{}/{}/{}", bucket.tenant, bucket.plugin, person_key(&bucket))).await?;
         // An uninstall or a member's removal that commits while a call runs
-        // must not be undone by the call's later writes: the rows that
-        // allow the write are read (and on PostgreSQL share-locked) here.
-        let share = match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR SHARE",
-        };
-        let installed =
-            sqlx::query(&format!("SELECT state FROM installations WHERE tenant = $1 AND plugin = $2{share}"))
-                .bind(bucket.tenant)
-                .bind(bucket.plugin)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if installed.is_none() {
-            return Err(StoreError::NotFound(format!("plugin {} is not installed", bucket.plugin)));
-        }
-        if let Some(person) = bucket.person {
-            let member = sqlx::query(&format!("SELECT 1 FROM members WHERE tenant = $1 AND id = $2{share}"))
-                .bind(bucket.tenant)
-                .bind(person)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if member.is_none() {
-                return Err(StoreError::NotFound("the member was removed".to_owned()));
-            }
-        }
+        // must not be undone by the call's later writes.
+        self.require_installed_member(&mut tx, bucket.tenant, bucket.plugin, bucket.person).await?;
         let used: i64 = sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(octet_length(key) + octet_length(value)), 0) AS BIGINT) FROM plugin_kv \
              WHERE tenant = $1 AND plugin = $2 AND person = $3 AND key <> $4",
@@ -735,11 +809,13 @@ impl Store for SqlStore {
         }
         let mut records = Vec::with_capacity(events.len());
         for event in events {
+            let event = without_nul(event);
             let position = heads.iter().position(|(t, _)| *t == event.tenant).ok_or_else(|| corrupt("tenant head"))?;
             records.push(chain::link(&mut heads[position].1, event));
         }
         for chunk in records.chunks(AUDIT_ROWS_PER_INSERT) {
-            let rows: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(i * 13 + 1, 13))).collect();
+            let rows: Vec<String> =
+                (0..chunk.len()).map(|i| format!("({})", placeholders(self.backend, i * 13 + 1, 13))).collect();
             let sql = format!(
                 "INSERT INTO audit_records (tenant, seq, ts, actor, subject, action, scope, purpose, outcome, reason, \
                  invocation, prev_hash, hash) VALUES {}",
