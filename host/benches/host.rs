@@ -109,13 +109,8 @@ fn instantiate_and_call(c: &mut Criterion) {
     group.finish();
 }
 
-fn audit_append(c: &mut Criterion) {
-    let tokio = tokio::runtime::Runtime::new().expect("tokio");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = tokio.block_on(SqlStore::open_sqlite(&dir.path().join("audit.db"))).expect("sqlite");
-    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
-    let sign = move |tenant: &str, head: chain::Head| chain::sign_checkpoint(&key, tenant, head, 0);
-    let event = AuditEvent {
+fn audit_event() -> AuditEvent {
+    AuditEvent {
         tenant: "t".into(),
         ts_ms: 1,
         actor: "plugin:bench@1.0.0".into(),
@@ -126,18 +121,47 @@ fn audit_append(c: &mut Criterion) {
         outcome: Outcome::Allowed,
         reason: None,
         invocation: Some("01900000-0000-7000-8000-000000000000".into()),
-    };
-    let mut group = c.benchmark_group("audit_append_sqlite");
+    }
+}
+
+/// Durable appends of batches of records to one tenant's chain.
+fn bench_append(c: &mut Criterion, name: &str, tokio: &tokio::runtime::Runtime, store: &SqlStore) {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    let sign = move |tenant: &str, head: chain::Head| chain::sign_checkpoint(&key, tenant, head, 0);
+    let event = audit_event();
+    let mut group = c.benchmark_group(name);
     group.sample_size(20);
     for batch in [1usize, 10, 100, 1000] {
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_with_input(BenchmarkId::from_parameter(batch), &batch, |b, &batch| {
-            b.to_async(&tokio)
+            b.to_async(tokio)
                 .iter(|| async { store.append_audit(vec![event.clone(); batch], &sign).await.expect("append") })
         });
     }
     group.finish();
 }
 
-criterion_group!(benches, gate_decision, instantiate_and_call, audit_append);
+fn audit_append(c: &mut Criterion) {
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = tokio.block_on(SqlStore::open_sqlite(&dir.path().join("audit.db"))).expect("sqlite");
+    bench_append(c, "audit_append_sqlite", &tokio, &store);
+}
+
+/// The same on PostgreSQL (`WORKBENCH_TEST_POSTGRES`, default the local
+/// `test` database), in a fresh schema.
+fn audit_append_postgres(c: &mut Criterion) {
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let base =
+        std::env::var("WORKBENCH_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("bench_{}", std::process::id());
+    let admin = tokio.block_on(sqlx::PgPool::connect(&base)).expect("PostgreSQL reachable");
+    tokio.block_on(sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin)).expect("schema");
+    let url = format!("{base}?options=-c%20search_path%3D{schema}");
+    let store = tokio.block_on(SqlStore::connect(&url)).expect("postgres");
+    bench_append(c, "audit_append_postgres", &tokio, &store);
+    tokio.block_on(sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin)).expect("drop");
+}
+
+criterion_group!(benches, gate_decision, instantiate_and_call, audit_append, audit_append_postgres);
 criterion_main!(benches);
