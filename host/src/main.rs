@@ -99,7 +99,16 @@ enum AuditCommand {
         /// Only this tenant.
         #[arg(long)]
         tenant: Option<String>,
+        /// Verify an NDJSON export (`GET /api/v1/audit/export`) instead of
+        /// the database: needs only the file and the public key.
+        #[arg(long, requires = "public_key")]
+        offline: Option<PathBuf>,
+        /// The checkpoint-signing public key, hex (see `audit public-key`).
+        #[arg(long, requires = "offline")]
+        public_key: Option<String>,
     },
+    /// Prints the public key that verifies audit checkpoints (hex).
+    PublicKey,
 }
 
 fn main() -> ExitCode {
@@ -150,7 +159,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", keys.mint(&tenant, &member, &roles, ttl.into())?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit { command: AuditCommand::Verify { tenant } } => {
+        Command::Audit { command: AuditCommand::Verify { tenant, offline: Some(file), public_key } } => {
+            verify_offline(&file, public_key.as_deref().unwrap_or_default(), tenant.as_deref())
+        }
+        Command::Audit { command: AuditCommand::PublicKey } => {
+            let key = workbench_host::service::keys::signing_key(&config.keys_dir())?;
+            println!("{}", hex::encode(key.verifying_key().as_bytes()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { command: AuditCommand::Verify { tenant, offline: None, .. } } => {
             let (workbench, writer) = Workbench::open(&config).await?;
             let code = verify(&workbench, tenant.as_deref()).await?;
             drop(workbench);
@@ -249,10 +266,43 @@ async fn shutdown_signal() {
     }
 }
 
-async fn verify(workbench: &Workbench, tenant: Option<&str>) -> anyhow::Result<ExitCode> {
-    let reports = workbench.verify_audit(tenant).await?;
+/// Verifies an NDJSON export with only the public key.
+fn verify_offline(file: &std::path::Path, public_key: &str, tenant: Option<&str>) -> anyhow::Result<ExitCode> {
+    use workbench_host::audit::AuditRecord;
+    use workbench_host::audit::chain::Checkpoint;
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(public_key.trim(), &mut key).context("the public key must be 64 hex digits")?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&key).context("not an Ed25519 public key")?;
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let (mut records, mut checkpoints) = (Vec::<AuditRecord>::new(), Vec::<Checkpoint>::new());
+    for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let value: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("line {} is not JSON", number + 1))?;
+        match value.get("checkpoint") {
+            Some(checkpoint) => checkpoints.push(
+                serde_json::from_value(checkpoint.clone())
+                    .with_context(|| format!("line {}: bad checkpoint", number + 1))?,
+            ),
+            None => {
+                records.push(serde_json::from_value(value).with_context(|| format!("line {}: bad record", number + 1))?)
+            }
+        }
+    }
+    let Some(tenant) = tenant.map(str::to_owned).or_else(|| records.first().map(|r| r.event.tenant.clone())) else {
+        println!("no audit records in {}", file.display());
+        return Ok(ExitCode::FAILURE);
+    };
+    if checkpoints.is_empty() {
+        println!("{tenant}: the export has no signed checkpoint; export it without filters");
+        return Ok(ExitCode::FAILURE);
+    }
+    let report = workbench_host::audit::verify::verify_export(&tenant, &key, &records, checkpoints);
+    Ok(print_reports(&[report]))
+}
+
+fn print_reports(reports: &[workbench_host::audit::verify::VerifyReport]) -> ExitCode {
     let mut ok = true;
-    for report in &reports {
+    for report in reports {
         match &report.error {
             None => {
                 println!("{}: ok, {} records, checkpoint at {}", report.tenant, report.records, report.checkpointed_seq)
@@ -266,5 +316,10 @@ async fn verify(workbench: &Workbench, tenant: Option<&str>) -> anyhow::Result<E
     if reports.is_empty() {
         println!("no audit records yet");
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+async fn verify(workbench: &Workbench, tenant: Option<&str>) -> anyhow::Result<ExitCode> {
+    let reports = workbench.verify_audit(tenant).await?;
+    Ok(print_reports(&reports))
 }

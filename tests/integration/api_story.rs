@@ -100,7 +100,27 @@ on_both_databases! {
         assert_eq!(verify.body["ok"], true, "{}", verify.text);
         let export = server.call(Method::GET, "/api/v1/audit/export", Some(&admin), None).await;
         let lines: Vec<Value> = export.text.lines().map(|l| serde_json::from_str(l).expect("NDJSON line")).collect();
-        assert_eq!(lines.len() as i64, verify.body["records"].as_i64().expect("records"));
+        assert_eq!(lines.len() as i64, verify.body["records"].as_i64().expect("records") + 1, "records, then the checkpoint");
+        assert!(lines.last().expect("lines")["checkpoint"]["signature"].is_string());
+
+        // The export verifies offline with only the public key; an edited line is named.
+        let public_key = verify.body["public_key"].as_str().expect("public key").to_owned();
+        let offline = |text: &str| {
+            let file = tempfile::NamedTempFile::new().expect("temp file");
+            std::fs::write(file.path(), text).expect("write export");
+            std::process::Command::new(xtask::host_binary())
+                .args(["audit", "verify", "--offline"])
+                .arg(file.path())
+                .args(["--public-key", &public_key])
+                .output()
+                .expect("verify runs")
+        };
+        let clean = offline(&export.text);
+        assert!(clean.status.success(), "{}{}", String::from_utf8_lossy(&clean.stdout), String::from_utf8_lossy(&clean.stderr));
+        let tampered = export.text.replacen("\"outcome\":\"allowed\"", "\"outcome\":\"denied\"", 1);
+        let broken = offline(&tampered);
+        assert!(!broken.status.success());
+        assert!(String::from_utf8_lossy(&broken.stdout).contains("was altered"), "{}", String::from_utf8_lossy(&broken.stdout));
 
         // The member's export has the profile, the consents, the access log and the stored report.
         let export = server.call(Method::GET, "/api/v1/me/export", Some(&member), None).await;

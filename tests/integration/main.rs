@@ -6,6 +6,7 @@ mod api_security;
 mod api_story;
 mod audit;
 mod cli;
+mod crash;
 mod hostile;
 mod plugins;
 mod server;

@@ -14,7 +14,7 @@ use super::auth::{Caller, Role};
 use super::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
 use super::{AppState, detached};
 use crate::audit::Outcome;
-use crate::service::privacy::{AuditEntry, AuditPage, MAX_PAGE};
+use crate::service::privacy::{AuditPage, MAX_PAGE};
 use crate::store::{AuditFilter, Retention};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -107,6 +107,8 @@ struct VerifyResult {
     checkpointed_seq: i64,
     /// The first problem, if any.
     error: Option<String>,
+    /// The Ed25519 key that verifies the checkpoints, hex (for offline verification).
+    public_key: String,
 }
 
 /// Verify the tenant's chain against its signed checkpoints.
@@ -120,11 +122,16 @@ async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
         records: report.records,
         checkpointed_seq: report.checkpointed_seq,
         error: report.error.map(|e| e.to_string()),
+        public_key: hex::encode(state.workbench.verifying_key().as_bytes()),
     }))
 }
 
-/// Export the tenant's audit log as NDJSON (one record per line), streamed.
-#[utoipa::path(get, path = "/audit/export", tag = "audit", params(AuditQuery), responses((status = 200, content_type = "application/x-ndjson", body = AuditEntry)))]
+/// Export the tenant's audit log as NDJSON, streamed: one record per line
+/// with its chain hashes, then (for a complete export, without filters) a
+/// line `{"checkpoint": …}` with the latest signed checkpoint, so that
+/// `workbench audit verify --offline FILE --public-key KEY` can check it
+/// anywhere with only the public key.
+#[utoipa::path(get, path = "/audit/export", tag = "audit", params(AuditQuery), responses((status = 200, content_type = "application/x-ndjson", description = "One record per line, then the latest checkpoint")))]
 async fn export(
     State(state): State<AppState>,
     caller: Caller,
@@ -133,13 +140,16 @@ async fn export(
     caller.require(Role::Admin)?;
     let filter = q.filter()?;
     let start = cursor(q.after.as_deref())?;
+    let complete = filter == AuditFilter::default() && start == 0;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let workbench = state.workbench.clone();
     let tenant = caller.tenant.clone();
     tokio::spawn(async move {
+        // The checkpoint is read first: every record it vouches for is already durable.
+        let checkpoint = if complete { workbench.latest_checkpoint(&tenant).await } else { Ok(None) };
         let mut after = start;
         loop {
-            let page = match workbench.audit_page(&tenant, &filter, after, MAX_PAGE).await {
+            let page = match workbench.audit_records(&tenant, &filter, after, MAX_PAGE).await {
                 Ok(page) => page,
                 Err(error) => {
                     tracing::error!(%error, "audit export failed");
@@ -148,7 +158,7 @@ async fn export(
                 }
             };
             let mut chunk = Vec::new();
-            for record in &page.records {
+            for record in &page {
                 if serde_json::to_writer(&mut chunk, record).is_ok() {
                     chunk.push(b'\n');
                 }
@@ -156,9 +166,21 @@ async fn export(
             if tx.send(Ok(chunk)).await.is_err() {
                 return;
             }
-            match (page.next, page.records.last()) {
-                (Some(_), Some(last)) => after = last.seq,
-                _ => return,
+            match page.last() {
+                Some(last) if page.len() == MAX_PAGE as usize => after = last.seq,
+                _ => break,
+            }
+        }
+        match checkpoint {
+            Ok(Some(checkpoint)) => {
+                let mut line = serde_json::to_vec(&serde_json::json!({ "checkpoint": checkpoint })).unwrap_or_default();
+                line.push(b'\n');
+                let _ = tx.send(Ok(line)).await;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(%error, "audit export failed");
+                let _ = tx.send(Err(std::io::Error::other("audit export failed"))).await;
             }
         }
     });

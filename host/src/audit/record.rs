@@ -1,9 +1,9 @@
 //! What one audit record says.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How an attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The access was allowed and the data handed over.
@@ -34,7 +34,7 @@ impl Outcome {
 }
 
 /// An audit event before it is sequenced and chained.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// Tenant whose log it belongs to.
     pub tenant: String,
@@ -77,8 +77,10 @@ impl AuditEvent {
     }
 }
 
-/// A durable record: an event with its place in the tenant's chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A durable record: an event with its place in the tenant's chain. Its
+/// JSON form (one per line) is what `GET /audit/export` streams and
+/// `workbench audit verify --offline` reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// The event.
     #[serde(flatten)]
@@ -96,5 +98,12 @@ pub struct AuditRecord {
 mod hex_bytes {
     pub fn serialize<S: serde::Serializer>(bytes: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<[u8; 32], D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+        let mut bytes = [0; 32];
+        hex::decode_to_slice(&text, &mut bytes).map_err(serde::de::Error::custom)?;
+        Ok(bytes)
     }
 }

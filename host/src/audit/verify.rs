@@ -89,16 +89,63 @@ impl VerifyReport {
     }
 }
 
-/// Verifies `tenant`'s chain against its stored checkpoints plus `extra`
-/// (e.g. exported earlier and kept elsewhere), all signed by `key`.
-pub async fn verify_tenant(
-    store: &dyn Store,
+/// Walks one tenant's records in order against its verified checkpoints.
+struct ChainWalker<'a> {
+    report: VerifyReport,
+    vouched: std::iter::Peekable<std::slice::Iter<'a, chain::Head>>,
+    last_seq: i64,
+    last_hash: [u8; 32],
+}
+
+impl<'a> ChainWalker<'a> {
+    fn new(report: VerifyReport, vouched: &'a [chain::Head]) -> Self {
+        Self { report, vouched: vouched.iter().peekable(), last_seq: 0, last_hash: GENESIS }
+    }
+
+    /// Checks the next record; false (with the report's error set) at the first break.
+    fn push(&mut self, record: &super::AuditRecord) -> bool {
+        let expected = self.last_seq + 1;
+        let error = if record.seq != expected {
+            Some(ChainBreak::Missing { seq: expected, found: record.seq })
+        } else if chain::record_hash(&record.event, record.seq, &record.prev_hash) != record.hash {
+            Some(ChainBreak::Altered { seq: record.seq })
+        } else if record.prev_hash != self.last_hash {
+            Some(ChainBreak::Unlinked { seq: record.seq })
+        } else {
+            None
+        };
+        if let Some(error) = error {
+            self.report.error = Some(error);
+            return false;
+        }
+        while let Some(head) = self.vouched.next_if(|h| h.seq <= record.seq) {
+            if head.seq == record.seq && head.hash != record.hash {
+                self.report.error = Some(ChainBreak::CheckpointMismatch { seq: record.seq });
+                return false;
+            }
+        }
+        self.last_seq = record.seq;
+        self.last_hash = record.hash;
+        self.report.records += 1;
+        true
+    }
+
+    fn finish(mut self) -> VerifyReport {
+        if self.report.error.is_none() && self.report.checkpointed_seq > self.last_seq {
+            self.report.error =
+                Some(ChainBreak::Truncated { last: self.last_seq, checkpoint: self.report.checkpointed_seq });
+        }
+        self.report
+    }
+}
+
+/// Verifies the checkpoints' signatures; the report (with its error set on
+/// a bad signature) and the vouched heads in seq order.
+fn check_checkpoints(
     tenant: &str,
     key: &VerifyingKey,
-    extra: &[Checkpoint],
-) -> Result<VerifyReport, StoreError> {
-    let mut checkpoints = store.audit_checkpoints(tenant).await?;
-    checkpoints.extend(extra.iter().filter(|c| c.tenant == tenant).cloned());
+    mut checkpoints: Vec<Checkpoint>,
+) -> (VerifyReport, Vec<chain::Head>) {
     checkpoints.sort_by_key(|c| c.seq);
     let mut report = VerifyReport {
         tenant: tenant.to_owned(),
@@ -113,46 +160,62 @@ pub async fn verify_tenant(
             Ok(head) => vouched.push(head),
             Err(error) => {
                 report.error = Some(ChainBreak::BadCheckpoint(error.to_string()));
-                return Ok(report);
+                return (report, vouched);
             }
         }
     }
     report.checkpointed_seq = vouched.last().map_or(0, |h| h.seq);
-    let mut next_checkpoint = vouched.iter().peekable();
-    let (mut last_seq, mut last_hash) = (0i64, GENESIS);
+    (report, vouched)
+}
+
+/// Verifies `tenant`'s chain against its stored checkpoints plus `extra`
+/// (e.g. exported earlier and kept elsewhere), all signed by `key`.
+pub async fn verify_tenant(
+    store: &dyn Store,
+    tenant: &str,
+    key: &VerifyingKey,
+    extra: &[Checkpoint],
+) -> Result<VerifyReport, StoreError> {
+    let mut checkpoints = store.audit_checkpoints(tenant).await?;
+    checkpoints.extend(extra.iter().filter(|c| c.tenant == tenant).cloned());
+    let (report, vouched) = check_checkpoints(tenant, key, checkpoints);
+    if report.error.is_some() {
+        return Ok(report);
+    }
+    let mut walker = ChainWalker::new(report, &vouched);
+    let mut after = 0;
     loop {
-        let page = store.audit_records(tenant, last_seq, PAGE).await?;
-        if page.is_empty() {
-            break;
-        }
-        for record in page {
-            let expected = last_seq + 1;
-            let error = if record.seq != expected {
-                Some(ChainBreak::Missing { seq: expected, found: record.seq })
-            } else if chain::record_hash(&record.event, record.seq, &record.prev_hash) != record.hash {
-                Some(ChainBreak::Altered { seq: record.seq })
-            } else if record.prev_hash != last_hash {
-                Some(ChainBreak::Unlinked { seq: record.seq })
-            } else {
-                None
-            };
-            if let Some(error) = error {
-                report.error = Some(error);
-                return Ok(report);
+        let page = store.audit_records(tenant, after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for record in &page {
+            if !walker.push(record) {
+                return Ok(walker.report);
             }
-            while let Some(head) = next_checkpoint.next_if(|h| h.seq <= record.seq) {
-                if head.seq == record.seq && head.hash != record.hash {
-                    report.error = Some(ChainBreak::CheckpointMismatch { seq: record.seq });
-                    return Ok(report);
-                }
-            }
-            last_seq = record.seq;
-            last_hash = record.hash;
-            report.records += 1;
         }
     }
-    if report.checkpointed_seq > last_seq {
-        report.error = Some(ChainBreak::Truncated { last: last_seq, checkpoint: report.checkpointed_seq });
+    Ok(walker.finish())
+}
+
+/// Verifies an exported chain (records in seq order, as `GET /audit/export`
+/// streams them) against `checkpoints`, with only the public key: no
+/// database, no host.
+pub fn verify_export(
+    tenant: &str,
+    key: &VerifyingKey,
+    records: &[super::AuditRecord],
+    checkpoints: Vec<Checkpoint>,
+) -> VerifyReport {
+    let checkpoints = checkpoints.into_iter().filter(|c| c.tenant == tenant).collect();
+    let (report, vouched) = check_checkpoints(tenant, key, checkpoints);
+    if report.error.is_some() {
+        return report;
     }
-    Ok(report)
+    let mut walker = ChainWalker::new(report, &vouched);
+    for record in records.iter().filter(|r| r.event.tenant == tenant) {
+        if !walker.push(record) {
+            return walker.report;
+        }
+    }
+    walker.finish()
 }

@@ -173,6 +173,22 @@ impl Workbench {
         Ok(AuditPage { next: next_cursor(&records, limit), records: records.iter().map(AuditEntry::from).collect() })
     }
 
+    /// Raw records (with their chain hashes) for the NDJSON export.
+    pub async fn audit_records(
+        &self,
+        tenant: &str,
+        filter: &AuditFilter,
+        after: i64,
+        limit: u32,
+    ) -> ServiceResult<Vec<AuditRecord>> {
+        Ok(self.store.audit_query(tenant, filter, after, limit.clamp(1, MAX_PAGE)).await?)
+    }
+
+    /// The tenant's latest signed checkpoint, if any.
+    pub async fn latest_checkpoint(&self, tenant: &str) -> ServiceResult<Option<crate::audit::chain::Checkpoint>> {
+        Ok(self.store.audit_checkpoints(tenant).await?.pop())
+    }
+
     /// A member's accesses: every attempt on one of their fields, by a plugin or an admin.
     pub async fn access_log(&self, tenant: &str, member: &str, after: i64, limit: u32) -> ServiceResult<AccessPage> {
         let limit = limit.clamp(1, MAX_PAGE);

@@ -118,15 +118,15 @@ fn without_nul(mut event: AuditEvent) -> AuditEvent {
     event
 }
 
-/// `$first, $first+1, …` for `n` parameters; `?first, …` on SQLite, where
-/// `$n` is a *named* parameter that SQLite looks up by a linear search, so
-/// a multi-row insert with thousands of them would parse in quadratic time.
+/// `$first, $first+1, …` for `n` parameters on PostgreSQL; plain `?` on
+/// SQLite. Numbered or named parameters make SQLite keep a name list that
+/// binding searches linearly per parameter, so a multi-row insert with
+/// thousands of them would bind in quadratic time; plain `?` bind in order.
 fn placeholders(backend: Backend, first: usize, n: usize) -> String {
-    let sigil = match backend {
-        Backend::Sqlite => '?',
-        Backend::Postgres => '$',
-    };
-    (first..first + n).map(|i| format!("{sigil}{i}")).collect::<Vec<_>>().join(", ")
+    match backend {
+        Backend::Sqlite => vec!["?"; n].join(", "),
+        Backend::Postgres => (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
+    }
 }
 
 impl SqlStore {

@@ -1,0 +1,104 @@
+//! Crash safety: the `workbench` binary under load is killed with SIGKILL at
+//! random moments and restarted, again and again. Every invocation that was
+//! answered 2xx must have its audit records, and the chain must verify.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const ROUNDS: usize = 20;
+const CLIENTS: usize = 8;
+
+fn start(data_dir: &std::path::Path) -> (Child, String, String) {
+    let guests = xtask::guests();
+    let components = guests.component("noop").parent().expect("component dir");
+    let mut child = Command::new(xtask::host_binary())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--demo-manifests"])
+        .arg(xtask::repo_root().join("plugins"))
+        .arg("--demo-components")
+        .arg(components)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("workbench starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (mut base, mut token) = (None, None);
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if let Some(rest) = line.strip_prefix("Workbench is listening on ") {
+            base = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(t) = line.trim().strip_prefix("export TOKEN_ZHANG_WEI=") {
+            token = Some(t.to_owned());
+        }
+        if line.contains("OpenAPI:") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, base.expect("URL printed"), token.expect("token printed"))
+}
+
+/// Invokes until the server goes away; returns the invocation ids answered 2xx.
+async fn load(base: String, token: String) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let mut answered = Vec::new();
+    loop {
+        let body = json!({ "method": "POST", "body": "text=%E6%B5%8B%E8%AF%95" });
+        let sent = client
+            .post(format!("{base}/api/v1/me/plugins/site-daily-report/invoke"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await;
+        let Ok(response) = sent else { return answered };
+        if response.status() != StatusCode::OK {
+            return answered;
+        }
+        let Ok(reply) = response.json::<Value>().await else { return answered };
+        answered.push(reply["invocation"].as_str().expect("invocation id").to_owned());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_load_never_loses_an_answered_call() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut answered: Vec<String> = Vec::new();
+    let mut rng = rand::thread_rng();
+    for _ in 0..ROUNDS {
+        let (mut child, base, token) = start(dir.path());
+        let clients: Vec<_> = (0..CLIENTS).map(|_| tokio::spawn(load(base.clone(), token.clone()))).collect();
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(150..700))).await;
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+        for client in clients {
+            answered.extend(client.await.expect("client task"));
+        }
+    }
+    assert!(answered.len() > ROUNDS, "the load got answers before the kills ({})", answered.len());
+
+    let verify = Command::new(xtask::host_binary())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["audit", "verify", "--tenant", "demo"])
+        .output()
+        .expect("verify runs");
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+
+    let db = crate::support::raw_db(&dir.path().join("workbench.db")).await;
+    for invocation in &answered {
+        // Each answered save read user.name and wrote storage: two records.
+        let records: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_records WHERE invocation = ?")
+            .bind(invocation)
+            .fetch_one(&db)
+            .await
+            .expect("query");
+        assert_eq!(records, 2, "invocation {invocation} was answered 2xx, so its records must be durable");
+    }
+}
