@@ -268,26 +268,11 @@ async fn shutdown_signal() {
 
 /// Verifies an NDJSON export with only the public key.
 fn verify_offline(file: &std::path::Path, public_key: &str, tenant: Option<&str>) -> anyhow::Result<ExitCode> {
-    use workbench_host::audit::AuditRecord;
-    use workbench_host::audit::chain::Checkpoint;
     let mut key = [0u8; 32];
     hex::decode_to_slice(public_key.trim(), &mut key).context("the public key must be 64 hex digits")?;
     let key = ed25519_dalek::VerifyingKey::from_bytes(&key).context("not an Ed25519 public key")?;
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let (mut records, mut checkpoints) = (Vec::<AuditRecord>::new(), Vec::<Checkpoint>::new());
-    for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let value: serde_json::Value =
-            serde_json::from_str(line).with_context(|| format!("line {} is not JSON", number + 1))?;
-        match value.get("checkpoint") {
-            Some(checkpoint) => checkpoints.push(
-                serde_json::from_value(checkpoint.clone())
-                    .with_context(|| format!("line {}: bad checkpoint", number + 1))?,
-            ),
-            None => {
-                records.push(serde_json::from_value(value).with_context(|| format!("line {}: bad record", number + 1))?)
-            }
-        }
-    }
+    let (records, checkpoints) = workbench_host::audit::verify::parse_export(&text)?;
     let Some(tenant) = tenant.map(str::to_owned).or_else(|| records.first().map(|r| r.event.tenant.clone())) else {
         println!("no audit records in {}", file.display());
         return Ok(ExitCode::FAILURE);

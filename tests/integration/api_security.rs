@@ -15,53 +15,101 @@ use crate::support::HOSTILE_MANIFEST;
 /// Who a route is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum For {
+    /// Anyone, signed in or not (health, metrics, the OpenAPI document).
+    Public,
     SignedIn,
     Developer,
     Admin,
     Member,
 }
 
-/// Every route of `API.md`, with a body that the right caller can use.
-fn routes() -> Vec<(Method, &'static str, Option<Value>, For)> {
+/// How to exercise one operation of the OpenAPI document: the path with
+/// its parameters filled in, a body the entitled caller can use, and who is
+/// entitled. `None` for an operation nobody described here, which fails the
+/// matrix: every new route must say who may call it.
+fn fixture(method: &Method, template: &str) -> Option<(&'static str, Option<Value>, For)> {
     let install = json!({ "version": "0.1.0", "granted_scopes": ["user.id", "user.name", "storage", "log"] });
-    vec![
-        (Method::GET, "/api/v1/plugins", None, For::SignedIn),
-        (Method::GET, "/api/v1/plugins/site-daily-report", None, For::SignedIn),
-        (Method::POST, "/api/v1/plugins", None, For::Developer),
-        (Method::GET, "/api/v1/workbench/plugins", None, For::Admin),
-        (Method::PUT, "/api/v1/workbench/plugins/site-daily-report", Some(install), For::Admin),
-        (Method::POST, "/api/v1/workbench/plugins/site-daily-report/disable", None, For::Admin),
-        (Method::POST, "/api/v1/workbench/plugins/site-daily-report/enable", None, For::Admin),
-        (Method::GET, "/api/v1/workbench/plugins/site-daily-report/preview?member=zhang.wei", None, For::Admin),
-        (Method::GET, "/api/v1/members", None, For::Admin),
-        (Method::POST, "/api/v1/members", Some(json!({ "id": "zhao.lei", "profile": { "name": "赵雷" } })), For::Admin),
-        (Method::GET, "/api/v1/members/zhang.wei", None, For::Admin),
-        (Method::PATCH, "/api/v1/members/zhang.wei", Some(json!({ "region": "北京" })), For::Admin),
-        (Method::GET, "/api/v1/audit", None, For::Admin),
-        (Method::GET, "/api/v1/audit/verify", None, For::Admin),
-        (Method::GET, "/api/v1/audit/export", None, For::Admin),
-        (Method::GET, "/api/v1/settings/retention", None, For::Admin),
-        (Method::PUT, "/api/v1/settings/retention", Some(json!({ "audit_days": 1500 })), For::Admin),
-        (Method::GET, "/api/v1/me/plugins", None, For::Member),
-        (Method::GET, "/api/v1/me/plugins/site-daily-report/consent", None, For::Member),
-        (
-            Method::PUT,
-            "/api/v1/me/plugins/site-daily-report/consent",
-            Some(json!({ "scopes": ["user.id"] })),
-            For::Member,
-        ),
-        (
-            Method::POST,
-            "/api/v1/me/plugins/site-daily-report/invoke",
-            Some(json!({ "path": "/report.json" })),
-            For::Member,
-        ),
-        (Method::GET, "/api/v1/me/access-log", None, For::Member),
-        (Method::GET, "/api/v1/me/export", None, For::Member),
-        (Method::DELETE, "/api/v1/me/plugins/site-daily-report/consent?scopes=user.name", None, For::Member),
-        (Method::DELETE, "/api/v1/workbench/plugins/customer-visit", None, For::Admin),
-        (Method::DELETE, "/api/v1/members/wang.fang", None, For::Admin),
-    ]
+    let route = match (method.as_str(), template) {
+        ("GET", "/healthz") => ("/healthz", None, For::Public),
+        ("GET", "/readyz") => ("/readyz", None, For::Public),
+        ("GET", "/metrics") => ("/metrics", None, For::Public),
+        ("GET", "/api/v1/openapi.json") => ("/api/v1/openapi.json", None, For::Public),
+        ("GET", "/api/v1/plugins") => ("/api/v1/plugins", None, For::SignedIn),
+        ("GET", "/api/v1/plugins/{id}") => ("/api/v1/plugins/site-daily-report", None, For::SignedIn),
+        ("POST", "/api/v1/plugins") => ("/api/v1/plugins", None, For::Developer),
+        ("GET", "/api/v1/workbench/plugins") => ("/api/v1/workbench/plugins", None, For::Admin),
+        ("PUT", "/api/v1/workbench/plugins/{id}") => {
+            ("/api/v1/workbench/plugins/site-daily-report", Some(install), For::Admin)
+        }
+        ("POST", "/api/v1/workbench/plugins/{id}/disable") => {
+            ("/api/v1/workbench/plugins/site-daily-report/disable", None, For::Admin)
+        }
+        ("POST", "/api/v1/workbench/plugins/{id}/enable") => {
+            ("/api/v1/workbench/plugins/site-daily-report/enable", None, For::Admin)
+        }
+        ("GET", "/api/v1/workbench/plugins/{id}/preview") => {
+            ("/api/v1/workbench/plugins/site-daily-report/preview?member=zhang.wei", None, For::Admin)
+        }
+        ("DELETE", "/api/v1/workbench/plugins/{id}") => ("/api/v1/workbench/plugins/customer-visit", None, For::Admin),
+        ("GET", "/api/v1/members") => ("/api/v1/members", None, For::Admin),
+        ("POST", "/api/v1/members") => {
+            ("/api/v1/members", Some(json!({ "id": "zhao.lei", "profile": { "name": "赵雷" } })), For::Admin)
+        }
+        ("GET", "/api/v1/members/{id}") => ("/api/v1/members/zhang.wei", None, For::Admin),
+        ("PATCH", "/api/v1/members/{id}") => {
+            ("/api/v1/members/zhang.wei", Some(json!({ "region": "北京" })), For::Admin)
+        }
+        ("DELETE", "/api/v1/members/{id}") => ("/api/v1/members/wang.fang", None, For::Admin),
+        ("GET", "/api/v1/audit") => ("/api/v1/audit", None, For::Admin),
+        ("GET", "/api/v1/audit/verify") => ("/api/v1/audit/verify", None, For::Admin),
+        ("GET", "/api/v1/audit/export") => ("/api/v1/audit/export", None, For::Admin),
+        ("GET", "/api/v1/settings/retention") => ("/api/v1/settings/retention", None, For::Admin),
+        ("PUT", "/api/v1/settings/retention") => {
+            ("/api/v1/settings/retention", Some(json!({ "audit_days": 1500 })), For::Admin)
+        }
+        ("GET", "/api/v1/me/plugins") => ("/api/v1/me/plugins", None, For::Member),
+        ("GET", "/api/v1/me/plugins/{id}/consent") => {
+            ("/api/v1/me/plugins/site-daily-report/consent", None, For::Member)
+        }
+        ("PUT", "/api/v1/me/plugins/{id}/consent") => {
+            ("/api/v1/me/plugins/site-daily-report/consent", Some(json!({ "scopes": ["user.id"] })), For::Member)
+        }
+        ("DELETE", "/api/v1/me/plugins/{id}/consent") => {
+            ("/api/v1/me/plugins/site-daily-report/consent?scopes=user.name", None, For::Member)
+        }
+        ("POST", "/api/v1/me/plugins/{id}/invoke") => {
+            ("/api/v1/me/plugins/site-daily-report/invoke", Some(json!({ "path": "/report.json" })), For::Member)
+        }
+        ("GET", "/api/v1/me/access-log") => ("/api/v1/me/access-log", None, For::Member),
+        ("GET", "/api/v1/me/export") => ("/api/v1/me/export", None, For::Member),
+        _ => return None,
+    };
+    Some(route)
+}
+
+/// Every operation of the server's own OpenAPI document, with its fixture;
+/// deletions last, so that they do not remove what other routes use.
+async fn documented_routes(server: &Server) -> Vec<(Method, &'static str, Option<Value>, For)> {
+    let doc = server.call(Method::GET, "/api/v1/openapi.json", None, None).await.body;
+    let paths = doc["paths"].as_object().expect("the document lists paths");
+    let mut routes = Vec::new();
+    let mut undescribed = Vec::new();
+    for (template, item) in paths {
+        for name in ["get", "put", "post", "patch", "delete"] {
+            if item.get(name).is_none() {
+                continue;
+            }
+            let method = Method::from_bytes(name.to_uppercase().as_bytes()).expect("method");
+            match fixture(&method, template) {
+                Some((path, body, audience)) => routes.push((method, path, body, audience)),
+                None => undescribed.push(format!("{method} {template}")),
+            }
+        }
+    }
+    assert!(undescribed.is_empty(), "routes with no row in the authorization matrix: {undescribed:?}");
+    routes.sort_by_key(|(method, ..)| *method == Method::DELETE);
+    assert!(routes.len() >= 30, "the whole API is documented ({} operations)", routes.len());
+    routes
 }
 
 /// A raw request case: name, method, path, content type, body, expected status and code.
@@ -71,53 +119,72 @@ type RawCase = (&'static str, Method, &'static str, &'static str, Vec<u8>, Statu
 const DEMO_SECRETS: [&str; 4] = ["zhang.wei", "张伟", "13800138001", "红圈"];
 
 on_both_databases! {
-    async fn every_route_refuses_the_wrong_callers_and_serves_the_right_one(db: Db) {
+    async fn every_documented_route_refuses_the_wrong_callers_and_serves_the_right_one(db: Db) {
         let server = Server::demo(db).await;
-        let anonymous = None;
-        let other_admin = server.token("other", "eve", &[Role::Admin]);
-        let member = server.demo_token("li.na", &[Role::Member]);
-        let developer = server.demo_token("acme", &[Role::Developer]);
-        for (method, path, body, audience) in routes() {
-            let reply = server.call(method.clone(), path, anonymous, body.clone()).await;
-            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "anonymous {method} {path}: {}", reply.text);
-            assert_eq!(reply.body["error"], "unauthorized");
-
-            for (who, token, roles) in [
-                ("other tenant's admin", &other_admin, For::Admin),
-                ("member", &member, For::Member),
-                ("developer", &developer, For::Developer),
-            ] {
-                let reply = server.call(method.clone(), path, Some(token), body.clone()).await;
-                assert!(reply.status.as_u16() < 500, "{who} {method} {path}: {}", reply.text);
-                let entitled = audience == For::SignedIn || audience == roles;
+        let routes = documented_routes(&server).await;
+        let callers = [
+            ("demo member", Some(server.demo_token("li.na", &[Role::Member])), Some(For::Member), true),
+            ("demo developer", Some(server.demo_token("acme", &[Role::Developer])), Some(For::Developer), true),
+            ("demo admin without the member role", Some(server.demo_token("admin", &[Role::Admin])), Some(For::Admin), true),
+            ("other tenant's admin", Some(server.token("other", "eve", &[Role::Admin])), Some(For::Admin), false),
+            ("other tenant's member", Some(server.token("other", "o.member", &[Role::Member])), Some(For::Member), false),
+            ("other tenant's developer", Some(server.token("other", "mallory", &[Role::Developer])), Some(For::Developer), false),
+            ("anonymous", None, None, false),
+        ];
+        for (method, path, body, audience) in &routes {
+            for (who, token, role, own_tenant) in &callers {
+                let entitled = match (audience, role) {
+                    (For::Public, _) => true,
+                    (_, None) => false,
+                    (For::SignedIn, Some(_)) => true,
+                    (need, Some(have)) => need == have,
+                };
+                if entitled && *own_tenant && *audience != For::Public {
+                    continue; // the entitled demo callers run last, below
+                }
+                let reply = server.call(method.clone(), path, token.as_deref(), body.clone()).await;
+                let cell = format!("{who} x {method} {path}: {} {}", reply.status, reply.text);
+                assert!(reply.status.as_u16() < 500, "{cell}");
+                if *audience == For::Public {
+                    assert!(reply.status.is_success(), "{cell}");
+                    continue;
+                }
+                if role.is_none() {
+                    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{cell}");
+                    assert_eq!(reply.body["error"], "unauthorized", "{cell}");
+                    continue;
+                }
                 if !entitled {
-                    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{who} {method} {path}: {}", reply.text);
-                } else if who == "other tenant's admin" {
-                    for secret in DEMO_SECRETS {
-                        if path.contains(secret) {
-                            // Asking for a demo member by name: not found in the caller's tenant.
-                            assert_eq!(reply.status, StatusCode::NOT_FOUND, "{who} {method} {path}: {}", reply.text);
-                        } else {
-                            assert!(!reply.text.contains(secret), "{who} {method} {path} leaked {secret}: {}", reply.text);
-                        }
+                    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{cell}");
+                    assert_eq!(reply.body["error"], "forbidden", "{cell}");
+                    continue;
+                }
+                // Entitled, but in another tenant: nothing of the demo tenant comes back.
+                for secret in DEMO_SECRETS {
+                    if path.contains(secret) && *audience == For::Admin {
+                        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{cell}");
+                    } else {
+                        assert!(!reply.text.contains(secret), "{cell} leaked {secret}");
                     }
                 }
             }
         }
-        // The other tenant's admin changed nothing of the demo tenant.
-        assert_eq!(server.count("SELECT COUNT(*) FROM installations WHERE tenant = $1", &["demo"]).await, 3);
+        // Nobody above changed anything of the demo tenant.
+        assert_eq!(server.count("SELECT COUNT(*) FROM installations WHERE tenant = $1 AND state = $2", &["demo", "enabled"]).await, 3);
         assert_eq!(server.count("SELECT COUNT(*) FROM members WHERE tenant = $1", &["demo"]).await, 5);
+        assert_eq!(server.count("SELECT COUNT(*) FROM consents WHERE tenant = $1 AND withdrawn_at IS NOT NULL", &["demo"]).await, 0);
 
         // The right callers succeed on every route.
         let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
         let zhang = server.demo_token("zhang.wei", &[Role::Member]);
-        for (method, path, body, audience) in routes() {
+        for (method, path, body, audience) in routes {
             let token = match audience {
-                For::SignedIn | For::Member => &zhang,
-                For::Admin => &admin,
+                For::Public => None,
+                For::SignedIn | For::Member => Some(&zhang),
+                For::Admin => Some(&admin),
                 For::Developer => continue, // publishing is covered with real forms below
             };
-            let reply = server.call(method.clone(), path, Some(token), body).await;
+            let reply = server.call(method.clone(), path, token.map(String::as_str), body).await;
             assert!(reply.status.is_success(), "{method} {path}: {} {}", reply.status, reply.text);
         }
         server.stop().await;

@@ -1,6 +1,7 @@
 //! Crash safety: the `workbench` binary under load is killed with SIGKILL at
 //! random moments and restarted, again and again. Every invocation that was
-//! answered 2xx must have its audit records, and the chain must verify.
+//! answered 2xx must have its audit records, and the chain must verify, on
+//! SQLite and on PostgreSQL.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -10,15 +11,18 @@ use rand::Rng;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::server::{drop_schema, fresh_database, on_both_databases};
+
 const ROUNDS: usize = 20;
 const CLIENTS: usize = 8;
 
-fn start(data_dir: &std::path::Path) -> (Child, String, String) {
+fn start(data_dir: &std::path::Path, database_url: &str) -> (Child, String, String) {
     let guests = xtask::guests();
     let components = guests.component("noop").parent().expect("component dir");
     let mut child = Command::new(xtask::host_binary())
         .arg("--data-dir")
         .arg(data_dir)
+        .args(["--database-url", database_url])
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--demo-manifests"])
         .arg(xtask::repo_root().join("plugins"))
         .arg("--demo-components")
@@ -66,39 +70,46 @@ async fn load(base: String, token: String) -> Vec<String> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_under_load_never_loses_an_answered_call() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut answered: Vec<String> = Vec::new();
-    let mut rng = rand::thread_rng();
-    for _ in 0..ROUNDS {
-        let (mut child, base, token) = start(dir.path());
-        let clients: Vec<_> = (0..CLIENTS).map(|_| tokio::spawn(load(base.clone(), token.clone()))).collect();
-        tokio::time::sleep(Duration::from_millis(rng.gen_range(150..700))).await;
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
-        for client in clients {
-            answered.extend(client.await.expect("client task"));
+on_both_databases! {
+    async fn sigkill_under_load_never_loses_an_answered_call(db: Db) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (database_url, schema) = fresh_database(db, dir.path()).await;
+        let mut answered: Vec<String> = Vec::new();
+        for _ in 0..ROUNDS {
+            let (mut child, base, token) = start(dir.path(), &database_url);
+            let clients: Vec<_> = (0..CLIENTS).map(|_| tokio::spawn(load(base.clone(), token.clone()))).collect();
+            let pause = Duration::from_millis(rand::thread_rng().gen_range(150..700));
+            tokio::time::sleep(pause).await;
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reaped");
+            for client in clients {
+                answered.extend(client.await.expect("client task"));
+            }
         }
-    }
-    assert!(answered.len() > ROUNDS, "the load got answers before the kills ({})", answered.len());
+        assert!(answered.len() > ROUNDS, "the load got answers before the kills ({})", answered.len());
 
-    let verify = Command::new(xtask::host_binary())
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["audit", "verify", "--tenant", "demo"])
-        .output()
-        .expect("verify runs");
-    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+        let verify = Command::new(xtask::host_binary())
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["--database-url", &database_url, "audit", "verify", "--tenant", "demo"])
+            .output()
+            .expect("verify runs");
+        assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
 
-    let db = crate::support::raw_db(&dir.path().join("workbench.db")).await;
-    for invocation in &answered {
-        // Each answered save read user.name and wrote storage: two records.
-        let records: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_records WHERE invocation = ?")
-            .bind(invocation)
-            .fetch_one(&db)
-            .await
-            .expect("query");
-        assert_eq!(records, 2, "invocation {invocation} was answered 2xx, so its records must be durable");
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&database_url).await.expect("database reachable");
+        for invocation in &answered {
+            // Each answered save read user.name and wrote storage: two records.
+            let records: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_records WHERE invocation = $1")
+                .bind(invocation)
+                .fetch_one(&pool)
+                .await
+                .expect("query");
+            assert_eq!(records, 2, "invocation {invocation} was answered 2xx, so its records must be durable");
+        }
+        pool.close().await;
+        if let Some(schema) = schema {
+            drop_schema(&schema).await;
+        }
     }
 }

@@ -26,6 +26,36 @@ pub fn postgres_base_url() -> String {
     std::env::var("WORKBENCH_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
+/// A database for one test: a file in `dir` for SQLite, a fresh schema of
+/// the `test` database for PostgreSQL (returned, to drop at the end).
+pub async fn fresh_database(db: Db, dir: &std::path::Path) -> (String, Option<String>) {
+    match db {
+        Db::Sqlite => (format!("sqlite://{}?mode=rwc", dir.join("workbench.db").display()), None),
+        Db::Postgres => {
+            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let admin = sqlx::PgPool::connect(&postgres_base_url()).await.expect("PostgreSQL reachable");
+            sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.expect("create schema");
+            admin.close().await;
+            (format!("{}?options=-c%20search_path%3D{schema}", postgres_base_url()), Some(schema))
+        }
+    }
+}
+
+/// Drops a schema made by [`fresh_database`].
+pub async fn drop_schema(schema: &str) {
+    let admin = sqlx::PgPool::connect(&postgres_base_url()).await.expect("PostgreSQL reachable");
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.expect("drop schema");
+    admin.close().await;
+}
+
+/// Runs `sql` (one or more statements) straight on a database, bypassing the host.
+pub async fn execute_raw(database_url: &str, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(database_url).await.expect("database reachable");
+    sqlx::raw_sql(sql).execute(&pool).await.expect("raw SQL runs");
+    pool.close().await;
+}
+
 /// A running server.
 pub struct Server {
     pub base: String,
@@ -71,16 +101,7 @@ impl Server {
     /// Starts a server with an empty database.
     pub async fn empty(db: Db) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (database_url, schema) = match db {
-            Db::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("workbench.db").display()), None),
-            Db::Postgres => {
-                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-                let admin = sqlx::PgPool::connect(&postgres_base_url()).await.expect("PostgreSQL reachable");
-                sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.expect("create schema");
-                admin.close().await;
-                (format!("{}?options=-c%20search_path%3D{schema}", postgres_base_url()), Some(schema))
-            }
-        };
+        let (database_url, schema) = fresh_database(db, dir.path()).await;
         Self::start(dir, database_url, schema).await
     }
 
@@ -243,9 +264,7 @@ impl Server {
         drop(self.workbench);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), writer).await;
         if let Some(schema) = self.schema.take() {
-            let admin = sqlx::PgPool::connect(&postgres_base_url()).await.expect("PostgreSQL reachable");
-            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.expect("drop schema");
-            admin.close().await;
+            drop_schema(&schema).await;
         }
     }
 }

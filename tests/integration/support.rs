@@ -7,6 +7,8 @@ use workbench_host::scope::Scope;
 use workbench_host::service::admin::InstallRequest;
 use workbench_host::service::{Invoked, ServiceResult, Workbench};
 
+use crate::server::{Db, drop_schema, fresh_database};
+
 /// The hostile guest's manifest: it declares every scope.
 pub const HOSTILE_MANIFEST: &str = r#"
 id = "hostile"
@@ -63,6 +65,10 @@ purpose = "flood the log"
 pub struct Host {
     pub workbench: Workbench,
     pub dir: tempfile::TempDir,
+    /// Where its data lives.
+    pub database_url: String,
+    /// The PostgreSQL schema to drop when done.
+    pub schema: Option<String>,
     writer: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -86,10 +92,17 @@ impl Host {
     /// The demo company with the example plugins, zhang.wei's and li.na's
     /// consents, and the hostile guest published (not installed).
     pub async fn demo() -> Self {
+        Self::demo_on(Db::Sqlite).await
+    }
+
+    /// [`Host::demo`] on either database.
+    pub async fn demo_on(db: Db) -> Self {
         let guests = xtask::guests();
         let dir = tempfile::tempdir().expect("tempdir");
+        let (database_url, schema) = fresh_database(db, dir.path()).await;
         let config = Config {
             data_dir: dir.path().to_owned(),
+            database_url: Some(database_url.clone()),
             runtime: test_limits(),
             code_cache_dir: Some(shared_code_cache()),
             ..Config::default()
@@ -100,7 +113,7 @@ impl Host {
         demo::consent(&workbench).await.expect("demo consents");
         let hostile = std::fs::read(guests.component("hostile")).expect("hostile built");
         workbench.publish(demo::TENANT, "mallory", HOSTILE_MANIFEST, hostile, None).await.expect("hostile publishes");
-        Self { workbench, dir, writer: Some(writer) }
+        Self { workbench, dir, database_url, schema, writer: Some(writer) }
     }
 
     /// Installs the hostile guest in `tenant` with `granted` scopes.
@@ -127,11 +140,15 @@ impl Host {
         self.dir.path().join("workbench.db")
     }
 
-    /// Stops the writer (flushing it) and keeps the data dir.
+    /// Stops the writer (flushing it) and keeps the data dir (a PostgreSQL
+    /// schema is dropped).
     pub async fn stop(mut self) -> tempfile::TempDir {
         let writer = self.writer.take().expect("running");
         drop(self.workbench);
         writer.await.expect("writer flushed");
+        if let Some(schema) = self.schema.take() {
+            drop_schema(&schema).await;
+        }
         self.dir
     }
 }

@@ -146,6 +146,14 @@ struct InvokeResult {
     logs: Vec<LogLine>,
 }
 
+/// Decodes an invoke request body exactly as `POST /me/plugins/{id}/invoke`
+/// does (JSON, unknown fields refused, then checked): the request handed to
+/// the plugin, or the 4xx the caller gets.
+pub fn decode_invoke_body(bytes: &[u8]) -> ApiResult<Request> {
+    let Json(body) = Json::<InvokeBody>::from_bytes(bytes)?;
+    body.into_request()
+}
+
 impl InvokeBody {
     fn into_request(self) -> ApiResult<Request> {
         let method = self.method.unwrap_or_else(|| "GET".into());

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod error;
 mod me;
+pub use me::decode_invoke_body;
 mod members;
 mod ops;
 

@@ -51,6 +51,10 @@ pub enum ChainBreak {
     /// A checkpoint's signature is invalid.
     #[error("{0}")]
     BadCheckpoint(String),
+    /// An export carries no signed checkpoint of the tenant, so nothing
+    /// vouches for it: anyone could have rewritten the whole chain.
+    #[error("no signed checkpoint of this tenant: the export cannot be verified")]
+    NoCheckpoint,
 }
 
 impl ChainBreak {
@@ -62,7 +66,7 @@ impl ChainBreak {
             | Self::Unlinked { seq }
             | Self::CheckpointMismatch { seq } => Some(*seq),
             Self::Truncated { last, .. } => Some(last + 1),
-            Self::BadCheckpoint(_) => None,
+            Self::BadCheckpoint(_) | Self::NoCheckpoint => None,
         }
     }
 }
@@ -199,15 +203,19 @@ pub async fn verify_tenant(
 
 /// Verifies an exported chain (records in seq order, as `GET /audit/export`
 /// streams them) against `checkpoints`, with only the public key: no
-/// database, no host.
+/// database, no host. At least one checkpoint must be of `tenant`.
 pub fn verify_export(
     tenant: &str,
     key: &VerifyingKey,
     records: &[super::AuditRecord],
     checkpoints: Vec<Checkpoint>,
 ) -> VerifyReport {
-    let checkpoints = checkpoints.into_iter().filter(|c| c.tenant == tenant).collect();
-    let (report, vouched) = check_checkpoints(tenant, key, checkpoints);
+    let checkpoints: Vec<_> = checkpoints.into_iter().filter(|c| c.tenant == tenant).collect();
+    let unvouched = checkpoints.is_empty();
+    let (mut report, vouched) = check_checkpoints(tenant, key, checkpoints);
+    if unvouched {
+        report.error = Some(ChainBreak::NoCheckpoint);
+    }
     if report.error.is_some() {
         return report;
     }
@@ -218,4 +226,56 @@ pub fn verify_export(
         }
     }
     walker.finish()
+}
+
+/// Why an export file could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExportError {
+    /// A line is not JSON.
+    #[error("line {line} is not JSON: {message}")]
+    NotJson {
+        /// 1-based line number.
+        line: usize,
+        /// What the JSON parser said.
+        message: String,
+    },
+    /// A line is JSON but not a record.
+    #[error("line {line}: bad record: {message}")]
+    BadRecord {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `{"checkpoint": …}` line is not a checkpoint.
+    #[error("line {line}: bad checkpoint: {message}")]
+    BadCheckpoint {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Reads an NDJSON export (`GET /audit/export`): one record per line, and
+/// `{"checkpoint": …}` lines with the signed checkpoints. Blank lines are
+/// skipped.
+pub fn parse_export(text: &str) -> Result<(Vec<super::AuditRecord>, Vec<Checkpoint>), ExportError> {
+    let (mut records, mut checkpoints) = (Vec::new(), Vec::new());
+    for (index, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let line_number = index + 1;
+        let value: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| ExportError::NotJson { line: line_number, message: e.to_string() })?;
+        match value.get("checkpoint") {
+            Some(checkpoint) => checkpoints.push(
+                serde_json::from_value(checkpoint.clone())
+                    .map_err(|e| ExportError::BadCheckpoint { line: line_number, message: e.to_string() })?,
+            ),
+            None => records.push(
+                serde_json::from_value(value)
+                    .map_err(|e| ExportError::BadRecord { line: line_number, message: e.to_string() })?,
+            ),
+        }
+    }
+    Ok((records, checkpoints))
 }

@@ -4,10 +4,11 @@
 use serde::Serialize;
 
 use super::{Actor, LoadedVersion, ServiceError, ServiceResult, Workbench, scope_list};
+use crate::audit::{AuditEvent, Outcome};
 use crate::gate::{self, ConsentSet, Denial, PluginPolicy};
 use crate::manifest::Developer;
 use crate::scope::{Scope, ScopeSet};
-use crate::store::Installation;
+use crate::store::{Installation, StoreError};
 
 /// Where a member stands on one scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -269,13 +270,32 @@ impl Workbench {
         if let Some(stray) = scopes.and_then(|list| list.iter().find(|s| !s.is_personal())) {
             return Err(ServiceError::BadRequest(format!("{stray} is a capability; it takes no personal consent")));
         }
-        self.store.withdraw_consents(tenant, member, plugin, scopes, crate::now_ms()).await?;
         let reason = match scopes {
             Some(list) => format!("{plugin}: {}", scope_list(list.iter().copied())),
             None => format!("{plugin}: all"),
         };
-        self.audit_change(tenant, Actor::Member(member), Some(member), "consent.withdraw", reason).await?;
+        // Recorded before it takes effect, so that in the audit order every
+        // refusal it causes comes after it; a failure is recorded too.
+        self.audit_change(tenant, Actor::Member(member), Some(member), "consent.withdraw", reason.clone()).await?;
+        if let Err(error) = self.store.withdraw_consents(tenant, member, plugin, scopes, crate::now_ms()).await {
+            let event = AuditEvent {
+                subject: Some(member.to_owned()),
+                reason: Some(format!("{reason} not applied: {}", failure_code(&error))),
+                ..AuditEvent::new(tenant, Actor::Member(member).to_string(), "consent.withdraw", Outcome::Failed)
+            };
+            self.audit.append(vec![event]).await?;
+            return Err(error.into());
+        }
         let stored = self.store.consents(tenant, member, plugin).await?;
         Ok(disclosure(&loaded, &installation, &stored, crate::now_ms()))
+    }
+}
+
+/// A short, internals-free name for why a store change failed, for the audit text.
+fn failure_code(error: &StoreError) -> &'static str {
+    match error {
+        StoreError::NotFound(_) => "not_found",
+        StoreError::Conflict(_) => "conflict",
+        _ => "store_error",
     }
 }
