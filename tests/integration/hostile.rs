@@ -1,15 +1,21 @@
 //! Hostile guests: each attack ends in a typed trap or error, is audited,
-//! and the next normal call (same and other tenant) succeeds.
+//! and the next normal call (same and other tenant) succeeds; on SQLite and
+//! on PostgreSQL.
 
 use workbench_host::audit::Outcome;
 use workbench_host::runtime::{CallError, TrapKind};
 use workbench_host::scope::Scope;
 use workbench_host::service::ServiceError;
 
+use crate::server::{Db, on_both_databases};
 use crate::support::{Host, body, json};
 
-async fn hostile_host() -> Host {
-    let host = Host::demo().await;
+async fn hostile_host(db: Db) -> Host {
+    hostile_host_with(db, crate::support::test_limits()).await
+}
+
+async fn hostile_host_with(db: Db, limits: workbench_host::runtime::RuntimeLimits) -> Host {
+    let host = Host::demo_with(db, limits).await;
     host.install_hostile("demo", &[Scope::UserId, Scope::Storage, Scope::Log]).await;
     host.workbench.consent("demo", "zhang.wei", "hostile", &[Scope::UserId], &[]).await.expect("consent");
     host.workbench.store().upsert_tenant("other", "Other Co").await.expect("tenant");
@@ -45,96 +51,137 @@ async fn expect_trap(host: &Host, path: &str, kind: TrapKind) {
     assert_eq!(body(&other), "None");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn infinite_loop_hits_the_deadline() {
-    expect_trap(&hostile_host().await, "/loop", TrapKind::Deadline).await;
+on_both_databases! {
+    async fn infinite_loop_hits_the_deadline(db: Db) {
+        let host = hostile_host(db).await;
+        expect_trap(&host, "/loop", TrapKind::Deadline).await;
+        host.stop().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_bomb_hits_the_memory_limit() {
-    expect_trap(&hostile_host().await, "/memory", TrapKind::Memory).await;
+on_both_databases! {
+    async fn a_throttled_loop_still_ends_at_its_wall_clock_deadline(db: Db) {
+        // Throttled after 10 ms of compute, it sleeps most of the time; the deadline
+        // still counts wall-clock time, and the trap is the same typed, audited one.
+        let limits = workbench_host::runtime::RuntimeLimits {
+            deadline_ms: 300,
+            cpu_budget_ms: 10,
+            throttle_ticks: 3,
+            ..crate::support::test_limits()
+        };
+        let host = hostile_host_with(db, limits).await;
+        expect_trap(&host, "/loop", TrapKind::Deadline).await;
+        host.stop().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deep_recursion_hits_the_stack_limit() {
-    expect_trap(&hostile_host().await, "/recurse", TrapKind::Stack).await;
+on_both_databases! {
+    async fn memory_bomb_hits_the_memory_limit(db: Db) {
+        let host = hostile_host(db).await;
+        expect_trap(&host, "/memory", TrapKind::Memory).await;
+        host.stop().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn huge_response_hits_the_output_cap() {
-    expect_trap(&hostile_host().await, "/huge-response", TrapKind::ResponseTooLarge).await;
+on_both_databases! {
+    async fn deep_recursion_hits_the_stack_limit(db: Db) {
+        let host = hostile_host(db).await;
+        expect_trap(&host, "/recurse", TrapKind::Stack).await;
+        host.stop().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn host_call_flood_hits_the_hostcall_limit() {
-    let host = hostile_host().await;
-    expect_trap(&host, "/hostcalls", TrapKind::Hostcalls).await;
-    let records = host.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
-    let reads =
-        records.iter().filter(|r| r.event.actor.starts_with("plugin:hostile") && r.event.action == "read").count();
-    assert_eq!(
-        reads,
-        workbench_host::runtime::RuntimeLimits::default().hostcalls as usize,
-        "each allowed call audited, no more"
-    );
+on_both_databases! {
+    async fn huge_response_hits_the_output_cap(db: Db) {
+        let host = hostile_host(db).await;
+        expect_trap(&host, "/huge-response", TrapKind::ResponseTooLarge).await;
+        host.stop().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn panic_is_a_trap() {
-    expect_trap(&hostile_host().await, "/panic", TrapKind::Panic).await;
+on_both_databases! {
+    async fn host_call_flood_hits_the_hostcall_limit(db: Db) {
+        let host = hostile_host(db).await;
+        expect_trap(&host, "/hostcalls", TrapKind::Hostcalls).await;
+        let records = host.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
+        let reads =
+            records.iter().filter(|r| r.event.actor.starts_with("plugin:hostile") && r.event.action == "read").count();
+        assert_eq!(
+            reads,
+            workbench_host::runtime::RuntimeLimits::default().hostcalls as usize,
+            "each allowed call audited, no more"
+        );
+        host.stop().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_keys_and_huge_values_are_typed_errors() {
-    let host = hostile_host().await;
-    let out = body(&host.get("zhang.wei", "hostile", "/bad-keys").await.expect("runs"));
-    let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("Err(InvalidKey(\"keys may not be empty"), "{out}");
-    assert!(lines[1].starts_with("Err(InvalidKey(\"keys are at most 256 bytes"), "{out}");
-    assert!(lines[2].starts_with("Err(InvalidKey(\"keys may not contain control"), "{out}");
-    assert_eq!(lines[3], "Ok(())", "a path-like key is just a key in the plugin's own bucket");
-    assert!(lines[4].starts_with("Err(ValueTooLarge(65536))"), "{out}");
+on_both_databases! {
+    async fn panic_is_a_trap(db: Db) {
+        let host = hostile_host(db).await;
+        expect_trap(&host, "/panic", TrapKind::Panic).await;
+        host.stop().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storage_quota_is_enforced_and_other_tenants_never_see_the_data() {
-    let host = hostile_host().await;
-    let flood = host.get("zhang.wei", "hostile", "/storage-flood").await.expect("runs");
-    assert_eq!(flood.response.status, 507, "{}", body(&flood));
-    assert!(body(&flood).contains("quota exceeded"), "{}", body(&flood));
-    let denied = flood.audit.iter().filter(|r| r.event.reason.as_deref() == Some("quota_exceeded")).count();
-    assert_eq!(denied, 1);
-    let mine = host.get("zhang.wei", "hostile", "/read-key?key=flood/0").await.expect("runs");
-    assert!(body(&mine).starts_with("Some("), "{}", body(&mine));
-    let theirs = host.get_in("other", "o.member", "hostile", "/read-key?key=flood/0").await.expect("runs");
-    assert_eq!(body(&theirs), "None");
+on_both_databases! {
+    async fn bad_keys_and_huge_values_are_typed_errors(db: Db) {
+        let host = hostile_host(db).await;
+        let out = body(&host.get("zhang.wei", "hostile", "/bad-keys").await.expect("runs"));
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with("Err(InvalidKey(\"keys may not be empty"), "{out}");
+        assert!(lines[1].starts_with("Err(InvalidKey(\"keys are at most 256 bytes"), "{out}");
+        assert!(lines[2].starts_with("Err(InvalidKey(\"keys may not contain control"), "{out}");
+        assert_eq!(lines[3], "Ok(())", "a path-like key is just a key in the plugin's own bucket");
+        assert!(lines[4].starts_with("Err(ValueTooLarge(65536))"), "{out}");
+        host.stop().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn log_floods_are_capped() {
-    let host = hostile_host().await;
-    // Thousands of lines run into the host call limit like any other flood.
-    expect_trap(&host, "/log-flood", TrapKind::Hostcalls).await;
-    // Under it, lines past the per-call limit are dropped and long lines truncated.
-    let logged = host.get("zhang.wei", "hostile", "/log-flood?n=500").await.expect("runs");
-    let limits = workbench_host::runtime::RuntimeLimits::default();
-    assert_eq!(logged.logs.len(), limits.log_lines as usize);
-    assert!(logged.logs.iter().all(|l| l.message.len() <= limits.log_line_bytes));
+on_both_databases! {
+    async fn storage_quota_is_enforced_and_other_tenants_never_see_the_data(db: Db) {
+        let host = hostile_host(db).await;
+        let flood = host.get("zhang.wei", "hostile", "/storage-flood").await.expect("runs");
+        assert_eq!(flood.response.status, 507, "{}", body(&flood));
+        assert!(body(&flood).contains("quota exceeded"), "{}", body(&flood));
+        let denied = flood.audit.iter().filter(|r| r.event.reason.as_deref() == Some("quota_exceeded")).count();
+        assert_eq!(denied, 1);
+        let mine = host.get("zhang.wei", "hostile", "/read-key?key=flood/0").await.expect("runs");
+        assert!(body(&mine).starts_with("Some("), "{}", body(&mine));
+        let theirs = host.get_in("other", "o.member", "hostile", "/read-key?key=flood/0").await.expect("runs");
+        assert_eq!(body(&theirs), "None");
+        host.stop().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_trap_after_a_write_keeps_the_audited_write() {
-    let host = hostile_host().await;
-    match host.get("zhang.wei", "hostile", "/trap-after-write").await {
-        Err(ServiceError::Plugin { invocation, error: CallError::Trap { kind: TrapKind::Panic, .. } }) => {
-            let records = host.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
-            let actions: Vec<_> = records
-                .iter()
-                .filter(|r| r.event.invocation.as_deref() == Some(invocation.as_str()))
-                .map(|r| (r.event.action.as_str(), r.event.outcome))
-                .collect();
-            assert_eq!(actions, [("storage.set", Outcome::Allowed), ("invoke", Outcome::Trapped)]);
+on_both_databases! {
+    async fn log_floods_are_capped(db: Db) {
+        let host = hostile_host(db).await;
+        // Thousands of lines run into the host call limit like any other flood.
+        expect_trap(&host, "/log-flood", TrapKind::Hostcalls).await;
+        // Under it, lines past the per-call limit are dropped and long lines truncated.
+        let logged = host.get("zhang.wei", "hostile", "/log-flood?n=500").await.expect("runs");
+        let limits = workbench_host::runtime::RuntimeLimits::default();
+        assert_eq!(logged.logs.len(), limits.log_lines as usize);
+        assert!(logged.logs.iter().all(|l| l.message.len() <= limits.log_line_bytes));
+        host.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn a_trap_after_a_write_keeps_the_audited_write(db: Db) {
+        let host = hostile_host(db).await;
+        match host.get("zhang.wei", "hostile", "/trap-after-write").await {
+            Err(ServiceError::Plugin { invocation, error: CallError::Trap { kind: TrapKind::Panic, .. } }) => {
+                let records = host.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
+                let actions: Vec<_> = records
+                    .iter()
+                    .filter(|r| r.event.invocation.as_deref() == Some(invocation.as_str()))
+                    .map(|r| (r.event.action.as_str(), r.event.outcome))
+                    .collect();
+                assert_eq!(actions, [("storage.set", Outcome::Allowed), ("invoke", Outcome::Trapped)]);
+            }
+            other => panic!("expected a panic trap, got {other:?}"),
         }
-        other => panic!("expected a panic trap, got {other:?}"),
+        host.stop().await;
     }
 }

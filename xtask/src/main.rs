@@ -6,7 +6,18 @@
 //! - `demo [ARGS…]`: build the guests and run the demo server
 //!   (`workbench serve --demo --data-dir data`, SQLite), printing its URL and
 //!   tokens; extra arguments go to `workbench serve`.
+//! - `fuzz [SECONDS] [TARGET…]`: build the cargo-fuzz targets of
+//!   `tests/fuzz` and run each for SECONDS (default 60), corpus under
+//!   `target/fuzz-corpus/` seeded from `tests/fuzz/seeds/`. Installs
+//!   cargo-fuzz when missing.
+//! - `schemathesis [SECONDS]`: start the demo server and run schemathesis
+//!   (from PyPI, in a virtualenv under `target/`) against its OpenAPI
+//!   document for SECONDS (default 60): no 5xx, no answer outside the document.
 //! - `ci`: `cargo fmt --check`, clippy with `-D warnings`, then `test`.
+//!
+//! `test` ends with short fuzz and schemathesis runs (`WORKBENCH_FUZZ_SECONDS`,
+//! default 20 per target, and `WORKBENCH_SCHEMATHESIS_SECONDS`, default 60;
+//! 0 skips either).
 
 use std::process::{Command, ExitCode};
 
@@ -34,6 +45,12 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             Ok(())
         }
         "test" => test(rest),
+        "fuzz" => {
+            let seconds = rest.first().and_then(|s| s.parse().ok()).unwrap_or(60);
+            let targets: Vec<&str> = rest.iter().skip(1).map(String::as_str).collect();
+            fuzz(seconds, &targets)
+        }
+        "schemathesis" => schemathesis(rest.first().and_then(|s| s.parse().ok()).unwrap_or(60)),
         "demo" => {
             xtask::build_guests()?;
             cargo(
@@ -60,7 +77,9 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             test(rest)
         }
         "help" | "--help" | "-h" => {
-            println!("usage: cargo xtask <build-guests | test | demo | ci>");
+            println!(
+                "usage: cargo xtask <build-guests | test | demo | fuzz [SECONDS] [TARGET…] | schemathesis [SECONDS] | ci>"
+            );
             Ok(())
         }
         other => bail!("unknown command {other:?}; try `cargo xtask help`"),
@@ -72,7 +91,141 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     cargo(&["test", "--workspace"], extra, None)?;
     let plugins = xtask::repo_root().join("plugins");
     // The example plugins' own unit tests, natively against the SDK's mock host.
-    cargo(&["test", "--lib", "--target-dir", "../target/plugins-native"], &[], Some(&plugins))
+    cargo(&["test", "--lib", "--target-dir", "../target/plugins-native"], &[], Some(&plugins))?;
+    let seconds = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let fuzz_seconds = seconds("WORKBENCH_FUZZ_SECONDS", 20);
+    if fuzz_seconds > 0 {
+        fuzz(fuzz_seconds, &[])?;
+    }
+    let schemathesis_seconds = seconds("WORKBENCH_SCHEMATHESIS_SECONDS", 60);
+    if schemathesis_seconds > 0 {
+        schemathesis(schemathesis_seconds)?;
+    }
+    Ok(())
+}
+
+/// The fuzz targets of `tests/fuzz`.
+const FUZZ_TARGETS: [&str; 3] = ["manifest", "invoke_body", "audit_export"];
+
+fn fuzz(seconds: u64, only: &[&str]) -> anyhow::Result<()> {
+    let root = xtask::repo_root();
+    let has_cargo_fuzz = Command::new("cargo").args(["fuzz", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !has_cargo_fuzz {
+        cargo(&["install", "cargo-fuzz", "--locked", "--version", "0.13.2"], &[], None)?;
+    }
+    let targets: Vec<&str> = if only.is_empty() { FUZZ_TARGETS.to_vec() } else { only.to_vec() };
+    // cargo-fuzz passes a few -Z flags to rustc; the stable toolchain accepts them this way.
+    let common = ["--fuzz-dir", "tests/fuzz", "--sanitizer", "none", "--target-dir", "target/fuzz"];
+    let mut build = Command::new("cargo");
+    build.args(["fuzz", "build"]).args(common).env("RUSTC_BOOTSTRAP", "1").current_dir(&root);
+    run_command(&mut build, "cargo fuzz build")?;
+    for target in targets {
+        let corpus = root.join("target").join("fuzz-corpus").join(target);
+        std::fs::create_dir_all(&corpus).with_context(|| format!("creating {}", corpus.display()))?;
+        let seeds = root.join("tests").join("fuzz").join("seeds").join(target);
+        std::fs::create_dir_all(&seeds)?;
+        let artifacts = root.join("target").join("fuzz-artifacts").join(target);
+        std::fs::create_dir_all(&artifacts)?;
+        let mut run = Command::new("cargo");
+        run.args(["fuzz", "run"])
+            .args(common)
+            .arg(target)
+            .arg(&corpus)
+            .arg(&seeds)
+            .arg("--")
+            .arg(format!("-max_total_time={seconds}"))
+            .arg(format!("-artifact_prefix={}/", artifacts.display()))
+            .arg("-print_final_stats=1")
+            .env("RUSTC_BOOTSTRAP", "1")
+            .current_dir(&root);
+        println!("fuzzing {target} for {seconds} s");
+        run_command(&mut run, &format!("cargo fuzz run {target}"))?;
+    }
+    Ok(())
+}
+
+fn schemathesis(seconds: u64) -> anyhow::Result<()> {
+    use std::io::{BufRead, BufReader};
+    let root = xtask::repo_root();
+    let venv = root.join("target").join("schemathesis");
+    let st = venv.join("bin").join("st");
+    if !st.exists() {
+        run_command(Command::new("python3").args(["-m", "venv"]).arg(&venv), "python3 -m venv")?;
+        let pip = venv.join("bin").join("pip");
+        run_command(
+            Command::new(pip).args(["install", "--quiet", "schemathesis==4.32.5"]),
+            "pip install schemathesis",
+        )?;
+    }
+    let guests = xtask::build_guests()?;
+    let components = guests.component("noop").parent().context("component dir")?.to_owned();
+    let data = root.join("target").join("tmp").join("schemathesis-data");
+    let _ = std::fs::remove_dir_all(&data);
+    let mut server = Command::new(xtask::host_binary())
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--demo-manifests"])
+        .arg(root.join("plugins"))
+        .arg("--demo-components")
+        .arg(&components)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("starting the demo server")?;
+    let mut lines = BufReader::new(server.stdout.take().context("server stdout")?).lines();
+    let (mut base, mut token) = (None, None);
+    for line in lines.by_ref() {
+        let line = line?;
+        if let Some(rest) = line.strip_prefix("Workbench is listening on ") {
+            base = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(t) = line.trim().strip_prefix("export TOKEN_ADMIN=") {
+            token = Some(t.to_owned());
+        }
+        if line.contains("OpenAPI:") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    // One token with every role, so that every operation is reachable.
+    let minted = Command::new(xtask::host_binary())
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["token", "mint", "--tenant", "demo", "--member", "admin", "--roles", "admin,member,developer"])
+        .output();
+    match minted {
+        Ok(output) if output.status.success() => {
+            token = Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        }
+        _ => eprintln!("could not mint an all-roles token; using the admin's"),
+    }
+    let result = match (base, token) {
+        (Some(base), Some(token)) => {
+            let mut run = Command::new(&st);
+            run.arg("run")
+                .arg(format!("{base}/api/v1/openapi.json"))
+                .args(["--header", &format!("Authorization: Bearer {token}")])
+                .args([
+                    "--checks",
+                    "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+                ])
+                .args(["--max-time", &seconds.to_string(), "--workers", "2", "--seed", "1"])
+                .current_dir(root.join("target"));
+            run_command(&mut run, "schemathesis")
+        }
+        _ => Err(anyhow::anyhow!("the demo server did not print its URL and admin token")),
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    result
+}
+
+fn run_command(command: &mut Command, what: &str) -> anyhow::Result<()> {
+    let status = command.status().with_context(|| format!("running {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
 }
 
 fn cargo(args: &[&str], extra: &[String], dir: Option<&std::path::Path>) -> anyhow::Result<()> {

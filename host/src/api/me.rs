@@ -34,7 +34,7 @@ async fn my_plugins(State(state): State<AppState>, caller: Caller) -> ApiResult<
 }
 
 /// The disclosure: who receives which of my fields, for what, and what I am asked now.
-#[utoipa::path(get, path = "/me/plugins/{id}/consent", tag = "me", params(("id" = String, Path)), responses((status = 200, body = Disclosure), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/me/plugins/{id}/consent", tag = "me", params(("id" = String, Path, description = "Plugin id", example = "site-daily-report")), responses((status = 200, body = Disclosure), (status = 404, body = ErrorBody)))]
 async fn disclosure(
     State(state): State<AppState>,
     caller: Caller,
@@ -56,7 +56,7 @@ struct ConsentBody {
 }
 
 /// Consent to some of a plugin's scopes.
-#[utoipa::path(put, path = "/me/plugins/{id}/consent", tag = "me", params(("id" = String, Path)), request_body = ConsentBody, responses((status = 200, body = Disclosure), (status = 422, body = ErrorBody)))]
+#[utoipa::path(put, path = "/me/plugins/{id}/consent", tag = "me", params(("id" = String, Path, description = "Plugin id", example = "site-daily-report")), request_body = ConsentBody, responses((status = 200, body = Disclosure), (status = 422, body = ErrorBody)))]
 async fn consent(
     State(state): State<AppState>,
     caller: Caller,
@@ -79,7 +79,7 @@ struct WithdrawQuery {
 }
 
 /// Withdraw consent (all, or the listed scopes); what the plugin stored about me is deleted.
-#[utoipa::path(delete, path = "/me/plugins/{id}/consent", tag = "me", params(("id" = String, Path), WithdrawQuery), responses((status = 200, body = Disclosure), (status = 422, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/me/plugins/{id}/consent", tag = "me", params(("id" = String, Path, description = "Plugin id", example = "site-daily-report"), WithdrawQuery), responses((status = 200, body = Disclosure), (status = 422, body = ErrorBody)))]
 async fn withdraw(
     State(state): State<AppState>,
     caller: Caller,
@@ -187,7 +187,7 @@ impl InvokeBody {
     post,
     path = "/me/plugins/{id}/invoke",
     tag = "me",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "Plugin id", example = "site-daily-report")),
     request_body = InvokeBody,
     responses(
         (status = 200, body = InvokeResult),

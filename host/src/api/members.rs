@@ -37,14 +37,14 @@ async fn add(
 }
 
 /// One member.
-#[utoipa::path(get, path = "/members/{id}", tag = "members", params(("id" = String, Path)), responses((status = 200, body = Member), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/members/{id}", tag = "members", params(("id" = String, Path, description = "Member id", example = "zhang.wei")), responses((status = 200, body = Member), (status = 404, body = ErrorBody)))]
 async fn get(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Member>> {
     caller.require(Role::Admin)?;
     Ok(Json(state.workbench.member(&caller.tenant, &id).await?))
 }
 
 /// Change profile fields (JSON merge patch: a field set to null is cleared).
-#[utoipa::path(patch, path = "/members/{id}", tag = "members", params(("id" = String, Path)), request_body(content = Object, content_type = "application/merge-patch+json"), responses((status = 200, body = Member), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(patch, path = "/members/{id}", tag = "members", params(("id" = String, Path, description = "Member id", example = "zhang.wei")), request_body(content = Object, content_type = "application/merge-patch+json"), responses((status = 200, body = Member), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -57,7 +57,7 @@ async fn patch(
 }
 
 /// Remove a member (除名) with their plugin data.
-#[utoipa::path(delete, path = "/members/{id}", tag = "members", params(("id" = String, Path)), responses((status = 200, description = "Deletion receipt", body = DeletionReceipt), (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/members/{id}", tag = "members", params(("id" = String, Path, description = "Member id", example = "wang.fang")), responses((status = 200, description = "Deletion receipt", body = DeletionReceipt), (status = 404, body = ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,

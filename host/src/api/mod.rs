@@ -82,8 +82,43 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (api, doc) = OpenApiRouter::new().nest("/api/v1", api).split_for_parts();
     let (ops, ops_doc) = ops::routes().split_for_parts();
     let mut doc = doc;
+    document_errors(&mut doc);
     doc.merge(ops_doc);
     (api.merge(ops), doc)
+}
+
+/// Adds the error answers every API operation can give, where its own
+/// annotation does not list them already: the document names every status
+/// the server sends, with the one error body.
+fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::content::ContentBuilder;
+    use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+        RefOr::T(ResponseBuilder::new().description(description).content("application/json", content).build())
+    };
+    let always = [
+        ("400", "bad_request: malformed JSON, query or path"),
+        ("401", "unauthorized: no valid bearer token"),
+        ("403", "forbidden: the token's roles do not allow this"),
+        ("404", "not_found"),
+        ("422", "invalid_input: well-formed but not acceptable; the message names the problem"),
+    ];
+    let with_body = [
+        ("413", "payload_too_large: the body is over the limit"),
+        ("415", "unsupported_media_type: the body is not of the documented type"),
+    ];
+    for item in doc.paths.paths.values_mut() {
+        for operation in
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.patch, &mut item.delete].into_iter().flatten()
+        {
+            let has_body = operation.request_body.is_some();
+            let responses = &mut operation.responses.responses;
+            for (status, description) in always.iter().chain(with_body.iter().filter(|_| has_body)) {
+                responses.entry((*status).to_owned()).or_insert_with(|| error(description));
+            }
+        }
+    }
 }
 
 /// The OpenAPI document of the API.

@@ -128,7 +128,7 @@ async fn catalogue(State(state): State<AppState>, _caller: Caller) -> ApiResult<
     get,
     path = "/plugins/{id}",
     tag = "registry",
-    params(("id" = String, Path, description = "Plugin id")),
+    params(("id" = String, Path, description = "Plugin id", example = "site-daily-report")),
     responses((status = 200, body = CatalogueEntry), (status = 404, body = ErrorBody))
 )]
 async fn catalogue_entry(

@@ -54,7 +54,7 @@ async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<V
     put,
     path = "/workbench/plugins/{id}",
     tag = "workbench",
-    params(("id" = String, Path, description = "Plugin id")),
+    params(("id" = String, Path, description = "Plugin id", example = "site-daily-report")),
     request_body = InstallBody,
     responses((status = 200, body = InstallationView), (status = 422, body = ErrorBody))
 )]
@@ -75,7 +75,7 @@ async fn install(
     delete,
     path = "/workbench/plugins/{id}",
     tag = "workbench",
-    params(("id" = String, Path, description = "Plugin id")),
+    params(("id" = String, Path, description = "Plugin id", example = "customer-visit")),
     responses((status = 200, description = "Deletion receipt", body = DeletionReceipt), (status = 404, body = ErrorBody))
 )]
 async fn uninstall(
@@ -89,7 +89,7 @@ async fn uninstall(
 }
 
 /// Stop a plugin at once.
-#[utoipa::path(post, path = "/workbench/plugins/{id}/disable", tag = "workbench", params(("id" = String, Path)), responses((status = 200, body = InstallationView), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/workbench/plugins/{id}/disable", tag = "workbench", params(("id" = String, Path, description = "Plugin id", example = "site-daily-report")), responses((status = 200, body = InstallationView), (status = 404, body = ErrorBody)))]
 async fn disable(
     State(state): State<AppState>,
     caller: Caller,
@@ -101,7 +101,7 @@ async fn disable(
 }
 
 /// Resume a plugin.
-#[utoipa::path(post, path = "/workbench/plugins/{id}/enable", tag = "workbench", params(("id" = String, Path)), responses((status = 200, body = InstallationView), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/workbench/plugins/{id}/enable", tag = "workbench", params(("id" = String, Path, description = "Plugin id", example = "site-daily-report")), responses((status = 200, body = InstallationView), (status = 404, body = ErrorBody)))]
 async fn enable(
     State(state): State<AppState>,
     caller: Caller,
@@ -117,7 +117,7 @@ async fn enable(
     get,
     path = "/workbench/plugins/{id}/preview",
     tag = "workbench",
-    params(("id" = String, Path), PreviewQuery),
+    params(("id" = String, Path, description = "Plugin id", example = "site-daily-report"), PreviewQuery),
     responses((status = 200, body = Preview), (status = 404, body = ErrorBody))
 )]
 async fn preview(

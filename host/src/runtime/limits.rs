@@ -12,8 +12,15 @@ pub struct RuntimeLimits {
     pub memory_bytes: usize,
     /// Wall-clock deadline per call, ms (epoch interruption).
     pub deadline_ms: u64,
-    /// Epoch tick, ms: the deadline's granularity.
+    /// Epoch tick, ms: the deadline's granularity and the longest a guest
+    /// runs before it yields to other calls.
     pub epoch_tick_ms: u64,
+    /// Compute a call may use at full speed, ms (counted in ticks the guest
+    /// was running). Past it, the call is throttled until its deadline.
+    pub cpu_budget_ms: u64,
+    /// Once over budget, ticks a call sleeps after each tick it runs (so it
+    /// gets at most 1/(1+N) of a core); 0 never throttles.
+    pub throttle_ticks: u64,
     /// Maximum wasm stack, bytes.
     pub max_wasm_stack: usize,
     /// Largest response body, bytes.
@@ -40,6 +47,8 @@ impl Default for RuntimeLimits {
             memory_bytes: 128 << 20,
             deadline_ms: 1_000,
             epoch_tick_ms: 5,
+            cpu_budget_ms: 50,
+            throttle_ticks: 3,
             max_wasm_stack: 512 << 10,
             response_bytes: 1 << 20,
             hostcalls: 1_000,

@@ -170,13 +170,24 @@ impl Runtime {
         store.limiter(|state| &mut state.limiter);
         let tick_ms = self.limits.epoch_tick_ms.max(1);
         let deadline_ms = self.limits.deadline_ms;
-        let max_ticks = deadline_ms.div_ceil(tick_ms).max(1);
+        let deadline = Duration::from_millis(deadline_ms);
+        let budget_ticks = self.limits.cpu_budget_ms.div_ceil(tick_ms);
+        let pause = Duration::from_millis(tick_ms.saturating_mul(self.limits.throttle_ticks));
+        let started = std::time::Instant::now();
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |mut context| {
             let state = context.data_mut();
             state.epoch_ticks += 1;
-            if state.epoch_ticks >= max_ticks {
+            let elapsed = started.elapsed();
+            if elapsed >= deadline {
                 return Err(GuestLimit::Deadline(deadline_ms).into());
+            }
+            if state.epoch_ticks > budget_ticks && !pause.is_zero() {
+                // Over its compute budget: it may still finish before its
+                // deadline, but on a fraction of a core, so that a runaway
+                // cannot crowd out everyone else's calls until it is stopped.
+                let nap = pause.min(deadline - elapsed);
+                return Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::time::sleep(nap))));
             }
             Ok(UpdateDeadline::Yield(1))
         });
