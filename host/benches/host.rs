@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the host's hot path (see docs/BENCHMARKS.md):
-//! gate decision, instantiate + call of SDK plugins from a prepared
-//! component, and durable, hash-chained audit appends on SQLite.
+//! gate decision, JWT validation, instantiate + call of SDK plugins from a
+//! prepared component, and durable, hash-chained audit appends on SQLite and
+//! PostgreSQL.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -163,5 +164,14 @@ fn audit_append_postgres(c: &mut Criterion) {
     tokio.block_on(sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin)).expect("drop");
 }
 
-criterion_group!(benches, gate_decision, instantiate_and_call, audit_append, audit_append_postgres);
+/// Validating a bearer token (HS256, the local key): signature, claims, roles.
+fn jwt_validation(c: &mut Criterion) {
+    use workbench_host::api::auth::{JwtKeys, Role};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = JwtKeys::load(&workbench_host::config::AuthConfig::default(), dir.path()).expect("keys");
+    let token = keys.mint("demo", "zhang.wei", &[Role::Member], std::time::Duration::from_secs(600)).expect("mint");
+    c.bench_function("jwt/verify_hs256", |b| b.iter(|| keys.verify(black_box(&token)).expect("valid")));
+}
+
+criterion_group!(benches, gate_decision, jwt_validation, instantiate_and_call, audit_append, audit_append_postgres);
 criterion_main!(benches);

@@ -13,11 +13,15 @@
 //! - `schemathesis [SECONDS]`: start the demo server and run schemathesis
 //!   (from PyPI, in a virtualenv under `target/`) against its OpenAPI
 //!   document for SECONDS (default 60): no 5xx, no answer outside the document.
+//! - `bench-http [--seconds N] [--connections 1,8,32,128] [--db sqlite|postgres|both]
+//!   [--no-peer]`: the HTTP load benchmark against `wasmtime serve` (see `bench.rs`).
 //! - `ci`: `cargo fmt --check`, clippy with `-D warnings`, then `test`.
 //!
 //! `test` ends with short fuzz and schemathesis runs (`WORKBENCH_FUZZ_SECONDS`,
 //! default 20 per target, and `WORKBENCH_SCHEMATHESIS_SECONDS`, default 60;
 //! 0 skips either).
+
+mod bench;
 
 use std::process::{Command, ExitCode};
 
@@ -50,6 +54,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             let targets: Vec<&str> = rest.iter().skip(1).map(String::as_str).collect();
             fuzz(seconds, &targets)
         }
+        "bench-http" => bench::run(&bench::Options::parse(rest)?),
         "schemathesis" => schemathesis(rest.first().and_then(|s| s.parse().ok()).unwrap_or(60)),
         "demo" => {
             xtask::build_guests()?;
