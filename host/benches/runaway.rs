@@ -2,7 +2,7 @@
 //! invocations (the demo's daily report for zhang.wei: a name read, an id
 //! read, a storage read, three audit records) at a fixed concurrency, first
 //! alone, then while other tasks keep invoking the hostile guest's runaway
-//! paths (endless loop, memory bomb, endless recursion, 100 MB response),
+//! paths (endless loop, memory bomb, endless recursion, 16 MB response),
 //! each of which runs into its limit. Production limits; prints p50/p99.
 //!
 //! `cargo bench -p workbench-host --bench runaway` (`RUNAWAY_SECONDS`, default

@@ -79,7 +79,7 @@ pub fn shared_code_cache() -> std::path::PathBuf {
 }
 
 /// The production limits, with a smaller storage quota and pool, and no
-/// throttling before the deadline (the hostile guest's 100 MB response must
+/// throttling before the deadline (the hostile guest's 16 MB response must
 /// be built at full speed, however loaded the test machine is).
 pub fn test_limits() -> RuntimeLimits {
     RuntimeLimits {

@@ -5,7 +5,7 @@
 //! | `/loop` | spins forever (must hit the epoch deadline) |
 //! | `/memory` | grows memory without end (must hit the memory limit) |
 //! | `/recurse` | recurses without end (must hit the stack limit) |
-//! | `/huge-response` | returns a 100 MB body (must hit the response cap) |
+//! | `/huge-response` | returns a 16 MB body, 16 times the default cap (must hit the response cap) |
 //! | `/probe` | calls every import; reports what it got as JSON |
 //! | `/hostcalls` | calls an import in a loop (must hit the hostcall limit) |
 //! | `/storage-flood` | writes until the quota refuses |
@@ -28,7 +28,7 @@ impl Plugin for Hostile {
             "/loop" => spin(),
             "/memory" => grow(),
             "/recurse" => Ok(Response::text(200, recurse(1).to_string())),
-            "/huge-response" => Ok(Response { status: 200, headers: vec![], body: vec![b'x'; 100 << 20] }),
+            "/huge-response" => Ok(Response { status: 200, headers: vec![], body: vec![b'x'; 16 << 20] }),
             "/probe" => Ok(Response::json(200, probe())),
             "/hostcalls" => {
                 let mut answered = 0u64;
