@@ -26,8 +26,14 @@ impl Workbench {
     /// Runs `plugin` for `member` of `tenant`.
     pub async fn invoke(&self, tenant: &str, member: &str, plugin: &str, request: Request) -> ServiceResult<Invoked> {
         let started = Instant::now();
-        let (loaded, installation) = self.visible(tenant, member, plugin).await?;
-        let consents = self.store.consents(tenant, member, plugin).await?;
+        // The directory, the installation and the consents in one round trip.
+        let context = self.store.invocation_context(tenant, member, plugin).await?;
+        if !context.member_exists {
+            return Err(ServiceError::Forbidden("you are not a member of this workbench".into()));
+        }
+        let installation = super::usable(context.installation, member, plugin)?;
+        let loaded = self.load_version(plugin, &installation.version).await?;
+        let consents = context.consents;
         let policy = loaded.manifest.policy(installation.granted);
         let now = crate::now_ms();
         let invocation = uuid::Uuid::now_v7().to_string();

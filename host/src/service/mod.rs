@@ -225,11 +225,7 @@ impl Workbench {
         member: &str,
         plugin: &str,
     ) -> ServiceResult<(Arc<LoadedVersion>, Installation)> {
-        let not_found = || ServiceError::NotFound(format!("plugin {plugin} is not installed in this workbench"));
-        let installation = self.store.installation(tenant, plugin).await?.ok_or_else(not_found)?;
-        if installation.state != InstallationState::Enabled || !visible_to(&installation, member) {
-            return Err(not_found());
-        }
+        let installation = usable(self.store.installation(tenant, plugin).await?, member, plugin)?;
         let loaded = self.load_version(plugin, &installation.version).await?;
         Ok((loaded, installation))
     }
@@ -255,6 +251,15 @@ impl Workbench {
         let loaded = Arc::new(LoadedVersion { manifest: Arc::new(release.manifest), actor, pre });
         self.versions.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(key, Arc::clone(&loaded));
         Ok(loaded)
+    }
+}
+
+/// The installation when it is enabled and `member` is in its visible range;
+/// otherwise the plugin is not found, as if it were not installed.
+fn usable(installation: Option<Installation>, member: &str, plugin: &str) -> ServiceResult<Installation> {
+    match installation {
+        Some(i) if i.state == InstallationState::Enabled && visible_to(&i, member) => Ok(i),
+        _ => Err(ServiceError::NotFound(format!("plugin {plugin} is not installed in this workbench"))),
     }
 }
 

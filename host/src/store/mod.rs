@@ -214,6 +214,17 @@ pub struct AuditFilter {
     pub to_ms: Option<i64>,
 }
 
+/// See [`Store::invocation_context`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvocationContext {
+    /// The member is in the tenant's directory.
+    pub member_exists: bool,
+    /// The plugin's installation in the tenant, if any.
+    pub installation: Option<Installation>,
+    /// The member's latest consents to the plugin.
+    pub consents: ConsentSet,
+}
+
 /// Tenant settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -376,6 +387,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<()>;
     /// The member's latest consents for a plugin.
     async fn consents(&self, tenant: &str, member: &str, plugin: &str) -> StoreResult<ConsentSet>;
+    /// What an invocation needs, in one round trip: the installation,
+    /// whether the member is in the directory, and their consents to it.
+    async fn invocation_context(&self, tenant: &str, member: &str, plugin: &str) -> StoreResult<InvocationContext>;
     /// All of a member's consent rows, by plugin then scope.
     async fn member_consents(&self, tenant: &str, member: &str) -> StoreResult<Vec<ConsentRow>>;
 

@@ -21,8 +21,9 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row, Transaction};
 
 use super::{
-    AuditFilter, CheckpointSigner, ConsentRow, Deleted, Installation, InstallationState, KvBucket, KvEntry,
-    MemberProfile, PluginRelease, PluginVersion, Publisher, QuotaExceeded, Retention, Store, StoreError, StoreResult,
+    AuditFilter, CheckpointSigner, ConsentRow, Deleted, Installation, InstallationState, InvocationContext, KvBucket,
+    KvEntry, MemberProfile, PluginRelease, PluginVersion, Publisher, QuotaExceeded, Retention, Store, StoreError,
+    StoreResult,
 };
 use crate::audit::chain::{self, Checkpoint, Head};
 use crate::audit::{AuditEvent, AuditRecord, Outcome};
@@ -647,6 +648,39 @@ impl Store for SqlStore {
             set.set(scope, consent);
         }
         Ok(set)
+    }
+
+    async fn invocation_context(&self, tenant: &str, member: &str, plugin: &str) -> StoreResult<InvocationContext> {
+        let rows = sqlx::query(
+            "SELECT i.plugin, i.version, i.granted, i.visible_to, i.state, \
+                    (SELECT COUNT(*) FROM members m WHERE m.tenant = $1 AND m.id = $2), \
+                    c.scope, c.purpose, c.separate, c.granted_at, c.expires_at, c.withdrawn_at \
+             FROM installations i \
+             LEFT JOIN consents c ON c.tenant = i.tenant AND c.plugin = i.plugin AND c.member = $2 \
+             WHERE i.tenant = $1 AND i.plugin = $3",
+        )
+        .bind(tenant)
+        .bind(member)
+        .bind(plugin)
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            // Not installed: the directory alone decides the caller's answer.
+            let member_exists = self.member(tenant, member).await?.is_some();
+            return Ok(InvocationContext { member_exists, installation: None, consents: ConsentSet::default() });
+        };
+        let mut context = InvocationContext {
+            member_exists: first.get::<i64, _>(5) > 0,
+            installation: Some(installation_from_row(tenant, first)?),
+            consents: ConsentSet::default(),
+        };
+        for row in &rows {
+            if row.try_get::<Option<String>, _>(6)?.is_some() {
+                let (scope, consent) = consent_from_row(row, 6)?;
+                context.consents.set(scope, consent);
+            }
+        }
+        Ok(context)
     }
 
     async fn member_consents(&self, tenant: &str, member: &str) -> StoreResult<Vec<ConsentRow>> {
