@@ -89,6 +89,7 @@ fn instantiate_and_call(c: &mut Criterion) {
         manifest,
         invocation: "bench".into(),
         now_ms: 1,
+        profile: None, // loaded on first read, as measured by store/member_profile_sqlite
     };
     let request =
         Request { method: "GET".into(), path: "/".into(), query: String::new(), headers: vec![], body: vec![] };

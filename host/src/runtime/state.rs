@@ -33,6 +33,9 @@ pub struct CallContext {
     pub invocation: String,
     /// The time the gate judges consents at, ms since the epoch.
     pub now_ms: i64,
+    /// The caller's profile when it was read with the consents (else it is
+    /// loaded on first use).
+    pub profile: Option<Arc<MemberProfile>>,
 }
 
 /// A log line written by the plugin.
@@ -96,6 +99,7 @@ impl CallState {
             .allow_ip_name_lookup(false)
             .socket_addr_check(|_, _| Box::pin(async { false }));
         let limiter = CallLimiter { memory_bytes: services.limits.memory_bytes };
+        let profile = call.profile.clone();
         Self {
             wasi: wasi.build(),
             table: ResourceTable::new(),
@@ -108,7 +112,7 @@ impl CallState {
             log_denial_audited: false,
             epoch_ticks: 0,
             hostcalls: 0,
-            profile: None,
+            profile,
         }
     }
 

@@ -28,9 +28,9 @@ impl Workbench {
         let started = Instant::now();
         // The directory, the installation and the consents in one round trip.
         let context = self.store.invocation_context(tenant, member, plugin).await?;
-        if !context.member_exists {
+        let Some(profile) = context.profile else {
             return Err(ServiceError::Forbidden("you are not a member of this workbench".into()));
-        }
+        };
         let installation = super::usable(context.installation, member, plugin)?;
         let loaded = self.load_version(plugin, &installation.version).await?;
         let consents = context.consents;
@@ -60,6 +60,7 @@ impl Workbench {
             consents: Arc::new(consents),
             invocation: invocation.clone(),
             now_ms: now,
+            profile: Some(Arc::new(profile)),
         };
         // The call and its audit write run in their own task: a client that
         // disconnects or a request timeout cannot drop the records of what

@@ -217,8 +217,8 @@ pub struct AuditFilter {
 /// See [`Store::invocation_context`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InvocationContext {
-    /// The member is in the tenant's directory.
-    pub member_exists: bool,
+    /// The member's profile; `None` when they are not in the tenant's directory.
+    pub profile: Option<MemberProfile>,
     /// The plugin's installation in the tenant, if any.
     pub installation: Option<Installation>,
     /// The member's latest consents to the plugin.
@@ -387,8 +387,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<()>;
     /// The member's latest consents for a plugin.
     async fn consents(&self, tenant: &str, member: &str, plugin: &str) -> StoreResult<ConsentSet>;
-    /// What an invocation needs, in one round trip: the installation,
-    /// whether the member is in the directory, and their consents to it.
+    /// What an invocation needs, in one round trip: the installation, the
+    /// member's profile (if they are in the directory), and their consents to it.
     async fn invocation_context(&self, tenant: &str, member: &str, plugin: &str) -> StoreResult<InvocationContext>;
     /// All of a member's consent rows, by plugin then scope.
     async fn member_consents(&self, tenant: &str, member: &str) -> StoreResult<Vec<ConsentRow>>;

@@ -653,7 +653,7 @@ impl Store for SqlStore {
     async fn invocation_context(&self, tenant: &str, member: &str, plugin: &str) -> StoreResult<InvocationContext> {
         let rows = sqlx::query(
             "SELECT i.plugin, i.version, i.granted, i.visible_to, i.state, \
-                    (SELECT COUNT(*) FROM members m WHERE m.tenant = $1 AND m.id = $2), \
+                    (SELECT m.profile FROM members m WHERE m.tenant = $1 AND m.id = $2), \
                     c.scope, c.purpose, c.separate, c.granted_at, c.expires_at, c.withdrawn_at \
              FROM installations i \
              LEFT JOIN consents c ON c.tenant = i.tenant AND c.plugin = i.plugin AND c.member = $2 \
@@ -666,11 +666,11 @@ impl Store for SqlStore {
         .await?;
         let Some(first) = rows.first() else {
             // Not installed: the directory alone decides the caller's answer.
-            let member_exists = self.member(tenant, member).await?.is_some();
-            return Ok(InvocationContext { member_exists, installation: None, consents: ConsentSet::default() });
+            let profile = self.member(tenant, member).await?;
+            return Ok(InvocationContext { profile, installation: None, consents: ConsentSet::default() });
         };
         let mut context = InvocationContext {
-            member_exists: first.get::<i64, _>(5) > 0,
+            profile: first.try_get::<Option<String>, _>(5)?.map(|text| from_json(&text)).transpose()?,
             installation: Some(installation_from_row(tenant, first)?),
             consents: ConsentSet::default(),
         };
