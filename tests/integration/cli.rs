@@ -3,8 +3,7 @@
 //! verify` work on the same data dir, and SIGTERM lets an in-flight call
 //! finish and its audit records land before the process exits.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -12,53 +11,26 @@ use serde_json::{Value, json};
 
 use crate::support::HOSTILE_MANIFEST;
 
-struct Running {
-    child: Child,
-    base: String,
-    tokens: Vec<(String, String)>,
-}
-
 fn workbench(data_dir: &std::path::Path) -> Command {
     let mut command = Command::new(xtask::host_binary());
     command.arg("--data-dir").arg(data_dir).env("RUST_LOG", "warn");
     command
 }
 
-fn start_demo(data_dir: &std::path::Path) -> Running {
+fn start_demo(data_dir: &std::path::Path) -> xtask::Served {
     let guests = xtask::guests();
     let components = guests.component("noop").parent().expect("component dir");
-    let mut child = workbench(data_dir)
+    let mut command = workbench(data_dir);
+    command
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--demo-manifests"])
         .arg(xtask::repo_root().join("plugins"))
         .arg("--demo-components")
-        .arg(components)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("workbench starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut base = None;
-    let mut tokens = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        if let Some(rest) = line.strip_prefix("Workbench is listening on ") {
-            base = rest.split_whitespace().next().map(str::to_owned);
-        }
-        if let Some((name, token)) = line.trim().strip_prefix("export ").and_then(|l| l.split_once('=')) {
-            tokens.push((name.to_owned(), token.to_owned()));
-        }
-        if line.contains("OpenAPI:") {
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    Running { child, base: base.expect("the URL is printed"), tokens }
+        .arg(components);
+    xtask::spawn_server(&mut command, true).expect("workbench starts")
 }
 
-impl Running {
-    fn token(&self, name: &str) -> &str {
-        &self.tokens.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("token {name} printed")).1
-    }
+fn token<'a>(server: &'a xtask::Served, name: &str) -> &'a str {
+    server.token(name).unwrap_or_else(|| panic!("token {name} printed"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,7 +76,7 @@ async fn serve_demo_prints_working_tokens_and_drains_on_sigterm() {
     }
 
     // The printed member token works.
-    let zhang = server.token("TOKEN_ZHANG_WEI").to_owned();
+    let zhang = token(&server, "TOKEN_ZHANG_WEI").to_owned();
     let invoke = |plugin: &str, path: &str, token: &str| {
         client
             .post(url(&format!("/api/v1/me/plugins/{plugin}/invoke")))
@@ -136,8 +108,8 @@ async fn serve_demo_prints_working_tokens_and_drains_on_sigterm() {
     assert!(metrics.contains("workbench_audit_batch_records"), "{metrics}");
 
     // A slow call in flight when SIGTERM arrives still gets its answer and its audit record.
-    let acme = server.token("TOKEN_ACME").to_owned();
-    let admin = server.token("TOKEN_ADMIN").to_owned();
+    let acme = token(&server, "TOKEN_ACME").to_owned();
+    let admin = token(&server, "TOKEN_ADMIN").to_owned();
     let hostile = std::fs::read(xtask::guests().component("hostile")).expect("built");
     let form = reqwest::multipart::Form::new()
         .text("manifest", HOSTILE_MANIFEST)

@@ -3,8 +3,7 @@
 //! answered 2xx must have its audit records, and the chain must verify, on
 //! SQLite and on PostgreSQL.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use rand::Rng;
@@ -19,7 +18,8 @@ const CLIENTS: usize = 8;
 fn start(data_dir: &std::path::Path, database_url: &str) -> (Child, String, String) {
     let guests = xtask::guests();
     let components = guests.component("noop").parent().expect("component dir");
-    let mut child = Command::new(xtask::host_binary())
+    let mut command = Command::new(xtask::host_binary());
+    command
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--database-url", database_url])
@@ -27,26 +27,10 @@ fn start(data_dir: &std::path::Path, database_url: &str) -> (Child, String, Stri
         .arg(xtask::repo_root().join("plugins"))
         .arg("--demo-components")
         .arg(components)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("workbench starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let (mut base, mut token) = (None, None);
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        if let Some(rest) = line.strip_prefix("Workbench is listening on ") {
-            base = rest.split_whitespace().next().map(str::to_owned);
-        }
-        if let Some(t) = line.trim().strip_prefix("export TOKEN_ZHANG_WEI=") {
-            token = Some(t.to_owned());
-        }
-        if line.contains("OpenAPI:") {
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, base.expect("URL printed"), token.expect("token printed"))
+        .env("RUST_LOG", "error");
+    let served = xtask::spawn_server(&mut command, true).expect("workbench starts");
+    let token = served.token("TOKEN_ZHANG_WEI").expect("token printed").to_owned();
+    (served.child, served.base, token)
 }
 
 /// Invokes until the server goes away; returns the invocation ids answered 2xx.

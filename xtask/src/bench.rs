@@ -10,7 +10,6 @@
 //! by the same wrk in the same run, alternating with ours (A B A B). Prints
 //! req/s, p50, p99, errors and peak RSS, and the ratios ours/peer.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -95,7 +94,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
 
     println!(
         "# bench-http {}: {} s per run, connections {:?}, machine: {} cores",
-        chrono_like_date(),
+        today(),
         options.seconds,
         options.connections,
         std::thread::available_parallelism().map_or(0, usize::from)
@@ -174,7 +173,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
 }
 
 /// Today's date (UTC) as YYYY-MM-DD, from the system clock.
-fn chrono_like_date() -> String {
+fn today() -> String {
     let output = Command::new("date").args(["-u", "+%Y-%m-%d"]).output();
     output.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default()
 }
@@ -246,29 +245,9 @@ impl Server {
         if let Some(url) = database_url {
             command.args(["--database-url", url]);
         }
-        let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .context("starting workbench serve")?;
-        let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
-        let mut base = None;
-        for line in lines.by_ref() {
-            let line = line?;
-            if let Some(rest) = line.strip_prefix("Workbench is listening on ") {
-                base = rest.split_whitespace().next().map(str::to_owned);
-                break;
-            }
-        }
-        std::thread::spawn(move || lines.for_each(drop));
-        match base {
-            Some(base) => Ok(Self { child, base }),
-            None => {
-                let _ = child.kill();
-                bail!("workbench serve did not print its address")
-            }
-        }
+        command.args(["serve", "--listen", "127.0.0.1:0"]).env("RUST_LOG", "warn");
+        let served = xtask::spawn_server(&mut command, false)?;
+        Ok(Self { child: served.child, base: served.base })
     }
 
     fn peak_rss_mib(&self) -> u64 {

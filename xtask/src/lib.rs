@@ -187,3 +187,55 @@ pub fn host_binary() -> &'static Path {
         target_dir.join("debug").join("workbench")
     })
 }
+
+/// A running `workbench serve`: its URL and, in demo mode, the tokens it printed.
+#[derive(Debug)]
+pub struct Served {
+    /// The process.
+    pub child: std::process::Child,
+    /// `http://ADDRESS`.
+    pub base: String,
+    /// The printed `export NAME=TOKEN` lines, by name (`TOKEN_ADMIN`, `TOKEN_ZHANG_WEI`, …).
+    pub tokens: BTreeMap<String, String>,
+}
+
+impl Served {
+    /// The printed token `name` (e.g. `TOKEN_ZHANG_WEI`).
+    pub fn token(&self, name: &str) -> Option<&str> {
+        self.tokens.get(name).map(String::as_str)
+    }
+}
+
+/// Spawns `command` (a `workbench … serve …`; stdout is taken over) and
+/// reads its output until it listens and, with `--demo`, has printed its
+/// tokens. The rest of its output is drained in the background.
+pub fn spawn_server(command: &mut Command, demo: bool) -> anyhow::Result<Served> {
+    use std::io::{BufRead, BufReader};
+    let mut child = command.stdout(std::process::Stdio::piped()).spawn().context("starting workbench serve")?;
+    let mut lines = BufReader::new(child.stdout.take().context("workbench stdout")?).lines();
+    let (mut base, mut tokens) = (None, BTreeMap::new());
+    for line in lines.by_ref() {
+        let line = line?;
+        if let Some(rest) = line.strip_prefix("Workbench is listening on ") {
+            base = rest.split_whitespace().next().map(str::to_owned);
+            if !demo {
+                break;
+            }
+        }
+        if let Some((name, token)) = line.trim().strip_prefix("export ").and_then(|l| l.split_once('=')) {
+            tokens.insert(name.to_owned(), token.to_owned());
+        }
+        if line.contains("OpenAPI:") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    match base {
+        Some(base) => Ok(Served { child, base, tokens }),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("workbench serve exited without printing its address")
+        }
+    }
+}

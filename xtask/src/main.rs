@@ -150,7 +150,6 @@ fn fuzz(seconds: u64, only: &[&str]) -> anyhow::Result<()> {
 }
 
 fn schemathesis(seconds: u64) -> anyhow::Result<()> {
-    use std::io::{BufRead, BufReader};
     let root = xtask::repo_root();
     let venv = root.join("target").join("schemathesis");
     let st = venv.join("bin").join("st");
@@ -166,32 +165,18 @@ fn schemathesis(seconds: u64) -> anyhow::Result<()> {
     let components = guests.component("noop").parent().context("component dir")?.to_owned();
     let data = root.join("target").join("tmp").join("schemathesis-data");
     let _ = std::fs::remove_dir_all(&data);
-    let mut server = Command::new(xtask::host_binary())
+    let mut command = Command::new(xtask::host_binary());
+    command
         .arg("--data-dir")
         .arg(&data)
         .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--demo-manifests"])
         .arg(root.join("plugins"))
         .arg("--demo-components")
         .arg(&components)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .context("starting the demo server")?;
-    let mut lines = BufReader::new(server.stdout.take().context("server stdout")?).lines();
-    let (mut base, mut token) = (None, None);
-    for line in lines.by_ref() {
-        let line = line?;
-        if let Some(rest) = line.strip_prefix("Workbench is listening on ") {
-            base = rest.split_whitespace().next().map(str::to_owned);
-        }
-        if let Some(t) = line.trim().strip_prefix("export TOKEN_ADMIN=") {
-            token = Some(t.to_owned());
-        }
-        if line.contains("OpenAPI:") {
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
+        .env("RUST_LOG", "warn");
+    let mut server = xtask::spawn_server(&mut command, true)?;
+    let base = server.base.clone();
+    let mut token = server.token("TOKEN_ADMIN").map(str::to_owned);
     // One token with every role, so that every operation is reachable.
     let minted = Command::new(xtask::host_binary())
         .arg("--data-dir")
@@ -204,8 +189,8 @@ fn schemathesis(seconds: u64) -> anyhow::Result<()> {
         }
         _ => eprintln!("could not mint an all-roles token; using the admin's"),
     }
-    let result = match (base, token) {
-        (Some(base), Some(token)) => {
+    let result = match token {
+        Some(token) => {
             let mut run = Command::new(&st);
             run.arg("run")
                 .arg(format!("{base}/api/v1/openapi.json"))
@@ -218,10 +203,10 @@ fn schemathesis(seconds: u64) -> anyhow::Result<()> {
                 .current_dir(root.join("target"));
             run_command(&mut run, "schemathesis")
         }
-        _ => Err(anyhow::anyhow!("the demo server did not print its URL and admin token")),
+        None => Err(anyhow::anyhow!("the demo server did not print an admin token")),
     };
-    let _ = server.kill();
-    let _ = server.wait();
+    let _ = server.child.kill();
+    let _ = server.child.wait();
     result
 }
 

@@ -265,7 +265,7 @@ where
 async fn refuse_nul(request: Request, next: Next) -> Response {
     let uri = request.uri();
     let raw = uri.path_and_query().map_or("", |pq| pq.as_str());
-    if raw.to_ascii_lowercase().contains("%00") {
+    if raw.contains("%00") {
         return ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "the path or query contains a NUL byte")
             .into_response();
     }
@@ -277,7 +277,7 @@ async fn require_member(state: &AppState, caller: &auth::Caller) -> Result<(), A
     caller.require(auth::Role::Member)?;
     match state.workbench.store().member(&caller.tenant, &caller.member).await {
         Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(ApiError::forbidden("you are not a member of this workbench")),
+        Ok(None) => Err(crate::service::ServiceError::not_a_member().into()),
         Err(e) => Err(crate::service::ServiceError::from(e).into()),
     }
 }

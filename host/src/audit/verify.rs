@@ -53,7 +53,7 @@ pub enum ChainBreak {
     BadCheckpoint(String),
     /// An export carries no signed checkpoint of the tenant, so nothing
     /// vouches for it: anyone could have rewritten the whole chain.
-    #[error("no signed checkpoint of this tenant: the export cannot be verified")]
+    #[error("no signed checkpoint of this tenant: the export cannot be verified (export it without filters)")]
     NoCheckpoint,
 }
 

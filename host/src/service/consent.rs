@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{Actor, LoadedVersion, ServiceError, ServiceResult, Workbench, scope_list};
-use crate::audit::{AuditEvent, Outcome};
+use crate::audit::Outcome;
 use crate::gate::{self, ConsentSet, Denial, PluginPolicy};
 use crate::manifest::Developer;
 use crate::scope::{Scope, ScopeSet};
@@ -278,12 +278,9 @@ impl Workbench {
         // refusal it causes comes after it; a failure is recorded too.
         self.audit_change(tenant, Actor::Member(member), Some(member), "consent.withdraw", reason.clone()).await?;
         if let Err(error) = self.store.withdraw_consents(tenant, member, plugin, scopes, crate::now_ms()).await {
-            let event = AuditEvent {
-                subject: Some(member.to_owned()),
-                reason: Some(format!("{reason} not applied: {}", failure_code(&error))),
-                ..AuditEvent::new(tenant, Actor::Member(member).to_string(), "consent.withdraw", Outcome::Failed)
-            };
-            self.audit.append(vec![event]).await?;
+            let failed = format!("{reason} not applied: {}", failure_code(&error));
+            let actor = Actor::Member(member);
+            self.audit_change_outcome(tenant, actor, Some(member), "consent.withdraw", Outcome::Failed, failed).await?;
             return Err(error.into());
         }
         let stored = self.store.consents(tenant, member, plugin).await?;

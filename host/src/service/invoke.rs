@@ -29,7 +29,7 @@ impl Workbench {
         // The directory, the installation and the consents in one round trip.
         let context = self.store.invocation_context(tenant, member, plugin).await?;
         let Some(profile) = context.profile else {
-            return Err(ServiceError::Forbidden("you are not a member of this workbench".into()));
+            return Err(ServiceError::not_a_member());
         };
         let installation = super::usable(context.installation, member, plugin)?;
         let loaded = self.load_version(plugin, &installation.version).await?;

@@ -79,6 +79,13 @@ pub enum ServiceError {
     Internal(String),
 }
 
+impl ServiceError {
+    /// The caller's token names a member the tenant's directory does not have.
+    pub fn not_a_member() -> Self {
+        ServiceError::Forbidden("you are not a member of this workbench".into())
+    }
+}
+
 impl From<StoreError> for ServiceError {
     fn from(error: StoreError) -> Self {
         match error {
@@ -198,10 +205,23 @@ impl Workbench {
         action: &str,
         reason: String,
     ) -> ServiceResult<AuditRecord> {
+        self.audit_change_outcome(tenant, actor, subject, action, Outcome::Allowed, reason).await
+    }
+
+    /// [`Workbench::audit_change`] with another outcome (a change that failed).
+    async fn audit_change_outcome(
+        &self,
+        tenant: &str,
+        actor: Actor<'_>,
+        subject: Option<&str>,
+        action: &str,
+        outcome: Outcome,
+        reason: String,
+    ) -> ServiceResult<AuditRecord> {
         let event = AuditEvent {
             subject: subject.map(str::to_owned),
             reason: Some(reason),
-            ..AuditEvent::new(tenant, actor.to_string(), action, Outcome::Allowed)
+            ..AuditEvent::new(tenant, actor.to_string(), action, outcome)
         };
         let mut records = self.audit.append(vec![event]).await?;
         records.pop().ok_or_else(|| ServiceError::Audit(AuditError::Stopped))
