@@ -171,9 +171,12 @@ impl Config {
         self.data_dir.join("workbench.db")
     }
 
-    /// The compiled-code cache.
+    /// The compiled-code cache, as an absolute path (the engine's cache
+    /// takes no relative one; a relative path is taken from the working
+    /// directory, like the data directory's).
     pub fn cache_dir(&self) -> PathBuf {
-        self.code_cache_dir.clone().unwrap_or_else(|| self.data_dir.join("cache"))
+        let dir = self.code_cache_dir.clone().unwrap_or_else(|| self.data_dir.join("cache"));
+        std::path::absolute(&dir).unwrap_or(dir)
     }
 
     /// The key directory.

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::api::auth::Role;
 use crate::scope::Scope;
 use crate::service::admin::InstallRequest;
 use crate::service::{ServiceResult, Workbench};
@@ -18,6 +19,15 @@ pub const ADMIN: &str = "admin";
 pub const DEVELOPER: &str = "acme";
 /// The example plugins, in the order the demo shows them.
 pub const PLUGINS: [&str; 3] = ["site-daily-report", "approval-helper", "customer-visit"];
+
+/// Who one can be in the demo: member id, roles, and who that is.
+pub const IDENTITIES: [(&str, &[Role], &str); 5] = [
+    (ADMIN, &[Role::Admin, Role::Member], "admin (陈静)"),
+    ("zhang.wei", &[Role::Member], "member zhang.wei (张伟)"),
+    ("li.na", &[Role::Member], "member li.na (李娜)"),
+    ("wang.fang", &[Role::Member], "member wang.fang (王芳)"),
+    (DEVELOPER, &[Role::Developer], "developer acme"),
+];
 
 fn customer(id: &str, name: &str, access: CustomerAccess) -> CustomerPermission {
     CustomerPermission { customer_id: id.into(), customer_name: name.into(), access }

@@ -200,7 +200,8 @@ async fn serve(config: Config, seed: Option<(PathBuf, PathBuf)>) -> anyhow::Resu
             tracing::info!("demo company already present");
         }
     }
-    let state = api::state(&config, Arc::clone(&workbench))?;
+    let mut state = api::state(&config, Arc::clone(&workbench))?;
+    state.demo = seed.is_some();
     let keys = state.keys.clone();
     let app = api::app(state, &config);
     let listener = tokio::net::TcpListener::bind(config.server.listen)
@@ -224,14 +225,8 @@ async fn serve(config: Config, seed: Option<(PathBuf, PathBuf)>) -> anyhow::Resu
 
 fn print_demo_tokens(keys: &JwtKeys, address: std::net::SocketAddr) -> anyhow::Result<()> {
     let ttl = Duration::from_secs(8 * 3600);
-    let people: [(&str, &[Role], &str); 4] = [
-        (demo::ADMIN, &[Role::Admin, Role::Member], "admin (陈静)"),
-        ("zhang.wei", &[Role::Member], "member zhang.wei (张伟)"),
-        ("li.na", &[Role::Member], "member li.na (李娜)"),
-        (demo::DEVELOPER, &[Role::Developer], "developer acme"),
-    ];
     println!("\nDemo company {} (tenant {}). Tokens, valid 8 hours:", demo::TENANT_NAME, demo::TENANT);
-    for (member, roles, label) in people {
+    for (member, roles, label) in demo::IDENTITIES {
         let token = keys.mint(demo::TENANT, member, roles, ttl)?;
         println!("\n  {label}:\n  export TOKEN_{}={token}", member.replace('.', "_").to_uppercase());
     }
@@ -241,6 +236,7 @@ fn print_demo_tokens(keys: &JwtKeys, address: std::net::SocketAddr) -> anyhow::R
          -d '{{\"path\":\"/report.json\"}}' http://{address}/api/v1/me/plugins/site-daily-report/invoke"
     );
     println!("  curl -s -H \"Authorization: Bearer $TOKEN_ADMIN\" http://{address}/api/v1/audit");
+    println!("  Browser: http://{address}/ (sign in as any of the above)");
     println!("  OpenAPI: http://{address}/api/v1/openapi.json\n");
     Ok(())
 }

@@ -93,10 +93,11 @@ fn run(args: &[String]) -> anyhow::Result<()> {
 
 fn test(extra: &[String]) -> anyhow::Result<()> {
     xtask::build_guests()?;
-    cargo(&["test", "--workspace"], extra, None)?;
+    let mut tally = Tally::default();
+    tally.cargo_test(&["test", "--workspace"], extra, None)?;
     let plugins = xtask::repo_root().join("plugins");
     // The example plugins' own unit tests, natively against the SDK's mock host.
-    cargo(&["test", "--lib", "--target-dir", "../target/plugins-native"], &[], Some(&plugins))?;
+    tally.cargo_test(&["test", "--lib", "--target-dir", "../target/plugins-native"], &[], Some(&plugins))?;
     let seconds = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let fuzz_seconds = seconds("WORKBENCH_FUZZ_SECONDS", 20);
     if fuzz_seconds > 0 {
@@ -106,7 +107,55 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     if schemathesis_seconds > 0 {
         schemathesis(schemathesis_seconds)?;
     }
+    // The closing line: every test the runners above counted.
+    println!("tests: {} passed, {} failed", tally.passed, tally.failed);
     Ok(())
+}
+
+/// Tests counted across runs, from the runners' own summary lines.
+#[derive(Debug, Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+}
+
+impl Tally {
+    /// Runs `cargo test …`, passing its output through, and adds up its
+    /// `test result:` lines.
+    fn cargo_test(&mut self, args: &[&str], extra: &[String], dir: Option<&std::path::Path>) -> anyhow::Result<()> {
+        use std::io::{BufRead, BufReader};
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut command = Command::new(cargo);
+        command.args(args).args(extra).current_dir(dir.map_or_else(xtask::repo_root, std::path::Path::to_path_buf));
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("running cargo {}", args.join(" ")))?;
+        let stdout = child.stdout.take().context("cargo test stdout")?;
+        for line in BufReader::new(stdout).lines() {
+            let line = line?;
+            println!("{line}");
+            if let Some(summary) = line.strip_prefix("test result: ") {
+                self.passed += count(summary, " passed");
+                self.failed += count(summary, " failed");
+            }
+        }
+        let status = child.wait()?;
+        if !status.success() {
+            bail!("cargo {} failed ({status})", args.join(" "));
+        }
+        Ok(())
+    }
+}
+
+/// The number before `word` in a summary such as `ok. 12 passed; 0 failed; …`.
+fn count(summary: &str, word: &str) -> u64 {
+    summary
+        .split(';')
+        .find_map(|part| part.trim().strip_suffix(word.trim_start()).map(str::trim))
+        .and_then(|n| n.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The fuzz targets of `tests/fuzz`.

@@ -13,6 +13,7 @@ mod ops;
 pub use ops::prometheus;
 mod plugins;
 mod privacy;
+mod ui;
 mod workbench;
 
 use std::sync::Arc;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub openapi: Arc<serde_json::Value>,
     /// Largest component a publish accepts.
     pub max_component_bytes: usize,
+    /// Demo mode: the page offers the demo sign-in (`/api/v1/demo/…`).
+    pub demo: bool,
 }
 
 #[derive(OpenApi)]
@@ -135,13 +138,15 @@ pub fn state(config: &Config, workbench: Arc<Workbench>) -> anyhow::Result<AppSt
         keys,
         openapi: Arc::new(openapi),
         max_component_bytes: config.registry.max_component_bytes,
+        demo: false,
     })
 }
 
-/// The whole application: routes, body limits, timeouts, request ids,
+/// The whole application: the API, the browser page, body limits, timeouts, request ids,
 /// tracing, metrics and panic containment.
 pub fn app(state: AppState, config: &Config) -> Router {
     let (routes, _) = routes();
+    let routes = routes.merge(ui::routes(state.demo));
     let timeout = Duration::from_secs(config.server.request_timeout_secs);
     routes
         .fallback(|| async { ApiError::not_found("no such route") })
