@@ -101,7 +101,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     );
     for db in &options.databases {
         let data = work.join(db);
-        let (database_url, schema) = database(db, &data)?;
+        let (database_url, schema) = xtask::database(db, &data, "bench")?;
         let mut server = Server::start(&host, &data, database_url.as_deref())?;
         let setup = setup(&host, &data, database_url.as_deref(), &server.base, &guests, &work);
         let setup = match setup {
@@ -166,7 +166,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         }
         server.stop();
         if let Some(schema) = schema {
-            psql(&format!("DROP SCHEMA {schema} CASCADE"))?;
+            xtask::psql(&format!("DROP SCHEMA {schema} CASCADE"))?;
         }
     }
     Ok(())
@@ -207,29 +207,6 @@ fn ensure_wasmtime(root: &Path) -> anyhow::Result<PathBuf> {
         crate::cargo(&["install", "wasmtime-cli", "--version", "48.0.8", "--locked", "--root", &prefix], &[], None)?;
     }
     Ok(wasmtime)
-}
-
-fn psql(sql: &str) -> anyhow::Result<()> {
-    let url =
-        std::env::var("WORKBENCH_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let status = Command::new("psql").arg(&url).args(["-q", "-c", sql]).status().context("running psql")?;
-    if !status.success() {
-        bail!("psql {sql:?} failed");
-    }
-    Ok(())
-}
-
-/// The database URL for `db` (None = SQLite under the data dir) and the schema to drop.
-fn database(db: &str, data: &Path) -> anyhow::Result<(Option<String>, Option<String>)> {
-    std::fs::create_dir_all(data)?;
-    if db == "sqlite" {
-        return Ok((None, None));
-    }
-    let schema = format!("bench_{}", std::process::id());
-    psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))?;
-    let base =
-        std::env::var("WORKBENCH_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    Ok((Some(format!("{base}?options=-c%20search_path%3D{schema}")), Some(schema)))
 }
 
 /// A child process whose peak RSS we read before stopping it.

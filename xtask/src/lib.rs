@@ -239,3 +239,30 @@ pub fn spawn_server(command: &mut Command, demo: bool) -> anyhow::Result<Served>
         }
     }
 }
+
+/// The PostgreSQL server the suite uses (`WORKBENCH_TEST_POSTGRES` overrides).
+pub fn postgres_url() -> String {
+    std::env::var("WORKBENCH_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// Runs SQL on the suite's PostgreSQL database with `psql`.
+pub fn psql(sql: &str) -> anyhow::Result<()> {
+    let status = Command::new("psql").arg(postgres_url()).args(["-q", "-c", sql]).status().context("running psql")?;
+    if !status.success() {
+        bail!("psql {sql:?} failed");
+    }
+    Ok(())
+}
+
+/// The database URL for `db` (`sqlite`: None, SQLite under `data`; else a
+/// fresh PostgreSQL schema named after `prefix` and this process) and the
+/// schema to drop afterwards.
+pub fn database(db: &str, data: &Path, prefix: &str) -> anyhow::Result<(Option<String>, Option<String>)> {
+    std::fs::create_dir_all(data)?;
+    if db == "sqlite" {
+        return Ok((None, None));
+    }
+    let schema = format!("{prefix}_{}", std::process::id());
+    psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))?;
+    Ok((Some(format!("{}?options=-c%20search_path%3D{schema}", postgres_url())), Some(schema)))
+}

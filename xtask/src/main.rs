@@ -1,8 +1,10 @@
 //! `cargo xtask <command>`: the project's build and test automation.
 //!
 //! - `build-guests`: build the example plugins and test guests to wasm.
-//! - `test`: build the guests, run every test (host, SDK, integration, and the
-//!   example plugins' native unit tests against the SDK's mock host).
+//! - `test`: build the guests, run every test (host, SDK, integration, the
+//!   example plugins' native unit tests against the SDK's mock host, and the
+//!   browser tests on both databases), then short fuzz and schemathesis runs;
+//!   it ends with one line counting every test run.
 //! - `demo [ARGS…]`: build the guests and run the demo server
 //!   (`workbench serve --demo --data-dir data`, SQLite), printing its URL and
 //!   tokens; extra arguments go to `workbench serve`.
@@ -15,6 +17,8 @@
 //!   document for SECONDS (default 60): no 5xx, no answer outside the document.
 //! - `bench-http [--seconds N] [--connections 1,8,32,128] [--db sqlite|postgres|both]
 //!   [--no-peer]`: the HTTP load benchmark against `wasmtime serve` (see `bench.rs`).
+//! - `browser [--db sqlite|postgres|both]`: the browser tests of `tests/browser`
+//!   in headless Chromium against a fresh demo server (see `browser.rs`).
 //! - `ci`: `cargo fmt --check`, clippy with `-D warnings`, then `test`.
 //!
 //! `test` ends with short fuzz and schemathesis runs (`WORKBENCH_FUZZ_SECONDS`,
@@ -22,6 +26,7 @@
 //! 0 skips either).
 
 mod bench;
+mod browser;
 
 use std::process::{Command, ExitCode};
 
@@ -55,6 +60,11 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             fuzz(seconds, &targets)
         }
         "bench-http" => bench::run(&bench::Options::parse(rest)?),
+        "browser" => {
+            let counts = browser::run(&browser::databases(rest)?)?;
+            println!("browser: {} passed, {} failed", counts.passed, counts.failed);
+            Ok(())
+        }
         "schemathesis" => schemathesis(rest.first().and_then(|s| s.parse().ok()).unwrap_or(60)),
         "demo" => {
             xtask::build_guests()?;
@@ -83,7 +93,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         }
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <build-guests | test | demo | fuzz [SECONDS] [TARGET…] | schemathesis [SECONDS] | ci>"
+                "usage: cargo xtask <build-guests | test | demo | browser [--db …] | fuzz [SECONDS] [TARGET…] | schemathesis [SECONDS] | bench-http […] | ci>"
             );
             Ok(())
         }
@@ -98,6 +108,9 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     let plugins = xtask::repo_root().join("plugins");
     // The example plugins' own unit tests, natively against the SDK's mock host.
     tally.cargo_test(&["test", "--lib", "--target-dir", "../target/plugins-native"], &[], Some(&plugins))?;
+    let browser = browser::run(&["sqlite", "postgres"])?;
+    tally.passed += browser.passed;
+    tally.failed += browser.failed;
     let seconds = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let fuzz_seconds = seconds("WORKBENCH_FUZZ_SECONDS", 20);
     if fuzz_seconds > 0 {

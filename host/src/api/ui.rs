@@ -103,6 +103,7 @@ struct SessionRequest {
 struct Session {
     token: String,
     tenant: &'static str,
+    tenant_name: &'static str,
     member: String,
     roles: Vec<&'static str>,
     expires_in: u64,
@@ -131,6 +132,7 @@ async fn session(
         Json(Session {
             token,
             tenant: demo::TENANT,
+            tenant_name: demo::TENANT_NAME,
             member: (*member).to_owned(),
             roles: roles.iter().map(|r| r.as_str()).collect(),
             expires_in: DEMO_SESSION.as_secs(),

@@ -1,0 +1,506 @@
+// Browser tests of the Workbench UI, driven through the page only (clicks,
+// typing, file inputs). The API is read only to compare what the page shows.
+//
+//   WORKBENCH_URL=http://127.0.0.1:PORT \
+//   WORKBENCH_COMPONENT=/path/to/two_fields.wasm \
+//   WORKBENCH_SCREENSHOTS=target/browser \
+//   node --test
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..', '..');
+const BASE = (process.env.WORKBENCH_URL || '').replace(/\/+$/, '');
+if (!BASE) throw new Error('WORKBENCH_URL is required: the base URL of a fresh `workbench serve --demo` server');
+const COMPONENT = path.resolve(REPO, process.env.WORKBENCH_COMPONENT || 'target/wasm/wasm32-wasip2/release/two_fields.wasm');
+const SHOTS = path.resolve(REPO, process.env.WORKBENCH_SCREENSHOTS || 'target/browser');
+const TIMEOUT = 15000;
+
+const PLUGIN_ID = 'visit-notes';
+const PLUGIN_NAME = '拜访笔记';
+const GOOD_MANIFEST = `id = "${PLUGIN_ID}"
+name = "${PLUGIN_NAME}"
+version = "0.1.0"
+description = "Keeps notes of customer visits, signed with your name."
+
+[developer]
+name = "Acme 软件有限公司"
+contact = "plugins@acme.example"
+
+[[scopes]]
+scope = "user.id"
+purpose = "Tell your visit notes apart from other people's."
+required = true
+
+[[scopes]]
+scope = "user.name"
+purpose = "Sign each visit note with your name."
+required = true
+`;
+const BAD_MANIFEST = GOOD_MANIFEST.replace('scope = "user.name"', 'scope = "user.salary"');
+
+let browser;
+
+before(async () => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+});
+
+async function newPage(viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport, locale: 'zh-CN' });
+  context.setDefaultTimeout(TIMEOUT);
+  const page = await context.newPage();
+  page.pageErrors = [];
+  page.on('pageerror', (e) => page.pageErrors.push(e.message));
+  return page;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+async function signIn(page, member) {
+  if (!page.url().startsWith(BASE)) await page.goto(`${BASE}/`);
+  await page.getByRole('heading', { level: 1, name: '登录工作台', exact: true }).waitFor();
+  await page.getByRole('button', { name: new RegExp(`\\b${escapeRe(member)} ·`) }).click();
+  await page.getByRole('button', { name: '退出登录' }).waitFor();
+}
+
+async function signOut(page) {
+  await page.getByRole('button', { name: '退出登录' }).click();
+  await page.getByRole('heading', { level: 1, name: '登录工作台', exact: true }).waitFor();
+}
+
+// A token to read state with (only for assertions, never for the story's steps).
+async function readToken(member) {
+  const res = await fetch(`${BASE}/api/v1/demo/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ member }) });
+  assert.equal(res.status, 201);
+  return (await res.json()).token;
+}
+
+async function apiGet(token, p) {
+  const res = await fetch(`${BASE}/api/v1${p}`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, body: await res.json() };
+}
+
+async function waitForText(locator, text) {
+  await locator.filter({ hasText: text }).first().waitFor();
+}
+
+// Waits until a tab of the admin console has its content.
+async function adminReady(page, tab) {
+  const ready = {
+    catalogue: page.getByTestId('catalogue').locator('article').first(),
+    installed: page.getByTestId('installations').locator('article').first(),
+    members: page.getByTestId('members-table'),
+    audit: page.getByTestId('audit-table'),
+    retention: page.getByTestId('retention-audit'),
+  }[tab];
+  await ready.waitFor();
+  if (tab === 'retention') await page.waitForFunction(() => document.querySelector('[data-testid="retention-audit"]').value !== '');
+  if (tab === 'audit') await page.getByTestId('verify-badge').locator('strong').waitFor();
+}
+
+async function scrollWidth(page) {
+  return page.evaluate(() => document.documentElement.scrollWidth);
+}
+
+async function auditRowsShown(page) {
+  return page.getByTestId('audit-table').locator('tbody tr[data-seq]').evaluateAll((rows) => rows.map((r) => ({
+    seq: Number(r.dataset.seq), action: r.dataset.action, outcome: r.dataset.outcome, subject: r.dataset.subject, actor: r.dataset.actor, text: r.innerText,
+  })));
+}
+
+async function applyAuditFilters(page, { subject = '', plugin = '', outcome = '' }) {
+  await page.getByLabel('数据主体（成员 ID）').fill(subject);
+  await page.getByLabel('应用 ID').fill(plugin);
+  await page.getByLabel('结果').selectOption(outcome);
+  const before = await page.getByTestId('audit-summary').innerText();
+  await page.getByRole('button', { name: '筛选', exact: true }).click();
+  // The table is replaced after the answer arrives.
+  await page.waitForFunction((b) => {
+    const s = document.querySelector('[data-testid="audit-summary"]');
+    return s && s.dataset.loaded === 'true';
+  }, before);
+}
+
+test('story: publish, install, consent, withdraw, decline, audit', async () => {
+  const page = await newPage();
+  await page.goto(`${BASE}/`);
+
+  // 1. The developer signs in and uploads a bad manifest: the server's message appears next to the form.
+  await signIn(page, 'acme');
+  await page.getByRole('heading', { level: 1, name: '开发者', exact: true }).waitFor();
+  await shot(page, '01-developer-signed-in');
+  const form = page.getByTestId('publish-form');
+  await page.getByLabel('清单文件 plugin.toml').setInputFiles({ name: 'plugin.toml', mimeType: 'text/plain', buffer: Buffer.from(BAD_MANIFEST) });
+  await page.getByLabel('组件文件（.wasm）').setInputFiles(COMPONENT);
+  await page.getByRole('button', { name: '发布', exact: true }).click();
+  const publishAlert = form.getByRole('alert');
+  await waitForText(publishAlert, 'unknown scope');
+  const badText = await publishAlert.innerText();
+  assert.match(badText, /manifest is not valid: unknown scope "user\.salary"/);
+  assert.match(badText, /invalid_manifest/);
+  await shot(page, '02-bad-manifest-refused');
+
+  // 2. A good package is published.
+  await page.getByLabel('清单文件 plugin.toml').setInputFiles({ name: 'plugin.toml', mimeType: 'text/plain', buffer: Buffer.from(GOOD_MANIFEST) });
+  await page.getByRole('button', { name: '发布', exact: true }).click();
+  await waitForText(page.getByTestId('publish-result'), `已发布 ${PLUGIN_ID}@0.1.0`);
+  assert.equal((await page.getByTestId('publish-error').innerText()).trim(), '', 'the earlier error is cleared');
+  const published = await page.getByTestId('publish-result').innerText();
+  assert.match(published, /user\.id, user\.name/);
+  await waitForText(page.getByTestId('dev-catalogue').locator('tr'), PLUGIN_ID);
+  await shot(page, '03-published');
+  await signOut(page);
+
+  // 3. The admin finds it in the catalogue and installs it for everyone with its scopes.
+  await signIn(page, 'admin');
+  await page.getByRole('link', { name: '应用管理' }).click();
+  await page.getByRole('heading', { level: 2, name: '应用目录', exact: true }).waitFor();
+  const card = page.getByRole('article', { name: new RegExp(PLUGIN_ID) });
+  await card.waitFor();
+  const cardText = await card.innerText();
+  assert.match(cardText, /Acme 软件有限公司/);
+  assert.match(cardText, /Tell your visit notes apart from other people's\./);
+  assert.match(cardText, /Sign each visit note with your name\./);
+  assert.match(cardText, /未安装/);
+  await card.getByRole('button', { name: `安装 ${PLUGIN_NAME}` }).click();
+  const installDialog = page.getByRole('dialog', { name: `安装「${PLUGIN_NAME}」` });
+  await installDialog.waitFor();
+  assert.equal(await installDialog.getByRole('checkbox', { name: /user\.id/ }).isChecked(), true);
+  assert.equal(await installDialog.getByRole('checkbox', { name: /user\.name/ }).isChecked(), true);
+  await installDialog.getByRole('radio', { name: '全体成员' }).check();
+  await shot(page, '04-install-dialog');
+  await installDialog.getByRole('button', { name: '安装', exact: true }).click();
+  await installDialog.waitFor({ state: 'detached' });
+  await waitForText(page.getByTestId('catalogue-status'), `已保存 ${PLUGIN_NAME} 0.1.0 的安装`);
+  await waitForText(page.getByRole('article', { name: new RegExp(PLUGIN_ID) }), '已安装 0.1.0');
+  await page.getByRole('link', { name: '已安装应用' }).click();
+  const installation = page.getByRole('article', { name: new RegExp(`${PLUGIN_ID}@0\\.1\\.0`) });
+  await installation.waitFor();
+  const installationText = await installation.innerText();
+  assert.match(installationText, /全体成员/);
+  assert.match(installationText, /user\.id[\s\S]*user\.name/);
+  await shot(page, '05-installed');
+  await signOut(page);
+
+  // 4. wang.fang opens it: the consent dialog names the recipient and purposes; she agrees; it renders.
+  await signIn(page, 'wang.fang');
+  await page.getByRole('heading', { level: 1, name: '工作台', exact: true }).waitFor();
+  const openButton = page.getByRole('button', { name: `打开 ${PLUGIN_NAME}` });
+  await openButton.click();
+  let consent = page.getByRole('dialog', { name: `「${PLUGIN_NAME}」请求使用你的信息` });
+  await consent.waitFor();
+  assert.equal(await consent.getAttribute('aria-modal'), 'true');
+  const consentText = await consent.innerText();
+  assert.match(consentText, /数据接收方：\s*Acme 软件有限公司/);
+  assert.match(consentText, /plugins@acme\.example/);
+  assert.match(consentText, /Tell your visit notes apart from other people's\./);
+  assert.match(consentText, /Sign each visit note with your name\./);
+  assert.ok(await consent.evaluate((d) => d.contains(document.activeElement)), 'focus is inside the consent dialog');
+  await shot(page, '06-consent-dialog');
+  await consent.getByRole('button', { name: '同意并打开' }).click();
+  await consent.waitFor({ state: 'detached' });
+  const frame = page.locator('iframe[data-testid="plugin-frame"]');
+  await frame.waitFor();
+  const frameBody = page.frameLocator('iframe[data-testid="plugin-frame"]').locator('body');
+  await waitForText(frameBody, '王芳');
+  assert.match(await frameBody.innerText(), /^\S+ 王芳\s*$/);
+  const sandbox = await frame.getAttribute('sandbox');
+  assert.notEqual(sandbox, null, 'the frame has a sandbox attribute');
+  assert.ok(!/allow-same-origin/.test(sandbox) && !/allow-top-navigation/.test(sandbox) && !/allow-scripts/.test(sandbox), `sandbox is "${sandbox}"`);
+  assert.match(await page.getByTestId('runner-meta').innerText(), /状态 200/);
+  await shot(page, '07-plugin-rendered');
+
+  // 5. 我的数据: her access log shows the two reads; she withdraws her consent.
+  await page.getByRole('link', { name: '我的数据' }).click();
+  await page.getByRole('heading', { level: 1, name: '我的数据', exact: true }).waitFor();
+  const accessText = await page.getByTestId('access-log').innerText();
+  assert.match(accessText, new RegExp(`${PLUGIN_NAME} \\(${PLUGIN_ID}@0\\.1\\.0\\)[\\s\\S]*user\\.id`));
+  assert.match(accessText, /Sign each visit note with your name\./);
+  const myCard = page.getByRole('article', { name: PLUGIN_NAME });
+  assert.match(await myCard.innerText(), /已同意/);
+  await myCard.getByRole('button', { name: `撤回对 ${PLUGIN_NAME} 的全部同意` }).click();
+  const confirm = page.getByRole('dialog', { name: `撤回对「${PLUGIN_NAME}」的同意？` });
+  await confirm.waitFor();
+  await shot(page, '08-withdraw-confirm');
+  await confirm.getByRole('button', { name: '确认撤回' }).click();
+  await waitForText(page.getByTestId('consent-status'), `已撤回对 ${PLUGIN_NAME} 的同意`);
+  await waitForText(page.getByRole('article', { name: PLUGIN_NAME }), '已撤回');
+  const withdrawnText = await page.getByRole('article', { name: PLUGIN_NAME }).innerText();
+  assert.match(withdrawnText, /已撤回/);
+  assert.doesNotMatch(withdrawnText, /已同意/);
+  await shot(page, '09-withdrawn');
+
+  // 6. Opening it again asks again; she declines and the rest of the workbench still works.
+  await page.getByRole('link', { name: '工作台' }).click();
+  await page.getByRole('button', { name: `打开 ${PLUGIN_NAME}` }).click();
+  consent = page.getByRole('dialog', { name: `「${PLUGIN_NAME}」请求使用你的信息` });
+  await consent.waitFor();
+  await shot(page, '10-consent-asked-again');
+  await consent.getByRole('button', { name: '不同意' }).click();
+  await consent.waitFor({ state: 'detached' });
+  await waitForText(page.getByTestId('workbench-status'), `你没有同意，${PLUGIN_NAME} 未打开`);
+  assert.equal(await page.getByTestId('runner').isHidden(), true);
+  await page.getByRole('button', { name: '打开 工程日报' }).click();
+  const other = page.getByRole('dialog', { name: '「工程日报」请求使用你的信息' });
+  await other.waitFor();
+  await other.getByRole('button', { name: '同意并打开' }).click();
+  await other.waitFor({ state: 'detached' });
+  await waitForText(frameBody, '工程日报');
+  await shot(page, '11-other-plugin-still-works');
+  await signOut(page);
+
+  // 7. The admin's audit log shows it all, verified, and the filters narrow it.
+  await signIn(page, 'admin');
+  await page.getByRole('link', { name: '应用管理' }).click();
+  await page.getByRole('link', { name: '审计日志' }).click();
+  const badge = page.getByTestId('verify-badge');
+  await waitForText(badge, '审计链校验通过');
+  assert.equal(await badge.getAttribute('data-ok'), 'true');
+  await page.getByTestId('audit-table').waitFor();
+  const allRows = await auditRowsShown(page);
+  const token = await readToken('admin');
+  const firstPage = await apiGet(token, '/audit?limit=50');
+  assert.deepEqual(allRows.map((r) => r.seq), firstPage.body.records.map((r) => r.seq));
+  await shot(page, '12-audit-log');
+
+  await applyAuditFilters(page, { subject: 'wang.fang' });
+  const wang = await auditRowsShown(page);
+  const wangApi = (await apiGet(token, '/audit?subject=wang.fang&limit=50')).body.records;
+  assert.deepEqual(wang.map((r) => r.seq), wangApi.map((r) => r.seq));
+  assert.ok(wang.length < allRows.length || firstPage.body.next, 'the subject filter narrows the table');
+  assert.ok(wang.every((r) => r.subject === 'wang.fang'));
+  const has = (pred, what) => assert.ok(wang.some(pred), `the filtered table shows ${what}`);
+  has((r) => r.action === 'consent.grant' && r.outcome === 'allowed' && r.text.includes(`${PLUGIN_ID}: user.id, user.name`), 'her consent');
+  has((r) => r.action === 'read' && r.outcome === 'allowed' && r.actor === `plugin:${PLUGIN_ID}@0.1.0` && r.text.includes('user.id'), 'the read of user.id');
+  has((r) => r.action === 'read' && r.outcome === 'allowed' && r.actor === `plugin:${PLUGIN_ID}@0.1.0` && r.text.includes('user.name'), 'the read of user.name');
+  has((r) => r.action === 'consent.withdraw' && r.text.includes(PLUGIN_ID), 'the withdrawal');
+  has((r) => r.action === 'invoke' && r.outcome === 'denied' && r.actor === `plugin:${PLUGIN_ID}@0.1.0` && r.text.includes('consent_required'), 'the refused attempt');
+  await shot(page, '13-audit-subject-filter');
+
+  await applyAuditFilters(page, { subject: 'wang.fang', plugin: PLUGIN_ID, outcome: 'denied' });
+  const denied = await auditRowsShown(page);
+  const deniedApi = (await apiGet(token, `/audit?subject=wang.fang&plugin=${PLUGIN_ID}&outcome=denied&limit=50`)).body.records;
+  assert.deepEqual(denied.map((r) => r.seq), deniedApi.map((r) => r.seq));
+  assert.ok(denied.length >= 2 && denied.length < wang.length, `denied rows: ${denied.length}`);
+  assert.ok(denied.every((r) => r.outcome === 'denied' && r.actor === `plugin:${PLUGIN_ID}@0.1.0`));
+  assert.match(await page.getByTestId('audit-summary').innerText(), new RegExp(`本页 ${denied.length} 条记录`));
+  await shot(page, '14-audit-narrowed');
+  assert.deepEqual(page.pageErrors, []);
+});
+
+test('every main page fits a 375 px wide screen', async () => {
+  const page = await newPage({ width: 375, height: 760 });
+  const check = async (name) => {
+    const width = await scrollWidth(page);
+    await shot(page, `375-${name}`);
+    assert.ok(width <= 375, `${name}: scrollWidth ${width} > 375`);
+  };
+  await page.goto(`${BASE}/`);
+  await page.getByRole('heading', { level: 1, name: '登录工作台', exact: true }).waitFor();
+  await check('signin');
+  await signIn(page, 'admin');
+  await page.getByTestId('tiles').locator('li').first().waitFor();
+  const tiles = await page.getByTestId('tiles').locator('li.tile').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().left));
+  assert.ok(tiles.length >= 3 && tiles.every((x) => x === tiles[0]), 'tiles stack in one column');
+  await check('workbench');
+  await page.getByRole('button', { name: '打开 客户拜访' }).click();
+  await page.getByRole('dialog').waitFor();
+  await check('consent-dialog');
+  await page.keyboard.press('Escape');
+  await page.getByRole('link', { name: '我的数据' }).click();
+  await page.getByTestId('access-log').waitFor();
+  await check('mydata');
+  for (const [tab, label] of [['catalogue', '应用目录'], ['installed', '已安装应用'], ['members', '成员'], ['audit', '审计日志'], ['retention', '保留期限']]) {
+    await page.goto(`${BASE}/#/admin/${tab}`);
+    await page.getByRole('heading', { level: 2, name: label, exact: true }).waitFor();
+    await adminReady(page, tab);
+    await check(`admin-${tab}`);
+  }
+  await signOut(page);
+  await signIn(page, 'acme');
+  await page.getByTestId('dev-catalogue').waitFor();
+  await check('developer');
+  assert.deepEqual(page.pageErrors, []);
+});
+
+test('keyboard only: sign in, open a plugin, Esc closes the consent dialog', async () => {
+  const page = await newPage();
+  await page.goto(`${BASE}/`);
+  await page.getByRole('heading', { level: 1, name: '登录工作台', exact: true }).waitFor();
+  const tabTo = async (testid, max = 40) => {
+    for (let i = 0; i < max; i += 1) {
+      await page.keyboard.press('Tab');
+      if (await page.evaluate((id) => document.activeElement && document.activeElement.dataset.testid === id, testid)) return;
+    }
+    assert.fail(`Tab never reached ${testid}`);
+  };
+  await tabTo('identity-li.na');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { level: 1, name: '工作台', exact: true }).waitFor();
+  await page.getByTestId('tiles').locator('li.tile').first().waitFor();
+  await tabTo('open-site-daily-report');
+  await page.keyboard.press('Enter');
+  const frameBody = page.frameLocator('iframe[data-testid="plugin-frame"]').locator('body');
+  await waitForText(frameBody, '李娜');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'runner-title');
+  await shot(page, 'kbd-01-plugin-open');
+
+  // The tiles come before the open plugin: walk back to another tile.
+  let reached = false;
+  for (let i = 0; i < 60 && !reached; i += 1) {
+    await page.keyboard.press('Shift+Tab');
+    reached = await page.evaluate(() => document.activeElement.dataset.testid === 'open-customer-visit');
+  }
+  assert.ok(reached, 'Shift+Tab reaches the customer-visit tile');
+  await page.keyboard.press('Enter');
+  const dialog = page.getByRole('dialog', { name: '「客户拜访」请求使用你的信息' });
+  await dialog.waitFor();
+  for (let i = 0; i < 12; i += 1) {
+    await page.keyboard.press('Tab');
+    assert.ok(await dialog.evaluate((d) => d.contains(document.activeElement)), `focus stays in the dialog (Tab ${i + 1})`);
+  }
+  const sensitive = dialog.getByRole('checkbox', { name: /user\.phone/ });
+  assert.equal(await sensitive.isChecked(), false, 'the sensitive scope is unticked by default');
+  assert.match(await dialog.getByTestId('consent-sensitive').innerText(), /敏感信息（需要单独同意）/);
+  await shot(page, 'kbd-02-consent-dialog');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  assert.equal(await page.evaluate(() => document.activeElement.dataset.testid), 'open-customer-visit', 'focus returns to the tile');
+  await waitForText(page.getByTestId('workbench-status'), '你没有同意，客户拜访 未打开');
+});
+
+test('every control has an accessible name', async () => {
+  const page = await newPage();
+  const unnamed = () => page.locator('input, select, textarea, button').evaluateAll((els) => els.filter((el) => {
+    const text = (s) => (s || '').replace(/\s+/g, ' ').trim();
+    if (text(el.getAttribute('aria-label'))) return false;
+    const by = el.getAttribute('aria-labelledby');
+    if (by && by.split(/\s+/).some((id) => text(document.getElementById(id)?.textContent))) return false;
+    if (el.labels && [...el.labels].some((l) => text(l.textContent))) return false;
+    if (el.tagName === 'BUTTON' && text(el.textContent)) return false;
+    if (text(el.getAttribute('title'))) return false;
+    return true;
+  }).map((el) => el.outerHTML.slice(0, 160)));
+  const checkPage = async (name) => {
+    const bad = await unnamed();
+    const count = await page.locator('input, select, textarea, button').count();
+    assert.ok(count > 0, `${name} has controls`);
+    assert.deepEqual(bad, [], `${name}: controls without a name`);
+  };
+  await page.goto(`${BASE}/`);
+  await page.getByRole('heading', { level: 1, name: '登录工作台', exact: true }).waitFor();
+  await checkPage('sign-in');
+  await signIn(page, 'admin');
+  await page.getByTestId('tiles').locator('li.tile').first().waitFor();
+  await checkPage('workbench');
+  await page.getByRole('button', { name: '打开 客户拜访' }).click();
+  await page.getByRole('dialog').waitFor();
+  await checkPage('consent dialog');
+  await page.keyboard.press('Escape');
+  await page.getByRole('button', { name: '打开 工程日报' }).click();
+  await page.getByRole('dialog').waitFor();
+  await page.getByRole('dialog').getByRole('button', { name: '同意并打开' }).click();
+  await page.getByTestId('runner').waitFor();
+  await checkPage('workbench with a plugin open');
+  await page.getByRole('link', { name: '我的数据' }).click();
+  await page.getByTestId('access-log').waitFor();
+  await checkPage('my data');
+  for (const tab of ['catalogue', 'installed', 'members', 'audit', 'retention']) {
+    await page.goto(`${BASE}/#/admin/${tab}`);
+    await page.locator('#admin-section-title').waitFor();
+    await adminReady(page, tab);
+    await checkPage(`admin ${tab}`);
+  }
+  await page.goto(`${BASE}/#/admin/catalogue`);
+  await page.getByRole('button', { name: '更改 客户拜访 的安装' }).click();
+  await page.getByRole('dialog').getByRole('radio', { name: '仅指定成员' }).check();
+  await checkPage('install dialog');
+  await page.keyboard.press('Escape');
+  await page.goto(`${BASE}/#/admin/members`);
+  await page.getByRole('button', { name: '编辑成员 li.na' }).click();
+  await page.getByRole('dialog').waitFor();
+  await checkPage('member dialog');
+  await page.keyboard.press('Escape');
+  await signOut(page);
+  await signIn(page, 'acme');
+  await page.getByTestId('dev-catalogue').waitFor();
+  await checkPage('developer');
+});
+
+test('server failures in the admin console show the server message in an alert', async () => {
+  const page = await newPage();
+  await signIn(page, 'admin');
+  await page.getByRole('link', { name: '应用管理' }).click();
+  await page.getByRole('link', { name: '成员' }).click();
+  const addForm = page.getByRole('form', { name: '添加成员' });
+  await addForm.getByLabel('成员 ID').fill('Bad Id!');
+  await addForm.getByLabel('姓名').fill('测试');
+  await addForm.getByRole('button', { name: '添加' }).click();
+  // The same refused request, to learn the server's exact words (it changes nothing).
+  const token = await readToken('admin');
+  const refused = await fetch(`${BASE}/api/v1/members`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ id: 'Bad Id!', profile: { name: '测试' } }),
+  });
+  assert.equal(refused.status, 422);
+  const { message, error } = await refused.json();
+  const alert = addForm.getByRole('alert');
+  await waitForText(alert, message);
+  assert.match(await alert.innerText(), new RegExp(escapeRe(error)));
+  await shot(page, 'err-01-member-invalid-id');
+
+  await page.getByRole('link', { name: '保留期限' }).click();
+  // The form is usable once it holds the current settings.
+  await page.waitForFunction(() => document.querySelector('[data-testid=retention-audit]')?.value === '1095');
+  await page.getByLabel('审计记录保留天数').fill('30');
+  await page.getByRole('button', { name: '保存' }).click();
+  await waitForText(page.getByRole('alert'), 'audit_days must be at least 1095');
+  await shot(page, 'err-02-retention-too-short');
+
+  // A network failure is reported too.
+  await page.getByRole('link', { name: '成员' }).click();
+  await page.route('**/api/v1/members', (route) => (route.request().method() === 'POST' ? route.abort('internetdisconnected') : route.continue()));
+  const form2 = page.getByRole('form', { name: '添加成员' });
+  await form2.getByLabel('成员 ID').fill('zhao.lei');
+  await form2.getByLabel('姓名').fill('赵磊');
+  await form2.getByRole('button', { name: '添加' }).click();
+  await waitForText(form2.getByRole('alert'), '无法连接服务器');
+  await shot(page, 'err-03-network');
+  await page.unroute('**/api/v1/members');
+});
+
+test('language: Chinese by default, English on request, kept across reloads', async () => {
+  const page = await newPage();
+  await page.goto(`${BASE}/`);
+  await page.getByRole('heading', { level: 1, name: '登录工作台', exact: true }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
+  await page.getByLabel('语言 / Language').selectOption('en');
+  await page.getByRole('heading', { level: 1, name: 'Sign in to the workbench', exact: true }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+  await page.reload();
+  await page.getByRole('heading', { level: 1, name: 'Sign in to the workbench', exact: true }).waitFor();
+  await page.getByRole('button', { name: /\bwang\.fang ·/ }).click();
+  await page.getByRole('heading', { level: 1, name: 'Workbench', exact: true }).waitFor();
+  assert.equal(await page.getByRole('link', { name: 'My data' }).count(), 1);
+  assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 1);
+  await shot(page, 'lang-01-english');
+  await page.getByLabel('语言 / Language').selectOption('zh');
+  await page.getByRole('heading', { level: 1, name: '工作台', exact: true }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
+  assert.equal(await page.getByRole('link', { name: '我的数据' }).count(), 1);
+  // The header names the signed-in person's company.
+  await page.getByText('企业：红圈示范工程有限公司').waitFor();
+});

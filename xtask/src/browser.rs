@@ -1,0 +1,120 @@
+//! `cargo xtask browser [--db sqlite|postgres|both]`: the browser tests of
+//! `tests/browser` (node's test runner driving Debian's Chromium through
+//! playwright-core) against a fresh demo server on each database.
+//! Screenshots go to `target/browser/<db>/`.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// Tests counted by node's runner.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    /// Passed.
+    pub passed: u64,
+    /// Failed.
+    pub failed: u64,
+}
+
+/// The databases named by `--db`.
+pub fn databases(args: &[String]) -> anyhow::Result<Vec<&'static str>> {
+    match args {
+        [] => Ok(vec!["sqlite", "postgres"]),
+        [flag, db] if flag == "--db" => match db.as_str() {
+            "sqlite" => Ok(vec!["sqlite"]),
+            "postgres" => Ok(vec!["postgres"]),
+            "both" => Ok(vec!["sqlite", "postgres"]),
+            other => bail!("--db takes sqlite, postgres or both, not {other:?}"),
+        },
+        other => bail!("usage: cargo xtask browser [--db sqlite|postgres|both]; got {other:?}"),
+    }
+}
+
+/// Runs the browser tests once per database; fails when any fails.
+pub fn run(databases: &[&str]) -> anyhow::Result<Counts> {
+    let root = xtask::repo_root();
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        bail!("no Chromium at {chromium}: install Debian's `chromium` package or set CHROMIUM to a Chromium binary");
+    }
+    let tests = root.join("tests").join("browser");
+    if !tests.join("node_modules").join("playwright-core").exists() {
+        let mut npm = Command::new("npm");
+        npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(&tests);
+        crate::run_command(&mut npm, "npm ci in tests/browser")?;
+    }
+    let guests = xtask::build_guests()?;
+    let components = guests.component("noop").parent().context("component dir")?.to_owned();
+    let host = xtask::host_binary();
+    let mut total = Counts::default();
+    for db in databases {
+        let data = root.join("target").join("tmp").join(format!("browser-{db}"));
+        let _ = std::fs::remove_dir_all(&data);
+        let (database_url, schema) = xtask::database(db, &data, "browser")?;
+        let mut command = Command::new(host);
+        command.arg("--data-dir").arg(&data);
+        if let Some(url) = &database_url {
+            command.args(["--database-url", url]);
+        }
+        command
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--demo-manifests"])
+            .arg(root.join("plugins"))
+            .arg("--demo-components")
+            .arg(&components)
+            .env("RUST_LOG", "warn");
+        let mut server = xtask::spawn_server(&mut command, true)?;
+        let screenshots = root.join("target").join("browser").join(db);
+        println!("browser tests on {db} against {}", server.base);
+        let result = node_test(&tests, &server.base, guests.component("two-fields"), &screenshots, &chromium);
+        let _ = server.child.kill();
+        let _ = server.child.wait();
+        if let Some(schema) = schema {
+            xtask::psql(&format!("DROP SCHEMA {schema} CASCADE"))?;
+        }
+        let counts = result?;
+        total.passed += counts.passed;
+        total.failed += counts.failed;
+        if counts.failed > 0 {
+            bail!("{} browser test(s) failed on {db}; screenshots in {}", counts.failed, screenshots.display());
+        }
+    }
+    Ok(total)
+}
+
+/// `node --test` in `tests`, passing its output through and reading its
+/// `# pass N` / `# fail N` summary.
+fn node_test(tests: &Path, base: &str, component: &Path, screenshots: &Path, chromium: &str) -> anyhow::Result<Counts> {
+    use std::io::{BufRead, BufReader};
+    std::fs::create_dir_all(screenshots)?;
+    let mut child = Command::new("node")
+        .arg("--test")
+        .env("WORKBENCH_URL", base)
+        .env("WORKBENCH_COMPONENT", component)
+        .env("WORKBENCH_SCREENSHOTS", screenshots)
+        .env("CHROMIUM", chromium)
+        .current_dir(tests)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("running node --test (Node.js is needed for the browser tests)")?;
+    let mut counts = Counts::default();
+    for line in BufReader::new(child.stdout.take().context("node stdout")?).lines() {
+        let line = line?;
+        println!("{line}");
+        let number = |prefix: &str| line.strip_prefix(prefix).and_then(|n| n.trim().parse::<u64>().ok());
+        if let Some(n) = number("# pass ") {
+            counts.passed = n;
+        }
+        if let Some(n) = number("# fail ") {
+            counts.failed = n;
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() && counts.failed == 0 {
+        bail!("node --test failed ({status})");
+    }
+    if counts.passed + counts.failed == 0 {
+        bail!("node --test ran no test in {}", tests.display());
+    }
+    Ok(counts)
+}
