@@ -72,6 +72,7 @@ async fn consent(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct WithdrawQuery {
     /// Comma-separated scopes; absent = all.
@@ -221,6 +222,7 @@ async fn invoke(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PageQuery {
     /// Cursor: the `next` of the previous page.

@@ -27,6 +27,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// Filters of the audit routes.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AuditQuery {
     /// Whose data (member id).
@@ -127,8 +128,9 @@ async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
 }
 
 /// Export the tenant's audit log as NDJSON, streamed: one record per line
-/// with its chain hashes, then (for a complete export, without filters) a
-/// line `{"checkpoint": …}` with the latest signed checkpoint, so that
+/// with its chain hashes (`limit` caps the number of records; by default
+/// every matching one), then (for a complete export, without filters,
+/// cursor or limit) a line `{"checkpoint": …}` with the latest signed checkpoint, so that
 /// `workbench audit verify --offline FILE --public-key KEY` can check it
 /// anywhere with only the public key.
 #[utoipa::path(get, path = "/audit/export", tag = "audit", params(AuditQuery), responses((status = 200, content_type = "application/x-ndjson", description = "One record per line, then the latest checkpoint")))]
@@ -140,7 +142,13 @@ async fn export(
     caller.require(Role::Admin)?;
     let filter = q.filter()?;
     let start = cursor(q.after.as_deref())?;
-    let complete = filter == AuditFilter::default() && start == 0;
+    // Here `limit` bounds the whole export (default: every matching record).
+    let mut remaining = match q.limit {
+        Some(0) => return Err(ApiError::invalid("limit must be at least 1")),
+        Some(limit) => Some(limit as usize),
+        None => None,
+    };
+    let complete = filter == AuditFilter::default() && start == 0 && remaining.is_none();
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let workbench = state.workbench.clone();
     let tenant = caller.tenant.clone();
@@ -149,7 +157,8 @@ async fn export(
         let checkpoint = if complete { workbench.latest_checkpoint(&tenant).await } else { Ok(None) };
         let mut after = start;
         loop {
-            let page = match workbench.audit_records(&tenant, &filter, after, MAX_PAGE).await {
+            let want = remaining.map_or(MAX_PAGE, |r| r.min(MAX_PAGE as usize) as u32);
+            let page = match workbench.audit_records(&tenant, &filter, after, want).await {
                 Ok(page) => page,
                 Err(error) => {
                     tracing::error!(%error, "audit export failed");
@@ -166,8 +175,11 @@ async fn export(
             if tx.send(Ok(chunk)).await.is_err() {
                 return;
             }
+            if let Some(r) = remaining.as_mut() {
+                *r -= page.len().min(*r);
+            }
             match page.last() {
-                Some(last) if page.len() == MAX_PAGE as usize => after = last.seq,
+                Some(last) if page.len() == want as usize && remaining != Some(0) => after = last.seq,
                 _ => break,
             }
         }

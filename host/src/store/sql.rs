@@ -913,32 +913,63 @@ impl Store for SqlStore {
         after: i64,
         limit: u32,
     ) -> StoreResult<Vec<AuditRecord>> {
+        // Only the filters that are set become conditions: a fixed
+        // `($n IS NULL OR col = $n)` form hides from the planner which index
+        // applies, and a subject's few records in a large tenant would be
+        // found by walking every record of the tenant.
+        enum Param<'a> {
+            Text(&'a str),
+            Int(i64),
+        }
         let plugin_actor = filter.plugin.as_ref().map(|p| format!("plugin:{p}@"));
-        let rows = sqlx::query(&format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit_records WHERE tenant = $1 AND seq > $2 \
-             AND ($3 IS NULL OR subject = $3) \
-             AND ($4 IS NULL OR actor = $4) \
-             AND ($5 IS NULL OR substr(actor, 1, length($5)) = $5) \
-             AND ($6 IS NULL OR action = $6) \
-             AND ($7 IS NULL OR outcome = $7) \
-             AND ($8 = 0 OR scope IS NOT NULL) \
-             AND ($9 IS NULL OR ts >= $9) \
-             AND ($10 IS NULL OR ts < $10) \
-             ORDER BY seq LIMIT $11"
-        ))
-        .bind(tenant)
-        .bind(after)
-        .bind(&filter.subject)
-        .bind(&filter.actor)
-        .bind(plugin_actor)
-        .bind(&filter.action)
-        .bind(filter.outcome.map(Outcome::as_str))
-        .bind(i64::from(filter.with_scope))
-        .bind(filter.from_ms)
-        .bind(filter.to_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let mut conditions: Vec<(&str, Vec<Param<'_>>)> = Vec::new();
+        if let Some(subject) = &filter.subject {
+            conditions.push(("subject = ?", vec![Param::Text(subject)]));
+        }
+        if let Some(actor) = &filter.actor {
+            conditions.push(("actor = ?", vec![Param::Text(actor)]));
+        }
+        if let Some(prefix) = &plugin_actor {
+            conditions.push(("substr(actor, 1, length(?)) = ?", vec![Param::Text(prefix), Param::Text(prefix)]));
+        }
+        if let Some(action) = &filter.action {
+            conditions.push(("action = ?", vec![Param::Text(action)]));
+        }
+        if let Some(outcome) = filter.outcome {
+            conditions.push(("outcome = ?", vec![Param::Text(outcome.as_str())]));
+        }
+        if filter.with_scope {
+            conditions.push(("scope IS NOT NULL", vec![]));
+        }
+        if let Some(from) = filter.from_ms {
+            conditions.push(("ts >= ?", vec![Param::Int(from)]));
+        }
+        if let Some(to) = filter.to_ms {
+            conditions.push(("ts < ?", vec![Param::Int(to)]));
+        }
+        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_records WHERE tenant = $1 AND seq > $2");
+        let mut params = Vec::new();
+        let mut next = 3;
+        for (condition, values) in conditions {
+            sql.push_str(" AND ");
+            for (i, piece) in condition.split('?').enumerate() {
+                if i > 0 {
+                    sql.push_str(&format!("${next}"));
+                    next += 1;
+                }
+                sql.push_str(piece);
+            }
+            params.extend(values);
+        }
+        sql.push_str(&format!(" ORDER BY seq LIMIT ${next}"));
+        let mut query = sqlx::query(&sql).bind(tenant).bind(after);
+        for param in params {
+            query = match param {
+                Param::Text(text) => query.bind(text),
+                Param::Int(n) => query.bind(n),
+            };
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
         rows.iter().map(|r| audit_from_row(tenant, r)).collect()
     }
 
