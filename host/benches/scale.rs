@@ -1,0 +1,239 @@
+//! Scale of data: one tenant grows to `SCALE_MEMBERS` members (default
+//! 100,000), `SCALE_PLUGINS` installed plugins (default 50) and
+//! `SCALE_RECORDS` audit records (default 10,000,000); at 1%, 10% and 100% of
+//! the records it measures the invoke of a
+//! 2-field plugin through the service (directory, installation, consents,
+//! instance, two audited reads, durable commit) and the audit queries an admin
+//! or member makes. Flat means the numbers at 10M are those at 100k.
+//!
+//! `SCALE_DB=sqlite|postgres|both` (default both). Results are printed as a
+//! table; see docs/BENCHMARKS.md.
+//!
+//! ```text
+//! cargo bench -p workbench-host --bench scale
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use workbench_host::audit::{AuditEvent, Outcome};
+use workbench_host::config::Config;
+use workbench_host::runtime::Request;
+use workbench_host::scope::Scope;
+use workbench_host::service::Workbench;
+use workbench_host::service::admin::InstallRequest;
+use workbench_host::store::{AuditFilter, MemberProfile};
+
+const TENANT: &str = "scale";
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
+}
+
+fn manifest(i: usize) -> String {
+    format!(
+        r#"id = "scale-{i:02}"
+name = "Scale {i}"
+version = "1.0.0"
+[developer]
+name = "Scale"
+contact = "scale@example.com"
+[[scopes]]
+scope = "user.id"
+purpose = "identify"
+required = true
+[[scopes]]
+scope = "user.name"
+purpose = "greet"
+required = true
+"#
+    )
+}
+
+fn member(i: u64) -> String {
+    format!("m{i:06}")
+}
+
+/// Milliseconds of each run, sorted.
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
+struct Scale {
+    members: u64,
+    plugins: usize,
+    records: u64,
+    /// Members who consented (member k to plugin k % plugins).
+    consenting: u64,
+}
+
+async fn run(db: &str, scale: &Scale) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+    let mut schema = None;
+    if db == "postgres" {
+        let name = format!("scale_{}", std::process::id());
+        xtask::psql(&format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"))?;
+        config.database_url = Some(format!("{}?options=-c%20search_path%3D{name}", xtask::postgres_url()));
+        schema = Some(name);
+    }
+    let result = measure(db, scale, &config).await;
+    if let Some(name) = schema {
+        xtask::psql(&format!("DROP SCHEMA {name} CASCADE"))?;
+    }
+    result
+}
+
+async fn measure(db: &str, scale: &Scale, config: &Config) -> anyhow::Result<()> {
+    let (workbench, writer) = Workbench::open(config).await?;
+    let store = Arc::clone(workbench.store());
+    let started = Instant::now();
+    store.upsert_tenant(TENANT, "Scale").await?;
+    let departments = ["工程部", "安全部", "财务部", "信息部"];
+    for i in 0..scale.members {
+        let profile = MemberProfile {
+            name: format!("成员{i}"),
+            department: Some(departments[i as usize % departments.len()].into()),
+            roles: vec!["member".into()],
+            ..MemberProfile::default()
+        };
+        store.upsert_member(TENANT, &member(i), &profile).await?;
+    }
+    let component = std::fs::read(xtask::guests().component("two-fields"))?;
+    for p in 0..scale.plugins {
+        let published = workbench.publish(TENANT, "dev", &manifest(p), component.clone(), None).await?;
+        let request = InstallRequest { version: published.version, granted: published.scopes, visible_to: None };
+        workbench.install(TENANT, "admin", &format!("scale-{p:02}"), request).await?;
+    }
+    for k in 0..scale.consenting {
+        let plugin = format!("scale-{:02}", k as usize % scale.plugins);
+        workbench.consent(TENANT, &member(k), &plugin, &[Scope::UserId, Scope::UserName], &[]).await?;
+    }
+    println!(
+        "[{db}] seeded {} members, {} plugins, {} consents in {:.1} s",
+        scale.members,
+        scale.plugins,
+        scale.consenting,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "| db | audit records | invoke p50 ms | invoke p99 ms | audit page 1 ms | deep cursor ms | by subject ms | by plugin ms | denied only ms | last day ms | access log ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut appended: u64 = 0;
+    let mut marks: Vec<u64> = vec![scale.records / 100, scale.records / 10, scale.records];
+    marks.dedup();
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let span_ms: i64 = 365 * 24 * 3600 * 1000;
+    for mark in marks {
+        // Records spread over a year before now, across members and plugins;
+        // one in a hundred is a denial.
+        while appended < mark {
+            let batch = (mark - appended).min(1000);
+            let events = (appended..appended + batch)
+                .map(|n| {
+                    let denied = n % 100 == 0;
+                    AuditEvent {
+                        tenant: TENANT.into(),
+                        ts_ms: now_ms - span_ms + (n as i64 * span_ms / scale.records.max(1) as i64),
+                        actor: format!("plugin:scale-{:02}@1.0.0", n as usize % scale.plugins),
+                        subject: Some(member((n * 7919) % scale.members)),
+                        action: "read".into(),
+                        scope: Some(if n % 2 == 0 { "user.id" } else { "user.name" }.into()),
+                        purpose: Some("greet".into()),
+                        outcome: if denied { Outcome::Denied } else { Outcome::Allowed },
+                        reason: denied.then(|| "no_consent".into()),
+                        invocation: Some(format!("scale-{n}")),
+                    }
+                })
+                .collect();
+            workbench.audit_writer().append(events).await?;
+            appended += batch;
+        }
+        // Invoke: 200 calls by consenting members, after 20 to warm up.
+        let mut times = Vec::new();
+        for i in 0..220u64 {
+            let k = (i * 37) % scale.consenting;
+            let plugin = format!("scale-{:02}", k as usize % scale.plugins);
+            let request =
+                Request { method: "GET".into(), path: "/".into(), query: String::new(), headers: vec![], body: vec![] };
+            let t = Instant::now();
+            let done = workbench.invoke(TENANT, &member(k), &plugin, request).await?;
+            let elapsed = t.elapsed();
+            anyhow::ensure!(done.response.status == 200, "invoke answered {}", done.response.status);
+            if i >= 20 {
+                times.push(elapsed);
+            }
+        }
+        times.sort();
+        // Audit queries: the median of 5 runs each.
+        let query = |filter: AuditFilter, after: i64| {
+            let workbench = &workbench;
+            async move {
+                let mut runs = Vec::new();
+                for _ in 0..5 {
+                    let t = Instant::now();
+                    let page = workbench.audit_page(TENANT, &filter, after, 100).await?;
+                    runs.push(t.elapsed());
+                    anyhow::ensure!(!page.records.is_empty(), "an audit query found nothing");
+                }
+                runs.sort();
+                Ok::<f64, anyhow::Error>(percentile(&runs, 0.5))
+            }
+        };
+        // A member and a plugin that have records, and the last day of records.
+        let someone = member(((appended / 2) * 7919) % scale.members);
+        let last_ts = now_ms - span_ms + ((appended as i64 - 1) * span_ms / scale.records.max(1) as i64);
+        let first = query(AuditFilter::default(), 0).await?;
+        let deep = query(AuditFilter::default(), (appended as i64) * 9 / 10).await?;
+        let subject = query(AuditFilter { subject: Some(someone.clone()), ..Default::default() }, 0).await?;
+        let plugin =
+            query(AuditFilter { plugin: Some(format!("scale-{:02}", scale.plugins / 2)), ..Default::default() }, 0)
+                .await?;
+        let denied = query(AuditFilter { outcome: Some(Outcome::Denied), ..Default::default() }, 0).await?;
+        let day = query(AuditFilter { from_ms: Some(last_ts - 3_600_000 * 24), ..Default::default() }, 0).await?;
+        let access = {
+            let mut runs = Vec::new();
+            for _ in 0..5 {
+                let t = Instant::now();
+                workbench.access_log(TENANT, &someone, 0, 100).await?;
+                runs.push(t.elapsed());
+            }
+            runs.sort();
+            percentile(&runs, 0.5)
+        };
+        println!(
+            "| {db} | {appended} | {:.2} | {:.2} | {first:.2} | {deep:.2} | {subject:.2} | {plugin:.2} | {denied:.2} | {day:.2} | {access:.2} |",
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
+        );
+    }
+    drop(workbench);
+    let _ = tokio::time::timeout(Duration::from_secs(30), writer).await;
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    // `cargo bench` passes --bench; nothing else is read from the command line.
+    let scale = Scale {
+        members: env("SCALE_MEMBERS", 100_000),
+        plugins: env("SCALE_PLUGINS", 50) as usize,
+        records: env("SCALE_RECORDS", 10_000_000),
+        consenting: env("SCALE_CONSENTING", 1_000),
+    };
+    anyhow::ensure!(
+        scale.members >= scale.consenting && scale.plugins > 0,
+        "SCALE_MEMBERS must be >= SCALE_CONSENTING"
+    );
+    let dbs: Vec<String> = match std::env::var("SCALE_DB").as_deref() {
+        Ok("sqlite") => vec!["sqlite".into()],
+        Ok("postgres") => vec!["postgres".into()],
+        _ => vec!["sqlite".into(), "postgres".into()],
+    };
+    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    for db in dbs {
+        tokio.block_on(run(&db, &scale))?;
+    }
+    Ok(())
+}
