@@ -200,6 +200,22 @@ fn forge(header: Value, claims: Value, secret: &[u8]) -> String {
     format!("{signing_input}.{signature}")
 }
 
+/// Without `serve --demo` nobody can sign in as a demo identity: the routes
+/// do not exist (the page itself is still served).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_sign_in_exists_only_in_demo_mode() {
+    let server = Server::demo(Db::Sqlite).await;
+    let session = server.call(Method::POST, "/api/v1/demo/session", None, Some(json!({ "member": "admin" }))).await;
+    assert_eq!(session.status, StatusCode::NOT_FOUND, "{}", session.text);
+    assert!(!session.text.contains("token"), "{}", session.text);
+    let identities = server.call(Method::GET, "/api/v1/demo/identities", None, None).await;
+    assert_eq!(identities.status, StatusCode::NOT_FOUND);
+    let page = server.call(Method::GET, "/", None, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("/ui/app.js"), "{}", page.text);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_tokens_are_all_refused() {
     let server = Server::demo(Db::Sqlite).await;

@@ -75,6 +75,33 @@ async fn serve_demo_prints_working_tokens_and_drains_on_sigterm() {
         assert!(paths.contains_key(route), "the OpenAPI document describes {route}");
     }
 
+    // The page, with its security headers, and the demo sign-in.
+    let page = client.get(url("/")).send().await.expect("answers");
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = page.headers()["content-security-policy"].to_str().expect("ascii").to_owned();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(page.text().await.expect("text").contains("/ui/app.js"), "the page loads its script");
+    let script = client.get(url("/ui/app.js")).send().await.expect("answers");
+    assert_eq!(script.headers()["content-type"], "text/javascript");
+    assert_eq!(client.get(url("/ui/nothing.js")).send().await.expect("answers").status(), StatusCode::NOT_FOUND);
+    let identities: Value =
+        client.get(url("/api/v1/demo/identities")).send().await.expect("answers").json().await.expect("json");
+    assert!(identities.as_array().expect("list").iter().any(|i| i["member"] == "wang.fang"), "{identities}");
+    let session = |member: &str| {
+        client.post(url("/api/v1/demo/session")).json(&serde_json::json!({ "member": member })).send()
+    };
+    let unknown = session("mallory").await.expect("answers");
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let signed_in: Value = session("li.na").await.expect("answers").json().await.expect("json");
+    assert_eq!(signed_in["roles"], serde_json::json!(["member"]));
+    let mine = client
+        .get(url("/api/v1/me/plugins"))
+        .bearer_auth(signed_in["token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(mine.status(), StatusCode::OK, "the demo sign-in's token works");
+
     // The printed member token works.
     let zhang = token(&server, "TOKEN_ZHANG_WEI").to_owned();
     let invoke = |plugin: &str, path: &str, token: &str| {
