@@ -3,10 +3,10 @@
 //! (the noop guest, each with its own custom section, so each has its own
 //! digest and compiled artifact) are published and installed on SQLite.
 //!
-//! 1. Cold: each version's first call compiles it (and fills the on-disk
-//!    code cache). The process's resident memory is read before and after
-//!    all are loaded: the difference per version is what an idle, loaded
-//!    version costs.
+//! 1. First calls after publishing: publish compiled each version (filling
+//!    the on-disk code cache); its first call loads it into this host. The
+//!    process's resident memory is read before and after all are loaded:
+//!    the difference per version is what an idle, loaded version costs.
 //! 2. Restart: the host is opened again on the same data directory (a new
 //!    engine, an empty in-memory cache, the on-disk code cache kept): time to
 //!    open, then time until every version has answered its first call.
@@ -113,7 +113,7 @@ async fn run(versions: usize) -> anyhow::Result<()> {
         let before = rss_kib();
         let mut cold = first_calls(&workbench, versions).await?;
         let after = rss_kib();
-        println!("cold (compile, fill the disk cache): {}", summary(&mut cold));
+        println!("first calls after publish: {}", summary(&mut cold));
         println!(
             "resident memory: {} MiB before, {} MiB with {versions} more versions loaded: {:.0} KiB per idle version",
             before / 1024,
