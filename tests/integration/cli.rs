@@ -87,9 +87,8 @@ async fn serve_demo_prints_working_tokens_and_drains_on_sigterm() {
     let identities: Value =
         client.get(url("/api/v1/demo/identities")).send().await.expect("answers").json().await.expect("json");
     assert!(identities.as_array().expect("list").iter().any(|i| i["member"] == "wang.fang"), "{identities}");
-    let session = |member: &str| {
-        client.post(url("/api/v1/demo/session")).json(&serde_json::json!({ "member": member })).send()
-    };
+    let session =
+        |member: &str| client.post(url("/api/v1/demo/session")).json(&serde_json::json!({ "member": member })).send();
     let unknown = session("mallory").await.expect("answers");
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     let signed_in: Value = session("li.na").await.expect("answers").json().await.expect("json");
