@@ -504,3 +504,192 @@ test('language: Chinese by default, English on request, kept across reloads', as
   // The header names the signed-in person's company.
   await page.getByText('企业：红圈示范工程有限公司').waitFor();
 });
+
+test('admin console: upgrade shows the scope diff, preview, disable and enable, uninstall with its receipt', async () => {
+  const ID = 'field-notes';
+  const NAME = '现场笔记';
+  const manifest = (version, extra = '') => `id = "${ID}"
+name = "${NAME}"
+version = "${version}"
+description = "Keeps notes from the construction site, signed with your name."
+
+[developer]
+name = "Acme 软件有限公司"
+contact = "plugins@acme.example"
+
+[[scopes]]
+scope = "user.id"
+purpose = "Tell your site notes apart from other people's."
+required = true
+
+[[scopes]]
+scope = "user.name"
+purpose = "Sign each site note with your name."
+required = true
+${extra}`;
+  // 0.2.0 also declares an optional scope the component does not call.
+  const NICKNAME = `
+[[scopes]]
+scope = "user.nickname"
+purpose = "Greet you by your nickname on the notes page."
+required = false
+`;
+  const token = await readToken('admin');
+  const installationOf = async () => (await apiGet(token, '/workbench/plugins')).body.find((i) => i.plugin === ID);
+  const page = await newPage();
+
+  // 1. The developer publishes 0.1.0, then 0.2.0 with one more (optional) scope.
+  await signIn(page, 'acme');
+  await page.getByRole('heading', { level: 1, name: '开发者', exact: true }).waitFor();
+  const publish = async (text, version) => {
+    await page.getByLabel('清单文件 plugin.toml').setInputFiles({ name: 'plugin.toml', mimeType: 'text/plain', buffer: Buffer.from(text) });
+    await page.getByLabel('组件文件（.wasm）').setInputFiles(COMPONENT);
+    await page.getByRole('button', { name: '发布', exact: true }).click();
+    await waitForText(page.getByTestId('publish-result'), `已发布 ${ID}@${version}`);
+    return page.getByTestId('publish-result').innerText();
+  };
+  assert.match(await publish(manifest('0.1.0'), '0.1.0'), /user\.id, user\.name(?!, user\.nickname)/);
+  assert.match(await publish(manifest('0.2.0', NICKNAME), '0.2.0'), /user\.id, user\.name, user\.nickname/);
+  await waitForText(page.getByTestId('dev-catalogue').locator('tr'), '0.1.0, 0.2.0');
+  await shot(page, 'adm-01-published-two-versions');
+  await signOut(page);
+
+  // 2. The admin installs 0.1.0 for everyone.
+  await signIn(page, 'admin');
+  await page.getByRole('link', { name: '应用管理' }).click();
+  const card = page.getByRole('article', { name: new RegExp(ID) });
+  await card.waitFor();
+  await card.getByRole('button', { name: `安装 ${NAME}` }).click();
+  const installDlg = page.getByRole('dialog', { name: `安装「${NAME}」` });
+  await installDlg.waitFor();
+  assert.equal(await installDlg.getByLabel('版本', { exact: true }).inputValue(), '0.2.0', 'a new install offers the latest version first');
+  await installDlg.getByLabel('版本', { exact: true }).selectOption('0.1.0');
+  assert.equal(await installDlg.getByRole('checkbox', { name: /user\.nickname/ }).count(), 0, '0.1.0 does not declare user.nickname');
+  assert.equal(await installDlg.getByRole('checkbox', { name: /user\.name/ }).isChecked(), true);
+  await installDlg.getByRole('radio', { name: '全体成员' }).check();
+  await shot(page, 'adm-02-install-0.1.0');
+  await installDlg.getByRole('button', { name: '安装', exact: true }).click();
+  await installDlg.waitFor({ state: 'detached' });
+  await waitForText(page.getByTestId('catalogue-status'), `已保存 ${NAME} 0.1.0 的安装`);
+  assert.equal((await installationOf()).version, '0.1.0');
+
+  // The installation's upgrade control shows the scope difference before anything changes.
+  await page.getByRole('link', { name: '已安装应用' }).click();
+  let installation = page.getByRole('article', { name: new RegExp(`${ID}@0\\.1\\.0`) });
+  await installation.waitFor();
+  await shot(page, 'adm-03-installed-0.1.0');
+  const upgradeButton = installation.getByRole('button', { name: `升级或更改 ${NAME}` });
+  assert.match(await upgradeButton.innerText(), /升级到 0\.2\.0/);
+  await upgradeButton.click();
+  const upgradeDlg = page.getByRole('dialog', { name: `升级或更改「${NAME}」` });
+  await upgradeDlg.waitFor();
+  assert.equal(await upgradeDlg.getByLabel('版本', { exact: true }).inputValue(), '0.2.0');
+  const diff = upgradeDlg.getByTestId('install-diff');
+  await waitForText(diff, 'user.nickname');
+  const diffText = await diff.innerText();
+  assert.match(diffText, /从 0\.1\.0 升级到 0\.2\.0 的信息范围变化/);
+  assert.match(await diff.getByTestId('diff-added').innerText(), /新增：\s*user\.nickname\s*$/);
+  assert.match(await diff.getByTestId('diff-removed').innerText(), /移除：\s*无/);
+  assert.match(diffText, /新增的信息需要每位成员重新同意后才会提供/);
+  const nickBox = upgradeDlg.getByRole('checkbox', { name: /user\.nickname/ });
+  assert.equal(await nickBox.isChecked(), false, 'a newly added optional scope is not granted by default');
+  assert.equal(await nickBox.isEnabled(), true, 'an optional scope can be granted');
+  assert.equal((await installationOf()).version, '0.1.0', 'nothing changes before confirming');
+  await nickBox.check();
+  await shot(page, 'adm-04-upgrade-diff');
+  await upgradeDlg.getByRole('button', { name: '确认升级', exact: true }).click();
+  await upgradeDlg.waitFor({ state: 'detached' });
+  await waitForText(page.getByTestId('installed-status'), `已保存 ${NAME} 0.2.0 的安装`);
+  const upgraded = await installationOf();
+  assert.equal(upgraded.version, '0.2.0');
+  assert.deepEqual([...upgraded.declared_scopes].sort(), ['user.id', 'user.name', 'user.nickname']);
+  assert.deepEqual([...upgraded.granted_scopes].sort(), ['user.id', 'user.name', 'user.nickname']);
+  installation = page.getByRole('article', { name: new RegExp(`${ID}@0\\.2\\.0`) });
+  await installation.waitFor();
+  assert.match(await installation.getByRole('button', { name: `升级或更改 ${NAME}` }).innerText(), /更改安装/, 'no newer version is left to upgrade to');
+  await shot(page, 'adm-05-upgraded');
+
+  // 3. Preview: what 0.2.0 would see for zhang.wei, as the API answers it.
+  await installation.getByText('预览：这个应用能看到某位成员的哪些信息').click();
+  await installation.getByLabel('成员', { exact: true }).selectOption('zhang.wei');
+  await installation.getByRole('button', { name: '预览', exact: true }).click();
+  const previewOut = page.getByTestId(`preview-${ID}`);
+  await previewOut.locator('tbody tr').first().waitFor();
+  const preview = (await apiGet(token, `/workbench/plugins/${ID}/preview?member=zhang.wei`)).body;
+  assert.equal(preview.version, '0.2.0');
+  assert.match(await previewOut.innerText(), new RegExp(`成员 zhang\\.wei，版本 0\\.2\\.0`));
+  assert.match(await previewOut.innerText(), preview.usable ? /该成员可以使用/ : /该成员目前无法使用/);
+  const rows = await previewOut.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.innerText.trim())));
+  assert.equal(rows.length, preview.scopes.length);
+  const yesNo = (b) => (b ? '是' : '否');
+  for (const s of preview.scopes) {
+    const row = rows.find((r) => r[0] === s.scope);
+    assert.ok(row, `the preview shows ${s.scope}`);
+    assert.equal(row[1], yesNo(s.required), `${s.scope}: required`);
+    assert.equal(row[2], yesNo(s.granted), `${s.scope}: granted`);
+    assert.equal(row[3], s.decision === 'allowed' ? '允许' : s.decision, `${s.scope}: decision`);
+    const value = s.value === null || s.value === undefined ? '—' : (typeof s.value === 'string' ? s.value : JSON.stringify(s.value));
+    assert.equal(row[4], value, `${s.scope}: value`);
+  }
+  // zhang.wei has not agreed to this plugin yet: nothing would reach it.
+  assert.equal(preview.usable, false);
+  assert.deepEqual(preview.scopes.map((s) => [s.scope, s.granted, s.decision, s.value]).sort(), [
+    ['user.id', true, 'not_consented', null], ['user.name', true, 'not_consented', null], ['user.nickname', true, 'not_consented', null]]);
+  await shot(page, 'adm-06-preview-zhang.wei');
+
+  // 4. Disable, with its confirmation; then enable again.
+  await installation.getByRole('button', { name: `停用 ${NAME}` }).click();
+  const disableDlg = page.getByRole('dialog', { name: `停用「${NAME}」？` });
+  await disableDlg.waitFor();
+  assert.match(await disableDlg.innerText(), /会立即停止运行/);
+  await shot(page, 'adm-07-disable-confirm');
+  await disableDlg.getByRole('button', { name: '停用', exact: true }).click();
+  await disableDlg.waitFor({ state: 'detached' });
+  await waitForText(page.getByTestId('installed-status'), `已停用 ${NAME}`);
+  assert.equal((await installationOf()).state, 'disabled');
+  await waitForText(installation, '已停用');
+  assert.doesNotMatch(await installation.innerText(), /运行中/);
+  assert.equal(await installation.getByRole('button', { name: `启用 ${NAME}` }).count(), 1);
+  await shot(page, 'adm-08-disabled');
+  await installation.getByRole('button', { name: `启用 ${NAME}` }).click();
+  const enableDlg = page.getByRole('dialog', { name: `启用「${NAME}」？` });
+  await enableDlg.waitFor();
+  await enableDlg.getByRole('button', { name: '启用', exact: true }).click();
+  await enableDlg.waitFor({ state: 'detached' });
+  await waitForText(page.getByTestId('installed-status'), `已启用 ${NAME}`);
+  assert.equal((await installationOf()).state, 'enabled');
+  await waitForText(installation, '运行中');
+  await shot(page, 'adm-09-enabled');
+
+  // 5. Uninstall, with its confirmation: the page shows the server's deletion receipt.
+  await installation.getByRole('button', { name: `卸载 ${NAME}` }).click();
+  const uninstallDlg = page.getByRole('dialog', { name: `卸载「${NAME}」？` });
+  await uninstallDlg.waitFor();
+  assert.match(await uninstallDlg.innerText(), /此操作不能撤销/);
+  await shot(page, 'adm-10-uninstall-confirm');
+  const deleted = page.waitForResponse((r) => r.request().method() === 'DELETE' && r.url().endsWith(`/api/v1/workbench/plugins/${ID}`));
+  await uninstallDlg.getByRole('button', { name: '卸载', exact: true }).click();
+  const deleteResponse = await deleted;
+  assert.equal(deleteResponse.status(), 200);
+  const receipt = await deleteResponse.json();
+  const receiptBox = page.getByTestId('installed-status').getByTestId('receipt');
+  await receiptBox.waitFor();
+  const receiptText = await receiptBox.innerText();
+  assert.match(receiptText, new RegExp(`已删除 ${escapeRe(String(receipt.removed))}，删除回执`));
+  assert.equal(await receiptBox.getByTestId('receipt-consents').innerText(), String(receipt.consents_deleted));
+  assert.match(receiptText, new RegExp(`删除的存储条目\\s+${receipt.storage_entries_deleted}\\b`));
+  assert.match(receiptText, new RegExp(`审计记录\\s+#${receipt.audit_seq}\\b`));
+  assert.equal(await installationOf(), undefined, 'the installation is gone from the API');
+  await page.getByRole('article', { name: new RegExp(ID) }).waitFor({ state: 'detached' });
+  // The admin's own records are found by action (the plugin filter is for what plugins do).
+  const audit = (await apiGet(token, '/audit?action=plugin.uninstall&limit=50')).body.records;
+  const record = audit.find((r) => r.seq === receipt.audit_seq);
+  assert.ok(record, 'the receipt names the uninstall audit record');
+  assert.match(record.reason, new RegExp(`${ID}: ${receipt.consents_deleted} consents and ${receipt.storage_entries_deleted} storage entries deleted`));
+  await shot(page, 'adm-11-uninstall-receipt');
+
+  // The package stays in the catalogue, no longer installed.
+  await page.getByRole('link', { name: '应用目录' }).click();
+  await waitForText(page.getByRole('article', { name: new RegExp(ID) }), '未安装');
+  assert.deepEqual(page.pageErrors, []);
+});
