@@ -305,6 +305,20 @@ const zh = {
   'col.plugin': '应用 ID',
   'col.name': '名称',
 
+  'field.user.id': '仅本应用可见的你的 ID',
+  'field.user.avatar': '头像',
+  'field.user.nickname': '昵称',
+  'field.user.name': '姓名',
+  'field.user.gender': '性别',
+  'field.user.birthday': '生日',
+  'field.user.region': '工作地区',
+  'field.user.email': '企业邮箱',
+  'field.user.phone': '手机号',
+  'field.org.department': '部门与职位',
+  'field.perm.customer': '你的企业客户权限',
+  'field.perm.approval': '你的审批接口权限',
+  'field.storage': '键值存储',
+  'field.log': '日志',
   'state.consented': '已同意',
   'state.not_consented': '未同意',
   'state.withdrawn': '已撤回',
@@ -712,5 +726,7 @@ export function t(key, params) {
 const known = (prefix, value) => (DICTS[lang][`${prefix}.${value}`] !== undefined ? t(`${prefix}.${value}`) : value);
 export const roleLabel = (r) => known('role', r);
 export const stateLabel = (s) => known('state', s);
+// A scope's field in the page's language; the server's wording where there is no translation.
+export const fieldLabel = (scope) => (DICTS[lang][`field.${scope.scope}`] !== undefined ? t(`field.${scope.scope}`) : scope.field);
 export const outcomeLabel = (o) => known('outcome', o);
 export const actionLabel = (a) => known('action', a);

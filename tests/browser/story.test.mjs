@@ -627,7 +627,8 @@ required = false
     assert.ok(row, `the preview shows ${s.scope}`);
     assert.equal(row[1], yesNo(s.required), `${s.scope}: required`);
     assert.equal(row[2], yesNo(s.granted), `${s.scope}: granted`);
-    assert.equal(row[3], s.decision === 'allowed' ? '允许' : s.decision, `${s.scope}: decision`);
+    const decision = { allowed: '允许', not_consented: '未同意', withdrawn: '已撤回', not_granted: '管理员未授予' };
+    assert.equal(row[3], decision[s.decision] ?? s.decision, `${s.scope}: decision`);
     const value = s.value === null || s.value === undefined ? '—' : (typeof s.value === 'string' ? s.value : JSON.stringify(s.value));
     assert.equal(row[4], value, `${s.scope}: value`);
   }

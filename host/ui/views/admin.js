@@ -1,5 +1,5 @@
 // 应用管理: catalogue, installations, members, audit log and retention, for the admin role.
-import { t, outcomeLabel, actionLabel } from '../i18n.js';
+import { t, outcomeLabel, actionLabel, stateLabel, fieldLabel } from '../i18n.js';
 import { api, enc, query, download } from '../api.js';
 import {
   h, alertBox, showError, showMessage, statusBox, clearBox, badge, table, fmtTime, fmtBytes,
@@ -88,7 +88,7 @@ function installDialog(entry, installation, members) {
           });
           scopeBoxes.push(input);
           return h('li', { class: 'scope-row' }, input, h('div', { class: 'scope-text' },
-            h('label', { for: id, class: 'scope-label' }, h('span', { class: 'scope-field' }, s.field), ' ', h('code', { class: 'scope-code' }, s.scope),
+            h('label', { for: id, class: 'scope-label' }, h('span', { class: 'scope-field' }, fieldLabel(s)), ' ', h('code', { class: 'scope-code' }, s.scope),
               s.required ? badge(t('consent.required'), 'warn') : badge(t('consent.optional'), 'neutral'),
               s.sensitive ? badge(t('consent.sensitiveTag'), 'danger') : null),
             h('p', { class: 'scope-purpose', id: `${id}-purpose` }, h('span', { class: 'muted' }, t('consent.purpose')), s.purpose)));
@@ -224,7 +224,7 @@ async function renderCatalogue(section, ctx) {
         table({
           caption: t('admin.scopesOf', { version: latest.version }),
           columns: [t('col.scope'), t('col.field'), t('col.purpose'), t('col.required'), t('col.sensitive')],
-          rows: latest.scopes.map((s) => h('tr', {}, h('td', {}, h('code', {}, s.scope)), h('td', {}, s.field), h('td', {}, s.purpose),
+          rows: latest.scopes.map((s) => h('tr', {}, h('td', {}, h('code', {}, s.scope)), h('td', {}, fieldLabel(s)), h('td', {}, s.purpose),
             h('td', {}, s.required ? t('common.yes') : t('common.no')), h('td', {}, s.sensitive ? t('common.yes') : t('common.no')))),
         }),
         h('details', { class: 'versions' }, h('summary', {}, t('admin.versions', { n: entry.versions.length })),
@@ -326,7 +326,7 @@ async function renderInstalled(section, ctx) {
               columns: [t('col.scope'), t('col.required'), t('col.granted'), t('col.decision'), t('col.value')],
               rows: p.scopes.map((s) => h('tr', {}, h('td', {}, h('code', {}, s.scope)), h('td', {}, s.required ? t('common.yes') : t('common.no')),
                 h('td', {}, s.granted ? t('common.yes') : t('common.no')),
-                h('td', {}, badge(s.decision === 'allowed' ? t('outcome.allowed') : s.decision, s.decision === 'allowed' ? 'ok' : 'danger')),
+                h('td', {}, badge(s.decision === 'allowed' ? t('outcome.allowed') : stateLabel(s.decision), s.decision === 'allowed' ? 'ok' : 'danger')),
                 h('td', {}, s.value === null || s.value === undefined ? '—' : h('code', { class: 'value' }, typeof s.value === 'string' ? s.value : JSON.stringify(s.value))))),
             }));
         } catch (err) {

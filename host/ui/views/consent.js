@@ -1,5 +1,5 @@
 // The consent dialog: who receives which field for what; sensitive scopes apart and unticked.
-import { t, stateLabel } from '../i18n.js';
+import { t, stateLabel, fieldLabel } from '../i18n.js';
 import { api, enc } from '../api.js';
 import { h, openDialog, dialogActions, alertBox, showError, showMessage, busy, badge } from '../dom.js';
 
@@ -28,7 +28,7 @@ export function askConsent(disclosure) {
       input,
       h('div', { class: 'scope-text' },
         h('label', { for: id, class: 'scope-label' },
-          h('span', { class: 'scope-field' }, s.field), ' ', h('code', { class: 'scope-code' }, s.scope),
+          h('span', { class: 'scope-field' }, fieldLabel(s)), ' ', h('code', { class: 'scope-code' }, s.scope),
           s.required ? badge(t('consent.required'), 'warn') : badge(t('consent.optional'), 'neutral'),
           s.state !== 'not_consented' ? badge(stateLabel(s.state), s.state === 'consented' ? 'ok' : 'neutral') : null),
         h('p', { class: 'scope-purpose', id: `${id}-purpose` }, h('span', { class: 'muted' }, t('consent.purpose')), s.purpose)));
@@ -60,7 +60,7 @@ export function askConsent(disclosure) {
       }
       if (capabilities.length) {
         body.append(h('div', { class: 'capabilities' }, h('p', { class: 'muted' }, t('consent.capabilities')),
-          h('ul', {}, capabilities.map((s) => h('li', {}, h('span', { class: 'scope-field' }, s.field), ' — ', s.purpose)))));
+          h('ul', {}, capabilities.map((s) => h('li', {}, h('span', { class: 'scope-field' }, fieldLabel(s)), ' — ', s.purpose)))));
       }
       body.append(h('p', { class: 'hint' }, t('consent.withdrawHint')), error);
       const decline = h('button', { type: 'button', class: 'btn', 'data-testid': 'consent-decline' }, t('consent.decline'));
@@ -69,7 +69,7 @@ export function askConsent(disclosure) {
       agree.addEventListener('click', async () => {
         error.replaceChildren();
         const chosen = boxes.filter((b) => b.input.checked).map((b) => b.scope);
-        const missing = boxes.filter((b) => !b.input.checked && b.scope.required).map((b) => b.scope.field);
+        const missing = boxes.filter((b) => !b.input.checked && b.scope.required).map((b) => fieldLabel(b.scope));
         if (missing.length) {
           showMessage(error, t('consent.needRequired', { fields: missing.join('、') }));
           return;

@@ -1,5 +1,5 @@
 // 我的数据: my consents with withdrawal, who read my data, and the export.
-import { t, stateLabel, outcomeLabel } from '../i18n.js';
+import { t, stateLabel, outcomeLabel, fieldLabel } from '../i18n.js';
 import { api, enc, query, download } from '../api.js';
 import { h, alertBox, showError, showMessage, statusBox, clearBox, badge, table, fmtTime, confirmDialog, busy } from '../dom.js';
 
@@ -53,7 +53,7 @@ export async function renderMyData(main, ctx) {
 
   async function withdraw(d, scopes, button, errorBox) {
     const fields = scopes
-      ? d.scopes.filter((s) => scopes.includes(s.scope)).map((s) => s.field).join('、')
+      ? d.scopes.filter((s) => scopes.includes(s.scope)).map((s) => fieldLabel(s)).join('、')
       : t('my.allScopes');
     const ok = await confirmDialog({
       title: t('my.withdrawTitle', { name: d.name }),
@@ -107,11 +107,11 @@ export async function renderMyData(main, ctx) {
       const consented = personal.filter((s) => s.state === 'consented');
       const rows = personal.map((s) => {
         const button = s.state === 'consented'
-          ? h('button', { type: 'button', class: 'btn btn-small', 'aria-label': t('my.withdrawScopeNamed', { name: d.name, field: s.field }), 'data-testid': `withdraw-${d.plugin}-${s.scope}` }, t('my.withdrawScope'))
+          ? h('button', { type: 'button', class: 'btn btn-small', 'aria-label': t('my.withdrawScopeNamed', { name: d.name, field: fieldLabel(s) }), 'data-testid': `withdraw-${d.plugin}-${s.scope}` }, t('my.withdrawScope'))
           : null;
         if (button) button.addEventListener('click', () => withdraw(d, [s.scope], button, errorBox));
         return h('tr', { 'data-scope': s.scope },
-          h('td', {}, h('span', { class: 'scope-field' }, s.field), h('br'), h('code', { class: 'scope-code' }, s.scope), s.sensitive ? [' ', badge(t('consent.sensitiveTag'), 'danger')] : null),
+          h('td', {}, h('span', { class: 'scope-field' }, fieldLabel(s)), h('br'), h('code', { class: 'scope-code' }, s.scope), s.sensitive ? [' ', badge(t('consent.sensitiveTag'), 'danger')] : null),
           h('td', {}, s.purpose),
           h('td', {}, badge(stateLabel(s.state), s.state === 'consented' ? 'ok' : 'neutral')),
           h('td', {}, button));
