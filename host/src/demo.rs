@@ -20,6 +20,9 @@ pub const DEVELOPER: &str = "acme";
 /// The example plugins, in the order the demo shows them.
 pub const PLUGINS: [&str; 3] = ["site-daily-report", "approval-helper", "customer-visit"];
 
+/// How long a demo token lasts (the printed ones and the page's sign-in).
+pub const SESSION: std::time::Duration = std::time::Duration::from_secs(8 * 3600);
+
 /// Who one can be in the demo: member id, roles, and who that is.
 pub const IDENTITIES: [(&str, &[Role], &str); 5] = [
     (ADMIN, &[Role::Admin, Role::Member], "admin (陈静)"),

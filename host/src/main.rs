@@ -224,10 +224,9 @@ async fn serve(config: Config, seed: Option<(PathBuf, PathBuf)>) -> anyhow::Resu
 }
 
 fn print_demo_tokens(keys: &JwtKeys, address: std::net::SocketAddr) -> anyhow::Result<()> {
-    let ttl = Duration::from_secs(8 * 3600);
     println!("\nDemo company {} (tenant {}). Tokens, valid 8 hours:", demo::TENANT_NAME, demo::TENANT);
     for (member, roles, label) in demo::IDENTITIES {
-        let token = keys.mint(demo::TENANT, member, roles, ttl)?;
+        let token = keys.mint(demo::TENANT, member, roles, demo::SESSION)?;
         println!("\n  {label}:\n  export TOKEN_{}={token}", member.replace('.', "_").to_uppercase());
     }
     println!("\nTry:\n  curl -s -H \"Authorization: Bearer $TOKEN_ZHANG_WEI\" http://{address}/api/v1/me/plugins");

@@ -8,14 +8,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-/// Tests counted by node's runner.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Counts {
-    /// Passed.
-    pub passed: u64,
-    /// Failed.
-    pub failed: u64,
-}
+use crate::Tally;
 
 /// The databases named by `--db`.
 pub fn databases(args: &[String]) -> anyhow::Result<Vec<&'static str>> {
@@ -32,7 +25,7 @@ pub fn databases(args: &[String]) -> anyhow::Result<Vec<&'static str>> {
 }
 
 /// Runs the browser tests once per database; fails when any fails.
-pub fn run(databases: &[&str]) -> anyhow::Result<Counts> {
+pub fn run(databases: &[&str]) -> anyhow::Result<Tally> {
     let root = xtask::repo_root();
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).exists() {
@@ -44,37 +37,23 @@ pub fn run(databases: &[&str]) -> anyhow::Result<Counts> {
         npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(&tests);
         crate::run_command(&mut npm, "npm ci in tests/browser")?;
     }
-    let guests = xtask::build_guests()?;
-    let components = guests.component("noop").parent().context("component dir")?.to_owned();
-    let host = xtask::host_binary();
-    let mut total = Counts::default();
+    let component = xtask::build_guests()?.component("two-fields").to_owned();
+    let mut total = Tally::default();
     for db in databases {
         let data = root.join("target").join("tmp").join(format!("browser-{db}"));
         let _ = std::fs::remove_dir_all(&data);
         let (database_url, schema) = xtask::database(db, &data, "browser")?;
-        let mut command = Command::new(host);
-        command.arg("--data-dir").arg(&data);
-        if let Some(url) = &database_url {
-            command.args(["--database-url", url]);
-        }
-        command
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--demo-manifests"])
-            .arg(root.join("plugins"))
-            .arg("--demo-components")
-            .arg(&components)
-            .env("RUST_LOG", "warn");
-        let mut server = xtask::spawn_server(&mut command, true)?;
+        let mut server = xtask::spawn_demo_server(&data, database_url.as_deref())?;
         let screenshots = root.join("target").join("browser").join(db);
         println!("browser tests on {db} against {}", server.base);
-        let result = node_test(&tests, &server.base, guests.component("two-fields"), &screenshots, &chromium);
+        let result = node_test(&tests, &server.base, &component, &screenshots, &chromium);
         let _ = server.child.kill();
         let _ = server.child.wait();
         if let Some(schema) = schema {
             xtask::psql(&format!("DROP SCHEMA {schema} CASCADE"))?;
         }
         let counts = result?;
-        total.passed += counts.passed;
-        total.failed += counts.failed;
+        total.add(counts);
         if counts.failed > 0 {
             bail!("{} browser test(s) failed on {db}; screenshots in {}", counts.failed, screenshots.display());
         }
@@ -84,7 +63,7 @@ pub fn run(databases: &[&str]) -> anyhow::Result<Counts> {
 
 /// `node --test` in `tests`, passing its output through and reading its
 /// `# pass N` / `# fail N` summary.
-fn node_test(tests: &Path, base: &str, component: &Path, screenshots: &Path, chromium: &str) -> anyhow::Result<Counts> {
+fn node_test(tests: &Path, base: &str, component: &Path, screenshots: &Path, chromium: &str) -> anyhow::Result<Tally> {
     use std::io::{BufRead, BufReader};
     std::fs::create_dir_all(screenshots)?;
     let mut child = Command::new("node")
@@ -97,7 +76,7 @@ fn node_test(tests: &Path, base: &str, component: &Path, screenshots: &Path, chr
         .stdout(std::process::Stdio::piped())
         .spawn()
         .context("running node --test (Node.js is needed for the browser tests)")?;
-    let mut counts = Counts::default();
+    let mut counts = Tally::default();
     for line in BufReader::new(child.stdout.take().context("node stdout")?).lines() {
         let line = line?;
         println!("{line}");

@@ -206,6 +206,26 @@ impl Served {
     }
 }
 
+/// Starts `workbench serve --demo` on a free port with the data under `data`
+/// (and `database_url`, else SQLite there), the example plugins built from
+/// source; see [`spawn_server`].
+pub fn spawn_demo_server(data: &Path, database_url: Option<&str>) -> anyhow::Result<Served> {
+    let guests = build_guests()?;
+    let components = guests.component("noop").parent().context("component dir")?;
+    let mut command = Command::new(host_binary());
+    command.arg("--data-dir").arg(data);
+    if let Some(url) = database_url {
+        command.args(["--database-url", url]);
+    }
+    command
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--demo-manifests"])
+        .arg(repo_root().join("plugins"))
+        .arg("--demo-components")
+        .arg(components)
+        .env("RUST_LOG", "warn");
+    spawn_server(&mut command, true)
+}
+
 /// Spawns `command` (a `workbench … serve …`; stdout is taken over) and
 /// reads its output until it listens and, with `--demo`, has printed its
 /// tokens. The rest of its output is drained in the background.

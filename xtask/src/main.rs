@@ -108,9 +108,7 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     let plugins = xtask::repo_root().join("plugins");
     // The example plugins' own unit tests, natively against the SDK's mock host.
     tally.cargo_test(&["test", "--lib", "--target-dir", "../target/plugins-native"], &[], Some(&plugins))?;
-    let browser = browser::run(&["sqlite", "postgres"])?;
-    tally.passed += browser.passed;
-    tally.failed += browser.failed;
+    tally.add(browser::run(&["sqlite", "postgres"])?);
     let seconds = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let fuzz_seconds = seconds("WORKBENCH_FUZZ_SECONDS", 20);
     if fuzz_seconds > 0 {
@@ -126,13 +124,18 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
 }
 
 /// Tests counted across runs, from the runners' own summary lines.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 struct Tally {
     passed: u64,
     failed: u64,
 }
 
 impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.passed += other.passed;
+        self.failed += other.failed;
+    }
+
     /// Runs `cargo test …`, passing its output through, and adds up its
     /// `test result:` lines.
     fn cargo_test(&mut self, args: &[&str], extra: &[String], dir: Option<&std::path::Path>) -> anyhow::Result<()> {
@@ -223,20 +226,9 @@ fn schemathesis(seconds: u64) -> anyhow::Result<()> {
             "pip install schemathesis",
         )?;
     }
-    let guests = xtask::build_guests()?;
-    let components = guests.component("noop").parent().context("component dir")?.to_owned();
     let data = root.join("target").join("tmp").join("schemathesis-data");
     let _ = std::fs::remove_dir_all(&data);
-    let mut command = Command::new(xtask::host_binary());
-    command
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--demo-manifests"])
-        .arg(root.join("plugins"))
-        .arg("--demo-components")
-        .arg(&components)
-        .env("RUST_LOG", "warn");
-    let mut server = xtask::spawn_server(&mut command, true)?;
+    let mut server = xtask::spawn_demo_server(&data, None)?;
     let base = server.base.clone();
     let mut token = server.token("TOKEN_ADMIN").map(str::to_owned);
     // One token with every role, so that every operation is reachable.

@@ -68,7 +68,7 @@ impl ApiError {
     }
 
     /// A 500 that hides `detail` from the client and logs it.
-    fn internal(detail: impl std::fmt::Display) -> Self {
+    pub(super) fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the details are in the server log")
     }

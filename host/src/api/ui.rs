@@ -3,8 +3,6 @@
 //! without rebuilding), and, only when the server runs in demo mode, the
 //! demo sign-in that hands out a token for a demo identity.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -27,9 +25,6 @@ struct Assets;
 /// the page itself cannot be framed.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
                    connect-src 'self'; frame-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
-
-/// How long a demo sign-in lasts.
-const DEMO_SESSION: Duration = Duration::from_secs(8 * 3600);
 
 pub(super) fn routes(demo: bool) -> Router<AppState> {
     let router = Router::new().route("/", get(index)).route("/ui/{*file}", get(asset));
@@ -123,10 +118,10 @@ async fn session(
             known.join(", ")
         )));
     };
-    let token = state.keys.mint(demo::TENANT, member, roles, DEMO_SESSION).map_err(|e| {
-        tracing::error!(error = %e, "minting a demo token");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "could not sign a token; see the server log")
-    })?;
+    let token = state
+        .keys
+        .mint(demo::TENANT, member, roles, demo::SESSION)
+        .map_err(|e| ApiError::internal(format!("minting a demo token: {e}")))?;
     Ok((
         StatusCode::CREATED,
         Json(Session {
@@ -135,7 +130,7 @@ async fn session(
             tenant_name: demo::TENANT_NAME,
             member: (*member).to_owned(),
             roles: roles.iter().map(|r| r.as_str()).collect(),
-            expires_in: DEMO_SESSION.as_secs(),
+            expires_in: demo::SESSION.as_secs(),
         }),
     ))
 }

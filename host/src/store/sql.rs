@@ -922,46 +922,38 @@ impl Store for SqlStore {
             Int(i64),
         }
         let plugin_actor = filter.plugin.as_ref().map(|p| format!("plugin:{p}@"));
-        let mut conditions: Vec<(&str, Vec<Param<'_>>)> = Vec::new();
+        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_records WHERE tenant = $1 AND seq > $2");
+        let mut params: Vec<Param<'_>> = Vec::new();
+        // `condition` ends where its one parameter goes.
+        let mut and = |condition: &str, param| {
+            params.push(param);
+            sql.push_str(&format!(" AND {condition} ${}", params.len() + 2));
+        };
         if let Some(subject) = &filter.subject {
-            conditions.push(("subject = ?", vec![Param::Text(subject)]));
+            and("subject =", Param::Text(subject));
         }
         if let Some(actor) = &filter.actor {
-            conditions.push(("actor = ?", vec![Param::Text(actor)]));
+            and("actor =", Param::Text(actor));
         }
         if let Some(prefix) = &plugin_actor {
-            conditions.push(("substr(actor, 1, length(?)) = ?", vec![Param::Text(prefix), Param::Text(prefix)]));
+            and(&format!("substr(actor, 1, {}) =", prefix.chars().count()), Param::Text(prefix));
         }
         if let Some(action) = &filter.action {
-            conditions.push(("action = ?", vec![Param::Text(action)]));
+            and("action =", Param::Text(action));
         }
         if let Some(outcome) = filter.outcome {
-            conditions.push(("outcome = ?", vec![Param::Text(outcome.as_str())]));
-        }
-        if filter.with_scope {
-            conditions.push(("scope IS NOT NULL", vec![]));
+            and("outcome =", Param::Text(outcome.as_str()));
         }
         if let Some(from) = filter.from_ms {
-            conditions.push(("ts >= ?", vec![Param::Int(from)]));
+            and("ts >=", Param::Int(from));
         }
         if let Some(to) = filter.to_ms {
-            conditions.push(("ts < ?", vec![Param::Int(to)]));
+            and("ts <", Param::Int(to));
         }
-        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_records WHERE tenant = $1 AND seq > $2");
-        let mut params = Vec::new();
-        let mut next = 3;
-        for (condition, values) in conditions {
-            sql.push_str(" AND ");
-            for (i, piece) in condition.split('?').enumerate() {
-                if i > 0 {
-                    sql.push_str(&format!("${next}"));
-                    next += 1;
-                }
-                sql.push_str(piece);
-            }
-            params.extend(values);
+        if filter.with_scope {
+            sql.push_str(" AND scope IS NOT NULL");
         }
-        sql.push_str(&format!(" ORDER BY seq LIMIT ${next}"));
+        sql.push_str(&format!(" ORDER BY seq LIMIT ${}", params.len() + 3));
         let mut query = sqlx::query(&sql).bind(tenant).bind(after);
         for param in params {
             query = match param {
