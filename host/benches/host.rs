@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the host's hot path (see docs/BENCHMARKS.md):
 //! gate decision, JWT validation, instantiate + call of SDK plugins from a
-//! prepared component, and durable, hash-chained audit appends on SQLite and
-//! PostgreSQL.
+//! prepared component, one field read through the host import, a hit of the
+//! invocation-context cache, and durable, hash-chained audit appends on
+//! SQLite and PostgreSQL.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -109,6 +110,64 @@ fn instantiate_and_call(c: &mut Criterion) {
         });
     }
     group.finish();
+    // One consented field read through the host import: gate decision, one
+    // audit event into the call's buffer, the value copied into the guest.
+    // Per read: (this - instantiate_call/two-fields) / READS.
+    const READS: u64 = 500;
+    let bytes = std::fs::read(guests.component("two-fields")).expect("guest built");
+    let pre = tokio.block_on(runtime.prepare("two-fields", move || bytes)).expect("prepares");
+    let reads = Request { query: format!("reads={READS}"), ..request.clone() };
+    let mut group = c.benchmark_group("field_read");
+    group.throughput(Throughput::Elements(READS));
+    group.bench_function("two-fields+500_reads", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let outcome = runtime.call(&pre, call.clone(), services.clone(), reads.clone()).await;
+            assert!(outcome.result.is_ok());
+            assert_eq!(outcome.audit.len(), READS as usize + 2);
+            outcome
+        })
+    });
+    group.finish();
+}
+
+/// The invocation context (directory, installation, consents) from the
+/// cache, valid while the tenant's generation holds: SQLite keeps the
+/// generation in memory, PostgreSQL reads it (one primary-key read).
+fn context_cache_hit(c: &mut Criterion) {
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite = tokio.block_on(SqlStore::open_sqlite(&dir.path().join("context.db"))).expect("sqlite");
+    let (postgres, cleanup) = postgres_store(&tokio);
+    let mut group = c.benchmark_group("context_cache_hit");
+    for (name, store) in [("sqlite", &sqlite), ("postgres", &postgres)] {
+        tokio.block_on(async {
+            store.upsert_tenant("t", "T").await.expect("tenant");
+            let profile = MemberProfile { name: "张伟".into(), ..Default::default() };
+            store.upsert_member("t", "m", &profile).await.expect("member");
+            store.invocation_context("t", "m", "p").await.expect("first read")
+        });
+        group.bench_function(name, |b| {
+            b.to_async(&tokio).iter(|| async { store.invocation_context("t", "m", "p").await.expect("context") })
+        });
+    }
+    group.finish();
+    cleanup(&tokio);
+}
+
+/// A store on PostgreSQL (`WORKBENCH_TEST_POSTGRES`, default the local
+/// `test` database) in a fresh schema, and what drops the schema.
+fn postgres_store(tokio: &tokio::runtime::Runtime) -> (SqlStore, impl FnOnce(&tokio::runtime::Runtime)) {
+    let base =
+        std::env::var("WORKBENCH_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("bench_{}_{}", std::process::id(), rand::random::<u32>());
+    let admin = tokio.block_on(sqlx::PgPool::connect(&base)).expect("PostgreSQL reachable");
+    tokio.block_on(sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin)).expect("schema");
+    let url = format!("{base}?options=-c%20search_path%3D{schema}");
+    let store = tokio.block_on(SqlStore::connect(&url)).expect("postgres");
+    let cleanup = move |tokio: &tokio::runtime::Runtime| {
+        tokio.block_on(sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin)).expect("drop");
+    };
+    (store, cleanup)
 }
 
 fn audit_event() -> AuditEvent {
@@ -154,15 +213,9 @@ fn audit_append(c: &mut Criterion) {
 /// `test` database), in a fresh schema.
 fn audit_append_postgres(c: &mut Criterion) {
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
-    let base =
-        std::env::var("WORKBENCH_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("bench_{}", std::process::id());
-    let admin = tokio.block_on(sqlx::PgPool::connect(&base)).expect("PostgreSQL reachable");
-    tokio.block_on(sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin)).expect("schema");
-    let url = format!("{base}?options=-c%20search_path%3D{schema}");
-    let store = tokio.block_on(SqlStore::connect(&url)).expect("postgres");
+    let (store, cleanup) = postgres_store(&tokio);
     bench_append(c, "audit_append_postgres", &tokio, &store);
-    tokio.block_on(sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin)).expect("drop");
+    cleanup(&tokio);
 }
 
 /// Validating a bearer token (HS256, the local key): signature, claims, roles.
@@ -174,5 +227,13 @@ fn jwt_validation(c: &mut Criterion) {
     c.bench_function("jwt/verify_hs256", |b| b.iter(|| keys.verify(black_box(&token)).expect("valid")));
 }
 
-criterion_group!(benches, gate_decision, jwt_validation, instantiate_and_call, audit_append, audit_append_postgres);
+criterion_group!(
+    benches,
+    gate_decision,
+    jwt_validation,
+    instantiate_and_call,
+    context_cache_hit,
+    audit_append,
+    audit_append_postgres
+);
 criterion_main!(benches);

@@ -329,13 +329,36 @@ async fn two_replicas_on_postgres_share_one_chain_and_see_withdrawals_at_once() 
     let withdrawn = a.call(Method::DELETE, "/api/v1/me/plugins/site-daily-report/consent", Some(&zhang), None).await;
     assert_eq!(withdrawn.status, StatusCode::OK);
     assert_eq!(b.invoke("zhang.wei", "site-daily-report", "/report.json").await.status, StatusCode::FORBIDDEN);
-    // Both replicas appended to one tenant chain, and it verifies from either.
+    // Each replica caches invocation contexts; every other kind of change made
+    // through one replica binds the other's next call too: consent given,
+    // the directory, the installation's state and the member's removal.
+    let consent = json!({ "scopes": ["user.id", "user.name"] });
+    let given = b.call(Method::PUT, "/api/v1/me/plugins/site-daily-report/consent", Some(&zhang), Some(consent)).await;
+    assert_eq!(given.status, StatusCode::OK, "{}", given.text);
+    let again = a.invoke("zhang.wei", "site-daily-report", "/report.json").await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
     let admin = b.demo_token("admin", ADMIN);
+    let renamed = json!({ "name": "张伟（项目部）" });
+    let patched = b.call(Method::PATCH, "/api/v1/members/zhang.wei", Some(&admin), Some(renamed)).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    let report = a.invoke("zhang.wei", "site-daily-report", "/report.json").await;
+    let body: Value = serde_json::from_str(report.body["body"].as_str().expect("body")).expect("report JSON");
+    assert_eq!(body["reporter"], "张伟（项目部）");
+    let off = b.call(Method::POST, "/api/v1/workbench/plugins/site-daily-report/disable", Some(&admin), None).await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.text);
+    assert_eq!(a.invoke("zhang.wei", "site-daily-report", "/report.json").await.status, StatusCode::NOT_FOUND);
+    let on = a.call(Method::POST, "/api/v1/workbench/plugins/site-daily-report/enable", Some(&admin), None).await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.text);
+    assert_eq!(b.invoke("zhang.wei", "site-daily-report", "/report.json").await.status, StatusCode::OK);
+    let removed = a.call(Method::DELETE, "/api/v1/members/zhang.wei", Some(&admin), None).await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.text);
+    assert_eq!(b.invoke("zhang.wei", "site-daily-report", "/report.json").await.status, StatusCode::FORBIDDEN);
+    // Both replicas appended to one tenant chain, and it verifies from either.
     let verify = b.call(Method::GET, "/api/v1/audit/verify", Some(&admin), None).await;
     assert_eq!(verify.body["ok"], true, "{}", verify.text);
     let reads =
         a.count("SELECT COUNT(*) FROM audit_records WHERE tenant = $1 AND action = $2", &["demo", "read"]).await;
-    assert_eq!(reads, 40 * 2, "user.id and user.name of every call");
+    assert_eq!(reads, (40 + 3) * 2, "user.id and user.name of every answered call");
     b.stop().await;
     a.stop().await;
 }

@@ -3,7 +3,7 @@
 //! - `build-guests`: build the example plugins and test guests to wasm.
 //! - `test`: build the guests, run every test (host, SDK, integration, the
 //!   example plugins' native unit tests against the SDK's mock host, and the
-//!   browser tests on both databases), then short fuzz and schemathesis runs;
+//!   browser tests on both databases), after short fuzz and schemathesis runs;
 //!   it ends with one line counting every test run.
 //! - `demo [ARGS…]`: build the guests and run the demo server
 //!   (`workbench serve --demo --data-dir data`, SQLite), printing its URL and
@@ -21,7 +21,7 @@
 //!   in headless Chromium against a fresh demo server (see `browser.rs`).
 //! - `ci`: `cargo fmt --check`, clippy with `-D warnings`, then `test`.
 //!
-//! `test` ends with short fuzz and schemathesis runs (`WORKBENCH_FUZZ_SECONDS`,
+//! `test` starts with short fuzz and schemathesis runs (`WORKBENCH_FUZZ_SECONDS`,
 //! default 20 per target, and `WORKBENCH_SCHEMATHESIS_SECONDS`, default 60;
 //! 0 skips either).
 
@@ -103,12 +103,8 @@ fn run(args: &[String]) -> anyhow::Result<()> {
 
 fn test(extra: &[String]) -> anyhow::Result<()> {
     xtask::build_guests()?;
-    let mut tally = Tally::default();
-    tally.cargo_test(&["test", "--workspace"], extra, None)?;
-    let plugins = xtask::repo_root().join("plugins");
-    // The example plugins' own unit tests, natively against the SDK's mock host.
-    tally.cargo_test(&["test", "--lib", "--target-dir", "../target/plugins-native"], &[], Some(&plugins))?;
-    tally.add(browser::run(&["sqlite", "postgres"])?);
+    // The fuzz and schemathesis runs come first, so that the output closes
+    // with the test runners' own summaries and the line counting them.
     let seconds = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let fuzz_seconds = seconds("WORKBENCH_FUZZ_SECONDS", 20);
     if fuzz_seconds > 0 {
@@ -118,6 +114,12 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     if schemathesis_seconds > 0 {
         schemathesis(schemathesis_seconds)?;
     }
+    let mut tally = Tally::default();
+    tally.cargo_test(&["test", "--workspace"], extra, None)?;
+    let plugins = xtask::repo_root().join("plugins");
+    // The example plugins' own unit tests, natively against the SDK's mock host.
+    tally.cargo_test(&["test", "--lib", "--target-dir", "../target/plugins-native"], &[], Some(&plugins))?;
+    tally.add(browser::run(&["sqlite", "postgres"])?);
     // The closing line: every test the runners above counted.
     println!("tests: {} passed, {} failed", tally.passed, tally.failed);
     Ok(())
@@ -255,13 +257,36 @@ fn schemathesis(seconds: u64) -> anyhow::Result<()> {
                 ])
                 .args(["--max-time", &seconds.to_string(), "--workers", "2", "--seed", "1"])
                 .current_dir(root.join("target"));
-            run_command(&mut run, "schemathesis")
+            run_schemathesis(&mut run)
         }
         None => Err(anyhow::anyhow!("the demo server did not print an admin token")),
     };
     let _ = server.child.kill();
     let _ = server.child.wait();
     result
+}
+
+/// Runs schemathesis, passing its output through without its section
+/// banners (`==== SUMMARY ====`, `==== 3 warnings in 60.02s ====`): they
+/// read like another test runner's closing line, which counted no test.
+fn run_schemathesis(command: &mut Command) -> anyhow::Result<()> {
+    use std::io::{BufRead, BufReader};
+    let mut child = command.stdout(std::process::Stdio::piped()).spawn().context("running schemathesis")?;
+    let stdout = child.stdout.take().context("schemathesis stdout")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        let trimmed = line.trim();
+        if trimmed.len() > 6 && trimmed.starts_with("===") && trimmed.ends_with("===") {
+            println!("-- {} --", trimmed.trim_matches('=').trim());
+        } else {
+            println!("{line}");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("schemathesis failed ({status})");
+    }
+    Ok(())
 }
 
 fn run_command(command: &mut Command, what: &str) -> anyhow::Result<()> {

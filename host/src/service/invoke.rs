@@ -57,10 +57,10 @@ impl Workbench {
             manifest: Arc::clone(&loaded.manifest),
             actor: loaded.actor.clone(),
             policy: Arc::new(policy),
-            consents: Arc::new(consents),
+            consents,
             invocation: invocation.clone(),
             now_ms: now,
-            profile: Some(Arc::new(profile)),
+            profile: Some(profile),
         };
         // The call and its audit write run in their own task: a client that
         // disconnects or a request timeout cannot drop the records of what

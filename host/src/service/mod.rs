@@ -276,9 +276,13 @@ impl Workbench {
 
 /// The installation when it is enabled and `member` is in its visible range;
 /// otherwise the plugin is not found, as if it were not installed.
-fn usable(installation: Option<Installation>, member: &str, plugin: &str) -> ServiceResult<Installation> {
+fn usable<I: std::borrow::Borrow<Installation>>(
+    installation: Option<I>,
+    member: &str,
+    plugin: &str,
+) -> ServiceResult<I> {
     match installation {
-        Some(i) if i.state == InstallationState::Enabled && visible_to(&i, member) => Ok(i),
+        Some(i) if i.borrow().state == InstallationState::Enabled && visible_to(i.borrow(), member) => Ok(i),
         _ => Err(ServiceError::NotFound(format!("plugin {plugin} is not installed in this workbench"))),
     }
 }

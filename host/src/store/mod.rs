@@ -2,7 +2,10 @@
 //! [`sql::SqlStore`], that runs the same statements on SQLite (embedded, the
 //! default) and PostgreSQL (replicas). No SQL lives outside this module.
 
+mod contexts;
 pub mod sql;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -218,11 +221,12 @@ pub struct AuditFilter {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InvocationContext {
     /// The member's profile; `None` when they are not in the tenant's directory.
-    pub profile: Option<MemberProfile>,
-    /// The plugin's installation in the tenant, if any.
-    pub installation: Option<Installation>,
+    pub profile: Option<Arc<MemberProfile>>,
+    /// The plugin's installation in the tenant, if any, with its visible
+    /// range narrowed to the member (`[member]`, `[]`, or `None` for all).
+    pub installation: Option<Arc<Installation>>,
     /// The member's latest consents to the plugin.
-    pub consents: ConsentSet,
+    pub consents: Arc<ConsentSet>,
 }
 
 /// Tenant settings.
@@ -387,8 +391,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<()>;
     /// The member's latest consents for a plugin.
     async fn consents(&self, tenant: &str, member: &str, plugin: &str) -> StoreResult<ConsentSet>;
-    /// What an invocation needs, in one round trip: the installation, the
-    /// member's profile (if they are in the directory), and their consents to it.
+    /// What an invocation needs: the installation, the member's profile (if
+    /// they are in the directory), and their consents to it. Cached while the
+    /// tenant's generation is unchanged (one cheap read per call on
+    /// PostgreSQL, none on SQLite); read in one round trip otherwise.
     async fn invocation_context(&self, tenant: &str, member: &str, plugin: &str) -> StoreResult<InvocationContext>;
     /// All of a member's consent rows, by plugin then scope.
     async fn member_consents(&self, tenant: &str, member: &str) -> StoreResult<Vec<ConsentRow>>;

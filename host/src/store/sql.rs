@@ -13,6 +13,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,6 +21,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row, Transaction};
 
+use super::contexts::ContextCache;
 use super::{
     AuditFilter, CheckpointSigner, ConsentRow, Deleted, Installation, InstallationState, InvocationContext, KvBucket,
     KvEntry, MemberProfile, PluginRelease, PluginVersion, Publisher, QuotaExceeded, Retention, Store, StoreError,
@@ -69,6 +71,24 @@ impl Backend {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    contexts: Arc<ContextCache>,
+}
+
+/// Ends a change to a tenant's directory, installations or consents: on
+/// SQLite, bumps the tenant's generation when dropped, which is when the
+/// changing method returns or its future is dropped (see [`ContextCache`]).
+/// PostgreSQL's triggers do it in the transaction.
+struct Changing<'a> {
+    store: &'a SqlStore,
+    tenant: &'a str,
+}
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        if self.store.backend == Backend::Sqlite {
+            self.store.contexts.bump_local(self.tenant);
+        }
+    }
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -168,7 +188,74 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&mut *conn).await?,
         }
         drop(conn);
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, contexts: Arc::default() })
+    }
+
+    /// Marks the start of a change to `tenant` (see [`Changing`]).
+    fn changing<'a>(&'a self, tenant: &'a str) -> Changing<'a> {
+        Changing { store: self, tenant }
+    }
+
+    /// The tenant's generation (see [`ContextCache`]).
+    async fn generation(&self, tenant: &str) -> StoreResult<u64> {
+        match self.backend {
+            Backend::Sqlite => Ok(self.contexts.local_generation(tenant)),
+            Backend::Postgres => {
+                let row = sqlx::query("SELECT generation FROM tenant_generations WHERE tenant = $1")
+                    .bind(tenant)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map_or(0, |r| r.get::<i64, _>(0).cast_unsigned()))
+            }
+        }
+    }
+
+    /// [`Store::invocation_context`] from the database. The installation's
+    /// visible range is narrowed to the caller (`[member]` or `[]`), which is
+    /// all an invocation asks of it, so a cached context stays small.
+    async fn read_invocation_context(
+        &self,
+        tenant: &str,
+        member: &str,
+        plugin: &str,
+    ) -> StoreResult<InvocationContext> {
+        let rows = sqlx::query(
+            "SELECT i.plugin, i.version, i.granted, i.visible_to, i.state, \
+                    (SELECT m.profile FROM members m WHERE m.tenant = $1 AND m.id = $2), \
+                    c.scope, c.purpose, c.separate, c.granted_at, c.expires_at, c.withdrawn_at \
+             FROM installations i \
+             LEFT JOIN consents c ON c.tenant = i.tenant AND c.plugin = i.plugin AND c.member = $2 \
+             WHERE i.tenant = $1 AND i.plugin = $3",
+        )
+        .bind(tenant)
+        .bind(member)
+        .bind(plugin)
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(first) = rows.first() else {
+            // Not installed: the directory alone decides the caller's answer.
+            let profile = self.member(tenant, member).await?.map(Arc::new);
+            return Ok(InvocationContext { profile, installation: None, consents: Arc::default() });
+        };
+        let profile: Option<MemberProfile> =
+            first.try_get::<Option<String>, _>(5)?.map(|text| from_json(&text)).transpose()?;
+        let mut installation = installation_from_row(tenant, first)?;
+        if let Some(range) = &mut installation.visible_to {
+            range.retain(|m| m == member);
+            range.truncate(1);
+        }
+        let mut consents = ConsentSet::default();
+        for row in &rows {
+            if row.try_get::<Option<String>, _>(6)?.is_some() {
+                let (scope, consent) = consent_from_row(row, 6)?;
+                consents.set(scope, consent);
+            }
+        }
+        Ok(InvocationContext {
+            profile: profile.map(Arc::new),
+            installation: Some(Arc::new(installation)),
+            consents: Arc::new(consents),
+        })
     }
 
     /// The engine behind the store.
@@ -324,6 +411,7 @@ impl Store for SqlStore {
     }
 
     async fn upsert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()> {
+        let _changing = self.changing(tenant);
         sqlx::query(
             "INSERT INTO members (tenant, id, profile, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (tenant, id) DO UPDATE SET profile = excluded.profile",
@@ -338,6 +426,7 @@ impl Store for SqlStore {
     }
 
     async fn update_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()> {
+        let _changing = self.changing(tenant);
         let done = sqlx::query("UPDATE members SET profile = $1 WHERE tenant = $2 AND id = $3")
             .bind(json(profile)?)
             .bind(tenant)
@@ -351,6 +440,7 @@ impl Store for SqlStore {
     }
 
     async fn insert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()> {
+        let _changing = self.changing(tenant);
         let done = sqlx::query(
             "INSERT INTO members (tenant, id, profile, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (tenant, id) DO NOTHING",
@@ -385,6 +475,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_member(&self, tenant: &str, id: &str) -> StoreResult<Option<Deleted>> {
+        let _changing = self.changing(tenant);
         let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM members WHERE tenant = $1 AND id = $2")
             .bind(tenant)
@@ -484,6 +575,7 @@ impl Store for SqlStore {
     }
 
     async fn put_installation(&self, installation: &Installation) -> StoreResult<()> {
+        let _changing = self.changing(&installation.tenant);
         let visible = installation.visible_to.as_ref().map(json).transpose()?;
         sqlx::query(
             "INSERT INTO installations (tenant, plugin, version, granted, visible_to, state, updated_at) \
@@ -504,6 +596,7 @@ impl Store for SqlStore {
     }
 
     async fn set_installation_state(&self, tenant: &str, plugin: &str, state: InstallationState) -> StoreResult<bool> {
+        let _changing = self.changing(tenant);
         let done =
             sqlx::query("UPDATE installations SET state = $1, updated_at = $2 WHERE tenant = $3 AND plugin = $4")
                 .bind(state.as_str())
@@ -537,6 +630,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Deleted>> {
+        let _changing = self.changing(tenant);
         let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM installations WHERE tenant = $1 AND plugin = $2")
             .bind(tenant)
@@ -567,6 +661,7 @@ impl Store for SqlStore {
         plugin: &str,
         consents: &[(Scope, Consent)],
     ) -> StoreResult<()> {
+        let _changing = self.changing(tenant);
         let mut tx = self.begin().await?;
         self.require_installed_member(&mut tx, tenant, plugin, Some(member)).await?;
         for (scope, consent) in consents {
@@ -600,6 +695,7 @@ impl Store for SqlStore {
         scopes: Option<&[Scope]>,
         now_ms: i64,
     ) -> StoreResult<()> {
+        let _changing = self.changing(tenant);
         let mut tx = self.begin().await?;
         // The same lock storage writes to this bucket take.
         self.lock(&mut tx, &format!("kv:{tenant}/{plugin}/{member}")).await?;
@@ -651,35 +747,13 @@ impl Store for SqlStore {
     }
 
     async fn invocation_context(&self, tenant: &str, member: &str, plugin: &str) -> StoreResult<InvocationContext> {
-        let rows = sqlx::query(
-            "SELECT i.plugin, i.version, i.granted, i.visible_to, i.state, \
-                    (SELECT m.profile FROM members m WHERE m.tenant = $1 AND m.id = $2), \
-                    c.scope, c.purpose, c.separate, c.granted_at, c.expires_at, c.withdrawn_at \
-             FROM installations i \
-             LEFT JOIN consents c ON c.tenant = i.tenant AND c.plugin = i.plugin AND c.member = $2 \
-             WHERE i.tenant = $1 AND i.plugin = $3",
-        )
-        .bind(tenant)
-        .bind(member)
-        .bind(plugin)
-        .fetch_all(&self.pool)
-        .await?;
-        let Some(first) = rows.first() else {
-            // Not installed: the directory alone decides the caller's answer.
-            let profile = self.member(tenant, member).await?;
-            return Ok(InvocationContext { profile, installation: None, consents: ConsentSet::default() });
-        };
-        let mut context = InvocationContext {
-            profile: first.try_get::<Option<String>, _>(5)?.map(|text| from_json(&text)).transpose()?,
-            installation: Some(installation_from_row(tenant, first)?),
-            consents: ConsentSet::default(),
-        };
-        for row in &rows {
-            if row.try_get::<Option<String>, _>(6)?.is_some() {
-                let (scope, consent) = consent_from_row(row, 6)?;
-                context.consents.set(scope, consent);
-            }
+        let generation = self.generation(tenant).await?;
+        let key = ContextCache::key(tenant, member, plugin);
+        if let Some(context) = self.contexts.get(&key, generation) {
+            return Ok(context);
         }
+        let context = self.read_invocation_context(tenant, member, plugin).await?;
+        self.contexts.put(key, generation, context.clone());
         Ok(context)
     }
 
