@@ -188,6 +188,7 @@ fn parse_roles(names: &[String]) -> anyhow::Result<Vec<Role>> {
 }
 
 async fn serve(config: Config, seed: Option<(PathBuf, PathBuf)>) -> anyhow::Result<ExitCode> {
+    let _one_server = one_sqlite_server(&config)?;
     api::prometheus();
     let (workbench, writer) = Workbench::open(&config).await?;
     let workbench = Arc::new(workbench);
@@ -221,6 +222,35 @@ async fn serve(config: Config, seed: Option<(PathBuf, PathBuf)>) -> anyhow::Resu
         tracing::warn!("the audit writer did not finish in time");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// On SQLite, one server per data directory: the process that serves a file
+/// holds the tenants' generations that validate its cached invocation
+/// contexts (see docs/ARCHITECTURE.md), so a second server on the same file
+/// would not see the first one's changes. The lock (`serve.lock` in the data
+/// directory) is released when the process ends, however it ends.
+fn one_sqlite_server(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
+    if config.database_url.as_deref().is_some_and(|url| !url.starts_with("sqlite:")) {
+        return Ok(None);
+    }
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another workbench server is serving the data directory {}: SQLite takes one server per \
+             data directory (run replicas on PostgreSQL with --database-url)",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => Err(error).with_context(|| format!("locking {}", path.display())),
+    }
 }
 
 fn print_demo_tokens(keys: &JwtKeys, address: std::net::SocketAddr) -> anyhow::Result<()> {

@@ -152,6 +152,11 @@ async fn serve_demo_prints_working_tokens_and_drains_on_sigterm() {
         .await
         .expect("answers");
     assert_eq!(installed.status(), StatusCode::OK);
+    // SQLite takes one server per data directory: a second is refused, with the reason.
+    let second = workbench(dir.path()).args(["serve", "--listen", "127.0.0.1:0"]).output().expect("runs");
+    assert!(!second.status.success(), "a second server on the same SQLite data directory started");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another workbench server is serving the data directory"), "{stderr}");
     let slow = tokio::spawn(invoke("hostile", "/loop", &zhang));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = server.child.id().to_string();
