@@ -141,29 +141,33 @@ impl Tally {
     /// Runs `cargo test …`, passing its output through, and adds up its
     /// `test result:` lines.
     fn cargo_test(&mut self, args: &[&str], extra: &[String], dir: Option<&std::path::Path>) -> anyhow::Result<()> {
-        use std::io::{BufRead, BufReader};
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(cargo);
         command.args(args).args(extra).current_dir(dir.map_or_else(xtask::repo_root, std::path::Path::to_path_buf));
-        let mut child = command
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .with_context(|| format!("running cargo {}", args.join(" ")))?;
-        let stdout = child.stdout.take().context("cargo test stdout")?;
-        for line in BufReader::new(stdout).lines() {
-            let line = line?;
-            println!("{line}");
+        run_lines(&mut command, &format!("cargo {}", args.join(" ")), |line| {
             if let Some(summary) = line.strip_prefix("test result: ") {
                 self.passed += count(summary, " passed");
                 self.failed += count(summary, " failed");
             }
-        }
-        let status = child.wait()?;
-        if !status.success() {
-            bail!("cargo {} failed ({status})", args.join(" "));
-        }
-        Ok(())
+            line.to_owned()
+        })
     }
+}
+
+/// Runs `command`, printing each line of its standard output as `each`
+/// returns it; fails when the command does.
+fn run_lines(command: &mut Command, what: &str, mut each: impl FnMut(&str) -> String) -> anyhow::Result<()> {
+    use std::io::{BufRead, BufReader};
+    let mut child = command.stdout(std::process::Stdio::piped()).spawn().with_context(|| format!("running {what}"))?;
+    let stdout = child.stdout.take().with_context(|| format!("{what}: standard output"))?;
+    for line in BufReader::new(stdout).lines() {
+        println!("{}", each(&line?));
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
 }
 
 /// The number before `word` in a summary such as `ok. 12 passed; 0 failed; …`.
@@ -270,23 +274,14 @@ fn schemathesis(seconds: u64) -> anyhow::Result<()> {
 /// banners (`==== SUMMARY ====`, `==== 3 warnings in 60.02s ====`): they
 /// read like another test runner's closing line, which counted no test.
 fn run_schemathesis(command: &mut Command) -> anyhow::Result<()> {
-    use std::io::{BufRead, BufReader};
-    let mut child = command.stdout(std::process::Stdio::piped()).spawn().context("running schemathesis")?;
-    let stdout = child.stdout.take().context("schemathesis stdout")?;
-    for line in BufReader::new(stdout).lines() {
-        let line = line?;
+    run_lines(command, "schemathesis", |line| {
         let trimmed = line.trim();
         if trimmed.len() > 6 && trimmed.starts_with("===") && trimmed.ends_with("===") {
-            println!("-- {} --", trimmed.trim_matches('=').trim());
+            format!("-- {} --", trimmed.trim_matches('=').trim())
         } else {
-            println!("{line}");
+            line.to_owned()
         }
-    }
-    let status = child.wait()?;
-    if !status.success() {
-        bail!("schemathesis failed ({status})");
-    }
-    Ok(())
+    })
 }
 
 fn run_command(command: &mut Command, what: &str) -> anyhow::Result<()> {

@@ -21,8 +21,8 @@ use std::sync::Mutex;
 
 use super::InvocationContext;
 
-/// Contexts held at most (each a few hundred bytes: the installation's
-/// visible range is narrowed to the caller before caching).
+/// Contexts held at most (each small: the installation's visible range is
+/// narrowed to the caller before caching).
 const CAPACITY: usize = 20_000;
 
 /// See the module documentation.
