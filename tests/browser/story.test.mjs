@@ -638,10 +638,16 @@ required = false
     ['user.id', true, 'not_consented', null], ['user.name', true, 'not_consented', null], ['user.nickname', true, 'not_consented', null]]);
   await shot(page, 'adm-06-preview-zhang.wei');
 
+  // Opens the confirmation of `verb` (停用, 启用, 卸载) from the installation's card.
+  const confirmation = async (verb) => {
+    await installation.getByRole('button', { name: `${verb} ${NAME}` }).click();
+    const dialog = page.getByRole('dialog', { name: `${verb}「${NAME}」？` });
+    await dialog.waitFor();
+    return dialog;
+  };
+
   // 4. Disable, with its confirmation; then enable again.
-  await installation.getByRole('button', { name: `停用 ${NAME}` }).click();
-  const disableDlg = page.getByRole('dialog', { name: `停用「${NAME}」？` });
-  await disableDlg.waitFor();
+  const disableDlg = await confirmation('停用');
   assert.match(await disableDlg.innerText(), /会立即停止运行/);
   await shot(page, 'adm-07-disable-confirm');
   await disableDlg.getByRole('button', { name: '停用', exact: true }).click();
@@ -652,9 +658,7 @@ required = false
   assert.doesNotMatch(await installation.innerText(), /运行中/);
   assert.equal(await installation.getByRole('button', { name: `启用 ${NAME}` }).count(), 1);
   await shot(page, 'adm-08-disabled');
-  await installation.getByRole('button', { name: `启用 ${NAME}` }).click();
-  const enableDlg = page.getByRole('dialog', { name: `启用「${NAME}」？` });
-  await enableDlg.waitFor();
+  const enableDlg = await confirmation('启用');
   await enableDlg.getByRole('button', { name: '启用', exact: true }).click();
   await enableDlg.waitFor({ state: 'detached' });
   await waitForText(page.getByTestId('installed-status'), `已启用 ${NAME}`);
@@ -663,9 +667,7 @@ required = false
   await shot(page, 'adm-09-enabled');
 
   // 5. Uninstall, with its confirmation: the page shows the server's deletion receipt.
-  await installation.getByRole('button', { name: `卸载 ${NAME}` }).click();
-  const uninstallDlg = page.getByRole('dialog', { name: `卸载「${NAME}」？` });
-  await uninstallDlg.waitFor();
+  const uninstallDlg = await confirmation('卸载');
   assert.match(await uninstallDlg.innerText(), /此操作不能撤销/);
   await shot(page, 'adm-10-uninstall-confirm');
   const deleted = page.waitForResponse((r) => r.request().method() === 'DELETE' && r.url().endsWith(`/api/v1/workbench/plugins/${ID}`));
