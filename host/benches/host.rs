@@ -150,6 +150,21 @@ fn context_cache_hit(c: &mut Criterion) {
             b.to_async(&tokio).iter(|| async { store.invocation_context("t", "m", "p").await.expect("context") })
         });
     }
+    // 32 calls at once: on PostgreSQL their generation reads share queries.
+    group.throughput(Throughput::Elements(32));
+    group.bench_function("postgres/32_at_once", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let calls: Vec<_> = (0..32)
+                .map(|_| {
+                    let store = postgres.clone();
+                    tokio::spawn(async move { store.invocation_context("t", "m", "p").await.expect("context") })
+                })
+                .collect();
+            for call in calls {
+                call.await.expect("task");
+            }
+        })
+    });
     group.finish();
     cleanup(&tokio);
 }

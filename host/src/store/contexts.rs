@@ -6,9 +6,9 @@
 //! consents bumps it:
 //!
 //! - PostgreSQL: deferred triggers bump `tenant_generations` in the same
-//!   transaction as the change (migration 0003), and every call reads it: one
-//!   primary-key read instead of the join, and a change committed through any
-//!   replica binds the next call on every replica.
+//!   transaction as the change (migration 0003), and every call reads it (in
+//!   batches, see [`super::generations`]) instead of the join, so a change
+//!   committed through any replica binds the next call on every replica.
 //! - SQLite: one process owns the file, so the generation is held here and
 //!   the store's changing methods bump it when they end (also when their
 //!   future is dropped half-way), after their commit.

@@ -3,6 +3,7 @@
 //! default) and PostgreSQL (replicas). No SQL lives outside this module.
 
 mod contexts;
+mod generations;
 pub mod sql;
 
 use std::sync::Arc;

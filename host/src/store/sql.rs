@@ -22,6 +22,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row, Transaction};
 
 use super::contexts::ContextCache;
+use super::generations::GenerationReader;
 use super::{
     AuditFilter, CheckpointSigner, ConsentRow, Deleted, Installation, InstallationState, InvocationContext, KvBucket,
     KvEntry, MemberProfile, PluginRelease, PluginVersion, Publisher, QuotaExceeded, Retention, Store, StoreError,
@@ -72,6 +73,8 @@ pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
     contexts: Arc<ContextCache>,
+    /// PostgreSQL: reads the tenants' generations (see [`GenerationReader`]).
+    generations: Option<GenerationReader>,
 }
 
 /// Ends a change to a tenant's directory, installations or consents: on
@@ -143,7 +146,7 @@ fn without_nul(mut event: AuditEvent) -> AuditEvent {
 /// SQLite. Numbered or named parameters make SQLite keep a name list that
 /// binding searches linearly per parameter, so a multi-row insert with
 /// thousands of them would bind in quadratic time; plain `?` bind in order.
-fn placeholders(backend: Backend, first: usize, n: usize) -> String {
+pub(super) fn placeholders(backend: Backend, first: usize, n: usize) -> String {
     match backend {
         Backend::Sqlite => vec!["?"; n].join(", "),
         Backend::Postgres => (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
@@ -162,6 +165,7 @@ impl SqlStore {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url)?;
         let options = AnyConnectOptions::from_str(url)?;
+        let generations = (backend == Backend::Postgres).then(|| GenerationReader::start(options.clone()));
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 8,
@@ -188,7 +192,7 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&mut *conn).await?,
         }
         drop(conn);
-        Ok(Self { pool, backend, contexts: Arc::default() })
+        Ok(Self { pool, backend, contexts: Arc::default(), generations })
     }
 
     /// Marks the start of a change to `tenant` (see [`Changing`]).
@@ -198,15 +202,9 @@ impl SqlStore {
 
     /// The tenant's generation (see [`ContextCache`]).
     async fn generation(&self, tenant: &str) -> StoreResult<u64> {
-        match self.backend {
-            Backend::Sqlite => Ok(self.contexts.local_generation(tenant)),
-            Backend::Postgres => {
-                let row = sqlx::query("SELECT generation FROM tenant_generations WHERE tenant = $1")
-                    .bind(tenant)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(row.map_or(0, |r| r.get::<i64, _>(0).cast_unsigned()))
-            }
+        match &self.generations {
+            None => Ok(self.contexts.local_generation(tenant)),
+            Some(reader) => reader.read(tenant).await,
         }
     }
 
