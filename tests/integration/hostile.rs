@@ -195,3 +195,28 @@ on_both_databases! {
         host.stop().await;
     }
 }
+
+on_both_databases! {
+    async fn a_call_never_sees_what_an_earlier_call_left_in_its_memory(db: Db) {
+        let host = hostile_host(db).await;
+        let found = |reply: workbench_host::service::Invoked| -> usize {
+            body(&reply).parse().unwrap_or_else(|_| panic!("a count, got {}", body(&reply)))
+        };
+        // The scan finds the pattern where it is: in the static and on the heap.
+        let check = host.get("zhang.wei", "hostile", "/residue/check?seed=7").await.expect("runs");
+        let seen = found(check);
+        assert!(seen >= 2, "the scan sees the pattern its own call left ({seen})");
+        // A call leaves the pattern; the calls after it, which reuse its
+        // instance slot and the pages kept resident between calls, in the
+        // same tenant and in another, find none of it.
+        let left = host.get("zhang.wei", "hostile", "/residue/leave?seed=42").await.expect("runs");
+        assert!(found(left) >= 2);
+        for _ in 0..4 {
+            let mine = host.get("zhang.wei", "hostile", "/residue/scan?seed=42").await.expect("runs");
+            assert_eq!(found(mine), 0, "an earlier call's memory showed through");
+            let theirs = host.get_in("other", "o.member", "hostile", "/residue/scan?seed=42").await.expect("runs");
+            assert_eq!(found(theirs), 0, "another tenant's call's memory showed through");
+        }
+        host.stop().await;
+    }
+}

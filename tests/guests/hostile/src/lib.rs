@@ -14,6 +14,9 @@
 //! | `/trap-after-write` | stores a value, then traps |
 //! | `/read-key?key=K&bucket=plugin` | reads one key |
 //! | `/panic` | panics |
+//! | `/residue/leave?seed=N` | leaves a 64-byte pattern (from `N`) in its memory, on the heap and in a static |
+//! | `/residue/scan?seed=N` | counts where its whole linear memory holds that pattern (another call's leftovers) |
+//! | `/residue/check?seed=N` | leaves the pattern, then scans: must find it (the scan works) |
 
 use std::fmt::Write as _;
 
@@ -83,6 +86,13 @@ impl Plugin for Hostile {
                 Ok(Response::text(200, format!("{value:?}")))
             }
             "/panic" => panic!("hostile plugin panicked on purpose"),
+            "/residue/leave" | "/residue/scan" | "/residue/check" => {
+                let seed: u64 = request.query_param("seed").and_then(|n| n.parse().ok()).unwrap_or(1);
+                if request.path != "/residue/scan" {
+                    leave_pattern(seed);
+                }
+                Ok(Response::text(200, scan_for_pattern(seed).to_string()))
+            }
             path => Err(PluginError::NotFound(path.to_owned())),
         }
     }
@@ -143,4 +153,48 @@ fn probe() -> String {
     fields.push(("storage", storage));
     let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
     format!("{{{}}}", body.join(","))
+}
+
+const PATTERN_LEN: usize = 64;
+
+/// Byte `i` of the pattern for `seed` (splitmix64), computed where it is
+/// compared, so the scanning call never holds the pattern in its memory.
+fn pattern_byte(seed: u64, i: usize) -> u8 {
+    let mut z = seed.wrapping_add((i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) as u8
+}
+
+static mut LEFT: [u8; PATTERN_LEN] = [0; PATTERN_LEN];
+
+fn leave_pattern(seed: u64) {
+    let pattern: Vec<u8> = (0..PATTERN_LEN).map(|i| pattern_byte(seed, i)).collect();
+    // Volatile, so that the store to a static nothing reads stays: the
+    // static lies among the module's data, the heap copy above it.
+    let left = std::ptr::addr_of_mut!(LEFT).cast::<u8>();
+    for (i, byte) in pattern.iter().enumerate() {
+        // SAFETY: `i` is within the static; one call runs at a time in an instance.
+        unsafe { std::ptr::write_volatile(left.add(i), *byte) };
+    }
+    std::hint::black_box(Box::leak(pattern.into_boxed_slice()));
+}
+
+/// Where the whole linear memory holds the pattern.
+fn scan_for_pattern(seed: u64) -> usize {
+    #[cfg(target_arch = "wasm32")]
+    let size = core::arch::wasm32::memory_size::<0>() * 65536;
+    #[cfg(not(target_arch = "wasm32"))]
+    let size = 0;
+    let first = pattern_byte(seed, 0);
+    let mut found = 0;
+    // Address 0 is never handed out; start past it.
+    for start in 1..size.saturating_sub(PATTERN_LEN) {
+        // SAFETY: every address below the memory size is readable in wasm.
+        let at = |offset: usize| unsafe { std::ptr::read_volatile((start + offset) as *const u8) };
+        if at(0) == first && (1..PATTERN_LEN).all(|i| at(i) == pattern_byte(seed, i)) {
+            found += 1;
+        }
+    }
+    found
 }
