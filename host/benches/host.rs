@@ -90,7 +90,9 @@ fn instantiate_and_call(c: &mut Criterion) {
         manifest,
         invocation: "bench".into(),
         now_ms: 1,
-        profile: None, // loaded on first read, as measured by store/member_profile_sqlite
+        // Passed in, as an invocation does with the profile its context read;
+        // a caller that passes none pays a store read (store/member_profile_sqlite).
+        profile: Some(Arc::new(MemberProfile { name: "张伟".into(), ..Default::default() })),
     };
     let request =
         Request { method: "GET".into(), path: "/".into(), query: String::new(), headers: vec![], body: vec![] };
@@ -132,7 +134,8 @@ fn instantiate_and_call(c: &mut Criterion) {
 
 /// The invocation context (directory, installation, consents) from the
 /// cache, valid while the tenant's generation holds: SQLite keeps the
-/// generation in memory, PostgreSQL reads it (one primary-key read).
+/// generation in memory, PostgreSQL reads it (one primary-key read, batched
+/// with the reads of calls made at the same time).
 fn context_cache_hit(c: &mut Criterion) {
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
     let dir = tempfile::tempdir().expect("tempdir");
