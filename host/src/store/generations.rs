@@ -11,6 +11,7 @@
 //! a call began is seen by that call, as with one query per call.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use sqlx::AnyConnection;
 use sqlx::any::AnyConnectOptions;
@@ -22,6 +23,9 @@ use super::{StoreError, StoreResult};
 
 /// At most this many calls are answered by one query.
 const MAX_BATCH: usize = 1024;
+/// A read that takes longer is given up (the connection is dropped): a
+/// connection that hangs must not hold up every call behind it.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Reply = oneshot::Sender<Result<u64, String>>;
 
@@ -73,9 +77,10 @@ async fn serve(options: AnyConnectOptions, mut queue: mpsc::UnboundedReceiver<(S
             // Not connected yet, or the connection broke (the server
             // restarted, a proxy closed it): the read changes nothing, so it
             // is made once more on a new connection.
-            None => match options.connect().await {
-                Ok(conn) => read(connection.insert(conn), &tenants).await,
-                Err(error) => Err(error),
+            None => match tokio::time::timeout(READ_TIMEOUT, options.connect()).await {
+                Ok(Ok(conn)) => read(connection.insert(conn), &tenants).await,
+                Ok(Err(error)) => Err(error),
+                Err(_) => Err(timed_out("connecting to read tenant generations")),
             },
         };
         match result {
@@ -100,6 +105,17 @@ async fn serve(options: AnyConnectOptions, mut queue: mpsc::UnboundedReceiver<(S
 }
 
 async fn read(conn: &mut AnyConnection, tenants: &[&str]) -> Result<HashMap<String, u64>, sqlx::Error> {
+    tokio::time::timeout(READ_TIMEOUT, read_now(conn, tenants))
+        .await
+        .unwrap_or_else(|_| Err(timed_out("reading tenant generations")))
+}
+
+fn timed_out(what: &str) -> sqlx::Error {
+    let message = format!("{what} took over {} s", READ_TIMEOUT.as_secs());
+    sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, message))
+}
+
+async fn read_now(conn: &mut AnyConnection, tenants: &[&str]) -> Result<HashMap<String, u64>, sqlx::Error> {
     let sql = format!(
         "SELECT tenant, generation FROM tenant_generations WHERE tenant IN ({})",
         placeholders(Backend::Postgres, 1, tenants.len())
