@@ -312,6 +312,18 @@ on_both_databases! {
     }
 }
 
+/// Closes, from the server's side, the idle connections whose last statement
+/// is like `last_statement`; how many.
+async fn close_idle(server: &Server, last_statement: &str) -> i64 {
+    server
+        .count(
+            "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE state = 'idle' AND query LIKE $1 AND pid <> pg_backend_pid()) AS t",
+            &[last_statement],
+        )
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_on_postgres_share_one_chain_and_see_withdrawals_at_once() {
     let a = Server::demo(crate::server::Db::Postgres).await;
@@ -325,18 +337,15 @@ async fn two_replicas_on_postgres_share_one_chain_and_see_withdrawals_at_once() 
     for reply in futures::future::join_all(calls).await {
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     }
-    // Each replica reads the tenant's generation on a connection of its own;
-    // when the server closes it (a restart, a proxy), the next call reads on
-    // a new one instead of failing. (Other tests' readers may be closed too:
-    // they recover the same way.)
-    let closed = a
-        .count(
-            "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE query LIKE 'SELECT tenant, generation FROM tenant_generations%' AND pid <> pg_backend_pid()) AS t",
-            &[],
-        )
-        .await;
-    assert!(closed >= 2, "both replicas' generation readers were found and closed ({closed})");
+    // Each replica reads the tenant's generation, and writes its audit
+    // batches, on connections it keeps out of the pool; when the server
+    // closes them (a restart, a proxy), the next call reads and writes on new
+    // ones instead of failing. (Other tests' idle connections may be closed
+    // too: they recover the same way, and the pool pings before lending.)
+    let readers = close_idle(&a, "SELECT tenant, generation FROM tenant_generations%").await;
+    assert!(readers >= 2, "both replicas' generation readers were found and closed ({readers})");
+    let writers = close_idle(&a, "COMMIT").await;
+    assert!(writers >= 2, "both replicas' audit connections were found and closed ({writers})");
     assert_eq!(a.invoke("zhang.wei", "site-daily-report", "/report.json").await.status, StatusCode::OK);
     assert_eq!(b.invoke("zhang.wei", "site-daily-report", "/report.json").await.status, StatusCode::OK);
     // A withdrawal through one replica binds the other at once.

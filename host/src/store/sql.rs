@@ -19,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row, Transaction};
+use sqlx::{Any, AnyPool, ConnectOptions, Connection, Executor, Row, Transaction};
 
 use super::contexts::ContextCache;
 use super::generations::GenerationReader;
@@ -75,6 +75,9 @@ pub struct SqlStore {
     contexts: Arc<ContextCache>,
     /// PostgreSQL: reads the tenants' generations (see [`GenerationReader`]).
     generations: Option<GenerationReader>,
+    /// The connection audit batches are written on, kept between batches
+    /// (see `append_audit`).
+    audit_connection: Arc<tokio::sync::Mutex<Option<sqlx::AnyConnection>>>,
 }
 
 /// Ends a change to a tenant's directory, installations or consents: on
@@ -192,7 +195,7 @@ impl SqlStore {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&mut *conn).await?,
         }
         drop(conn);
-        Ok(Self { pool, backend, contexts: Arc::default(), generations })
+        Ok(Self { pool, backend, contexts: Arc::default(), generations, audit_connection: Arc::default() })
     }
 
     /// Marks the start of a change to `tenant` (see [`Changing`]).
@@ -269,6 +272,107 @@ impl SqlStore {
         })
     }
 
+    /// Starts an audit batch's transaction on `conn`.
+    async fn begin_on<'c>(&self, conn: &'c mut sqlx::AnyConnection) -> StoreResult<Transaction<'c, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => conn.begin().await?,
+        })
+    }
+
+    /// [`Store::append_audit`] on `conn`. When BEGIN fails nothing is
+    /// written, and the events come back with the error.
+    async fn append_audit_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        events: Vec<AuditEvent>,
+        sign: &CheckpointSigner,
+    ) -> Result<StoreResult<Vec<AuditRecord>>, (StoreError, Vec<AuditEvent>)> {
+        match self.begin_on(conn).await {
+            Ok(tx) => Ok(self.append_audit_in(tx, events, sign).await),
+            Err(error) => Err((error, events)),
+        }
+    }
+
+    /// [`Store::append_audit`] in the begun `tx`.
+    async fn append_audit_in(
+        &self,
+        mut tx: Transaction<'_, Any>,
+        events: Vec<AuditEvent>,
+        sign: &CheckpointSigner,
+    ) -> StoreResult<Vec<AuditRecord>> {
+        let mut tenants: Vec<&str> = events.iter().map(|e| e.tenant.as_str()).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        // Sorted, so two replicas locking overlapping tenant sets cannot deadlock.
+        for tenant in &tenants {
+            self.lock(&mut tx, &format!("audit:{tenant}")).await?;
+        }
+        let mut heads: Vec<(String, Head)> = Vec::with_capacity(tenants.len());
+        for tenant in tenants {
+            let row = sqlx::query("SELECT seq, hash FROM audit_records WHERE tenant = $1 ORDER BY seq DESC LIMIT 1")
+                .bind(tenant)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let head = match row {
+                Some(r) => Head { seq: r.get(0), hash: hash32(r.get::<&[u8], _>(1))? },
+                None => Head::EMPTY,
+            };
+            heads.push((tenant.to_owned(), head));
+        }
+        let mut records = Vec::with_capacity(events.len());
+        for event in events {
+            let event = without_nul(event);
+            let position = heads.iter().position(|(t, _)| *t == event.tenant).ok_or_else(|| corrupt("tenant head"))?;
+            records.push(chain::link(&mut heads[position].1, event));
+        }
+        for chunk in records.chunks(AUDIT_ROWS_PER_INSERT) {
+            let rows: Vec<String> =
+                (0..chunk.len()).map(|i| format!("({})", placeholders(self.backend, i * 13 + 1, 13))).collect();
+            let sql = format!(
+                "INSERT INTO audit_records (tenant, seq, ts, actor, subject, action, scope, purpose, outcome, reason, \
+                 invocation, prev_hash, hash) VALUES {}",
+                rows.join(", ")
+            );
+            let mut insert = sqlx::query(&sql);
+            for record in chunk {
+                let e = &record.event;
+                insert = insert
+                    .bind(&e.tenant)
+                    .bind(record.seq)
+                    .bind(e.ts_ms)
+                    .bind(&e.actor)
+                    .bind(&e.subject)
+                    .bind(&e.action)
+                    .bind(&e.scope)
+                    .bind(&e.purpose)
+                    .bind(e.outcome.as_str())
+                    .bind(&e.reason)
+                    .bind(&e.invocation)
+                    .bind(&record.prev_hash[..])
+                    .bind(&record.hash[..]);
+            }
+            insert.execute(&mut *tx).await?;
+        }
+        for (tenant, head) in &heads {
+            let checkpoint = sign(tenant, *head);
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (tenant, seq, hash, signed_at, key_id, signature) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&checkpoint.tenant)
+            .bind(checkpoint.seq)
+            .bind(&checkpoint.hash)
+            .bind(checkpoint.signed_at_ms)
+            .bind(&checkpoint.key_id)
+            .bind(&checkpoint.signature)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(records)
+    }
+
     /// Fails with not found unless `plugin` is installed in `tenant` (and
     /// `member`, if given, is a member), reading the rows that allow the
     /// write inside the transaction (share-locked on PostgreSQL), so an
@@ -308,7 +412,7 @@ impl SqlStore {
 
     /// Serialises writers of `key` until the transaction ends (PostgreSQL;
     /// on SQLite `BEGIN IMMEDIATE` already serialises every writer).
-    async fn lock(&self, tx: &mut Transaction<'static, Any>, key: &str) -> StoreResult<()> {
+    async fn lock(&self, tx: &mut Transaction<'_, Any>, key: &str) -> StoreResult<()> {
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(key).execute(&mut **tx).await?;
         }
@@ -893,77 +997,31 @@ impl Store for SqlStore {
     }
 
     async fn append_audit(&self, events: Vec<AuditEvent>, sign: &CheckpointSigner) -> StoreResult<Vec<AuditRecord>> {
-        let mut tx = self.begin().await?;
-        let mut tenants: Vec<&str> = events.iter().map(|e| e.tenant.as_str()).collect();
-        tenants.sort_unstable();
-        tenants.dedup();
-        // Sorted, so two replicas locking overlapping tenant sets cannot deadlock.
-        for tenant in &tenants {
-            self.lock(&mut tx, &format!("audit:{tenant}")).await?;
-        }
-        let mut heads: Vec<(String, Head)> = Vec::with_capacity(tenants.len());
-        for tenant in tenants {
-            let row = sqlx::query("SELECT seq, hash FROM audit_records WHERE tenant = $1 ORDER BY seq DESC LIMIT 1")
-                .bind(tenant)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let head = match row {
-                Some(r) => Head { seq: r.get(0), hash: hash32(r.get::<&[u8], _>(1))? },
-                None => Head::EMPTY,
-            };
-            heads.push((tenant.to_owned(), head));
-        }
-        let mut records = Vec::with_capacity(events.len());
-        for event in events {
-            let event = without_nul(event);
-            let position = heads.iter().position(|(t, _)| *t == event.tenant).ok_or_else(|| corrupt("tenant head"))?;
-            records.push(chain::link(&mut heads[position].1, event));
-        }
-        for chunk in records.chunks(AUDIT_ROWS_PER_INSERT) {
-            let rows: Vec<String> =
-                (0..chunk.len()).map(|i| format!("({})", placeholders(self.backend, i * 13 + 1, 13))).collect();
-            let sql = format!(
-                "INSERT INTO audit_records (tenant, seq, ts, actor, subject, action, scope, purpose, outcome, reason, \
-                 invocation, prev_hash, hash) VALUES {}",
-                rows.join(", ")
-            );
-            let mut insert = sqlx::query(&sql);
-            for record in chunk {
-                let e = &record.event;
-                insert = insert
-                    .bind(&e.tenant)
-                    .bind(record.seq)
-                    .bind(e.ts_ms)
-                    .bind(&e.actor)
-                    .bind(&e.subject)
-                    .bind(&e.action)
-                    .bind(&e.scope)
-                    .bind(&e.purpose)
-                    .bind(e.outcome.as_str())
-                    .bind(&e.reason)
-                    .bind(&e.invocation)
-                    .bind(&record.prev_hash[..])
-                    .bind(&record.hash[..]);
+        // The audit writer appends one batch after another. Through the pool
+        // each batch would pay a health ping before it starts and another
+        // after it ends (round trips on PostgreSQL), so the connection is
+        // kept between batches, out of the pool. A kept connection the server
+        // has closed (a restart) fails at BEGIN, before anything is written:
+        // the batch then starts again on a new one. After a failed batch the
+        // connection is dropped.
+        let mut kept = self.audit_connection.lock().await;
+        let (mut conn, reused) = match kept.take() {
+            Some(conn) => (conn, true),
+            None => (self.pool.acquire().await?.detach(), false),
+        };
+        let written = match self.append_audit_on(&mut conn, events, sign).await {
+            Ok(written) => written,
+            Err((error, events)) if reused => {
+                tracing::info!(%error, "the kept audit connection failed at BEGIN; taking another");
+                conn = self.pool.acquire().await?.detach();
+                self.append_audit_on(&mut conn, events, sign).await.unwrap_or_else(|(error, _)| Err(error))
             }
-            insert.execute(&mut *tx).await?;
+            Err((error, _)) => Err(error),
+        };
+        if written.is_ok() {
+            *kept = Some(conn);
         }
-        for (tenant, head) in &heads {
-            let checkpoint = sign(tenant, *head);
-            sqlx::query(
-                "INSERT INTO audit_checkpoints (tenant, seq, hash, signed_at, key_id, signature) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&checkpoint.tenant)
-            .bind(checkpoint.seq)
-            .bind(&checkpoint.hash)
-            .bind(checkpoint.signed_at_ms)
-            .bind(&checkpoint.key_id)
-            .bind(&checkpoint.signature)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(records)
+        written
     }
 
     async fn audit_tenants(&self) -> StoreResult<Vec<String>> {
