@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use wasmtime::{Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use super::limits::RuntimeLimits;
+
 /// Per linear memory, at most this much of what a call touched stays mapped
 /// for the next call in its slot (see [`build_engine`]).
 const KEEP_RESIDENT_MEMORY: usize = 1 << 20;
 /// The same for tables.
 const KEEP_RESIDENT_TABLE: usize = 64 << 10;
-
-use super::limits::RuntimeLimits;
 
 /// Builds the engine. `cache_dir` keeps compiled components across restarts.
 pub fn build_engine(limits: &RuntimeLimits, cache_dir: Option<&Path>) -> wasmtime::Result<Engine> {

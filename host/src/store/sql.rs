@@ -264,20 +264,18 @@ impl SqlStore {
         self.backend
     }
 
-    /// Starts a write transaction.
-    async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
+    /// What starts a write transaction: on SQLite `BEGIN IMMEDIATE`, which
+    /// takes the write lock at once rather than at the first write.
+    fn begin_statement(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
     }
 
-    /// Starts an audit batch's transaction on `conn`.
-    async fn begin_on<'c>(&self, conn: &'c mut sqlx::AnyConnection) -> StoreResult<Transaction<'c, Any>> {
-        Ok(match self.backend {
-            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => conn.begin().await?,
-        })
+    /// Starts a write transaction on a connection from the pool.
+    async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
+        Ok(self.pool.begin_with(self.begin_statement()).await?)
     }
 
     /// [`Store::append_audit`] on `conn`. When BEGIN fails nothing is
@@ -288,9 +286,9 @@ impl SqlStore {
         events: Vec<AuditEvent>,
         sign: &CheckpointSigner,
     ) -> Result<StoreResult<Vec<AuditRecord>>, (StoreError, Vec<AuditEvent>)> {
-        match self.begin_on(conn).await {
+        match conn.begin_with(self.begin_statement()).await {
             Ok(tx) => Ok(self.append_audit_in(tx, events, sign).await),
-            Err(error) => Err((error, events)),
+            Err(error) => Err((error.into(), events)),
         }
     }
 
