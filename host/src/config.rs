@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::audit::AuditWriterConfig;
 use crate::runtime::RuntimeLimits;
+use crate::runtime::admission::AdmissionConfig;
 
 /// Host configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -31,6 +32,8 @@ pub struct Config {
     pub registry: RegistryConfig,
     /// Limits per plugin call.
     pub runtime: RuntimeLimits,
+    /// Fair shares of the runtime and invocation rates.
+    pub admission: AdmissionConfig,
     /// Audit writer tuning.
     pub audit: AuditWriterConfig,
 }
@@ -46,6 +49,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             registry: RegistryConfig::default(),
             runtime: RuntimeLimits::default(),
+            admission: AdmissionConfig::default(),
             audit: AuditWriterConfig::default(),
         }
     }
@@ -59,7 +63,7 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Largest request body, except publishing (see [`RegistryConfig`]).
     pub body_limit_bytes: usize,
-    /// How long a request may take before a 408.
+    /// How long a request may take before a 504 `timeout`.
     pub request_timeout_secs: u64,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,

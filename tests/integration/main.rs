@@ -12,4 +12,5 @@ mod hostile;
 mod plugins;
 mod server;
 mod support;
+mod waits;
 mod withdrawal_load;

@@ -76,13 +76,21 @@ pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
     pub text: String,
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl Server {
     /// Starts a server with the demo company (zhang.wei and li.na have
     /// consented as in `demo::consent`).
     pub async fn demo(db: Db) -> Self {
-        let server = Self::empty(db).await;
+        Self::demo_configured(db, |_| {}).await
+    }
+
+    /// [`Server::demo`] with a configuration changed by `configure`.
+    pub async fn demo_configured(db: Db, configure: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (database_url, schema) = fresh_database(db, dir.path()).await;
+        let server = Self::start_configured(dir, database_url, schema, configure).await;
         let guests = xtask::guests();
         let components = guests.component("noop").parent().expect("component dir").to_owned();
         demo::seed(&server.workbench, &xtask::repo_root().join("plugins"), &components).await.expect("demo seeds");
@@ -106,13 +114,24 @@ impl Server {
     }
 
     async fn start(dir: tempfile::TempDir, database_url: String, schema: Option<String>) -> Self {
-        let config = Config {
+        Self::start_configured(dir, database_url, schema, |_| {}).await
+    }
+
+    async fn start_configured(
+        dir: tempfile::TempDir,
+        database_url: String,
+        schema: Option<String>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = Config {
             data_dir: dir.path().to_owned(),
             database_url: Some(database_url.clone()),
             runtime: test_limits(),
+            admission: crate::support::test_admission(),
             code_cache_dir: Some(crate::support::shared_code_cache()),
             ..Config::default()
         };
+        configure(&mut config);
         api::prometheus();
         let (workbench, writer) = Workbench::open(&config).await.expect("host starts");
         let workbench = Arc::new(workbench);
@@ -203,7 +222,7 @@ impl Server {
         let status = raw.split_whitespace().nth(1).and_then(|s| s.parse::<u16>().ok()).expect("status line");
         let text = raw.split_once("\r\n\r\n").map_or("", |(_, body)| body).to_owned();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status: StatusCode::from_u16(status).expect("status"), body, text }
+        Reply { status: StatusCode::from_u16(status).expect("status"), body, text, headers: Default::default() }
     }
 
     /// Publishes a version as a multipart form.
@@ -226,15 +245,24 @@ impl Server {
 
     async fn reply(response: reqwest::Response) -> Reply {
         let status = response.status();
+        let headers = response.headers().clone();
         let text = response.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, body, text }
+        Reply { status, body, text, headers }
     }
 
     /// Runs `plugin` for `member` (GET `path`).
     pub async fn invoke(&self, member: &str, plugin: &str, path: &str) -> Reply {
-        let token = self.demo_token(member, &[Role::Member]);
-        let body = serde_json::json!({ "path": path });
+        self.invoke_in(demo::TENANT, member, plugin, path).await
+    }
+
+    /// [`Server::invoke`] in another tenant; `path` may carry `?query`.
+    pub async fn invoke_in(&self, tenant: &str, member: &str, plugin: &str, path: &str) -> Reply {
+        let token = self.token(tenant, member, &[Role::Member]);
+        let body = match path.split_once('?') {
+            Some((path, query)) => serde_json::json!({ "path": path, "query": query }),
+            None => serde_json::json!({ "path": path }),
+        };
         self.call(Method::POST, &format!("/api/v1/me/plugins/{plugin}/invoke"), Some(&token), Some(body)).await
     }
 

@@ -2,6 +2,7 @@
 
 use workbench_host::config::Config;
 use workbench_host::demo;
+use workbench_host::runtime::admission::AdmissionConfig;
 use workbench_host::runtime::{Request, RuntimeLimits};
 use workbench_host::scope::Scope;
 use workbench_host::service::admin::InstallRequest;
@@ -78,6 +79,18 @@ pub fn shared_code_cache() -> std::path::PathBuf {
     xtask::repo_root().join("target").join("test-code-cache")
 }
 
+/// The production shares and queue, with rates no test's load reaches (the
+/// rate and flood tests set their own).
+pub fn test_admission() -> AdmissionConfig {
+    AdmissionConfig {
+        member_rate_per_sec: 1_000_000,
+        member_burst: 1_000_000,
+        tenant_rate_per_sec: 1_000_000,
+        tenant_burst: 1_000_000,
+        ..AdmissionConfig::default()
+    }
+}
+
 /// The production limits, with a smaller storage quota and pool, and no
 /// throttling before the deadline (the hostile guest's 16 MB response must
 /// be built at full speed, however loaded the test machine is).
@@ -105,6 +118,11 @@ impl Host {
 
     /// [`Host::demo_on`] under other limits.
     pub async fn demo_with(db: Db, limits: RuntimeLimits) -> Self {
+        Self::demo_admitting(db, limits, test_admission()).await
+    }
+
+    /// [`Host::demo_with`] under other shares and rates.
+    pub async fn demo_admitting(db: Db, limits: RuntimeLimits, admission: AdmissionConfig) -> Self {
         let guests = xtask::guests();
         let dir = tempfile::tempdir().expect("tempdir");
         let (database_url, schema) = fresh_database(db, dir.path()).await;
@@ -112,6 +130,7 @@ impl Host {
             data_dir: dir.path().to_owned(),
             database_url: Some(database_url.clone()),
             runtime: limits,
+            admission,
             code_cache_dir: Some(shared_code_cache()),
             ..Config::default()
         };

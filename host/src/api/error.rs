@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::runtime::CallError;
+use crate::runtime::admission::Refusal;
 use crate::service::ServiceError;
 
 /// The JSON body of every error.
@@ -29,12 +30,13 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     extra: Option<Value>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), extra: None }
+        Self { status, code, message: message.into(), extra: None, retry_after: None }
     }
 
     /// 401: no or bad credentials.
@@ -62,6 +64,17 @@ impl ApiError {
         self
     }
 
+    /// Adds a `Retry-After` of `after` (whole seconds, at least one).
+    pub fn retry_after(mut self, after: std::time::Duration) -> Self {
+        self.retry_after = Some(after.as_secs_f64().ceil().max(1.0) as u64);
+        self
+    }
+
+    /// 429: the caller's share or rate is used up.
+    pub fn too_many_requests(message: impl Into<String>, after: std::time::Duration) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message).retry_after(after)
+    }
+
     /// The status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -80,7 +93,11 @@ impl IntoResponse for ApiError {
         if let (Some(Value::Object(extra)), Some(object)) = (self.extra, body.as_object_mut()) {
             object.extend(extra);
         }
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -108,6 +125,17 @@ impl From<ServiceError> for ApiError {
                 )
                 .with(json!({ "missing": scopes, "disclosure": disclosure }))
             }
+            ServiceError::Refused(refusal) => match refusal {
+                Refusal::Caller { limit, retry_after } => {
+                    ApiError::too_many_requests(format!("too many requests: {limit}; try again later"), retry_after)
+                }
+                Refusal::Host { limit, retry_after } => ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "overloaded",
+                    format!("the host is overloaded: {limit}; try again later"),
+                )
+                .retry_after(retry_after),
+            },
             ServiceError::Plugin { invocation, error } => {
                 let kind = match &error {
                     CallError::Plugin(_) => "plugin_error",

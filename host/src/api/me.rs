@@ -194,7 +194,12 @@ impl InvokeBody {
         (status = 200, body = InvokeResult),
         (status = 403, description = "consent_required, with `missing` and `disclosure`", body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 502, description = "plugin_failed, with `invocation` and `kind`", body = ErrorBody),
+        (status = 429, description = "too_many_requests: the member's or the workbench's rate or concurrent \
+                                     calls are used up; `Retry-After` says when to try again", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "seconds"))),
+        (status = 502, description = "plugin_failed, with `invocation` and `kind` (`deadline`, `memory`, …)", body = ErrorBody),
+        (status = 503, description = "overloaded (the host runs as many calls as it may; `Retry-After`) or \
+                                     audit_unavailable", body = ErrorBody),
     )
 )]
 async fn invoke(

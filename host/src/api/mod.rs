@@ -26,7 +26,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -106,6 +105,8 @@ fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
         ("403", "forbidden: the token's roles do not allow this"),
         ("404", "not_found"),
         ("422", "invalid_input: well-formed but not acceptable; the message names the problem"),
+        ("503", "audit_unavailable, overloaded or not_ready: the server cannot answer now; try again later"),
+        ("504", "timeout: the request took longer than the server's request timeout"),
     ];
     let with_body = [
         ("413", "payload_too_large: the body is over the limit"),
@@ -173,7 +174,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
             )
             .into_response()
         }))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(axum::middleware::from_fn_with_state(timeout, time_out))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
@@ -211,6 +212,25 @@ async fn refuse_announced_oversize(
         .into_response();
     }
     next.run(request).await
+}
+
+/// Answers 504 `timeout` (JSON, like every error) when a request takes longer
+/// than the request timeout. Use cases run detached, so what a cut-off
+/// request started still finishes and is audited.
+async fn time_out(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            format!("the request took longer than the server allows ({} s)", limit.as_secs()),
+        )
+        .into_response(),
+    }
 }
 
 async fn record_metrics(request: Request, next: Next) -> Response {

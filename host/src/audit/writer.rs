@@ -76,6 +76,13 @@ impl AuditWriter {
         self.queue.send(Submission { events, done }).await.map_err(|_| AuditError::Stopped)?;
         receipt.await.map_err(|_| AuditError::Stopped)?
     }
+
+    /// Queues `events` without waiting for them (for code that cannot wait,
+    /// such as a `Drop`); false when the queue is full or the writer stopped.
+    pub fn submit(&self, events: Vec<AuditEvent>) -> bool {
+        let (done, _) = oneshot::channel();
+        self.queue.try_send(Submission { events, done }).is_ok()
+    }
 }
 
 async fn run(

@@ -37,6 +37,9 @@ pub struct RuntimeLimits {
     pub storage_value_bytes: usize,
     /// Quota per storage bucket (keys plus values), bytes.
     pub storage_bucket_bytes: u64,
+    /// Bytes of keys and values one call may write in all; a write past it
+    /// is refused with `denied(quota-exceeded)`.
+    pub storage_call_write_bytes: u64,
     /// Instances that may run at once (pooling allocator slots).
     pub max_concurrent_instances: u32,
 }
@@ -57,6 +60,7 @@ impl Default for RuntimeLimits {
             storage_key_bytes: 256,
             storage_value_bytes: 64 << 10,
             storage_bucket_bytes: 1 << 20,
+            storage_call_write_bytes: 4 << 20,
             max_concurrent_instances: 256,
         }
     }

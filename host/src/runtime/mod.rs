@@ -1,6 +1,7 @@
 //! The wasmtime side: one engine, components prepared once per digest, and a
 //! fresh, limited store per call. A guest can trap; it cannot panic the host.
 
+pub mod admission;
 mod bindings;
 pub mod cache;
 pub mod engine;
@@ -96,6 +97,31 @@ pub struct CallOutcome {
     pub logs: Vec<LogLine>,
     /// Log lines dropped past the limit.
     pub dropped_logs: u32,
+    /// Host effects (storage writes) still running when the call was cut
+    /// off at its deadline: they finish on their own, outside the call's
+    /// instance slot, and [`CallOutcome::settle`] adds their records.
+    pub pending: Vec<state::PendingEffect>,
+}
+
+impl CallOutcome {
+    /// Waits for the effects the call left running and puts their records
+    /// before the call's trap record, so that nothing the plugin did goes
+    /// unrecorded. The instance slot is already free by then.
+    pub async fn settle(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut late = Vec::new();
+        for effect in std::mem::take(&mut self.pending) {
+            match effect.await {
+                Ok(Some(event)) => late.push(event),
+                Ok(None) => {}
+                Err(error) => tracing::error!(%error, "a storage effect's task failed"),
+            }
+        }
+        let at = self.audit.len().saturating_sub(usize::from(self.result.is_err()));
+        self.audit.splice(at..at, late);
+    }
 }
 
 /// Runtime settings.
@@ -192,7 +218,19 @@ impl Runtime {
             Ok(UpdateDeadline::Yield(1))
         });
 
-        let result = run(&mut store, pre, &request).await;
+        // The epoch deadline stops wasm code; this one also stops a guest
+        // waiting in a host call (a WASI sleep or poll, storage), which runs
+        // no wasm code for the epoch to interrupt. Dropping the future
+        // unwinds the guest's fiber; the store, and with it the instance
+        // slot, is freed when this function returns.
+        let cutoff = tokio::time::Instant::from_std(started) + deadline;
+        let result = match tokio::time::timeout_at(cutoff, run(&mut store, pre, &request)).await {
+            Ok(result) => result,
+            Err(_) => Err(CallError::Trap {
+                kind: TrapKind::Deadline,
+                message: format!("{} (waiting in a host call)", GuestLimit::Deadline(deadline_ms)),
+            }),
+        };
         let result = result.and_then(|response| self.check_response(response));
         let state = store.data_mut();
         if let Err(error) = &result {
@@ -213,6 +251,7 @@ impl Runtime {
             audit: std::mem::take(&mut state.audit),
             logs: std::mem::take(&mut state.logs),
             dropped_logs: state.dropped_logs,
+            pending: std::mem::take(&mut state.pending),
         }
     }
 

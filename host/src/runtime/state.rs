@@ -47,6 +47,12 @@ pub struct LogLine {
     pub message: String,
 }
 
+/// A host effect (a storage write) running in a task of its own, so that
+/// cutting the call off at its deadline cannot stop it half-way: it yields
+/// the audit event of what it did (`None` when the store failed and nothing
+/// was written).
+pub type PendingEffect = tokio::task::JoinHandle<Option<AuditEvent>>;
+
 /// Shared services the host imports use.
 #[derive(Debug, Clone)]
 pub struct HostServices {
@@ -70,6 +76,10 @@ pub struct CallState {
     pub(crate) dropped_logs: u32,
     pub(crate) log_denial_audited: bool,
     pub(crate) epoch_ticks: u64,
+    /// Effects started and not yet seen through by the guest.
+    pub(crate) pending: Vec<PendingEffect>,
+    /// Bytes of keys and values this call has asked storage to write.
+    pub(crate) written_bytes: u64,
     hostcalls: u32,
     profile: Option<Arc<MemberProfile>>,
 }
@@ -111,6 +121,8 @@ impl CallState {
             dropped_logs: 0,
             log_denial_audited: false,
             epoch_ticks: 0,
+            pending: Vec::new(),
+            written_bytes: 0,
             hostcalls: 0,
             profile,
         }
@@ -127,15 +139,66 @@ impl CallState {
 
     /// Appends an audit event for this call.
     pub(crate) fn record(&mut self, action: &str, scope: Option<Scope>, outcome: Outcome, reason: Option<String>) {
+        let event = self.event(action, scope, outcome, reason);
+        self.audit.push(event);
+    }
+
+    /// The audit event [`CallState::record`] appends.
+    pub(crate) fn event(
+        &self,
+        action: &str,
+        scope: Option<Scope>,
+        outcome: Outcome,
+        reason: Option<String>,
+    ) -> AuditEvent {
         let purpose = scope.and_then(|s| self.call.manifest.declaration(s)).map(|d| d.purpose.clone());
-        self.audit.push(AuditEvent {
+        AuditEvent {
             subject: Some(self.call.member.clone()),
             scope: scope.map(|s| s.as_str().to_owned()),
             purpose,
             reason,
             invocation: Some(self.call.invocation.clone()),
             ..AuditEvent::new(&self.call.tenant, self.call.actor.clone(), action, outcome)
+        }
+    }
+
+    /// Runs a storage write in a task of its own and waits for it. The task
+    /// decides the write's audit event from its result; if the call is cut
+    /// off meanwhile, the task still finishes and the runtime collects the
+    /// event from [`CallState::pending`]. The outer error is a store failure.
+    pub(crate) async fn effect<T, F>(
+        &mut self,
+        action: &'static str,
+        work: F,
+        audit: impl FnOnce(&T) -> (Outcome, Option<String>) + Send + 'static,
+    ) -> Result<T, crate::store::StoreError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, crate::store::StoreError>> + Send + 'static,
+    {
+        let template = self.event(action, Some(Scope::Storage), Outcome::Allowed, None);
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let result = work.await;
+            let event = result.as_ref().ok().map(|value| {
+                let (outcome, reason) = audit(value);
+                AuditEvent { outcome, reason, ..template }
+            });
+            let _ = answer.send(result);
+            event
         });
+        self.pending.push(task);
+        let result = answered
+            .await
+            .unwrap_or_else(|_| Err(crate::store::StoreError::Task("the storage task ended without an answer".into())));
+        if let Some(task) = self.pending.pop() {
+            match task.await {
+                Ok(Some(event)) => self.audit.push(event),
+                Ok(None) => {}
+                Err(error) => tracing::error!(%error, "a storage effect's task failed"),
+            }
+        }
+        result
     }
 
     /// Counts the host call and asks the gate about `scope`; a refusal is

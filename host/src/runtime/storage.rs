@@ -56,6 +56,28 @@ impl CallState {
     }
 }
 
+/// A bucket's address owned, for a write that runs in a task of its own.
+struct OwnedBucket {
+    tenant: String,
+    plugin: String,
+    person: Option<String>,
+}
+
+impl OwnedBucket {
+    fn of(state: &CallState, bucket: Bucket) -> Self {
+        let borrowed = state.bucket(bucket);
+        Self {
+            tenant: borrowed.tenant.to_owned(),
+            plugin: borrowed.plugin.to_owned(),
+            person: borrowed.person.map(str::to_owned),
+        }
+    }
+
+    fn borrow(&self) -> KvBucket<'_> {
+        KvBucket { tenant: &self.tenant, plugin: &self.plugin, person: self.person.as_deref() }
+    }
+}
+
 /// A backend failure traps the call: the host failed, not the plugin.
 fn storage_failed(error: crate::store::StoreError) -> wasmtime::Error {
     wasmtime::format_err!("storage backend failed: {error}")
@@ -80,34 +102,40 @@ impl storage::Host for CallState {
             self.record("storage.set", Some(Scope::Storage), Outcome::Failed, Some("value_too_large".into()));
             return Ok(Err(StorageError::ValueTooLarge(max as u64)));
         }
+        // What one call may write in all: a call cannot turn the shared
+        // database into its own write queue, whatever its buckets' room.
+        let size = (key.len() + value.len()) as u64;
+        let budget = self.services.limits.storage_call_write_bytes;
+        if self.written_bytes + size > budget {
+            let reason =
+                format!("quota_exceeded: a call may write {budget} bytes, this one has written {}", self.written_bytes);
+            self.record("storage.set", Some(Scope::Storage), Outcome::Denied, Some(reason));
+            return Ok(Err(StorageError::Denied(crate::gate::Denial::QuotaExceeded.into())));
+        }
+        self.written_bytes += size;
         let quota = self.services.limits.storage_bucket_bytes;
+        let (store, target) = (std::sync::Arc::clone(&self.services.store), OwnedBucket::of(self, bucket));
+        let work = async move { store.kv_set(target.borrow(), &key, &value, quota, crate::now_ms()).await };
         let written = self
-            .services
-            .store
-            .kv_set(self.bucket(bucket), &key, &value, quota, crate::now_ms())
+            .effect("storage.set", work, |written| match written {
+                Ok(()) => (Outcome::Allowed, None),
+                Err(_) => (Outcome::Denied, Some("quota_exceeded".into())),
+            })
             .await
             .map_err(storage_failed)?;
-        match written {
-            Ok(()) => {
-                self.record("storage.set", Some(Scope::Storage), Outcome::Allowed, None);
-                Ok(Ok(()))
-            }
-            Err(exceeded) => {
-                self.record("storage.set", Some(Scope::Storage), Outcome::Denied, Some("quota_exceeded".into()));
-                Ok(Err(StorageError::QuotaExceeded(Quota {
-                    limit_bytes: exceeded.limit_bytes,
-                    used_bytes: exceeded.used_bytes,
-                })))
-            }
-        }
+        Ok(written.map_err(|exceeded| {
+            StorageError::QuotaExceeded(Quota { limit_bytes: exceeded.limit_bytes, used_bytes: exceeded.used_bytes })
+        }))
     }
 
     async fn delete(&mut self, bucket: Bucket, key: String) -> StorageResult<bool> {
         if let Err(e) = self.storage_check("storage.delete", &key, true)? {
             return Ok(Err(e));
         }
-        let existed = self.services.store.kv_delete(self.bucket(bucket), &key).await.map_err(storage_failed)?;
-        self.record("storage.delete", Some(Scope::Storage), Outcome::Allowed, None);
+        let (store, target) = (std::sync::Arc::clone(&self.services.store), OwnedBucket::of(self, bucket));
+        let work = async move { store.kv_delete(target.borrow(), &key).await };
+        let existed =
+            self.effect("storage.delete", work, |_| (Outcome::Allowed, None)).await.map_err(storage_failed)?;
         Ok(Ok(existed))
     }
 

@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::{ServiceError, ServiceResult, Workbench, consent};
 use crate::audit::{AuditEvent, AuditRecord, Outcome};
 use crate::gate;
+use crate::runtime::admission::{self, Refusal};
 use crate::runtime::{CallContext, CallError, LogLine, Request, Response};
 
 /// A successful invocation.
@@ -26,6 +27,10 @@ impl Workbench {
     /// Runs `plugin` for `member` of `tenant`.
     pub async fn invoke(&self, tenant: &str, member: &str, plugin: &str, request: Request) -> ServiceResult<Invoked> {
         let started = Instant::now();
+        // Rates first: a flood is turned away before it costs a query.
+        if let Err(refusal) = self.admission.check_rate(tenant, member) {
+            return Err(self.refuse(tenant, member, plugin, refusal).await);
+        }
         // The directory, the installation and the consents in one round trip.
         let context = self.store.invocation_context(tenant, member, plugin).await?;
         let Some(profile) = context.profile else {
@@ -62,6 +67,12 @@ impl Workbench {
             now_ms: now,
             profile: Some(profile),
         };
+        // A slot within the caller's shares, or a refusal after a short wait.
+        let key = admission::CallKey::new(tenant, plugin, member);
+        let permit = match self.admission.admit(key).await {
+            Ok(permit) => permit,
+            Err(refusal) => return Err(self.refuse(tenant, member, plugin, refusal).await),
+        };
         // The call and its audit write run in their own task: a client that
         // disconnects or a request timeout cannot drop the records of what
         // the plugin already did.
@@ -69,6 +80,9 @@ impl Workbench {
             (Arc::clone(&self.runtime), Arc::clone(&loaded.pre), self.services.clone(), self.audit.clone());
         let (outcome, written) = tokio::spawn(async move {
             let mut outcome = runtime.call(&pre, call, services, request).await;
+            // The instance is gone: its slot is free before the audit write.
+            drop(permit);
+            outcome.settle().await;
             let written = writer.append(std::mem::take(&mut outcome.audit)).await;
             (outcome, written)
         })
@@ -97,5 +111,18 @@ impl Workbench {
                 Err(ServiceError::Plugin { invocation, error })
             }
         }
+    }
+}
+
+impl Workbench {
+    /// Audits a refused call (a flood only once per window) and the error.
+    async fn refuse(&self, tenant: &str, member: &str, plugin: &str, refusal: Refusal) -> ServiceError {
+        let label = match refusal {
+            Refusal::Caller { .. } => "too_many_requests",
+            Refusal::Host { .. } => "overloaded",
+        };
+        metrics::counter!("workbench_invocations_total", "outcome" => label).increment(1);
+        self.refusals.refused(tenant, member, plugin, refusal.limit()).await;
+        ServiceError::Refused(refusal)
     }
 }

@@ -8,6 +8,7 @@ pub mod consent;
 pub mod invoke;
 pub mod keys;
 pub mod privacy;
+pub mod refusals;
 pub mod registry;
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use crate::config::Config;
 use crate::gate::Denial;
 use crate::manifest::{Manifest, ManifestError};
 use crate::openid::OpenIdKey;
+use crate::runtime::admission::Admission;
 use crate::runtime::{HostServices, PrepareError, Runtime, RuntimeConfig};
 use crate::scope::Scope;
 use crate::store::sql::SqlStore;
@@ -60,6 +62,9 @@ pub enum ServiceError {
         /// What the person is asked to consent to.
         disclosure: Box<Disclosure>,
     },
+    /// A rate or concurrency limit refused the call before the plugin ran.
+    #[error("{0}")]
+    Refused(crate::runtime::admission::Refusal),
     /// The plugin trapped or reported an error.
     #[error("invocation {invocation} failed: {error}")]
     Plugin {
@@ -132,6 +137,8 @@ impl std::fmt::Display for Actor<'_> {
 pub struct Workbench {
     store: Arc<dyn Store>,
     runtime: Arc<Runtime>,
+    admission: Arc<Admission>,
+    refusals: Arc<refusals::RefusalLog>,
     audit: AuditWriter,
     services: HostServices,
     verifying_key: VerifyingKey,
@@ -169,9 +176,14 @@ impl Workbench {
         let verifying_key = signing.verifying_key();
         let (audit, writer) = AuditWriter::spawn(Arc::clone(&store), signing, config.audit.clone());
         let services = HostServices { store: Arc::clone(&store), open_ids, limits: Arc::clone(runtime.limits()) };
+        let admission = Admission::new(config.admission.clone(), &config.runtime);
+        let window = std::time::Duration::from_secs(config.admission.refusal_window_secs);
+        let refusals = refusals::RefusalLog::start(audit.clone(), window, &admission);
         let workbench = Self {
             store,
             runtime: Arc::new(runtime),
+            admission,
+            refusals,
             audit,
             services,
             verifying_key,
@@ -184,6 +196,11 @@ impl Workbench {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// Admission control (shares, queue, rates).
+    pub fn admission(&self) -> &Arc<Admission> {
+        &self.admission
     }
 
     /// The key that verifies audit checkpoints.

@@ -38,6 +38,9 @@ pub enum StoreError {
     /// The configuration names something this build cannot use.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// The task running a store call ended without an answer.
+    #[error("store task failed: {0}")]
+    Task(String),
 }
 
 /// Result of store calls.

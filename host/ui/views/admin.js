@@ -487,7 +487,7 @@ async function renderMembers(section, ctx) {
   await load();
 }
 
-const ACTIONS = ['read', 'invoke', 'consent.grant', 'consent.withdraw', 'plugin.publish', 'plugin.install', 'plugin.upgrade', 'plugin.grant',
+const ACTIONS = ['read', 'invoke', 'invoke.refused', 'consent.grant', 'consent.withdraw', 'plugin.publish', 'plugin.install', 'plugin.upgrade', 'plugin.grant',
   'plugin.enable', 'plugin.disable', 'plugin.uninstall', 'member.add', 'member.update', 'member.remove', 'storage.get', 'storage.set',
   'storage.delete', 'storage.list', 'log.write', 'settings.retention'];
 

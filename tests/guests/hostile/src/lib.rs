@@ -17,6 +17,9 @@
 //! | `/residue/leave?seed=N` | leaves a 64-byte pattern (from `N`) in its memory, on the heap and in a static |
 //! | `/residue/scan?seed=N` | counts where its whole linear memory holds that pattern (another call's leftovers) |
 //! | `/residue/check?seed=N` | leaves the pattern, then scans: must find it (the scan works) |
+//! | `/sleep?ms=N` | sleeps N ms (default 30 000) through WASI clocks: no wasm runs while it waits |
+//! | `/block` | blocks on a pollable that never becomes ready |
+//! | `/wait-loop` | sleeps 20 ms, reads its id and writes a key (`wait/N`), forever |
 
 use std::fmt::Write as _;
 
@@ -93,12 +96,44 @@ impl Plugin for Hostile {
                 }
                 Ok(Response::text(200, scan_for_pattern(seed).to_string()))
             }
+            "/sleep" => {
+                let ms: u64 = request.query_param("ms").and_then(|n| n.parse().ok()).unwrap_or(30_000);
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                Ok(Response::text(200, format!("slept {ms} ms")))
+            }
+            "/block" => {
+                block_forever();
+                Ok(Response::text(200, "the pollable became ready"))
+            }
+            "/wait-loop" => {
+                for i in 0u64.. {
+                    wait_ms(20);
+                    let _ = profile::user_id();
+                    storage::set(Bucket::Plugin, &format!("wait/{i}"), b"1")
+                        .map_err(|e| PluginError::Internal(e.to_string()))?;
+                }
+                unreachable!("the loop only ends at the deadline")
+            }
             path => Err(PluginError::NotFound(path.to_owned())),
         }
     }
 }
 
 workbench_sdk::export!(Hostile);
+
+/// Waits on a pollable for an instant that never comes.
+fn block_forever() {
+    #[cfg(target_arch = "wasm32")]
+    wasi::clocks::monotonic_clock::subscribe_instant(u64::MAX).block();
+}
+
+/// Sleeps through `wasi:clocks` directly (a pollable and `poll`).
+fn wait_ms(ms: u64) {
+    #[cfg(target_arch = "wasm32")]
+    wasi::clocks::monotonic_clock::subscribe_duration(ms * 1_000_000).block();
+    #[cfg(not(target_arch = "wasm32"))]
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+}
 
 fn spin() -> ! {
     let mut x: u64 = 0;
