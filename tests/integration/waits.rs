@@ -15,6 +15,8 @@ use workbench_host::service::ServiceError;
 use workbench_host::service::admin::InstallRequest;
 use workbench_host::store::KvBucket;
 
+use workbench_host::api::auth::Role;
+
 use crate::server::{Db, Server, on_both_databases};
 use crate::support::{HOSTILE_MANIFEST, Host, test_admission, test_limits};
 
@@ -127,76 +129,164 @@ async fn install_hostile_on(server: &Server, tenant: &str, member: &str) {
     workbench.install(tenant, "admin", "hostile", request).await.expect("installs");
 }
 
+/// Publishes the Python sleeper (componentize-py) through the API, as its
+/// developer would, and installs it in `tenant`.
+async fn install_python_on(server: &Server, tenant: &str, member: &str) {
+    if server.workbench.catalogue_entry("py-sleeper").await.is_err() {
+        let component = std::fs::read(xtask::python_guests().component("sleeper")).expect("built");
+        let manifest =
+            std::fs::read_to_string(xtask::repo_root().join("tests/guests-py/sleeper/plugin.toml")).expect("manifest");
+        let token = server.demo_token("mallory", &[Role::Developer]);
+        let reply = server.publish(&token, &manifest, component, None).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    }
+    if tenant != "demo" {
+        let profile = workbench_host::store::MemberProfile { name: member.into(), ..Default::default() };
+        server.workbench.store().upsert_tenant(tenant, tenant).await.expect("tenant");
+        server.workbench.store().upsert_member(tenant, member, &profile).await.expect("member");
+    }
+    let request = InstallRequest { version: "0.1.0".into(), granted: vec![Scope::Storage], visible_to: None };
+    server.workbench.install(tenant, "admin", "py-sleeper", request).await.expect("installs");
+}
+
+/// The Python sleeper's component is larger than the default cap; the cap
+/// that fits real Python components is another change.
+fn python_cap(config: &mut workbench_host::config::Config) {
+    config.registry.max_component_bytes = 32 << 20;
+}
+
 on_both_databases! {
-    async fn one_members_flood_of_sleepers_leaves_every_other_caller_served(db: Db) {
-        let slots = 32;
+    async fn a_python_guest_in_time_sleep_ends_at_its_deadline_with_every_write_audited(db: Db) {
         let server = Server::demo_configured(db, |config| {
-            config.runtime = RuntimeLimits { deadline_ms: 1_000, max_concurrent_instances: slots, ..test_limits() };
-            config.admission = AdmissionConfig { refusal_window_secs: 1, ..test_admission() };
+            python_cap(config);
+            config.runtime = RuntimeLimits { deadline_ms: 1_000, ..test_limits() };
         })
         .await;
-        install_hostile_on(&server, "demo", "zhang.wei").await;
-        install_hostile_on(&server, "other", "o.member").await;
-        let report = [Scope::UserId, Scope::UserName];
-        server.workbench.consent("demo", "wang.fang", "site-daily-report", &report, &[]).await.expect("consents");
-        let server = std::sync::Arc::new(server);
-        // 2 x the pool of calls that sleep for 30 s, all at once, from one member.
-        let flood: Vec<_> = (0..2 * slots)
-            .map(|_| {
-                let server = std::sync::Arc::clone(&server);
-                tokio::spawn(async move { server.invoke("zhang.wei", "hostile", "/sleep?ms=30000").await })
-            })
-            .collect();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        // Meanwhile other members of the tenant and a member of another tenant call as usual.
-        let mut slowest_other_tenant = Duration::ZERO;
-        for round in 0..10 {
-            for member in ["li.na", "wang.fang"] {
-                let reply = server.invoke(member, "site-daily-report", "/report.json").await;
-                assert_eq!(reply.status, StatusCode::OK, "round {round}, {member}: {}", reply.text);
-            }
+        install_python_on(&server, "demo", "zhang.wei").await;
+        let hello = server.invoke("zhang.wei", "py-sleeper", "/").await;
+        assert_eq!(hello.status, StatusCode::OK, "{}", hello.text);
+        for path in ["/sleep?s=30", "/wait-loop"] {
             let started = Instant::now();
-            let reply = server.invoke_in("other", "o.member", "hostile", "/read-key?key=x").await;
-            slowest_other_tenant = slowest_other_tenant.max(started.elapsed());
-            assert_eq!(reply.status, StatusCode::OK, "round {round}, the other tenant: {}", reply.text);
-            tokio::time::sleep(Duration::from_millis(30)).await;
+            let reply = server.invoke("zhang.wei", "py-sleeper", path).await;
+            let took = started.elapsed();
+            assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{path}: {}", reply.text);
+            assert_eq!(reply.body["error"], "plugin_failed", "{}", reply.text);
+            assert_eq!(reply.body["kind"], "deadline", "{}", reply.text);
+            assert!(reply.body["invocation"].is_string(), "{}", reply.text);
+            assert!(took < Duration::from_millis(3_500), "{path}: answered after {took:?}, deadline 1 s");
+            assert_eq!(server.workbench.admission().running(), 0, "{path}: the slot is given back");
         }
-        // The other tenant never waited for the flood's slots (its calls would
-        // have waited 250 ms in the queue, or the flood's 1 s deadline).
-        assert!(slowest_other_tenant < Duration::from_millis(250), "the other tenant waited {slowest_other_tenant:?}");
-        let mut refused = 0;
-        let mut cut_off = 0;
-        for call in flood {
-            let reply = call.await.expect("flood task");
-            match reply.status {
-                StatusCode::TOO_MANY_REQUESTS => {
-                    refused += 1;
-                    assert_eq!(reply.body["error"], "too_many_requests", "{}", reply.text);
-                    let after: u64 = reply.headers["retry-after"].to_str().expect("ascii").parse().expect("seconds");
-                    assert!(after >= 1, "Retry-After {after}");
-                }
-                StatusCode::BAD_GATEWAY => {
-                    cut_off += 1;
-                    assert_eq!(reply.body["kind"], "deadline", "{}", reply.text);
-                    assert!(reply.body["invocation"].is_string(), "{}", reply.text);
-                }
-                other => panic!("a flooding call answered {other}: {}", reply.text),
-            }
-        }
-        let per_member = test_admission().per_member as usize;
-        assert_eq!(cut_off, per_member, "the member's share ran, until its deadline");
-        assert_eq!(refused, 2 * slots as usize - per_member, "the rest were refused");
-        assert_eq!(server.workbench.admission().running(), 0, "every slot is given back");
-        // Refusals are audited once per member and window, with a count.
-        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let records = server.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
-        let refusals: Vec<_> = records.iter().filter(|r| r.event.action == "invoke.refused").collect();
-        assert_eq!(refusals.len(), 2, "the first refusal and one count: {refusals:#?}");
-        assert!(refusals.iter().all(|r| r.event.subject.as_deref() == Some("zhang.wei")));
-        let more = format!("{} more refused", refused - 1);
-        assert!(refusals[1].event.reason.as_deref().unwrap_or_default().contains(&more), "{:?}", refusals[1].event.reason);
-        let server = std::sync::Arc::into_inner(server).expect("the only handle");
+        let writes = records
+            .iter()
+            .filter(|r| r.event.action == "storage.set" && r.event.actor.starts_with("plugin:py-sleeper"))
+            .count();
+        let bucket = KvBucket { tenant: "demo", plugin: "py-sleeper", person: None };
+        let stored = server.workbench.store().kv_list(bucket, "py-wait/", 1_000).await.expect("keys");
+        assert!(stored.len() >= 5, "the loop ran: {} writes", stored.len());
+        assert_eq!(writes, stored.len(), "every stored key has its audit record");
+        let after = server.invoke("zhang.wei", "py-sleeper", "/").await;
+        assert_eq!(after.status, StatusCode::OK, "{}", after.text);
         server.stop().await;
+    }
+}
+
+/// 2 x the pool of calls that sleep for 30 s, all at once, from one member,
+/// while other members of the tenant and a member of another tenant call as
+/// usual: none of them gets an error or waits for the flood; the flooder's
+/// share runs until its deadline and the rest get 429.
+async fn flood(db: Db, python: bool) {
+    let slots = 32;
+    let server = Server::demo_configured(db, |config| {
+        python_cap(config);
+        config.runtime = RuntimeLimits { deadline_ms: 1_000, max_concurrent_instances: slots, ..test_limits() };
+        config.admission = AdmissionConfig { refusal_window_secs: 1, ..test_admission() };
+    })
+    .await;
+    let (plugin, path) = if python { ("py-sleeper", "/sleep?s=30") } else { ("hostile", "/sleep?ms=30000") };
+    for (tenant, member) in [("demo", "zhang.wei"), ("other", "o.member")] {
+        if python {
+            install_python_on(&server, tenant, member).await;
+        }
+        install_hostile_on(&server, tenant, member).await;
+    }
+    let report = [Scope::UserId, Scope::UserName];
+    server.workbench.consent("demo", "wang.fang", "site-daily-report", &report, &[]).await.expect("consents");
+    // Loaded once, as a plugin in use is.
+    assert_eq!(server.invoke("zhang.wei", plugin, "/sleep?ms=1&s=0.001").await.status, StatusCode::OK);
+    let server = std::sync::Arc::new(server);
+    let flood: Vec<_> = (0..2 * slots)
+        .map(|_| {
+            let server = std::sync::Arc::clone(&server);
+            tokio::spawn(async move { server.invoke("zhang.wei", plugin, path).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut slowest_other_tenant = Duration::ZERO;
+    for round in 0..10 {
+        for member in ["li.na", "wang.fang"] {
+            let reply = server.invoke(member, "site-daily-report", "/report.json").await;
+            assert_eq!(reply.status, StatusCode::OK, "round {round}, {member}: {}", reply.text);
+        }
+        let started = Instant::now();
+        let reply = server.invoke_in("other", "o.member", "hostile", "/read-key?key=x").await;
+        slowest_other_tenant = slowest_other_tenant.max(started.elapsed());
+        assert_eq!(reply.status, StatusCode::OK, "round {round}, the other tenant: {}", reply.text);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    // The other tenant never waited for the flood's slots (it would have
+    // waited 250 ms in the queue, or for the flood's 1 s deadline).
+    assert!(slowest_other_tenant < Duration::from_millis(250), "the other tenant waited {slowest_other_tenant:?}");
+    let mut refused = 0;
+    let mut cut_off = 0;
+    let mut answers = std::collections::BTreeMap::<u16, usize>::new();
+    for call in flood {
+        let reply = call.await.expect("flood task");
+        *answers.entry(reply.status.as_u16()).or_default() += 1;
+        match reply.status {
+            StatusCode::TOO_MANY_REQUESTS => {
+                refused += 1;
+                assert_eq!(reply.body["error"], "too_many_requests", "{}", reply.text);
+                let after: u64 = reply.headers["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+                assert!(after >= 1, "Retry-After {after}");
+            }
+            StatusCode::BAD_GATEWAY => {
+                cut_off += 1;
+                assert_eq!(reply.body["kind"], "deadline", "{}", reply.text);
+                assert!(reply.body["invocation"].is_string(), "{}", reply.text);
+            }
+            other => panic!("a flooding call answered {other}: {}", reply.text),
+        }
+    }
+    // The member's share ran until its deadline (and, where calls arrived
+    // after the first share ended, another share), never more at once.
+    let per_member = test_admission().per_member;
+    assert_eq!(server.workbench.admission().peak_per_member(), per_member, "{answers:?}");
+    assert!(cut_off >= per_member as usize, "{answers:?}");
+    assert!(refused >= slots as usize, "most of the flood was refused: {answers:?}");
+    assert_eq!(server.workbench.admission().running(), 0, "every slot is given back");
+    // Refusals are audited once per member and window, with a count.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let records = server.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
+    let refusals: Vec<_> = records.iter().filter(|r| r.event.action == "invoke.refused").collect();
+    assert_eq!(refusals.len(), 2, "the first refusal and one count: {refusals:#?}");
+    assert!(refusals.iter().all(|r| r.event.subject.as_deref() == Some("zhang.wei")));
+    let more = format!("{} more refused", refused - 1);
+    assert!(refusals[1].event.reason.as_deref().unwrap_or_default().contains(&more), "{:?}", refusals[1].event.reason);
+    let server = std::sync::Arc::into_inner(server).expect("the only handle");
+    server.stop().await;
+}
+
+on_both_databases! {
+    async fn one_members_flood_of_sleepers_leaves_every_other_caller_served(db: Db) {
+        flood(db, false).await;
+    }
+}
+
+on_both_databases! {
+    async fn one_members_flood_of_python_sleepers_leaves_every_other_caller_served(db: Db) {
+        flood(db, true).await;
     }
 }
 

@@ -88,6 +88,69 @@ pub fn build_guests() -> anyhow::Result<Guests> {
     Ok(Guests { components })
 }
 
+/// The componentize-py release the Python guests are built with (PyPI).
+pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+
+/// The Python test guests (`tests/guests-py/NAME/app.py` with its
+/// `plugin.toml`), built on first use in this process with componentize-py
+/// against `wit/`, as a third-party developer builds one. componentize-py
+/// is installed from PyPI into a virtualenv under `target/` when missing.
+pub fn python_guests() -> &'static Guests {
+    static GUESTS: OnceLock<Guests> = OnceLock::new();
+    GUESTS.get_or_init(|| match build_python_guests() {
+        Ok(guests) => guests,
+        Err(error) => panic!("building the Python guests failed: {error:#}"),
+    })
+}
+
+/// Builds every Python guest into `target/wasm/python/NAME.wasm`.
+pub fn build_python_guests() -> anyhow::Result<Guests> {
+    let root = repo_root();
+    let venv = root.join("target").join("componentize-py");
+    let tool = venv.join("bin").join("componentize-py");
+    if !tool.is_file() {
+        let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().context("python3 -m venv")?;
+        if !status.success() {
+            bail!("python3 -m venv {} failed ({status}); install python3 with venv", venv.display());
+        }
+        let status = Command::new(venv.join("bin").join("pip"))
+            .args(["install", "--quiet", COMPONENTIZE_PY])
+            .status()
+            .context("pip install componentize-py")?;
+        if !status.success() {
+            bail!("pip install {COMPONENTIZE_PY} failed ({status})");
+        }
+    }
+    let out = root.join("target").join("wasm").join("python");
+    std::fs::create_dir_all(&out)?;
+    let sources = root.join("tests").join("guests-py");
+    let mut components = BTreeMap::new();
+    for entry in std::fs::read_dir(&sources).with_context(|| format!("reading {}", sources.display()))? {
+        let dir = entry?.path();
+        if !dir.join("app.py").is_file() {
+            continue;
+        }
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let artifact = out.join(format!("{name}.wasm"));
+        let status = Command::new(&tool)
+            .arg("-d")
+            .arg(root.join("wit"))
+            .args(["-w", "plugin", "componentize", "-p"])
+            .arg(&dir)
+            .arg("app")
+            .arg("-o")
+            .arg(&artifact)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .with_context(|| format!("running componentize-py for {name}"))?;
+        if !status.success() || !artifact.is_file() {
+            bail!("componentize-py failed for {} ({status})", dir.display());
+        }
+        components.insert(name, artifact);
+    }
+    Ok(Guests { components })
+}
+
 /// The member directories of a guest workspace (each a crate named after it).
 fn workspace_members(dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut members = Vec::new();

@@ -175,6 +175,8 @@ struct Counts {
     waiting: VecDeque<Waiter>,
     waiting_members: HashMap<String, u32>,
     next_waiter: u64,
+    /// The most calls one member has had running at once.
+    peak_member: u32,
 }
 
 #[derive(Debug)]
@@ -436,6 +438,11 @@ impl Admission {
     pub fn running(&self) -> u32 {
         self.lock().running
     }
+
+    /// The most calls any one member has had running at once since start.
+    pub fn peak_per_member(&self) -> u32 {
+        self.lock().peak_member
+    }
 }
 
 impl Blocked {
@@ -453,7 +460,9 @@ fn take(counts: &mut Counts, key: &CallKey) {
     counts.running += 1;
     *counts.tenants.entry(key.tenant.clone()).or_default() += 1;
     *counts.plugins.entry(key.plugin_key()).or_default() += 1;
-    *counts.members.entry(key.member_key()).or_default() += 1;
+    let member = counts.members.entry(key.member_key()).or_default();
+    *member += 1;
+    counts.peak_member = counts.peak_member.max(*member);
 }
 
 /// Takes waiter `id` out of the queue; false when it is no longer there
