@@ -368,6 +368,19 @@ on_both_databases! {
         let two_fields_manifest = format!("{noop_manifest}[[scopes]]\nscope = \"user.id\"\npurpose = \"who you are\"\n[[scopes]]\nscope = \"user.name\"\npurpose = \"your name\"\n");
         let conflict = server.publish(&dev, &two_fields_manifest, other_bytes, None).await;
         assert_eq!(conflict.status, StatusCode::CONFLICT, "{}", conflict.text);
+        assert!(conflict.text.contains("another component"), "{}", conflict.text);
+        // The same bytes with another manifest: refused, naming each difference, and the stored one kept.
+        let renamed = format!(
+            "{}[[scopes]]\nscope = \"log\"\npurpose = \"errors\"\n",
+            noop_manifest.replace("name = \"Noop\"", "name = \"Noop 2\"")
+        );
+        let changed = server.publish(&dev, &renamed, noop.clone(), None).await;
+        assert_eq!(changed.status, StatusCode::CONFLICT, "{}", changed.text);
+        assert_eq!(changed.body["error"], "conflict");
+        let message = changed.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains("name differs") && message.contains("scope log is newly declared"), "{message}");
+        let entry = server.call(Method::GET, "/api/v1/plugins/noop-plugin", Some(&dev), None).await;
+        assert_eq!(entry.body["name"], "Noop", "the stored manifest is kept: {}", entry.text);
         // Another developer cannot publish under an id they do not own.
         let mallory = server.token("evil-corp", "mallory", &[Role::Developer]);
         let stolen = server.publish(&mallory, &noop_manifest.replace("1.0.0", "1.0.1"), noop.clone(), None).await;
@@ -377,8 +390,11 @@ on_both_databases! {
         let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
         let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
         let signed_manifest = noop_manifest.replace("noop-plugin", "signed-noop");
-        let digest = sha2::Sha256::digest(&noop);
-        let good = (b64(key.verifying_key().as_bytes()), b64(&key.sign(&digest).to_bytes()));
+        let sign = |manifest: &str, component: &[u8]| {
+            let message = workbench_host::service::registry::signing_message(manifest.as_bytes(), component);
+            (b64(key.verifying_key().as_bytes()), b64(&key.sign(&message).to_bytes()))
+        };
+        let good = sign(&signed_manifest, &noop);
         let signed = server.publish(&dev, &signed_manifest, noop.clone(), Some(good.clone())).await;
         assert_eq!(signed.status, StatusCode::CREATED, "{}", signed.text);
         assert!(signed.body["signed_by"].is_string());
@@ -386,9 +402,17 @@ on_both_databases! {
         let v2 = signed_manifest.replace("1.0.0", "1.1.0");
         let refused = server.publish(&dev, &v2, noop.clone(), Some(bad)).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
+        // The signature covers the manifest: v1's does not sign v2's manifest with the same component.
+        let moved = server.publish(&dev, &v2, noop.clone(), Some(good)).await;
+        assert_eq!(moved.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", moved.text);
+        // Nor another component under the same manifest.
+        let two_fields = std::fs::read(guests.component("two-fields")).expect("built");
+        let swapped = (sign(&v2, &noop).0, sign(&v2, &two_fields).1);
+        let refused = server.publish(&dev, &v2, noop.clone(), Some(swapped)).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
         let unsigned = server.publish(&dev, &v2, noop.clone(), None).await;
         assert_eq!(unsigned.status, StatusCode::CONFLICT, "{}", unsigned.text);
-        assert_eq!(server.publish(&dev, &v2, noop, Some(good)).await.status, StatusCode::CREATED);
+        assert_eq!(server.publish(&dev, &v2, noop.clone(), Some(sign(&v2, &noop))).await.status, StatusCode::CREATED);
 
         // Not multipart at all.
         let reply = server.raw(Method::POST, "/api/v1/plugins", Some(&dev), "application/json", b"{}".to_vec()).await;

@@ -220,3 +220,24 @@ on_both_databases! {
         host.stop().await;
     }
 }
+
+on_both_databases! {
+    async fn a_call_past_its_write_budget_is_denied_quota_exceeded(db: Db) {
+        let host = hostile_host(db).await;
+        let reply = host.get("zhang.wei", "hostile", "/write-budget").await.expect("runs");
+        let text = body(&reply);
+        let (writes, error) = text.split_once(' ').expect("count and error");
+        let writes: u64 = writes.parse().expect("count");
+        let budget = workbench_host::runtime::RuntimeLimits::default().storage_call_write_bytes;
+        let size = 60 * 1024 + "budget/0".len() as u64;
+        assert_eq!(writes, budget / size, "the writes that fit the budget went through");
+        assert_eq!(error, "Denied(QuotaExceeded)", "{text}");
+        let denied: Vec<_> = reply.audit.iter().filter(|r| r.event.outcome == Outcome::Denied).collect();
+        assert_eq!(denied.len(), 1);
+        assert!(denied[0].event.reason.as_deref().unwrap_or_default().starts_with("quota_exceeded: a call may write"));
+        // The next call has a budget of its own.
+        let again = host.get("zhang.wei", "hostile", "/write-budget").await.expect("runs");
+        assert!(body(&again).starts_with(&writes.to_string()), "{}", body(&again));
+        host.stop().await;
+    }
+}

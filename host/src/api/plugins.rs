@@ -32,7 +32,8 @@ struct PublishForm {
     component: Vec<u8>,
     /// Optional: the developer's Ed25519 public key, base64 (32 bytes).
     public_key: Option<String>,
-    /// Optional: Ed25519 signature of the component's SHA-256 digest, base64 (64 bytes).
+    /// Optional: Ed25519 signature, base64 (64 bytes), of `workbench.plugin.signature.v1\0` followed by the
+    /// SHA-256 of the manifest as uploaded and the SHA-256 of the component (raw bytes): it covers both.
     signature: Option<String>,
 }
 

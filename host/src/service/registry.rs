@@ -13,7 +13,8 @@ use crate::runtime::cache::Import;
 use crate::scope::{Scope, ScopeSet};
 use crate::store::{PluginRelease, PluginVersion, Publisher};
 
-/// An Ed25519 signature over the SHA-256 digest (32 raw bytes) of the component.
+/// An Ed25519 signature over [`signing_message`]: the manifest and the
+/// component together, so that neither can be swapped under a signature.
 #[derive(Debug, Clone)]
 pub struct ComponentSignature {
     /// The developer's public key, 32 bytes.
@@ -169,7 +170,9 @@ impl Workbench {
             )));
         }
         let digest: [u8; 32] = Sha256::digest(&component).into();
-        let signed_by = signature.map(|s| verify_signature(&s, &digest)).transpose()?;
+        let signed_by = signature
+            .map(|s| verify_signature(&s, &signing_message(manifest_toml.as_bytes(), &component)))
+            .transpose()?;
         let runtime = Arc::clone(&self.runtime);
         let (checked, component) = tokio::task::spawn_blocking(move || (runtime.check(&component), component))
             .await
@@ -185,6 +188,24 @@ impl Workbench {
             )));
         }
         let earlier = self.store.plugin_releases(Some(&manifest.id)).await?;
+        if let Some(same) = earlier.iter().find(|r| r.manifest.version == manifest.version) {
+            // A version is one manifest and one component, for good: the
+            // same again is a no-op, anything else is refused by name.
+            let reference = manifest.reference();
+            if same.digest != hex::encode(digest) {
+                return Err(ServiceError::Conflict(format!(
+                    "{reference} is already published with another component; publish a new version"
+                )));
+            }
+            let differs = manifest_differences(&same.manifest, &manifest);
+            if !differs.is_empty() {
+                return Err(ServiceError::Conflict(format!(
+                    "{reference} is already published with this component and another manifest ({}); publish a \
+                     new version to change it",
+                    differs.join("; ")
+                )));
+            }
+        }
         if let Some(pinned) = earlier.iter().find_map(|r| r.signed_by.as_deref())
             && signed_by.as_deref() != Some(pinned)
         {
@@ -242,7 +263,44 @@ impl Workbench {
     }
 }
 
-fn verify_signature(signature: &ComponentSignature, digest: &[u8; 32]) -> ServiceResult<String> {
+/// What a publisher signs: a domain tag, then the SHA-256 of the manifest
+/// (the `plugin.toml` bytes as uploaded) and of the component.
+pub fn signing_message(manifest: &[u8], component: &[u8]) -> Vec<u8> {
+    let mut message = b"workbench.plugin.signature.v1\0".to_vec();
+    message.extend_from_slice(&Sha256::digest(manifest));
+    message.extend_from_slice(&Sha256::digest(component));
+    message
+}
+
+/// What differs between two manifests of one version, field by field.
+fn manifest_differences(stored: &Manifest, new: &Manifest) -> Vec<String> {
+    let mut differs = Vec::new();
+    let mut field = |name: &str, same: bool| {
+        if !same {
+            differs.push(format!("{name} differs"));
+        }
+    };
+    field("name", stored.name == new.name);
+    field("description", stored.description == new.description);
+    field("developer", stored.developer == new.developer);
+    for old in &stored.scopes {
+        match new.scopes.iter().find(|d| d.scope == old.scope) {
+            None => differs.push(format!("scope {} is no longer declared", old.scope)),
+            Some(d) if d.purpose != old.purpose => differs.push(format!("the purpose of {} differs", old.scope)),
+            Some(d) if d.required != old.required => differs.push(format!("whether {} is required differs", old.scope)),
+            Some(_) => {}
+        }
+    }
+    for added in new.scopes.iter().filter(|d| !stored.scopes.iter().any(|o| o.scope == d.scope)) {
+        differs.push(format!("scope {} is newly declared", added.scope));
+    }
+    if differs.is_empty() && stored != new {
+        differs.push("the order of the scopes differs".into());
+    }
+    differs
+}
+
+fn verify_signature(signature: &ComponentSignature, message: &[u8]) -> ServiceResult<String> {
     let key: [u8; 32] = signature
         .public_key
         .as_slice()
@@ -255,8 +313,13 @@ fn verify_signature(signature: &ComponentSignature, digest: &[u8; 32]) -> Servic
         .as_slice()
         .try_into()
         .map_err(|_| ServiceError::BadRequest("the signature must be 64 bytes (Ed25519)".into()))?;
-    key.verify(digest, &Signature::from_bytes(&bytes)).map_err(|_| {
-        ServiceError::BadRequest("the signature does not verify: sign the SHA-256 digest of the component".into())
+    key.verify(message, &Signature::from_bytes(&bytes)).map_err(|_| {
+        ServiceError::BadRequest(
+            "the signature does not verify: sign \"workbench.plugin.signature.v1\\0\" followed by the SHA-256 of \
+             plugin.toml and the SHA-256 of the component (raw bytes), with the same manifest and component as \
+             uploaded"
+                .into(),
+        )
     })?;
     Ok(crate::audit::chain::key_id(&key))
 }

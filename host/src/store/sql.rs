@@ -617,13 +617,24 @@ impl Store for SqlStore {
                 )));
             }
         }
-        let existing = sqlx::query("SELECT digest FROM plugin_versions WHERE plugin = $1 AND version = $2")
+        let existing = sqlx::query("SELECT digest, manifest FROM plugin_versions WHERE plugin = $1 AND version = $2")
             .bind(&manifest.id)
             .bind(manifest.version.to_string())
             .fetch_optional(&mut *tx)
             .await?;
         match existing {
-            Some(row) if row.get::<&str, _>(0) == release.digest => return Ok(()),
+            Some(row) if row.get::<&str, _>(0) == release.digest => {
+                // The service names the differences; this catches a publish
+                // of another manifest that raced it.
+                let stored: crate::manifest::Manifest = serde_json::from_str(row.get::<&str, _>(1)).map_err(corrupt)?;
+                if &stored != manifest {
+                    return Err(StoreError::Conflict(format!(
+                        "{} is already published with this component and another manifest; publish a new version",
+                        manifest.reference()
+                    )));
+                }
+                return Ok(());
+            }
             Some(_) => {
                 return Err(StoreError::Conflict(format!(
                     "{} is already published with other content; publish a new version",

@@ -19,6 +19,7 @@
 //! | `/residue/check?seed=N` | leaves the pattern, then scans: must find it (the scan works) |
 //! | `/sleep?ms=N` | sleeps N ms (default 30 000) through WASI clocks: no wasm runs while it waits |
 //! | `/block` | blocks on a pollable that never becomes ready |
+//! | `/write-budget` | overwrites two 60 KiB values until storage refuses (the per-call write budget) |
 //! | `/wait-loop` | sleeps 20 ms, reads its id and writes a key (`wait/N`), forever |
 
 use std::fmt::Write as _;
@@ -95,6 +96,15 @@ impl Plugin for Hostile {
                     leave_pattern(seed);
                 }
                 Ok(Response::text(200, scan_for_pattern(seed).to_string()))
+            }
+            "/write-budget" => {
+                let value = vec![1u8; 60 * 1024];
+                for i in 0u32.. {
+                    if let Err(e) = storage::set(Bucket::Plugin, &format!("budget/{}", i % 2), &value) {
+                        return Ok(Response::text(200, format!("{i} {e:?}")));
+                    }
+                }
+                unreachable!("the loop only ends by returning")
             }
             "/sleep" => {
                 let ms: u64 = request.query_param("ms").and_then(|n| n.parse().ok()).unwrap_or(30_000);
