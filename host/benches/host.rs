@@ -237,6 +237,75 @@ fn audit_append_postgres(c: &mut Criterion) {
 }
 
 /// Validating a bearer token (HS256, the local key): signature, claims, roles.
+/// What admission adds to every call: the rate check (two token buckets)
+/// and taking and giving back a slot within the shares, uncontended and
+/// with 32 calls of 32 members at once.
+fn admission(c: &mut Criterion) {
+    use workbench_host::runtime::RuntimeLimits;
+    use workbench_host::runtime::admission::{Admission, AdmissionConfig, CallKey};
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let config = AdmissionConfig {
+        member_rate_per_sec: u32::MAX,
+        member_burst: u32::MAX,
+        tenant_rate_per_sec: u32::MAX,
+        tenant_burst: u32::MAX,
+        ..AdmissionConfig::default()
+    };
+    let admission = Admission::new(config, &RuntimeLimits::default());
+    let mut group = c.benchmark_group("admission");
+    group.bench_function("check_rate", |b| b.iter(|| admission.check_rate("demo", "zhang.wei").expect("allowed")));
+    // A flooding member's calls are refused on this path.
+    let spent = Admission::new(
+        AdmissionConfig { member_rate_per_sec: 1, member_burst: 1, ..AdmissionConfig::default() },
+        &RuntimeLimits::default(),
+    );
+    group.bench_function("check_rate/refused", |b| b.iter(|| spent.check_rate("demo", "flood").is_err()));
+    group.bench_function("admit_release", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let permit = admission.admit(CallKey::new("demo", "site-daily-report", "zhang.wei")).await;
+            drop(permit.expect("admitted"));
+        })
+    });
+    group.throughput(Throughput::Elements(32));
+    group.bench_function("admit_release/32_at_once", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let calls = (0..32).map(|i| {
+                let admission = Arc::clone(&admission);
+                tokio::spawn(async move {
+                    let key = CallKey::new("demo", "site-daily-report", &format!("member-{i}"));
+                    drop(admission.admit(key).await.expect("admitted"));
+                })
+            });
+            for call in calls.collect::<Vec<_>>() {
+                call.await.expect("task");
+            }
+        })
+    });
+    group.finish();
+}
+
+/// What the call's deadline timer adds: `timeout_at` around a future that
+/// is done at its first poll (as a call that never waits is), against the
+/// bare future, and around one that waits once.
+fn deadline_timer(c: &mut Criterion) {
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let mut group = c.benchmark_group("deadline_timer");
+    group.bench_function("bare", |b| b.to_async(&tokio).iter(|| async { black_box(std::future::ready(1u64).await) }));
+    group.bench_function("ready", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let at = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+            black_box(tokio::time::timeout_at(at, std::future::ready(1u64)).await.expect("in time"))
+        })
+    });
+    group.bench_function("waits_once", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let at = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+            tokio::time::timeout_at(at, tokio::task::yield_now()).await.expect("in time");
+        })
+    });
+    group.finish();
+}
+
 fn jwt_validation(c: &mut Criterion) {
     use workbench_host::api::auth::{JwtKeys, Role};
     let dir = tempfile::tempdir().expect("tempdir");
@@ -249,6 +318,8 @@ criterion_group!(
     benches,
     gate_decision,
     jwt_validation,
+    admission,
+    deadline_timer,
     instantiate_and_call,
     context_cache_hit,
     audit_append,

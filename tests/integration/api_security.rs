@@ -6,7 +6,6 @@ use base64::Engine as _;
 use ed25519_dalek::Signer as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sha2::Digest as _;
 use workbench_host::api::auth::Role;
 
 use crate::server::{Db, Server, on_both_databases};

@@ -18,8 +18,19 @@ const CLIENTS: usize = 8;
 fn start(data_dir: &std::path::Path, database_url: &str) -> (Child, String, String) {
     let guests = xtask::guests();
     let components = guests.component("noop").parent().expect("component dir");
+    // One member's 8 clients in a closed loop would soon spend the member's
+    // invocation rate; the load must go on until the kill.
+    let config = data_dir.join("load.toml");
+    std::fs::write(
+        &config,
+        "[admission]\nmember_rate_per_sec = 1000000\nmember_burst = 1000000\ntenant_rate_per_sec = 1000000\n\
+         tenant_burst = 1000000\n",
+    )
+    .expect("config");
     let mut command = Command::new(xtask::host_binary());
     command
+        .arg("--config")
+        .arg(&config)
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--database-url", database_url])

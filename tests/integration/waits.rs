@@ -326,16 +326,52 @@ on_both_databases! {
         assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT, "{}", reply.text);
         assert_eq!(reply.body["error"], "timeout", "{}", reply.text);
         assert!(reply.body["message"].as_str().unwrap_or_default().contains("1 s"), "{}", reply.text);
-        // The call went on without its request, and ended at its deadline, audited.
-        tokio::time::sleep(Duration::from_millis(2_600)).await;
-        assert_eq!(server.workbench.admission().running(), 0);
+        // A client that gives up and disconnects leaves its call to end at its deadline too.
+        let impatient = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().expect("client");
+        let token = server.demo_token("zhang.wei", &[Role::Member]);
+        let gone = impatient
+            .post(format!("{}/api/v1/me/plugins/hostile/invoke", server.base))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "path": "/sleep", "query": "ms=30000" }))
+            .send()
+            .await;
+        assert!(gone.is_err_and(|e| e.is_timeout()), "the client gave up");
+        assert!(server.workbench.admission().running() > 0, "the calls run on without their requests");
+        // The calls went on without their requests, and ended at their deadlines, audited.
+        tokio::time::sleep(Duration::from_millis(3_300)).await;
+        assert_eq!(server.workbench.admission().running(), 0, "no call holds its slot past its deadline");
         let records = server.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
-        assert!(
-            records.iter().any(|r| r.event.action == "invoke"
-                && r.event.outcome == Outcome::Trapped
-                && r.event.reason.as_deref().unwrap_or_default().starts_with("deadline")),
-            "the cut-off call is audited"
-        );
+        let cut_off = records
+            .iter()
+            .filter(|r| {
+                r.event.action == "invoke"
+                    && r.event.outcome == Outcome::Trapped
+                    && r.event.reason.as_deref().unwrap_or_default().starts_with("deadline")
+            })
+            .count();
+        assert_eq!(cut_off, 2, "both cut-off calls are audited");
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn the_refusals_and_the_timeout_are_in_the_openapi_document(db: Db) {
+        let server = Server::empty(db).await;
+        let doc = server.call(reqwest::Method::GET, "/api/v1/openapi.json", None, None).await.body;
+        let invoke = &doc["paths"]["/api/v1/me/plugins/{id}/invoke"]["post"]["responses"];
+        for status in ["429", "502", "503", "504"] {
+            assert!(invoke[status].is_object(), "invoke documents {status}: {invoke}");
+        }
+        assert!(invoke["429"]["headers"]["Retry-After"].is_object(), "{}", invoke["429"]);
+        let paths = doc["paths"].as_object().expect("paths");
+        for (path, item) in paths.iter().filter(|(p, _)| p.starts_with("/api/v1/")) {
+            for (method, operation) in item.as_object().expect("operations") {
+                for status in ["503", "504"] {
+                    let documented = operation["responses"][status]["content"]["application/json"].is_object();
+                    assert!(documented, "{method} {path} documents {status} with the error body");
+                }
+            }
+        }
         server.stop().await;
     }
 }

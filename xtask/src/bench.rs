@@ -217,8 +217,20 @@ struct Server {
 
 impl Server {
     fn start(host: &Path, data: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
+        // The load is one member on many connections, against a peer that
+        // limits nothing: the member's, plugin's and tenant's shares are the
+        // whole pool and the rates out of reach, so admission decides every
+        // call (its cost is measured) but refuses none.
+        std::fs::create_dir_all(data)?;
+        let config = data.join("bench.toml");
+        std::fs::write(
+            &config,
+            "[admission]\nper_member = 100000\nper_plugin = 100000\ntenant_share_percent = 100\nqueue_per_member = 100000\n\
+             member_rate_per_sec = 100000000\nmember_burst = 100000000\ntenant_rate_per_sec = 100000000\n\
+             tenant_burst = 100000000\n",
+        )?;
         let mut command = Command::new(host);
-        command.arg("--data-dir").arg(data);
+        command.arg("--config").arg(&config).arg("--data-dir").arg(data);
         if let Some(url) = database_url {
             command.args(["--database-url", url]);
         }

@@ -213,6 +213,9 @@ impl std::fmt::Debug for Admission {
 struct RateLimits {
     default: DefaultKeyedRateLimiter<String>,
     overrides: HashMap<String, DefaultKeyedRateLimiter<String>>,
+    /// The limiters' clock, to say how long a refused caller must wait (a
+    /// new clock per refusal would calibrate itself each time).
+    clock: governor::clock::DefaultClock,
 }
 
 impl RateLimits {
@@ -231,15 +234,13 @@ impl RateLimits {
                     .then(|| (tenant.clone(), limiter((rate.unwrap_or(default.0), burst.unwrap_or(default.1)))))
             })
             .collect();
-        Self { default: limiter(default), overrides }
+        Self { default: limiter(default), overrides, clock: governor::clock::DefaultClock::default() }
     }
 
     /// `Err(wait)` when the bucket of `key` (in `tenant`) is empty.
     fn check(&self, tenant: &str, key: String) -> Result<(), Duration> {
         let limiter = self.overrides.get(tenant).unwrap_or(&self.default);
-        limiter.check_key(&key).map_err(|not_until| {
-            not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()))
-        })
+        limiter.check_key(&key).map_err(|not_until| not_until.wait_time_from(governor::clock::Clock::now(&self.clock)))
     }
 
     fn forget_idle(&self) {

@@ -191,12 +191,17 @@ impl CallState {
         let result = answered
             .await
             .unwrap_or_else(|_| Err(crate::store::StoreError::Task("the storage task ended without an answer".into())));
-        if let Some(task) = self.pending.pop() {
-            match task.await {
-                Ok(Some(event)) => self.audit.push(event),
-                Ok(None) => {}
-                Err(error) => tracing::error!(%error, "a storage effect's task failed"),
-            }
+        // Awaited where it lies and taken out only once done: cut off even
+        // here, the task stays in `pending` and its event is still collected.
+        let event = match self.pending.last_mut() {
+            Some(task) => task.await,
+            None => Ok(None),
+        };
+        self.pending.pop();
+        match event {
+            Ok(Some(event)) => self.audit.push(event),
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, "a storage effect's task failed"),
         }
         result
     }
