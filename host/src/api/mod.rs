@@ -86,6 +86,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let mut doc = doc;
     document_errors(&mut doc);
     doc.merge(ops_doc);
+    document_timeout(&mut doc);
     (api.merge(ops), doc)
 }
 
@@ -106,7 +107,6 @@ fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
         ("404", "not_found"),
         ("422", "invalid_input: well-formed but not acceptable; the message names the problem"),
         ("503", "audit_unavailable, overloaded or not_ready: the server cannot answer now; try again later"),
-        ("504", "timeout: the request took longer than the server's request timeout"),
     ];
     let with_body = [
         ("413", "payload_too_large: the body is over the limit"),
@@ -121,6 +121,28 @@ fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
             for (status, description) in always.iter().chain(with_body.iter().filter(|_| has_body)) {
                 responses.entry((*status).to_owned()).or_insert_with(|| error(description));
             }
+        }
+    }
+}
+
+/// Adds the request timeout's 504 to every operation, the operational
+/// routes' too: the timeout applies to every request.
+fn document_timeout(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::content::ContentBuilder;
+    use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
+    for item in doc.paths.paths.values_mut() {
+        for operation in
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.patch, &mut item.delete].into_iter().flatten()
+        {
+            operation.responses.responses.entry("504".to_owned()).or_insert_with(|| {
+                let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+                RefOr::T(
+                    ResponseBuilder::new()
+                        .description("timeout: the request took longer than the server's request timeout")
+                        .content("application/json", content)
+                        .build(),
+                )
+            });
         }
     }
 }
