@@ -29,17 +29,7 @@ async fn expect_trap(host: &Host, path: &str, kind: TrapKind) {
     match host.get("zhang.wei", "hostile", path).await {
         Err(ServiceError::Plugin { invocation, error: CallError::Trap { kind: got, message } }) => {
             assert_eq!(got, kind, "{path}: {message}");
-            let records = host.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
-            let trap = records
-                .iter()
-                .find(|r| r.event.invocation.as_deref() == Some(invocation.as_str()) && r.event.action == "invoke")
-                .unwrap_or_else(|| panic!("{path}: the trap is audited"));
-            assert_eq!(trap.event.outcome, Outcome::Trapped);
-            assert!(
-                trap.event.reason.as_deref().unwrap_or_default().starts_with(kind.code()),
-                "{:?}",
-                trap.event.reason
-            );
+            crate::support::assert_trap_audited(host, &invocation, kind.code(), path).await;
         }
         other => panic!("{path}: expected a {kind:?} trap, got {other:?}"),
     }

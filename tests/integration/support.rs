@@ -180,6 +180,18 @@ impl Host {
     }
 }
 
+/// Asserts that `invocation` (a call of `path`) ended in one audited
+/// `invoke`/`trapped` record whose reason starts with `code`.
+pub async fn assert_trap_audited(host: &Host, invocation: &str, code: &str, path: &str) {
+    let records = host.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
+    let trap = records
+        .iter()
+        .find(|r| r.event.invocation.as_deref() == Some(invocation) && r.event.action == "invoke")
+        .unwrap_or_else(|| panic!("{path}: the trap is audited"));
+    assert_eq!(trap.event.outcome, workbench_host::audit::Outcome::Trapped, "{path}");
+    assert!(trap.event.reason.as_deref().unwrap_or_default().starts_with(code), "{path}: {:?}", trap.event.reason);
+}
+
 /// The body of a successful invocation as text.
 pub fn body(invoked: &Invoked) -> String {
     String::from_utf8_lossy(&invoked.response.body).into_owned()

@@ -51,13 +51,7 @@ async fn expect_cut_off(host: &Host, path: &str) -> String {
     };
     assert!(took >= deadline, "{path}: ended before its deadline ({took:?})");
     assert!(took < deadline + Duration::from_millis(2_500), "{path}: ran {took:?}, past its deadline of {deadline:?}");
-    let records = host.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
-    let trap = records
-        .iter()
-        .find(|r| r.event.invocation.as_deref() == Some(invocation.as_str()) && r.event.action == "invoke")
-        .unwrap_or_else(|| panic!("{path}: the trap is audited"));
-    assert_eq!(trap.event.outcome, Outcome::Trapped);
-    assert!(trap.event.reason.as_deref().unwrap_or_default().starts_with("deadline"), "{:?}", trap.event.reason);
+    crate::support::assert_trap_audited(host, &invocation, "deadline", path).await;
     assert_eq!(host.workbench.admission().running(), 0, "{path}: the slot is given back");
     // Both slots of the pool are free: two calls at once get them.
     let (a, b) = tokio::join!(

@@ -599,6 +599,28 @@ mod tests {
         assert_eq!(admission.running(), 0);
     }
 
+    #[tokio::test]
+    async fn a_tenant_override_replaces_the_share_and_the_per_member_limit() {
+        let mut config = AdmissionConfig { queue_ms: 0, ..AdmissionConfig::default() };
+        config.tenants.insert(
+            "big".into(),
+            TenantAdmission { max_instances: Some(12), per_member: Some(12), ..TenantAdmission::default() },
+        );
+        let admission = admission(config, 32);
+        let mut held = Vec::new();
+        for _ in 0..12 {
+            held.push(admission.admit(key("big", "p", "m")).await.expect("within the override"));
+        }
+        let refused = admission.admit(key("big", "p", "n")).await.expect_err("over the override");
+        assert!(refused.limit().contains("this workbench may run 12"), "{refused}");
+        // Others keep the defaults: 8 per member.
+        for _ in 0..8 {
+            held.push(admission.admit(key("small", "p", "m")).await.expect("the default share"));
+        }
+        let refused = admission.admit(key("small", "p", "m")).await.expect_err("over the default per member");
+        assert!(refused.limit().contains("a member may run 8"), "{refused}");
+    }
+
     #[test]
     fn rates_are_per_member_and_per_tenant_with_overrides() {
         let mut config = AdmissionConfig { member_rate_per_sec: 1, member_burst: 2, ..AdmissionConfig::default() };
