@@ -5,92 +5,21 @@
 //! a bounded queue, and invocation rates are limited per member and per
 //! tenant, so that no one caller can take what the others need.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::num::NonZeroU32;
+mod config;
+mod rates;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde::Deserialize;
 use tokio::sync::oneshot;
 
+pub use config::{AdmissionConfig, TenantAdmission};
+use rates::RateLimits;
+
 use super::limits::RuntimeLimits;
-
-/// Shares, queue and rates. Defaults suit interactive workbench pages on
-/// the default runtime limits.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AdmissionConfig {
-    /// The most the linear memories of the calls in flight may add up to,
-    /// each counted at its limit (`runtime.memory_bytes`), bytes. With the
-    /// slots it bounds how many calls run at once:
-    /// `min(max_concurrent_instances, memory_budget_bytes / memory_bytes)`.
-    pub memory_budget_bytes: u64,
-    /// The share of those slots one tenant may hold, percent.
-    pub tenant_share_percent: u32,
-    /// Calls of one plugin in one tenant that may run at once.
-    pub per_plugin: u32,
-    /// Calls of one member that may run at once.
-    pub per_member: u32,
-    /// How long a call that does not fit may wait for a slot, ms.
-    pub queue_ms: u64,
-    /// Calls that may wait at once, in all.
-    pub queue_total: u32,
-    /// Calls of one member that may wait at once.
-    pub queue_per_member: u32,
-    /// Invocations per second one member may start (token bucket).
-    pub member_rate_per_sec: u32,
-    /// The member bucket's size: calls in a burst.
-    pub member_burst: u32,
-    /// Invocations per second one tenant may start.
-    pub tenant_rate_per_sec: u32,
-    /// The tenant bucket's size.
-    pub tenant_burst: u32,
-    /// Refusals of one member are audited once per window, with a count, s.
-    pub refusal_window_secs: u64,
-    /// Per-tenant overrides, by tenant id.
-    pub tenants: BTreeMap<String, TenantAdmission>,
-}
-
-impl Default for AdmissionConfig {
-    fn default() -> Self {
-        Self {
-            memory_budget_bytes: 8 << 30,
-            tenant_share_percent: 50,
-            per_plugin: 32,
-            per_member: 8,
-            queue_ms: 250,
-            queue_total: 1_024,
-            queue_per_member: 32,
-            member_rate_per_sec: 50,
-            member_burst: 100,
-            tenant_rate_per_sec: 2_000,
-            tenant_burst: 4_000,
-            refusal_window_secs: 10,
-            tenants: BTreeMap::new(),
-        }
-    }
-}
-
-/// What one tenant gets instead of the defaults.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TenantAdmission {
-    /// Slots the tenant may hold at once (instead of its share).
-    pub max_instances: Option<u32>,
-    /// Instead of [`AdmissionConfig::per_plugin`].
-    pub per_plugin: Option<u32>,
-    /// Instead of [`AdmissionConfig::per_member`].
-    pub per_member: Option<u32>,
-    /// Instead of [`AdmissionConfig::member_rate_per_sec`].
-    pub member_rate_per_sec: Option<u32>,
-    /// Instead of [`AdmissionConfig::member_burst`].
-    pub member_burst: Option<u32>,
-    /// Instead of [`AdmissionConfig::tenant_rate_per_sec`].
-    pub tenant_rate_per_sec: Option<u32>,
-    /// Instead of [`AdmissionConfig::tenant_burst`].
-    pub tenant_burst: Option<u32>,
-}
 
 /// Why a call was not admitted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -134,22 +63,16 @@ impl Refusal {
 #[derive(Debug, Clone)]
 pub struct CallKey {
     tenant: String,
+    /// `tenant\0plugin`, the key of the plugin's share.
     plugin: String,
+    /// `tenant\0member`, the key of the member's share and queue places.
     member: String,
 }
 
 impl CallKey {
     /// The key of `member`'s call of `plugin` in `tenant`.
     pub fn new(tenant: &str, plugin: &str, member: &str) -> Self {
-        Self { tenant: tenant.to_owned(), plugin: plugin.to_owned(), member: member.to_owned() }
-    }
-
-    fn plugin_key(&self) -> String {
-        format!("{}\0{}", self.tenant, self.plugin)
-    }
-
-    fn member_key(&self) -> String {
-        member_key(&self.tenant, &self.member)
+        Self { tenant: tenant.to_owned(), plugin: format!("{tenant}\0{plugin}"), member: member_key(tenant, member) }
     }
 }
 
@@ -206,57 +129,6 @@ impl std::fmt::Debug for Admission {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-/// Token buckets keyed by member or tenant, with a bucket size of their own
-/// for tenants that override it.
-struct RateLimits {
-    default: DefaultKeyedRateLimiter<String>,
-    overrides: HashMap<String, DefaultKeyedRateLimiter<String>>,
-    /// The limiters' clock, to say how long a refused caller must wait (a
-    /// new clock per refusal would calibrate itself each time).
-    clock: governor::clock::DefaultClock,
-}
-
-impl RateLimits {
-    fn new(
-        config: &AdmissionConfig,
-        default: (u32, u32),
-        of: impl Fn(&TenantAdmission) -> (Option<u32>, Option<u32>),
-    ) -> Self {
-        let limiter = |(rate, burst): (u32, u32)| RateLimiter::keyed(quota(rate, burst));
-        let overrides = config
-            .tenants
-            .iter()
-            .filter_map(|(tenant, o)| {
-                let (rate, burst) = of(o);
-                (rate.is_some() || burst.is_some())
-                    .then(|| (tenant.clone(), limiter((rate.unwrap_or(default.0), burst.unwrap_or(default.1)))))
-            })
-            .collect();
-        Self { default: limiter(default), overrides, clock: governor::clock::DefaultClock::default() }
-    }
-
-    /// `Err(wait)` when the bucket of `key` (in `tenant`) is empty.
-    fn check(&self, tenant: &str, key: String) -> Result<(), Duration> {
-        let limiter = self.overrides.get(tenant).unwrap_or(&self.default);
-        limiter.check_key(&key).map_err(|not_until| not_until.wait_time_from(governor::clock::Clock::now(&self.clock)))
-    }
-
-    fn forget_idle(&self) {
-        self.default.retain_recent();
-        self.default.shrink_to_fit();
-        for limiter in self.overrides.values() {
-            limiter.retain_recent();
-        }
-    }
-}
-
-/// A rate of `rate` per second in bursts of `burst`; zero means one.
-fn quota(rate: u32, burst: u32) -> Quota {
-    let rate = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-    Quota::per_second(rate).allow_burst(burst)
 }
 
 impl Admission {
@@ -329,7 +201,7 @@ impl Admission {
                 }
                 Err(blocked) => blocked,
             };
-            let member = key.member_key();
+            let member = key.member.clone();
             let waiting = counts.waiting_members.get(&member).copied().unwrap_or(0);
             if counts.waiting.len() >= self.config.queue_total as usize || waiting >= self.config.queue_per_member {
                 metrics::counter!("workbench_admission_refusals_total", "limit" => blocked.label()).increment(1);
@@ -371,10 +243,10 @@ impl Admission {
         let per_member = overrides.and_then(|o| o.per_member).unwrap_or(self.config.per_member).max(1);
         let per_plugin = overrides.and_then(|o| o.per_plugin).unwrap_or(self.config.per_plugin).max(1);
         let per_tenant = overrides.and_then(|o| o.max_instances).unwrap_or(self.tenant_slots).clamp(1, self.slots);
-        if counts.members.get(&key.member_key()).copied().unwrap_or(0) >= per_member {
+        if counts.members.get(&key.member).copied().unwrap_or(0) >= per_member {
             return Err(Blocked::Member(per_member));
         }
-        if counts.plugins.get(&key.plugin_key()).copied().unwrap_or(0) >= per_plugin {
+        if counts.plugins.get(&key.plugin).copied().unwrap_or(0) >= per_plugin {
             return Err(Blocked::Plugin(per_plugin));
         }
         if counts.tenants.get(&key.tenant).copied().unwrap_or(0) >= per_tenant {
@@ -410,10 +282,7 @@ impl Admission {
 
     fn release(&self, key: &CallKey) {
         let mut counts = self.lock();
-        counts.running = counts.running.saturating_sub(1);
-        decrement(&mut counts.tenants, &key.tenant);
-        decrement(&mut counts.plugins, &key.plugin_key());
-        decrement(&mut counts.members, &key.member_key());
+        give_back(&mut counts, key);
         // Every waiter that fits now, in arrival order; one whose own share
         // is still in use is passed over, so it holds up no one else.
         let mut at = 0;
@@ -427,10 +296,7 @@ impl Admission {
             take(&mut counts, &waiter.key);
             if waiter.grant.send(()).is_err() {
                 // It stopped waiting (its request ended): give the slot back.
-                counts.running -= 1;
-                decrement(&mut counts.tenants, &waiter.key.tenant);
-                decrement(&mut counts.plugins, &waiter.key.plugin_key());
-                decrement(&mut counts.members, &waiter.key.member_key());
+                give_back(&mut counts, &waiter.key);
             }
         }
     }
@@ -460,10 +326,17 @@ impl Blocked {
 fn take(counts: &mut Counts, key: &CallKey) {
     counts.running += 1;
     *counts.tenants.entry(key.tenant.clone()).or_default() += 1;
-    *counts.plugins.entry(key.plugin_key()).or_default() += 1;
-    let member = counts.members.entry(key.member_key()).or_default();
+    *counts.plugins.entry(key.plugin.clone()).or_default() += 1;
+    let member = counts.members.entry(key.member.clone()).or_default();
     *member += 1;
     counts.peak_member = counts.peak_member.max(*member);
+}
+
+fn give_back(counts: &mut Counts, key: &CallKey) {
+    counts.running = counts.running.saturating_sub(1);
+    decrement(&mut counts.tenants, &key.tenant);
+    decrement(&mut counts.plugins, &key.plugin);
+    decrement(&mut counts.members, &key.member);
 }
 
 /// Takes waiter `id` out of the queue; false when it is no longer there
@@ -499,7 +372,7 @@ impl Drop for WaitGuard<'_> {
 }
 
 fn unwait(counts: &mut Counts, key: &CallKey) {
-    decrement(&mut counts.waiting_members, &key.member_key());
+    decrement(&mut counts.waiting_members, &key.member);
 }
 
 fn decrement(map: &mut HashMap<String, u32>, key: &str) {
@@ -521,119 +394,5 @@ pub struct Permit {
 impl Drop for Permit {
     fn drop(&mut self) {
         self.admission.release(&self.key);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn admission(config: AdmissionConfig, slots: u32) -> Arc<Admission> {
-        let limits = RuntimeLimits { max_concurrent_instances: slots, ..RuntimeLimits::default() };
-        Admission::new(config, &limits)
-    }
-
-    fn key(tenant: &str, plugin: &str, member: &str) -> CallKey {
-        CallKey::new(tenant, plugin, member)
-    }
-
-    #[tokio::test]
-    async fn shares_hold_and_a_waiter_gets_the_slot_given_back() {
-        let config = AdmissionConfig { per_member: 2, queue_ms: 2_000, ..AdmissionConfig::default() };
-        let admission = admission(config, 16);
-        let a = admission.admit(key("t", "p", "m")).await.expect("first");
-        let _b = admission.admit(key("t", "p", "m")).await.expect("second");
-        // The third waits; another member is admitted meanwhile.
-        let waiting = tokio::spawn({
-            let admission = Arc::clone(&admission);
-            async move { admission.admit(key("t", "p", "m")).await }
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!waiting.is_finished(), "the member's third call waits");
-        let _other = admission.admit(key("t", "p", "n")).await.expect("another member is not held up");
-        drop(a);
-        let third = waiting.await.expect("task").expect("admitted once a slot is given back");
-        assert_eq!(admission.running(), 3);
-        drop(third);
-        assert_eq!(admission.running(), 2);
-    }
-
-    #[tokio::test]
-    async fn past_the_queue_a_call_is_refused_naming_its_limit() {
-        let config = AdmissionConfig { per_member: 1, queue_ms: 20, queue_per_member: 1, ..AdmissionConfig::default() };
-        let admission = admission(config, 16);
-        let _held = admission.admit(key("t", "p", "m")).await.expect("first");
-        let (waited, refused) = tokio::join!(admission.admit(key("t", "p", "m")), admission.admit(key("t", "p", "m")));
-        let refused = refused.expect_err("the queue holds one");
-        assert!(matches!(refused, Refusal::Caller { .. }), "{refused:?}");
-        assert!(refused.limit().contains("a member may run 1"), "{refused}");
-        assert!(matches!(waited.expect_err("timed out"), Refusal::Caller { .. }));
-        assert_eq!(admission.running(), 1);
-    }
-
-    #[tokio::test]
-    async fn a_tenant_holds_at_most_its_share_and_the_host_at_most_its_budget() {
-        let config = AdmissionConfig {
-            per_member: 100,
-            per_plugin: 100,
-            tenant_share_percent: 50,
-            queue_ms: 0,
-            memory_budget_bytes: 6 * (128 << 20),
-            ..AdmissionConfig::default()
-        };
-        // 16 slots, but memory for 6 instances of 128 MiB: 6 run at once, 3 per tenant.
-        let admission = admission(config, 16);
-        assert_eq!(admission.slots(), 6);
-        let mut held = Vec::new();
-        for i in 0..3 {
-            held.push(admission.admit(key("a", "p", &format!("m{i}"))).await.expect("within the share"));
-        }
-        let refused = admission.admit(key("a", "p", "m9")).await.expect_err("over the tenant's share");
-        assert!(refused.limit().contains("this workbench may run 3"), "{refused}");
-        for i in 0..3 {
-            held.push(admission.admit(key("b", "p", &format!("m{i}"))).await.expect("the other tenant"));
-        }
-        let refused = admission.admit(key("c", "p", "m")).await.expect_err("the host is full");
-        assert!(matches!(refused, Refusal::Host { .. }), "{refused:?}");
-        held.clear();
-        assert_eq!(admission.running(), 0);
-    }
-
-    #[tokio::test]
-    async fn a_tenant_override_replaces_the_share_and_the_per_member_limit() {
-        let mut config = AdmissionConfig { queue_ms: 0, ..AdmissionConfig::default() };
-        config.tenants.insert(
-            "big".into(),
-            TenantAdmission { max_instances: Some(12), per_member: Some(12), ..TenantAdmission::default() },
-        );
-        let admission = admission(config, 32);
-        let mut held = Vec::new();
-        for _ in 0..12 {
-            held.push(admission.admit(key("big", "p", "m")).await.expect("within the override"));
-        }
-        let refused = admission.admit(key("big", "p", "n")).await.expect_err("over the override");
-        assert!(refused.limit().contains("this workbench may run 12"), "{refused}");
-        // Others keep the defaults: 8 per member.
-        for _ in 0..8 {
-            held.push(admission.admit(key("small", "p", "m")).await.expect("the default share"));
-        }
-        let refused = admission.admit(key("small", "p", "m")).await.expect_err("over the default per member");
-        assert!(refused.limit().contains("a member may run 8"), "{refused}");
-    }
-
-    #[test]
-    fn rates_are_per_member_and_per_tenant_with_overrides() {
-        let mut config = AdmissionConfig { member_rate_per_sec: 1, member_burst: 2, ..AdmissionConfig::default() };
-        config.tenants.insert("big".into(), TenantAdmission { member_burst: Some(5), ..TenantAdmission::default() });
-        let admission = admission(config, 16);
-        assert!(admission.check_rate("t", "m").is_ok());
-        assert!(admission.check_rate("t", "m").is_ok());
-        let refused = admission.check_rate("t", "m").expect_err("the bucket is empty");
-        assert!(refused.retry_after() > Duration::ZERO && refused.retry_after() <= Duration::from_secs(1));
-        assert!(admission.check_rate("t", "other").is_ok(), "another member has a bucket of its own");
-        for _ in 0..5 {
-            assert!(admission.check_rate("big", "m").is_ok(), "the override's burst");
-        }
-        assert!(admission.check_rate("big", "m").is_err());
     }
 }
