@@ -9,14 +9,16 @@ use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use workbench_host::audit::chain;
-use workbench_host::audit::{AuditEvent, Outcome};
-use workbench_host::gate::{self, Consent, ConsentSet, PurposeDigest};
-use workbench_host::manifest::Manifest;
+use workbench_host::gate;
+use workbench_host::model::audit::{AuditEvent, Outcome};
+use workbench_host::model::consent::{Consent, ConsentSet, PurposeDigest};
+use workbench_host::model::directory::MemberProfile;
+use workbench_host::model::manifest::Manifest;
 use workbench_host::openid::OpenIdKey;
 use workbench_host::runtime::{CallContext, HostServices, Request, Runtime, RuntimeConfig, RuntimeLimits};
 use workbench_host::scope::Scope;
-use workbench_host::store::sql::SqlStore;
-use workbench_host::store::{MemberProfile, Store};
+use workbench_host::store::SqlStore;
+use workbench_host::store::{AuditLog, Consents, Directory};
 
 const MANIFEST: &str = r#"
 id = "bench"
@@ -68,8 +70,7 @@ fn instantiate_and_call(c: &mut Criterion) {
     let guests = xtask::guests();
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
     let dir = tempfile::tempdir().expect("tempdir");
-    let store: Arc<dyn Store> =
-        Arc::new(tokio.block_on(SqlStore::open_sqlite(&dir.path().join("bench.db"))).expect("sqlite"));
+    let store = Arc::new(tokio.block_on(SqlStore::open_sqlite(&dir.path().join("bench.db"))).expect("sqlite"));
     tokio.block_on(async {
         store.upsert_tenant("t", "T").await.expect("tenant");
         store
@@ -206,7 +207,7 @@ fn audit_event() -> AuditEvent {
 /// Durable appends of batches of records to one tenant's chain.
 fn bench_append(c: &mut Criterion, name: &str, tokio: &tokio::runtime::Runtime, store: &SqlStore) {
     let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
-    let sign = move |tenant: &str, head: chain::Head| chain::sign_checkpoint(&key, tenant, head, 0);
+    let signer = chain::ChainSigner::new(key);
     let event = audit_event();
     let mut group = c.benchmark_group(name);
     group.sample_size(20);
@@ -214,7 +215,7 @@ fn bench_append(c: &mut Criterion, name: &str, tokio: &tokio::runtime::Runtime, 
         group.throughput(Throughput::Elements(batch as u64));
         group.bench_with_input(BenchmarkId::from_parameter(batch), &batch, |b, &batch| {
             b.to_async(tokio)
-                .iter(|| async { store.append_audit(vec![event.clone(); batch], &sign).await.expect("append") })
+                .iter(|| async { store.append_audit(vec![event.clone(); batch], &signer).await.expect("append") })
         });
     }
     group.finish();
@@ -307,7 +308,8 @@ fn deadline_timer(c: &mut Criterion) {
 }
 
 fn jwt_validation(c: &mut Criterion) {
-    use workbench_host::api::auth::{JwtKeys, Role};
+    use workbench_host::api::auth::JwtKeys;
+    use workbench_host::model::directory::Role;
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = JwtKeys::load(&workbench_host::config::AuthConfig::default(), dir.path()).expect("keys");
     let token = keys.mint("demo", "zhang.wei", &[Role::Member], std::time::Duration::from_secs(600)).expect("mint");

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use workbench_host::config::Config;
 use workbench_host::runtime::Request;
 use workbench_host::service::Workbench;
-use workbench_host::service::admin::InstallRequest;
+use workbench_host::service::installations::InstallRequest;
 
 const TENANT: &str = "restart";
 
@@ -95,7 +95,7 @@ async fn run(versions: usize) -> anyhow::Result<()> {
             .upsert_member(
                 TENANT,
                 "m",
-                &workbench_host::store::MemberProfile { name: "M".into(), ..Default::default() },
+                &workbench_host::model::directory::MemberProfile { name: "M".into(), ..Default::default() },
             )
             .await?;
         for i in 0..versions {

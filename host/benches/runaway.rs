@@ -21,13 +21,13 @@ use std::time::{Duration, Instant};
 
 use workbench_host::config::Config;
 use workbench_host::demo;
+use workbench_host::model::directory::MemberProfile;
 use workbench_host::runtime::Request;
 use workbench_host::runtime::admission::AdmissionConfig;
 use workbench_host::scope::Scope;
 use workbench_host::service::ServiceError;
 use workbench_host::service::Workbench;
-use workbench_host::service::admin::InstallRequest;
-use workbench_host::store::MemberProfile;
+use workbench_host::service::installations::InstallRequest;
 
 const NORMAL_TASKS: usize = 8;
 const NORMAL_MEMBERS: [&str; 2] = ["zhang.wei", "li.na"];

@@ -16,13 +16,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use workbench_host::audit::{AuditEvent, Outcome};
 use workbench_host::config::Config;
+use workbench_host::model::audit::AuditFilter;
+use workbench_host::model::audit::{Action, AuditEvent, Outcome};
+use workbench_host::model::directory::{MemberProfile, Role};
 use workbench_host::runtime::Request;
 use workbench_host::scope::Scope;
 use workbench_host::service::Workbench;
-use workbench_host::service::admin::InstallRequest;
-use workbench_host::store::{AuditFilter, MemberProfile};
+use workbench_host::service::installations::InstallRequest;
 
 const TENANT: &str = "scale";
 
@@ -95,7 +96,7 @@ async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>)
         let profile = MemberProfile {
             name: format!("成员{i}"),
             department: Some(departments[i as usize % departments.len()].into()),
-            roles: vec!["member".into()],
+            roles: vec![Role::Member],
             ..MemberProfile::default()
         };
         store.upsert_member(TENANT, &member(i), &profile).await?;
@@ -136,13 +137,13 @@ async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>)
                     let denied = n % 100 == 0;
                     // One record in 100,000 has a rare action, for the
                     // query of a rare action (it must not walk the tenant).
-                    let action = if n % 100_000 == 5_000 { "plugin.upgrade" } else { "read" };
+                    let action = if n % 100_000 == 5_000 { Action::PluginUpgrade } else { Action::Read };
                     AuditEvent {
                         tenant: TENANT.into(),
                         ts_ms: now_ms - span_ms + (n as i64 * span_ms / scale.records.max(1) as i64),
                         actor: format!("plugin:scale-{:02}@1.0.0", n as usize % scale.plugins),
                         subject: Some(member((n * 7919) % scale.members)),
-                        action: action.into(),
+                        action: action.as_str().into(),
                         scope: Some(if n % 2 == 0 { "user.id" } else { "user.name" }.into()),
                         purpose: Some("greet".into()),
                         outcome: if denied { Outcome::Denied } else { Outcome::Allowed },
@@ -201,7 +202,7 @@ async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>)
                 .await?;
         let denied = query(AuditFilter { outcome: Some(Outcome::Denied), ..Default::default() }, 0).await?;
         let day = query(AuditFilter { from_ms: Some(last_ts - 3_600_000 * 24), ..Default::default() }, 0).await?;
-        let rare = query(AuditFilter { action: Some("plugin.upgrade".into()), ..Default::default() }, 0).await?;
+        let rare = query(AuditFilter { action: Some(Action::PluginUpgrade), ..Default::default() }, 0).await?;
         let access = {
             let mut runs = Vec::new();
             for _ in 0..5 {

@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use crate::api::auth::Role;
+use crate::model::directory::Role;
+use crate::model::directory::{ApprovalPermission, CustomerAccess, CustomerPermission, Gender, MemberProfile};
 use crate::scope::Scope;
-use crate::service::admin::InstallRequest;
+use crate::service::installations::InstallRequest;
 use crate::service::{ServiceResult, Workbench};
-use crate::store::{ApprovalPermission, CustomerAccess, CustomerPermission, Gender, MemberProfile};
 
 /// The demo tenant.
 pub const TENANT: &str = "demo";
@@ -48,10 +48,10 @@ fn approval(id: &str, name: &str, approve: bool, initiate: bool, max_yuan: Optio
 
 /// The demo members: id and profile.
 pub fn members() -> Vec<(&'static str, MemberProfile)> {
-    let base = |name: &str, nickname: &str, roles: &[&str]| MemberProfile {
+    let base = |name: &str, nickname: &str, roles: &[Role]| MemberProfile {
         name: name.into(),
         nickname: Some(nickname.into()),
-        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        roles: roles.to_vec(),
         ..MemberProfile::default()
     };
     vec![
@@ -60,7 +60,7 @@ pub fn members() -> Vec<(&'static str, MemberProfile)> {
             MemberProfile {
                 department: Some("信息部".into()),
                 title: Some("系统管理员".into()),
-                ..base("陈静", "阿静", &["admin", "member"])
+                ..base("陈静", "阿静", &[Role::Admin, Role::Member])
             },
         ),
         (
@@ -85,7 +85,7 @@ pub fn members() -> Vec<(&'static str, MemberProfile)> {
                     approval("leave", "请假", true, true, None),
                     approval("contract", "合同审批", false, true, None),
                 ],
-                ..base("张伟", "小张", &["member"])
+                ..base("张伟", "小张", &[Role::Member])
             },
         ),
         (
@@ -102,7 +102,7 @@ pub fn members() -> Vec<(&'static str, MemberProfile)> {
                     approval("leave", "请假", false, true, None),
                     approval("expense", "费用报销", false, true, None),
                 ],
-                ..base("李娜", "娜娜", &["member"])
+                ..base("李娜", "娜娜", &[Role::Member])
             },
         ),
         (
@@ -113,10 +113,10 @@ pub fn members() -> Vec<(&'static str, MemberProfile)> {
                 department: Some("财务部".into()),
                 title: Some("会计".into()),
                 approvals: vec![approval("expense", "费用报销", true, false, Some(5_000))],
-                ..base("王芳", "芳芳", &["member"])
+                ..base("王芳", "芳芳", &[Role::Member])
             },
         ),
-        ("acme", MemberProfile { ..base("Acme 开发者", "acme", &["developer"]) }),
+        ("acme", MemberProfile { ..base("Acme 开发者", "acme", &[Role::Developer]) }),
     ]
 }
 

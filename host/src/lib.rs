@@ -10,7 +10,7 @@ pub mod audit;
 pub mod config;
 pub mod demo;
 pub mod gate;
-pub mod manifest;
+pub mod model;
 pub mod openid;
 pub mod runtime;
 pub mod scope;

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use workbench_host::api::auth::{JwtKeys, Role};
+use workbench_host::api::auth::JwtKeys;
 use workbench_host::config::Config;
+use workbench_host::model::directory::Role;
 use workbench_host::service::Workbench;
 use workbench_host::{api, demo};
 

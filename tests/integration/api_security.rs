@@ -6,7 +6,7 @@ use base64::Engine as _;
 use ed25519_dalek::Signer as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use workbench_host::api::auth::Role;
+use workbench_host::model::directory::Role;
 
 use crate::server::{Db, Server, on_both_databases};
 use crate::support::HOSTILE_MANIFEST;

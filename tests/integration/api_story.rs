@@ -5,7 +5,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use workbench_host::api::auth::Role;
+use workbench_host::model::directory::Role;
 
 use crate::server::{Server, on_both_databases};
 

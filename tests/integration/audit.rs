@@ -5,8 +5,8 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use workbench_host::api::auth::Role;
 use workbench_host::audit::verify::ChainBreak;
+use workbench_host::model::directory::Role;
 
 use crate::server::{Db, Server, execute_raw, on_both_databases};
 use crate::support::Host;

@@ -19,8 +19,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use workbench_host::api::auth::Role;
-use workbench_host::audit::{AuditRecord, Outcome};
+use workbench_host::model::audit::{AuditRecord, Outcome};
+use workbench_host::model::directory::Role;
 use workbench_host::scope::Scope;
 
 use crate::server::{Db, Server};
@@ -287,7 +287,9 @@ impl Harness {
                 let lapsing: Vec<_> = scopes(mask)
                     .into_iter()
                     .filter_map(|s| {
-                        current.get(s).map(|c| (s, workbench_host::gate::Consent { expires_at_ms: Some(past), ..*c }))
+                        current
+                            .get(s)
+                            .map(|c| (s, workbench_host::model::consent::Consent { expires_at_ms: Some(past), ..*c }))
                     })
                     .collect();
                 store.put_consents(tenant, id, PLUGINS[plugin], &lapsing).await.expect("consents lapse");

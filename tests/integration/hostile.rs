@@ -2,7 +2,7 @@
 //! and the next normal call (same and other tenant) succeeds; on SQLite and
 //! on PostgreSQL.
 
-use workbench_host::audit::Outcome;
+use workbench_host::model::audit::Outcome;
 use workbench_host::runtime::{CallError, TrapKind};
 use workbench_host::scope::Scope;
 use workbench_host::service::ServiceError;
@@ -19,7 +19,7 @@ async fn hostile_host_with(db: Db, limits: workbench_host::runtime::RuntimeLimit
     host.install_hostile("demo", &[Scope::UserId, Scope::Storage, Scope::Log]).await;
     host.workbench.consent("demo", "zhang.wei", "hostile", &[Scope::UserId], &[]).await.expect("consent");
     host.workbench.store().upsert_tenant("other", "Other Co").await.expect("tenant");
-    let profile = workbench_host::store::MemberProfile { name: "Other".into(), ..Default::default() };
+    let profile = workbench_host::model::directory::MemberProfile { name: "Other".into(), ..Default::default() };
     host.workbench.store().upsert_member("other", "o.member", &profile).await.expect("member");
     host.install_hostile("other", &[Scope::Storage]).await;
     host

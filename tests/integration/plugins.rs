@@ -1,7 +1,7 @@
 //! The example plugins against the real host: fields with consent, typed
 //! denials without, open ids, one audit record per access.
 
-use workbench_host::audit::Outcome;
+use workbench_host::model::audit::Outcome;
 use workbench_host::scope::Scope;
 use workbench_host::service::ServiceError;
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sqlx::Row;
-use workbench_host::api::auth::Role;
 use workbench_host::config::Config;
+use workbench_host::model::directory::Role;
 use workbench_host::service::Workbench;
 use workbench_host::{api, demo};
 

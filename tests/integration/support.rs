@@ -5,7 +5,7 @@ use workbench_host::demo;
 use workbench_host::runtime::admission::AdmissionConfig;
 use workbench_host::runtime::{Request, RuntimeLimits};
 use workbench_host::scope::Scope;
-use workbench_host::service::admin::InstallRequest;
+use workbench_host::service::installations::InstallRequest;
 use workbench_host::service::{Invoked, ServiceResult, Workbench};
 
 use crate::server::{Db, drop_schema, fresh_database};
@@ -188,7 +188,7 @@ pub async fn assert_trap_audited(host: &Host, invocation: &str, code: &str, path
         .iter()
         .find(|r| r.event.invocation.as_deref() == Some(invocation) && r.event.action == "invoke")
         .unwrap_or_else(|| panic!("{path}: the trap is audited"));
-    assert_eq!(trap.event.outcome, workbench_host::audit::Outcome::Trapped, "{path}");
+    assert_eq!(trap.event.outcome, workbench_host::model::audit::Outcome::Trapped, "{path}");
     assert!(trap.event.reason.as_deref().unwrap_or_default().starts_with(code), "{path}: {:?}", trap.event.reason);
 }
 

@@ -7,15 +7,15 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use workbench_host::audit::Outcome;
+use workbench_host::model::audit::Outcome;
 use workbench_host::runtime::admission::AdmissionConfig;
 use workbench_host::runtime::{CallError, RuntimeLimits, TrapKind};
 use workbench_host::scope::Scope;
 use workbench_host::service::ServiceError;
-use workbench_host::service::admin::InstallRequest;
+use workbench_host::service::installations::InstallRequest;
 use workbench_host::store::KvBucket;
 
-use workbench_host::api::auth::Role;
+use workbench_host::model::directory::Role;
 
 use crate::server::{Db, Server, on_both_databases};
 use crate::support::{HOSTILE_MANIFEST, Host, test_admission, test_limits};
@@ -116,7 +116,7 @@ async fn install_hostile_on(server: &Server, tenant: &str, member: &str) {
     }
     if tenant != "demo" {
         workbench.store().upsert_tenant(tenant, tenant).await.expect("tenant");
-        let profile = workbench_host::store::MemberProfile { name: member.into(), ..Default::default() };
+        let profile = workbench_host::model::directory::MemberProfile { name: member.into(), ..Default::default() };
         workbench.store().upsert_member(tenant, member, &profile).await.expect("member");
     }
     let request = InstallRequest { version: "0.1.0".into(), granted: vec![Scope::Storage], visible_to: None };
@@ -135,7 +135,7 @@ async fn install_python_on(server: &Server, tenant: &str, member: &str) {
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     }
     if tenant != "demo" {
-        let profile = workbench_host::store::MemberProfile { name: member.into(), ..Default::default() };
+        let profile = workbench_host::model::directory::MemberProfile { name: member.into(), ..Default::default() };
         server.workbench.store().upsert_tenant(tenant, tenant).await.expect("tenant");
         server.workbench.store().upsert_member(tenant, member, &profile).await.expect("member");
     }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use workbench_host::api::auth::Role;
-use workbench_host::audit::Outcome;
+use workbench_host::model::audit::Outcome;
+use workbench_host::model::directory::Role;
 
 use crate::server::{Server, on_both_databases};
 use crate::support::HOSTILE_MANIFEST;

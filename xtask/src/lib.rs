@@ -10,6 +10,8 @@
 //! Tests and benchmarks call [`guests`], which builds once per process;
 //! cargo makes the build a no-op when nothing changed.
 
+pub mod layout;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

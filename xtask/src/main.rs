@@ -19,6 +19,8 @@
 //!   [--no-peer]`: the HTTP load benchmark against `wasmtime serve` (see `bench.rs`).
 //! - `browser [--db sqlite|postgres|both]`: the browser tests of `tests/browser`
 //!   in headless Chromium against a fresh demo server (see `browser.rs`).
+//! - `layout`: the host's module layers, sibling circles and file sizes
+//!   (see `layout.rs`; also a test of this crate).
 //! - `ci`: `cargo fmt --check`, clippy with `-D warnings`, then `test`.
 //!
 //! `test` starts with short fuzz and schemathesis runs (`WORKBENCH_FUZZ_SECONDS`,
@@ -54,6 +56,17 @@ fn run(args: &[String]) -> anyhow::Result<()> {
             Ok(())
         }
         "test" => test(rest),
+        "layout" => {
+            let violations = xtask::layout::check(&xtask::repo_root().join("host/src"))?;
+            for violation in &violations {
+                eprintln!("{violation}");
+            }
+            if !violations.is_empty() {
+                bail!("{} layout rule(s) broken", violations.len());
+            }
+            println!("layout: the layers hold, no circles, no file over {} lines", xtask::layout::MAX_LINES);
+            Ok(())
+        }
         "fuzz" => {
             let seconds = rest.first().and_then(|s| s.parse().ok()).unwrap_or(60);
             let targets: Vec<&str> = rest.iter().skip(1).map(String::as_str).collect();
@@ -93,7 +106,7 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         }
         "help" | "--help" | "-h" => {
             println!(
-                "usage: cargo xtask <build-guests | test | demo | browser [--db …] | fuzz [SECONDS] [TARGET…] | schemathesis [SECONDS] | bench-http […] | ci>"
+                "usage: cargo xtask <build-guests | test | demo | browser [--db …] | fuzz [SECONDS] [TARGET…] | schemathesis [SECONDS] | bench-http […] | layout | ci>"
             );
             Ok(())
         }

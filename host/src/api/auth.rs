@@ -15,37 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::ApiError;
 use crate::config::{AuthConfig, JwtKeyConfig};
-
-/// A role a token may carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Tenant admin.
-    Admin,
-    /// Member (end user).
-    Member,
-    /// Plugin developer.
-    Developer,
-    /// Platform operator.
-    Operator,
-}
-
-impl Role {
-    /// Its name in tokens.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Member => "member",
-            Role::Developer => "developer",
-            Role::Operator => "operator",
-        }
-    }
-
-    /// Parses a role name.
-    pub fn parse(name: &str) -> Option<Self> {
-        [Role::Admin, Role::Member, Role::Developer, Role::Operator].into_iter().find(|r| r.as_str() == name)
-    }
-}
+use crate::model::directory::Role;
 
 /// The claims this host reads (the standard ones are checked by validation).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,7 +143,7 @@ fn load_key(config: &JwtKeyConfig) -> Result<Key, KeyError> {
 }
 
 fn valid_id(id: &str) -> bool {
-    crate::service::admin::valid_member_id(id)
+    crate::service::directory::valid_member_id(id)
 }
 
 impl JwtKeys {

@@ -209,7 +209,7 @@ async fn invoke(
     ApiJson(body): ApiJson<InvokeBody>,
 ) -> ApiResult<Json<InvokeResult>> {
     // The directory is checked with the installation and the consents, in one query.
-    caller.require(crate::api::auth::Role::Member)?;
+    caller.require(crate::model::directory::Role::Member)?;
     let request = body.into_request()?;
     let done = state.workbench.invoke(&caller.tenant, &caller.member, &id, request).await?;
     let (body, body_base64) = match String::from_utf8(done.response.body) {

@@ -7,10 +7,12 @@ use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{Caller, Role};
+use super::auth::Caller;
 use super::error::{ApiJson, ApiPath, ApiResult, ErrorBody};
 use super::{AppState, detached};
-use crate::service::admin::{DeletionReceipt, Member};
+use crate::model::directory::Role;
+use crate::service::DeletionReceipt;
+use crate::service::directory::Member;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list, add)).routes(routes!(get, patch, remove))

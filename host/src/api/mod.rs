@@ -321,7 +321,7 @@ async fn refuse_nul(request: Request, next: Next) -> Response {
 
 /// The caller's tenant must have the member in its directory.
 async fn require_member(state: &AppState, caller: &auth::Caller) -> Result<(), ApiError> {
-    caller.require(auth::Role::Member)?;
+    caller.require(crate::model::directory::Role::Member)?;
     match state.workbench.store().member(&caller.tenant, &caller.member).await {
         Ok(Some(_)) => Ok(()),
         Ok(None) => Err(crate::service::ServiceError::not_a_member().into()),

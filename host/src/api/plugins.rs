@@ -7,9 +7,10 @@ use base64::Engine as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{Caller, Role};
+use super::auth::Caller;
 use super::error::{ApiError, ApiPath, ApiResult, ErrorBody};
 use super::{AppState, detached};
+use crate::model::directory::Role;
 use crate::service::Published;
 use crate::service::registry::{CatalogueEntry, ComponentSignature};
 

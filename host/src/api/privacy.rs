@@ -10,12 +10,14 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{Caller, Role};
+use super::auth::Caller;
 use super::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
 use super::{AppState, detached};
-use crate::audit::Outcome;
+use crate::model::audit::AuditFilter;
+use crate::model::audit::{Action, Outcome};
+use crate::model::directory::Role;
+use crate::model::settings::Retention;
 use crate::service::privacy::{AuditPage, MAX_PAGE};
-use crate::store::{AuditFilter, Retention};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -71,11 +73,21 @@ impl AuditQuery {
                 Outcome::parse(o).ok_or_else(|| ApiError::invalid("outcome must be allowed, denied, failed or trapped"))
             })
             .transpose()?;
+        let action = self
+            .action
+            .as_deref()
+            .map(|a| {
+                Action::parse(a).ok_or_else(|| {
+                    let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+                    ApiError::invalid(format!("action {a:?} is not an audit action; actions are {}", names.join(", ")))
+                })
+            })
+            .transpose()?;
         Ok(AuditFilter {
             subject: self.subject.clone(),
             actor: self.actor.clone(),
             plugin: self.plugin.clone(),
-            action: self.action.clone(),
+            action,
             outcome,
             with_scope: false,
             from_ms: self.from,

@@ -7,11 +7,13 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{Caller, Role};
+use super::auth::Caller;
 use super::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use super::{AppState, detached};
+use crate::model::directory::Role;
 use crate::scope::Scope;
-use crate::service::admin::{DeletionReceipt, InstallRequest, InstallationView, Preview};
+use crate::service::DeletionReceipt;
+use crate::service::installations::{InstallRequest, InstallationView, Preview};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

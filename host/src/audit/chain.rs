@@ -7,27 +7,9 @@
 //! committed record sits past the latest signed checkpoint.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::record::{AuditEvent, AuditRecord};
-
-/// The hash before a tenant's first record.
-pub const GENESIS: [u8; 32] = [0; 32];
-
-/// The head of a tenant's chain: its last sequence number and hash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Head {
-    /// Last seq (0 before the first record).
-    pub seq: i64,
-    /// Last hash ([`GENESIS`] before the first record).
-    pub hash: [u8; 32],
-}
-
-impl Head {
-    /// The head of an empty chain.
-    pub const EMPTY: Head = Head { seq: 0, hash: GENESIS };
-}
+use crate::model::audit::{AuditEvent, AuditRecord, Chaining, Checkpoint, Head};
 
 fn field(hasher: &mut Sha256, bytes: &[u8]) {
     hasher.update((bytes.len() as u32).to_be_bytes());
@@ -63,8 +45,30 @@ pub fn record_hash(event: &AuditEvent, seq: i64, prev_hash: &[u8; 32]) -> [u8; 3
     hasher.finalize().into()
 }
 
-/// Appends `event` after `head`, returning the record and moving `head`.
+/// PostgreSQL text cannot hold NUL; a plugin's error text (or any other
+/// text) with one must not fail the batch it shares with other tenants.
+/// Replaced before hashing, on both backends alike.
+fn without_nul(mut event: AuditEvent) -> AuditEvent {
+    fn clean(text: &mut String) {
+        if text.contains('\0') {
+            *text = text.replace('\0', "\u{FFFD}");
+        }
+    }
+    clean(&mut event.actor);
+    clean(&mut event.action);
+    for text in [&mut event.subject, &mut event.scope, &mut event.purpose, &mut event.reason, &mut event.invocation]
+        .into_iter()
+        .flatten()
+    {
+        clean(text);
+    }
+    event
+}
+
+/// Appends `event` after `head` (any NUL in its text replaced by U+FFFD),
+/// returning the record and moving `head`.
 pub fn link(head: &mut Head, event: AuditEvent) -> AuditRecord {
+    let event = without_nul(event);
     let seq = head.seq + 1;
     let hash = record_hash(&event, seq, &head.hash);
     let record = AuditRecord { event, seq, prev_hash: head.hash, hash };
@@ -72,21 +76,33 @@ pub fn link(head: &mut Head, event: AuditEvent) -> AuditRecord {
     record
 }
 
-/// A signed statement that `tenant`'s chain had head `hash` at `seq`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    /// Tenant.
-    pub tenant: String,
-    /// Sequence number of the head.
-    pub seq: i64,
-    /// Hash of the record at `seq`, hex.
-    pub hash: String,
-    /// When it was signed, ms since the epoch.
-    pub signed_at_ms: i64,
-    /// Which key signed it (see [`key_id`]).
-    pub key_id: String,
-    /// Ed25519 signature, hex.
-    pub signature: String,
+/// The [`Chaining`] the audit writer hands the store: records linked by
+/// [`link`], checkpoints signed with the host's key at the time of the batch.
+pub struct ChainSigner {
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for ChainSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainSigner").field("key_id", &key_id(&self.key.verifying_key())).finish()
+    }
+}
+
+impl ChainSigner {
+    /// Chaining that signs with `key`.
+    pub fn new(key: SigningKey) -> Self {
+        Self { key }
+    }
+}
+
+impl Chaining for ChainSigner {
+    fn link(&self, head: &mut Head, event: AuditEvent) -> AuditRecord {
+        link(head, event)
+    }
+
+    fn checkpoint(&self, tenant: &str, head: Head) -> Checkpoint {
+        sign_checkpoint(&self.key, tenant, head, crate::now_ms())
+    }
 }
 
 fn checkpoint_message(tenant: &str, seq: i64, hash: &[u8; 32]) -> Vec<u8> {
@@ -157,7 +173,8 @@ pub fn verify_checkpoint(key: &VerifyingKey, checkpoint: &Checkpoint) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::record::Outcome;
+    use crate::model::audit::GENESIS;
+    use crate::model::audit::Outcome;
 
     fn event(n: i64) -> AuditEvent {
         AuditEvent {

@@ -1,11 +1,9 @@
-//! The tamper-evident audit log: records ([`record`]), hash chaining and
-//! signed checkpoints ([`chain`]), the group-commit writer ([`writer`]) and
-//! verification ([`verify`]).
+//! The tamper-evident audit log: hash chaining and signed checkpoints
+//! ([`chain`]), the group-commit writer ([`writer`]) and verification
+//! ([`verify`]). What a record says is in [`crate::model::audit`].
 
 pub mod chain;
-pub mod record;
 pub mod verify;
 pub mod writer;
 
-pub use record::{AuditEvent, AuditRecord, Outcome};
 pub use writer::{AuditWriter, AuditWriterConfig};

@@ -4,8 +4,9 @@
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 
-use super::chain::{self, Checkpoint, GENESIS};
-use crate::store::{Store, StoreError};
+use super::chain;
+use crate::model::audit::{AuditRecord, Checkpoint, GENESIS, Head};
+use crate::store::{AuditLog, StoreError};
 
 /// Records read per page.
 const PAGE: u32 = 10_000;
@@ -96,18 +97,18 @@ impl VerifyReport {
 /// Walks one tenant's records in order against its verified checkpoints.
 struct ChainWalker<'a> {
     report: VerifyReport,
-    vouched: std::iter::Peekable<std::slice::Iter<'a, chain::Head>>,
+    vouched: std::iter::Peekable<std::slice::Iter<'a, Head>>,
     last_seq: i64,
     last_hash: [u8; 32],
 }
 
 impl<'a> ChainWalker<'a> {
-    fn new(report: VerifyReport, vouched: &'a [chain::Head]) -> Self {
+    fn new(report: VerifyReport, vouched: &'a [Head]) -> Self {
         Self { report, vouched: vouched.iter().peekable(), last_seq: 0, last_hash: GENESIS }
     }
 
     /// Checks the next record; false (with the report's error set) at the first break.
-    fn push(&mut self, record: &super::AuditRecord) -> bool {
+    fn push(&mut self, record: &AuditRecord) -> bool {
         let expected = self.last_seq + 1;
         let error = if record.seq != expected {
             Some(ChainBreak::Missing { seq: expected, found: record.seq })
@@ -145,11 +146,7 @@ impl<'a> ChainWalker<'a> {
 
 /// Verifies the checkpoints' signatures; the report (with its error set on
 /// a bad signature) and the vouched heads in seq order.
-fn check_checkpoints(
-    tenant: &str,
-    key: &VerifyingKey,
-    mut checkpoints: Vec<Checkpoint>,
-) -> (VerifyReport, Vec<chain::Head>) {
+fn check_checkpoints(tenant: &str, key: &VerifyingKey, mut checkpoints: Vec<Checkpoint>) -> (VerifyReport, Vec<Head>) {
     checkpoints.sort_by_key(|c| c.seq);
     let mut report = VerifyReport {
         tenant: tenant.to_owned(),
@@ -175,7 +172,7 @@ fn check_checkpoints(
 /// Verifies `tenant`'s chain against its stored checkpoints plus `extra`
 /// (e.g. exported earlier and kept elsewhere), all signed by `key`.
 pub async fn verify_tenant(
-    store: &dyn Store,
+    store: &dyn AuditLog,
     tenant: &str,
     key: &VerifyingKey,
     extra: &[Checkpoint],
@@ -207,7 +204,7 @@ pub async fn verify_tenant(
 pub fn verify_export(
     tenant: &str,
     key: &VerifyingKey,
-    records: &[super::AuditRecord],
+    records: &[AuditRecord],
     checkpoints: Vec<Checkpoint>,
 ) -> VerifyReport {
     let checkpoints: Vec<_> = checkpoints.into_iter().filter(|c| c.tenant == tenant).collect();
@@ -260,7 +257,7 @@ pub enum ExportError {
 /// Reads an NDJSON export (`GET /audit/export`): one record per line, and
 /// `{"checkpoint": …}` lines with the signed checkpoints. Blank lines are
 /// skipped.
-pub fn parse_export(text: &str) -> Result<(Vec<super::AuditRecord>, Vec<Checkpoint>), ExportError> {
+pub fn parse_export(text: &str) -> Result<(Vec<AuditRecord>, Vec<Checkpoint>), ExportError> {
     let (mut records, mut checkpoints) = (Vec::new(), Vec::new());
     for (index, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let line_number = index + 1;

@@ -11,8 +11,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::chain;
-use super::record::{AuditEvent, AuditRecord};
-use crate::store::Store;
+use crate::model::audit::{AuditEvent, AuditRecord};
+use crate::store::AuditLog;
 
 /// Writer settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -61,7 +61,7 @@ impl std::fmt::Debug for Submission {
 impl AuditWriter {
     /// Starts the writer task. It stops once every handle is dropped and the
     /// queue is drained; await the returned handle to know it flushed.
-    pub fn spawn(store: Arc<dyn Store>, key: SigningKey, config: AuditWriterConfig) -> (Self, JoinHandle<()>) {
+    pub fn spawn(store: Arc<dyn AuditLog>, key: SigningKey, config: AuditWriterConfig) -> (Self, JoinHandle<()>) {
         let (queue, receiver) = mpsc::channel(config.queue_depth.max(1));
         let task = tokio::spawn(run(store, key, config, receiver));
         (Self { queue }, task)
@@ -86,12 +86,12 @@ impl AuditWriter {
 }
 
 async fn run(
-    store: Arc<dyn Store>,
+    store: Arc<dyn AuditLog>,
     key: SigningKey,
     config: AuditWriterConfig,
     mut receiver: mpsc::Receiver<Submission>,
 ) {
-    let sign = move |tenant: &str, head: chain::Head| chain::sign_checkpoint(&key, tenant, head, crate::now_ms());
+    let signer = chain::ChainSigner::new(key);
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
         let mut records = batch[0].events.len();
@@ -109,7 +109,7 @@ async fn run(
         let events: Vec<AuditEvent> = events.into_iter().flatten().collect();
         tracing::trace!(records = events.len(), submissions = sizes.len(), "audit batch");
         metrics::histogram!("workbench_audit_batch_records").record(events.len() as f64);
-        match store.append_audit(events, &sign).await {
+        match store.append_audit(events, &signer).await {
             Ok(written) => {
                 let mut written = written.into_iter();
                 for (size, sender) in sizes.into_iter().zip(senders) {

@@ -6,7 +6,7 @@
 
 use super::bindings::workbench::plugin::log::{self, Level};
 use super::state::{CallState, LogLine};
-use crate::audit::Outcome;
+use crate::model::audit::{Action, Outcome};
 use crate::scope::Scope;
 
 impl log::Host for CallState {
@@ -15,7 +15,7 @@ impl log::Host for CallState {
         if let Err(denial) = crate::gate::decide(Scope::Log, &self.call.policy, &self.call.consents, self.call.now_ms) {
             if !self.log_denial_audited {
                 self.log_denial_audited = true;
-                self.record("log.write", Some(Scope::Log), Outcome::Denied, Some(denial.code().to_owned()));
+                self.record(Action::LogWrite, Some(Scope::Log), Outcome::Denied, Some(denial.code().to_owned()));
             }
             return Ok(());
         }

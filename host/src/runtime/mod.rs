@@ -24,7 +24,7 @@ pub use cache::PrepareError;
 pub use limits::{GuestLimit, RuntimeLimits};
 pub use state::{CallContext, HostServices, LogLine};
 
-use crate::audit::{AuditEvent, Outcome};
+use crate::model::audit::{Action, AuditEvent, Outcome};
 use bindings::{Plugin, PluginPre};
 use state::CallState;
 
@@ -236,12 +236,12 @@ impl Runtime {
         if let Err(error) = &result {
             match error {
                 CallError::Trap { kind, message } => {
-                    state.record("invoke", None, Outcome::Trapped, Some(format!("{}: {message}", kind.code())));
+                    state.record(Action::Invoke, None, Outcome::Trapped, Some(format!("{}: {message}", kind.code())));
                 }
                 CallError::Plugin(PluginError::Internal(message)) => {
                     let mut message = message.clone();
                     message.truncate(message.floor_char_boundary(500));
-                    state.record("invoke", None, Outcome::Failed, Some(format!("plugin_error: {message}")));
+                    state.record(Action::Invoke, None, Outcome::Failed, Some(format!("plugin_error: {message}")));
                 }
                 CallError::Plugin(_) => {}
             }

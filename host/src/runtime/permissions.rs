@@ -4,12 +4,13 @@
 use super::bindings::AccessError;
 use super::bindings::workbench::plugin::permissions::{self, ApprovalPermission, CustomerAccess, CustomerPermission};
 use super::state::CallState;
+use crate::model::audit::Action;
+use crate::model::directory;
 use crate::scope::Scope;
-use crate::store;
 
 impl permissions::Host for CallState {
     async fn customers(&mut self) -> wasmtime::Result<Result<Vec<CustomerPermission>, AccessError>> {
-        if let Err(denial) = self.access("read", Scope::PermCustomer)? {
+        if let Err(denial) = self.access(Action::Read, Scope::PermCustomer)? {
             return Ok(Err(denial.into()));
         }
         let profile = self.profile().await?;
@@ -20,16 +21,16 @@ impl permissions::Host for CallState {
                 customer_id: c.customer_id.clone(),
                 customer_name: c.customer_name.clone(),
                 access: match c.access {
-                    store::CustomerAccess::View => CustomerAccess::View,
-                    store::CustomerAccess::Edit => CustomerAccess::Edit,
-                    store::CustomerAccess::Manage => CustomerAccess::Manage,
+                    directory::CustomerAccess::View => CustomerAccess::View,
+                    directory::CustomerAccess::Edit => CustomerAccess::Edit,
+                    directory::CustomerAccess::Manage => CustomerAccess::Manage,
                 },
             })
             .collect()))
     }
 
     async fn approvals(&mut self) -> wasmtime::Result<Result<Vec<ApprovalPermission>, AccessError>> {
-        if let Err(denial) = self.access("read", Scope::PermApproval)? {
+        if let Err(denial) = self.access(Action::Read, Scope::PermApproval)? {
             return Ok(Err(denial.into()));
         }
         let profile = self.profile().await?;

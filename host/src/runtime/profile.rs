@@ -4,15 +4,16 @@
 use super::bindings::AccessError;
 use super::bindings::workbench::plugin::profile::{self, Date, GenderKind, Position};
 use super::state::CallState;
+use crate::model::audit::Action;
+use crate::model::directory::{Gender, MemberProfile};
 use crate::scope::Scope;
-use crate::store::{Gender, MemberProfile};
 
 type Field<T> = wasmtime::Result<Result<T, AccessError>>;
 
 impl CallState {
     /// Gate, audit, then pick the field from the caller's profile.
     async fn field<T>(&mut self, scope: Scope, pick: impl FnOnce(&MemberProfile) -> T) -> Field<T> {
-        if let Err(denial) = self.access("read", scope)? {
+        if let Err(denial) = self.access(Action::Read, scope)? {
             return Ok(Err(denial.into()));
         }
         let profile = self.profile().await?;
@@ -31,7 +32,7 @@ fn date(text: &str) -> Option<Date> {
 
 impl profile::Host for CallState {
     async fn user_id(&mut self) -> Field<String> {
-        if let Err(denial) = self.access("read", Scope::UserId)? {
+        if let Err(denial) = self.access(Action::Read, Scope::UserId)? {
             return Ok(Err(denial.into()));
         }
         Ok(Ok(self.open_id()))

@@ -7,12 +7,14 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::limits::{CallLimiter, GuestLimit, RuntimeLimits};
-use crate::audit::{AuditEvent, Outcome};
-use crate::gate::{self, ConsentSet, Denial, PluginPolicy};
-use crate::manifest::Manifest;
+use crate::gate::{self, Denial};
+use crate::model::audit::{Action, AuditEvent, Outcome};
+use crate::model::consent::{ConsentSet, PluginPolicy};
+use crate::model::directory::MemberProfile;
+use crate::model::manifest::Manifest;
 use crate::openid::OpenIdKey;
 use crate::scope::Scope;
-use crate::store::{MemberProfile, Store};
+use crate::store::CallStore;
 
 /// Everything a call needs to know about its caller and plugin.
 #[derive(Debug, Clone)]
@@ -57,7 +59,7 @@ pub type PendingEffect = tokio::task::JoinHandle<Option<AuditEvent>>;
 #[derive(Debug, Clone)]
 pub struct HostServices {
     /// Persistence.
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn CallStore>,
     /// Derives open ids.
     pub open_ids: OpenIdKey,
     /// Limits.
@@ -138,7 +140,7 @@ impl CallState {
     }
 
     /// Appends an audit event for this call.
-    pub(crate) fn record(&mut self, action: &str, scope: Option<Scope>, outcome: Outcome, reason: Option<String>) {
+    pub(crate) fn record(&mut self, action: Action, scope: Option<Scope>, outcome: Outcome, reason: Option<String>) {
         let event = self.event(action, scope, outcome, reason);
         self.audit.push(event);
     }
@@ -146,7 +148,7 @@ impl CallState {
     /// The audit event [`CallState::record`] appends.
     pub(crate) fn event(
         &self,
-        action: &str,
+        action: Action,
         scope: Option<Scope>,
         outcome: Outcome,
         reason: Option<String>,
@@ -168,7 +170,7 @@ impl CallState {
     /// event from [`CallState::pending`]. The outer error is a store failure.
     pub(crate) async fn effect<T, F>(
         &mut self,
-        action: &'static str,
+        action: Action,
         work: F,
         audit: impl FnOnce(&T) -> (Outcome, Option<String>) + Send + 'static,
     ) -> Result<T, crate::store::StoreError>
@@ -209,7 +211,7 @@ impl CallState {
     /// Counts the host call and asks the gate about `scope`; a refusal is
     /// audited here, an allowed access by the caller once it is done.
     /// The outer error is a trap (host call limit); the inner one the denial.
-    pub(crate) fn gate(&mut self, action: &str, scope: Scope) -> wasmtime::Result<Result<(), Denial>> {
+    pub(crate) fn gate(&mut self, action: Action, scope: Scope) -> wasmtime::Result<Result<(), Denial>> {
         self.count_hostcall()?;
         let decision = gate::decide(scope, &self.call.policy, &self.call.consents, self.call.now_ms);
         if let Err(denial) = decision {
@@ -219,7 +221,7 @@ impl CallState {
     }
 
     /// [`CallState::gate`], auditing an allowed access at once (field reads).
-    pub(crate) fn access(&mut self, action: &str, scope: Scope) -> wasmtime::Result<Result<(), Denial>> {
+    pub(crate) fn access(&mut self, action: Action, scope: Scope) -> wasmtime::Result<Result<(), Denial>> {
         let decision = self.gate(action, scope)?;
         if decision.is_ok() {
             self.record(action, Some(scope), Outcome::Allowed, None);

@@ -4,7 +4,7 @@
 
 use super::bindings::workbench::plugin::storage::{self, Bucket, Quota, StorageError};
 use super::state::CallState;
-use crate::audit::Outcome;
+use crate::model::audit::{Action, Outcome};
 use crate::scope::Scope;
 use crate::store::KvBucket;
 
@@ -18,7 +18,7 @@ impl CallState {
     /// here; the caller audits the outcome of the operation.
     fn storage_check(
         &mut self,
-        action: &str,
+        action: Action,
         key: &str,
         check_key: bool,
     ) -> wasmtime::Result<Result<(), StorageError>> {
@@ -85,21 +85,21 @@ fn storage_failed(error: crate::store::StoreError) -> wasmtime::Error {
 
 impl storage::Host for CallState {
     async fn get(&mut self, bucket: Bucket, key: String) -> StorageResult<Option<Vec<u8>>> {
-        if let Err(e) = self.storage_check("storage.get", &key, true)? {
+        if let Err(e) = self.storage_check(Action::StorageGet, &key, true)? {
             return Ok(Err(e));
         }
         let value = self.services.store.kv_get(self.bucket(bucket), &key).await.map_err(storage_failed)?;
-        self.record("storage.get", Some(Scope::Storage), Outcome::Allowed, None);
+        self.record(Action::StorageGet, Some(Scope::Storage), Outcome::Allowed, None);
         Ok(Ok(value))
     }
 
     async fn set(&mut self, bucket: Bucket, key: String, value: Vec<u8>) -> StorageResult<()> {
-        if let Err(e) = self.storage_check("storage.set", &key, true)? {
+        if let Err(e) = self.storage_check(Action::StorageSet, &key, true)? {
             return Ok(Err(e));
         }
         let max = self.services.limits.storage_value_bytes;
         if value.len() > max {
-            self.record("storage.set", Some(Scope::Storage), Outcome::Failed, Some("value_too_large".into()));
+            self.record(Action::StorageSet, Some(Scope::Storage), Outcome::Failed, Some("value_too_large".into()));
             return Ok(Err(StorageError::ValueTooLarge(max as u64)));
         }
         // What one call may write in all: a call cannot turn the shared
@@ -109,7 +109,7 @@ impl storage::Host for CallState {
         if self.written_bytes + size > budget {
             let reason =
                 format!("quota_exceeded: a call may write {budget} bytes, this one has written {}", self.written_bytes);
-            self.record("storage.set", Some(Scope::Storage), Outcome::Denied, Some(reason));
+            self.record(Action::StorageSet, Some(Scope::Storage), Outcome::Denied, Some(reason));
             return Ok(Err(StorageError::Denied(crate::gate::Denial::QuotaExceeded.into())));
         }
         self.written_bytes += size;
@@ -117,7 +117,7 @@ impl storage::Host for CallState {
         let (store, target) = (std::sync::Arc::clone(&self.services.store), OwnedBucket::of(self, bucket));
         let work = async move { store.kv_set(target.borrow(), &key, &value, quota, crate::now_ms()).await };
         let written = self
-            .effect("storage.set", work, |written| match written {
+            .effect(Action::StorageSet, work, |written| match written {
                 Ok(()) => (Outcome::Allowed, None),
                 Err(_) => (Outcome::Denied, Some("quota_exceeded".into())),
             })
@@ -129,27 +129,27 @@ impl storage::Host for CallState {
     }
 
     async fn delete(&mut self, bucket: Bucket, key: String) -> StorageResult<bool> {
-        if let Err(e) = self.storage_check("storage.delete", &key, true)? {
+        if let Err(e) = self.storage_check(Action::StorageDelete, &key, true)? {
             return Ok(Err(e));
         }
         let (store, target) = (std::sync::Arc::clone(&self.services.store), OwnedBucket::of(self, bucket));
         let work = async move { store.kv_delete(target.borrow(), &key).await };
         let existed =
-            self.effect("storage.delete", work, |_| (Outcome::Allowed, None)).await.map_err(storage_failed)?;
+            self.effect(Action::StorageDelete, work, |_| (Outcome::Allowed, None)).await.map_err(storage_failed)?;
         Ok(Ok(existed))
     }
 
     async fn list_keys(&mut self, bucket: Bucket, prefix: String) -> StorageResult<Vec<String>> {
-        if let Err(e) = self.storage_check("storage.list", &prefix, false)? {
+        if let Err(e) = self.storage_check(Action::StorageList, &prefix, false)? {
             return Ok(Err(e));
         }
         if prefix.len() > self.services.limits.storage_key_bytes {
-            self.record("storage.list", Some(Scope::Storage), Outcome::Failed, Some("invalid_key".into()));
+            self.record(Action::StorageList, Some(Scope::Storage), Outcome::Failed, Some("invalid_key".into()));
             return Ok(Err(StorageError::InvalidKey("the prefix is longer than any key can be".into())));
         }
         let keys =
             self.services.store.kv_list(self.bucket(bucket), &prefix, LIST_LIMIT).await.map_err(storage_failed)?;
-        self.record("storage.list", Some(Scope::Storage), Outcome::Allowed, None);
+        self.record(Action::StorageList, Some(Scope::Storage), Outcome::Allowed, None);
         Ok(Ok(keys))
     }
 }

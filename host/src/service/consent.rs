@@ -4,11 +4,13 @@
 use serde::Serialize;
 
 use super::{Actor, LoadedVersion, ServiceError, ServiceResult, Workbench, scope_list};
-use crate::audit::Outcome;
-use crate::gate::{self, ConsentSet, Denial, PluginPolicy};
-use crate::manifest::Developer;
+use crate::gate::{self, Denial};
+use crate::model::audit::{Action, Outcome};
+use crate::model::consent::{Consent, ConsentSet, PluginPolicy, PurposeDigest};
+use crate::model::installation::Installation;
+use crate::model::manifest::Developer;
 use crate::scope::{Scope, ScopeSet};
-use crate::store::{Installation, StoreError};
+use crate::store::StoreError;
 
 /// Where a member stands on one scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -156,7 +158,7 @@ impl Workbench {
     pub async fn my_plugins(&self, tenant: &str, member: &str) -> ServiceResult<Vec<MyPlugin>> {
         let mut plugins = Vec::new();
         for installation in self.store.installations(tenant).await? {
-            if installation.state != crate::store::InstallationState::Enabled
+            if installation.state != crate::model::installation::InstallationState::Enabled
                 || !super::visible_to(&installation, member)
             {
                 continue;
@@ -234,8 +236,8 @@ impl Workbench {
                     "{scope} is sensitive and needs its own consent: list it in `sensitive` as well"
                 )));
             }
-            let consent = gate::Consent {
-                purpose: gate::PurposeDigest::of(&declaration.purpose),
+            let consent = Consent {
+                purpose: PurposeDigest::of(&declaration.purpose),
                 separate: scope.is_sensitive(),
                 granted_at_ms: now,
                 expires_at_ms: None,
@@ -245,7 +247,7 @@ impl Workbench {
         }
         self.store.put_consents(tenant, member, plugin, &consents).await?;
         let reason = format!("{plugin}: {}", scope_list(listed.iter()));
-        self.audit_change(tenant, Actor::Member(member), Some(member), "consent.grant", reason).await?;
+        self.audit_change(tenant, Actor::Member(member), Some(member), Action::ConsentGrant, reason).await?;
         let stored = self.store.consents(tenant, member, plugin).await?;
         Ok(disclosure(&loaded, &installation, &stored, crate::now_ms()))
     }
@@ -276,11 +278,12 @@ impl Workbench {
         };
         // Recorded before it takes effect, so that in the audit order every
         // refusal it causes comes after it; a failure is recorded too.
-        self.audit_change(tenant, Actor::Member(member), Some(member), "consent.withdraw", reason.clone()).await?;
+        self.audit_change(tenant, Actor::Member(member), Some(member), Action::ConsentWithdraw, reason.clone()).await?;
         if let Err(error) = self.store.withdraw_consents(tenant, member, plugin, scopes, crate::now_ms()).await {
             let failed = format!("{reason} not applied: {}", failure_code(&error));
             let actor = Actor::Member(member);
-            self.audit_change_outcome(tenant, actor, Some(member), "consent.withdraw", Outcome::Failed, failed).await?;
+            self.audit_change_outcome(tenant, actor, Some(member), Action::ConsentWithdraw, Outcome::Failed, failed)
+                .await?;
             return Err(error.into());
         }
         let stored = self.store.consents(tenant, member, plugin).await?;

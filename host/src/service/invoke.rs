@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::{ServiceError, ServiceResult, Workbench, consent};
-use crate::audit::{AuditEvent, AuditRecord, Outcome};
 use crate::gate;
+use crate::model::audit::{Action, AuditEvent, AuditRecord, Outcome};
 use crate::runtime::admission::{self, Refusal};
 use crate::runtime::{CallContext, CallError, LogLine, Request, Response};
 
@@ -49,7 +49,7 @@ impl Workbench {
                 subject: Some(member.to_owned()),
                 reason: Some(format!("consent_required: {}", names.join(", "))),
                 invocation: Some(invocation),
-                ..AuditEvent::new(tenant, loaded.actor.clone(), "invoke", Outcome::Denied)
+                ..AuditEvent::new(tenant, loaded.actor.clone(), Action::Invoke, Outcome::Denied)
             };
             self.audit.append(vec![event]).await?;
             metrics::counter!("workbench_invocations_total", "outcome" => "consent_required").increment(1);

@@ -3,31 +3,37 @@
 //! [`registry`] (developers), [`admin`] (tenant admins), [`consent`] and
 //! [`invoke`] (members), [`privacy`] (audit log, access log, export).
 
-pub mod admin;
 pub mod consent;
+pub mod directory;
+pub mod installations;
 pub mod invoke;
 pub mod keys;
 pub mod privacy;
 pub mod refusals;
 pub mod registry;
+pub mod settings;
 
+use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use ed25519_dalek::VerifyingKey;
 use tokio::task::JoinHandle;
 
+use crate::audit::AuditWriter;
 use crate::audit::writer::AuditError;
-use crate::audit::{AuditEvent, AuditRecord, AuditWriter, Outcome};
 use crate::config::Config;
 use crate::gate::Denial;
-use crate::manifest::{Manifest, ManifestError};
+use crate::model::audit::{Action, AuditEvent, AuditRecord, Outcome};
+use crate::model::installation::{Deleted, Installation, InstallationState};
+use crate::model::manifest::{Manifest, ManifestError};
+use crate::model::registry::PluginVersion;
 use crate::openid::OpenIdKey;
 use crate::runtime::admission::Admission;
 use crate::runtime::{HostServices, PrepareError, Runtime, RuntimeConfig};
 use crate::scope::Scope;
-use crate::store::sql::SqlStore;
-use crate::store::{Installation, InstallationState, PluginVersion, Store, StoreError};
+use crate::store::SqlStore;
+use crate::store::{Store, StoreError};
 
 pub use consent::Disclosure;
 pub use invoke::Invoked;
@@ -152,6 +158,21 @@ impl std::fmt::Debug for Workbench {
     }
 }
 
+/// What an uninstall or a member's removal deleted.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DeletionReceipt {
+    /// `plugin:ID` or `member:ID`.
+    pub removed: String,
+    /// Consent rows deleted.
+    pub consents_deleted: u64,
+    /// Plugin storage entries deleted.
+    pub storage_entries_deleted: u64,
+    /// When, ms since the epoch.
+    pub deleted_at_ms: i64,
+    /// The audit record of the deletion.
+    pub audit_seq: i64,
+}
+
 impl Workbench {
     /// Opens the store (`database_url`, else SQLite under the data dir),
     /// loads (or creates) the keys and starts the runtime and the audit
@@ -174,8 +195,8 @@ impl Workbench {
             Runtime::new(&RuntimeConfig { limits: config.runtime.clone(), cache_dir: Some(config.cache_dir()) })
                 .map_err(|e| anyhow::anyhow!("starting the runtime: {e:#}"))?;
         let verifying_key = signing.verifying_key();
-        let (audit, writer) = AuditWriter::spawn(Arc::clone(&store), signing, config.audit.clone());
-        let services = HostServices { store: Arc::clone(&store), open_ids, limits: Arc::clone(runtime.limits()) };
+        let (audit, writer) = AuditWriter::spawn(store.clone(), signing, config.audit.clone());
+        let services = HostServices { store: store.clone(), open_ids, limits: Arc::clone(runtime.limits()) };
         let admission = Admission::new(config.admission.clone(), &config.runtime);
         let window = std::time::Duration::from_secs(config.admission.refusal_window_secs);
         let refusals = refusals::RefusalLog::start(audit.clone(), window, &admission);
@@ -213,13 +234,35 @@ impl Workbench {
         &self.audit
     }
 
+    /// Audits a deletion and returns its receipt.
+    async fn receipt(
+        &self,
+        tenant: &str,
+        actor: Actor<'_>,
+        subject: Option<&str>,
+        action: Action,
+        removed: String,
+        deleted: Deleted,
+    ) -> ServiceResult<DeletionReceipt> {
+        let reason =
+            format!("{removed}: {} consents and {} storage entries deleted", deleted.consents, deleted.storage_entries);
+        let record = self.audit_change(tenant, actor, subject, action, reason).await?;
+        Ok(DeletionReceipt {
+            removed,
+            consents_deleted: deleted.consents,
+            storage_entries_deleted: deleted.storage_entries,
+            deleted_at_ms: record.event.ts_ms,
+            audit_seq: record.seq,
+        })
+    }
+
     /// Makes one admin or member change durable in the tenant's audit log.
     async fn audit_change(
         &self,
         tenant: &str,
         actor: Actor<'_>,
         subject: Option<&str>,
-        action: &str,
+        action: Action,
         reason: String,
     ) -> ServiceResult<AuditRecord> {
         self.audit_change_outcome(tenant, actor, subject, action, Outcome::Allowed, reason).await
@@ -231,7 +274,7 @@ impl Workbench {
         tenant: &str,
         actor: Actor<'_>,
         subject: Option<&str>,
-        action: &str,
+        action: Action,
         outcome: Outcome,
         reason: String,
     ) -> ServiceResult<AuditRecord> {

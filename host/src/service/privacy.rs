@@ -5,9 +5,10 @@ use base64::Engine as _;
 use serde::Serialize;
 
 use super::{ServiceResult, Workbench};
-use crate::audit::AuditRecord;
 use crate::audit::verify::{self, VerifyReport};
-use crate::store::{AuditFilter, MemberProfile};
+use crate::model::audit::AuditFilter;
+use crate::model::audit::AuditRecord;
+use crate::model::directory::MemberProfile;
 
 /// An audit record as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -185,7 +186,7 @@ impl Workbench {
     }
 
     /// The tenant's latest signed checkpoint, if any.
-    pub async fn latest_checkpoint(&self, tenant: &str) -> ServiceResult<Option<crate::audit::chain::Checkpoint>> {
+    pub async fn latest_checkpoint(&self, tenant: &str) -> ServiceResult<Option<crate::model::audit::Checkpoint>> {
         Ok(self.store.audit_checkpoints(tenant).await?.pop())
     }
 

@@ -8,11 +8,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use crate::audit::{AuditEvent, AuditWriter, Outcome};
+use crate::model::audit::{Action, AuditEvent, Outcome};
+
+use crate::audit::AuditWriter;
 use crate::runtime::admission::Admission;
 
 /// Audit action of a refused invocation.
-pub const ACTION: &str = "invoke.refused";
+pub const ACTION: Action = Action::InvokeRefused;
 
 #[derive(Debug)]
 struct Window {

@@ -8,10 +8,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{Actor, ServiceError, ServiceResult, Workbench};
-use crate::manifest::{Developer, Manifest};
+use crate::model::audit::Action;
+use crate::model::manifest::{Developer, Manifest};
+use crate::model::registry::{PluginRelease, PluginVersion, Publisher};
 use crate::runtime::cache::Import;
 use crate::scope::{Scope, ScopeSet};
-use crate::store::{PluginRelease, PluginVersion, Publisher};
 
 /// An Ed25519 signature over [`signing_message`]: the manifest and the
 /// component together, so that neither can be swapped under a signature.
@@ -236,7 +237,7 @@ impl Workbench {
         self.store.put_plugin_version(&version).await?;
         self.ensure_tenant(tenant).await?;
         let reason = format!("{}@{} sha256:{}", published.id, published.version, published.digest);
-        self.audit_change(tenant, Actor::Developer(developer), None, "plugin.publish", reason).await?;
+        self.audit_change(tenant, Actor::Developer(developer), None, Action::PluginPublish, reason).await?;
         tracing::info!(plugin = %published.id, version = %published.version, "published");
         Ok(published)
     }

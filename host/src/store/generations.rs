@@ -18,7 +18,7 @@ use sqlx::any::AnyConnectOptions;
 use sqlx::{ConnectOptions, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::sql::{Backend, placeholders};
+use super::dialect::{Backend, placeholders};
 use super::{StoreError, StoreResult};
 
 /// At most this many calls are answered by one query.

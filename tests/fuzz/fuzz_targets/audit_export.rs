@@ -12,9 +12,10 @@
 use arbitrary::Arbitrary;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use libfuzzer_sys::fuzz_target;
-use workbench_host::audit::chain::{self, Checkpoint, Head};
+use workbench_host::audit::chain;
+use workbench_host::model::audit::{Checkpoint, Head};
 use workbench_host::audit::verify::{parse_export, verify_export};
-use workbench_host::audit::{AuditEvent, AuditRecord, Outcome};
+use workbench_host::model::audit::{AuditEvent, AuditRecord, Outcome};
 
 const TENANT: &str = "demo";
 

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::gate::{PluginPolicy, PurposeDigest};
+use crate::model::consent::{PluginPolicy, PurposeDigest};
 use crate::scope::{Scope, ScopeSet};
 
 /// A plugin version's manifest.

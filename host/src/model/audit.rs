@@ -1,0 +1,332 @@
+//! The audit log's nouns: what one record says ([`AuditEvent`], [`Action`],
+//! [`Outcome`]), its place in a tenant's chain ([`AuditRecord`], [`Head`],
+//! [`Checkpoint`]), which records to read ([`AuditFilter`]), and the step a
+//! store is handed to append a batch ([`Chaining`]).
+
+use serde::{Deserialize, Serialize};
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The access was allowed and the data handed over.
+    Allowed,
+    /// The gate (or a quota) refused; `reason` says why.
+    Denied,
+    /// The call was well-formed but failed (e.g. an invalid storage key).
+    Failed,
+    /// The plugin trapped (deadline, memory, stack, output cap, …).
+    Trapped,
+}
+
+impl Outcome {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Denied => "denied",
+            Outcome::Failed => "failed",
+            Outcome::Trapped => "trapped",
+        }
+    }
+
+    /// Parses [`Outcome::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        [Outcome::Allowed, Outcome::Denied, Outcome::Failed, Outcome::Trapped].into_iter().find(|o| o.as_str() == text)
+    }
+}
+
+/// What an audit record says was attempted. The names are stored, exported
+/// and filtered on; they never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum Action {
+    /// A plugin read a personal field or a capability.
+    #[serde(rename = "read")]
+    Read,
+    /// A plugin was invoked (or refused before it ran).
+    #[serde(rename = "invoke")]
+    Invoke,
+    /// An invocation refused by a rate limit or a full host.
+    #[serde(rename = "invoke.refused")]
+    InvokeRefused,
+    /// A member consented.
+    #[serde(rename = "consent.grant")]
+    ConsentGrant,
+    /// A member withdrew consent.
+    #[serde(rename = "consent.withdraw")]
+    ConsentWithdraw,
+    /// A developer published a version.
+    #[serde(rename = "plugin.publish")]
+    PluginPublish,
+    /// An admin installed a plugin.
+    #[serde(rename = "plugin.install")]
+    PluginInstall,
+    /// An admin moved an installation to another version.
+    #[serde(rename = "plugin.upgrade")]
+    PluginUpgrade,
+    /// An admin changed an installation's grant or visible range.
+    #[serde(rename = "plugin.grant")]
+    PluginGrant,
+    /// An admin enabled an installation.
+    #[serde(rename = "plugin.enable")]
+    PluginEnable,
+    /// An admin disabled an installation.
+    #[serde(rename = "plugin.disable")]
+    PluginDisable,
+    /// An admin uninstalled a plugin.
+    #[serde(rename = "plugin.uninstall")]
+    PluginUninstall,
+    /// An admin previewed what a plugin would see of a member.
+    #[serde(rename = "admin.preview")]
+    AdminPreview,
+    /// A member was added to the directory.
+    #[serde(rename = "member.add")]
+    MemberAdd,
+    /// A member's profile changed.
+    #[serde(rename = "member.update")]
+    MemberUpdate,
+    /// A member was removed with their data.
+    #[serde(rename = "member.remove")]
+    MemberRemove,
+    /// A plugin read a storage key.
+    #[serde(rename = "storage.get")]
+    StorageGet,
+    /// A plugin wrote a storage key.
+    #[serde(rename = "storage.set")]
+    StorageSet,
+    /// A plugin deleted a storage key.
+    #[serde(rename = "storage.delete")]
+    StorageDelete,
+    /// A plugin listed storage keys.
+    #[serde(rename = "storage.list")]
+    StorageList,
+    /// A plugin wrote a log line (audited when refused).
+    #[serde(rename = "log.write")]
+    LogWrite,
+    /// An admin changed the tenant's retention.
+    #[serde(rename = "settings.retention")]
+    SettingsRetention,
+}
+
+impl Action {
+    /// Every action, in the order the page lists them.
+    pub const ALL: [Action; 22] = [
+        Action::Read,
+        Action::Invoke,
+        Action::InvokeRefused,
+        Action::ConsentGrant,
+        Action::ConsentWithdraw,
+        Action::PluginPublish,
+        Action::PluginInstall,
+        Action::PluginUpgrade,
+        Action::PluginGrant,
+        Action::PluginEnable,
+        Action::PluginDisable,
+        Action::PluginUninstall,
+        Action::AdminPreview,
+        Action::MemberAdd,
+        Action::MemberUpdate,
+        Action::MemberRemove,
+        Action::StorageGet,
+        Action::StorageSet,
+        Action::StorageDelete,
+        Action::StorageList,
+        Action::LogWrite,
+        Action::SettingsRetention,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Invoke => "invoke",
+            Action::InvokeRefused => "invoke.refused",
+            Action::ConsentGrant => "consent.grant",
+            Action::ConsentWithdraw => "consent.withdraw",
+            Action::PluginPublish => "plugin.publish",
+            Action::PluginInstall => "plugin.install",
+            Action::PluginUpgrade => "plugin.upgrade",
+            Action::PluginGrant => "plugin.grant",
+            Action::PluginEnable => "plugin.enable",
+            Action::PluginDisable => "plugin.disable",
+            Action::PluginUninstall => "plugin.uninstall",
+            Action::AdminPreview => "admin.preview",
+            Action::MemberAdd => "member.add",
+            Action::MemberUpdate => "member.update",
+            Action::MemberRemove => "member.remove",
+            Action::StorageGet => "storage.get",
+            Action::StorageSet => "storage.set",
+            Action::StorageDelete => "storage.delete",
+            Action::StorageList => "storage.list",
+            Action::LogWrite => "log.write",
+            Action::SettingsRetention => "settings.retention",
+        }
+    }
+
+    /// Parses [`Action::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Action::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An audit event before it is sequenced and chained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Tenant whose log it belongs to.
+    pub tenant: String,
+    /// When it happened, ms since the epoch.
+    pub ts_ms: i64,
+    /// Who acted: `plugin:ID@VERSION`, `member:ID` or `admin:ID`.
+    pub actor: String,
+    /// Whose data (internal member id; never shown to plugins).
+    pub subject: Option<String>,
+    /// What was attempted: an [`Action`]'s name (`read`, `storage.get`, …).
+    pub action: String,
+    /// The scope involved, if any.
+    pub scope: Option<String>,
+    /// The purpose the plugin declared for the scope.
+    pub purpose: Option<String>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why it was denied, failed or trapped.
+    pub reason: Option<String>,
+    /// The invocation it belongs to.
+    pub invocation: Option<String>,
+}
+
+impl AuditEvent {
+    /// An event stamped now, with no subject, scope, purpose, reason or
+    /// invocation; set those that apply.
+    pub fn new(tenant: &str, actor: String, action: Action, outcome: Outcome) -> Self {
+        Self {
+            tenant: tenant.to_owned(),
+            ts_ms: crate::now_ms(),
+            actor,
+            subject: None,
+            action: action.as_str().to_owned(),
+            scope: None,
+            purpose: None,
+            outcome,
+            reason: None,
+            invocation: None,
+        }
+    }
+}
+
+/// A durable record: an event with its place in the tenant's chain. Its
+/// JSON form (one per line) is what `GET /audit/export` streams and
+/// `workbench audit verify --offline` reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// The event.
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    /// Position in the tenant's chain, from 1 without gaps.
+    pub seq: i64,
+    /// Hash of the previous record (zeros for the first).
+    #[serde(with = "hex_bytes")]
+    pub prev_hash: [u8; 32],
+    /// This record's hash.
+    #[serde(with = "hex_bytes")]
+    pub hash: [u8; 32],
+}
+
+mod hex_bytes {
+    pub fn serialize<S: serde::Serializer>(bytes: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<[u8; 32], D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+        let mut bytes = [0; 32];
+        hex::decode_to_slice(&text, &mut bytes).map_err(serde::de::Error::custom)?;
+        Ok(bytes)
+    }
+}
+
+/// The hash before a tenant's first record.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// The head of a tenant's chain: its last sequence number and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Last seq (0 before the first record).
+    pub seq: i64,
+    /// Last hash ([`GENESIS`] before the first record).
+    pub hash: [u8; 32],
+}
+
+impl Head {
+    /// The head of an empty chain.
+    pub const EMPTY: Head = Head { seq: 0, hash: GENESIS };
+}
+
+/// A signed statement that `tenant`'s chain had head `hash` at `seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Tenant.
+    pub tenant: String,
+    /// Sequence number of the head.
+    pub seq: i64,
+    /// Hash of the record at `seq`, hex.
+    pub hash: String,
+    /// When it was signed, ms since the epoch.
+    pub signed_at_ms: i64,
+    /// Which key signed it (see `audit::chain::key_id`).
+    pub key_id: String,
+    /// Ed25519 signature, hex.
+    pub signature: String,
+}
+
+/// What a store is handed to append a batch: how an event is linked after
+/// its chain's head (hashing), and how the new head is signed. The store
+/// reads the heads and writes the rows; it neither hashes nor signs.
+pub trait Chaining: Send + Sync {
+    /// Appends `event` after `head`, returning the record and moving `head`.
+    fn link(&self, head: &mut Head, event: AuditEvent) -> AuditRecord;
+    /// A signed checkpoint of `tenant`'s chain at `head`.
+    fn checkpoint(&self, tenant: &str, head: Head) -> Checkpoint;
+}
+
+/// Which audit records to return.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Whose data.
+    pub subject: Option<String>,
+    /// Exactly this actor (`admin:ID`, `member:ID`, `plugin:ID@VERSION`).
+    pub actor: Option<String>,
+    /// Any version of this plugin.
+    pub plugin: Option<String>,
+    /// This action.
+    pub action: Option<Action>,
+    /// This outcome.
+    pub outcome: Option<Outcome>,
+    /// Only records that name a scope (field reads and storage).
+    pub with_scope: bool,
+    /// At or after, ms since the epoch.
+    pub from_ms: Option<i64>,
+    /// Before, ms since the epoch.
+    pub to_ms: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_name_parses_back_and_serialises_as_stored() {
+        let mut names = std::collections::HashSet::new();
+        for action in Action::ALL {
+            assert!(names.insert(action.as_str()), "{action} twice");
+            assert_eq!(Action::parse(action.as_str()), Some(action));
+            assert_eq!(serde_json::to_value(action).expect("json"), serde_json::json!(action.as_str()));
+        }
+        assert_eq!(Action::parse("plugin.steal"), None);
+    }
+}

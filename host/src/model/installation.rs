@@ -1,0 +1,52 @@
+//! A plugin installed in a tenant, and what removing one (or a member)
+//! deletes with it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::scope::ScopeSet;
+
+/// Whether an installation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstallationState {
+    /// Runs for members in its visible range.
+    Enabled,
+    /// Stopped by the admin; nothing runs.
+    Disabled,
+}
+
+impl InstallationState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "enabled",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// A plugin installed in a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installation {
+    /// Tenant.
+    pub tenant: String,
+    /// Plugin id.
+    pub plugin: String,
+    /// Installed version.
+    pub version: String,
+    /// Scopes the admin granted.
+    pub granted: ScopeSet,
+    /// Members who see it; `None` = everyone.
+    pub visible_to: Option<Vec<String>>,
+    /// Enabled or disabled.
+    pub state: InstallationState,
+}
+
+/// What a deletion removed (an uninstall or a member's removal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Deleted {
+    /// Consent rows deleted.
+    pub consents: u64,
+    /// Plugin storage entries deleted.
+    pub storage_entries: u64,
+}

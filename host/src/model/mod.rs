@@ -1,0 +1,20 @@
+//! The host's nouns: plain data that every layer may use, with their
+//! validation and names. Nothing here performs I/O or imports any module of
+//! ours but [`crate::scope`] (the module-dependency check in `cargo xtask
+//! deps` holds it to that).
+//!
+//! - [`audit`]: audit events, actions, outcomes, chained records, checkpoints
+//! - [`consent`]: consents and the policy the gate judges them against
+//! - [`directory`]: member profiles and roles
+//! - [`installation`]: a plugin installed in a tenant
+//! - [`manifest`]: a plugin version's `plugin.toml`
+//! - [`registry`]: published plugin versions
+//! - [`settings`]: a tenant's retention settings
+
+pub mod audit;
+pub mod consent;
+pub mod directory;
+pub mod installation;
+pub mod manifest;
+pub mod registry;
+pub mod settings;

@@ -1,0 +1,283 @@
+//! The audit log's rows: chained records and signed checkpoints. The store
+//! reads each tenant's head and writes the rows; linking (hashing) and
+//! signing are the [`Chaining`] it is handed.
+
+use async_trait::async_trait;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Connection, Row, Transaction};
+
+use super::backend::{SqlStore, corrupt};
+use super::dialect::placeholders;
+use super::{StoreError, StoreResult};
+use crate::model::audit::{AuditEvent, AuditFilter, AuditRecord, Chaining, Checkpoint, Head, Outcome};
+
+/// Rows per multi-row audit insert (13 parameters each; SQLite binds at
+/// most 32 766, PostgreSQL 65 535).
+const AUDIT_ROWS_PER_INSERT: usize = 2_000;
+
+/// The tenants' audit chains.
+#[async_trait]
+pub trait AuditLog: Send + Sync + std::fmt::Debug {
+    /// Appends `events` to their tenants' chains in one transaction, each
+    /// linked after its tenant's head by `chaining`, with a checkpoint per
+    /// tenant it signs; returns the durable records in order.
+    async fn append_audit(&self, events: Vec<AuditEvent>, chaining: &dyn Chaining) -> StoreResult<Vec<AuditRecord>>;
+    /// Tenants that have audit records or checkpoints.
+    async fn audit_tenants(&self) -> StoreResult<Vec<String>>;
+    /// A tenant's records with `seq > after`, in order, at most `limit`.
+    async fn audit_records(&self, tenant: &str, after: i64, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+    /// A tenant's records matching `filter` with `seq > after`, in order, at most `limit`.
+    async fn audit_query(
+        &self,
+        tenant: &str,
+        filter: &AuditFilter,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditRecord>>;
+    /// A tenant's checkpoints in seq order.
+    async fn audit_checkpoints(&self, tenant: &str) -> StoreResult<Vec<Checkpoint>>;
+}
+
+fn hash32(bytes: &[u8]) -> StoreResult<[u8; 32]> {
+    bytes.try_into().map_err(|_| corrupt("audit hash is not 32 bytes"))
+}
+
+const AUDIT_COLUMNS: &str =
+    "seq, ts, actor, subject, action, scope, purpose, outcome, reason, invocation, prev_hash, hash";
+
+fn audit_from_row(tenant: &str, r: &AnyRow) -> StoreResult<AuditRecord> {
+    let outcome: &str = r.get(7);
+    Ok(AuditRecord {
+        seq: r.get(0),
+        event: AuditEvent {
+            tenant: tenant.to_owned(),
+            ts_ms: r.get(1),
+            actor: r.get(2),
+            subject: r.get(3),
+            action: r.get(4),
+            scope: r.get(5),
+            purpose: r.get(6),
+            outcome: Outcome::parse(outcome).ok_or_else(|| corrupt(format!("outcome {outcome:?}")))?,
+            reason: r.get(8),
+            invocation: r.get(9),
+        },
+        prev_hash: hash32(r.get::<&[u8], _>(10))?,
+        hash: hash32(r.get::<&[u8], _>(11))?,
+    })
+}
+
+impl SqlStore {
+    /// [`AuditLog::append_audit`] on `conn`. When BEGIN fails nothing is
+    /// written, and the events come back with the error.
+    async fn append_audit_on(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        events: Vec<AuditEvent>,
+        chaining: &dyn Chaining,
+    ) -> Result<StoreResult<Vec<AuditRecord>>, (StoreError, Vec<AuditEvent>)> {
+        match conn.begin_with(self.begin_statement()).await {
+            Ok(tx) => Ok(self.append_audit_in(tx, events, chaining).await),
+            Err(error) => Err((error.into(), events)),
+        }
+    }
+
+    /// [`AuditLog::append_audit`] in the begun `tx`.
+    async fn append_audit_in(
+        &self,
+        mut tx: Transaction<'_, Any>,
+        events: Vec<AuditEvent>,
+        chaining: &dyn Chaining,
+    ) -> StoreResult<Vec<AuditRecord>> {
+        let mut tenants: Vec<&str> = events.iter().map(|e| e.tenant.as_str()).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        // Sorted, so two replicas locking overlapping tenant sets cannot deadlock.
+        for tenant in &tenants {
+            self.lock(&mut tx, &format!("audit:{tenant}")).await?;
+        }
+        let mut heads: Vec<(String, Head)> = Vec::with_capacity(tenants.len());
+        for tenant in tenants {
+            let row = sqlx::query("SELECT seq, hash FROM audit_records WHERE tenant = $1 ORDER BY seq DESC LIMIT 1")
+                .bind(tenant)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let head = match row {
+                Some(r) => Head { seq: r.get(0), hash: hash32(r.get::<&[u8], _>(1))? },
+                None => Head::EMPTY,
+            };
+            heads.push((tenant.to_owned(), head));
+        }
+        let mut records = Vec::with_capacity(events.len());
+        for event in events {
+            let position = heads.iter().position(|(t, _)| *t == event.tenant).ok_or_else(|| corrupt("tenant head"))?;
+            records.push(chaining.link(&mut heads[position].1, event));
+        }
+        for chunk in records.chunks(AUDIT_ROWS_PER_INSERT) {
+            let rows: Vec<String> =
+                (0..chunk.len()).map(|i| format!("({})", placeholders(self.backend, i * 13 + 1, 13))).collect();
+            let sql = format!(
+                "INSERT INTO audit_records (tenant, seq, ts, actor, subject, action, scope, purpose, outcome, reason, \
+                 invocation, prev_hash, hash) VALUES {}",
+                rows.join(", ")
+            );
+            let mut insert = sqlx::query(&sql);
+            for record in chunk {
+                let e = &record.event;
+                insert = insert
+                    .bind(&e.tenant)
+                    .bind(record.seq)
+                    .bind(e.ts_ms)
+                    .bind(&e.actor)
+                    .bind(&e.subject)
+                    .bind(&e.action)
+                    .bind(&e.scope)
+                    .bind(&e.purpose)
+                    .bind(e.outcome.as_str())
+                    .bind(&e.reason)
+                    .bind(&e.invocation)
+                    .bind(&record.prev_hash[..])
+                    .bind(&record.hash[..]);
+            }
+            insert.execute(&mut *tx).await?;
+        }
+        for (tenant, head) in &heads {
+            let checkpoint = chaining.checkpoint(tenant, *head);
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (tenant, seq, hash, signed_at, key_id, signature) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&checkpoint.tenant)
+            .bind(checkpoint.seq)
+            .bind(&checkpoint.hash)
+            .bind(checkpoint.signed_at_ms)
+            .bind(&checkpoint.key_id)
+            .bind(&checkpoint.signature)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(records)
+    }
+}
+
+#[async_trait]
+impl AuditLog for SqlStore {
+    async fn append_audit(&self, events: Vec<AuditEvent>, chaining: &dyn Chaining) -> StoreResult<Vec<AuditRecord>> {
+        // The audit writer appends one batch after another. Through the pool
+        // each batch would pay a health ping before it starts and another
+        // after it ends (round trips on PostgreSQL), so the connection is
+        // kept between batches, out of the pool. A kept connection the server
+        // has closed (a restart) fails at BEGIN, before anything is written:
+        // the batch then starts again on a new one. After a failed batch the
+        // connection is dropped.
+        let mut kept = self.audit_connection.lock().await;
+        let (mut conn, reused) = match kept.take() {
+            Some(conn) => (conn, true),
+            None => (self.pool.acquire().await?.detach(), false),
+        };
+        let written = match self.append_audit_on(&mut conn, events, chaining).await {
+            Ok(written) => written,
+            Err((error, events)) if reused => {
+                tracing::info!(%error, "the kept audit connection failed at BEGIN; taking another");
+                conn = self.pool.acquire().await?.detach();
+                self.append_audit_on(&mut conn, events, chaining).await.unwrap_or_else(|(error, _)| Err(error))
+            }
+            Err((error, _)) => Err(error),
+        };
+        if written.is_ok() {
+            *kept = Some(conn);
+        }
+        written
+    }
+
+    async fn audit_tenants(&self) -> StoreResult<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT tenant FROM audit_records UNION SELECT tenant FROM audit_checkpoints ORDER BY 1")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn audit_records(&self, tenant: &str, after: i64, limit: u32) -> StoreResult<Vec<AuditRecord>> {
+        self.audit_query(tenant, &AuditFilter::default(), after, limit).await
+    }
+
+    async fn audit_query(
+        &self,
+        tenant: &str,
+        filter: &AuditFilter,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditRecord>> {
+        // Only the filters that are set become conditions: a fixed
+        // `($n IS NULL OR col = $n)` form hides from the planner which index
+        // applies, and a subject's few records in a large tenant would be
+        // found by walking every record of the tenant.
+        enum Param<'a> {
+            Text(&'a str),
+            Int(i64),
+        }
+        let plugin_actor = filter.plugin.as_ref().map(|p| format!("plugin:{p}@"));
+        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_records WHERE tenant = $1 AND seq > $2");
+        let mut params: Vec<Param<'_>> = Vec::new();
+        // `condition` ends where its one parameter goes.
+        let mut and = |condition: &str, param| {
+            params.push(param);
+            sql.push_str(&format!(" AND {condition} ${}", params.len() + 2));
+        };
+        if let Some(subject) = &filter.subject {
+            and("subject =", Param::Text(subject));
+        }
+        if let Some(actor) = &filter.actor {
+            and("actor =", Param::Text(actor));
+        }
+        if let Some(prefix) = &plugin_actor {
+            and(&format!("substr(actor, 1, {}) =", prefix.chars().count()), Param::Text(prefix));
+        }
+        if let Some(action) = &filter.action {
+            and("action =", Param::Text(action.as_str()));
+        }
+        if let Some(outcome) = filter.outcome {
+            and("outcome =", Param::Text(outcome.as_str()));
+        }
+        if let Some(from) = filter.from_ms {
+            and("ts >=", Param::Int(from));
+        }
+        if let Some(to) = filter.to_ms {
+            and("ts <", Param::Int(to));
+        }
+        if filter.with_scope {
+            sql.push_str(" AND scope IS NOT NULL");
+        }
+        sql.push_str(&format!(" ORDER BY seq LIMIT ${}", params.len() + 3));
+        let mut query = sqlx::query(&sql).bind(tenant).bind(after);
+        for param in params {
+            query = match param {
+                Param::Text(text) => query.bind(text),
+                Param::Int(n) => query.bind(n),
+            };
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| audit_from_row(tenant, r)).collect()
+    }
+
+    async fn audit_checkpoints(&self, tenant: &str) -> StoreResult<Vec<Checkpoint>> {
+        let rows = sqlx::query(
+            "SELECT seq, hash, signed_at, key_id, signature FROM audit_checkpoints WHERE tenant = $1 ORDER BY seq",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Checkpoint {
+                tenant: tenant.to_owned(),
+                seq: r.get(0),
+                hash: r.get(1),
+                signed_at_ms: r.get(2),
+                key_id: r.get(3),
+                signature: r.get(4),
+            })
+            .collect())
+    }
+}

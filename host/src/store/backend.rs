@@ -1,0 +1,241 @@
+//! The one store implementation, on SQLite or PostgreSQL through sqlx's
+//! `Any` driver. Every statement is written once, with `$n` placeholders
+//! that both engines accept, so the two backends cannot drift apart. What
+//! differs is isolated in [`Backend`] and here: how a write transaction starts,
+//! how concurrent writers of one audit chain or storage bucket are
+//! serialised, and the migrations. Each aggregate's statements are in its
+//! own file beside this one.
+//!
+//! - SQLite runs in WAL mode with `synchronous=FULL`, so a committed audit
+//!   batch survives a crash or power loss; write transactions are
+//!   `BEGIN IMMEDIATE`, which serialises all writers of the file.
+//! - PostgreSQL serves many replicas; writers of one tenant's audit chain
+//!   (or one storage bucket) take a transaction-scoped advisory lock.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyPool, ConnectOptions, Executor, Transaction};
+
+use super::contexts::ContextCache;
+use super::dialect::Backend;
+use super::generations::GenerationReader;
+use super::{StoreError, StoreResult};
+use crate::model::installation::Deleted;
+
+/// The store: a connection pool and the backend behind it.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pub(super) pool: AnyPool,
+    pub(super) backend: Backend,
+    pub(super) contexts: Arc<ContextCache>,
+    /// PostgreSQL: reads the tenants' generations (see [`GenerationReader`]).
+    pub(super) generations: Option<GenerationReader>,
+    /// The connection audit batches are written on, kept between batches
+    /// (see `append_audit`).
+    pub(super) audit_connection: Arc<tokio::sync::Mutex<Option<sqlx::AnyConnection>>>,
+}
+
+/// Ends a change to a tenant's directory, installations or consents: on
+/// SQLite, bumps the tenant's generation when dropped, which is when the
+/// changing method returns or its future is dropped (see [`ContextCache`]).
+/// PostgreSQL's triggers do it in the transaction.
+pub(super) struct Changing<'a> {
+    store: &'a SqlStore,
+    tenant: &'a str,
+}
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        if self.store.backend == Backend::Sqlite {
+            self.store.contexts.bump_local(self.tenant);
+        }
+    }
+}
+
+pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+pub(super) fn json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(corrupt)
+}
+
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(corrupt)
+}
+
+pub(super) fn count(done: &sqlx::any::AnyQueryResult) -> u64 {
+    done.rows_affected()
+}
+
+impl SqlStore {
+    /// Opens (creating if needed) the SQLite file at `path` and migrates it.
+    pub async fn open_sqlite(path: &Path) -> StoreResult<Self> {
+        let url = SqliteConnectOptions::new().filename(path).create_if_missing(true).to_url_lossy();
+        Self::connect(url.as_str()).await
+    }
+
+    /// Connects to `sqlite:…` or `postgres://…` and migrates the database.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url)?;
+        let options = AnyConnectOptions::from_str(url)?;
+        let generations = (backend == Backend::Postgres).then(|| GenerationReader::start(options.clone()));
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        let mut conn = pool.acquire().await?;
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&mut *conn).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&mut *conn).await?,
+        }
+        drop(conn);
+        Ok(Self { pool, backend, contexts: Arc::default(), generations, audit_connection: Arc::default() })
+    }
+
+    /// Marks the start of a change to `tenant` (see [`Changing`]).
+    pub(super) fn changing<'a>(&'a self, tenant: &'a str) -> Changing<'a> {
+        Changing { store: self, tenant }
+    }
+
+    /// The tenant's generation (see [`ContextCache`]).
+    pub(super) async fn generation(&self, tenant: &str) -> StoreResult<u64> {
+        match &self.generations {
+            None => Ok(self.contexts.local_generation(tenant)),
+            Some(reader) => reader.read(tenant).await,
+        }
+    }
+
+    /// The engine behind the store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// What starts a write transaction: on SQLite `BEGIN IMMEDIATE`, which
+    /// takes the write lock at once rather than at the first write.
+    pub(super) fn begin_statement(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
+
+    /// Starts a write transaction on a connection from the pool.
+    pub(super) async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
+        Ok(self.pool.begin_with(self.begin_statement()).await?)
+    }
+
+    /// Fails with not found unless `plugin` is installed in `tenant` (and
+    /// `member`, if given, is a member), reading the rows that allow the
+    /// write inside the transaction (share-locked on PostgreSQL), so an
+    /// uninstall or removal that commits first is never undone.
+    pub(super) async fn require_installed_member(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        tenant: &str,
+        plugin: &str,
+        member: Option<&str>,
+    ) -> StoreResult<()> {
+        let share = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR SHARE",
+        };
+        let installed =
+            sqlx::query(&format!("SELECT state FROM installations WHERE tenant = $1 AND plugin = $2{share}"))
+                .bind(tenant)
+                .bind(plugin)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if installed.is_none() {
+            return Err(StoreError::NotFound(format!("plugin {plugin} is not installed")));
+        }
+        if let Some(member) = member {
+            let found = sqlx::query(&format!("SELECT 1 FROM members WHERE tenant = $1 AND id = $2{share}"))
+                .bind(tenant)
+                .bind(member)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if found.is_none() {
+                return Err(StoreError::NotFound(format!("no member {member}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Serialises writers of `key` until the transaction ends (PostgreSQL;
+    /// on SQLite `BEGIN IMMEDIATE` already serialises every writer).
+    pub(super) async fn lock(&self, tx: &mut Transaction<'_, Any>, key: &str) -> StoreResult<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(key).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}
+
+/// What goes with a member's removal or an uninstall, in one transaction:
+/// the row itself, and every consent and storage entry of that member (or
+/// of that plugin) in the tenant.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Cascade {
+    /// A member: `members`, then their consents and their person buckets.
+    Member,
+    /// An installation: `installations`, then every consent to the plugin
+    /// and all its storage.
+    Installation,
+}
+
+impl SqlStore {
+    /// Deletes `id` of `tenant` with what goes with it; `None` when there is
+    /// no such row (and nothing is deleted).
+    pub(super) async fn delete_cascading(
+        &self,
+        tenant: &str,
+        id: &str,
+        cascade: Cascade,
+    ) -> StoreResult<Option<Deleted>> {
+        let (table, consents_by, storage_by) = match cascade {
+            Cascade::Member => ("members WHERE tenant = $1 AND id = $2", "member", "person"),
+            Cascade::Installation => ("installations WHERE tenant = $1 AND plugin = $2", "plugin", "plugin"),
+        };
+        let _changing = self.changing(tenant);
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(&format!("DELETE FROM {table}")).bind(tenant).bind(id).execute(&mut *tx).await?;
+        if count(&done) == 0 {
+            return Ok(None);
+        }
+        let consents = sqlx::query(&format!("DELETE FROM consents WHERE tenant = $1 AND {consents_by} = $2"))
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let storage = sqlx::query(&format!("DELETE FROM plugin_kv WHERE tenant = $1 AND {storage_by} = $2"))
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(Deleted { consents: count(&consents), storage_entries: count(&storage) }))
+    }
+}

@@ -1,0 +1,136 @@
+//! The tenant and its directory: tenants, members and their profiles.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::backend::{Cascade, SqlStore, count, from_json, json};
+use super::{StoreError, StoreResult};
+use crate::model::directory::MemberProfile;
+use crate::model::installation::Deleted;
+
+/// Reading a member's profile (all a running plugin needs of the directory).
+#[async_trait]
+pub trait Profiles: Send + Sync + std::fmt::Debug {
+    /// A member's profile.
+    async fn member(&self, tenant: &str, id: &str) -> StoreResult<Option<MemberProfile>>;
+}
+
+/// Tenants and their members.
+#[async_trait]
+pub trait Directory: Profiles {
+    /// Creates or renames a tenant.
+    async fn upsert_tenant(&self, id: &str, name: &str) -> StoreResult<()>;
+    /// A tenant's name.
+    async fn tenant(&self, id: &str) -> StoreResult<Option<String>>;
+    /// Is the database reachable?
+    async fn ping(&self) -> StoreResult<()>;
+    /// Creates or replaces a member's profile.
+    async fn upsert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()>;
+    /// Replaces an existing member's profile; not found when there is none
+    /// (a removed member is never re-created by a late update).
+    async fn update_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()>;
+    /// Creates a member; a conflict when the id is taken.
+    async fn insert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()>;
+    /// A tenant's members in id order.
+    async fn members(&self, tenant: &str) -> StoreResult<Vec<(String, MemberProfile)>>;
+    /// Removes a member with their consents and plugin storage in every
+    /// plugin, in one transaction; `None` when there is no such member.
+    async fn delete_member(&self, tenant: &str, id: &str) -> StoreResult<Option<Deleted>>;
+}
+
+#[async_trait]
+impl Profiles for SqlStore {
+    async fn member(&self, tenant: &str, id: &str) -> StoreResult<Option<MemberProfile>> {
+        let row = sqlx::query("SELECT profile FROM members WHERE tenant = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| from_json(r.get::<&str, _>(0))).transpose()
+    }
+}
+
+#[async_trait]
+impl Directory for SqlStore {
+    async fn upsert_tenant(&self, id: &str, name: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(crate::now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn tenant(&self, id: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT name FROM tenants WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn upsert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()> {
+        let _changing = self.changing(tenant);
+        sqlx::query(
+            "INSERT INTO members (tenant, id, profile, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant, id) DO UPDATE SET profile = excluded.profile",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(json(profile)?)
+        .bind(crate::now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn update_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()> {
+        let _changing = self.changing(tenant);
+        let done = sqlx::query("UPDATE members SET profile = $1 WHERE tenant = $2 AND id = $3")
+            .bind(json(profile)?)
+            .bind(tenant)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if count(&done) == 0 {
+            return Err(StoreError::NotFound(format!("no member {id}")));
+        }
+        Ok(())
+    }
+
+    async fn insert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()> {
+        let _changing = self.changing(tenant);
+        let done = sqlx::query(
+            "INSERT INTO members (tenant, id, profile, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (tenant, id) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(json(profile)?)
+        .bind(crate::now_ms())
+        .execute(&self.pool)
+        .await?;
+        if count(&done) == 0 {
+            return Err(StoreError::Conflict(format!("member {id} already exists")));
+        }
+        Ok(())
+    }
+
+    async fn members(&self, tenant: &str) -> StoreResult<Vec<(String, MemberProfile)>> {
+        let rows = sqlx::query("SELECT id, profile FROM members WHERE tenant = $1 ORDER BY id")
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.get(0), from_json(r.get::<&str, _>(1))?))).collect()
+    }
+
+    async fn delete_member(&self, tenant: &str, id: &str) -> StoreResult<Option<Deleted>> {
+        self.delete_cascading(tenant, id, Cascade::Member).await
+    }
+}

@@ -1,0 +1,110 @@
+//! Plugins installed in tenants.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::StoreResult;
+use super::backend::{Cascade, SqlStore, corrupt, count, from_json, json};
+use crate::model::installation::{Deleted, Installation, InstallationState};
+use crate::scope::{Scope, ScopeSet};
+
+/// A tenant's installations.
+#[async_trait]
+pub trait Installations: Send + Sync + std::fmt::Debug {
+    /// Creates an installation, or changes an existing one's version, grant
+    /// and visible range (its enabled/disabled state stays as it is).
+    async fn put_installation(&self, installation: &Installation) -> StoreResult<()>;
+    /// Enables or disables an installation; false when there is none.
+    async fn set_installation_state(&self, tenant: &str, plugin: &str, state: InstallationState) -> StoreResult<bool>;
+    /// A tenant's installation of a plugin.
+    async fn installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Installation>>;
+    /// A tenant's installations in plugin order.
+    async fn installations(&self, tenant: &str) -> StoreResult<Vec<Installation>>;
+    /// Removes an installation with every consent to it and all its storage
+    /// in the tenant, in one transaction; `None` when it is not installed.
+    async fn delete_installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Deleted>>;
+}
+
+fn scopes_json(set: ScopeSet) -> StoreResult<String> {
+    json(&set.iter().collect::<Vec<_>>())
+}
+
+pub(super) fn installation_from_row(tenant: &str, r: &AnyRow) -> StoreResult<Installation> {
+    let granted: Vec<Scope> = from_json(r.get::<&str, _>(2))?;
+    let visible: Option<String> = r.get(3);
+    Ok(Installation {
+        tenant: tenant.to_owned(),
+        plugin: r.get(0),
+        version: r.get(1),
+        granted: granted.into_iter().collect(),
+        visible_to: visible.as_deref().map(from_json).transpose()?,
+        state: match r.get::<&str, _>(4) {
+            "enabled" => InstallationState::Enabled,
+            "disabled" => InstallationState::Disabled,
+            other => return Err(corrupt(format!("installation state {other:?}"))),
+        },
+    })
+}
+
+#[async_trait]
+impl Installations for SqlStore {
+    async fn put_installation(&self, installation: &Installation) -> StoreResult<()> {
+        let _changing = self.changing(&installation.tenant);
+        let visible = installation.visible_to.as_ref().map(json).transpose()?;
+        sqlx::query(
+            "INSERT INTO installations (tenant, plugin, version, granted, visible_to, state, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (tenant, plugin) DO UPDATE SET version = excluded.version, granted = excluded.granted, \
+             visible_to = excluded.visible_to, updated_at = excluded.updated_at",
+        )
+        .bind(&installation.tenant)
+        .bind(&installation.plugin)
+        .bind(&installation.version)
+        .bind(scopes_json(installation.granted)?)
+        .bind(visible)
+        .bind(installation.state.as_str())
+        .bind(crate::now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_installation_state(&self, tenant: &str, plugin: &str, state: InstallationState) -> StoreResult<bool> {
+        let _changing = self.changing(tenant);
+        let done =
+            sqlx::query("UPDATE installations SET state = $1, updated_at = $2 WHERE tenant = $3 AND plugin = $4")
+                .bind(state.as_str())
+                .bind(crate::now_ms())
+                .bind(tenant)
+                .bind(plugin)
+                .execute(&self.pool)
+                .await?;
+        Ok(count(&done) > 0)
+    }
+
+    async fn installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Installation>> {
+        let row = sqlx::query(
+            "SELECT plugin, version, granted, visible_to, state FROM installations WHERE tenant = $1 AND plugin = $2",
+        )
+        .bind(tenant)
+        .bind(plugin)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| installation_from_row(tenant, &r)).transpose()
+    }
+
+    async fn installations(&self, tenant: &str) -> StoreResult<Vec<Installation>> {
+        let rows = sqlx::query(
+            "SELECT plugin, version, granted, visible_to, state FROM installations WHERE tenant = $1 ORDER BY plugin",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| installation_from_row(tenant, r)).collect()
+    }
+
+    async fn delete_installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Deleted>> {
+        self.delete_cascading(tenant, plugin, Cascade::Installation).await
+    }
+}
