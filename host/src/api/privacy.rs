@@ -38,7 +38,9 @@ pub(super) struct AuditQuery {
     actor: Option<String>,
     /// Any version of this plugin.
     plugin: Option<String>,
-    /// Action (`read`, `invoke`, `consent.grant`, `plugin.install`, …).
+    /// Action (`read`, `invoke`, `consent.grant`, `plugin.install`, …); another
+    /// name is refused with the list.
+    #[param(value_type = Option<Action>)]
     action: Option<String>,
     /// allowed, denied, failed or trapped.
     outcome: Option<String>,

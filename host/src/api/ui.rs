@@ -134,3 +134,75 @@ async fn session(
         }),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::Assets;
+
+    fn text(file: &str) -> String {
+        let asset = Assets::get(file).unwrap_or_else(|| panic!("no asset {file}"));
+        String::from_utf8(asset.data.into_owned()).expect("UTF-8")
+    }
+
+    /// The keys of a dictionary file: each entry is a line `'key': …`.
+    fn keys(file: &str) -> BTreeSet<String> {
+        text(file)
+            .lines()
+            .filter_map(|line| line.trim_start().strip_prefix('\'')?.split_once("':").map(|(key, _)| key.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn both_languages_have_the_same_keys() {
+        let (zh, en) = (keys("i18n/zh.js"), keys("i18n/en.js"));
+        assert!(zh.len() > 300, "the dictionaries were not read: {} keys", zh.len());
+        let only_zh: Vec<_> = zh.difference(&en).collect();
+        let only_en: Vec<_> = en.difference(&zh).collect();
+        assert!(only_zh.is_empty() && only_en.is_empty(), "only in zh.js: {only_zh:?}; only in en.js: {only_en:?}");
+    }
+
+    #[test]
+    fn every_key_the_page_asks_for_is_in_the_dictionary() {
+        let known = keys("i18n/zh.js");
+        let mut missing = BTreeSet::new();
+        for file in Assets::iter().filter(|f| f.ends_with(".js") && !f.starts_with("i18n/")) {
+            let source = text(&file);
+            for (at, _) in source.match_indices("t('") {
+                // `t(` itself, not the end of another name (`get('a')`).
+                let before = source[..at].chars().next_back();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == '$') {
+                    continue;
+                }
+                let Some((key, _)) = source[at + 3..].split_once('\'') else { continue };
+                if !known.contains(key) {
+                    missing.insert(format!("{file}: {key}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "keys the page uses that no dictionary has: {missing:?}");
+    }
+
+    #[test]
+    fn every_audit_action_has_a_label_in_both_languages() {
+        for file in ["i18n/zh.js", "i18n/en.js"] {
+            let keys = keys(file);
+            let missing: Vec<_> = crate::model::audit::Action::ALL
+                .iter()
+                .filter(|a| !keys.contains(&format!("action.{}", a.as_str())))
+                .collect();
+            assert!(missing.is_empty(), "{file} has no label for {missing:?}");
+        }
+    }
+
+    #[test]
+    fn the_audit_filter_lists_the_servers_actions_in_order() {
+        let source = text("views/admin.js");
+        let list = source.split("const ACTIONS = [").nth(1).and_then(|rest| rest.split_once("];")).expect("ACTIONS");
+        let page: Vec<&str> =
+            list.0.split(',').map(|a| a.trim().trim_matches('\'')).filter(|a| !a.is_empty()).collect();
+        let server: Vec<&str> = crate::model::audit::Action::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(page, server);
+    }
+}

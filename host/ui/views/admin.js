@@ -487,8 +487,10 @@ async function renderMembers(section, ctx) {
   await load();
 }
 
+// The server's audit actions, in its order (a test of the host holds this
+// list to the server's).
 const ACTIONS = ['read', 'invoke', 'invoke.refused', 'consent.grant', 'consent.withdraw', 'plugin.publish', 'plugin.install', 'plugin.upgrade', 'plugin.grant',
-  'plugin.enable', 'plugin.disable', 'plugin.uninstall', 'member.add', 'member.update', 'member.remove', 'storage.get', 'storage.set',
+  'plugin.enable', 'plugin.disable', 'plugin.uninstall', 'admin.preview', 'member.add', 'member.update', 'member.remove', 'storage.get', 'storage.set',
   'storage.delete', 'storage.list', 'log.write', 'settings.retention'];
 
 function toMs(value) {
