@@ -13,9 +13,8 @@ use arbitrary::Arbitrary;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use libfuzzer_sys::fuzz_target;
 use workbench_host::audit::chain;
-use workbench_host::model::audit::{Checkpoint, Head};
 use workbench_host::audit::verify::{parse_export, verify_export};
-use workbench_host::model::audit::{AuditEvent, AuditRecord, Outcome};
+use workbench_host::model::audit::{Action, AuditEvent, AuditRecord, Checkpoint, Head, Outcome};
 
 const TENANT: &str = "demo";
 
@@ -48,7 +47,7 @@ struct Case {
 
 fn event(e: &Event) -> AuditEvent {
     const ACTORS: [&str; 3] = ["plugin:site-daily-report@0.1.0", "admin:admin", "member:zhang.wei"];
-    const ACTIONS: [&str; 4] = ["read", "storage.set", "invoke", "consent.grant"];
+    const ACTIONS: [Action; 4] = [Action::Read, Action::StorageSet, Action::Invoke, Action::ConsentGrant];
     const SCOPES: [&str; 3] = ["user.name", "user.phone", "storage"];
     const OUTCOMES: [Outcome; 4] = [Outcome::Allowed, Outcome::Denied, Outcome::Failed, Outcome::Trapped];
     AuditEvent {
