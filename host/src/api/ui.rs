@@ -198,7 +198,7 @@ mod tests {
 
     #[test]
     fn the_audit_filter_lists_the_servers_actions_in_order() {
-        let source = text("views/admin.js");
+        let source = text("views/admin/audit.js");
         let list = source.split("const ACTIONS = [").nth(1).and_then(|rest| rest.split_once("];")).expect("ACTIONS");
         let page: Vec<&str> =
             list.0.split(',').map(|a| a.trim().trim_matches('\'')).filter(|a| !a.is_empty()).collect();

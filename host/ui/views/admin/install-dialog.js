@@ -1,0 +1,119 @@
+import { t, fieldLabel } from '../../i18n.js';
+import { api, enc } from '../../api.js';
+import { h, alertBox, showError, clearBox, badge, openDialog, dialogActions, field, busy, nextId } from '../../dom.js';
+import { scopeChips } from './common.js';
+
+// Install, upgrade or change the grant and the visible range of a plugin.
+export function installDialog(entry, installation, members) {
+  const versions = [...entry.versions].reverse();
+  const { done } = openDialog({
+    title: installation ? t('install.changeTitle', { name: entry.name }) : t('install.title', { name: entry.name }),
+    testid: 'install-dialog',
+    wide: true,
+    build(body, close) {
+      const error = alertBox('install-error');
+      const versionSelect = h('select', { 'data-testid': 'install-version' }, versions.map((v) => h('option', { value: v.version }, v.version + (installation && installation.version === v.version ? ` (${t('install.current')})` : ''))));
+      versionSelect.value = installation && installation.version !== entry.latest ? entry.latest : (installation ? installation.version : entry.latest);
+      const diff = h('div', { class: 'diff', role: 'status', 'data-testid': 'install-diff' });
+      const scopeList = h('ul', { class: 'scope-list' });
+      const scopeBoxes = [];
+
+      const renderScopes = () => {
+        const v = entry.versions.find((x) => x.version === versionSelect.value);
+        const previouslyGranted = installation ? new Set(installation.granted_scopes) : null;
+        scopeBoxes.length = 0;
+        scopeList.replaceChildren(...v.scopes.map((s) => {
+          const id = nextId('grant');
+          const input = h('input', {
+            type: 'checkbox', id, value: s.scope, 'aria-describedby': `${id}-purpose`, 'data-testid': `grant-${s.scope}`,
+            checked: s.required || !previouslyGranted || previouslyGranted.has(s.scope),
+            disabled: s.required,
+          });
+          scopeBoxes.push(input);
+          return h('li', { class: 'scope-row' }, input, h('div', { class: 'scope-text' },
+            h('label', { for: id, class: 'scope-label' }, h('span', { class: 'scope-field' }, fieldLabel(s)), ' ', h('code', { class: 'scope-code' }, s.scope),
+              s.required ? badge(t('consent.required'), 'warn') : badge(t('consent.optional'), 'neutral'),
+              s.sensitive ? badge(t('consent.sensitiveTag'), 'danger') : null),
+            h('p', { class: 'scope-purpose', id: `${id}-purpose` }, h('span', { class: 'muted' }, t('consent.purpose')), s.purpose)));
+        }));
+        diff.replaceChildren();
+        if (installation) {
+          const before = new Set(installation.declared_scopes);
+          const after = new Set(v.scopes.map((s) => s.scope));
+          const added = [...after].filter((s) => !before.has(s));
+          const removed = [...before].filter((s) => !after.has(s));
+          if (v.version === installation.version) diff.append(t('install.sameVersion'));
+          else {
+            diff.append(h('strong', {}, t('install.diffTitle', { from: installation.version, to: v.version })));
+            diff.append(h('div', { 'data-testid': 'diff-added' }, t('install.added'), ' ', added.length ? scopeChips(added) : t('install.none')));
+            diff.append(h('div', { 'data-testid': 'diff-removed' }, t('install.removed'), ' ', removed.length ? scopeChips(removed) : t('install.none')));
+            if (added.length) diff.append(h('p', { class: 'hint' }, t('install.addedHint')));
+          }
+        }
+      };
+      versionSelect.addEventListener('change', renderScopes);
+
+      // Visible range.
+      const rangeName = nextId('range');
+      const everyone = h('input', { type: 'radio', name: rangeName, id: `${rangeName}-all`, value: 'all', checked: !installation || !installation.visible_to, 'data-testid': 'range-everyone' });
+      const listed = h('input', { type: 'radio', name: rangeName, id: `${rangeName}-list`, value: 'list', checked: Boolean(installation && installation.visible_to), 'data-testid': 'range-listed' });
+      const chosen = new Set((installation && installation.visible_to) || []);
+      const memberBoxes = members.map((m) => {
+        const id = nextId('vis');
+        const input = h('input', { type: 'checkbox', id, value: m.id, checked: chosen.has(m.id) });
+        return { m, input, row: h('li', { class: 'check-row' }, input, h('label', { for: id }, `${m.profile.name || m.id} (${m.id})`, m.profile.department ? h('span', { class: 'muted' }, ` · ${m.profile.department}`) : null)) };
+      });
+      const departments = [...new Set(members.map((m) => m.profile.department).filter(Boolean))].sort();
+      const deptSelect = h('select', {}, departments.map((d) => h('option', { value: d }, d)));
+      const deptButton = h('button', { type: 'button', class: 'btn btn-small' }, t('install.addDept'));
+      deptButton.addEventListener('click', () => {
+        for (const b of memberBoxes) if (b.m.profile.department === deptSelect.value) b.input.checked = true;
+      });
+      const memberPanel = h('div', { class: 'member-pick' },
+        departments.length ? h('div', { class: 'inline-field' }, field(t('install.department'), deptSelect), deptButton) : null,
+        h('ul', { class: 'check-list', 'aria-label': t('install.members') }, memberBoxes.map((b) => b.row)));
+      const syncRange = () => { memberPanel.hidden = !listed.checked; };
+      everyone.addEventListener('change', syncRange);
+      listed.addEventListener('change', syncRange);
+      syncRange();
+
+      renderScopes();
+      body.append(
+        h('p', { class: 'muted' }, entry.description),
+        h('p', {}, t('consent.recipient'), ' ', h('strong', {}, entry.developer && entry.developer.name), entry.developer && entry.developer.contact ? ` · ${entry.developer.contact}` : ''),
+        field(t('install.version'), versionSelect),
+        diff,
+        h('fieldset', { class: 'scope-group' }, h('legend', {}, t('install.scopes')), h('p', { class: 'hint' }, t('install.scopesHint')), scopeList),
+        h('fieldset', { class: 'scope-group' }, h('legend', {}, t('install.range')),
+          h('div', { class: 'check-row' }, everyone, h('label', { for: everyone.id }, t('admin.everyone'))),
+          h('div', { class: 'check-row' }, listed, h('label', { for: listed.id }, t('install.listed'))),
+          memberPanel),
+        error,
+      );
+      const cancel = h('button', { type: 'button', class: 'btn' }, t('common.cancel'));
+      cancel.addEventListener('click', () => close(null));
+      const submitLabel = () => (installation ? (versionSelect.value !== installation.version ? t('install.upgrade') : t('install.save')) : t('install.install'));
+      const submit = h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'install-submit' }, submitLabel());
+      versionSelect.addEventListener('change', () => { submit.textContent = submitLabel(); });
+      submit.addEventListener('click', async () => {
+        clearBox(error);
+        const bodyJson = {
+          version: versionSelect.value,
+          granted_scopes: scopeBoxes.filter((b) => b.checked).map((b) => b.value),
+          visible_to: listed.checked ? memberBoxes.filter((b) => b.input.checked).map((b) => b.m.id) : null,
+        };
+        busy(submit, true);
+        try {
+          const view = await api('PUT', `/workbench/plugins/${enc(entry.id)}`, { json: bodyJson });
+          close(view);
+        } catch (err) {
+          busy(submit, false);
+          showError(error, err);
+          submit.focus();
+        }
+      });
+      body.append(dialogActions(cancel, submit));
+    },
+  });
+  return done;
+}
