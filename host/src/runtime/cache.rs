@@ -10,7 +10,7 @@ use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker};
 
-pub use super::bindings::PluginPre;
+pub use super::wit::v0_1::PluginPre;
 
 /// A prepared component.
 pub type PluginPreHandle = PluginPre<CallState>;

@@ -2,31 +2,29 @@
 //! fresh, limited store per call. A guest can trap; it cannot panic the host.
 
 pub mod admission;
-mod bindings;
 pub mod cache;
 pub mod engine;
+pub mod gatekeeper;
 pub mod limits;
-mod log;
-mod permissions;
-mod profile;
 pub mod state;
-mod storage;
+pub mod wit;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Engine, Store as WasmStore, Trap, UpdateDeadline};
 
-pub use bindings::{PluginError, Request, Response};
 pub use cache::PrepareError;
+pub use gatekeeper::{CallContext, HostServices, PendingEffect};
 pub use limits::{GuestLimit, RuntimeLimits};
-pub use state::{CallContext, HostServices, LogLine};
+pub use wit::v0_1::log::LogLine;
+pub use wit::v0_1::{PluginError, Request, Response};
 
 use crate::model::audit::{Action, AuditEvent, Outcome};
-use bindings::{Plugin, PluginPre};
 use state::CallState;
+use wit::v0_1::PluginPre;
 
 /// How a trapped call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -100,7 +98,7 @@ pub struct CallOutcome {
     /// Host effects (storage writes) still running when the call was cut
     /// off at its deadline: they finish on their own, outside the call's
     /// instance slot, and [`CallOutcome::settle`] adds their records.
-    pub pending: Vec<state::PendingEffect>,
+    pub pending: Vec<PendingEffect>,
 }
 
 impl CallOutcome {
@@ -154,7 +152,7 @@ impl Runtime {
         let engine = engine::build_engine(&config.limits, config.cache_dir.as_deref())?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        Plugin::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |state| state)?;
+        CallState::add_to_linker(&mut linker)?;
         let ticker = engine::EpochTicker::start(&engine, Duration::from_millis(config.limits.epoch_tick_ms.max(1)));
         Ok(Self {
             engine,
@@ -233,25 +231,26 @@ impl Runtime {
         };
         let result = result.and_then(|response| self.check_response(response));
         let state = store.data_mut();
+        let keeper = &mut state.keeper;
         if let Err(error) = &result {
             match error {
                 CallError::Trap { kind, message } => {
-                    state.record(Action::Invoke, None, Outcome::Trapped, Some(format!("{}: {message}", kind.code())));
+                    keeper.record(Action::Invoke, None, Outcome::Trapped, Some(format!("{}: {message}", kind.code())));
                 }
                 CallError::Plugin(PluginError::Internal(message)) => {
                     let mut message = message.clone();
                     message.truncate(message.floor_char_boundary(500));
-                    state.record(Action::Invoke, None, Outcome::Failed, Some(format!("plugin_error: {message}")));
+                    keeper.record(Action::Invoke, None, Outcome::Failed, Some(format!("plugin_error: {message}")));
                 }
                 CallError::Plugin(_) => {}
             }
         }
         CallOutcome {
             result,
-            audit: std::mem::take(&mut state.audit),
-            logs: std::mem::take(&mut state.logs),
-            dropped_logs: state.dropped_logs,
-            pending: std::mem::take(&mut state.pending),
+            audit: std::mem::take(&mut keeper.audit),
+            logs: std::mem::take(&mut state.log.lines),
+            dropped_logs: state.log.dropped,
+            pending: std::mem::take(&mut keeper.pending),
         }
     }
 

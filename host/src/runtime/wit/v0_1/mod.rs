@@ -1,4 +1,10 @@
-//! Host-side bindings generated from `wit/`.
+//! `workbench:plugin@0.1.0`, bound from `wit/`: the interfaces `types`,
+//! `profile`, `permissions`, `storage` and `log`, and the `handler` export.
+
+pub mod log;
+mod permissions;
+mod profile;
+pub mod storage;
 
 wasmtime::component::bindgen!({
     world: "plugin",
@@ -10,9 +16,11 @@ wasmtime::component::bindgen!({
 pub use exports::workbench::plugin::handler::{PluginError, Request, Response};
 pub use workbench::plugin::types::AccessError;
 
-impl From<crate::gate::Denial> for AccessError {
-    fn from(denial: crate::gate::Denial) -> Self {
-        use crate::gate::Denial;
+use super::super::gatekeeper::Gatekeeper;
+use crate::gate::Denial;
+
+impl From<Denial> for AccessError {
+    fn from(denial: Denial) -> Self {
         match denial {
             Denial::NotDeclared => AccessError::NotDeclared,
             Denial::NotGranted => AccessError::NotGranted,
@@ -24,3 +32,6 @@ impl From<crate::gate::Denial> for AccessError {
         }
     }
 }
+
+/// `types` has no functions: only the shared types above.
+impl workbench::plugin::types::Host for Gatekeeper {}

@@ -1,19 +1,45 @@
 //! `workbench:plugin/storage`: key-value buckets per (tenant, plugin) and
 //! per (tenant, plugin, person), with key, value and quota limits. Every call
-//! is one audit record.
+//! is one audit record. Its own state: what the call has written.
 
-use super::bindings::workbench::plugin::storage::{self, Bucket, Quota, StorageError};
-use super::state::CallState;
+use wasmtime::component::HasData;
+
+use super::workbench::plugin::storage::{self, Bucket, Quota, StorageError};
 use crate::model::audit::{Action, Outcome};
+use crate::runtime::gatekeeper::Gatekeeper;
 use crate::scope::Scope;
 use crate::store::KvBucket;
 
 type StorageResult<T> = wasmtime::Result<Result<T, StorageError>>;
 
+/// What storage keeps for one call.
+#[derive(Debug, Default)]
+pub struct StorageState {
+    /// Bytes of keys and values this call has asked storage to write.
+    written_bytes: u64,
+}
+
+/// The interface's view of a call: the gatekeeper and its own state.
+#[derive(Debug)]
+pub struct StorageHost<'a> {
+    /// The call's gatekeeper.
+    pub keeper: &'a mut Gatekeeper,
+    /// The interface's state.
+    pub state: &'a mut StorageState,
+}
+
+/// Links `storage` to [`StorageHost`] (see `runtime/state.rs`).
+#[derive(Debug)]
+pub struct Storage;
+
+impl HasData for Storage {
+    type Data<'a> = StorageHost<'a>;
+}
+
 /// Most keys `list-keys` returns.
 const LIST_LIMIT: u32 = 1_000;
 
-impl CallState {
+impl StorageHost<'_> {
     /// Gate and key checks shared by every storage call. A refusal is audited
     /// here; the caller audits the outcome of the operation.
     fn storage_check(
@@ -22,11 +48,11 @@ impl CallState {
         key: &str,
         check_key: bool,
     ) -> wasmtime::Result<Result<(), StorageError>> {
-        if let Err(denial) = self.gate(action, Scope::Storage)? {
+        if let Err(denial) = self.keeper.gate(action, Scope::Storage)? {
             return Ok(Err(StorageError::Denied(denial.into())));
         }
         if check_key {
-            let max = self.services.limits.storage_key_bytes;
+            let max = self.keeper.services.limits.storage_key_bytes;
             let problem = if key.is_empty() {
                 Some("keys may not be empty".to_owned())
             } else if key.len() > max {
@@ -37,7 +63,7 @@ impl CallState {
                 None
             };
             if let Some(problem) = problem {
-                self.record(action, Some(Scope::Storage), Outcome::Failed, Some("invalid_key".into()));
+                self.keeper.record(action, Some(Scope::Storage), Outcome::Failed, Some("invalid_key".into()));
                 return Ok(Err(StorageError::InvalidKey(problem)));
             }
         }
@@ -45,12 +71,13 @@ impl CallState {
     }
 
     fn bucket(&self, bucket: Bucket) -> KvBucket<'_> {
+        let call = &self.keeper.call;
         KvBucket {
-            tenant: &self.call.tenant,
-            plugin: &self.call.manifest.id,
+            tenant: &call.tenant,
+            plugin: &call.manifest.id,
             person: match bucket {
                 Bucket::Plugin => None,
-                Bucket::Person => Some(&self.call.member),
+                Bucket::Person => Some(&call.member),
             },
         }
     }
@@ -64,8 +91,8 @@ struct OwnedBucket {
 }
 
 impl OwnedBucket {
-    fn of(state: &CallState, bucket: Bucket) -> Self {
-        let borrowed = state.bucket(bucket);
+    fn of(host: &StorageHost<'_>, bucket: Bucket) -> Self {
+        let borrowed = host.bucket(bucket);
         Self {
             tenant: borrowed.tenant.to_owned(),
             plugin: borrowed.plugin.to_owned(),
@@ -83,13 +110,13 @@ fn storage_failed(error: crate::store::StoreError) -> wasmtime::Error {
     wasmtime::format_err!("storage backend failed: {error}")
 }
 
-impl storage::Host for CallState {
+impl storage::Host for StorageHost<'_> {
     async fn get(&mut self, bucket: Bucket, key: String) -> StorageResult<Option<Vec<u8>>> {
         if let Err(e) = self.storage_check(Action::StorageGet, &key, true)? {
             return Ok(Err(e));
         }
-        let value = self.services.store.kv_get(self.bucket(bucket), &key).await.map_err(storage_failed)?;
-        self.record(Action::StorageGet, Some(Scope::Storage), Outcome::Allowed, None);
+        let value = self.keeper.services.store.kv_get(self.bucket(bucket), &key).await.map_err(storage_failed)?;
+        self.keeper.record(Action::StorageGet, Some(Scope::Storage), Outcome::Allowed, None);
         Ok(Ok(value))
     }
 
@@ -97,26 +124,34 @@ impl storage::Host for CallState {
         if let Err(e) = self.storage_check(Action::StorageSet, &key, true)? {
             return Ok(Err(e));
         }
-        let max = self.services.limits.storage_value_bytes;
+        let max = self.keeper.services.limits.storage_value_bytes;
         if value.len() > max {
-            self.record(Action::StorageSet, Some(Scope::Storage), Outcome::Failed, Some("value_too_large".into()));
+            self.keeper.record(
+                Action::StorageSet,
+                Some(Scope::Storage),
+                Outcome::Failed,
+                Some("value_too_large".into()),
+            );
             return Ok(Err(StorageError::ValueTooLarge(max as u64)));
         }
         // What one call may write in all: a call cannot turn the shared
         // database into its own write queue, whatever its buckets' room.
         let size = (key.len() + value.len()) as u64;
-        let budget = self.services.limits.storage_call_write_bytes;
-        if self.written_bytes + size > budget {
-            let reason =
-                format!("quota_exceeded: a call may write {budget} bytes, this one has written {}", self.written_bytes);
-            self.record(Action::StorageSet, Some(Scope::Storage), Outcome::Denied, Some(reason));
+        let budget = self.keeper.services.limits.storage_call_write_bytes;
+        if self.state.written_bytes + size > budget {
+            let reason = format!(
+                "quota_exceeded: a call may write {budget} bytes, this one has written {}",
+                self.state.written_bytes
+            );
+            self.keeper.record(Action::StorageSet, Some(Scope::Storage), Outcome::Denied, Some(reason));
             return Ok(Err(StorageError::Denied(crate::gate::Denial::QuotaExceeded.into())));
         }
-        self.written_bytes += size;
-        let quota = self.services.limits.storage_bucket_bytes;
-        let (store, target) = (std::sync::Arc::clone(&self.services.store), OwnedBucket::of(self, bucket));
+        self.state.written_bytes += size;
+        let quota = self.keeper.services.limits.storage_bucket_bytes;
+        let (store, target) = (std::sync::Arc::clone(&self.keeper.services.store), OwnedBucket::of(self, bucket));
         let work = async move { store.kv_set(target.borrow(), &key, &value, quota, crate::now_ms()).await };
         let written = self
+            .keeper
             .effect(Action::StorageSet, work, |written| match written {
                 Ok(()) => (Outcome::Allowed, None),
                 Err(_) => (Outcome::Denied, Some("quota_exceeded".into())),
@@ -132,10 +167,13 @@ impl storage::Host for CallState {
         if let Err(e) = self.storage_check(Action::StorageDelete, &key, true)? {
             return Ok(Err(e));
         }
-        let (store, target) = (std::sync::Arc::clone(&self.services.store), OwnedBucket::of(self, bucket));
+        let (store, target) = (std::sync::Arc::clone(&self.keeper.services.store), OwnedBucket::of(self, bucket));
         let work = async move { store.kv_delete(target.borrow(), &key).await };
-        let existed =
-            self.effect(Action::StorageDelete, work, |_| (Outcome::Allowed, None)).await.map_err(storage_failed)?;
+        let existed = self
+            .keeper
+            .effect(Action::StorageDelete, work, |_| (Outcome::Allowed, None))
+            .await
+            .map_err(storage_failed)?;
         Ok(Ok(existed))
     }
 
@@ -143,13 +181,18 @@ impl storage::Host for CallState {
         if let Err(e) = self.storage_check(Action::StorageList, &prefix, false)? {
             return Ok(Err(e));
         }
-        if prefix.len() > self.services.limits.storage_key_bytes {
-            self.record(Action::StorageList, Some(Scope::Storage), Outcome::Failed, Some("invalid_key".into()));
+        if prefix.len() > self.keeper.services.limits.storage_key_bytes {
+            self.keeper.record(Action::StorageList, Some(Scope::Storage), Outcome::Failed, Some("invalid_key".into()));
             return Ok(Err(StorageError::InvalidKey("the prefix is longer than any key can be".into())));
         }
-        let keys =
-            self.services.store.kv_list(self.bucket(bucket), &prefix, LIST_LIMIT).await.map_err(storage_failed)?;
-        self.record(Action::StorageList, Some(Scope::Storage), Outcome::Allowed, None);
+        let keys = self
+            .keeper
+            .services
+            .store
+            .kv_list(self.bucket(bucket), &prefix, LIST_LIMIT)
+            .await
+            .map_err(storage_failed)?;
+        self.keeper.record(Action::StorageList, Some(Scope::Storage), Outcome::Allowed, None);
         Ok(Ok(keys))
     }
 }

@@ -1,16 +1,17 @@
 //! `workbench:plugin/profile`: one host function per personal scope, each
-//! asking the gate first.
+//! asking the gate first. It keeps no state of its own: the caller's profile
+//! is the gatekeeper's (permissions reads it too).
 
-use super::bindings::AccessError;
-use super::bindings::workbench::plugin::profile::{self, Date, GenderKind, Position};
-use super::state::CallState;
+use super::AccessError;
+use super::workbench::plugin::profile::{self, Date, GenderKind, Position};
 use crate::model::audit::Action;
 use crate::model::directory::{Gender, MemberProfile};
+use crate::runtime::gatekeeper::Gatekeeper;
 use crate::scope::Scope;
 
 type Field<T> = wasmtime::Result<Result<T, AccessError>>;
 
-impl CallState {
+impl Gatekeeper {
     /// Gate, audit, then pick the field from the caller's profile.
     async fn field<T>(&mut self, scope: Scope, pick: impl FnOnce(&MemberProfile) -> T) -> Field<T> {
         if let Err(denial) = self.access(Action::Read, scope)? {
@@ -30,7 +31,7 @@ fn date(text: &str) -> Option<Date> {
     })
 }
 
-impl profile::Host for CallState {
+impl profile::Host for Gatekeeper {
     async fn user_id(&mut self) -> Field<String> {
         if let Err(denial) = self.access(Action::Read, Scope::UserId)? {
             return Ok(Err(denial.into()));
@@ -82,5 +83,3 @@ impl profile::Host for CallState {
         .await
     }
 }
-
-impl super::bindings::workbench::plugin::types::Host for CallState {}

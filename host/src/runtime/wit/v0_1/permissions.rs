@@ -1,14 +1,14 @@
 //! `workbench:plugin/permissions`: the caller's customer and approval
 //! permissions, each behind its scope.
 
-use super::bindings::AccessError;
-use super::bindings::workbench::plugin::permissions::{self, ApprovalPermission, CustomerAccess, CustomerPermission};
-use super::state::CallState;
+use super::AccessError;
+use super::workbench::plugin::permissions::{self, ApprovalPermission, CustomerAccess, CustomerPermission};
 use crate::model::audit::Action;
 use crate::model::directory;
+use crate::runtime::gatekeeper::Gatekeeper;
 use crate::scope::Scope;
 
-impl permissions::Host for CallState {
+impl permissions::Host for Gatekeeper {
     async fn customers(&mut self) -> wasmtime::Result<Result<Vec<CustomerPermission>, AccessError>> {
         if let Err(denial) = self.access(Action::Read, Scope::PermCustomer)? {
             return Ok(Err(denial.into()));
