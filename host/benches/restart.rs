@@ -89,15 +89,8 @@ async fn run(versions: usize) -> anyhow::Result<()> {
     let component = std::fs::read(xtask::guests().component("noop"))?;
     {
         let (workbench, writer) = Workbench::open(&config).await?;
-        let store = workbench.store();
-        store.upsert_tenant(TENANT, "Restart").await?;
-        store
-            .upsert_member(
-                TENANT,
-                "m",
-                &workbench_host::model::directory::MemberProfile { name: "M".into(), ..Default::default() },
-            )
-            .await?;
+        let profile = workbench_host::model::directory::MemberProfile { name: "M".into(), ..Default::default() };
+        workbench.sync_directory(TENANT, "Restart", &[("m", profile)]).await?;
         for i in 0..versions {
             let published = workbench.publish(TENANT, "dev", &manifest(i), variant(&component, i), None).await?;
             let request = InstallRequest { version: published.version, granted: published.scopes, visible_to: None };

@@ -231,10 +231,9 @@ fn main() {
         workbench.publish(demo::TENANT, "mallory", &hostile_manifest(), hostile, None).await.expect("publishes");
         let install = InstallRequest { version: "0.1.0".into(), granted: vec![Scope::Storage], visible_to: None };
         workbench.install(demo::TENANT, "admin", "hostile", install).await.expect("installs");
-        for member in [LOOPER, SLEEPER] {
-            let profile = MemberProfile { name: member.into(), ..MemberProfile::default() };
-            workbench.store().upsert_member(demo::TENANT, member, &profile).await.expect("member");
-        }
+        let runaways: Vec<_> =
+            [LOOPER, SLEEPER].map(|m| (m, MemberProfile { name: m.into(), ..MemberProfile::default() })).into();
+        workbench.sync_directory(demo::TENANT, demo::TENANT_NAME, &runaways).await.expect("members");
         let workbench = Arc::new(workbench);
         let limits = config.runtime.clone();
         let admission = workbench.admission();

@@ -87,8 +87,8 @@ async fn run(db: &str, scale: &Scale) -> anyhow::Result<()> {
 }
 
 async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>) -> anyhow::Result<()> {
-    let (workbench, writer) = Workbench::open(config).await?;
-    let store = Arc::clone(workbench.store());
+    let store = Workbench::open_store(config).await?;
+    let (workbench, writer) = Workbench::with_store(config, Arc::clone(&store))?;
     let started = Instant::now();
     store.upsert_tenant(TENANT, "Scale").await?;
     let departments = ["工程部", "安全部", "财务部", "信息部"];

@@ -124,11 +124,7 @@ pub fn members() -> Vec<(&'static str, MemberProfile)> {
 /// `manifests/<id>/plugin.toml` and `components/<id_with_underscores>.wasm`,
 /// and installs them with every declared scope granted.
 pub async fn seed(workbench: &Workbench, manifests: &Path, components: &Path) -> anyhow::Result<()> {
-    let store = workbench.store();
-    store.upsert_tenant(TENANT, TENANT_NAME).await?;
-    for (id, profile) in members() {
-        store.upsert_member(TENANT, id, &profile).await?;
-    }
+    workbench.sync_directory(TENANT, TENANT_NAME, &members()).await?;
     for plugin in PLUGINS {
         let manifest_path = manifests.join(plugin).join("plugin.toml");
         let component_path = components.join(format!("{}.wasm", plugin.replace('-', "_")));

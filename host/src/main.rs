@@ -194,7 +194,7 @@ async fn serve(config: Config, seed: Option<(PathBuf, PathBuf)>) -> anyhow::Resu
     let (workbench, writer) = Workbench::open(&config).await?;
     let workbench = Arc::new(workbench);
     if let Some((manifests, components)) = &seed {
-        if workbench.store().tenant(demo::TENANT).await?.is_none() {
+        if workbench.tenant_name(demo::TENANT).await?.is_none() {
             demo::seed(&workbench, manifests, components).await?;
             demo::consent(&workbench).await?;
             tracing::info!("demo company seeded");

@@ -419,3 +419,31 @@ on_both_databases! {
         server.stop().await;
     }
 }
+
+on_both_databases! {
+    async fn a_caller_without_the_role_is_refused_before_its_body_is_read(db: Db) {
+        let server = Server::demo(db).await;
+        let member = server.demo_token("li.na", &[Role::Member]);
+        let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
+        let removed = server.demo_token("nobody", &[Role::Member]);
+        // A malformed body from a caller who may not use the route: 403, the
+        // body never parsed (so its errors tell an outsider nothing).
+        for (method, path) in [
+            (Method::POST, "/api/v1/members"),
+            (Method::PUT, "/api/v1/settings/retention"),
+            (Method::PUT, "/api/v1/workbench/plugins/site-daily-report"),
+        ] {
+            let reply = server.raw(method.clone(), path, Some(&member), "application/json", b"{not json".to_vec()).await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{method} {path}: {}", reply.text);
+            assert_eq!(reply.body["error"], "forbidden", "{}", reply.text);
+            // The admin gets the body's own error.
+            let reply = server.raw(method.clone(), path, Some(&admin), "application/json", b"{not json".to_vec()).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{method} {path}: {}", reply.text);
+        }
+        // A member's own routes need them in the directory, before the body.
+        let reply = server
+            .raw(Method::PUT, "/api/v1/me/plugins/site-daily-report/consent", Some(&removed), "application/json", b"{".to_vec())
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    }
+}

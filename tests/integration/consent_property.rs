@@ -280,7 +280,7 @@ impl Harness {
                 }
             }
             Step::Lapse { member, plugin, mask } => {
-                let store = self.server.workbench.store();
+                let store = &self.server.store;
                 let id = MEMBERS[member].0;
                 let current = store.consents(tenant, id, PLUGINS[plugin]).await.expect("consents");
                 let past = workbench_host::now_ms() - 60_000;
@@ -310,7 +310,7 @@ impl Harness {
         let token = self.server.token(tenant, id, &[Role::Member]);
         let path = format!("/api/v1/me/plugins/{}/invoke", PLUGINS[plugin]);
         let reply = self.server.call(Method::POST, &path, Some(&token), Some(json!({ "path": "/probe" }))).await;
-        let records = self.server.workbench.store().audit_records(tenant, 0, 1_000_000).await.expect("audit");
+        let records = self.server.store.audit_records(tenant, 0, 1_000_000).await.expect("audit");
         let missing = model.missing_required(member, plugin);
         if !missing.is_empty() {
             prop_assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);

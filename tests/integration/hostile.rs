@@ -18,9 +18,9 @@ async fn hostile_host_with(db: Db, limits: workbench_host::runtime::RuntimeLimit
     let host = Host::demo_with(db, limits).await;
     host.install_hostile("demo", &[Scope::UserId, Scope::Storage, Scope::Log]).await;
     host.workbench.consent("demo", "zhang.wei", "hostile", &[Scope::UserId], &[]).await.expect("consent");
-    host.workbench.store().upsert_tenant("other", "Other Co").await.expect("tenant");
+    host.store.upsert_tenant("other", "Other Co").await.expect("tenant");
     let profile = workbench_host::model::directory::MemberProfile { name: "Other".into(), ..Default::default() };
-    host.workbench.store().upsert_member("other", "o.member", &profile).await.expect("member");
+    host.store.upsert_member("other", "o.member", &profile).await.expect("member");
     host.install_hostile("other", &[Scope::Storage]).await;
     host
 }
@@ -103,7 +103,7 @@ on_both_databases! {
     async fn host_call_flood_hits_the_hostcall_limit(db: Db) {
         let host = hostile_host(db).await;
         expect_trap(&host, "/hostcalls", TrapKind::Hostcalls).await;
-        let records = host.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
+        let records = host.store.audit_records("demo", 0, 100_000).await.expect("records");
         let reads =
             records.iter().filter(|r| r.event.actor.starts_with("plugin:hostile") && r.event.action == "read").count();
         assert_eq!(
@@ -172,7 +172,7 @@ on_both_databases! {
         let host = hostile_host(db).await;
         match host.get("zhang.wei", "hostile", "/trap-after-write").await {
             Err(ServiceError::Plugin { invocation, error: CallError::Trap { kind: TrapKind::Panic, .. } }) => {
-                let records = host.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
+                let records = host.store.audit_records("demo", 0, 100_000).await.expect("records");
                 let actions: Vec<_> = records
                     .iter()
                     .filter(|r| r.event.invocation.as_deref() == Some(invocation.as_str()))

@@ -10,6 +10,7 @@ use sqlx::Row;
 use workbench_host::config::Config;
 use workbench_host::model::directory::Role;
 use workbench_host::service::Workbench;
+use workbench_host::store::Store;
 use workbench_host::{api, demo};
 
 use crate::support::test_limits;
@@ -61,6 +62,9 @@ pub struct Server {
     pub base: String,
     pub database_url: String,
     pub workbench: Arc<Workbench>,
+    /// The server's own store, for a test to seed and inspect what the API
+    /// does not show.
+    pub store: Arc<dyn Store>,
     pub state: api::AppState,
     client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -133,7 +137,8 @@ impl Server {
         };
         configure(&mut config);
         api::prometheus();
-        let (workbench, writer) = Workbench::open(&config).await.expect("host starts");
+        let store = Workbench::open_store(&config).await.expect("store opens");
+        let (workbench, writer) = Workbench::with_store(&config, Arc::clone(&store)).expect("host starts");
         let workbench = Arc::new(workbench);
         let state = api::state(&config, Arc::clone(&workbench)).expect("state");
         let app = api::app(state.clone(), &config);
@@ -149,6 +154,7 @@ impl Server {
             base,
             database_url,
             workbench,
+            store,
             state,
             client: reqwest::Client::new(),
             shutdown: Some(shutdown),

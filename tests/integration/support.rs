@@ -1,5 +1,7 @@
 //! A host on a fresh data dir with the demo company and the test guests.
 
+use std::sync::Arc;
+
 use workbench_host::config::Config;
 use workbench_host::demo;
 use workbench_host::runtime::admission::AdmissionConfig;
@@ -7,6 +9,7 @@ use workbench_host::runtime::{Request, RuntimeLimits};
 use workbench_host::scope::Scope;
 use workbench_host::service::installations::InstallRequest;
 use workbench_host::service::{Invoked, ServiceResult, Workbench};
+use workbench_host::store::Store;
 
 use crate::server::{Db, drop_schema, fresh_database};
 
@@ -65,6 +68,9 @@ purpose = "flood the log"
 /// A running host on its own temporary data dir.
 pub struct Host {
     pub workbench: Workbench,
+    /// The host's own store, for a test to seed and inspect what the API
+    /// does not show.
+    pub store: Arc<dyn Store>,
     pub dir: tempfile::TempDir,
     /// Where its data lives.
     pub database_url: String,
@@ -134,13 +140,14 @@ impl Host {
             code_cache_dir: Some(shared_code_cache()),
             ..Config::default()
         };
-        let (workbench, writer) = Workbench::open(&config).await.expect("host starts");
+        let store = Workbench::open_store(&config).await.expect("store opens");
+        let (workbench, writer) = Workbench::with_store(&config, Arc::clone(&store)).expect("host starts");
         let components = guests.component("noop").parent().expect("component dir").to_owned();
         demo::seed(&workbench, &xtask::repo_root().join("plugins"), &components).await.expect("demo seeds");
         demo::consent(&workbench).await.expect("demo consents");
         let hostile = std::fs::read(guests.component("hostile")).expect("hostile built");
         workbench.publish(demo::TENANT, "mallory", HOSTILE_MANIFEST, hostile, None).await.expect("hostile publishes");
-        Self { workbench, dir, database_url, schema, writer: Some(writer) }
+        Self { workbench, store, dir, database_url, schema, writer: Some(writer) }
     }
 
     /// Installs the hostile guest in `tenant` with `granted` scopes.
@@ -183,7 +190,7 @@ impl Host {
 /// Asserts that `invocation` (a call of `path`) ended in one audited
 /// `invoke`/`trapped` record whose reason starts with `code`.
 pub async fn assert_trap_audited(host: &Host, invocation: &str, code: &str, path: &str) {
-    let records = host.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
+    let records = host.store.audit_records("demo", 0, 100_000).await.expect("records");
     let trap = records
         .iter()
         .find(|r| r.event.invocation.as_deref() == Some(invocation) && r.event.action == "invoke")

@@ -92,13 +92,13 @@ on_both_databases! {
         let invocation = expect_cut_off(&host, "/wait-loop").await;
         // Let a write that the deadline cut off finish on its own.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let records = host.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
+        let records = host.store.audit_records("demo", 0, 100_000).await.expect("records");
         let mine: Vec<_> =
             records.iter().filter(|r| r.event.invocation.as_deref() == Some(invocation.as_str())).collect();
         let writes = mine.iter().filter(|r| r.event.action == "storage.set" && r.event.outcome == Outcome::Allowed).count();
         let reads = mine.iter().filter(|r| r.event.action == "read").count();
         let bucket = KvBucket { tenant: "demo", plugin: "hostile", person: None };
-        let stored = host.workbench.store().kv_list(bucket, "wait/", 1_000).await.expect("keys");
+        let stored = host.store.kv_list(bucket, "wait/", 1_000).await.expect("keys");
         assert!(stored.len() >= 5, "the loop ran a while before its deadline: {} writes", stored.len());
         assert_eq!(writes, stored.len(), "every stored key has its audit record, and no record lacks its key");
         assert!(reads >= writes, "each write follows a read: {reads} reads, {writes} writes");
@@ -115,9 +115,8 @@ async fn install_hostile_on(server: &Server, tenant: &str, member: &str) {
         workbench.publish("demo", "mallory", HOSTILE_MANIFEST, hostile, None).await.expect("publishes");
     }
     if tenant != "demo" {
-        workbench.store().upsert_tenant(tenant, tenant).await.expect("tenant");
         let profile = workbench_host::model::directory::MemberProfile { name: member.into(), ..Default::default() };
-        workbench.store().upsert_member(tenant, member, &profile).await.expect("member");
+        workbench.sync_directory(tenant, tenant, &[(member, profile)]).await.expect("tenant and member");
     }
     let request = InstallRequest { version: "0.1.0".into(), granted: vec![Scope::Storage], visible_to: None };
     workbench.install(tenant, "admin", "hostile", request).await.expect("installs");
@@ -136,8 +135,8 @@ async fn install_python_on(server: &Server, tenant: &str, member: &str) {
     }
     if tenant != "demo" {
         let profile = workbench_host::model::directory::MemberProfile { name: member.into(), ..Default::default() };
-        server.workbench.store().upsert_tenant(tenant, tenant).await.expect("tenant");
-        server.workbench.store().upsert_member(tenant, member, &profile).await.expect("member");
+        server.store.upsert_tenant(tenant, tenant).await.expect("tenant");
+        server.store.upsert_member(tenant, member, &profile).await.expect("member");
     }
     let request = InstallRequest { version: "0.1.0".into(), granted: vec![Scope::Storage], visible_to: None };
     server.workbench.install(tenant, "admin", "py-sleeper", request).await.expect("installs");
@@ -171,13 +170,13 @@ on_both_databases! {
             assert_eq!(server.workbench.admission().running(), 0, "{path}: the slot is given back");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let records = server.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
+        let records = server.store.audit_records("demo", 0, 100_000).await.expect("records");
         let writes = records
             .iter()
             .filter(|r| r.event.action == "storage.set" && r.event.actor.starts_with("plugin:py-sleeper"))
             .count();
         let bucket = KvBucket { tenant: "demo", plugin: "py-sleeper", person: None };
-        let stored = server.workbench.store().kv_list(bucket, "py-wait/", 1_000).await.expect("keys");
+        let stored = server.store.kv_list(bucket, "py-wait/", 1_000).await.expect("keys");
         assert!(stored.len() >= 5, "the loop ran: {} writes", stored.len());
         assert_eq!(writes, stored.len(), "every stored key has its audit record");
         let after = server.invoke("zhang.wei", "py-sleeper", "/").await;
@@ -262,7 +261,7 @@ async fn flood(db: Db, python: bool) {
     assert_eq!(server.workbench.admission().running(), 0, "every slot is given back");
     // Refusals are audited once per member and window, with a count.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    let records = server.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
+    let records = server.store.audit_records("demo", 0, 100_000).await.expect("records");
     let refusals: Vec<_> = records.iter().filter(|r| r.event.action == "invoke.refused").collect();
     assert_eq!(refusals.len(), 2, "the first refusal and one count: {refusals:#?}");
     assert!(refusals.iter().all(|r| r.event.subject.as_deref() == Some("zhang.wei")));
@@ -334,7 +333,7 @@ on_both_databases! {
         // The calls went on without their requests, and ended at their deadlines, audited.
         tokio::time::sleep(Duration::from_millis(3_300)).await;
         assert_eq!(server.workbench.admission().running(), 0, "no call holds its slot past its deadline");
-        let records = server.workbench.store().audit_records("demo", 0, 100_000).await.expect("records");
+        let records = server.store.audit_records("demo", 0, 100_000).await.expect("records");
         let cut_off = records
             .iter()
             .filter(|r| {

@@ -92,7 +92,7 @@ on_both_databases! {
         }
 
         // What the audit log says, in its order.
-        let records = server.workbench.store().audit_records("demo", 0, 10_000_000).await.expect("audit");
+        let records = server.store.audit_records("demo", 0, 10_000_000).await.expect("audit");
         let withdrawal = records
             .iter()
             .find(|r| r.event.action == "consent.withdraw" && r.event.subject.as_deref() == Some("zhang.wei"))

@@ -52,7 +52,7 @@ async fn healthz() -> &'static str {
 /// Readiness: the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "ops", security(), responses((status = 200, description = "ready"), (status = 503, body = ErrorBody)))]
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    state.workbench.store().ping().await.map_err(|error| {
+    state.workbench.ping().await.map_err(|error| {
         tracing::warn!(%error, "not ready");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the database does not answer")
     })?;

@@ -1,234 +1,48 @@
-//! `/audit` and `/settings`: the tenant admin's audit log (query, verify,
-//! NDJSON export) and retention settings.
+//! `/me/access-log` and `/me/export`: what the signed-in member can see of
+//! their own data: who read which of their fields, and everything held
+//! about them.
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::Caller;
-use super::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
-use super::{AppState, detached};
-use crate::model::audit::AuditFilter;
-use crate::model::audit::{Action, Outcome};
-use crate::model::directory::Role;
-use crate::model::settings::Retention;
-use crate::service::privacy::{AuditPage, MAX_PAGE};
+use super::AppState;
+use super::callers::DirectoryMember;
+use super::error::{ApiQuery, ApiResult};
+use crate::service::privacy::{AccessPage, MemberExport};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(query))
-        .routes(routes!(verify))
-        .routes(routes!(export))
-        .routes(routes!(get_retention, put_retention))
+    OpenApiRouter::new().routes(routes!(access_log)).routes(routes!(export))
 }
 
-/// Filters of the audit routes.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub(super) struct AuditQuery {
-    /// Whose data (member id).
-    subject: Option<String>,
-    /// Exact actor (`admin:ID`, `member:ID`, `plugin:ID@VERSION`).
-    actor: Option<String>,
-    /// Any version of this plugin.
-    plugin: Option<String>,
-    /// Action (`read`, `invoke`, `consent.grant`, `plugin.install`, …); another
-    /// name is refused with the list.
-    #[param(value_type = Option<Action>)]
-    action: Option<String>,
-    /// allowed, denied, failed or trapped.
-    outcome: Option<String>,
-    /// At or after, ms since the epoch.
-    from: Option<i64>,
-    /// Before, ms since the epoch.
-    to: Option<i64>,
+struct PageQuery {
     /// Cursor: the `next` of the previous page.
     after: Option<String>,
     /// Page size, 1 to 1000 (default 100).
     limit: Option<u32>,
 }
 
-/// Parses a cursor.
-pub(super) fn cursor(after: Option<&str>) -> ApiResult<i64> {
-    match after {
-        None => Ok(0),
-        Some(text) => text
-            .parse::<i64>()
-            .ok()
-            .filter(|seq| *seq >= 0)
-            .ok_or_else(|| ApiError::invalid("after must be the `next` cursor of an earlier page")),
-    }
-}
-
-impl AuditQuery {
-    fn filter(&self) -> ApiResult<AuditFilter> {
-        let outcome = self
-            .outcome
-            .as_deref()
-            .map(|o| {
-                Outcome::parse(o).ok_or_else(|| ApiError::invalid("outcome must be allowed, denied, failed or trapped"))
-            })
-            .transpose()?;
-        let action = self
-            .action
-            .as_deref()
-            .map(|a| {
-                Action::parse(a).ok_or_else(|| {
-                    let names: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
-                    ApiError::invalid(format!("action {a:?} is not an audit action; actions are {}", names.join(", ")))
-                })
-            })
-            .transpose()?;
-        Ok(AuditFilter {
-            subject: self.subject.clone(),
-            actor: self.actor.clone(),
-            plugin: self.plugin.clone(),
-            action,
-            outcome,
-            with_scope: false,
-            from_ms: self.from,
-            to_ms: self.to,
-        })
-    }
-}
-
-/// Query the tenant's audit log, oldest first.
-#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery), responses((status = 200, body = AuditPage), (status = 422, body = ErrorBody)))]
-async fn query(
+/// Who read which of my fields, when, for what purpose.
+#[utoipa::path(get, path = "/me/access-log", tag = "me", params(PageQuery), responses((status = 200, body = AccessPage)))]
+async fn access_log(
     State(state): State<AppState>,
-    caller: Caller,
-    ApiQuery(q): ApiQuery<AuditQuery>,
-) -> ApiResult<Json<AuditPage>> {
-    caller.require(Role::Admin)?;
-    let filter = q.filter()?;
-    let after = cursor(q.after.as_deref())?;
-    Ok(Json(state.workbench.audit_page(&caller.tenant, &filter, after, q.limit.unwrap_or(100)).await?))
+    DirectoryMember(caller): DirectoryMember,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<AccessPage>> {
+    let after = super::audit::cursor(query.after.as_deref())?;
+    Ok(Json(state.workbench.access_log(&caller.tenant, &caller.member, after, query.limit.unwrap_or(100)).await?))
 }
 
-/// The chain's status.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct VerifyResult {
-    /// Whether every record links and the latest checkpoint's signature verifies.
-    ok: bool,
-    /// Records checked.
-    records: i64,
-    /// The latest signed checkpoint covers records up to here.
-    checkpointed_seq: i64,
-    /// The first problem, if any.
-    error: Option<String>,
-    /// The Ed25519 key that verifies the checkpoints, hex (for offline verification).
-    public_key: String,
-}
-
-/// Verify the tenant's chain against its signed checkpoints.
-#[utoipa::path(get, path = "/audit/verify", tag = "audit", responses((status = 200, body = VerifyResult)))]
-async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<VerifyResult>> {
-    caller.require(Role::Admin)?;
-    let reports = state.workbench.verify_audit(Some(&caller.tenant)).await?;
-    let report = reports.into_iter().next().ok_or_else(|| ApiError::not_found("no audit records"))?;
-    Ok(Json(VerifyResult {
-        ok: report.error.is_none(),
-        records: report.records,
-        checkpointed_seq: report.checkpointed_seq,
-        error: report.error.map(|e| e.to_string()),
-        public_key: hex::encode(state.workbench.verifying_key().as_bytes()),
-    }))
-}
-
-/// Export the tenant's audit log as NDJSON, streamed: one record per line
-/// with its chain hashes (`limit` caps the number of records; by default
-/// every matching one), then (for a complete export, without filters,
-/// cursor or limit) a line `{"checkpoint": …}` with the latest signed checkpoint, so that
-/// `workbench audit verify --offline FILE --public-key KEY` can check it
-/// anywhere with only the public key.
-#[utoipa::path(get, path = "/audit/export", tag = "audit", params(AuditQuery), responses((status = 200, content_type = "application/x-ndjson", description = "One record per line, then the latest checkpoint")))]
+/// Everything held about me: profile, consents, access log, plugin storage.
+#[utoipa::path(get, path = "/me/export", tag = "me", responses((status = 200, body = MemberExport)))]
 async fn export(
     State(state): State<AppState>,
-    caller: Caller,
-    ApiQuery(q): ApiQuery<AuditQuery>,
-) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    let filter = q.filter()?;
-    let start = cursor(q.after.as_deref())?;
-    // Here `limit` bounds the whole export (default: every matching record).
-    let mut remaining = match q.limit {
-        Some(0) => return Err(ApiError::invalid("limit must be at least 1")),
-        Some(limit) => Some(limit as usize),
-        None => None,
-    };
-    let complete = filter == AuditFilter::default() && start == 0 && remaining.is_none();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
-    let workbench = state.workbench.clone();
-    let tenant = caller.tenant.clone();
-    tokio::spawn(async move {
-        // The checkpoint is read first: every record it vouches for is already durable.
-        let checkpoint = if complete { workbench.latest_checkpoint(&tenant).await } else { Ok(None) };
-        let mut after = start;
-        loop {
-            let want = remaining.map_or(MAX_PAGE, |r| r.min(MAX_PAGE as usize) as u32);
-            let page = match workbench.audit_records(&tenant, &filter, after, want).await {
-                Ok(page) => page,
-                Err(error) => {
-                    tracing::error!(%error, "audit export failed");
-                    let _ = tx.send(Err(std::io::Error::other("audit export failed"))).await;
-                    return;
-                }
-            };
-            let mut chunk = Vec::new();
-            for record in &page {
-                if serde_json::to_writer(&mut chunk, record).is_ok() {
-                    chunk.push(b'\n');
-                }
-            }
-            if tx.send(Ok(chunk)).await.is_err() {
-                return;
-            }
-            if let Some(r) = remaining.as_mut() {
-                *r -= page.len().min(*r);
-            }
-            match page.last() {
-                Some(last) if page.len() == want as usize && remaining != Some(0) => after = last.seq,
-                _ => break,
-            }
-        }
-        match checkpoint {
-            Ok(Some(checkpoint)) => {
-                let mut line = serde_json::to_vec(&serde_json::json!({ "checkpoint": checkpoint })).unwrap_or_default();
-                line.push(b'\n');
-                let _ = tx.send(Ok(line)).await;
-            }
-            Ok(None) => {}
-            Err(error) => {
-                tracing::error!(%error, "audit export failed");
-                let _ = tx.send(Err(std::io::Error::other("audit export failed"))).await;
-            }
-        }
-    });
-    let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
-    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(stream)).into_response())
-}
-
-/// The tenant's retention settings.
-#[utoipa::path(get, path = "/settings/retention", tag = "settings", responses((status = 200, body = Object)))]
-async fn get_retention(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Retention>> {
-    caller.require(Role::Admin)?;
-    Ok(Json(state.workbench.retention(&caller.tenant).await?))
-}
-
-/// Set retention periods (audit records: at least 1095 days).
-#[utoipa::path(put, path = "/settings/retention", tag = "settings", request_body = Object, responses((status = 200, body = Object), (status = 422, body = ErrorBody)))]
-async fn put_retention(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiJson(retention): ApiJson<Retention>,
-) -> ApiResult<Json<Retention>> {
-    caller.require(Role::Admin)?;
-    let Caller { tenant, member: admin, .. } = caller;
-    Ok(Json(detached(&state, move |wb| async move { wb.set_retention(&tenant, &admin, retention).await }).await?))
+    DirectoryMember(caller): DirectoryMember,
+) -> ApiResult<Json<MemberExport>> {
+    Ok(Json(state.workbench.export(&caller.tenant, &caller.member).await?))
 }

@@ -79,6 +79,38 @@ fn valid_date(text: &str) -> bool {
 }
 
 impl Workbench {
+    /// A tenant's name; `None` when there is no such tenant.
+    pub async fn tenant_name(&self, tenant: &str) -> ServiceResult<Option<String>> {
+        Ok(self.store.tenant(tenant).await?)
+    }
+
+    /// Takes a tenant and its directory as the enterprise's directory has
+    /// them (creating or renaming the tenant, creating or replacing each
+    /// member's profile). A directory import, not an admin's change: it is
+    /// not audited.
+    pub async fn sync_directory(
+        &self,
+        tenant: &str,
+        name: &str,
+        members: &[(&str, MemberProfile)],
+    ) -> ServiceResult<()> {
+        self.store.upsert_tenant(tenant, name).await?;
+        for (id, profile) in members {
+            check_profile(profile)?;
+            self.store.upsert_member(tenant, id, profile).await?;
+        }
+        Ok(())
+    }
+
+    /// Ok when `member` is in `tenant`'s directory; the member's own routes
+    /// are refused to anyone else (a removed member's token, say).
+    pub async fn require_member(&self, tenant: &str, member: &str) -> ServiceResult<()> {
+        match self.store.member(tenant, member).await? {
+            Some(_) => Ok(()),
+            None => Err(ServiceError::not_a_member()),
+        }
+    }
+
     /// The member directory.
     pub async fn members(&self, tenant: &str) -> ServiceResult<Vec<Member>> {
         Ok(self.store.members(tenant).await?.into_iter().map(|(id, profile)| Member { id, profile }).collect())

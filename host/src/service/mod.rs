@@ -3,6 +3,7 @@
 //! [`registry`] (developers), [`admin`] (tenant admins), [`consent`] and
 //! [`invoke`] (members), [`privacy`] (audit log, access log, export).
 
+pub mod audit;
 pub mod consent;
 pub mod directory;
 pub mod installations;
@@ -179,12 +180,17 @@ impl Workbench {
     /// writer. Await the returned handle after dropping the `Workbench` to
     /// flush the audit log.
     pub async fn open(config: &Config) -> anyhow::Result<(Self, JoinHandle<()>)> {
+        let store = Self::open_store(config).await?;
+        Self::with_store(config, store)
+    }
+
+    /// The store `config` names (migrated; the data directory created).
+    pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let store: Arc<dyn Store> = match &config.database_url {
+        Ok(match &config.database_url {
             Some(url) => Arc::new(SqlStore::connect(url).await?),
             None => Arc::new(SqlStore::open_sqlite(&config.database_path()).await?),
-        };
-        Self::with_store(config, store)
+        })
     }
 
     /// Like [`Workbench::open`] with a store of the caller's choosing.
@@ -214,9 +220,9 @@ impl Workbench {
         Ok((workbench, writer))
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// Is the database reachable?
+    pub async fn ping(&self) -> ServiceResult<()> {
+        Ok(self.store.ping().await?)
     }
 
     /// Admission control (shares, queue, rates).

@@ -8,9 +8,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Caller;
+use super::callers::Admin;
 use super::error::{ApiJson, ApiPath, ApiResult, ErrorBody};
 use super::{AppState, detached};
-use crate::model::directory::Role;
 use crate::service::DeletionReceipt;
 use crate::service::directory::Member;
 
@@ -20,8 +20,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// The directory.
 #[utoipa::path(get, path = "/members", tag = "members", responses((status = 200, body = Vec<Member>), (status = 403, body = ErrorBody)))]
-async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Member>>> {
-    caller.require(Role::Admin)?;
+async fn list(State(state): State<AppState>, Admin(caller): Admin) -> ApiResult<Json<Vec<Member>>> {
     Ok(Json(state.workbench.members(&caller.tenant).await?))
 }
 
@@ -29,19 +28,20 @@ async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<V
 #[utoipa::path(post, path = "/members", tag = "members", request_body = Member, responses((status = 201, body = Member), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn add(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(Caller { tenant, member: admin, .. }): Admin,
     ApiJson(member): ApiJson<Member>,
 ) -> ApiResult<(StatusCode, Json<Member>)> {
-    caller.require(Role::Admin)?;
-    let Caller { tenant, member: admin, .. } = caller;
     let added = detached(&state, move |wb| async move { wb.add_member(&tenant, &admin, member).await }).await?;
     Ok((StatusCode::CREATED, Json(added)))
 }
 
 /// One member.
 #[utoipa::path(get, path = "/members/{id}", tag = "members", params(("id" = String, Path, description = "Member id", example = "zhang.wei")), responses((status = 200, body = Member), (status = 404, body = ErrorBody)))]
-async fn get(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<String>) -> ApiResult<Json<Member>> {
-    caller.require(Role::Admin)?;
+async fn get(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Member>> {
     Ok(Json(state.workbench.member(&caller.tenant, &id).await?))
 }
 
@@ -49,12 +49,10 @@ async fn get(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath
 #[utoipa::path(patch, path = "/members/{id}", tag = "members", params(("id" = String, Path, description = "Member id", example = "zhang.wei")), request_body(content = Object, content_type = "application/merge-patch+json"), responses((status = 200, body = Member), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn patch(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(Caller { tenant, member: admin, .. }): Admin,
     ApiPath(id): ApiPath<String>,
     ApiJson(patch): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<Member>> {
-    caller.require(Role::Admin)?;
-    let Caller { tenant, member: admin, .. } = caller;
     Ok(Json(detached(&state, move |wb| async move { wb.patch_member(&tenant, &admin, &id, patch).await }).await?))
 }
 
@@ -62,10 +60,8 @@ async fn patch(
 #[utoipa::path(delete, path = "/members/{id}", tag = "members", params(("id" = String, Path, description = "Member id", example = "wang.fang")), responses((status = 200, description = "Deletion receipt", body = DeletionReceipt), (status = 404, body = ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(Caller { tenant, member: admin, .. }): Admin,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<DeletionReceipt>> {
-    caller.require(Role::Admin)?;
-    let Caller { tenant, member: admin, .. } = caller;
     Ok(Json(detached(&state, move |wb| async move { wb.remove_member(&tenant, &admin, &id).await }).await?))
 }

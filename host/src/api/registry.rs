@@ -8,9 +8,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Caller;
+use super::callers::Developer;
 use super::error::{ApiError, ApiPath, ApiResult, ErrorBody};
 use super::{AppState, detached};
-use crate::model::directory::Role;
 use crate::service::Published;
 use crate::service::registry::{CatalogueEntry, ComponentSignature};
 
@@ -59,10 +59,9 @@ fn decode_b64(field: &str, text: &str) -> ApiResult<Vec<u8>> {
 )]
 async fn publish(
     State(state): State<AppState>,
-    caller: Caller,
+    Developer(Caller { tenant, member, .. }): Developer,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<Published>)> {
-    caller.require(Role::Developer)?;
     let mut multipart = multipart?;
     let (mut manifest, mut component, mut public_key, mut signature) = (None, None, None, None);
     let cap = state.max_component_bytes;
@@ -111,7 +110,6 @@ async fn publish(
         }),
         _ => return Err(ApiError::invalid("a signature needs both public_key and signature")),
     };
-    let Caller { tenant, member, .. } = caller;
     let publish = move |wb: std::sync::Arc<crate::service::Workbench>| async move {
         wb.publish(&tenant, &member, &manifest, component, signature).await
     };

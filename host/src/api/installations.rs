@@ -8,9 +8,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Caller;
+use super::callers::Admin;
 use super::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
 use super::{AppState, detached};
-use crate::model::directory::Role;
 use crate::scope::Scope;
 use crate::service::DeletionReceipt;
 use crate::service::installations::{InstallRequest, InstallationView, Preview};
@@ -47,8 +47,7 @@ struct PreviewQuery {
 
 /// The tenant's installations.
 #[utoipa::path(get, path = "/workbench/plugins", tag = "workbench", responses((status = 200, body = Vec<InstallationView>), (status = 403, body = ErrorBody)))]
-async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<InstallationView>>> {
-    caller.require(Role::Admin)?;
+async fn list(State(state): State<AppState>, Admin(caller): Admin) -> ApiResult<Json<Vec<InstallationView>>> {
     Ok(Json(state.workbench.installations(&caller.tenant).await?))
 }
 
@@ -63,13 +62,11 @@ async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<V
 )]
 async fn install(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(Caller { tenant, member, .. }): Admin,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<InstallBody>,
 ) -> ApiResult<Json<InstallationView>> {
-    caller.require(Role::Admin)?;
     let request = InstallRequest { version: body.version, granted: body.granted_scopes, visible_to: body.visible_to };
-    let Caller { tenant, member, .. } = caller;
     Ok(Json(detached(&state, move |wb| async move { wb.install(&tenant, &member, &id, request).await }).await?))
 }
 
@@ -83,11 +80,9 @@ async fn install(
 )]
 async fn uninstall(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(Caller { tenant, member, .. }): Admin,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<DeletionReceipt>> {
-    caller.require(Role::Admin)?;
-    let Caller { tenant, member, .. } = caller;
     Ok(Json(detached(&state, move |wb| async move { wb.uninstall(&tenant, &member, &id).await }).await?))
 }
 
@@ -95,11 +90,9 @@ async fn uninstall(
 #[utoipa::path(post, path = "/workbench/plugins/{id}/disable", tag = "workbench", params(("id" = String, Path, description = "Plugin id", example = "site-daily-report")), responses((status = 200, body = InstallationView), (status = 404, body = ErrorBody)))]
 async fn disable(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(Caller { tenant, member, .. }): Admin,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<InstallationView>> {
-    caller.require(Role::Admin)?;
-    let Caller { tenant, member, .. } = caller;
     Ok(Json(detached(&state, move |wb| async move { wb.set_enabled(&tenant, &member, &id, false).await }).await?))
 }
 
@@ -107,11 +100,9 @@ async fn disable(
 #[utoipa::path(post, path = "/workbench/plugins/{id}/enable", tag = "workbench", params(("id" = String, Path, description = "Plugin id", example = "site-daily-report")), responses((status = 200, body = InstallationView), (status = 404, body = ErrorBody)))]
 async fn enable(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(Caller { tenant, member, .. }): Admin,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<InstallationView>> {
-    caller.require(Role::Admin)?;
-    let Caller { tenant, member, .. } = caller;
     Ok(Json(detached(&state, move |wb| async move { wb.set_enabled(&tenant, &member, &id, true).await }).await?))
 }
 
@@ -125,11 +116,9 @@ async fn enable(
 )]
 async fn preview(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(Caller { tenant, member: admin, .. }): Admin,
     ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<PreviewQuery>,
 ) -> ApiResult<Json<Preview>> {
-    caller.require(Role::Admin)?;
-    let Caller { tenant, member: admin, .. } = caller;
     Ok(Json(detached(&state, move |wb| async move { wb.preview(&tenant, &admin, &id, &query.member).await }).await?))
 }

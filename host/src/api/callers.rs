@@ -1,0 +1,69 @@
+//! Who may call a route, as extractors: a handler that takes [`Admin`],
+//! [`Developer`], [`Member`] or [`DirectoryMember`] runs only for a caller
+//! with that role (else 403), checked before its body is read.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::ApiError;
+use crate::model::directory::Role;
+
+async fn with_role(parts: &mut Parts, state: &AppState, role: Role) -> Result<Caller, ApiError> {
+    let caller = Caller::from_request_parts(parts, state).await?;
+    caller.require(role)?;
+    Ok(caller)
+}
+
+/// A tenant admin.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        with_role(parts, state, Role::Admin).await.map(Self)
+    }
+}
+
+/// A plugin developer.
+#[derive(Debug, Clone)]
+pub struct Developer(pub Caller);
+
+impl FromRequestParts<AppState> for Developer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        with_role(parts, state, Role::Developer).await.map(Self)
+    }
+}
+
+/// A caller with the member role (the invocation itself checks that they
+/// are in the directory, in the query it makes anyway).
+#[derive(Debug, Clone)]
+pub struct Member(pub Caller);
+
+impl FromRequestParts<AppState> for Member {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        with_role(parts, state, Role::Member).await.map(Self)
+    }
+}
+
+/// A member who is in their tenant's directory: a removed member's
+/// still-valid token does not reach their consents or data.
+#[derive(Debug, Clone)]
+pub struct DirectoryMember(pub Caller);
+
+impl FromRequestParts<AppState> for DirectoryMember {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = with_role(parts, state, Role::Member).await?;
+        state.workbench.require_member(&caller.tenant, &caller.member).await?;
+        Ok(Self(caller))
+    }
+}
