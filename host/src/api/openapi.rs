@@ -9,7 +9,9 @@ use utoipa::OpenApi;
 #[openapi(
     info(title = "Workbench", description = "Runs third-party workbench plugins as sandboxed WebAssembly components."),
     modifiers(&BearerAuth),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    // Named by a query parameter only, which utoipa does not collect.
+    components(schemas(crate::model::audit::Action))
 )]
 pub(super) struct ApiDoc;
 
@@ -80,5 +82,45 @@ pub(super) fn document_timeout(doc: &mut utoipa::openapi::OpenApi) {
                 )
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `$ref` in `value`, with where it was found.
+    fn refs(value: &serde_json::Value, at: &str, found: &mut Vec<(String, String)>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    if key == "$ref" {
+                        found.push((at.to_owned(), inner.as_str().unwrap_or_default().to_owned()));
+                    } else {
+                        refs(inner, &format!("{at}/{key}"), found);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, inner) in items.iter().enumerate() {
+                    refs(inner, &format!("{at}/{i}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_in_the_document_resolves() {
+        let doc = serde_json::to_value(super::super::openapi()).expect("the document");
+        let mut found = Vec::new();
+        refs(&doc, "", &mut found);
+        assert!(found.len() > 20, "the document has too few references to be the real one: {}", found.len());
+        let dangling: Vec<_> = found
+            .iter()
+            .filter(|(_, target)| {
+                let pointer = target.strip_prefix('#').unwrap_or("\u{0}");
+                doc.pointer(pointer).is_none()
+            })
+            .collect();
+        assert!(dangling.is_empty(), "references to nothing: {dangling:?}");
     }
 }

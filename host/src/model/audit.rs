@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How an attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The access was allowed and the data handed over.
@@ -176,7 +176,7 @@ impl std::fmt::Display for Action {
 }
 
 /// An audit event before it is sequenced and chained.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     /// Tenant whose log it belongs to.
     pub tenant: String,
@@ -186,7 +186,7 @@ pub struct AuditEvent {
     pub actor: String,
     /// Whose data (internal member id; never shown to plugins).
     pub subject: Option<String>,
-    /// What was attempted: an [`Action`]'s name (`read`, `storage.get`, …).
+    /// What was attempted: the name of an audit action (`read`, `storage.get`, …).
     pub action: String,
     /// The scope involved, if any.
     pub scope: Option<String>,
@@ -222,18 +222,20 @@ impl AuditEvent {
 /// A durable record: an event with its place in the tenant's chain. Its
 /// JSON form (one per line) is what `GET /audit/export` streams and
 /// `workbench audit verify --offline` reads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     /// The event.
     #[serde(flatten)]
     pub event: AuditEvent,
     /// Position in the tenant's chain, from 1 without gaps.
     pub seq: i64,
-    /// Hash of the previous record (zeros for the first).
+    /// Hash of the previous record (zeros for the first), hex.
     #[serde(with = "hex_bytes")]
+    #[schema(value_type = String)]
     pub prev_hash: [u8; 32],
-    /// This record's hash.
+    /// This record's hash, hex.
     #[serde(with = "hex_bytes")]
+    #[schema(value_type = String)]
     pub hash: [u8; 32],
 }
 

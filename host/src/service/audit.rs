@@ -7,57 +7,11 @@ use super::{ServiceResult, Workbench};
 use crate::audit::verify::{self, VerifyReport};
 use crate::model::audit::{AuditFilter, AuditRecord, Checkpoint};
 
-/// An audit record as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct AuditEntry {
-    /// Position in the tenant's chain.
-    pub seq: i64,
-    /// When, ms since the epoch.
-    pub ts_ms: i64,
-    /// Who acted.
-    pub actor: String,
-    /// Whose data.
-    pub subject: Option<String>,
-    /// What was attempted.
-    pub action: String,
-    /// The scope involved.
-    pub scope: Option<String>,
-    /// The declared purpose.
-    pub purpose: Option<String>,
-    /// allowed, denied, failed or trapped.
-    pub outcome: String,
-    /// Why.
-    pub reason: Option<String>,
-    /// The invocation.
-    pub invocation: Option<String>,
-    /// The record's chain hash, hex.
-    pub hash: String,
-}
-
-impl From<&AuditRecord> for AuditEntry {
-    fn from(record: &AuditRecord) -> Self {
-        let e = &record.event;
-        Self {
-            seq: record.seq,
-            ts_ms: e.ts_ms,
-            actor: e.actor.clone(),
-            subject: e.subject.clone(),
-            action: e.action.clone(),
-            scope: e.scope.clone(),
-            purpose: e.purpose.clone(),
-            outcome: e.outcome.as_str().to_owned(),
-            reason: e.reason.clone(),
-            invocation: e.invocation.clone(),
-            hash: hex::encode(record.hash),
-        }
-    }
-}
-
 /// One page of records and the cursor of the next.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
-    /// The records, oldest first.
-    pub records: Vec<AuditEntry>,
+    /// The records, oldest first, each with its place in the chain.
+    pub records: Vec<AuditRecord>,
     /// Pass as `after` for the next page; absent on the last page.
     pub next: Option<String>,
 }
@@ -99,7 +53,7 @@ impl Workbench {
     ) -> ServiceResult<AuditPage> {
         let limit = limit.clamp(1, MAX_PAGE);
         let records = self.store.audit_query(tenant, filter, after, limit).await?;
-        Ok(AuditPage { next: next_cursor(&records, limit), records: records.iter().map(AuditEntry::from).collect() })
+        Ok(AuditPage { next: next_cursor(&records, limit), records })
     }
 
     /// Raw records (with their chain hashes) for the NDJSON export.

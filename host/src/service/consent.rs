@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::registry::DeclaredScope;
 use super::{Actor, LoadedVersion, ServiceError, ServiceResult, Workbench, scope_list};
 use crate::gate::{self, Denial};
 use crate::model::audit::{Action, Outcome};
@@ -32,21 +33,13 @@ pub enum ScopeState {
     AdminGranted,
 }
 
-/// One scope of a disclosure.
+/// One scope of a disclosure: what the version declares, and where the
+/// member stands.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DisclosedScope {
-    /// The scope.
-    pub scope: Scope,
-    /// The field it gives.
-    pub field: &'static str,
-    /// basic_info, basic_permissions or capability.
-    pub category: &'static str,
-    /// Why the plugin asks.
-    pub purpose: String,
-    /// Without it the plugin does not run.
-    pub required: bool,
-    /// Needs its own, separate consent.
-    pub sensitive: bool,
+    /// The declaration.
+    #[serde(flatten)]
+    pub declared: DeclaredScope,
     /// Where the member stands.
     pub state: ScopeState,
 }
@@ -118,15 +111,7 @@ pub(crate) fn disclosure(
     let scopes: Vec<DisclosedScope> = manifest
         .scopes
         .iter()
-        .map(|d| DisclosedScope {
-            scope: d.scope,
-            field: d.scope.field(),
-            category: d.scope.category(),
-            purpose: d.purpose.clone(),
-            required: d.required,
-            sensitive: d.scope.is_sensitive(),
-            state: state(d.scope, &policy, consents, now),
-        })
+        .map(|d| DisclosedScope { declared: DeclaredScope::of(d), state: state(d.scope, &policy, consents, now) })
         .collect();
     let asking = scopes
         .iter()
@@ -136,7 +121,7 @@ pub(crate) fn disclosure(
                 ScopeState::NotConsented | ScopeState::Withdrawn | ScopeState::Expired | ScopeState::PurposeChanged
             )
         })
-        .map(|s| s.scope)
+        .map(|s| s.declared.scope)
         .collect();
     let missing_required: Vec<Scope> =
         gate::missing_required(&policy, consents, now).into_iter().map(|(scope, _)| scope).collect();

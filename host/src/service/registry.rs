@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Actor, ServiceError, ServiceResult, Workbench};
 use crate::model::audit::Action;
-use crate::model::manifest::{Developer, Manifest};
+use crate::model::manifest::{Developer, Manifest, ScopeDeclaration};
 use crate::model::registry::{PluginRelease, PluginVersion, Publisher};
 use crate::runtime::cache::Import;
 use crate::scope::{Scope, ScopeSet};
@@ -42,9 +42,10 @@ pub struct Published {
     pub signed_by: Option<String>,
 }
 
-/// One scope of a catalogue entry.
+/// One scope a plugin version declares, as the catalogue and a disclosure
+/// show it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct CatalogueScope {
+pub struct DeclaredScope {
     /// The scope.
     pub scope: Scope,
     /// The field it gives.
@@ -73,7 +74,7 @@ pub struct CatalogueVersion {
     /// Published at, ms since the epoch.
     pub published_at_ms: i64,
     /// The scopes it asks for.
-    pub scopes: Vec<CatalogueScope>,
+    pub scopes: Vec<DeclaredScope>,
 }
 
 /// A plugin in the catalogue: its latest version's details and every version.
@@ -94,20 +95,24 @@ pub struct CatalogueEntry {
     pub versions: Vec<CatalogueVersion>,
 }
 
+impl DeclaredScope {
+    /// How `declaration` is shown.
+    pub fn of(declaration: &ScopeDeclaration) -> Self {
+        let scope = declaration.scope;
+        Self {
+            scope,
+            field: scope.field(),
+            category: scope.category(),
+            purpose: declaration.purpose.clone(),
+            required: declaration.required,
+            sensitive: scope.is_sensitive(),
+        }
+    }
+}
+
 /// The scopes of a manifest as the catalogue shows them.
-pub(crate) fn catalogue_scopes(manifest: &Manifest) -> Vec<CatalogueScope> {
-    manifest
-        .scopes
-        .iter()
-        .map(|d| CatalogueScope {
-            scope: d.scope,
-            field: d.scope.field(),
-            category: d.scope.category(),
-            purpose: d.purpose.clone(),
-            required: d.required,
-            sensitive: d.scope.is_sensitive(),
-        })
-        .collect()
+pub(crate) fn catalogue_scopes(manifest: &Manifest) -> Vec<DeclaredScope> {
+    manifest.scopes.iter().map(DeclaredScope::of).collect()
 }
 
 fn entry(releases: Vec<PluginRelease>) -> Option<CatalogueEntry> {

@@ -3,11 +3,18 @@ import { t, outcomeLabel, actionLabel } from '../../i18n.js';
 import { api, query, download } from '../../api.js';
 import { h, alertBox, showError, clearBox, badge, table, fmtTime, field, busy } from '../../dom.js';
 
-// The server's audit actions, in its order (a test of the host holds this
-// list to the server's).
-const ACTIONS = ['read', 'invoke', 'invoke.refused', 'consent.grant', 'consent.withdraw', 'plugin.publish', 'plugin.install', 'plugin.upgrade', 'plugin.grant',
-  'plugin.enable', 'plugin.disable', 'plugin.uninstall', 'admin.preview', 'member.add', 'member.update', 'member.remove', 'storage.get', 'storage.set',
-  'storage.delete', 'storage.list', 'log.write', 'settings.retention'];
+// The server's audit actions, in its order: the `Action` enum of the OpenAPI
+// document it serves (no list of them is kept here). Without the document
+// the filter offers "any" only.
+async function loadActions() {
+  try {
+    const doc = await api('GET', '/openapi.json', { anonymous: true });
+    const actions = doc && doc.components && doc.components.schemas && doc.components.schemas.Action;
+    return actions && Array.isArray(actions.enum) ? actions.enum : [];
+  } catch {
+    return [];
+  }
+}
 
 function toMs(value) {
   if (!value) return null;
@@ -16,6 +23,7 @@ function toMs(value) {
 }
 
 export async function renderAudit(section, ctx) {
+  const ACTIONS = await loadActions();
   const verify = h('div', { class: 'verify', role: 'status', 'data-testid': 'verify-badge' }, t('audit.verifying'));
   const error = alertBox('audit-error');
   const exportError = alertBox('audit-export-error');
