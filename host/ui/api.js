@@ -57,6 +57,31 @@ export async function api(method, path, opts = {}) {
   return data;
 }
 
+// Where a list the server pages by cursor stands: the cursor of the page
+// shown (`after`), the next page's cursor as the server gave it, and the
+// page's number. `took(page)` records an answer; `advance()` moves to the
+// next page (false on the last); `restart()` goes back to the first.
+export function cursorPager() {
+  return {
+    after: null,
+    next: null,
+    number: 1,
+    took(page) {
+      this.next = (page && page.next) || null;
+    },
+    advance() {
+      if (!this.next) return false;
+      this.after = this.next;
+      this.number += 1;
+      return true;
+    },
+    restart() {
+      this.after = null;
+      this.number = 1;
+    },
+  };
+}
+
 export function query(params) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {

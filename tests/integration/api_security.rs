@@ -447,3 +447,19 @@ on_both_databases! {
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
     }
 }
+
+on_both_databases! {
+    async fn a_path_that_is_no_plugin_id_is_404_naming_the_rule(db: Db) {
+        let server = Server::demo(db).await;
+        let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
+        for path in [
+            "/api/v1/plugins/Site_Daily",
+            "/api/v1/workbench/plugins/x/preview?member=zhang.wei",
+            "/api/v1/me/plugins/-leading-dash/consent",
+        ] {
+            let reply = server.call(Method::GET, path, Some(&admin), None).await;
+            assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}: {}", reply.text);
+            assert!(reply.body["message"].as_str().is_some_and(|m| m.contains("plugin ids are")), "{path}: {}", reply.text);
+        }
+    }
+}

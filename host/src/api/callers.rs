@@ -1,14 +1,17 @@
-//! Who may call a route, as extractors: a handler that takes [`Admin`],
-//! [`Developer`], [`Member`] or [`DirectoryMember`] runs only for a caller
-//! with that role (else 403), checked before its body is read.
+//! Who may call a route, and which plugin it is about, as extractors: a
+//! handler that takes [`Admin`], [`Developer`], [`Member`] or
+//! [`DirectoryMember`] runs only for a caller with that role (else 403),
+//! checked before its body is read; [`PluginId`] is a path's `{id}` that is
+//! a plugin id (else 404, as for an id no plugin has).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::ApiError;
+use super::error::{ApiError, ApiPath};
 use crate::model::directory::Role;
+use crate::model::manifest::valid_plugin_id;
 
 async fn with_role(parts: &mut Parts, state: &AppState, role: Role) -> Result<Caller, ApiError> {
     let caller = Caller::from_request_parts(parts, state).await?;
@@ -65,5 +68,23 @@ impl FromRequestParts<AppState> for DirectoryMember {
         let caller = with_role(parts, state, Role::Member).await?;
         state.workbench.require_member(&caller.tenant, &caller.member).await?;
         Ok(Self(caller))
+    }
+}
+
+/// The `{id}` of a plugin route, checked to be a plugin id.
+#[derive(Debug, Clone)]
+pub struct PluginId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PluginId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiPath(id) = ApiPath::<String>::from_request_parts(parts, state).await?;
+        if !valid_plugin_id(&id) {
+            return Err(ApiError::not_found(format!(
+                "no plugin {id:?}: plugin ids are 2 to 63 characters of a-z, 0-9 and -, starting with a letter"
+            )));
+        }
+        Ok(Self(id))
     }
 }

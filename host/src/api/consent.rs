@@ -8,8 +8,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Caller;
-use super::callers::DirectoryMember;
-use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
+use super::callers::{DirectoryMember, PluginId};
+use super::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
 use super::{AppState, detached};
 use crate::scope::Scope;
 use crate::service::Disclosure;
@@ -33,7 +33,7 @@ async fn my_plugins(
 async fn disclosure(
     State(state): State<AppState>,
     DirectoryMember(caller): DirectoryMember,
-    ApiPath(id): ApiPath<String>,
+    PluginId(id): PluginId,
 ) -> ApiResult<Json<Disclosure>> {
     Ok(Json(state.workbench.disclosure(&caller.tenant, &caller.member, &id).await?))
 }
@@ -54,7 +54,7 @@ struct ConsentBody {
 async fn consent(
     State(state): State<AppState>,
     DirectoryMember(Caller { tenant, member, .. }): DirectoryMember,
-    ApiPath(id): ApiPath<String>,
+    PluginId(id): PluginId,
     ApiJson(body): ApiJson<ConsentBody>,
 ) -> ApiResult<Json<Disclosure>> {
     let consent = move |wb: std::sync::Arc<crate::service::Workbench>| async move {
@@ -76,7 +76,7 @@ struct WithdrawQuery {
 async fn withdraw(
     State(state): State<AppState>,
     DirectoryMember(Caller { tenant, member, .. }): DirectoryMember,
-    ApiPath(id): ApiPath<String>,
+    PluginId(id): PluginId,
     ApiQuery(query): ApiQuery<WithdrawQuery>,
 ) -> ApiResult<Json<Disclosure>> {
     let scopes = query

@@ -8,8 +8,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Caller;
-use super::callers::Admin;
-use super::error::{ApiJson, ApiPath, ApiQuery, ApiResult, ErrorBody};
+use super::callers::{Admin, PluginId};
+use super::error::{ApiJson, ApiQuery, ApiResult, ErrorBody};
 use super::{AppState, detached};
 use crate::scope::Scope;
 use crate::service::DeletionReceipt;
@@ -63,7 +63,7 @@ async fn list(State(state): State<AppState>, Admin(caller): Admin) -> ApiResult<
 async fn install(
     State(state): State<AppState>,
     Admin(Caller { tenant, member, .. }): Admin,
-    ApiPath(id): ApiPath<String>,
+    PluginId(id): PluginId,
     ApiJson(body): ApiJson<InstallBody>,
 ) -> ApiResult<Json<InstallationView>> {
     let request = InstallRequest { version: body.version, granted: body.granted_scopes, visible_to: body.visible_to };
@@ -81,7 +81,7 @@ async fn install(
 async fn uninstall(
     State(state): State<AppState>,
     Admin(Caller { tenant, member, .. }): Admin,
-    ApiPath(id): ApiPath<String>,
+    PluginId(id): PluginId,
 ) -> ApiResult<Json<DeletionReceipt>> {
     Ok(Json(detached(&state, move |wb| async move { wb.uninstall(&tenant, &member, &id).await }).await?))
 }
@@ -91,7 +91,7 @@ async fn uninstall(
 async fn disable(
     State(state): State<AppState>,
     Admin(Caller { tenant, member, .. }): Admin,
-    ApiPath(id): ApiPath<String>,
+    PluginId(id): PluginId,
 ) -> ApiResult<Json<InstallationView>> {
     Ok(Json(detached(&state, move |wb| async move { wb.set_enabled(&tenant, &member, &id, false).await }).await?))
 }
@@ -101,7 +101,7 @@ async fn disable(
 async fn enable(
     State(state): State<AppState>,
     Admin(Caller { tenant, member, .. }): Admin,
-    ApiPath(id): ApiPath<String>,
+    PluginId(id): PluginId,
 ) -> ApiResult<Json<InstallationView>> {
     Ok(Json(detached(&state, move |wb| async move { wb.set_enabled(&tenant, &member, &id, true).await }).await?))
 }
@@ -117,7 +117,7 @@ async fn enable(
 async fn preview(
     State(state): State<AppState>,
     Admin(Caller { tenant, member: admin, .. }): Admin,
-    ApiPath(id): ApiPath<String>,
+    PluginId(id): PluginId,
     ApiQuery(query): ApiQuery<PreviewQuery>,
 ) -> ApiResult<Json<Preview>> {
     Ok(Json(detached(&state, move |wb| async move { wb.preview(&tenant, &admin, &id, &query.member).await }).await?))

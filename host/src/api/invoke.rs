@@ -9,8 +9,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::callers::Member;
-use super::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
+use super::callers::{Member, PluginId};
+use super::error::{ApiError, ApiJson, ApiResult, ErrorBody};
 use crate::runtime::{LogLine, Request};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -117,7 +117,7 @@ impl InvokeBody {
 async fn invoke(
     State(state): State<AppState>,
     Member(caller): Member,
-    ApiPath(id): ApiPath<String>,
+    PluginId(id): PluginId,
     ApiJson(body): ApiJson<InvokeBody>,
 ) -> ApiResult<Json<InvokeResult>> {
     // The directory is checked with the installation and the consents, in one query.

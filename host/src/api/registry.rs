@@ -8,8 +8,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Caller;
-use super::callers::Developer;
-use super::error::{ApiError, ApiPath, ApiResult, ErrorBody};
+use super::callers::{Developer, PluginId};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::{AppState, detached};
 use crate::service::Published;
 use crate::service::registry::{CatalogueEntry, ComponentSignature};
@@ -134,7 +134,7 @@ async fn catalogue(State(state): State<AppState>, _caller: Caller) -> ApiResult<
 async fn catalogue_entry(
     State(state): State<AppState>,
     _caller: Caller,
-    ApiPath(id): ApiPath<String>,
+    PluginId(id): PluginId,
 ) -> ApiResult<Json<CatalogueEntry>> {
     Ok(Json(state.workbench.catalogue_entry(&id).await?))
 }

@@ -84,6 +84,13 @@ fn text(field: &'static str, value: &str, max: usize) -> Result<(), ManifestErro
     Ok(())
 }
 
+/// A plugin id: 2 to 63 characters of a-z, 0-9 and `-`, starting with a letter.
+pub fn valid_plugin_id(id: &str) -> bool {
+    (2..=63).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 impl Manifest {
     /// Parses and validates a `plugin.toml`.
     pub fn from_toml(source: &str) -> Result<Self, ManifestError> {
@@ -94,10 +101,7 @@ impl Manifest {
 
     /// Checks every rule that the types do not.
     pub fn validate(&self) -> Result<(), ManifestError> {
-        let id_ok = (2..=63).contains(&self.id.len())
-            && self.id.starts_with(|c: char| c.is_ascii_lowercase())
-            && self.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !id_ok {
+        if !valid_plugin_id(&self.id) {
             return Err(ManifestError::BadId(self.id.clone()));
         }
         text("name", &self.name, 64)?;

@@ -1,6 +1,6 @@
 // 我的数据: my consents with withdrawal, who read my data, and the export.
 import { t, stateLabel, outcomeLabel, fieldLabel } from '../i18n.js';
-import { api, enc, query, download } from '../api.js';
+import { api, enc, query, download, cursorPager } from '../api.js';
 import { h, alertBox, showError, showMessage, statusBox, clearBox, badge, table, fmtTime, confirmDialog, busy } from '../dom.js';
 
 export async function renderMyData(main, ctx) {
@@ -137,12 +137,12 @@ export async function renderMyData(main, ctx) {
     return by;
   }
 
-  let next = null;
+  const pager = cursorPager();
   async function loadAccess(append) {
     clearBox(accessError);
     let page;
     try {
-      page = await api('GET', `/me/access-log${query({ after: append ? next : null, limit: 50 })}`);
+      page = await api('GET', `/me/access-log${query({ after: append ? pager.next : null, limit: 50 })}`);
     } catch (err) {
       showError(accessError, err);
       return;
@@ -156,13 +156,13 @@ export async function renderMyData(main, ctx) {
         h('td', {}, a.purpose || '—'),
         h('td', {}, badge(outcomeLabel(a.outcome), a.outcome === 'allowed' ? 'ok' : 'danger'), a.reason ? h('div', { class: 'muted small' }, a.reason) : null)));
     }
-    next = page.next || null;
+    pager.took(page);
     accessHolder.replaceChildren(table({
       caption: t('my.access'), testid: 'access-log',
       columns: [t('col.time'), t('col.by'), t('col.scope'), t('col.purpose'), t('col.outcome')],
       rows: accessRows, empty: t('my.noAccess'),
     }));
-    moreButton.hidden = !next;
+    moreButton.hidden = !pager.next;
   }
   moreButton.addEventListener('click', async () => {
     busy(moreButton, true);

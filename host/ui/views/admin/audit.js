@@ -1,6 +1,6 @@
 // 审计日志: filters, pages, verification and the export of the tenant's audit log.
 import { t, outcomeLabel, actionLabel } from '../../i18n.js';
-import { api, query, download } from '../../api.js';
+import { api, query, download, cursorPager } from '../../api.js';
 import { h, alertBox, showError, clearBox, badge, table, fmtTime, field, busy } from '../../dom.js';
 
 // The server's audit actions, in its order: the `Action` enum of the OpenAPI
@@ -55,9 +55,7 @@ export async function renderAudit(section, ctx) {
 
   const PAGE = 50;
   let filters = {};
-  let cursor = null;
-  let next = null;
-  let pageNo = 1;
+  const pager = cursorPager();
 
   function currentFilters() {
     return {
@@ -71,17 +69,17 @@ export async function renderAudit(section, ctx) {
     summary.dataset.loaded = 'false';
     let page;
     try {
-      page = await api('GET', `/audit${query({ ...filters, after: cursor, limit: PAGE })}`);
+      page = await api('GET', `/audit${query({ ...filters, after: pager.after, limit: PAGE })}`);
     } catch (err) {
       showError(error, err);
       summary.dataset.loaded = 'true';
       return;
     }
     if (!ctx.alive()) return;
-    next = page.next || null;
-    nextButton.disabled = !next;
-    first.disabled = pageNo === 1;
-    summary.textContent = t('audit.summary', { page: pageNo, n: page.records.length });
+    pager.took(page);
+    nextButton.disabled = !pager.next;
+    first.disabled = pager.number === 1;
+    summary.textContent = t('audit.summary', { page: pager.number, n: page.records.length });
     holder.replaceChildren(table({
       caption: t('audit.table'), testid: 'audit-table',
       columns: [t('col.seq'), t('col.time'), t('col.actor'), t('col.subject'), t('col.action'), t('col.scope'), t('col.outcome'), t('col.detail'), t('col.invocation')],
@@ -100,8 +98,7 @@ export async function renderAudit(section, ctx) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     filters = currentFilters();
-    cursor = null;
-    pageNo = 1;
+    pager.restart();
     busy(apply, true);
     await load();
     busy(apply, false);
@@ -109,20 +106,16 @@ export async function renderAudit(section, ctx) {
   reset.addEventListener('click', async () => {
     form.reset();
     filters = {};
-    cursor = null;
-    pageNo = 1;
+    pager.restart();
     await load();
   });
   nextButton.addEventListener('click', async () => {
-    if (!next) return;
-    cursor = next;
-    pageNo += 1;
+    if (!pager.advance()) return;
     await load();
     if (nextButton.disabled) first.focus();
   });
   first.addEventListener('click', async () => {
-    cursor = null;
-    pageNo = 1;
+    pager.restart();
     await load();
     nextButton.focus();
   });
