@@ -142,10 +142,12 @@ on_both_databases! {
         let missing: Vec<&str> = refused.body["missing"].as_array().expect("missing").iter().filter_map(|m| m["scope"].as_str()).collect();
         assert!(missing.contains(&"perm.approval"), "{missing:?}");
         // Every other plugin and route still works.
-        assert_eq!(server.invoke("li.na", "site-daily-report", "/report.json").await.status, StatusCode::OK);
+        let reply = server.invoke("li.na", "site-daily-report", "/report.json").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         assert_eq!(server.call(Method::GET, "/api/v1/me/plugins", Some(&li_na), None).await.status, StatusCode::OK);
         assert_eq!(server.call(Method::GET, "/api/v1/me/access-log", Some(&li_na), None).await.status, StatusCode::OK);
-        assert_eq!(server.invoke("zhang.wei", "approval-helper", "/summary.json").await.status, StatusCode::OK);
+        let reply = server.invoke("zhang.wei", "approval-helper", "/summary.json").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         server.stop().await;
     }
 }
@@ -182,7 +184,8 @@ on_both_databases! {
         let withdrawn = server.call(Method::DELETE, "/api/v1/me/plugins/site-daily-report/consent", Some(&zhang), None).await;
         assert_eq!(withdrawn.body["usable"], false);
         assert_eq!(server.count("SELECT COUNT(*) FROM plugin_kv WHERE person = $1 AND plugin = $2", &["zhang.wei", "site-daily-report"]).await, 0);
-        assert_eq!(server.invoke("zhang.wei", "site-daily-report", "/report.json").await.status, StatusCode::FORBIDDEN);
+        let reply = server.invoke("zhang.wei", "site-daily-report", "/report.json").await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
 
         // Upgrade with a new optional scope: only that scope is asked for; the plugin keeps running.
         let extra = "\n[[scopes]]\nscope = \"org.department\"\npurpose = \"Print your department on the report.\"\n";
@@ -194,7 +197,8 @@ on_both_databases! {
         assert_eq!(upgraded.status, StatusCode::OK, "{}", upgraded.text);
         let disclosure = server.call(Method::GET, "/api/v1/me/plugins/site-daily-report/consent", Some(&li_na), None).await;
         assert_eq!(scopes(&disclosure.body, "asking"), ["org.department"]);
-        assert_eq!(server.invoke("li.na", "site-daily-report", "/report.json").await.status, StatusCode::OK);
+        let reply = server.invoke("li.na", "site-daily-report", "/report.json").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
 
         // Upgrade that changes a required scope's purpose: 403 until the person consents again, to that scope only.
         let changed = manifest("0.3.0", "").replace("Print the reporter's name on the daily report.", "Print your name on reports sent to the client.");
@@ -207,7 +211,8 @@ on_both_databases! {
         assert_eq!(scopes(&refused.body["disclosure"], "asking"), ["user.name"]);
         let again = json!({ "scopes": ["user.name"] });
         server.call(Method::PUT, "/api/v1/me/plugins/site-daily-report/consent", Some(&li_na), Some(again)).await;
-        assert_eq!(server.invoke("li.na", "site-daily-report", "/report.json").await.status, StatusCode::OK);
+        let reply = server.invoke("li.na", "site-daily-report", "/report.json").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         server.stop().await;
     }
 }
@@ -235,7 +240,8 @@ on_both_databases! {
         assert_eq!(server.count("SELECT COUNT(*) FROM consents WHERE member = $1", &["li.na"]).await, 0);
         assert_eq!(server.count("SELECT COUNT(*) FROM members WHERE id = $1", &["li.na"]).await, 0);
         // A removed member's still-valid token no longer reaches the workbench.
-        assert_eq!(server.invoke("li.na", "site-daily-report", "/report.json").await.status, StatusCode::FORBIDDEN);
+        let reply = server.invoke("li.na", "site-daily-report", "/report.json").await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
 
         // Uninstall: closed at once, data gone, receipt returned and audited.
         let receipt = server.call(Method::DELETE, "/api/v1/workbench/plugins/site-daily-report", Some(&admin), None).await;
@@ -244,17 +250,20 @@ on_both_databases! {
         assert_eq!(receipt.body["consents_deleted"], 2);
         assert_eq!(server.count(kv, &["demo", "site-daily-report"]).await, 0);
         assert_eq!(server.count(consents, &["demo", "site-daily-report"]).await, 0);
-        assert_eq!(server.invoke("zhang.wei", "site-daily-report", "/report.json").await.status, StatusCode::NOT_FOUND);
+        let reply = server.invoke("zhang.wei", "site-daily-report", "/report.json").await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text);
         let seq = receipt.body["audit_seq"].as_i64().expect("seq");
         let audit = server.call(Method::GET, &format!("/api/v1/audit?action=plugin.uninstall&after={}", seq - 1), Some(&admin), None).await;
         assert_eq!(audit.body["records"][0]["seq"], seq);
         // Other plugins carry on.
-        assert_eq!(server.invoke("zhang.wei", "approval-helper", "/summary.json").await.status, StatusCode::OK);
+        let reply = server.invoke("zhang.wei", "approval-helper", "/summary.json").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
 
         // Disable stops at once; enable resumes. Withdrawal works while it is disabled.
         let off = server.call(Method::POST, "/api/v1/workbench/plugins/approval-helper/disable", Some(&admin), None).await;
         assert_eq!(off.body["state"], "disabled");
-        assert_eq!(server.invoke("zhang.wei", "approval-helper", "/summary.json").await.status, StatusCode::NOT_FOUND);
+        let reply = server.invoke("zhang.wei", "approval-helper", "/summary.json").await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text);
         let zhang = server.demo_token("zhang.wei", MEMBER);
         let withdrawn = server.call(Method::DELETE, "/api/v1/me/plugins/approval-helper/consent", Some(&zhang), None).await;
         assert_eq!(withdrawn.status, StatusCode::OK, "{}", withdrawn.text);
@@ -265,7 +274,8 @@ on_both_databases! {
         let consented = server.call(Method::PUT, "/api/v1/me/plugins/approval-helper/consent", Some(&zhang), Some(again)).await;
         assert_eq!(consented.status, StatusCode::OK, "{}", consented.text);
         server.call(Method::POST, "/api/v1/workbench/plugins/approval-helper/enable", Some(&admin), None).await;
-        assert_eq!(server.invoke("zhang.wei", "approval-helper", "/summary.json").await.status, StatusCode::OK);
+        let reply = server.invoke("zhang.wei", "approval-helper", "/summary.json").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         server.stop().await;
     }
 }
@@ -287,7 +297,8 @@ on_both_databases! {
         let install = json!({ "version": "0.1.0", "granted_scopes": ["perm.approval", "user.nickname"], "visible_to": ["wang.fang"] });
         let narrowed = server.call(Method::PUT, "/api/v1/workbench/plugins/approval-helper", Some(&admin), Some(install)).await;
         assert_eq!(narrowed.status, StatusCode::OK, "{}", narrowed.text);
-        assert_eq!(server.invoke("zhang.wei", "approval-helper", "/summary.json").await.status, StatusCode::NOT_FOUND);
+        let reply = server.invoke("zhang.wei", "approval-helper", "/summary.json").await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text);
         let mine = server.call(Method::GET, "/api/v1/me/plugins", Some(&zhang), None).await;
         assert!(mine.body.as_array().expect("list").iter().all(|p| p["plugin"] != "approval-helper"));
         let unknown = json!({ "version": "0.1.0", "granted_scopes": ["perm.approval", "user.nickname"], "visible_to": ["nobody"] });

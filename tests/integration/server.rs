@@ -57,6 +57,16 @@ pub async fn execute_raw(database_url: &str, sql: &str) {
     pool.close().await;
 }
 
+/// The server's errors (and warnings) in the output of the test that ran
+/// into them: a 500 says only "the details are in the server log", and this
+/// is that log. Printed only for a test that fails.
+fn server_log() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_test_writer()
+        .try_init();
+}
+
 /// A running server.
 pub struct Server {
     pub base: String,
@@ -137,6 +147,7 @@ impl Server {
         };
         configure(&mut config);
         api::prometheus();
+        server_log();
         let store = Workbench::open_store(&config).await.expect("store opens");
         let (workbench, writer) = Workbench::with_store(&config, Arc::clone(&store)).expect("host starts");
         let workbench = Arc::new(workbench);
