@@ -179,13 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn parse_roles(names: &[String]) -> anyhow::Result<Vec<Role>> {
-    names
-        .iter()
-        .map(|name| {
-            Role::parse(name.trim())
-                .ok_or_else(|| anyhow::anyhow!("unknown role {name:?}; roles are admin, member, developer, operator"))
-        })
-        .collect()
+    names.iter().map(|name| name.trim().parse::<Role>().map_err(anyhow::Error::from)).collect()
 }
 
 async fn serve(config: Config, seed: Option<(PathBuf, PathBuf)>) -> anyhow::Result<ExitCode> {

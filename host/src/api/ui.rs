@@ -164,6 +164,17 @@ mod tests {
     }
 
     #[test]
+    fn the_english_field_names_are_the_servers() {
+        // en.js names each scope's field as the server does (`Scope::field`,
+        // which the API also sends), so the two cannot drift apart.
+        let en = text("i18n/en.js");
+        for scope in crate::scope::Scope::ALL {
+            let line = format!("'field.{}': '{}',", scope.as_str(), scope.field());
+            assert!(en.lines().any(|l| l.trim() == line), "en.js lacks {line}");
+        }
+    }
+
+    #[test]
     fn every_key_the_page_asks_for_is_in_the_dictionary() {
         let known = keys("i18n/zh.js");
         let mut missing = BTreeSet::new();

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{ServiceResult, Workbench};
 use crate::audit::verify::{self, VerifyReport};
-use crate::model::audit::{AuditFilter, AuditRecord, Checkpoint};
+use crate::model::audit::{AuditFilter, AuditRecord};
 
 /// One page of records and the cursor of the next.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -56,22 +56,6 @@ impl Workbench {
         Ok(AuditPage { next: next_cursor(&records, limit), records })
     }
 
-    /// Raw records (with their chain hashes) for the NDJSON export.
-    pub async fn audit_records(
-        &self,
-        tenant: &str,
-        filter: &AuditFilter,
-        after: i64,
-        limit: u32,
-    ) -> ServiceResult<Vec<AuditRecord>> {
-        Ok(self.store.audit_query(tenant, filter, after, limit.clamp(1, MAX_PAGE)).await?)
-    }
-
-    /// The tenant's latest signed checkpoint, if any.
-    pub async fn latest_checkpoint(&self, tenant: &str) -> ServiceResult<Option<Checkpoint>> {
-        Ok(self.store.audit_checkpoints(tenant).await?.pop())
-    }
-
     /// The NDJSON export of `range`, as chunks of lines, produced by a task
     /// of its own page by page (a page at a time in memory, however long the
     /// log): one record per line, then, for a complete export, a line
@@ -87,15 +71,20 @@ impl Workbench {
         let workbench = std::sync::Arc::clone(self);
         let tenant = tenant.to_owned();
         tokio::spawn(async move {
-            let failed = |error: super::ServiceError| {
+            let failed = |error: crate::store::StoreError| {
                 tracing::error!(%error, "audit export failed");
                 Err(std::io::Error::other("audit export failed"))
             };
-            let checkpoint = if range.is_complete() { workbench.latest_checkpoint(&tenant).await } else { Ok(None) };
+            let store = &workbench.store;
+            let checkpoint = if range.is_complete() {
+                store.audit_checkpoints(&tenant).await.map(|mut c| c.pop())
+            } else {
+                Ok(None)
+            };
             let (mut after, mut remaining) = (range.after, range.limit);
             loop {
                 let want = remaining.map_or(MAX_PAGE, |r| r.min(MAX_PAGE as usize) as u32);
-                let page = match workbench.audit_records(&tenant, &range.filter, after, want).await {
+                let page = match store.audit_query(&tenant, &range.filter, after, want).await {
                     Ok(page) => page,
                     Err(error) => {
                         let _ = tx.send(failed(error)).await;

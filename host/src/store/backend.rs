@@ -215,13 +215,18 @@ impl SqlStore {
         id: &str,
         cascade: Cascade,
     ) -> StoreResult<Option<Deleted>> {
-        let (table, consents_by, storage_by) = match cascade {
-            Cascade::Member => ("members WHERE tenant = $1 AND id = $2", "member", "person"),
-            Cascade::Installation => ("installations WHERE tenant = $1 AND plugin = $2", "plugin", "plugin"),
+        // The row's table and key column, then the consents' and storage's column naming it.
+        let (table, key, consents_by, storage_by) = match cascade {
+            Cascade::Member => ("members", "id", "member", "person"),
+            Cascade::Installation => ("installations", "plugin", "plugin", "plugin"),
         };
         let _changing = self.changing(tenant);
         let mut tx = self.begin().await?;
-        let done = sqlx::query(&format!("DELETE FROM {table}")).bind(tenant).bind(id).execute(&mut *tx).await?;
+        let done = sqlx::query(&format!("DELETE FROM {table} WHERE tenant = $1 AND {key} = $2"))
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         if count(&done) == 0 {
             return Ok(None);
         }
