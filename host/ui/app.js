@@ -23,10 +23,12 @@ const ROUTES = [
 
 let notice = null;
 let generation = 0;
+// What the shown view asked to run when it is left (closing a plugin frame's bridge).
+let leaving = [];
 
 function parseHash() {
   const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean);
-  return { name: parts[0] || '', sub: parts[1] || '' };
+  return { name: parts[0] || '', sub: parts[1] || '', rest: parts.slice(2).join('/') };
 }
 
 function allowedRoutes(session) {
@@ -82,7 +84,8 @@ async function render(opts = {}) {
   generation += 1;
   const gen = generation;
   const session = getSession();
-  const { name, sub } = parseHash();
+  const { name, sub, rest } = parseHash();
+  for (const leave of leaving.splice(0)) leave();
   renderHeader(session);
   if (!session) {
     renderNav(null);
@@ -108,7 +111,7 @@ async function render(opts = {}) {
   }
   renderNav(session, route.name);
   main.replaceChildren();
-  const ctx = { session, sub, go, rerender: render, alive: () => gen === generation };
+  const ctx = { session, sub, rest, go, rerender: render, alive: () => gen === generation, onLeave: (f) => leaving.push(f) };
   try {
     await route.render(main, ctx);
     if (focusTitle && gen === generation) {

@@ -43,6 +43,40 @@ impl Request {
     pub fn body_text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+    }
+
+    /// Whether the request comes from the plugin's own page (a link or a form
+    /// in the workbench frame asks for `text/html`), so a page is the answer
+    /// rather than JSON.
+    ///
+    /// ```
+    /// let mut request = workbench_sdk::Request::post("/", "text=a");
+    /// assert!(!request.wants_html());
+    /// request.headers.push(("accept".into(), "text/html".into()));
+    /// assert!(request.wants_html());
+    /// ```
+    pub fn wants_html(&self) -> bool {
+        self.header("accept").is_some_and(|accept| accept.contains("text/html"))
+    }
+
+    /// The urlencoded form in the body, decoded ([`crate::html::form_decode`]).
+    pub fn form(&self) -> Vec<(String, String)> {
+        crate::html::form_decode(&self.body_text())
+    }
+
+    /// The first value of form field `name` in the body.
+    ///
+    /// ```
+    /// let request = workbench_sdk::Request::post("/", "text=%E4%BB%8A%E5%A4%A9&x=1");
+    /// assert_eq!(request.form_field("text").as_deref(), Some("今天"));
+    /// ```
+    pub fn form_field(&self, name: &str) -> Option<String> {
+        self.form().into_iter().find_map(|(key, value)| (key == name).then_some(value))
+    }
 }
 
 /// A plugin's answer.
@@ -70,6 +104,19 @@ impl Response {
     /// An `application/json` response from already-serialised JSON.
     pub fn json(status: u16, body: impl Into<String>) -> Self {
         Self::with_type(status, "application/json", body.into().into_bytes())
+    }
+
+    /// `303 See Other` to `location`, a route of the plugin (`/?date=…`): the
+    /// workbench follows it with a GET, so a form post is followed by the
+    /// page it changed and a reload does not post again.
+    ///
+    /// ```
+    /// let response = workbench_sdk::Response::see_other("/?saved=1");
+    /// assert_eq!(response.status, 303);
+    /// assert_eq!(response.headers, vec![("location".to_string(), "/?saved=1".to_string())]);
+    /// ```
+    pub fn see_other(location: &str) -> Self {
+        Self { status: 303, headers: vec![("location".into(), location.into())], body: Vec::new() }
     }
 
     fn with_type(status: u16, content_type: &str, body: Vec<u8>) -> Self {

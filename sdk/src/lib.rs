@@ -33,6 +33,7 @@
 //! logic is unit-tested with plain `cargo test`.
 #![deny(missing_docs)]
 
+pub mod date;
 mod error;
 mod host;
 pub mod html;

@@ -37,7 +37,9 @@ pub fn run(databases: &[&str]) -> anyhow::Result<Tally> {
         npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(&tests);
         crate::run_command(&mut npm, "npm ci in tests/browser")?;
     }
-    let component = xtask::build_guests()?.component("two-fields").to_owned();
+    let guests = xtask::build_guests()?;
+    let component = guests.component("two-fields").to_owned();
+    let hostile_page = guests.component("hostile-page").to_owned();
     let mut total = Tally::default();
     for db in databases {
         let data = root.join("target").join("tmp").join(format!("browser-{db}"));
@@ -46,7 +48,7 @@ pub fn run(databases: &[&str]) -> anyhow::Result<Tally> {
         let mut server = xtask::spawn_demo_server(&data, database_url.as_deref())?;
         let screenshots = root.join("target").join("browser").join(db);
         println!("browser tests on {db} against {}", server.base);
-        let result = node_test(&tests, &server.base, &component, &screenshots, &chromium);
+        let result = node_test(&tests, &server.base, [&component, &hostile_page], &screenshots, &chromium);
         let _ = server.child.kill();
         let _ = server.child.wait();
         if let Some(schema) = schema {
@@ -63,13 +65,21 @@ pub fn run(databases: &[&str]) -> anyhow::Result<Tally> {
 
 /// `node --test` in `tests`, passing its output through and reading its
 /// `# pass N` / `# fail N` summary.
-fn node_test(tests: &Path, base: &str, component: &Path, screenshots: &Path, chromium: &str) -> anyhow::Result<Tally> {
+fn node_test(
+    tests: &Path,
+    base: &str,
+    [component, hostile_page]: [&Path; 2],
+    screenshots: &Path,
+    chromium: &str,
+) -> anyhow::Result<Tally> {
     std::fs::create_dir_all(screenshots)?;
     let mut command = Command::new("node");
     command
-        .arg("--test")
+        // The files share one server: one at a time.
+        .args(["--test", "--test-concurrency=1"])
         .env("WORKBENCH_URL", base)
         .env("WORKBENCH_COMPONENT", component)
+        .env("WORKBENCH_HOSTILE_PAGE", hostile_page)
         .env("WORKBENCH_SCREENSHOTS", screenshots)
         .env("CHROMIUM", chromium)
         .current_dir(tests);

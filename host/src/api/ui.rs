@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -20,14 +20,25 @@ use crate::demo;
 struct Assets;
 
 /// The page's content security policy: only its own scripts, styles and
-/// images; plugin output is shown in a sandboxed frame (which inherits this
-/// policy, so a plugin's page cannot load anything from elsewhere either);
-/// the page itself cannot be framed.
+/// images; frames only from itself (the plugin frame, `/ui/frame.html`, and
+/// wherever that frame tries to go); the page itself cannot be framed.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
                    connect-src 'self'; frame-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
 
+/// The plugin frame's policy (docs/SECURITY.md): a plugin's inline scripts
+/// and styles run, but nothing is loaded or sent from the frame — no fetch,
+/// no remote script, style, image, font or frame, no form submitted by the
+/// browser (forms go through the bridge), no `<base>`; only the workbench
+/// page may frame it, and the document is sandboxed even when opened on its
+/// own (an opaque origin: no cookies, storage or access to the page).
+pub const FRAME_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
+                             img-src data:; font-src data:; media-src data:; connect-src 'none'; frame-src 'none'; \
+                             worker-src 'none'; form-action 'none'; base-uri 'none'; frame-ancestors 'self'; \
+                             sandbox allow-scripts allow-forms";
+
 pub(super) fn routes(demo: bool) -> Router<AppState> {
-    let router = Router::new().route("/", get(index)).route("/ui/{*file}", get(asset));
+    let router =
+        Router::new().route("/", get(index)).route("/ui/frame.html", get(frame)).route("/ui/{*file}", get(asset));
     if demo {
         router.route("/api/v1/demo/identities", get(identities)).route("/api/v1/demo/session", post(session))
     } else {
@@ -41,6 +52,35 @@ async fn index() -> Response {
 
 async fn asset(Path(file): Path<String>) -> Response {
     serve(&file)
+}
+
+/// The plugin frame's document: the workbench stylesheet for plugin pages
+/// and the bridge's frame end, inline (an opaque origin cannot load its own
+/// files), under [`FRAME_CSP`]. A plugin's page is written into it.
+async fn frame() -> Response {
+    let (Some(style), Some(script)) = (Assets::get("frame.css"), Assets::get("frame.js")) else {
+        return ApiError::not_found("no plugin frame in this build").into_response();
+    };
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <style id=\"wb-style\">{}</style><script>{}</script></head><body></body></html>",
+        String::from_utf8_lossy(&style.data),
+        String::from_utf8_lossy(&script.data),
+    );
+    let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(FRAME_CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+    headers.insert(HeaderName::from_static("x-dns-prefetch-control"), HeaderValue::from_static("off"));
+    headers.insert(
+        HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), clipboard-read=(), display-capture=()"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 fn serve(file: &str) -> Response {
@@ -139,7 +179,32 @@ async fn session(
 mod tests {
     use std::collections::BTreeSet;
 
-    use super::Assets;
+    use axum::http::header;
+
+    use super::{Assets, FRAME_CSP, frame};
+
+    #[tokio::test]
+    async fn the_frame_document_carries_the_bridge_under_its_own_policy() {
+        let response = frame().await;
+        let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().expect("ascii").to_owned();
+        assert_eq!(csp, FRAME_CSP);
+        for must in
+            ["default-src 'none'", "connect-src 'none'", "form-action 'none'", "base-uri 'none'", "frame-src 'none'"]
+        {
+            assert!(csp.contains(must), "{must} in {csp}");
+        }
+        assert!(csp.ends_with("sandbox allow-scripts allow-forms"), "{csp}");
+        assert!(!csp.contains("allow-same-origin") && !csp.contains("allow-popups") && !csp.contains("allow-top"));
+        assert!(!csp.contains("'self'; script") && !csp.contains("http"), "nothing may be loaded from anywhere: {csp}");
+        assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "SAMEORIGIN");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        let html = String::from_utf8(body.to_vec()).expect("UTF-8");
+        assert!(html.contains("workbench.bridge/1") && html.contains("<style id=\"wb-style\">"), "{html}");
+        // Inlined as they are: neither may end its element early.
+        assert!(!text("frame.js").contains("</script"));
+        assert!(!text("frame.css").contains("</style"));
+        assert_eq!(html.matches("</script>").count(), 1);
+    }
 
     fn text(file: &str) -> String {
         let asset = Assets::get(file).unwrap_or_else(|| panic!("no asset {file}"));

@@ -1,37 +1,11 @@
-// The member's workbench: plugin tiles, the consent flow and the sandboxed plugin frame.
+// The member's workbench: plugin tiles, the consent flow, and the open
+// plugin (./runner.js). The route #/workbench/{plugin}/{route} opens a plugin
+// at a route of its own, so a reload or the back button comes back to it.
 import { t } from '../i18n.js';
-import { api, enc } from '../api.js';
-import { h, alertBox, showError, showMessage, statusBox, clearBox, badge, field, busy } from '../dom.js';
+import { api } from '../api.js';
+import { h, alertBox, showError, showMessage, statusBox, clearBox, badge } from '../dom.js';
 import { askConsent } from './consent.js';
-
-function escapeHtml(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
-}
-
-function header(result, name) {
-  const found = (result.headers || []).find(([k]) => k.toLowerCase() === name);
-  return found ? found[1] : '';
-}
-
-// The plugin's answer as a document for `srcdoc`: its HTML as is, anything else escaped.
-function documentFor(result) {
-  const type = header(result, 'content-type').toLowerCase();
-  if (result.body !== null && result.body !== undefined && type.startsWith('text/html')) return result.body;
-  let text;
-  if (result.body !== null && result.body !== undefined) {
-    text = result.body;
-    if (type.includes('json')) {
-      try {
-        text = JSON.stringify(JSON.parse(text), null, 2);
-      } catch { /* shown as sent */ }
-    }
-  } else if (result.body_base64) {
-    text = t('runner.binary', { bytes: Math.floor((result.body_base64.length * 3) / 4) });
-  } else {
-    text = t('runner.emptyBody');
-  }
-  return `<!doctype html><meta charset="utf-8"><style>body{margin:0;padding:12px;font:14px/1.5 ui-monospace,Menlo,Consolas,monospace;color:#1f2937}pre{margin:0;white-space:pre-wrap;word-break:break-word}</style><pre>${escapeHtml(text)}</pre>`;
-}
+import { createRunner } from './runner.js';
 
 export async function renderWorkbench(main, ctx) {
   main.append(
@@ -43,61 +17,9 @@ export async function renderWorkbench(main, ctx) {
   const list = h('ul', { class: 'tiles', 'aria-label': t('wb.tiles'), 'data-testid': 'tiles' });
   main.append(pageStatus, pageError, list);
 
-  // The frame where a plugin's answer is shown.
-  const runnerTitle = h('h2', { id: 'runner-title', class: 'section-title', tabindex: '-1' });
-  const runnerMeta = h('p', { class: 'runner-meta muted', 'data-testid': 'runner-meta' });
-  const runnerError = alertBox('runner-error');
-  const frame = h('iframe', { sandbox: '', class: 'plugin-frame', 'data-testid': 'plugin-frame', title: t('runner.frame'), referrerpolicy: 'no-referrer' });
-  const closeButton = h('button', { type: 'button', class: 'btn btn-ghost' }, t('runner.close'));
-  const pathInput = h('input', { type: 'text', value: '/', spellcheck: 'false', autocomplete: 'off', 'data-testid': 'route-path' });
-  const methodSelect = h('select', { 'data-testid': 'route-method' }, ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].map((m) => h('option', { value: m }, m)));
-  const bodyInput = h('textarea', { rows: '2', spellcheck: 'false', 'data-testid': 'route-body' });
-  const sendButton = h('button', { type: 'submit', class: 'btn btn-primary' }, t('runner.send'));
-  const routeForm = h('form', { class: 'route-form', 'aria-label': t('runner.routeForm') },
-    h('div', { class: 'route-grid' },
-      field(t('runner.method'), methodSelect),
-      field(t('runner.path'), pathInput),
-      field(t('runner.body'), bodyInput)),
-    h('div', { class: 'form-actions' }, sendButton));
-  const logs = h('div', { class: 'runner-logs' });
-  const runner = h('section', { class: 'runner card', 'aria-labelledby': 'runner-title', hidden: true, 'data-testid': 'runner' },
-    h('div', { class: 'runner-head' }, h('div', {}, runnerTitle, runnerMeta), closeButton),
-    runnerError, frame, routeForm, logs);
-  main.append(runner);
-
-  let current = null;
   let plugins = [];
 
-  closeButton.addEventListener('click', () => {
-    runner.hidden = true;
-    frame.srcdoc = '';
-    const tile = current && list.querySelector(`[data-plugin="${CSS.escape(current.plugin)}"] button`);
-    current = null;
-    if (tile) tile.focus();
-  });
-
-  function showRunner(p) {
-    current = p;
-    runner.hidden = false;
-    runnerTitle.textContent = p.name;
-    frame.title = t('runner.frameOf', { name: p.name });
-  }
-
-  function showResult(p, req, result) {
-    showRunner(p);
-    clearBox(runnerError);
-    runnerMeta.replaceChildren(
-      `${(req.method || 'GET')} ${req.path || '/'} → ${t('runner.status')} ${result.status} · ${t('runner.invocation')} `,
-      h('code', { 'data-testid': 'runner-invocation' }, result.invocation));
-    frame.srcdoc = documentFor(result);
-    logs.replaceChildren();
-    if (result.logs && result.logs.length) {
-      logs.append(h('details', {}, h('summary', {}, t('runner.logs', { n: result.logs.length })),
-        h('pre', { class: 'code-block' }, result.logs.map((l) => JSON.stringify(l)).join('\n'))));
-    }
-  }
-
-  async function consentThenMaybe(disclosure) {
+  async function consent(disclosure) {
     const ok = await askConsent(disclosure);
     if (!ok) {
       showMessage(pageStatus, t('wb.declined', { name: disclosure.name }));
@@ -108,27 +30,16 @@ export async function renderWorkbench(main, ctx) {
     return true;
   }
 
-  async function invoke(p, req, errorBox) {
-    try {
-      const result = await api('POST', `/me/plugins/${enc(p.plugin)}/invoke`, { json: req });
-      showResult(p, req, result);
-      return true;
-    } catch (err) {
-      if (err.code === 'consent_required' && err.body && err.body.disclosure) {
-        if (await consentThenMaybe(err.body.disclosure)) return invoke(p, req, errorBox);
-        return false;
-      }
-      if (err.code === 'plugin_failed') {
-        showRunner(p);
-        frame.srcdoc = '';
-        runnerMeta.textContent = `${req.method || 'GET'} ${req.path || '/'}`;
-        showError(runnerError, err);
-        return false;
-      }
-      showError(errorBox.isConnected ? errorBox : pageError, err);
-      return false;
-    }
-  }
+  const runner = createRunner({
+    consent,
+    closed(p) {
+      window.history.pushState(null, '', '#/workbench');
+      const tile = p && list.querySelector(`[data-plugin="${CSS.escape(p.plugin)}"] button`);
+      if (tile) tile.focus();
+    },
+  });
+  main.append(runner.element);
+  ctx.onLeave(() => runner.close());
 
   async function open(p, tileError, button) {
     clearBox(tileError);
@@ -137,44 +48,16 @@ export async function renderWorkbench(main, ctx) {
     button.setAttribute('aria-busy', 'true');
     try {
       // The server decides: a 403 consent_required carries the disclosure to show.
-      const req = { method: 'GET', path: '/' };
-      pathInput.value = '/';
-      methodSelect.value = 'GET';
-      bodyInput.value = '';
-      if (await invoke(p, req, tileError)) {
-        runner.scrollIntoView({ block: 'start' });
-        runnerTitle.focus({ preventScroll: true });
-      } else if (!runner.hidden && current === p) {
-        runnerTitle.focus();
+      if (await runner.open(p, '/', 'push')) {
+        runner.element.scrollIntoView({ block: 'start' });
+        runner.focus();
+      } else if (!runner.element.hidden && runner.current === p) {
+        runner.focus();
       }
     } finally {
       button.setAttribute('aria-busy', 'false');
     }
   }
-
-  routeForm.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    if (!current) return;
-    clearBox(runnerError);
-    let path = pathInput.value.trim() || '/';
-    let queryString = null;
-    const q = path.indexOf('?');
-    if (q >= 0) {
-      queryString = path.slice(q + 1);
-      path = path.slice(0, q);
-    }
-    if (!path.startsWith('/')) path = `/${path}`;
-    const req = { method: methodSelect.value, path };
-    if (queryString) req.query = queryString;
-    if (bodyInput.value && methodSelect.value !== 'GET') {
-      req.body = bodyInput.value;
-      const trimmed = bodyInput.value.trim();
-      req.headers = [['content-type', trimmed.startsWith('{') || trimmed.startsWith('[') ? 'application/json' : 'text/plain; charset=utf-8']];
-    }
-    busy(sendButton, true);
-    await invoke(current, req, runnerError);
-    busy(sendButton, false);
-  });
 
   async function loadTiles() {
     try {
@@ -208,4 +91,18 @@ export async function renderWorkbench(main, ctx) {
   }
 
   await loadTiles();
+
+  // #/workbench/{plugin}/{route}: open that plugin there (a reload, back or forward).
+  if (ctx.sub && ctx.alive()) {
+    const p = plugins.find((x) => x.plugin === ctx.sub);
+    if (!p) {
+      showMessage(pageStatus, t('wb.notInstalled', { plugin: ctx.sub }));
+      return;
+    }
+    let at = '/';
+    try {
+      at = ctx.rest ? decodeURIComponent(ctx.rest) : '/';
+    } catch { /* a mangled route opens the plugin's start page */ }
+    if (await runner.open(p, at, 'replace')) runner.focus();
+  }
 }

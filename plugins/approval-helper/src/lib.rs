@@ -4,9 +4,12 @@
 //! to which amount. Reads `perm.approval` (required) and greets the person by
 //! nickname when they consented to the optional `user.nickname`.
 //!
-//! Routes: `GET /` (HTML summary), `GET /summary.json` (the same as JSON).
+//! Routes: `GET /` (the app's page: the processes, filtered by a form:
+//! `?q=` words of the name, `?can=approve|initiate|all`, `?limit=` an amount
+//! in yuan the process must allow approving), `GET /summary.json` (the
+//! unfiltered summary as JSON).
 
-use workbench_sdk::html::escape;
+use workbench_sdk::html::{self, Field, Form, Html, Table};
 use workbench_sdk::json::{quote, quote_opt};
 use workbench_sdk::permissions::{self, ApprovalPermission};
 use workbench_sdk::{Plugin, PluginError, Request, Response, profile};
@@ -19,7 +22,13 @@ impl Plugin for ApprovalHelper {
             return Err(PluginError::BadRequest(format!("{} is not supported; use GET", request.method)));
         }
         match request.path.as_str() {
-            "/" => Ok(Response::html(200, render_html(&Summary::read()?))),
+            "/" => {
+                let filter = Filter::from_request(&request);
+                Ok(Response::html(
+                    if filter.error.is_some() { 400 } else { 200 },
+                    render_html(&Summary::read()?, &filter),
+                ))
+            }
             "/summary.json" => Ok(Response::json(200, render_json(&Summary::read()?))),
             path => Err(PluginError::NotFound(format!("no page at {path}"))),
         }
@@ -62,32 +71,86 @@ fn amount(cents: Option<u64>) -> String {
     format!("¥{grouped}.{:02}", cents % 100)
 }
 
-fn render_html(summary: &Summary) -> String {
+/// What the page's filter form asks for.
+#[derive(Debug, Default)]
+struct Filter {
+    query: String,
+    can: String,
+    /// At least this many cents must be approvable.
+    at_least_cents: Option<u64>,
+    limit_text: String,
+    error: Option<String>,
+}
+
+impl Filter {
+    fn from_request(request: &Request) -> Self {
+        let query = request.query_param("q").unwrap_or_default().trim().to_owned();
+        let can = request.query_param("can").filter(|c| c == "approve" || c == "initiate").unwrap_or_default();
+        let limit_text = request.query_param("limit").unwrap_or_default().trim().to_owned();
+        let (at_least_cents, error) = if limit_text.is_empty() {
+            (None, None)
+        } else {
+            match limit_text.parse::<u64>() {
+                Ok(yuan) if yuan <= u64::MAX / 100 => (Some(yuan * 100), None),
+                _ => (None, Some(format!("金额“{limit_text}”不是整数元，已忽略。"))),
+            }
+        };
+        Self { query, can, at_least_cents, limit_text, error }
+    }
+
+    fn keeps(&self, process: &ApprovalPermission, approvable: bool) -> bool {
+        let named = self.query.split_whitespace().all(|word| process.process_name.contains(word));
+        let can = match self.can.as_str() {
+            "approve" => approvable,
+            "initiate" => process.can_initiate,
+            _ => true,
+        };
+        let amount = match self.at_least_cents {
+            Some(cents) => approvable && process.max_amount_cents.is_none_or(|max| max >= cents),
+            None => true,
+        };
+        named && can && amount
+    }
+}
+
+fn render_html(summary: &Summary, filter: &Filter) -> String {
     let greeting = match &summary.nickname {
-        Some(nick) => format!("{}，你好", escape(nick)),
+        Some(nick) => format!("{nick}，你好"),
         None => "你好".to_owned(),
     };
-    let rows: String = summary
-        .can_approve
-        .iter()
-        .map(|a| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&a.process_name),
-                amount(a.max_amount_cents),
-                if a.can_initiate { "可发起" } else { "—" }
+    let mut body = vec![
+        html::heading(1, &greeting),
+        html::paragraph(&format!("你可以审批 {} 类流程。", summary.can_approve.len())),
+        Form::get("/", "筛选流程")
+            .field(Field::search("q", "流程名称").value(&filter.query))
+            .field(
+                Field::select("can", "我能", [("", "审批或发起"), ("approve", "审批"), ("initiate", "发起")])
+                    .value(&filter.can),
             )
-        })
-        .collect();
-    let initiate: String =
-        summary.can_initiate_only.iter().map(|a| format!("<li>{}</li>", escape(&a.process_name))).collect();
-    format!(
-        "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>审批助手</title>\
-         <h1>{greeting}</h1><p>你可以审批 {n} 类流程。</p>\
-         <table><thead><tr><th>流程</th><th>审批上限</th><th>发起</th></tr></thead><tbody>{rows}</tbody></table>\
-         <h2>仅可发起</h2><ul>{initiate}</ul></html>",
-        n = summary.can_approve.len()
-    )
+            .field(Field::number("limit", "审批金额至少（元）").value(&filter.limit_text))
+            .submit("筛选"),
+    ];
+    if let Some(error) = &filter.error {
+        body.push(html::notice(html::Tone::Error, error));
+    }
+    let mut table = Table::new("流程", ["流程", "审批上限", "发起"]);
+    let rows =
+        summary.can_approve.iter().map(|a| (a, true)).chain(summary.can_initiate_only.iter().map(|a| (a, false)));
+    let mut shown = 0;
+    for (a, approvable) in rows.filter(|(a, approvable)| filter.keeps(a, *approvable)) {
+        shown += 1;
+        table = table.row([
+            Html::text(&a.process_name),
+            Html::text(&if approvable { amount(a.max_amount_cents) } else { "不可审批".to_owned() }),
+            Html::text(if a.can_initiate { "可发起" } else { "—" }),
+        ]);
+    }
+    body.push(html::paragraph(&format!("显示 {shown} 个流程。")));
+    body.push(table.render("没有符合条件的流程。"));
+    if !filter.query.is_empty() || !filter.can.is_empty() || !filter.limit_text.is_empty() {
+        body.push(html::link("/", "清除筛选"));
+    }
+    html::document("zh-CN", "审批助手", body).into()
 }
 
 fn render_json(summary: &Summary) -> String {
@@ -156,6 +219,31 @@ mod tests {
     fn without_approval_permissions_it_fails_cleanly() {
         let error = MockHost::new().call::<ApprovalHelper>(Request::get("/")).expect_err("denied");
         assert_eq!(error, PluginError::Internal("approval permissions unavailable: not_consented".into()));
+    }
+
+    fn page(query: &str) -> (u16, String) {
+        let mut request = Request::get("/");
+        request.query = query.into();
+        let response = host().call::<ApprovalHelper>(request).expect("page");
+        (response.status, response.body_text())
+    }
+
+    #[test]
+    fn the_page_filters_the_processes() {
+        let (_, all) = page("");
+        assert!(all.contains("显示 3 个流程。"), "{all}");
+        let (_, named) = page("q=leave");
+        assert!(named.contains("显示 1 个流程。") && named.contains("<td>流程 leave</td>"), "{named}");
+        let (_, initiate) = page("can=initiate");
+        assert!(initiate.contains("显示 2 个流程。") && !initiate.contains("<td>流程 leave</td>"), "{initiate}");
+        let (_, rich) = page("can=approve&limit=60000");
+        assert!(rich.contains("显示 1 个流程。") && rich.contains("<td>流程 leave</td>"), "{rich}");
+        assert!(rich.contains("<option value=\"approve\" selected>审批</option>"), "the form keeps the filter: {rich}");
+        let (status, bad) = page("limit=lots");
+        assert_eq!(status, 400);
+        assert!(bad.contains("role=\"alert\">金额“lots”不是整数元"), "{bad}");
+        let (_, none) = page("q=nothing");
+        assert!(none.contains("没有符合条件的流程。"), "{none}");
     }
 
     #[test]

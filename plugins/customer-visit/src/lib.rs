@@ -6,10 +6,14 @@
 //! they consented to the optional, sensitive `user.phone` — their mobile
 //! number to print on the card. Planned visits live in the person bucket.
 //!
-//! Routes: `GET /` (HTML: card, customers, planned visits),
-//! `GET /visits.json`, `POST /visits` (form: `customer`, `date`, `note`).
+//! Routes: `GET /` (the app's page: the card, a form to plan a visit for a
+//! customer you may edit, the planned visits with "mark done"),
+//! `GET /visits.json`, `POST /visits` (form: `customer`, `date`, `note`),
+//! `POST /visits/done` (form: `visit`, the key of a planned visit). From the
+//! page a post answers `303` back to the page; otherwise JSON.
 
-use workbench_sdk::html::{escape, form_decode};
+use workbench_sdk::date::{self, today};
+use workbench_sdk::html::{self, Field, Form, Html, Table, Tone, escape};
 use workbench_sdk::json::{quote, quote_opt};
 use workbench_sdk::permissions::{self, CustomerAccess, CustomerPermission};
 use workbench_sdk::storage::{self, Bucket};
@@ -20,9 +24,19 @@ struct CustomerVisit;
 impl Plugin for CustomerVisit {
     fn handle(request: Request) -> Result<Response, PluginError> {
         match (request.method.as_str(), request.path.as_str()) {
-            ("GET", "/") => page(),
+            ("GET", "/") => {
+                let notice = if request.query_param("planned").is_some() {
+                    Some((Tone::Ok, "已加入拜访计划。"))
+                } else if request.query_param("done").is_some() {
+                    Some((Tone::Ok, "已标记为完成。"))
+                } else {
+                    None
+                };
+                page(notice, &Draft::default())
+            }
             ("GET", "/visits.json") => visits_json(),
             ("POST", "/visits") => plan(&request),
+            ("POST", "/visits/done") => mark_done(&request),
             (method, path) => Err(PluginError::NotFound(format!("no route for {method} {path}"))),
         }
     }
@@ -38,21 +52,32 @@ fn storage_failed(error: storage::StorageError) -> PluginError {
     PluginError::Internal(format!("storage failed: {error}"))
 }
 
-/// A planned visit as stored: `customer_id \t date \t note`.
+/// A planned visit as stored: `customer_id \t date \t note [\t done]`.
 struct Visit {
     customer_id: String,
     date: String,
     note: String,
+    done: bool,
 }
 
 impl Visit {
+    fn key(&self) -> String {
+        format!("visit/{}/{}", self.date, self.customer_id)
+    }
+
     fn encode(&self) -> String {
-        format!("{}\t{}\t{}", self.customer_id, self.date, self.note)
+        let done = if self.done { "\tdone" } else { "" };
+        format!("{}\t{}\t{}{done}", self.customer_id, self.date, self.note)
     }
 
     fn decode(text: &str) -> Option<Self> {
-        let mut parts = text.splitn(3, '\t');
-        Some(Self { customer_id: parts.next()?.into(), date: parts.next()?.into(), note: parts.next()?.into() })
+        let mut parts = text.splitn(4, '\t');
+        Some(Self {
+            customer_id: parts.next()?.into(),
+            date: parts.next()?.into(),
+            note: parts.next()?.into(),
+            done: parts.next() == Some("done"),
+        })
     }
 }
 
@@ -67,7 +92,15 @@ fn planned_visits() -> Result<Vec<Visit>, PluginError> {
     Ok(visits)
 }
 
-fn page() -> Result<Response, PluginError> {
+/// What was typed into the plan form when it was refused.
+#[derive(Default)]
+struct Draft {
+    customer: String,
+    date: String,
+    note: String,
+}
+
+fn page(notice: Option<(Tone, &str)>, draft: &Draft) -> Result<Response, PluginError> {
     let nickname = profile::nickname().map_err(unavailable("nickname"))?.unwrap_or_else(|| "—".into());
     let avatar = profile::avatar().map_err(unavailable("avatar"))?;
     let customers = permissions::customers().map_err(unavailable("customer permissions"))?;
@@ -77,34 +110,71 @@ fn page() -> Result<Response, PluginError> {
     let avatar_html =
         avatar.map(|url| format!("<img class=\"avatar\" alt=\"avatar\" src=\"{}\">", escape(&url))).unwrap_or_default();
     let phone_html = phone.map(|p| format!("<p class=\"phone\">{}</p>", escape(&p))).unwrap_or_default();
-    let customer_rows: String = customers
-        .iter()
-        .map(|c| {
-            format!(
-                "<li data-id=\"{}\">{} ({})</li>",
-                escape(&c.customer_id),
-                escape(&c.customer_name),
-                access_label(c.access)
-            )
-        })
-        .collect();
-    let visit_rows: String = visits
-        .iter()
-        .map(|v| {
-            let name =
-                customers.iter().find(|c| c.customer_id == v.customer_id).map_or("?", |c| c.customer_name.as_str());
-            format!("<li>{} · {} · {}</li>", escape(&v.date), escape(name), escape(&v.note))
-        })
-        .collect();
-    Ok(Response::html(
-        200,
-        format!(
-            "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>客户拜访</title>\
-             <section class=\"card\">{avatar_html}<h1>{}</h1>{phone_html}</section>\
-             <h2>我的客户</h2><ul>{customer_rows}</ul><h2>拜访计划</h2><ul>{visit_rows}</ul></html>",
-            escape(&nickname)
-        ),
-    ))
+    let mut body = vec![Html::trusted(format!(
+        "<section class=\"card\">{avatar_html}<h1>{}</h1>{phone_html}</section>",
+        escape(&nickname)
+    ))];
+    if let Some((tone, text)) = notice {
+        body.push(html::notice(tone, text));
+    }
+    let editable: Vec<&CustomerPermission> = customers.iter().filter(|c| c.access >= CustomerAccess::Edit).collect();
+    body.push(html::heading(2, "计划拜访"));
+    if editable.is_empty() {
+        body.push(html::empty("你没有可以编辑的客户，不能计划拜访。"));
+    } else {
+        let date = if draft.date.is_empty() { today() } else { draft.date.clone() };
+        body.push(
+            Form::post("/visits", "计划拜访")
+                .field(
+                    Field::select(
+                        "customer",
+                        "客户",
+                        editable.iter().map(|c| (c.customer_id.clone(), c.customer_name.clone())),
+                    )
+                    .value(&draft.customer)
+                    .required(),
+                )
+                .field(Field::date("date", "拜访日期").value(&date).required())
+                .field(
+                    Field::textarea("note", "备注")
+                        .value(&draft.note)
+                        .max_length(1000)
+                        .hint("拜访目的、要带的资料等（可选）。"),
+                )
+                .submit("加入计划"),
+        );
+    }
+    let name_of = |id: &str| customers.iter().find(|c| c.customer_id == id).map_or("?", |c| c.customer_name.as_str());
+    let mut table = Table::new("拜访计划", ["日期", "客户", "备注", "状态"]);
+    for visit in &visits {
+        let state = if visit.done {
+            Html::trusted("<span class=\"badge ok\">已完成</span>")
+        } else {
+            Form::post("/visits/done", &format!("完成 {} {}", visit.date, name_of(&visit.customer_id)))
+                .inline()
+                .hidden("visit", &visit.key())
+                .submit("标记完成")
+        };
+        table = table.row([
+            Html::text(&visit.date),
+            Html::text(name_of(&visit.customer_id)),
+            Html::text(&visit.note),
+            state,
+        ]);
+    }
+    body.push(html::heading(2, "拜访计划"));
+    body.push(table.render("还没有计划的拜访。"));
+    body.push(html::heading(2, "我的客户"));
+    body.push(html::list(customers.iter().map(|c| {
+        Html::trusted(format!(
+            "<span data-id=\"{}\">{} ({})</span>",
+            escape(&c.customer_id),
+            escape(&c.customer_name),
+            access_label(c.access)
+        ))
+    })));
+    let status = if notice.is_some_and(|(tone, _)| tone == Tone::Error) { 400 } else { 200 };
+    Ok(Response::html(status, html::document("zh-CN", "客户拜访", body)))
 }
 
 fn access_label(access: CustomerAccess) -> &'static str {
@@ -121,10 +191,11 @@ fn visits_json() -> Result<Response, PluginError> {
         .iter()
         .map(|v| {
             format!(
-                "{{\"customer_id\":{},\"date\":{},\"note\":{}}}",
+                "{{\"customer_id\":{},\"date\":{},\"note\":{},\"done\":{}}}",
                 quote(&v.customer_id),
                 quote(&v.date),
-                quote(&v.note)
+                quote(&v.note),
+                v.done
             )
         })
         .collect();
@@ -132,37 +203,65 @@ fn visits_json() -> Result<Response, PluginError> {
     Ok(Response::json(200, format!("{{\"phone\":{},\"visits\":[{}]}}", quote_opt(phone.as_deref()), items.join(","))))
 }
 
+/// A refusal: from the page, the page again with the message and what was
+/// typed; otherwise a 400.
+fn refuse(request: &Request, message: String, draft: Draft) -> Result<Response, PluginError> {
+    if request.wants_html() {
+        page(Some((Tone::Error, &message)), &draft)
+    } else {
+        Err(PluginError::BadRequest(message))
+    }
+}
+
 fn plan(request: &Request) -> Result<Response, PluginError> {
-    let form = form_decode(&request.body_text());
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned());
-    let customer_id = field("customer")
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| PluginError::BadRequest("form field `customer` is missing".into()))?;
-    let date = field("date")
-        .filter(|d| is_date(d))
-        .ok_or_else(|| PluginError::BadRequest("form field `date` must be YYYY-MM-DD".into()))?;
-    let note = field("note").unwrap_or_default();
-    if note.len() > 1000 || note.contains('\t') {
-        return Err(PluginError::BadRequest("`note` must be at most 1000 bytes without tabs".into()));
+    let field = |name: &str| request.form_field(name).map(|v| v.trim().to_owned()).unwrap_or_default();
+    let draft = Draft { customer: field("customer"), date: field("date"), note: field("note") };
+    if draft.customer.is_empty() {
+        return refuse(request, "form field `customer` is missing: choose a customer".into(), draft);
+    }
+    if date::parse(&draft.date).as_deref() != Some(draft.date.as_str()) {
+        return refuse(request, "form field `date` must be YYYY-MM-DD".into(), draft);
+    }
+    if draft.note.len() > 1000 || draft.note.contains('\t') {
+        return refuse(request, "`note` must be at most 1000 bytes without tabs".into(), draft);
     }
     let customers = permissions::customers().map_err(unavailable("customer permissions"))?;
-    match customers.iter().find(|c: &&CustomerPermission| c.customer_id == customer_id) {
-        None => return Err(PluginError::BadRequest(format!("you have no access to customer {customer_id}"))),
+    match customers.iter().find(|c| c.customer_id == draft.customer) {
+        None => {
+            let message = format!("you have no access to customer {}", draft.customer);
+            return refuse(request, message, draft);
+        }
         Some(c) if c.access < CustomerAccess::Edit => {
-            return Err(PluginError::BadRequest(format!("you may only view customer {customer_id}, not plan visits")));
+            let message = format!("you may only view customer {}, not plan visits", draft.customer);
+            return refuse(request, message, draft);
         }
         Some(_) => {}
     }
-    let visit = Visit { customer_id, date, note };
-    let key = format!("visit/{}/{}", visit.date, visit.customer_id);
+    let visit = Visit { customer_id: draft.customer, date: draft.date, note: draft.note, done: false };
+    let key = visit.key();
     storage::set(Bucket::Person, &key, visit.encode().as_bytes()).map_err(storage_failed)?;
+    if request.wants_html() {
+        return Ok(Response::see_other("/?planned=1"));
+    }
     Ok(Response::json(201, format!("{{\"planned\":{}}}", quote(&key))))
 }
 
-fn is_date(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 10
-        && bytes.iter().enumerate().all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() })
+fn mark_done(request: &Request) -> Result<Response, PluginError> {
+    let key = request.form_field("visit").unwrap_or_default();
+    let found = if key.starts_with("visit/") {
+        storage::get_string(Bucket::Person, &key).map_err(storage_failed)?.and_then(|text| Visit::decode(&text))
+    } else {
+        None
+    };
+    let Some(mut visit) = found else {
+        return refuse(request, format!("no planned visit {key:?}"), Draft::default());
+    };
+    visit.done = true;
+    storage::set(Bucket::Person, &key, visit.encode().as_bytes()).map_err(storage_failed)?;
+    if request.wants_html() {
+        return Ok(Response::see_other("/?done=1"));
+    }
+    Ok(Response::json(200, format!("{{\"done\":{}}}", quote(&key))))
 }
 
 #[cfg(test)]
@@ -204,8 +303,51 @@ mod tests {
         let json = host.call::<CustomerVisit>(Request::get("/visits.json")).expect("json").body_text();
         assert_eq!(
             json,
-            "{\"phone\":null,\"visits\":[{\"customer_id\":\"c1\",\"date\":\"2026-12-01\",\"note\":\"签约\"}]}"
+            "{\"phone\":null,\"visits\":[{\"customer_id\":\"c1\",\"date\":\"2026-12-01\",\"note\":\"签约\",\"done\":false}]}"
         );
+    }
+
+    fn from_page(mut request: Request) -> Request {
+        request.headers.push(("accept".into(), "text/html".into()));
+        request
+    }
+
+    #[test]
+    fn the_page_plans_a_visit_and_marks_it_done() {
+        let host = host();
+        let page = host.call::<CustomerVisit>(Request::get("/")).expect("page").body_text();
+        assert!(page.contains("<option value=\"c1\">客户c1</option>"), "an editable customer is offered: {page}");
+        assert!(!page.contains("<option value=\"c2\""), "a view-only customer is not: {page}");
+        let planned = host
+            .call::<CustomerVisit>(from_page(Request::post(
+                "/visits",
+                "customer=c1&date=2026-12-03&note=%E7%AD%BE%E7%BA%A6",
+            )))
+            .expect("planned");
+        assert_eq!((planned.status, planned.headers[0].1.as_str()), (303, "/?planned=1"));
+        let page = host.call::<CustomerVisit>(Request::get("/")).expect("page").body_text();
+        assert!(page.contains("<td>2026-12-03</td><td>客户c1</td><td>签约</td>"), "{page}");
+        assert!(page.contains("value=\"visit/2026-12-03/c1\""), "{page}");
+        let done = host
+            .call::<CustomerVisit>(from_page(Request::post("/visits/done", "visit=visit%2F2026-12-03%2Fc1")))
+            .expect("done");
+        assert_eq!((done.status, done.headers[0].1.as_str()), (303, "/?done=1"));
+        let json = host.call::<CustomerVisit>(Request::get("/visits.json")).expect("json").body_text();
+        assert!(json.contains("\"done\":true"), "{json}");
+    }
+
+    #[test]
+    fn a_refused_plan_from_the_page_keeps_what_was_typed() {
+        let host = host();
+        let answer = host
+            .call::<CustomerVisit>(from_page(Request::post("/visits", "customer=c2&date=2026-12-03&note=abc")))
+            .expect("a page");
+        assert_eq!(answer.status, 400);
+        let page = answer.body_text();
+        assert!(page.contains("role=\"alert\">you may only view customer c2"), "{page}");
+        assert!(page.contains(">abc</textarea>"), "{page}");
+        let unknown = host.call::<CustomerVisit>(from_page(Request::post("/visits/done", "visit=visit%2Fnope")));
+        assert_eq!(unknown.map(|r| r.status), Ok(400));
     }
 
     #[test]

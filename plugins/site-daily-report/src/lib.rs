@@ -5,11 +5,14 @@
 //! per person per day in the person bucket, and renders today's report with
 //! the list of earlier days.
 //!
-//! Routes: `GET /` (HTML page), `GET /report.json` (today's report as JSON),
-//! `POST /` (form field `text`: save today's report). `?date=YYYY-MM-DD`
+//! Routes: `GET /` (the app's page: today's report, a form to write or edit
+//! it, the list of earlier days), `GET /report.json` (the day's report as
+//! JSON), `POST /` (form field `text`: save the day's report; from the page
+//! it answers `303` back to the page, otherwise `201` JSON). `?date=YYYY-MM-DD`
 //! picks another day than today.
 
-use workbench_sdk::html::{escape, form_decode};
+use workbench_sdk::date::{parse as parse_date, today};
+use workbench_sdk::html::{self, Field, Form, Html, Tone, escape};
 use workbench_sdk::json::{quote as json_string, quote_opt};
 use workbench_sdk::storage::{self, Bucket};
 use workbench_sdk::{Plugin, PluginError, Request, Response, log, profile};
@@ -27,7 +30,10 @@ impl Plugin for SiteDailyReport {
             None => today(),
         };
         match (request.method.as_str(), request.path.as_str()) {
-            ("GET", "/") => page(&date),
+            ("GET", "/") => {
+                let saved = request.query_param("saved").is_some();
+                page(&date, saved.then_some((Tone::Ok, "日报已保存。")), None)
+            }
             ("GET", "/report.json") => report_json(&date),
             ("POST", "/") => save(&date, &request),
             (method, path) => Err(PluginError::NotFound(format!("no route for {method} {path}"))),
@@ -50,33 +56,59 @@ fn denied(field: &str, error: workbench_sdk::AccessError) -> PluginError {
     PluginError::Internal(format!("{field} unavailable: {error}"))
 }
 
-fn page(date: &str) -> Result<Response, PluginError> {
+/// The page of one day: its report, the form to write or edit it (`draft`
+/// keeps what was typed when saving failed), and the days written before.
+fn page(date: &str, notice: Option<(Tone, &str)>, draft: Option<&str>) -> Result<Response, PluginError> {
     let name = profile::name().map_err(|e| denied("name", e))?;
     let open_id = profile::user_id().map_err(|e| denied("user id", e))?;
     let report = storage::get_string(Bucket::Person, &key(date)).map_err(storage_error)?;
     let days = storage::list_keys(Bucket::Person, "report/").map_err(storage_error)?;
-    let body = match report {
-        Some(text) => format!("<article class=\"report\">{}</article>", escape(&text)),
-        None => "<p class=\"empty\">今天还没有填写日报。</p>".to_owned(),
-    };
-    let history: String = days
-        .iter()
-        .rev()
-        .filter_map(|k| k.strip_prefix("report/"))
-        .map(|d| format!("<li><a href=\"?date={d}\">{d}</a></li>", d = escape(d)))
-        .collect();
-    Ok(Response::html(
-        200,
-        format!(
-            "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><title>工程日报</title>\
-             <h1>工程日报 · {date}</h1><p class=\"reporter\" data-open-id=\"{open_id}\">填报人: {name}</p>{body}\
-             <form method=\"post\"><label for=\"text\">今日施工内容</label>\
-             <textarea id=\"text\" name=\"text\" maxlength=\"{MAX_REPORT_BYTES}\"></textarea>\
-             <button type=\"submit\">提交</button></form><h2>历史日报</h2><ul>{history}</ul></html>",
-            name = escape(&name),
-            open_id = escape(&open_id),
-        ),
-    ))
+    let today = today();
+    let mut body = vec![
+        html::heading(1, &format!("工程日报 · {date}")),
+        Html::trusted(format!(
+            "<p class=\"reporter\" data-open-id=\"{}\">填报人: {}</p>",
+            escape(&open_id),
+            escape(&name)
+        )),
+    ];
+    if let Some((tone, text)) = notice {
+        body.push(html::notice(tone, text));
+    }
+    body.push(match &report {
+        Some(text) => Html::trusted(format!("<article class=\"report card\">{}</article>", escape(text))),
+        None if date == today => html::empty("今天还没有填写日报。"),
+        None => html::empty("这一天没有日报。"),
+    });
+    let label = if report.is_some() { "修改日报" } else { "今日施工内容" };
+    let action = if date == today { "/".to_owned() } else { format!("/?date={date}") };
+    body.push(
+        Form::post(&action, "日报")
+            .field(
+                Field::textarea("text", label)
+                    .value(draft.or(report.as_deref()).unwrap_or_default())
+                    .max_length(MAX_REPORT_BYTES)
+                    .hint("写下今天的施工内容、进度和问题。")
+                    .required(),
+            )
+            .submit(if report.is_some() { "保存修改" } else { "提交" }),
+    );
+    body.push(html::heading(2, "历史日报"));
+    let mut links: Vec<Html> = Vec::new();
+    if date != today {
+        links.push(html::link("/", "回到今天"));
+    }
+    for day in days.iter().rev().filter_map(|k| k.strip_prefix("report/")) {
+        let href = format!("?date={day}");
+        links.push(if day == date { html::current_link(&href, day) } else { html::link(&href, day) });
+    }
+    if links.is_empty() {
+        body.push(html::empty("还没有日报。"));
+    } else {
+        body.push(Html::trusted(format!("<nav aria-label=\"历史日报\">{}</nav>", html::list(links))));
+    }
+    let status = if notice.is_some_and(|(tone, _)| tone == Tone::Error) { 400 } else { 200 };
+    Ok(Response::html(status, html::document("zh-CN", "工程日报", body)))
 }
 
 fn report_json(date: &str) -> Result<Response, PluginError> {
@@ -94,53 +126,30 @@ fn report_json(date: &str) -> Result<Response, PluginError> {
 }
 
 fn save(date: &str, request: &Request) -> Result<Response, PluginError> {
-    let form = form_decode(&request.body_text());
-    let text = form
-        .into_iter()
-        .find_map(|(k, v)| (k == "text").then_some(v))
-        .ok_or_else(|| PluginError::BadRequest("form field `text` is missing".into()))?;
+    let from_page = request.wants_html();
+    let refuse = |message: &str, draft: &str| {
+        if from_page {
+            page(date, Some((Tone::Error, message)), Some(draft))
+        } else {
+            Err(PluginError::BadRequest(message.into()))
+        }
+    };
+    let Some(text) = request.form_field("text") else {
+        return refuse("form field `text` is missing", "");
+    };
     let text = text.trim();
     if text.is_empty() {
-        return Err(PluginError::BadRequest("the report is empty".into()));
+        return refuse("日报是空的：请写下今天的施工内容。", "");
     }
     if text.len() > MAX_REPORT_BYTES {
-        return Err(PluginError::BadRequest(format!("the report is longer than {MAX_REPORT_BYTES} bytes")));
+        return refuse(&format!("日报超过 {MAX_REPORT_BYTES} 字节，请删减。"), text);
     }
     let name = profile::name().map_err(|e| denied("name", e))?;
     storage::set(Bucket::Person, &key(date), text.as_bytes()).map_err(storage_error)?;
+    if from_page {
+        return Ok(Response::see_other(&format!("/?date={date}&saved=1")));
+    }
     Ok(Response::json(201, format!("{{\"saved\":{},\"reporter\":{}}}", json_string(date), json_string(&name))))
-}
-
-/// `YYYY-MM-DD` if `text` is a valid calendar date in that form.
-fn parse_date(text: &str) -> Option<String> {
-    let mut parts = text.splitn(3, '-');
-    let year: u32 = parts.next().filter(|p| p.len() == 4)?.parse().ok()?;
-    let month: u32 = parts.next().filter(|p| p.len() == 2)?.parse().ok()?;
-    let day: u32 = parts.next().filter(|p| p.len() == 2)?.parse().ok()?;
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let valid = (1..=12).contains(&month) && day >= 1 && day <= days_in_month[month as usize - 1];
-    valid.then(|| format!("{year:04}-{month:02}-{day:02}"))
-}
-
-/// Today's date in China Standard Time (UTC+8), where the workbench's tenants are.
-fn today() -> String {
-    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    civil_date((seconds + 8 * 3600) / 86_400)
-}
-
-/// The proleptic Gregorian date of day `days` since 1970-01-01.
-fn civil_date(days: u64) -> String {
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 #[cfg(test)]
@@ -204,11 +213,34 @@ mod tests {
         assert_eq!(host.accesses()[0], ("user.name".to_owned(), Err(AccessError::ConsentWithdrawn)));
     }
 
+    fn from_page(mut request: Request) -> Request {
+        request.headers.push(("accept".into(), "text/html".into()));
+        request
+    }
+
     #[test]
-    fn civil_dates_are_right() {
-        assert_eq!(civil_date(0), "1970-01-01");
-        assert_eq!(civil_date(20_513), "2026-03-01");
-        assert_eq!(parse_date("2024-02-29").as_deref(), Some("2024-02-29"));
-        assert_eq!(parse_date("2023-02-29"), None);
+    fn the_page_form_saves_then_goes_back_to_the_day() {
+        let host = host();
+        let mut post = from_page(Request::post("/", "text=%E6%8A%B9%E7%81%B0"));
+        post.query = "date=2026-01-05".into();
+        let answer = host.call::<SiteDailyReport>(post).expect("saved");
+        assert_eq!(answer.status, 303);
+        assert_eq!(answer.headers, vec![("location".to_owned(), "/?date=2026-01-05&saved=1".to_owned())]);
+        let mut back = from_page(Request::get("/"));
+        back.query = "date=2026-01-05&saved=1".into();
+        let page = host.call::<SiteDailyReport>(back).expect("page").body_text();
+        assert!(page.contains("role=\"status\">日报已保存。"), "{page}");
+        assert!(page.contains(">抹灰</textarea>"), "the form holds the report to edit: {page}");
+        assert!(page.contains("<a href=\"?date=2026-01-05\" aria-current=\"page\">2026-01-05</a>"), "{page}");
+        assert!(page.contains("<label for=\"日报-text\">修改日报</label>"), "{page}");
+    }
+
+    #[test]
+    fn an_empty_report_from_the_page_is_shown_again_with_the_error() {
+        let host = host();
+        let answer = host.call::<SiteDailyReport>(from_page(Request::post("/", "text=+"))).expect("a page");
+        assert_eq!(answer.status, 400);
+        assert!(answer.body_text().contains("role=\"alert\">日报是空的"), "{}", answer.body_text());
+        assert_eq!(host.stored(Bucket::Person, &key(&today())), None);
     }
 }

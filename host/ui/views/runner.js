@@ -1,0 +1,317 @@
+// The open plugin: its page in a sandboxed frame, wired to the workbench
+// through the bridge (../bridge.js). Links, forms and `workbench.invoke()` in
+// the frame become invocations of this plugin, made here with the member's
+// session; the plugin's route is kept in the page URL
+// (#/workbench/{plugin}/{route}), so reload and back/forward work.
+import { t } from '../i18n.js';
+import { api, enc } from '../api.js';
+import { h, alertBox, showError, showMessage, statusBox, clearBox, field, busy } from '../dom.js';
+import { connect, invokeRequest, LIMITS } from '../bridge.js';
+
+const MAX_REDIRECTS = 5;
+// Relative URLs of the plugin resolve against this; it is never fetched.
+const PLUGIN_BASE = 'https://plugin.invalid';
+
+function escapeHtml(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+}
+
+function header(result, name) {
+  const found = (result.headers || []).find(([k]) => k.toLowerCase() === name);
+  return found ? found[1] : '';
+}
+
+// The plugin's answer as a document: its HTML as is, anything else escaped.
+function documentFor(result) {
+  const type = header(result, 'content-type').toLowerCase();
+  if (result.body !== null && result.body !== undefined && type.startsWith('text/html')) return result.body;
+  let text;
+  if (result.body !== null && result.body !== undefined) {
+    text = result.body;
+    if (type.includes('json')) {
+      try {
+        text = JSON.stringify(JSON.parse(text), null, 2);
+      } catch { /* shown as sent */ }
+    }
+  } else if (result.body_base64) {
+    text = t('runner.binary', { bytes: Math.floor((result.body_base64.length * 3) / 4) });
+  } else {
+    text = t('runner.emptyBody');
+  }
+  return `<!doctype html><meta charset="utf-8"><pre>${escapeHtml(text)}</pre>`;
+}
+
+export function routeOf(req) {
+  return `${req.path || '/'}${req.query ? `?${req.query}` : ''}`;
+}
+
+export function hashFor(plugin, route) {
+  return `#/workbench/${enc(plugin)}/${enc(route || '/')}`;
+}
+
+// `route` as an invoke request: a path inside the plugin and its query.
+export function requestFor(route) {
+  const url = new URL(route || '/', PLUGIN_BASE);
+  if (url.origin !== PLUGIN_BASE) return { method: 'GET', path: '/' };
+  const req = { method: 'GET', path: url.pathname };
+  const query = url.search.replace(/^\?/, '');
+  if (query) req.query = query;
+  return req;
+}
+
+// Where a redirect goes: a route inside the plugin, or null when it leaves it.
+function redirectTarget(location, from) {
+  let url;
+  try {
+    url = new URL(location, new URL(routeOf(from), PLUGIN_BASE));
+  } catch {
+    return null;
+  }
+  return url.origin === PLUGIN_BASE ? `${url.pathname}${url.search}` : null;
+}
+
+// `consent(disclosure)` resolves true when the member agreed; `closed()` is called on close.
+export function createRunner({ consent, closed }) {
+  const title = h('h2', { id: 'runner-title', class: 'section-title', tabindex: '-1' });
+  const meta = h('p', { class: 'runner-meta muted', 'data-testid': 'runner-meta' });
+  const error = alertBox('runner-error');
+  const notice = statusBox('bridge-notice');
+  const frame = h('iframe', {
+    sandbox: 'allow-scripts allow-forms',
+    class: 'plugin-frame',
+    'data-testid': 'plugin-frame',
+    title: t('runner.frame'),
+    referrerpolicy: 'no-referrer',
+    allow: '',
+  });
+  const closeButton = h('button', { type: 'button', class: 'btn btn-ghost' }, t('runner.close'));
+  const pathInput = h('input', { type: 'text', value: '/', spellcheck: 'false', autocomplete: 'off', 'data-testid': 'route-path' });
+  const methodSelect = h('select', { 'data-testid': 'route-method' }, ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].map((m) => h('option', { value: m }, m)));
+  const bodyInput = h('textarea', { rows: '2', spellcheck: 'false', 'data-testid': 'route-body' });
+  const sendButton = h('button', { type: 'submit', class: 'btn btn-primary' }, t('runner.send'));
+  const routeForm = h('form', { class: 'route-form', 'aria-label': t('runner.routeForm') },
+    h('div', { class: 'route-grid' },
+      field(t('runner.method'), methodSelect),
+      field(t('runner.path'), pathInput),
+      field(t('runner.body'), bodyInput)),
+    h('div', { class: 'form-actions' }, sendButton));
+  const devTools = h('details', { class: 'runner-dev' }, h('summary', {}, t('runner.devTools')), routeForm);
+  const logs = h('div', { class: 'runner-logs' });
+  const element = h('section', { class: 'runner card', 'aria-labelledby': 'runner-title', hidden: true, 'data-testid': 'runner' },
+    h('div', { class: 'runner-head' }, h('div', {}, title, meta), closeButton),
+    error, frame, notice, devTools, logs);
+
+  let current = null; // the plugin shown
+  let route = '/';
+  let ready = false;
+  let shown = null; // { html, route } the frame should show
+  let sequence = 0; // the latest navigation wins
+  let refusals = 0;
+  let bridge = null;
+
+  function refused(code, detail) {
+    refusals += 1;
+    const reason = t(`bridge.refused.${code}`, { detail: String(detail === undefined ? '' : detail).slice(0, 200) });
+    showMessage(notice, t('bridge.refusedCount', { n: refusals, reason }));
+    notice.dataset.refused = String(refusals);
+    notice.dataset.lastCode = code;
+  }
+
+  function sendShown() {
+    if (ready && shown && bridge) bridge.send({ type: 'render', html: shown.html, route: shown.route });
+  }
+
+  function attach() {
+    if (bridge) bridge.close();
+    ready = false;
+    bridge = connect(frame, {
+      refused,
+      ready() {
+        ready = true;
+        sendShown();
+      },
+      height(m) {
+        const px = Math.min(Math.max(Math.ceil(m.px) + 2, 80), LIMITS.heightPx);
+        frame.style.height = `${px}px`;
+      },
+      leave(m) {
+        refused('leave', m.href);
+      },
+      navigate(m) {
+        // Only what the member did: focus in the frame and a click or key press just now.
+        const acting = document.activeElement === frame && (!navigator.userActivation || navigator.userActivation.isActive);
+        if (!acting) {
+          refused('no_user_action', `${m.method} ${m.path}`);
+          return;
+        }
+        const { req, dropped } = invokeRequest(m);
+        if (dropped.length) refused('header', dropped.join(', '));
+        navigate(req, m.method === 'GET' ? 'push' : 'stay');
+      },
+      async invoke(m) {
+        const { req, dropped } = invokeRequest(m);
+        if (dropped.length) refused('header', dropped.join(', '));
+        const p = current;
+        try {
+          const result = await call(p, req);
+          if (p !== current) return;
+          bridge.send({ type: 'reply', id: m.id, status: result.status, headers: result.headers, body: result.body, body_base64: result.body_base64 });
+        } catch (err) {
+          if (p !== current) return;
+          bridge.send({ type: 'reply', id: m.id, error: { code: err.code || 'failed', message: err.message } });
+        }
+      },
+    });
+    frame.src = '/ui/frame.html';
+  }
+
+  closeButton.addEventListener('click', () => {
+    const was = current;
+    close();
+    closed(was);
+  });
+
+  function close() {
+    element.hidden = true;
+    current = null;
+    shown = null;
+    sequence += 1;
+    if (bridge) bridge.close();
+    bridge = null;
+    frame.removeAttribute('src');
+  }
+
+  // One invocation of plugin `p` as the member; asks for consent when the server wants it.
+  async function call(p, req) {
+    try {
+      return await api('POST', `/me/plugins/${enc(p.plugin)}/invoke`, { json: req });
+    } catch (err) {
+      if (err.code === 'consent_required' && err.body && err.body.disclosure) {
+        if (await consent(err.body.disclosure)) return call(p, req);
+        const declined = new Error(t('wb.declined', { name: p.name }));
+        declined.code = 'consent_declined';
+        throw declined;
+      }
+      throw err;
+    }
+  }
+
+  function showMeta(req, result) {
+    meta.replaceChildren(
+      `${req.method || 'GET'} ${routeOf(req)} → ${t('runner.status')} ${result.status} · ${t('runner.invocation')} `,
+      h('code', { 'data-testid': 'runner-invocation' }, result.invocation));
+    logs.replaceChildren();
+    if (result.logs && result.logs.length) {
+      logs.append(h('details', {}, h('summary', {}, t('runner.logs', { n: result.logs.length })),
+        h('pre', { class: 'code-block' }, result.logs.map((l) => JSON.stringify(l)).join('\n'))));
+    }
+  }
+
+  // Invokes `req`, follows relative redirects, shows the answer in the frame.
+  // `history`: 'push' a new entry for a GET, 'replace' the current one, or 'stay'.
+  // Resolves true when a document is shown.
+  async function navigate(req, history) {
+    const p = current;
+    sequence += 1;
+    const mine = sequence;
+    element.setAttribute('aria-busy', 'true');
+    clearBox(error);
+    let at = req;
+    try {
+      for (let hop = 0; ; hop += 1) {
+        const result = await call(p, at);
+        if (mine !== sequence || p !== current) return false;
+        const location = header(result, 'location');
+        if (result.status >= 300 && result.status < 400 && location) {
+          const target = redirectTarget(location, at);
+          if (target === null) {
+            refused('redirect', location);
+          } else if (hop >= MAX_REDIRECTS) {
+            refused('redirects', MAX_REDIRECTS);
+          } else {
+            const keep = (result.status === 307 || result.status === 308) && at.method !== 'GET';
+            at = keep ? { ...at, ...requestFor(target), method: at.method } : requestFor(target);
+            if (keep) {
+              if (req.body !== undefined) at.body = req.body;
+              if (req.body_base64 !== undefined) at.body_base64 = req.body_base64;
+              if (req.headers) at.headers = req.headers;
+            }
+            continue;
+          }
+        }
+        showMeta(at, result);
+        if (at.method === 'GET') {
+          route = routeOf(at);
+          const hash = hashFor(p.plugin, route);
+          // A POST answered by a redirect to a GET is a new page, as in a browser.
+          const mode = history === 'stay' ? 'push' : history;
+          if (window.location.hash !== hash) {
+            if (mode === 'push') window.history.pushState(null, '', hash);
+            else window.history.replaceState(null, '', hash);
+          }
+        }
+        shown = { html: documentFor(result), route: at.method === 'GET' ? route : routeOf(at) };
+        sendShown();
+        return true;
+      }
+    } catch (err) {
+      if (mine !== sequence || p !== current) return false;
+      if (err.code === 'consent_declined') {
+        showMessage(notice, err.message);
+      } else {
+        meta.textContent = `${at.method || 'GET'} ${routeOf(at)}`;
+        showError(error, err);
+      }
+      return false;
+    } finally {
+      if (mine === sequence) element.setAttribute('aria-busy', 'false');
+    }
+  }
+
+  routeForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!current) return;
+    const req = requestFor(pathInput.value.trim().startsWith('/') ? pathInput.value.trim() : `/${pathInput.value.trim()}`);
+    req.method = methodSelect.value;
+    if (bodyInput.value && req.method !== 'GET') {
+      req.body = bodyInput.value;
+      const trimmed = bodyInput.value.trim();
+      req.headers = [['content-type', trimmed.startsWith('{') || trimmed.startsWith('[') ? 'application/json' : 'text/plain; charset=utf-8']];
+    }
+    busy(sendButton, true);
+    await navigate(req, req.method === 'GET' ? 'push' : 'stay');
+    busy(sendButton, false);
+  });
+
+  return {
+    element,
+    get current() {
+      return current;
+    },
+    // Opens plugin `p` at `at` (a route); history as for navigate().
+    async open(p, at, history) {
+      if (current !== p) {
+        close();
+        current = p;
+        refusals = 0;
+        clearBox(notice);
+        title.textContent = p.name;
+        frame.title = t('runner.frameOf', { name: p.name });
+        frame.style.height = '';
+        attach();
+      }
+      element.hidden = false;
+      const req = requestFor(at);
+      pathInput.value = routeOf(req);
+      methodSelect.value = 'GET';
+      bodyInput.value = '';
+      const ok = await navigate(req, history);
+      if (!ok && !shown) element.hidden = !error.textContent;
+      return ok;
+    },
+    focus() {
+      title.focus({ preventScroll: true });
+    },
+    close,
+  };
+}
