@@ -32,18 +32,29 @@
   }
 
   // The browser's own navigation never happens; a plugin handler that calls
-  // preventDefault() keeps the event to itself.
+  // preventDefault() keeps the event to itself. The bridge acts when the
+  // event is back at the window (after every plugin handler), or, if a
+  // handler stopped it on the way, once the dispatch is over.
+  const taken = new WeakMap();
   function takeOver(event, then) {
-    let pluginPrevented = false;
+    const state = { pluginPrevented: false, done: false };
     const original = event.preventDefault;
     event.preventDefault = function preventDefault() {
-      pluginPrevented = true;
+      state.pluginPrevented = true;
       return original.call(this);
     };
     original.call(event);
-    setTimeout(() => {
-      if (!pluginPrevented) then();
-    }, 0);
+    const act = () => {
+      if (state.done) return;
+      state.done = true;
+      if (!state.pluginPrevented) then();
+    };
+    taken.set(event, act);
+    setTimeout(act, 0);
+  }
+  function settle(event) {
+    const act = taken.get(event);
+    if (act) act();
   }
 
   function onClick(event) {
@@ -168,6 +179,9 @@
     window.addEventListener('click', onClick, true);
     window.addEventListener('auxclick', onClick, true);
     window.addEventListener('submit', onSubmit, true);
+    window.addEventListener('click', settle);
+    window.addEventListener('auxclick', settle);
+    window.addEventListener('submit', settle);
     window.addEventListener('load', resized);
   }
 

@@ -38,7 +38,7 @@ pub fn parse(text: &str) -> Option<String> {
     let year: u32 = parts.next().filter(|p| p.len() == 4)?.parse().ok()?;
     let month: u32 = parts.next().filter(|p| p.len() == 2)?.parse().ok()?;
     let day: u32 = parts.next().filter(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()))?.parse().ok()?;
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
     let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     let valid = (1..=12).contains(&month) && day >= 1 && day <= days_in_month[month as usize - 1];
     valid.then(|| format!("{year:04}-{month:02}-{day:02}"))

@@ -70,13 +70,14 @@ function redirectTarget(location, from) {
   return url.origin === PLUGIN_BASE ? `${url.pathname}${url.search}` : null;
 }
 
-// `consent(disclosure)` resolves true when the member agreed; `closed()` is called on close.
-export function createRunner({ consent, closed }) {
+// `consent(disclosure)` resolves true when the member agreed; `closed()` is
+// called on close; `failed(error)` hears a failure before any page is shown.
+export function createRunner({ consent, closed, failed }) {
   const title = h('h2', { id: 'runner-title', class: 'section-title', tabindex: '-1' });
   const meta = h('p', { class: 'runner-meta muted', 'data-testid': 'runner-meta' });
   const error = alertBox('runner-error');
   const notice = statusBox('bridge-notice');
-  const frame = h('iframe', {
+  const newFrame = () => h('iframe', {
     sandbox: 'allow-scripts allow-forms',
     class: 'plugin-frame',
     'data-testid': 'plugin-frame',
@@ -84,6 +85,7 @@ export function createRunner({ consent, closed }) {
     referrerpolicy: 'no-referrer',
     allow: '',
   });
+  let frame = newFrame();
   const closeButton = h('button', { type: 'button', class: 'btn btn-ghost' }, t('runner.close'));
   const pathInput = h('input', { type: 'text', value: '/', spellcheck: 'false', autocomplete: 'off', 'data-testid': 'route-path' });
   const methodSelect = h('select', { 'data-testid': 'route-method' }, ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].map((m) => h('option', { value: m }, m)));
@@ -121,9 +123,14 @@ export function createRunner({ consent, closed }) {
     if (ready && shown && bridge) bridge.send({ type: 'render', html: shown.html, route: shown.route });
   }
 
+  // Each plugin gets a frame of its own: nothing of the one before (its
+  // window, timers, late messages) reaches the next.
   function attach() {
     if (bridge) bridge.close();
     ready = false;
+    const fresh = newFrame();
+    frame.replaceWith(fresh);
+    frame = fresh;
     bridge = connect(frame, {
       refused,
       ready() {
@@ -178,7 +185,9 @@ export function createRunner({ consent, closed }) {
     sequence += 1;
     if (bridge) bridge.close();
     bridge = null;
-    frame.removeAttribute('src');
+    const blank = newFrame();
+    frame.replaceWith(blank);
+    frame = blank;
   }
 
   // One invocation of plugin `p` as the member; asks for consent when the server wants it.
@@ -239,6 +248,7 @@ export function createRunner({ consent, closed }) {
             continue;
           }
         }
+        element.hidden = false;
         showMeta(at, result);
         if (at.method === 'GET') {
           route = routeOf(at);
@@ -258,9 +268,13 @@ export function createRunner({ consent, closed }) {
       if (mine !== sequence || p !== current) return false;
       if (err.code === 'consent_declined') {
         showMessage(notice, err.message);
-      } else {
+      } else if (err.code === 'plugin_failed' || shown) {
+        // The plugin failed, or a page of it is shown: say so in the runner.
+        element.hidden = false;
         meta.textContent = `${at.method || 'GET'} ${routeOf(at)}`;
         showError(error, err);
+      } else {
+        failed(err);
       }
       return false;
     } finally {
@@ -296,18 +310,14 @@ export function createRunner({ consent, closed }) {
         refusals = 0;
         clearBox(notice);
         title.textContent = p.name;
-        frame.title = t('runner.frameOf', { name: p.name });
-        frame.style.height = '';
         attach();
+        frame.title = t('runner.frameOf', { name: p.name });
       }
-      element.hidden = false;
       const req = requestFor(at);
       pathInput.value = routeOf(req);
       methodSelect.value = 'GET';
       bodyInput.value = '';
-      const ok = await navigate(req, history);
-      if (!ok && !shown) element.hidden = !error.textContent;
-      return ok;
+      return navigate(req, history);
     },
     focus() {
       title.focus({ preventScroll: true });

@@ -30,8 +30,13 @@ export async function renderWorkbench(main, ctx) {
     return true;
   }
 
+  // Where a failure to open a plugin is shown: beside its tile, else on the page.
+  let openingError = null;
   const runner = createRunner({
     consent,
+    failed(err) {
+      showError(openingError && openingError.isConnected ? openingError : pageError, err);
+    },
     closed(p) {
       window.history.pushState(null, '', '#/workbench');
       const tile = p && list.querySelector(`[data-plugin="${CSS.escape(p.plugin)}"] button`);
@@ -46,6 +51,7 @@ export async function renderWorkbench(main, ctx) {
     clearBox(pageStatus);
     if (button.getAttribute('aria-busy') === 'true') return;
     button.setAttribute('aria-busy', 'true');
+    openingError = tileError;
     try {
       // The server decides: a 403 consent_required carries the disclosure to show.
       if (await runner.open(p, '/', 'push')) {

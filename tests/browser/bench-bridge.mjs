@@ -1,0 +1,83 @@
+// Benchmark (not a test): what the frame bridge adds to a form submission.
+// Against a demo server (`WORKBENCH_URL`), as li.na in 工程日报, alternating:
+//   bridge — a click on the plugin's own 提交 in the frame until the new
+//            document is built in the frame (POST → 303 → GET → render);
+//   plain  — the same two invocations made with fetch from the page.
+// Prints the median and p90 of each over ROUNDS (default 50) and the difference.
+//
+//   WORKBENCH_URL=http://127.0.0.1:PORT node bench-bridge.mjs [ROUNDS]
+import { chromium } from 'playwright-core';
+
+const BASE = (process.env.WORKBENCH_URL || '').replace(/\/+$/, '');
+if (!BASE) throw new Error('WORKBENCH_URL is required');
+const ROUNDS = Number(process.argv[2] || 50);
+const FRAME = 'iframe[data-testid="plugin-frame"]';
+
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
+try {
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' })).newPage();
+  await page.goto(`${BASE}/`);
+  await page.getByRole('button', { name: /\bli\.na ·/ }).click();
+  await page.getByRole('button', { name: '打开 工程日报' }).click();
+  const dialog = page.getByRole('dialog');
+  const locator = page.frameLocator(FRAME);
+  await Promise.race([dialog.waitFor().catch(() => {}), locator.locator('h1').waitFor().catch(() => {})]);
+  if (await dialog.isVisible()) await dialog.getByRole('button', { name: '同意并打开' }).click();
+  await locator.locator('h1').waitFor();
+  const frame = await (await page.locator(FRAME).elementHandle()).contentFrame();
+
+  const bridge = [];
+  const plain = [];
+  for (let i = 0; i < ROUNDS + 5; i += 1) {
+    // Through the bridge: the click's time in the frame to the new document built.
+    await frame.evaluate(() => {
+      window.__t0 = null;
+      window.__t1 = null;
+      document.body.dataset.old = '1';
+      window.addEventListener('click', () => { window.__t0 = performance.now(); }, { capture: true, once: true });
+      new MutationObserver((_, observer) => {
+        if (document.body && !document.body.dataset.old && document.querySelector('article.report')) {
+          window.__t1 = performance.now();
+          observer.disconnect();
+        }
+      }).observe(document, { childList: true, subtree: true });
+    });
+    await locator.locator('textarea').fill(`基准 ${i}`);
+    await locator.getByRole('button', { name: /提交|保存修改/ }).click();
+    await frame.waitForFunction(() => window.__t1 !== null && window.__t0 !== null);
+    const took = await frame.evaluate(() => window.__t1 - window.__t0);
+
+    // Plain: the same two invocations from the page, no frame.
+    const direct = await page.evaluate(async (n) => {
+      const { token } = JSON.parse(sessionStorage.getItem(Object.keys(sessionStorage)[0]));
+      const call = (body) => fetch('/api/v1/me/plugins/site-daily-report/invoke', {
+        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+      }).then((r) => r.json());
+      const t0 = performance.now();
+      const posted = await call({ method: 'POST', path: '/', body: `text=${encodeURIComponent(`直接 ${n}`)}`, headers: [['content-type', 'application/x-www-form-urlencoded'], ['accept', 'text/html']] });
+      const location = posted.headers.find(([k]) => k === 'location')[1];
+      const [path, query] = location.split('?');
+      const shown = await call({ method: 'GET', path, query, headers: [['accept', 'text/html']] });
+      if (!shown.body.includes('article')) throw new Error('unexpected page');
+      return performance.now() - t0;
+    }, i);
+    if (i >= 5) {
+      bridge.push(took);
+      plain.push(direct);
+    }
+  }
+  const fmt = (x) => x.toFixed(2);
+  const bm = quantile(bridge, 0.5);
+  const pm = quantile(plain, 0.5);
+  console.log(`rounds ${ROUNDS} (after 5 warm-up)`);
+  console.log(`bridge: median ${fmt(bm)} ms, p90 ${fmt(quantile(bridge, 0.9))} ms (click in the frame → new document built)`);
+  console.log(`plain:  median ${fmt(pm)} ms, p90 ${fmt(quantile(plain, 0.9))} ms (POST + GET invoke with fetch)`);
+  console.log(`bridge adds: ${fmt(bm - pm)} ms at the median (${fmt(bm / pm)}x)`);
+} finally {
+  await browser.close();
+}
