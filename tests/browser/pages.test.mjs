@@ -315,6 +315,21 @@ required = true
   assert.match(await page.getByTestId('bridge-notice').innerText(), /https:\/\/evil\.example\/steal/);
   assert.equal(await frame.locator('#report[data-bare="1"]').count(), 1, 'the page is still there');
   assert.deepEqual(requests.filter((u) => u.includes('evil.example') && failed.get(u) !== 'csp'), [], 'the form data never left');
+
+  // A multipart form with a file: over 512 KB it is refused; within it, it reaches the plugin whole.
+  const upload = frame.locator('#upload');
+  await frame.getByLabel('A file').setInputFiles({ name: 'big.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(600 * 1024, 7) });
+  await upload.getByRole('button', { name: 'Upload' }).click();
+  await waitForText(page.getByTestId('bridge-notice'), '应用页面一次最多发送 512 KB');
+  const photo = Buffer.from('\u0089PNG fake photo bytes '.repeat(100));
+  await frame.getByLabel('A file').setInputFiles({ name: '现场.png', mimeType: 'image/png', buffer: photo });
+  await upload.getByRole('button', { name: 'Upload' }).click();
+  await waitForText(frame.locator('pre'), '"path": "/upload"');
+  const echo = JSON.parse(await frame.locator('pre').innerText());
+  const type = echo.headers.find(([k]) => k === 'content-type')[1];
+  assert.match(type, /^multipart\/form-data; boundary=/);
+  assert.deepEqual(echo.headers.map(([k]) => k).sort(), ['accept', 'content-type']);
+  assert.ok(echo.body_bytes > photo.length && echo.body_bytes < photo.length + 1024, `multipart body of ${echo.body_bytes} bytes for a ${photo.length}-byte file`);
   assert.deepEqual(page.pageErrors, []);
 });
 

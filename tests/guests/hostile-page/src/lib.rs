@@ -23,6 +23,8 @@
 //! and top navigation again), `Submit without an event` (`form.submit()`,
 //! which fires no submit event: the bridge routes it too, and refuses it).
 //!
+//! A multipart form (`#upload`, a file and a hidden field) posts to `/upload`.
+//!
 //! Every other path answers a JSON echo of the request, after reading the
 //! caller's open id (so each invocation is in the audit log).
 
