@@ -5,6 +5,7 @@
 // through the API; everything the member does goes through the page.
 //
 //   WORKBENCH_HOSTILE_PAGE=/path/to/hostile_page.wasm (tests/guests/hostile-page)
+//   WORKBENCH_PYTHON_PAGE=/path/to/notes-page.wasm (tests/guests-py/notes-page)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -12,6 +13,8 @@ import path from 'node:path';
 import { BASE, REPO, newPage, shot, signIn, readToken, apiGet, waitForText } from './support.mjs';
 
 const HOSTILE = path.resolve(REPO, process.env.WORKBENCH_HOSTILE_PAGE || 'target/wasm/wasm32-wasip2/release/hostile_page.wasm');
+// tests/guests-py/notes-page, built with componentize-py (the server's component cap raised for it).
+const PYTHON_PAGE = path.resolve(REPO, process.env.WORKBENCH_PYTHON_PAGE || 'target/wasm/python/notes-page.wasm');
 const FRAME = 'iframe[data-testid="plugin-frame"]';
 
 async function api(token, method, p, body) {
@@ -372,5 +375,42 @@ test('plugin pages fit a 375 px screen and work with the keyboard alone', async 
     .filter((el) => !(el.labels && el.labels.length) && !(el.tagName === 'BUTTON' && el.textContent.trim()) && el.type !== 'hidden')
     .map((el) => el.outerHTML.slice(0, 120)));
   assert.deepEqual(unnamed, []);
+  assert.deepEqual(page.pageErrors, []);
+});
+
+test('a page built with componentize-py (Python) works through the bridge: form, link, script call', async () => {
+  const form = new FormData();
+  form.append('manifest', fs.readFileSync(path.join(REPO, 'tests', 'guests-py', 'notes-page', 'plugin.toml'), 'utf8'));
+  form.append('component', new Blob([fs.readFileSync(PYTHON_PAGE)], { type: 'application/wasm' }), 'notes-page.wasm');
+  const published = await api(await readToken('acme'), 'POST', '/plugins', form);
+  assert.equal(published.status, 201, published.text);
+  const admin = await readToken('admin');
+  const installed = await api(admin, 'PUT', '/workbench/plugins/py-notes', { version: '0.1.0', granted_scopes: ['user.id', 'storage'], visible_to: ['zhang.wei'] });
+  assert.equal(installed.status, 200, installed.text);
+  const since = await lastSeq();
+
+  const page = await newPage();
+  await signIn(page, 'zhang.wei');
+  const frame = await openPlugin(page, 'Python 笔记');
+  await waitForText(frame.locator('body'), '还没有笔记');
+  await frame.getByRole('textbox', { name: '笔记' }).fill('用 Python 写的第一条笔记');
+  await frame.getByRole('button', { name: '保存笔记' }).click();
+  await frame.getByRole('status').filter({ hasText: '笔记已保存' }).waitFor();
+  assert.deepEqual(routeInUrl(page), { plugin: 'py-notes', route: '/?saved=1' });
+  await frame.getByRole('link', { name: '笔记 1' }).click();
+  await waitForText(frame.locator('#shown'), '用 Python 写的第一条笔记');
+  assert.deepEqual(routeInUrl(page), { plugin: 'py-notes', route: '/?note=0' });
+  await page.goBack();
+  await frame.getByRole('status').filter({ hasText: '笔记已保存' }).waitFor();
+  // The page's own script asks the plugin for JSON through workbench.invoke().
+  await frame.getByRole('button', { name: '数一数' }).click();
+  await waitForText(frame.locator('#count-out'), '共 1 条');
+  await shot(page, 'pages-11-python-page');
+
+  // Each of those invocations read only the open id, audited as the Python plugin.
+  const records = await auditSince(since, 'subject=zhang.wei&plugin=py-notes');
+  const reads = records.filter((x) => x.action === 'read');
+  assert.ok(reads.length >= 6, `reads: ${reads.length}`);
+  assert.deepEqual([...new Set(reads.map((x) => `${x.actor} ${x.scope} ${x.outcome}`))], ['plugin:py-notes@0.1.0 user.id allowed']);
   assert.deepEqual(page.pageErrors, []);
 });

@@ -40,15 +40,22 @@ pub fn run(databases: &[&str]) -> anyhow::Result<Tally> {
     let guests = xtask::build_guests()?;
     let component = guests.component("two-fields").to_owned();
     let hostile_page = guests.component("hostile-page").to_owned();
+    // A page built by a third-party toolchain (componentize-py, from PyPI).
+    let python_page = xtask::build_python_guests()?.component("notes-page").to_owned();
     let mut total = Tally::default();
     for db in databases {
         let data = root.join("target").join("tmp").join(format!("browser-{db}"));
         let _ = std::fs::remove_dir_all(&data);
         let (database_url, schema) = xtask::database(db, &data, "browser")?;
-        let mut server = xtask::spawn_demo_server(&data, database_url.as_deref())?;
+        // Python components are about 18 MB: the cap is raised for this server.
+        std::fs::create_dir_all(&data)?;
+        let config = data.join("workbench.toml");
+        std::fs::write(&config, "[registry]\nmax_component_bytes = 33554432\n")?;
+        let mut server = xtask::spawn_demo_server_with(&data, database_url.as_deref(), Some(&config))?;
         let screenshots = root.join("target").join("browser").join(db);
         println!("browser tests on {db} against {}", server.base);
-        let result = node_test(&tests, &server.base, [&component, &hostile_page], &screenshots, &chromium);
+        let result =
+            node_test(&tests, &server.base, [&component, &hostile_page, &python_page], &screenshots, &chromium);
         let _ = server.child.kill();
         let _ = server.child.wait();
         if let Some(schema) = schema {
@@ -68,7 +75,7 @@ pub fn run(databases: &[&str]) -> anyhow::Result<Tally> {
 fn node_test(
     tests: &Path,
     base: &str,
-    [component, hostile_page]: [&Path; 2],
+    [component, hostile_page, python_page]: [&Path; 3],
     screenshots: &Path,
     chromium: &str,
 ) -> anyhow::Result<Tally> {
@@ -80,6 +87,7 @@ fn node_test(
         .env("WORKBENCH_URL", base)
         .env("WORKBENCH_COMPONENT", component)
         .env("WORKBENCH_HOSTILE_PAGE", hostile_page)
+        .env("WORKBENCH_PYTHON_PAGE", python_page)
         .env("WORKBENCH_SCREENSHOTS", screenshots)
         .env("CHROMIUM", chromium)
         .current_dir(tests);
