@@ -2,8 +2,11 @@
 // Against a demo server (`WORKBENCH_URL`), as li.na in 工程日报, alternating:
 //   bridge — a click on the plugin's own 提交 in the frame until the new
 //            document is built in the frame (POST → 303 → GET → render);
-//   plain  — the same two invocations made with fetch from the page.
-// Prints the median and p90 of each over ROUNDS (default 50) and the difference.
+//   plain  — the same two invocations made with fetch from the page;
+// and, without input or rendering, a script's call:
+//   invoke — `await workbench.invoke({path: '/report.json'})` in the frame;
+//   fetch  — the same invocation with fetch from the page.
+// Prints the median and p90 of each over ROUNDS (default 50) and the differences.
 //
 //   WORKBENCH_URL=http://127.0.0.1:PORT node bench-bridge.mjs [ROUNDS]
 import { chromium } from 'playwright-core';
@@ -49,12 +52,13 @@ try {
     });
     await locator.locator('textarea').fill(`基准 ${i}`);
     await locator.getByRole('button', { name: /提交|保存修改/ }).click();
-    await frame.waitForFunction(() => window.__t1 !== null && window.__t0 !== null);
+    // Polled slowly: the times are taken inside the page, the harness only waits.
+    await frame.waitForFunction(() => window.__t1 !== null && window.__t0 !== null, null, { polling: 100 });
     const took = await frame.evaluate(() => window.__t1 - window.__t0);
 
     // Plain: the same two invocations from the page, no frame.
     const direct = await page.evaluate(async (n) => {
-      const { token } = JSON.parse(sessionStorage.getItem(Object.keys(sessionStorage)[0]));
+      const { token } = JSON.parse(sessionStorage.getItem('workbench.session'));
       const call = (body) => fetch('/api/v1/me/plugins/site-daily-report/invoke', {
         method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
       }).then((r) => r.json());
@@ -71,6 +75,31 @@ try {
       plain.push(direct);
     }
   }
+  // A script's call through the bridge against the same call from the page (paced
+  // under the bridge's rate: the bucket refills at 5 a second).
+  const invoke = [];
+  const direct = [];
+  for (let i = 0; i < ROUNDS + 5; i += 1) {
+    const viaBridge = await frame.evaluate(async () => {
+      const t0 = performance.now();
+      await workbench.invoke({ path: '/report.json' });
+      return performance.now() - t0;
+    });
+    const viaFetch = await page.evaluate(async () => {
+      const { token } = JSON.parse(sessionStorage.getItem('workbench.session'));
+      const t0 = performance.now();
+      const res = await fetch('/api/v1/me/plugins/site-daily-report/invoke', {
+        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ path: '/report.json' }),
+      });
+      await res.json();
+      return performance.now() - t0;
+    });
+    if (i >= 5) {
+      invoke.push(viaBridge);
+      direct.push(viaFetch);
+    }
+    await page.waitForTimeout(220);
+  }
   const fmt = (x) => x.toFixed(2);
   const bm = quantile(bridge, 0.5);
   const pm = quantile(plain, 0.5);
@@ -78,6 +107,11 @@ try {
   console.log(`bridge: median ${fmt(bm)} ms, p90 ${fmt(quantile(bridge, 0.9))} ms (click in the frame → new document built)`);
   console.log(`plain:  median ${fmt(pm)} ms, p90 ${fmt(quantile(plain, 0.9))} ms (POST + GET invoke with fetch)`);
   console.log(`bridge adds: ${fmt(bm - pm)} ms at the median (${fmt(bm / pm)}x)`);
+  const im = quantile(invoke, 0.5);
+  const fm = quantile(direct, 0.5);
+  console.log(`invoke: median ${fmt(im)} ms, p90 ${fmt(quantile(invoke, 0.9))} ms (workbench.invoke in the frame)`);
+  console.log(`fetch:  median ${fmt(fm)} ms, p90 ${fmt(quantile(direct, 0.9))} ms (the same call from the page)`);
+  console.log(`bridge adds: ${fmt(im - fm)} ms a call at the median (${fmt(im / fm)}x)`);
 } finally {
   await browser.close();
 }

@@ -248,10 +248,13 @@ export function createRunner({ consent, closed, failed }) {
             continue;
           }
         }
+        // The document first, then the page's own bookkeeping.
+        if (at.method === 'GET') route = routeOf(at);
+        shown = { html: documentFor(result), route: at.method === 'GET' ? route : routeOf(at) };
+        sendShown();
         element.hidden = false;
         showMeta(at, result);
         if (at.method === 'GET') {
-          route = routeOf(at);
           const hash = hashFor(p.plugin, route);
           // A POST answered by a redirect to a GET is a new page, as in a browser.
           const mode = history === 'stay' ? 'push' : history;
@@ -260,8 +263,6 @@ export function createRunner({ consent, closed, failed }) {
             else window.history.replaceState(null, '', hash);
           }
         }
-        shown = { html: documentFor(result), route: at.method === 'GET' ? route : routeOf(at) };
-        sendShown();
         return true;
       }
     } catch (err) {
