@@ -272,7 +272,10 @@ fn schemathesis(seconds: u64) -> anyhow::Result<()> {
                     "--checks",
                     "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
                 ])
-                .args(["--max-time", &seconds.to_string(), "--workers", "2", "--seed", "1"])
+                // One worker: with two, hypothesis's lambda descriptions parse source in two
+                // threads at once, which CPython 3.11 can fail with "AST constructor recursion
+                // depth mismatch" (a tool error, not a finding).
+                .args(["--max-time", &seconds.to_string(), "--workers", "1", "--seed", "1"])
                 .current_dir(root.join("target"));
             run_schemathesis(&mut run)
         }
