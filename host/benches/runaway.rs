@@ -226,7 +226,6 @@ fn main() {
         let (workbench, _writer) = Workbench::open(&config).await.expect("host starts");
         let components = guests.component("noop").parent().expect("component dir").to_owned();
         demo::seed(&workbench, &xtask::repo_root().join("plugins"), &components).await.expect("demo seeds");
-        demo::consent(&workbench).await.expect("demo consents");
         let hostile = std::fs::read(guests.component("hostile")).expect("hostile built");
         workbench.publish(demo::TENANT, "mallory", &hostile_manifest(), hostile, None).await.expect("publishes");
         let install = InstallRequest { version: "0.1.0".into(), granted: vec![Scope::Storage], visible_to: None };

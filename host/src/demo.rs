@@ -120,44 +120,90 @@ pub fn members() -> Vec<(&'static str, MemberProfile)> {
     ]
 }
 
-/// Seeds the tenant and members, publishes the example plugins from
-/// `manifests/<id>/plugin.toml` and `components/<id_with_underscores>.wasm`,
-/// and installs them with every declared scope granted.
-pub async fn seed(workbench: &Workbench, manifests: &Path, components: &Path) -> anyhow::Result<()> {
-    workbench.sync_directory(TENANT, TENANT_NAME, &members()).await?;
-    for plugin in PLUGINS {
-        let manifest_path = manifests.join(plugin).join("plugin.toml");
-        let component_path = components.join(format!("{}.wasm", plugin.replace('-', "_")));
-        let manifest = std::fs::read_to_string(&manifest_path)
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", manifest_path.display()))?;
-        let component = std::fs::read(&component_path).map_err(|e| {
-            anyhow::anyhow!(
-                "reading {}: {e} (build the plugins first: cargo xtask build-guests)",
-                component_path.display()
-            )
-        })?;
-        let published = workbench.publish(TENANT, DEVELOPER, &manifest, component, None).await?;
-        let request = InstallRequest { version: published.version, granted: published.scopes, visible_to: None };
-        workbench.install(TENANT, ADMIN, plugin, request).await?;
-    }
-    Ok(())
+/// An example plugin as read from disk, before anything is written.
+struct Example {
+    id: &'static str,
+    manifest: String,
+    component: Vec<u8>,
 }
 
-/// Gives zhang.wei's consent to every scope of every example plugin (the
-/// sensitive phone separately), and li.na's to the daily report only.
-pub async fn consent(workbench: &Workbench) -> ServiceResult<()> {
-    let everything = |plugin: &str| -> Vec<Scope> {
-        match plugin {
-            "site-daily-report" => vec![Scope::UserId, Scope::UserName],
-            "approval-helper" => vec![Scope::PermApproval, Scope::UserNickname],
-            _ => vec![Scope::UserNickname, Scope::UserAvatar, Scope::PermCustomer, Scope::UserPhone],
-        }
-    };
-    for plugin in PLUGINS {
-        let scopes = everything(plugin);
-        let sensitive: Vec<Scope> = scopes.iter().copied().filter(|s| s.is_sensitive()).collect();
-        workbench.consent(TENANT, "zhang.wei", plugin, &scopes, &sensitive).await?;
+/// Reads every example plugin's `manifests/<id>/plugin.toml` and
+/// `components/<id_with_underscores>.wasm`; the first file missing is the
+/// error, naming the flag that points at it.
+fn read_examples(manifests: &Path, components: &Path) -> anyhow::Result<Vec<Example>> {
+    PLUGINS
+        .iter()
+        .map(|&id| {
+            let manifest_path = manifests.join(id).join("plugin.toml");
+            let component_path = components.join(format!("{}.wasm", id.replace('-', "_")));
+            let manifest = std::fs::read_to_string(&manifest_path).map_err(|e| {
+                anyhow::anyhow!(
+                    "reading {}: {e}; --demo-manifests must name the example plugins' folder \
+                     (plugins/ in the repository); nothing was written",
+                    manifest_path.display()
+                )
+            })?;
+            let component = std::fs::read(&component_path).map_err(|e| {
+                anyhow::anyhow!(
+                    "reading {}: {e}; build the plugins first (cargo xtask build-guests) or pass \
+                     --demo-components; nothing was written",
+                    component_path.display()
+                )
+            })?;
+            Ok(Example { id, manifest, component })
+        })
+        .collect()
+}
+
+/// What [`seed`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Seeded {
+    /// The tenant and its members were written (it did not exist).
+    pub directory: bool,
+    /// Example plugins installed now (publishing them where needed).
+    pub installed: Vec<&'static str>,
+}
+
+/// Seeds what is missing of the demo company: the tenant and its members
+/// when the tenant does not exist, then each example plugin not installed
+/// yet (published by `acme` with every declared scope granted), then the
+/// demo consents to the plugins installed now. Every file is read before
+/// anything is written, so a wrong folder changes nothing; and a company
+/// left half-seeded by an earlier start is completed, not skipped.
+pub async fn seed(workbench: &Workbench, manifests: &Path, components: &Path) -> anyhow::Result<Seeded> {
+    let examples = read_examples(manifests, components)?;
+    let mut seeded = Seeded::default();
+    if workbench.tenant_name(TENANT).await?.is_none() {
+        workbench.sync_directory(TENANT, TENANT_NAME, &members()).await?;
+        seeded.directory = true;
     }
-    workbench.consent(TENANT, "li.na", "site-daily-report", &[Scope::UserId, Scope::UserName], &[]).await?;
+    let installed: Vec<String> = workbench.installations(TENANT).await?.into_iter().map(|i| i.plugin).collect();
+    for example in examples {
+        if installed.iter().any(|id| id == example.id) {
+            continue;
+        }
+        // Publishing the same manifest and component again is accepted as it is.
+        let published = workbench.publish(TENANT, DEVELOPER, &example.manifest, example.component, None).await?;
+        let request = InstallRequest { version: published.version, granted: published.scopes, visible_to: None };
+        workbench.install(TENANT, ADMIN, example.id, request).await?;
+        consent(workbench, example.id).await?;
+        seeded.installed.push(example.id);
+    }
+    Ok(seeded)
+}
+
+/// The demo consents to example plugin `plugin`: zhang.wei's to every scope
+/// of each (the sensitive phone separately), li.na's to the daily report.
+async fn consent(workbench: &Workbench, plugin: &str) -> ServiceResult<()> {
+    let scopes = match plugin {
+        "site-daily-report" => vec![Scope::UserId, Scope::UserName],
+        "approval-helper" => vec![Scope::PermApproval, Scope::UserNickname],
+        _ => vec![Scope::UserNickname, Scope::UserAvatar, Scope::PermCustomer, Scope::UserPhone],
+    };
+    let sensitive: Vec<Scope> = scopes.iter().copied().filter(|s| s.is_sensitive()).collect();
+    workbench.consent(TENANT, "zhang.wei", plugin, &scopes, &sensitive).await?;
+    if plugin == "site-daily-report" {
+        workbench.consent(TENANT, "li.na", plugin, &[Scope::UserId, Scope::UserName], &[]).await?;
+    }
     Ok(())
 }

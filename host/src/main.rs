@@ -54,10 +54,11 @@ enum Command {
         /// example plugins) and print ready-to-paste tokens.
         #[arg(long)]
         demo: bool,
-        /// Folder with one `<plugin>/plugin.toml` per example plugin.
+        /// Folder with one `<plugin>/plugin.toml` per example plugin (a relative
+        /// path not found here is looked up in the source tree).
         #[arg(long, default_value = "plugins", requires = "demo")]
         demo_manifests: PathBuf,
-        /// Folder with the built example components.
+        /// Folder with the built example components (likewise).
         #[arg(long, default_value = "target/wasm/wasm32-wasip2/release", requires = "demo")]
         demo_components: PathBuf,
     },
@@ -150,7 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(listen) = listen {
                 config.server.listen = listen;
             }
-            let seed = demo.then_some((demo_manifests, demo_components));
+            let seed = demo.then(|| (beside_sources(demo_manifests), beside_sources(demo_components)));
             serve(config, seed).await
         }
         Command::Token { command: TokenCommand::Mint { tenant, member, roles, ttl } } => {
@@ -178,6 +179,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `path` as given or, when it is relative and not found from here, the same
+/// path in the source tree this binary was built from: `serve --demo` finds
+/// the example plugins from any directory.
+fn beside_sources(path: PathBuf) -> PathBuf {
+    if path.is_relative() && !path.exists() {
+        let built = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(&path);
+        if built.exists() {
+            return built;
+        }
+    }
+    path
+}
+
 fn parse_roles(names: &[String]) -> anyhow::Result<Vec<Role>> {
     names.iter().map(|name| name.trim().parse::<Role>().map_err(anyhow::Error::from)).collect()
 }
@@ -188,12 +202,11 @@ async fn serve(config: Config, seed: Option<(PathBuf, PathBuf)>) -> anyhow::Resu
     let (workbench, writer) = Workbench::open(&config).await?;
     let workbench = Arc::new(workbench);
     if let Some((manifests, components)) = &seed {
-        if workbench.tenant_name(demo::TENANT).await?.is_none() {
-            demo::seed(&workbench, manifests, components).await?;
-            demo::consent(&workbench).await?;
-            tracing::info!("demo company seeded");
-        } else {
+        let seeded = demo::seed(&workbench, manifests, components).await?;
+        if seeded == demo::Seeded::default() {
             tracing::info!("demo company already present");
+        } else {
+            tracing::info!(directory = seeded.directory, installed = ?seeded.installed, "demo company seeded");
         }
     }
     let mut state = api::state(&config, Arc::clone(&workbench))?;

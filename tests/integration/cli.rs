@@ -182,3 +182,67 @@ async fn serve_demo_prints_working_tokens_and_drains_on_sigterm() {
             .expect("query");
     assert_eq!(trapped, 1);
 }
+
+/// Seeding the demo is all or nothing and completes what an earlier start
+/// left: a wrong folder fails before anything is written, naming the flag; a
+/// company with its members but without the plugins (what a start that
+/// failed halfway used to leave) gets the three plugins installed; and the
+/// default folders are found from any directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_seeds_all_or_nothing_from_any_directory() {
+    let _ = xtask::guests();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let elsewhere = tempfile::tempdir().expect("another working directory");
+
+    let failed = workbench(dir.path())
+        .current_dir(elsewhere.path())
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--demo-manifests", "no-such-folder"])
+        .output()
+        .expect("runs");
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("--demo-manifests") && stderr.contains("nothing was written"), "{stderr}");
+    let db = crate::support::raw_db(&dir.path().join("workbench.db")).await;
+    let tenants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants").fetch_one(&db).await.expect("count");
+    assert_eq!(tenants, 0, "a failed seed writes nothing");
+    db.close().await;
+
+    // Half-seeded: the company and its members, no plugin.
+    let config = workbench_host::config::Config { data_dir: dir.path().to_owned(), ..Default::default() };
+    let (half, writer) = workbench_host::service::Workbench::open(&config).await.expect("opens");
+    half.sync_directory(
+        workbench_host::demo::TENANT,
+        workbench_host::demo::TENANT_NAME,
+        &workbench_host::demo::members(),
+    )
+    .await
+    .expect("directory");
+    drop(half);
+    writer.await.expect("writer ends");
+
+    // From another directory, with the default folders.
+    let mut command = workbench(dir.path());
+    command.current_dir(elsewhere.path()).args(["serve", "--demo", "--listen", "127.0.0.1:0"]);
+    let mut server = xtask::spawn_server(&mut command, true).expect("workbench starts");
+    let zhang = token(&server, "TOKEN_ZHANG_WEI").to_owned();
+    let plugins: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/me/plugins", server.base))
+        .bearer_auth(&zhang)
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    let ids: Vec<&str> = plugins.as_array().expect("a list").iter().filter_map(|p| p["plugin"].as_str()).collect();
+    assert_eq!(ids.len(), 3, "the three example plugins are installed: {plugins}");
+    for id in workbench_host::demo::PLUGINS {
+        assert!(ids.contains(&id), "{id} in {ids:?}");
+    }
+    assert!(
+        plugins.as_array().expect("a list").iter().all(|p| p["usable"] == true),
+        "zhang.wei's consents too: {plugins}"
+    );
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+}

@@ -95,7 +95,7 @@ pub struct Reply {
 
 impl Server {
     /// Starts a server with the demo company (zhang.wei and li.na have
-    /// consented as in `demo::consent`).
+    /// consented as in `demo::seed`).
     pub async fn demo(db: Db) -> Self {
         Self::demo_configured(db, |_| {}).await
     }
@@ -108,7 +108,6 @@ impl Server {
         let guests = xtask::guests();
         let components = guests.component("noop").parent().expect("component dir").to_owned();
         demo::seed(&server.workbench, &xtask::repo_root().join("plugins"), &components).await.expect("demo seeds");
-        demo::consent(&server.workbench).await.expect("demo consents");
         server
     }
 

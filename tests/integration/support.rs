@@ -144,7 +144,6 @@ impl Host {
         let (workbench, writer) = Workbench::with_store(&config, Arc::clone(&store)).expect("host starts");
         let components = guests.component("noop").parent().expect("component dir").to_owned();
         demo::seed(&workbench, &xtask::repo_root().join("plugins"), &components).await.expect("demo seeds");
-        demo::consent(&workbench).await.expect("demo consents");
         let hostile = std::fs::read(guests.component("hostile")).expect("hostile built");
         workbench.publish(demo::TENANT, "mallory", HOSTILE_MANIFEST, hostile, None).await.expect("hostile publishes");
         Self { workbench, store, dir, database_url, schema, writer: Some(writer) }

@@ -11,6 +11,7 @@
 //! cargo makes the build a no-op when nothing changed.
 
 pub mod layout;
+pub mod setup;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -181,12 +182,16 @@ const DEBIAN_WASI_LIBC: &str = "/usr/lib/wasm32-wasi";
 impl Toolchain {
     /// Picks rustup's target when installed, else Debian's toolchain, else
     /// fails with instructions.
+    /// When neither is there, installs Debian's ([`setup::ensure`]) where it
+    /// can, else says what to run.
     pub fn detect() -> anyhow::Result<Self> {
+        if !wasm_toolchain_present() {
+            setup::ensure(&[setup::WASM_TOOLCHAIN])?;
+        }
         if rustup_has_target() {
             return Ok(Self::Rustup);
         }
-        let debian = ["/usr/bin/cargo", "/usr/bin/rustc", DEBIAN_WASI_LIBC, "/usr/lib/rustlib/src/rust/library"];
-        if debian.iter().all(|path| Path::new(path).exists()) {
+        if debian_toolchain_present() {
             return Ok(Self::Debian);
         }
         bail!(
@@ -221,6 +226,17 @@ impl Toolchain {
         }
         command
     }
+}
+
+/// Whether rustup's wasm32-wasip2 target or Debian's toolchain is installed.
+pub fn wasm_toolchain_present() -> bool {
+    rustup_has_target() || debian_toolchain_present()
+}
+
+fn debian_toolchain_present() -> bool {
+    ["/usr/bin/cargo", "/usr/bin/rustc", DEBIAN_WASI_LIBC, "/usr/lib/rustlib/src/rust/library"]
+        .iter()
+        .all(|path| Path::new(path).exists())
 }
 
 fn rustup_has_target() -> bool {

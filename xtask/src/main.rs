@@ -115,6 +115,8 @@ fn run(args: &[String]) -> anyhow::Result<()> {
 }
 
 fn test(extra: &[String]) -> anyhow::Result<()> {
+    use xtask::setup::{CHROMIUM, CJK_FONT, NODE, PSQL};
+    xtask::setup::ensure(&[CHROMIUM, CJK_FONT, NODE, PSQL])?;
     xtask::build_guests()?;
     // The fuzz and schemathesis runs come first, so that the output closes
     // with the test runners' own summaries and the line counting them.
