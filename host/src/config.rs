@@ -84,13 +84,14 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RegistryConfig {
-    /// Largest component accepted.
+    /// Largest component accepted (32 MiB: a Python component built with
+    /// componentize-py is about 18 MB, a Rust one well under 1 MB).
     pub max_component_bytes: usize,
 }
 
 impl Default for RegistryConfig {
     fn default() -> Self {
-        Self { max_component_bytes: 16 << 20 }
+        Self { max_component_bytes: 32 << 20 }
     }
 }
 

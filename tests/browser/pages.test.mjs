@@ -13,7 +13,7 @@ import path from 'node:path';
 import { BASE, REPO, newPage, shot, signIn, readToken, apiGet, waitForText } from './support.mjs';
 
 const HOSTILE = path.resolve(REPO, process.env.WORKBENCH_HOSTILE_PAGE || 'target/wasm/wasm32-wasip2/release/hostile_page.wasm');
-// tests/guests-py/notes-page, built with componentize-py (the server's component cap raised for it).
+// tests/guests-py/notes-page, built with componentize-py (about 18 MB, under the default cap).
 const PYTHON_PAGE = path.resolve(REPO, process.env.WORKBENCH_PYTHON_PAGE || 'target/wasm/python/notes-page.wasm');
 const FRAME = 'iframe[data-testid="plugin-frame"]';
 

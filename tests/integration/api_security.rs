@@ -215,6 +215,28 @@ async fn the_demo_sign_in_exists_only_in_demo_mode() {
     server.stop().await;
 }
 
+/// The default component cap fits a real Python component (componentize-py,
+/// about 18 MB: it publishes), and a component one byte over the cap is a 413
+/// naming the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_component_cap_fits_python_and_refuses_one_byte_more() {
+    let server = Server::demo(Db::Sqlite).await;
+    let dev = server.demo_token("acme", &[Role::Developer]);
+    let python = std::fs::read(xtask::python_guests().component("notes-page")).expect("built");
+    assert!(python.len() > 16 << 20, "a real Python component: {} bytes", python.len());
+    let manifest =
+        std::fs::read_to_string(xtask::repo_root().join("tests/guests-py/notes-page/plugin.toml")).expect("manifest");
+    let published = server.publish(&dev, &manifest, python, None).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
+    let cap = workbench_host::config::Config::default().registry.max_component_bytes;
+    assert_eq!(cap, 32 << 20);
+    let over = server.publish(&dev, &manifest.replace("0.1.0", "0.1.1"), vec![0; cap + 1], None).await;
+    assert_eq!(over.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", over.text);
+    assert_eq!(over.body["error"], "payload_too_large");
+    assert!(over.text.contains(&format!("the {cap}-byte limit")), "{}", over.text);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_tokens_are_all_refused() {
     let server = Server::demo(Db::Sqlite).await;

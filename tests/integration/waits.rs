@@ -142,16 +142,9 @@ async fn install_python_on(server: &Server, tenant: &str, member: &str) {
     server.workbench.install(tenant, "admin", "py-sleeper", request).await.expect("installs");
 }
 
-/// The Python sleeper's component is larger than the default cap; the cap
-/// that fits real Python components is another change.
-fn python_cap(config: &mut workbench_host::config::Config) {
-    config.registry.max_component_bytes = 32 << 20;
-}
-
 on_both_databases! {
     async fn a_python_guest_in_time_sleep_ends_at_its_deadline_with_every_write_audited(db: Db) {
         let server = Server::demo_configured(db, |config| {
-            python_cap(config);
             config.runtime = RuntimeLimits { deadline_ms: 1_000, ..test_limits() };
         })
         .await;
@@ -192,7 +185,6 @@ on_both_databases! {
 async fn flood(db: Db, python: bool) {
     let slots = 32;
     let server = Server::demo_configured(db, |config| {
-        python_cap(config);
         config.runtime = RuntimeLimits { deadline_ms: 1_000, max_concurrent_instances: slots, ..test_limits() };
         config.admission = AdmissionConfig { refusal_window_secs: 1, ..test_admission() };
     })

@@ -47,11 +47,7 @@ pub fn run(databases: &[&str]) -> anyhow::Result<Tally> {
         let data = root.join("target").join("tmp").join(format!("browser-{db}"));
         let _ = std::fs::remove_dir_all(&data);
         let (database_url, schema) = xtask::database(db, &data, "browser")?;
-        // Python components are about 18 MB: the cap is raised for this server.
-        std::fs::create_dir_all(&data)?;
-        let config = data.join("workbench.toml");
-        std::fs::write(&config, "[registry]\nmax_component_bytes = 33554432\n")?;
-        let mut server = xtask::spawn_demo_server_with(&data, database_url.as_deref(), Some(&config))?;
+        let mut server = xtask::spawn_demo_server(&data, database_url.as_deref())?;
         let screenshots = root.join("target").join("browser").join(db);
         println!("browser tests on {db} against {}", server.base);
         let result =

@@ -291,22 +291,10 @@ impl Served {
 /// (and `database_url`, else SQLite there), the example plugins built from
 /// source; see [`spawn_server`].
 pub fn spawn_demo_server(data: &Path, database_url: Option<&str>) -> anyhow::Result<Served> {
-    spawn_demo_server_with(data, database_url, None)
-}
-
-/// [`spawn_demo_server`] with a configuration file (`--config`).
-pub fn spawn_demo_server_with(
-    data: &Path,
-    database_url: Option<&str>,
-    config: Option<&Path>,
-) -> anyhow::Result<Served> {
     let guests = build_guests()?;
     let components = guests.component("noop").parent().context("component dir")?;
     let mut command = Command::new(host_binary());
     command.arg("--data-dir").arg(data);
-    if let Some(config) = config {
-        command.arg("--config").arg(config);
-    }
     if let Some(url) = database_url {
         command.args(["--database-url", url]);
     }
