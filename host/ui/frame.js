@@ -22,13 +22,28 @@
   let lastHeight = 0;
   let heightQueued = false;
 
-  const post = (message, transfer) => host.postMessage({ wb: PROTOCOL, ...message }, parentOrigin, transfer || []);
+  // Bytes are handed over, not copied.
+  const post = (message) => host.postMessage({ wb: PROTOCOL, ...message }, parentOrigin, message.body instanceof ArrayBuffer ? [message.body] : []);
 
   function resolve(href) {
     const current = new URL(route, BASE);
     const url = new URL(href, current);
     if (url.origin !== BASE) return { external: url.href };
-    return { path: url.pathname, query: url.search.replace(/^\?/, ''), hash: url.hash };
+    return { path: url.pathname, query: url.search.replace(/^\?/, '') };
+  }
+
+  // Follows `href`: inside the plugin a GET of its route, elsewhere a refusal to show.
+  function go(href) {
+    const to = resolve(href);
+    if (to.external) post({ type: 'leave', href: to.external.slice(0, 2048) });
+    else post({ type: 'navigate', method: 'GET', path: to.path, query: to.query });
+  }
+
+  // A form's fields as urlencoded text (a file counts as its name, as browsers send it).
+  function urlencoded(data) {
+    const params = new URLSearchParams();
+    for (const [k, v] of data) params.append(k, typeof v === 'string' ? v : v.name);
+    return params.toString();
   }
 
   // The browser's own navigation never happens; a plugin handler that calls
@@ -68,11 +83,7 @@
     if (!a) return;
     const href = a.getAttribute('href');
     if (href === null || href.startsWith('#')) return; // in-page anchors scroll as usual
-    takeOver(event, () => {
-      const to = resolve(href);
-      if (to.external) post({ type: 'leave', href: to.external.slice(0, 2048) });
-      else post({ type: 'navigate', method: 'GET', path: to.path, query: to.query });
-    });
+    takeOver(event, () => go(href));
   }
 
   async function encodeForm(form, submitter) {
@@ -82,11 +93,7 @@
     const to = resolve(action || route);
     if (to.external) return { type: 'leave', href: to.external.slice(0, 2048) };
     const data = new FormData(form, submitter || undefined);
-    if (method === 'GET') {
-      const params = new URLSearchParams();
-      for (const [k, v] of data) params.append(k, typeof v === 'string' ? v : v.name);
-      return { type: 'navigate', method: 'GET', path: to.path, query: params.toString() };
-    }
+    if (method === 'GET') return { type: 'navigate', method: 'GET', path: to.path, query: urlencoded(data) };
     if (method !== 'POST') return null; // method="dialog" closes a dialog, nothing to send
     if (enctype === 'multipart/form-data') {
       const encoded = new Response(data);
@@ -98,9 +105,7 @@
       for (const [k, v] of data) lines.push(`${k}=${typeof v === 'string' ? v : v.name}`);
       return { type: 'navigate', method: 'POST', path: to.path, query: to.query, contentType: 'text/plain; charset=utf-8', body: `${lines.join('\r\n')}\r\n` };
     }
-    const params = new URLSearchParams();
-    for (const [k, v] of data) params.append(k, typeof v === 'string' ? v : v.name);
-    return { type: 'navigate', method: 'POST', path: to.path, query: to.query, contentType: 'application/x-www-form-urlencoded', body: params.toString() };
+    return { type: 'navigate', method: 'POST', path: to.path, query: to.query, contentType: 'application/x-www-form-urlencoded', body: urlencoded(data) };
   }
 
   function onSubmit(event) {
@@ -109,9 +114,7 @@
     const submitter = event.submitter;
     takeOver(event, async () => {
       const message = await encodeForm(form, submitter);
-      if (!message) return;
-      if (message.body instanceof ArrayBuffer) post(message, [message.body]);
-      else post(message);
+      if (message) post(message);
     });
   }
 
@@ -124,9 +127,7 @@
     value: function submit() {
       if (!(this instanceof HTMLFormElement) || !this.isConnected) return nativeSubmit.call(this);
       encodeForm(this, null).then((message) => {
-        if (!message) return;
-        if (message.body instanceof ArrayBuffer) post(message, [message.body]);
-        else post(message);
+        if (message) post(message);
       });
       return undefined;
     },
@@ -213,7 +214,7 @@
   function invoke(request = {}) {
     const { method = 'GET', path = route.split('?')[0], query = '', headers = [], body } = request;
     let sendBody = body;
-    let sendHeaders = Array.isArray(headers) ? headers.slice() : Object.entries(headers);
+    const sendHeaders = Array.isArray(headers) ? headers.slice() : Object.entries(headers);
     if (body !== undefined && body !== null && typeof body === 'object' && !(body instanceof ArrayBuffer) && !ArrayBuffer.isView(body)) {
       sendBody = JSON.stringify(body);
       if (!sendHeaders.some(([k]) => String(k).toLowerCase() === 'content-type')) sendHeaders.push(['content-type', 'application/json']);
@@ -226,7 +227,7 @@
       const message = { type: 'invoke', id, method: String(method).toUpperCase(), path: String(path), query: String(query), headers: sendHeaders };
       if (sendBody !== undefined && sendBody !== null) message.body = sendBody;
       try {
-        post(message, sendBody instanceof ArrayBuffer ? [sendBody] : []);
+        post(message);
       } catch (err) {
         pending.delete(id);
         reject(err);
@@ -234,11 +235,7 @@
     });
   }
 
-  function navigate(href) {
-    const to = resolve(String(href));
-    if (to.external) post({ type: 'leave', href: to.external.slice(0, 2048) });
-    else post({ type: 'navigate', method: 'GET', path: to.path, query: to.query });
-  }
+  const navigate = (href) => go(String(href));
 
   Object.defineProperty(window, 'workbench', {
     value: Object.freeze({ invoke, navigate, get route() { return route; } }),

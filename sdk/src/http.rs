@@ -44,6 +44,18 @@ impl Request {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// The request with header `name: value` added (for tests: what the
+    /// workbench page sends, e.g. `accept: text/html` from a form).
+    ///
+    /// ```
+    /// let request = workbench_sdk::Request::get("/").with_header("accept", "text/html");
+    /// assert!(request.wants_html());
+    /// ```
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())

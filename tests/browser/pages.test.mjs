@@ -74,15 +74,19 @@ async function auditSince(seq, query) {
 }
 
 async function lastSeq() {
-  const admin = await readToken('admin');
-  let last = 0;
-  let after = '';
-  for (;;) {
-    const page = (await apiGet(admin, `/audit?limit=1000${after ? `&after=${after}` : ''}`)).body;
-    for (const r of page.records) last = Math.max(last, r.seq);
-    if (!page.next) return last;
-    after = encodeURIComponent(page.next);
-  }
+  return Math.max(0, ...(await auditSince(0)).map((r) => r.seq));
+}
+
+// Set-up, as acme and the admin: publish `component` with `manifest`, install it for `member` only.
+async function publishAndInstall(manifest, component, member, granted) {
+  const form = new FormData();
+  form.append('manifest', manifest);
+  form.append('component', new Blob([fs.readFileSync(component)], { type: 'application/wasm' }), path.basename(component));
+  const published = await api(await readToken('acme'), 'POST', '/plugins', form);
+  assert.equal(published.status, 201, published.text);
+  const { id, version } = published.body;
+  const installed = await api(await readToken('admin'), 'PUT', `/workbench/plugins/${id}`, { version, granted_scopes: granted, visible_to: [member] });
+  assert.equal(installed.status, 200, installed.text);
 }
 
 test('工程日报 through its own page: write, save, a history link, back, reload, edit', async () => {
@@ -238,14 +242,7 @@ scope = "user.id"
 purpose = "Tell callers apart."
 required = true
 `;
-  const form = new FormData();
-  form.append('manifest', manifest);
-  form.append('component', new Blob([fs.readFileSync(HOSTILE)], { type: 'application/wasm' }), 'hostile_page.wasm');
-  const published = await api(await readToken('acme'), 'POST', '/plugins', form);
-  assert.equal(published.status, 201, published.text);
-  const admin = await readToken('admin');
-  const installed = await api(admin, 'PUT', '/workbench/plugins/hostile-page', { version: '0.1.0', granted_scopes: ['user.id'], visible_to: ['li.na'] });
-  assert.equal(installed.status, 200, installed.text);
+  await publishAndInstall(manifest, HOSTILE, 'li.na', ['user.id']);
   const lina = await readToken('li.na');
   assert.equal((await api(lina, 'PUT', '/me/plugins/hostile-page/consent', { scopes: ['user.id'] })).status, 200);
   const since = await lastSeq();
@@ -379,14 +376,8 @@ test('plugin pages fit a 375 px screen and work with the keyboard alone', async 
 });
 
 test('a page built with componentize-py (Python) works through the bridge: form, link, script call', async () => {
-  const form = new FormData();
-  form.append('manifest', fs.readFileSync(path.join(REPO, 'tests', 'guests-py', 'notes-page', 'plugin.toml'), 'utf8'));
-  form.append('component', new Blob([fs.readFileSync(PYTHON_PAGE)], { type: 'application/wasm' }), 'notes-page.wasm');
-  const published = await api(await readToken('acme'), 'POST', '/plugins', form);
-  assert.equal(published.status, 201, published.text);
-  const admin = await readToken('admin');
-  const installed = await api(admin, 'PUT', '/workbench/plugins/py-notes', { version: '0.1.0', granted_scopes: ['user.id', 'storage'], visible_to: ['zhang.wei'] });
-  assert.equal(installed.status, 200, installed.text);
+  const manifest = fs.readFileSync(path.join(REPO, 'tests', 'guests-py', 'notes-page', 'plugin.toml'), 'utf8');
+  await publishAndInstall(manifest, PYTHON_PAGE, 'zhang.wei', ['user.id', 'storage']);
   const since = await lastSeq();
 
   const page = await newPage();

@@ -27,10 +27,8 @@ pub fn databases(args: &[String]) -> anyhow::Result<Vec<&'static str>> {
 /// Runs the browser tests once per database; fails when any fails.
 pub fn run(databases: &[&str]) -> anyhow::Result<Tally> {
     let root = xtask::repo_root();
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        bail!("no Chromium at {chromium}: install Debian's `chromium` package or set CHROMIUM to a Chromium binary");
-    }
+    xtask::setup::ensure(&[xtask::setup::CHROMIUM])?;
+    let chromium = xtask::setup::chromium();
     let tests = root.join("tests").join("browser");
     if !tests.join("node_modules").join("playwright-core").exists() {
         let mut npm = Command::new("npm");

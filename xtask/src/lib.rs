@@ -180,25 +180,35 @@ pub enum Toolchain {
 const DEBIAN_WASI_LIBC: &str = "/usr/lib/wasm32-wasi";
 
 impl Toolchain {
-    /// Picks rustup's target when installed, else Debian's toolchain, else
-    /// fails with instructions.
-    /// When neither is there, installs Debian's ([`setup::ensure`]) where it
-    /// can, else says what to run.
+    /// Picks rustup's target when installed, else Debian's toolchain; when
+    /// neither is there, installs Debian's where it can ([`setup::ensure`]),
+    /// else fails saying what to run.
     pub fn detect() -> anyhow::Result<Self> {
-        if !wasm_toolchain_present() {
-            setup::ensure(&[setup::WASM_TOOLCHAIN])?;
+        if let Some(found) = Self::installed() {
+            return Ok(found);
         }
+        setup::ensure(&[setup::WASM_TOOLCHAIN])?;
+        Self::installed().with_context(|| {
+            format!(
+                "no toolchain for {TARGET}: run `rustup target add {TARGET}`, or where rustup cannot download \
+                 targets, `apt-get install {}` (see docs/ARCHITECTURE.md, \"Building guests\")",
+                setup::WASM_TOOLCHAIN.packages.join(" ")
+            )
+        })
+    }
+
+    /// The toolchain installed here, if any.
+    pub fn installed() -> Option<Self> {
         if rustup_has_target() {
-            return Ok(Self::Rustup);
+            Some(Self::Rustup)
+        } else if ["/usr/bin/cargo", "/usr/bin/rustc", DEBIAN_WASI_LIBC, "/usr/lib/rustlib/src/rust/library"]
+            .iter()
+            .all(|path| Path::new(path).exists())
+        {
+            Some(Self::Debian)
+        } else {
+            None
         }
-        if debian_toolchain_present() {
-            return Ok(Self::Debian);
-        }
-        bail!(
-            "no toolchain for {TARGET}: run `rustup target add {TARGET}`, or where rustup cannot download \
-             targets, `apt-get install rustc-web cargo-web rust-web-src rust-web-llvm lld-22 wasi-libc` \
-             (see docs/ARCHITECTURE.md, \"Building guests\")"
-        )
     }
 
     /// The `cargo build` command for the workspace in `dir`.
@@ -226,17 +236,6 @@ impl Toolchain {
         }
         command
     }
-}
-
-/// Whether rustup's wasm32-wasip2 target or Debian's toolchain is installed.
-pub fn wasm_toolchain_present() -> bool {
-    rustup_has_target() || debian_toolchain_present()
-}
-
-fn debian_toolchain_present() -> bool {
-    ["/usr/bin/cargo", "/usr/bin/rustc", DEBIAN_WASI_LIBC, "/usr/lib/rustlib/src/rust/library"]
-        .iter()
-        .all(|path| Path::new(path).exists())
 }
 
 fn rustup_has_target() -> bool {

@@ -23,16 +23,21 @@ pub struct Need {
 /// source (docs/ARCHITECTURE.md, "Building guests").
 pub const WASM_TOOLCHAIN: Need = Need {
     what: "a wasm32-wasip2 toolchain",
-    present: crate::wasm_toolchain_present,
+    present: || crate::Toolchain::installed().is_some(),
     packages: &["rustc-web", "cargo-web", "rust-web-src", "rust-web-llvm", "lld-22", "wasi-libc"],
 };
 
 /// Chromium for the browser tests (`CHROMIUM` may name another binary).
 pub const CHROMIUM: Need = Need {
     what: "Chromium (for the browser tests)",
-    present: || Path::new(&std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())).exists(),
+    present: || Path::new(&chromium()).exists(),
     packages: &["chromium"],
 };
+
+/// The Chromium binary the browser tests drive: `CHROMIUM`, else Debian's.
+pub fn chromium() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
 
 /// A CJK font, so that the browser tests' screenshots show the Chinese text.
 pub const CJK_FONT: Need = Need {

@@ -104,7 +104,6 @@ export function createRunner({ consent, closed, failed }) {
     error, frame, notice, devTools, logs);
 
   let current = null; // the plugin shown
-  let route = '/';
   let ready = false;
   let shown = null; // { html, route } the frame should show
   let sequence = 0; // the latest navigation wins
@@ -238,24 +237,22 @@ export function createRunner({ consent, closed, failed }) {
           } else if (hop >= MAX_REDIRECTS) {
             refused('redirects', MAX_REDIRECTS);
           } else {
-            const keep = (result.status === 307 || result.status === 308) && at.method !== 'GET';
-            at = keep ? { ...at, ...requestFor(target), method: at.method } : requestFor(target);
-            if (keep) {
-              if (req.body !== undefined) at.body = req.body;
-              if (req.body_base64 !== undefined) at.body_base64 = req.body_base64;
-              if (req.headers) at.headers = req.headers;
+            // 307 and 308 repeat the request there; the others fetch the target.
+            const next = requestFor(target);
+            if ((result.status === 307 || result.status === 308) && at.method !== 'GET') {
+              for (const key of ['method', 'headers', 'body', 'body_base64']) if (at[key] !== undefined) next[key] = at[key];
             }
+            at = next;
             continue;
           }
         }
         // The document first, then the page's own bookkeeping.
-        if (at.method === 'GET') route = routeOf(at);
-        shown = { html: documentFor(result), route: at.method === 'GET' ? route : routeOf(at) };
+        shown = { html: documentFor(result), route: routeOf(at) };
         sendShown();
         element.hidden = false;
         showMeta(at, result);
         if (at.method === 'GET') {
-          const hash = hashFor(p.plugin, route);
+          const hash = hashFor(p.plugin, shown.route);
           // A POST answered by a redirect to a GET is a new page, as in a browser.
           const mode = history === 'stay' ? 'push' : history;
           if (window.location.hash !== hash) {

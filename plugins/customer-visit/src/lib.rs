@@ -307,9 +307,8 @@ mod tests {
         );
     }
 
-    fn from_page(mut request: Request) -> Request {
-        request.headers.push(("accept".into(), "text/html".into()));
-        request
+    fn from_page(request: Request) -> Request {
+        request.with_header("accept", "text/html")
     }
 
     #[test]

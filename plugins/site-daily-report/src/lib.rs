@@ -213,9 +213,8 @@ mod tests {
         assert_eq!(host.accesses()[0], ("user.name".to_owned(), Err(AccessError::ConsentWithdrawn)));
     }
 
-    fn from_page(mut request: Request) -> Request {
-        request.headers.push(("accept".into(), "text/html".into()));
-        request
+    fn from_page(request: Request) -> Request {
+        request.with_header("accept", "text/html")
     }
 
     #[test]
