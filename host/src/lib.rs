@@ -9,6 +9,7 @@ pub mod api;
 pub mod audit;
 pub mod config;
 pub mod demo;
+pub mod devkit;
 pub mod gate;
 pub mod model;
 pub mod openid;

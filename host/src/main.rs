@@ -72,6 +72,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// A plugin developer's commands.
+    Plugin {
+        #[command(subcommand)]
+        command: workbench_host::devkit::PluginCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +144,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Plugin { command } = cli.command {
+        return workbench_host::devkit::run(command).await;
+    }
     let mut config = Config::load(cli.config.as_deref())?;
     if let Some(dir) = cli.data_dir {
         config.data_dir = dir;
@@ -176,6 +184,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             writer.await?;
             Ok(code)
         }
+        Command::Plugin { .. } => unreachable!("handled before the configuration is read"),
     }
 }
 

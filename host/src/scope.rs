@@ -114,11 +114,39 @@ impl Scope {
         }
     }
 
+    /// The WIT interface of `workbench:plugin@0.2.0` that this scope guards,
+    /// named after it: `user.name` is `user-name`.
+    pub fn interface(self) -> &'static str {
+        match self {
+            Scope::UserId => "user-id",
+            Scope::UserAvatar => "user-avatar",
+            Scope::UserNickname => "user-nickname",
+            Scope::UserName => "user-name",
+            Scope::UserGender => "user-gender",
+            Scope::UserBirthday => "user-birthday",
+            Scope::UserRegion => "user-region",
+            Scope::UserEmail => "user-email",
+            Scope::UserPhone => "user-phone",
+            Scope::OrgDepartment => "org-department",
+            Scope::PermCustomer => "perm-customer",
+            Scope::PermApproval => "perm-approval",
+            Scope::Storage => "storage",
+            Scope::Log => "log",
+        }
+    }
+
     /// The scope a WIT import needs: `interface` is the imported instance's
-    /// name (`workbench:plugin/profile@0.1.0`), `function` one function of it.
-    /// `None` for imports no scope guards (WASI, the shared types).
+    /// name (`workbench:plugin/user-name@0.2.0`, or
+    /// `workbench:plugin/profile@0.1.0`), `function` one function of it. From
+    /// `0.2.0` on, an interface is one scope; in `0.1.0`, `profile` and
+    /// `permissions` had a function per scope. `None` for imports no scope
+    /// guards (WASI, the shared types).
     pub fn for_import(interface: &str, function: &str) -> Option<Scope> {
         let interface = interface.split_once('@').map_or(interface, |(name, _)| name);
+        let name = interface.strip_prefix("workbench:plugin/")?;
+        if let Some(scope) = Scope::ALL.into_iter().find(|s| s.interface() == name) {
+            return Some(scope);
+        }
         match (interface, function) {
             ("workbench:plugin/profile", "user-id") => Some(Scope::UserId),
             ("workbench:plugin/profile", "avatar") => Some(Scope::UserAvatar),
@@ -265,6 +293,13 @@ mod tests {
         assert_eq!(Scope::for_import("workbench:plugin/storage@0.1.0", "list-keys"), Some(Scope::Storage));
         assert_eq!(Scope::for_import("wasi:cli/environment@0.2.6", "get-environment"), None);
         assert_eq!(Scope::for_import("workbench:plugin/profile@0.1.0", "password"), None);
+        for scope in Scope::ALL {
+            let interface = format!("workbench:plugin/{}@0.2.0", scope.interface());
+            assert_eq!(Scope::for_import(&interface, "get"), Some(scope), "{interface}");
+            assert_eq!(scope.interface().replace('-', "."), scope.as_str(), "named after the scope");
+        }
+        assert_eq!(Scope::for_import("workbench:plugin/types@0.2.0", "get"), None);
+        assert_eq!(Scope::for_import("other:plugin/user-name@0.2.0", "get"), None);
     }
 
     #[test]

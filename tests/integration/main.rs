@@ -7,6 +7,7 @@ mod api_story;
 mod audit;
 mod cli;
 mod consent_property;
+mod contract;
 mod crash;
 mod hostile;
 mod plugins;

@@ -29,6 +29,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["service"],
     &["demo"],
     &["api"],
+    &["devkit"],
 ];
 
 /// The most lines a file of `host/src` may have.

@@ -96,8 +96,13 @@ pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 
 /// The Python test guests (`tests/guests-py/NAME/app.py` with its
 /// `plugin.toml`), built on first use in this process with componentize-py
-/// against `wit/`, as a third-party developer builds one. componentize-py
-/// is installed from PyPI into a virtualenv under `target/` when missing.
+/// as a third-party developer builds one: against the world
+/// `workbench plugin wit` writes from the guest's `plugin.toml`, so it
+/// imports exactly the scopes it declares. `NAME` is that build;
+/// `NAME-whole-world` the same source built against the whole contract
+/// (`wit/`, every interface), as a developer who skips the command would.
+/// componentize-py is installed from PyPI into a virtualenv under `target/`
+/// when missing.
 pub fn python_guests() -> &'static Guests {
     static GUESTS: OnceLock<Guests> = OnceLock::new();
     GUESTS.get_or_init(|| match build_python_guests() {
@@ -106,10 +111,9 @@ pub fn python_guests() -> &'static Guests {
     })
 }
 
-/// Builds every Python guest into `target/wasm/python/NAME.wasm`.
-pub fn build_python_guests() -> anyhow::Result<Guests> {
-    let root = repo_root();
-    let venv = root.join("target").join("componentize-py");
+/// componentize-py in its virtualenv under `target/`, installed when missing.
+pub fn componentize_py() -> anyhow::Result<PathBuf> {
+    let venv = repo_root().join("target").join("componentize-py");
     let tool = venv.join("bin").join("componentize-py");
     if !tool.is_file() {
         let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().context("python3 -m venv")?;
@@ -124,6 +128,14 @@ pub fn build_python_guests() -> anyhow::Result<Guests> {
             bail!("pip install {COMPONENTIZE_PY} failed ({status})");
         }
     }
+    Ok(tool)
+}
+
+/// Builds every Python guest into `target/wasm/python/NAME.wasm` (and
+/// `NAME-whole-world.wasm`).
+pub fn build_python_guests() -> anyhow::Result<Guests> {
+    let root = repo_root();
+    let tool = componentize_py()?;
     let out = root.join("target").join("wasm").join("python");
     std::fs::create_dir_all(&out)?;
     let sources = root.join("tests").join("guests-py");
@@ -134,22 +146,36 @@ pub fn build_python_guests() -> anyhow::Result<Guests> {
             continue;
         }
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let artifact = out.join(format!("{name}.wasm"));
-        let status = Command::new(&tool)
-            .arg("-d")
-            .arg(root.join("wit"))
-            .args(["-w", "plugin", "componentize", "-p"])
+        let world = out.join(format!("{name}-wit"));
+        let status = Command::new(host_binary())
+            .args(["plugin", "wit"])
             .arg(&dir)
-            .arg("app")
-            .arg("-o")
-            .arg(&artifact)
+            .arg("--out")
+            .arg(&world)
             .stdout(std::process::Stdio::null())
             .status()
-            .with_context(|| format!("running componentize-py for {name}"))?;
-        if !status.success() || !artifact.is_file() {
-            bail!("componentize-py failed for {} ({status})", dir.display());
+            .context("running workbench plugin wit")?;
+        if !status.success() {
+            bail!("workbench plugin wit failed for {} ({status})", dir.display());
         }
-        components.insert(name, artifact);
+        for (artifact, wit) in [(name.clone(), world), (format!("{name}-whole-world"), root.join("wit"))] {
+            let path = out.join(format!("{artifact}.wasm"));
+            let status = Command::new(&tool)
+                .arg("-d")
+                .arg(&wit)
+                .args(["-w", "plugin", "componentize", "-p"])
+                .arg(&dir)
+                .arg("app")
+                .arg("-o")
+                .arg(&path)
+                .stdout(std::process::Stdio::null())
+                .status()
+                .with_context(|| format!("running componentize-py for {artifact}"))?;
+            if !status.success() || !path.is_file() {
+                bail!("componentize-py failed for {} against {} ({status})", dir.display(), wit.display());
+            }
+            components.insert(artifact, path);
+        }
     }
     Ok(Guests { components })
 }

@@ -108,6 +108,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Manifest(e) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_manifest", e.to_string())
             }
+            ServiceError::Component(e @ crate::runtime::PrepareError::Unsupported { .. }) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unsupported_contract", e.to_string())
+            }
             ServiceError::Component(e) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_component", e.to_string())
             }

@@ -1,6 +1,7 @@
-//! Compiled components, once per digest: `PluginPre` (a component linked
-//! against the host's imports and ready to instantiate) kept in memory; the
-//! machine code itself is also cached on disk by the engine's cache.
+//! Compiled components, once per digest: a [`Prepared`] component (linked
+//! against the host's imports for the contract version it was built against,
+//! ready to instantiate) kept in memory; the machine code itself is also
+//! cached on disk by the engine's cache.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,11 +11,33 @@ use wasmtime::Engine;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker};
 
-pub use super::wit::v0_1::PluginPre;
-
-/// A prepared component.
-pub type PluginPreHandle = PluginPre<CallState>;
 use super::state::CallState;
+use super::wit::{self, v0_1, v0_2};
+
+/// A component linked against the host's imports, by the contract version
+/// its handler export was built against.
+pub enum Prepared {
+    /// Built against `workbench:plugin@0.1.0`.
+    V0_1(v0_1::PluginPre<CallState>),
+    /// Built against `workbench:plugin@0.2.0`.
+    V0_2(v0_2::PluginPre<CallState>),
+}
+
+impl Prepared {
+    /// The contract version, e.g. `"0.2.0"`.
+    pub fn contract(&self) -> &'static str {
+        match self {
+            Prepared::V0_1(_) => "0.1.0",
+            Prepared::V0_2(_) => "0.2.0",
+        }
+    }
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared").field("contract", &self.contract()).finish_non_exhaustive()
+    }
+}
 
 /// Why a component cannot run here.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -25,9 +48,19 @@ pub enum PrepareError {
     /// Valid, but its imports or exports do not match `workbench:plugin/plugin`.
     #[error("the component does not fit the workbench:plugin contract: {0}")]
     Contract(String),
+    /// Built against a version of the contract this host does not link.
+    #[error(
+        "the component is built against workbench:plugin@{version}: it needs a host that supports \
+         workbench:plugin@{version} (this one supports {})",
+        wit::SUPPORTED.join(" and ")
+    )]
+    Unsupported {
+        /// The version it names.
+        version: String,
+    },
 }
 
-type Slot = Arc<OnceCell<Result<Arc<PluginPre<CallState>>, PrepareError>>>;
+type Slot = Arc<OnceCell<Result<Arc<Prepared>, PrepareError>>>;
 
 /// Prepared components by digest.
 #[derive(Default)]
@@ -51,7 +84,7 @@ impl ComponentCache {
         linker: &Arc<Linker<CallState>>,
         digest: &str,
         bytes: impl FnOnce() -> Vec<u8>,
-    ) -> Result<Arc<PluginPre<CallState>>, PrepareError> {
+    ) -> Result<Arc<Prepared>, PrepareError> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             Arc::clone(slots.entry(digest.to_owned()).or_default())
@@ -80,27 +113,62 @@ pub struct Import {
     pub functions: Vec<String>,
 }
 
+/// What publishing learns of a component.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The contract version it was built against.
+    pub contract: &'static str,
+    /// What it imports.
+    pub imports: Vec<Import>,
+}
+
 /// Compiles and links `bytes` against the host's imports.
-pub fn prepare(
-    engine: &Engine,
-    linker: &Linker<CallState>,
-    bytes: &[u8],
-) -> Result<Arc<PluginPre<CallState>>, PrepareError> {
+pub fn prepare(engine: &Engine, linker: &Linker<CallState>, bytes: &[u8]) -> Result<Arc<Prepared>, PrepareError> {
     let component = Component::new(engine, bytes).map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
     link(linker, &component)
 }
 
-fn link(linker: &Linker<CallState>, component: &Component) -> Result<Arc<PluginPre<CallState>>, PrepareError> {
+fn link(linker: &Linker<CallState>, component: &Component) -> Result<Arc<Prepared>, PrepareError> {
+    let contract = contract_of(linker.engine(), component)?;
     let instance_pre = linker.instantiate_pre(component).map_err(|e| PrepareError::Contract(format!("{e:#}")))?;
-    let pre = PluginPre::new(instance_pre).map_err(|e| PrepareError::Contract(format!("{e:#}")))?;
-    Ok(Arc::new(pre))
+    let contract_error = |e: wasmtime::Error| PrepareError::Contract(format!("{e:#}"));
+    let prepared = match contract {
+        "0.1.0" => Prepared::V0_1(v0_1::PluginPre::new(instance_pre).map_err(contract_error)?),
+        _ => Prepared::V0_2(v0_2::PluginPre::new(instance_pre).map_err(contract_error)?),
+    };
+    Ok(Arc::new(prepared))
+}
+
+/// The contract version a component was built against: the version of the
+/// `workbench:plugin/handler` it exports. Every `workbench:plugin` name it
+/// imports or exports must be of a version this host links; a version it
+/// does not know is refused by name before linking says anything less clear.
+fn contract_of(engine: &Engine, component: &Component) -> Result<&'static str, PrepareError> {
+    let ty = component.component_type();
+    let names = ty.imports(engine).map(|(name, _)| name).chain(ty.exports(engine).map(|(name, _)| name));
+    for name in names {
+        if let Some(version) =
+            name.strip_prefix("workbench:plugin/").and_then(|rest| rest.split_once('@')).map(|(_, v)| v)
+            && !wit::SUPPORTED.contains(&version)
+        {
+            return Err(PrepareError::Unsupported { version: version.to_owned() });
+        }
+    }
+    let handler = ty.exports(engine).find_map(|(name, _)| name.strip_prefix("workbench:plugin/handler@"));
+    match handler {
+        Some(version) => Ok(wit::SUPPORTED.into_iter().find(|v| *v == version).unwrap_or(wit::CURRENT)),
+        None => Err(PrepareError::Contract(format!(
+            "it exports no workbench:plugin/handler; a plugin exports workbench:plugin/handler@{} (see wit/)",
+            wit::CURRENT
+        ))),
+    }
 }
 
 /// Compiles and links `bytes` like [`prepare`], and lists what the
 /// component imports.
-pub fn inspect(engine: &Engine, linker: &Linker<CallState>, bytes: &[u8]) -> Result<Vec<Import>, PrepareError> {
+pub fn inspect(engine: &Engine, linker: &Linker<CallState>, bytes: &[u8]) -> Result<Checked, PrepareError> {
     let component = Component::new(engine, bytes).map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
-    link(linker, &component)?;
+    let contract = link(linker, &component)?.contract();
     let imports = component
         .component_type()
         .imports(engine)
@@ -116,5 +184,5 @@ pub fn inspect(engine: &Engine, linker: &Linker<CallState>, bytes: &[u8]) -> Res
             Import { interface: name.to_owned(), functions }
         })
         .collect();
-    Ok(imports)
+    Ok(Checked { contract, imports })
 }

@@ -19,12 +19,12 @@ use wasmtime::{Engine, Store as WasmStore, Trap, UpdateDeadline};
 pub use cache::PrepareError;
 pub use gatekeeper::{CallContext, HostServices, PendingEffect};
 pub use limits::{GuestLimit, RuntimeLimits};
-pub use wit::v0_1::log::LogLine;
-pub use wit::v0_1::{PluginError, Request, Response};
+pub use wit::v0_2::log::LogLine;
+pub use wit::v0_2::{PluginError, Request, Response};
 
 use crate::model::audit::{Action, AuditEvent, Outcome};
+use cache::Prepared;
 use state::CallState;
-use wit::v0_1::PluginPre;
 
 /// How a trapped call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -169,23 +169,19 @@ impl Runtime {
     }
 
     /// Compiles and links a component without caching it (publish-time validation).
-    pub fn check(&self, bytes: &[u8]) -> Result<Vec<cache::Import>, PrepareError> {
+    pub fn check(&self, bytes: &[u8]) -> Result<cache::Checked, PrepareError> {
         cache::inspect(&self.engine, &self.linker, bytes)
     }
 
     /// The prepared component for `digest`, compiling `bytes()` on first use.
-    pub async fn prepare(
-        &self,
-        digest: &str,
-        bytes: impl FnOnce() -> Vec<u8>,
-    ) -> Result<Arc<PluginPre<CallState>>, PrepareError> {
+    pub async fn prepare(&self, digest: &str, bytes: impl FnOnce() -> Vec<u8>) -> Result<Arc<Prepared>, PrepareError> {
         self.cache.get_or_prepare(&self.engine, &self.linker, digest, bytes).await
     }
 
     /// Runs one request through a prepared plugin in a fresh store.
     pub async fn call(
         &self,
-        pre: &PluginPre<CallState>,
+        pre: &Prepared,
         call: CallContext,
         services: HostServices,
         request: Request,
@@ -278,13 +274,20 @@ impl Runtime {
     }
 }
 
-async fn run(
-    store: &mut WasmStore<CallState>,
-    pre: &PluginPre<CallState>,
-    request: &Request,
-) -> Result<Response, CallError> {
-    let plugin = pre.instantiate_async(&mut *store).await.map_err(trap)?;
-    match plugin.workbench_plugin_handler().call_handle(&mut *store, request).await {
+async fn run(store: &mut WasmStore<CallState>, pre: &Prepared, request: &Request) -> Result<Response, CallError> {
+    let answer = match pre {
+        Prepared::V0_2(pre) => {
+            let plugin = pre.instantiate_async(&mut *store).await.map_err(trap)?;
+            plugin.workbench_plugin_handler().call_handle(&mut *store, request).await
+        }
+        Prepared::V0_1(pre) => {
+            let plugin = pre.instantiate_async(&mut *store).await.map_err(trap)?;
+            let request = wit::v0_1::Request::from(request);
+            let answer = plugin.workbench_plugin_handler().call_handle(&mut *store, &request).await;
+            answer.map(|result| result.map(Response::from).map_err(PluginError::from))
+        }
+    };
+    match answer {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(error)) => Err(CallError::Plugin(error)),
         Err(error) => Err(trap(error)),

@@ -7,7 +7,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::gatekeeper::{CallContext, Gatekeeper, HostServices};
 use super::limits::CallLimiter;
-use super::wit::v0_1;
+use super::wit::{v0_1, v0_2};
 
 /// The data of one call's wasmtime `Store`.
 pub struct CallState {
@@ -17,10 +17,10 @@ pub struct CallState {
     pub(crate) epoch_ticks: u64,
     /// What every interface shares.
     pub(crate) keeper: Gatekeeper,
-    /// `storage@0.1.0`'s state.
-    pub(crate) storage: v0_1::storage::StorageState,
-    /// `log@0.1.0`'s state.
-    pub(crate) log: v0_1::log::LogState,
+    /// `storage`'s state (every version's).
+    pub(crate) storage: v0_2::storage::StorageState,
+    /// `log`'s state (every version's).
+    pub(crate) log: v0_2::log::LogState,
 }
 
 impl std::fmt::Debug for CallState {
@@ -57,20 +57,49 @@ impl CallState {
     }
 
     /// Links the workbench interfaces of every contract version, each to its
-    /// own part of the call's state.
+    /// own part of the call's state; an old version's interfaces reach the
+    /// same parts as the new ones they forward to.
     pub(crate) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-        use v0_1::workbench::plugin::{log, permissions, profile, storage, types};
-        types::add_to_linker::<CallState, HasSelf<Gatekeeper>>(linker, |s| &mut s.keeper)?;
-        profile::add_to_linker::<CallState, HasSelf<Gatekeeper>>(linker, |s| &mut s.keeper)?;
-        permissions::add_to_linker::<CallState, HasSelf<Gatekeeper>>(linker, |s| &mut s.keeper)?;
-        storage::add_to_linker::<CallState, v0_1::storage::Storage>(linker, |s| v0_1::storage::StorageHost {
-            keeper: &mut s.keeper,
-            state: &mut s.storage,
-        })?;
-        log::add_to_linker::<CallState, v0_1::log::Log>(linker, |s| v0_1::log::LogHost {
-            keeper: &mut s.keeper,
-            state: &mut s.log,
-        })?;
+        {
+            use v0_2::workbench::plugin::*;
+            type Keeper = HasSelf<Gatekeeper>;
+            types::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            user_id::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            user_avatar::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            user_nickname::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            user_name::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            user_gender::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            user_birthday::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            user_region::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            user_email::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            user_phone::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            org_department::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            perm_customer::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            perm_approval::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            storage::add_to_linker::<CallState, v0_2::storage::Storage>(linker, storage_host)?;
+            log::add_to_linker::<CallState, v0_2::log::Log>(linker, log_host)?;
+        }
+        {
+            use v0_1::workbench::plugin::*;
+            type Keeper = HasSelf<Gatekeeper>;
+            types::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            profile::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            permissions::add_to_linker::<CallState, Keeper>(linker, keeper)?;
+            storage::add_to_linker::<CallState, v0_2::storage::Storage>(linker, storage_host)?;
+            log::add_to_linker::<CallState, v0_2::log::Log>(linker, log_host)?;
+        }
         Ok(())
     }
+}
+
+fn keeper(s: &mut CallState) -> &mut Gatekeeper {
+    &mut s.keeper
+}
+
+fn storage_host(s: &mut CallState) -> v0_2::storage::StorageHost<'_> {
+    v0_2::storage::StorageHost { keeper: &mut s.keeper, state: &mut s.storage }
+}
+
+fn log_host(s: &mut CallState) -> v0_2::log::LogHost<'_> {
+    v0_2::log::LogHost { keeper: &mut s.keeper, state: &mut s.log }
 }

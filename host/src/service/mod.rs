@@ -116,7 +116,7 @@ pub(crate) struct LoadedVersion {
     manifest: Arc<Manifest>,
     /// `plugin:ID@VERSION`, the actor of its audit records.
     actor: String,
-    pre: Arc<crate::runtime::cache::PluginPreHandle>,
+    pre: Arc<crate::runtime::cache::Prepared>,
 }
 
 /// Who is acting, as the audit log names them.

@@ -35,6 +35,9 @@ pub struct Published {
     pub digest: String,
     /// Declared scopes.
     pub scopes: Vec<Scope>,
+    /// The `workbench:plugin` contract version the component was built
+    /// against, e.g. `0.2.0`.
+    pub contract: String,
     /// What the component imports, per interface.
     #[schema(value_type = Vec<Object>)]
     pub imports: Vec<Import>,
@@ -183,13 +186,14 @@ impl Workbench {
         let (checked, component) = tokio::task::spawn_blocking(move || (runtime.check(&component), component))
             .await
             .map_err(|e| ServiceError::Internal(format!("component validation task: {e}")))?;
-        let imports = checked?;
+        let crate::runtime::cache::Checked { contract, imports } = checked?;
         let undeclared = undeclared_imports(&imports, manifest.declared());
         if !undeclared.is_empty() {
             let list: Vec<_> = undeclared.iter().map(|(s, import)| format!("{s} (imported as {import})")).collect();
             return Err(ServiceError::BadRequest(format!(
                 "the component imports functions of scopes the manifest does not declare: {}; declare them in \
-                 plugin.toml or stop importing them",
+                 plugin.toml or stop importing them (a toolchain that imports every interface of its world, such \
+                 as componentize-py, builds against the world `workbench plugin wit` writes from plugin.toml)",
                 list.join(", ")
             )));
         }
@@ -225,6 +229,7 @@ impl Workbench {
             version: manifest.version.to_string(),
             digest: hex::encode(digest),
             scopes: manifest.scopes.iter().map(|d| d.scope).collect(),
+            contract: contract.to_owned(),
             imports,
             signed_by: signed_by.clone(),
         };

@@ -19,8 +19,11 @@ pub mod bindings {
 }
 
 use bindings::exports::workbench::plugin::handler as wit_handler;
-use bindings::workbench::plugin::{log as wit_log, permissions as wit_perm, profile as wit_profile};
-use bindings::workbench::plugin::{storage as wit_storage, types as wit_types};
+use bindings::workbench::plugin::{log as wit_log, storage as wit_storage, types as wit_types};
+use bindings::workbench::plugin::{
+    org_department, perm_approval, perm_customer, user_avatar, user_birthday, user_email, user_gender, user_id,
+    user_name, user_nickname, user_phone, user_region,
+};
 
 impl From<wit_types::AccessError> for AccessError {
     fn from(error: wit_types::AccessError) -> Self {
@@ -42,50 +45,50 @@ fn access<T>(result: Result<T, wit_types::AccessError>) -> Result<T, AccessError
 }
 
 pub(crate) fn user_id() -> Result<String, AccessError> {
-    access(wit_profile::user_id())
+    access(user_id::get())
 }
 pub(crate) fn avatar() -> Result<Option<String>, AccessError> {
-    access(wit_profile::avatar())
+    access(user_avatar::get())
 }
 pub(crate) fn nickname() -> Result<Option<String>, AccessError> {
-    access(wit_profile::nickname())
+    access(user_nickname::get())
 }
 pub(crate) fn name() -> Result<String, AccessError> {
-    access(wit_profile::name())
+    access(user_name::get())
 }
 pub(crate) fn gender() -> Result<Gender, AccessError> {
-    access(wit_profile::gender()).map(|gender| match gender {
-        wit_profile::GenderKind::Male => Gender::Male,
-        wit_profile::GenderKind::Female => Gender::Female,
-        wit_profile::GenderKind::Undisclosed => Gender::Undisclosed,
+    access(user_gender::get()).map(|gender| match gender {
+        wit_types::GenderKind::Male => Gender::Male,
+        wit_types::GenderKind::Female => Gender::Female,
+        wit_types::GenderKind::Undisclosed => Gender::Undisclosed,
     })
 }
 pub(crate) fn birthday() -> Result<Option<Date>, AccessError> {
-    access(wit_profile::birthday()).map(|date| date.map(|d| Date { year: d.year, month: d.month, day: d.day }))
+    access(user_birthday::get()).map(|date| date.map(|d| Date { year: d.year, month: d.month, day: d.day }))
 }
 pub(crate) fn region() -> Result<Option<String>, AccessError> {
-    access(wit_profile::region())
+    access(user_region::get())
 }
 pub(crate) fn email() -> Result<Option<String>, AccessError> {
-    access(wit_profile::email())
+    access(user_email::get())
 }
 pub(crate) fn phone() -> Result<Option<String>, AccessError> {
-    access(wit_profile::phone())
+    access(user_phone::get())
 }
 pub(crate) fn department() -> Result<Option<Department>, AccessError> {
-    access(wit_profile::department()).map(|dept| dept.map(|d| Department { name: d.name, title: d.title }))
+    access(org_department::get()).map(|dept| dept.map(|d| Department { name: d.name, title: d.title }))
 }
 
 pub(crate) fn customers() -> Result<Vec<CustomerPermission>, AccessError> {
-    access(wit_perm::customers()).map(|list| {
+    access(perm_customer::get()).map(|list| {
         list.into_iter()
             .map(|c| CustomerPermission {
                 customer_id: c.customer_id,
                 customer_name: c.customer_name,
                 access: match c.access {
-                    wit_perm::CustomerAccess::View => CustomerAccess::View,
-                    wit_perm::CustomerAccess::Edit => CustomerAccess::Edit,
-                    wit_perm::CustomerAccess::Manage => CustomerAccess::Manage,
+                    wit_types::CustomerAccess::View => CustomerAccess::View,
+                    wit_types::CustomerAccess::Edit => CustomerAccess::Edit,
+                    wit_types::CustomerAccess::Manage => CustomerAccess::Manage,
                 },
             })
             .collect()
@@ -93,7 +96,7 @@ pub(crate) fn customers() -> Result<Vec<CustomerPermission>, AccessError> {
 }
 
 pub(crate) fn approvals() -> Result<Vec<ApprovalPermission>, AccessError> {
-    access(wit_perm::approvals()).map(|list| {
+    access(perm_approval::get()).map(|list| {
         list.into_iter()
             .map(|a| ApprovalPermission {
                 process_id: a.process_id,

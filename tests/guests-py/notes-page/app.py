@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 from wit_world import exports
 from wit_world.exports.handler import Request, Response
-from wit_world.imports import profile, storage
+from wit_world.imports import storage, user_id
 
 PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>Python 笔记</title></head><body>
 <h1>Python 笔记</h1>{notice}
@@ -43,7 +43,7 @@ def keys():
 
 class Handler(exports.Handler):
     def handle(self, request: Request) -> Response:
-        profile.user_id()  # who is asking: audited, and refused without consent
+        user_id.get()  # who is asking: audited, and refused without consent
         query = parse_qs(request.query)
         wants_html = any(k == "accept" and "text/html" in v for k, v in request.headers)
         if request.method == "GET" and request.path == "/":
@@ -71,7 +71,7 @@ class Handler(exports.Handler):
                 return Response(status=303, headers=[("location", "/?saved=1")], body=b"")
             return Response(status=201, headers=[("content-type", "application/json")], body=json.dumps({"saved": key}).encode())
         if request.method == "GET" and request.path == "/count.json":
-            body = json.dumps({"count": len(keys()), "open_id": profile.user_id()})
+            body = json.dumps({"count": len(keys()), "open_id": user_id.get()})
             return Response(status=200, headers=[("content-type", "application/json")], body=body.encode())
         return Response(status=404, headers=[("content-type", "text/plain; charset=utf-8")], body=b"no such route")
 

@@ -1,37 +1,18 @@
-//! `workbench:plugin@0.1.0`, bound from `wit/`: the interfaces `types`,
-//! `profile`, `permissions`, `storage` and `log`, and the `handler` export.
+//! `workbench:plugin@0.1.0`, bound from `wit/v0.1.0/` (frozen): the
+//! interfaces `types`, `profile`, `permissions`, `storage` and `log`, and the
+//! `handler` export. Every host function forwards to its `0.2.0`
+//! counterpart, which asks the gate and writes the audit record, so a `0.1.0`
+//! component gets exactly the same answers and records; only the types are
+//! converted.
 
-pub mod log;
-mod permissions;
-mod profile;
-pub mod storage;
+mod forward;
 
 wasmtime::component::bindgen!({
     world: "plugin",
-    path: "../wit",
+    path: "../wit/v0.1.0",
     imports: { default: async | trappable },
     exports: { default: async },
 });
 
 pub use exports::workbench::plugin::handler::{PluginError, Request, Response};
 pub use workbench::plugin::types::AccessError;
-
-use super::super::gatekeeper::Gatekeeper;
-use crate::gate::Denial;
-
-impl From<Denial> for AccessError {
-    fn from(denial: Denial) -> Self {
-        match denial {
-            Denial::NotDeclared => AccessError::NotDeclared,
-            Denial::NotGranted => AccessError::NotGranted,
-            Denial::NotConsented => AccessError::NotConsented,
-            Denial::ConsentWithdrawn => AccessError::ConsentWithdrawn,
-            Denial::ConsentExpired => AccessError::ConsentExpired,
-            Denial::PurposeChanged => AccessError::PurposeChanged,
-            Denial::QuotaExceeded => AccessError::QuotaExceeded,
-        }
-    }
-}
-
-/// `types` has no functions: only the shared types above.
-impl workbench::plugin::types::Host for Gatekeeper {}

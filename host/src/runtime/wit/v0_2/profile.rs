@@ -1,9 +1,13 @@
-//! `workbench:plugin/profile`: one host function per personal scope, each
-//! asking the gate first. It keeps no state of its own: the caller's profile
-//! is the gatekeeper's (permissions reads it too).
+//! The profile scopes, one interface each (`user-id` … `org-department`):
+//! each `get` asks the gate first. They keep no state of their own: the
+//! caller's profile is the gatekeeper's (the permission scopes read it too).
 
 use super::AccessError;
-use super::workbench::plugin::profile::{self, Date, GenderKind, Position};
+use super::workbench::plugin::types::{Date, GenderKind, Position};
+use super::workbench::plugin::{
+    org_department, user_avatar, user_birthday, user_email, user_gender, user_id, user_name, user_nickname, user_phone,
+    user_region,
+};
 use crate::model::audit::Action;
 use crate::model::directory::{Gender, MemberProfile};
 use crate::runtime::gatekeeper::Gatekeeper;
@@ -13,7 +17,11 @@ type Field<T> = wasmtime::Result<Result<T, AccessError>>;
 
 impl Gatekeeper {
     /// Gate, audit, then pick the field from the caller's profile.
-    async fn field<T>(&mut self, scope: Scope, pick: impl FnOnce(&MemberProfile) -> T) -> Field<T> {
+    pub(in crate::runtime::wit) async fn field<T>(
+        &mut self,
+        scope: Scope,
+        pick: impl FnOnce(&MemberProfile) -> T,
+    ) -> Field<T> {
         if let Err(denial) = self.access(Action::Read, scope)? {
             return Ok(Err(denial.into()));
         }
@@ -31,27 +39,35 @@ fn date(text: &str) -> Option<Date> {
     })
 }
 
-impl profile::Host for Gatekeeper {
-    async fn user_id(&mut self) -> Field<String> {
+impl user_id::Host for Gatekeeper {
+    async fn get(&mut self) -> Field<String> {
         if let Err(denial) = self.access(Action::Read, Scope::UserId)? {
             return Ok(Err(denial.into()));
         }
         Ok(Ok(self.open_id()))
     }
+}
 
-    async fn avatar(&mut self) -> Field<Option<String>> {
+impl user_avatar::Host for Gatekeeper {
+    async fn get(&mut self) -> Field<Option<String>> {
         self.field(Scope::UserAvatar, |p| p.avatar.clone()).await
     }
+}
 
-    async fn nickname(&mut self) -> Field<Option<String>> {
+impl user_nickname::Host for Gatekeeper {
+    async fn get(&mut self) -> Field<Option<String>> {
         self.field(Scope::UserNickname, |p| p.nickname.clone()).await
     }
+}
 
-    async fn name(&mut self) -> Field<String> {
+impl user_name::Host for Gatekeeper {
+    async fn get(&mut self) -> Field<String> {
         self.field(Scope::UserName, |p| p.name.clone()).await
     }
+}
 
-    async fn gender(&mut self) -> Field<GenderKind> {
+impl user_gender::Host for Gatekeeper {
+    async fn get(&mut self) -> Field<GenderKind> {
         self.field(Scope::UserGender, |p| match p.gender {
             Gender::Male => GenderKind::Male,
             Gender::Female => GenderKind::Female,
@@ -59,24 +75,34 @@ impl profile::Host for Gatekeeper {
         })
         .await
     }
+}
 
-    async fn birthday(&mut self) -> Field<Option<Date>> {
+impl user_birthday::Host for Gatekeeper {
+    async fn get(&mut self) -> Field<Option<Date>> {
         self.field(Scope::UserBirthday, |p| p.birthday.as_deref().and_then(date)).await
     }
+}
 
-    async fn region(&mut self) -> Field<Option<String>> {
+impl user_region::Host for Gatekeeper {
+    async fn get(&mut self) -> Field<Option<String>> {
         self.field(Scope::UserRegion, |p| p.region.clone()).await
     }
+}
 
-    async fn email(&mut self) -> Field<Option<String>> {
+impl user_email::Host for Gatekeeper {
+    async fn get(&mut self) -> Field<Option<String>> {
         self.field(Scope::UserEmail, |p| p.email.clone()).await
     }
+}
 
-    async fn phone(&mut self) -> Field<Option<String>> {
+impl user_phone::Host for Gatekeeper {
+    async fn get(&mut self) -> Field<Option<String>> {
         self.field(Scope::UserPhone, |p| p.phone.clone()).await
     }
+}
 
-    async fn department(&mut self) -> Field<Option<Position>> {
+impl org_department::Host for Gatekeeper {
+    async fn get(&mut self) -> Field<Option<Position>> {
         self.field(Scope::OrgDepartment, |p| {
             p.department.clone().map(|name| Position { name, title: p.title.clone().unwrap_or_default() })
         })

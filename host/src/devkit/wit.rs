@@ -1,0 +1,103 @@
+//! The contract as files, and a world per plugin.
+//!
+//! Rust with wit-bindgen imports only the functions a plugin calls, so it
+//! builds against the whole `workbench:plugin/plugin` world. Toolchains that
+//! import every interface of their world (componentize-py, componentize-js)
+//! build against the world [`world_for`] writes from `plugin.toml`: only the
+//! interfaces of the scopes it declares, so the component imports exactly
+//! those and the publish check passes without declaring scopes nobody reads.
+
+use std::path::Path;
+
+use crate::model::manifest::Manifest;
+use crate::runtime::wit::CURRENT;
+
+/// The files of the current contract (`wit/`), by name.
+pub const CONTRACT: [(&str, &str); 7] = [
+    ("types.wit", include_str!("../../../wit/types.wit")),
+    ("profile.wit", include_str!("../../../wit/profile.wit")),
+    ("permissions.wit", include_str!("../../../wit/permissions.wit")),
+    ("storage.wit", include_str!("../../../wit/storage.wit")),
+    ("log.wit", include_str!("../../../wit/log.wit")),
+    ("handler.wit", include_str!("../../../wit/handler.wit")),
+    ("world.wit", include_str!("../../../wit/world.wit")),
+];
+
+/// The name of the world [`world_for`] writes.
+pub const WORLD: &str = "plugin";
+
+/// The WIT text of a world that imports the interfaces of the scopes
+/// `manifest` declares, in catalogue order, and exports the handler.
+pub fn world_for(manifest: &Manifest) -> String {
+    let mut scopes: Vec<_> = manifest.scopes.iter().map(|d| d.scope).collect();
+    scopes.sort();
+    let mut text = format!(
+        "// Written by `workbench plugin wit` from the plugin.toml of {id}: the\n\
+         // interfaces of the scopes it declares, and nothing else. Write it again\n\
+         // after changing the scopes.\n\
+         package local:{WORLD};\n\n\
+         world {WORLD} {{\n",
+        id = manifest.id
+    );
+    for scope in scopes {
+        text.push_str(&format!("    import workbench:plugin/{}@{CURRENT};\n", scope.interface()));
+    }
+    text.push_str(&format!("\n    export workbench:plugin/handler@{CURRENT};\n}}\n"));
+    text
+}
+
+/// Writes the world for `manifest` to `dir/world.wit` and the contract it
+/// uses to `dir/deps/workbench-plugin/`, replacing what an earlier run wrote.
+pub fn write(dir: &Path, manifest: &Manifest) -> std::io::Result<()> {
+    let deps = dir.join("deps").join("workbench-plugin");
+    if deps.exists() {
+        std::fs::remove_dir_all(&deps)?;
+    }
+    std::fs::create_dir_all(&deps)?;
+    for (name, text) in CONTRACT {
+        std::fs::write(deps.join(name), text)?;
+    }
+    std::fs::write(dir.join("world.wit"), world_for(manifest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scope::Scope;
+
+    fn manifest(scopes: &[&str]) -> Manifest {
+        let mut text = String::from(
+            "id = \"notes\"\nname = \"Notes\"\nversion = \"1.0.0\"\n[developer]\nname = \"A\"\ncontact = \"a@b.example\"\n",
+        );
+        for scope in scopes {
+            text.push_str(&format!("[[scopes]]\nscope = \"{scope}\"\npurpose = \"because we need it\"\n"));
+        }
+        Manifest::from_toml(&text).expect("a valid manifest")
+    }
+
+    #[test]
+    fn the_world_imports_exactly_the_declared_scopes_in_catalogue_order() {
+        let world = world_for(&manifest(&["storage", "user.id", "user.phone"]));
+        let imports: Vec<_> = world.lines().filter(|l| l.trim_start().starts_with("import ")).map(str::trim).collect();
+        assert_eq!(
+            imports,
+            [
+                "import workbench:plugin/user-id@0.2.0;",
+                "import workbench:plugin/user-phone@0.2.0;",
+                "import workbench:plugin/storage@0.2.0;"
+            ]
+        );
+        assert!(world.contains("export workbench:plugin/handler@0.2.0;"));
+        assert!(world_for(&manifest(&[])).lines().all(|l| !l.contains("import ")));
+    }
+
+    #[test]
+    fn every_scope_has_its_interface_in_the_contract() {
+        let contract: String = CONTRACT.iter().map(|(_, text)| *text).collect();
+        for scope in Scope::ALL {
+            assert!(contract.contains(&format!("interface {} {{", scope.interface())), "{scope}");
+            assert!(contract.contains(&format!("    import {};", scope.interface())), "{scope} in the world");
+        }
+        assert!(contract.contains(&format!("package workbench:plugin@{CURRENT};")));
+    }
+}
