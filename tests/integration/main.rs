@@ -11,6 +11,7 @@ mod contract;
 mod crash;
 mod hostile;
 mod plugins;
+mod python_plugin;
 mod server;
 mod support;
 mod waits;

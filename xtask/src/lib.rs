@@ -180,6 +180,47 @@ pub fn build_python_guests() -> anyhow::Result<Guests> {
     Ok(Guests { components })
 }
 
+/// The Python example plugins (`plugins/NAME/app.py`), each tested with
+/// `workbench plugin test` and built with `workbench plugin build` into
+/// `target/wasm/python/NAME_WITH_UNDERSCORES.wasm`, once per process, exactly
+/// as their developer would. The kit's virtualenv is `target/devkit-tools/`.
+pub fn python_plugins() -> &'static Guests {
+    static PLUGINS: OnceLock<Guests> = OnceLock::new();
+    PLUGINS.get_or_init(|| match build_python_plugins() {
+        Ok(plugins) => plugins,
+        Err(error) => panic!("building the Python example plugins failed: {error:#}"),
+    })
+}
+
+/// Tests and builds every Python example plugin (see [`python_plugins`]).
+pub fn build_python_plugins() -> anyhow::Result<Guests> {
+    let root = repo_root();
+    let out = root.join("target").join("wasm").join("python");
+    let mut components = BTreeMap::new();
+    let plugins = root.join("plugins");
+    for entry in std::fs::read_dir(&plugins).with_context(|| format!("reading {}", plugins.display()))? {
+        let dir = entry?.path();
+        if !dir.join("app.py").is_file() {
+            continue;
+        }
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let artifact = out.join(format!("{}.wasm", name.replace('-', "_")));
+        for command in [vec!["plugin", "test"], vec!["plugin", "build"]] {
+            let mut run = Command::new(host_binary());
+            run.args(&command).arg(&dir).env("WORKBENCH_TOOLS_DIR", root.join("target").join("devkit-tools"));
+            if command[1] == "build" {
+                run.arg("--out").arg(&artifact);
+            }
+            let status = run.status().with_context(|| format!("running workbench {}", command.join(" ")))?;
+            if !status.success() {
+                bail!("workbench {} {} failed ({status})", command.join(" "), dir.display());
+            }
+        }
+        components.insert(name, artifact);
+    }
+    Ok(Guests { components })
+}
+
 /// The member directories of a guest workspace (each a crate named after it).
 fn workspace_members(dir: &Path) -> anyhow::Result<Vec<String>> {
     let mut members = Vec::new();

@@ -1,0 +1,139 @@
+"""The SDK on its mock host: the same answers and refusals the real host gives."""
+
+import datetime
+
+import pytest
+
+from workbench_sdk import AccessError, BadRequest, Internal, Reason, Request, Response, html, log, permissions, profile, storage
+from workbench_sdk.testing import MockHost
+
+
+def greet(request: Request) -> Response:
+    try:
+        return Response.text(f"你好, {profile.name()}")
+    except AccessError as refused:
+        return Response.text(refused.code, status=403)
+
+
+def test_a_given_field_is_read_and_recorded():
+    host = MockHost(name="张伟")
+    assert host.call(greet, Request.get("/")).body_text == "你好, 张伟"
+    assert host.accesses == [("user.name", "allowed")]
+
+
+def test_fields_not_given_are_not_consented_and_denials_win():
+    host = MockHost()
+    assert host.call(greet, Request.get("/")).body_text == "not_consented"
+    host = MockHost(name="张伟").deny("user.name", Reason.CONSENT_WITHDRAWN)
+    reply = host.call(greet, Request.get("/"))
+    assert (reply.status, reply.body_text) == (403, "consent_withdrawn")
+    assert host.accesses == [("user.name", "consent_withdrawn")]
+
+
+def test_a_manifest_declares_exactly_its_scopes(tmp_path):
+    manifest = tmp_path / "plugin.toml"
+    manifest.write_text('id = "x"\n[[scopes]]\nscope = "user.id"\npurpose = "tell you apart"\n', encoding="utf-8")
+    host = MockHost.from_manifest(manifest, user_id="ou_1", name="张伟")
+    assert host.call(lambda r: Response.text(profile.user_id()), Request.get("/")).body_text == "ou_1"
+    assert host.call(greet, Request.get("/")).body_text == "not_declared"
+
+
+def test_typed_fields_convert():
+    host = MockHost(
+        gender=profile.Gender.FEMALE,
+        birthday=datetime.date(1990, 5, 1),
+        department=profile.Department("工程部", "项目经理"),
+        customers=[permissions.CustomerPermission("c1", "上海建工", permissions.CustomerAccess.EDIT)],
+        approvals=[permissions.ApprovalPermission("expense", "费用报销", True, False, 500_000)],
+    )
+
+    def show(request):
+        return Response.json({
+            "gender": profile.gender().value,
+            "birthday": profile.birthday().isoformat(),
+            "department": profile.department().title,
+            "customers": [c.access.value for c in permissions.customers()],
+            "approvals": [a.max_amount_cents for a in permissions.approvals()],
+        })
+
+    import json
+    assert json.loads(host.call(show, Request.get("/")).body) == {
+        "gender": "female", "birthday": "1990-05-01", "department": "项目经理",
+        "customers": ["edit"], "approvals": [500000],
+    }
+
+
+def test_storage_needs_the_grant_and_checks_keys_values_and_quota():
+    host = MockHost()
+    with pytest.raises(Internal, match="storage: not_granted"):
+        host.call(lambda r: storage.plugin.set("k", "v"), Request.get("/"))
+    host = MockHost(storage=True)
+
+    def use(request):
+        storage.person.set("note/1", "第一条")
+        storage.plugin.set("count", b"1")
+        for bad in ["", "x" * 257, "a\nb"]:
+            with pytest.raises(storage.InvalidKey):
+                storage.plugin.set(bad, "v")
+        with pytest.raises(storage.ValueTooLarge):
+            storage.plugin.set("big", b"x" * ((64 << 10) + 1))
+        return Response.json({"notes": storage.person.keys("note/"), "text": storage.person.get_text("note/1"),
+                              "plugin": storage.plugin.keys(), "gone": storage.person.delete("note/1")})
+
+    import json
+    assert json.loads(host.call(use, Request.get("/")).body) == {
+        "notes": ["note/1"], "text": "第一条", "plugin": ["count"], "gone": True,
+    }
+    assert host.stored("count") == b"1" and host.stored("note/1", person=True) is None
+    assert ("storage", "invalid_key") in host.accesses and ("storage", "value_too_large") in host.accesses
+
+
+def test_the_bucket_quota_is_the_hosts():
+    host = MockHost(storage=True)
+
+    def fill(request):
+        for i in range(16):
+            storage.plugin.set(f"k{i}", b"x" * (64 << 10))
+        return Response.text("no")
+
+    with pytest.raises(Internal, match="QuotaExceeded"):
+        host.call(fill, Request.get("/"))
+    assert host.accesses[-1] == ("storage", "quota_exceeded")
+
+
+def test_logs_need_the_grant_and_are_capped():
+    host = MockHost(log=True)
+    host.call(lambda r: [log.info("x" * 5000) for _ in range(120)] and Response.text(""), Request.get("/"))
+    assert len(host.logs) == 100 and host.dropped_logs == 20 and len(host.logs[0][1]) == 4096
+    silent = MockHost()
+    silent.call(lambda r: log.info("dropped") or Response.text(""), Request.get("/"))
+    assert silent.logs == []
+
+
+def test_failures_are_reported_as_the_host_reports_them():
+    with pytest.raises(BadRequest, match="date"):
+        MockHost().call(lambda r: (_ for _ in ()).throw(BadRequest("bad date")), Request.get("/"))
+    with pytest.raises(Internal, match="ZeroDivisionError"):
+        MockHost().call(lambda r: Response.text(str(1 / 0)), Request.get("/"))
+    with pytest.raises(Internal, match="not a Response"):
+        MockHost().call(lambda r: "text", Request.get("/"))
+    with pytest.raises(TypeError, match="no field passport"):
+        MockHost(passport="E123")
+
+
+def test_requests_and_responses():
+    request = Request.post_form("/notes", text="a & b", day="2026-12-02")
+    assert request.form() == {"text": "a & b", "day": "2026-12-02"} and request.wants_html
+    assert Request.get("/?a=1", b="2").param("b") == "2" and Request.get("/?a=1").param("a") == "1"
+    assert Response.see_other("/?saved=1").header("Location") == "/?saved=1"
+    assert Response.json({"名": "张"}).body == '{"名": "张"}'.encode()
+    with pytest.raises(BadRequest):
+        Request("POST", "/", "", [], b"{").json()
+
+
+def test_html_escapes_everything_but_markup():
+    page = html.document("<t>", html.heading("a<b"), html.paragraph("x", html.link("?d=1&e=2", "<next>")))
+    assert "<title>&lt;t&gt;</title>" in page and "<h1>a&lt;b</h1>" in page
+    assert '<a href="?d=1&amp;e=2">&lt;next&gt;</a>' in page
+    assert html.items([], empty="none") == '<p class="empty">none</p>'
+    assert 'required' in html.field("t", "Text", kind="textarea", required=True)

@@ -1,0 +1,115 @@
+"""Where host calls go: the real host's imports inside a component (the
+``wit_world`` bindings componentize-py generates), or the active
+:class:`~workbench_sdk.testing.MockHost` in tests. Both answer in the SDK's
+own types."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+from .errors import AccessError, Reason
+
+
+class StorageFailure(Exception):
+    """Raised by a backend for a storage error other than a refusal; the
+    storage module turns it into its own exception types."""
+
+    def __init__(self, kind: str, detail: Any) -> None:
+        super().__init__(kind, detail)
+        self.kind = kind
+        self.detail = detail
+
+
+def interface_of(scope: str) -> str:
+    """The Python module of a scope's WIT interface: ``user.name`` is ``user_name``."""
+    return scope.replace(".", "_").replace("-", "_")
+
+
+SCOPES = (
+    "user.id", "user.avatar", "user.nickname", "user.name", "user.gender", "user.birthday", "user.region",
+    "user.email", "user.phone", "org.department", "perm.customer", "perm.approval", "storage", "log",
+)
+"""Every scope of the catalogue."""
+
+
+def _load() -> dict:
+    """The bindings of every interface in the component's world, imported
+    now: componentize-py keeps only the modules loaded while it builds the
+    component, so they cannot be looked up later. Natively there are none."""
+    modules = {}
+    for scope in SCOPES:
+        try:
+            modules[scope] = importlib.import_module(f"wit_world.imports.{interface_of(scope)}")
+        except ModuleNotFoundError:
+            pass
+    return modules
+
+
+_MODULES = _load()
+
+try:  # loaded now for the same reason; natively neither exists
+    from componentize_py_types import Err
+    from wit_world.exports import handler as wit_handler
+except ModuleNotFoundError:
+    Err = wit_handler = None
+
+
+class WitBackend:
+    """The real host, through the generated bindings. A scope whose interface
+    is not in the component's world (plugin.toml does not declare it) is a
+    ``not_declared`` refusal, as the host would make it."""
+
+    def module(self, scope: str):
+        try:
+            return _MODULES[scope]
+        except KeyError:
+            raise AccessError(
+                scope,
+                Reason.NOT_DECLARED,
+                "declare it in plugin.toml and build again: `workbench plugin build`",
+            ) from None
+
+    def field(self, scope: str, convert: Callable[[Any], Any]) -> Any:
+        module = self.module(scope)
+        try:
+            return convert(module.get())
+        except Err as refused:
+            raise AccessError(scope, Reason[refused.value.name]) from None
+
+    def storage(self, operation: str, person: bool, *args: Any) -> Any:
+        module = self.module("storage")
+        bucket = module.Bucket.PERSON if person else module.Bucket.PLUGIN
+        try:
+            return getattr(module, operation)(bucket, *args)
+        except Err as failed:
+            error = failed.value
+            kind = type(error).__name__.removeprefix("StorageError_")
+            if kind == "Denied":
+                raise AccessError("storage", Reason[error.value.name]) from None
+            detail = error.value
+            if kind == "QuotaExceeded":
+                detail = (detail.limit_bytes, detail.used_bytes)
+            raise StorageFailure(kind, detail) from None
+
+    def log(self, level: str, message: str) -> None:
+        try:
+            module = self.module("log")
+        except AccessError:
+            return  # without the log scope the host drops lines too
+        module.write(getattr(module.Level, level.upper()), message)
+
+
+_backend: Any = WitBackend()
+
+
+def backend() -> Any:
+    """The backend calls go to now."""
+    return _backend
+
+
+def use(backend: Any) -> Any:
+    """Makes ``backend`` the one calls go to; returns the previous one."""
+    global _backend
+    previous, _backend = _backend, backend
+    return previous

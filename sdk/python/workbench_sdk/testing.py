@@ -1,0 +1,168 @@
+"""A mock host for pytest, so a plugin's logic is tested natively.
+
+Fields are refused (``not_consented``) until given; ``deny`` refuses any
+scope with a chosen reason, as the real host does after a withdrawal or a
+missing grant; built :meth:`MockHost.from_manifest`, a scope plugin.toml does
+not declare is ``not_declared``. Storage and log follow the host's limits.
+
+.. code-block:: python
+
+    from workbench_sdk import Reason, Request
+    from workbench_sdk.testing import MockHost
+    import app
+
+    def test_greets_by_name():
+        host = MockHost(name="张伟")
+        assert host.call(app.handle, Request.get("/")).body_text == "你好, 张伟"
+        assert host.accesses == [("user.name", "allowed")]
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from . import _host, handle_request
+from .errors import AccessError, Reason
+from .http import Request, Response
+
+FIELDS = {
+    "user_id": "user.id",
+    "avatar": "user.avatar",
+    "nickname": "user.nickname",
+    "name": "user.name",
+    "gender": "user.gender",
+    "birthday": "user.birthday",
+    "region": "user.region",
+    "email": "user.email",
+    "phone": "user.phone",
+    "department": "org.department",
+    "customers": "perm.customer",
+    "approvals": "perm.approval",
+}
+"""Keyword of :class:`MockHost` -> scope."""
+
+KEY_BYTES = 256
+VALUE_BYTES = 64 << 10
+BUCKET_BYTES = 1 << 20
+LOG_LINES = 100
+LOG_LINE_BYTES = 4 << 10
+
+
+class MockHost:
+    """What the mock host knows and has seen (see the module's example).
+
+    Keywords: one per field (``user_id``, ``name``, ``phone``,
+    ``department``, ``customers`` …, see :data:`FIELDS`), ``storage`` (True
+    grants it), ``log`` (True grants it), ``declared`` (the scopes plugin.toml
+    declares; None declares everything)."""
+
+    def __init__(self, *, declared: Iterable[str] | None = None, storage: bool = False, log: bool = False,
+                 **fields: Any) -> None:
+        unknown = set(fields) - set(FIELDS)
+        if unknown:
+            raise TypeError(f"MockHost has no field {', '.join(sorted(unknown))}; fields are {', '.join(FIELDS)}")
+        self.values = {FIELDS[k]: v for k, v in fields.items()}
+        self.declared = None if declared is None else set(declared)
+        self.denials: dict[str, Reason] = {}
+        self.storage_granted = storage
+        self.log_granted = log
+        self.buckets: dict[bool, dict[str, bytes]] = {False: {}, True: {}}
+        self.accesses: list[tuple[str, str]] = []
+        """Each access attempt: (scope, "allowed" or the refusal's code), as the audit log has them."""
+        self.logs: list[tuple[str, str]] = []
+        """Each kept log line: (level, message)."""
+        self.dropped_logs = 0
+
+    @classmethod
+    def from_manifest(cls, path: str | Path = "plugin.toml", **keywords: Any) -> MockHost:
+        """A host that declares exactly the scopes of ``path``'s plugin.toml."""
+        manifest = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        declared = [entry["scope"] for entry in manifest.get("scopes", [])]
+        return cls(declared=declared, **keywords)
+
+    def deny(self, scope: str, reason: Reason) -> MockHost:
+        """Refuses ``scope`` with ``reason`` from now on."""
+        self.denials[scope] = reason
+        return self
+
+    def call(self, handle: Callable[[Request], Response], request: Request) -> Response:
+        """Runs ``handle`` on ``request`` against this host, as the real host
+        would: raises :class:`~workbench_sdk.PluginError` for a failure."""
+        previous = _host.use(self)
+        try:
+            return handle_request(handle, request)
+        finally:
+            _host.use(previous)
+
+    def stored(self, key: str, person: bool = False) -> bytes | None:
+        """What a bucket holds at ``key``."""
+        return self.buckets[person].get(key)
+
+    # The backend interface (see _host.WitBackend).
+
+    def _refusal(self, scope: str, granted: bool = True) -> Reason | None:
+        if self.declared is not None and scope not in self.declared:
+            return Reason.NOT_DECLARED
+        if scope in self.denials:
+            return self.denials[scope]
+        if not granted:
+            return Reason.NOT_GRANTED
+        return None
+
+    def field(self, scope: str, convert: Callable[[Any], Any]) -> Any:
+        refusal = self._refusal(scope)
+        if refusal is None and scope not in self.values:
+            refusal = Reason.NOT_CONSENTED
+        self.accesses.append((scope, "allowed" if refusal is None else refusal.value))
+        if refusal is not None:
+            raise AccessError(scope, refusal)
+        return convert(self.values[scope])
+
+    def storage(self, operation: str, person: bool, *args: Any) -> Any:
+        refusal = self._refusal("storage", self.storage_granted)
+        if refusal is not None:
+            self.accesses.append(("storage", refusal.value))
+            raise AccessError("storage", refusal)
+        bucket = self.buckets[person]
+        key = args[0]
+        problem = None
+        if operation != "list_keys":
+            if not key:
+                problem = "keys may not be empty"
+            elif len(key.encode()) > KEY_BYTES:
+                problem = f"keys are at most {KEY_BYTES} bytes, this one is {len(key.encode())}"
+            elif any(ord(c) < 32 or 127 <= ord(c) < 160 for c in key):
+                problem = "keys may not contain control characters"
+        if problem:
+            self.accesses.append(("storage", "invalid_key"))
+            raise _host.StorageFailure("InvalidKey", problem)
+        if operation == "set":
+            value = args[1]
+            if len(value) > VALUE_BYTES:
+                self.accesses.append(("storage", "value_too_large"))
+                raise _host.StorageFailure("ValueTooLarge", VALUE_BYTES)
+            used = sum(len(k.encode()) + len(v) for k, v in bucket.items() if k != key)
+            if used + len(key.encode()) + len(value) > BUCKET_BYTES:
+                self.accesses.append(("storage", "quota_exceeded"))
+                raise _host.StorageFailure("QuotaExceeded", (BUCKET_BYTES, used))
+            bucket[key] = bytes(value)
+            result = None
+        elif operation == "get":
+            result = bucket.get(key)
+        elif operation == "delete":
+            result = bucket.pop(key, None) is not None
+        else:
+            result = sorted(k for k in bucket if k.startswith(key))[:1000]
+        self.accesses.append(("storage", "allowed"))
+        return result
+
+    def log(self, level: str, message: str) -> None:
+        if self._refusal("log", self.log_granted) is not None:
+            return
+        if len(self.logs) >= LOG_LINES:
+            self.dropped_logs += 1
+            return
+        data = message.encode()[:LOG_LINE_BYTES]
+        self.logs.append((level, data.decode("utf-8", "ignore")))
