@@ -77,9 +77,9 @@ on_both_databases! {
 #[test]
 fn the_python_sdk_passes_its_own_tests() {
     xtask::python_plugins(); // sets up the kit's virtualenv
-    let pinned = workbench_host::devkit::python::COMPONENTIZE_PY.replace("==", "-");
-    let venv = xtask::repo_root().join("target/devkit-tools").join(format!("python-{pinned}"));
-    let output = std::process::Command::new(venv.join("bin/python"))
+    assert_eq!(xtask::COMPONENTIZE_PY, workbench_host::devkit::python::COMPONENTIZE_PY, "one pin");
+    let tool = xtask::componentize_py().expect("the kit's virtualenv");
+    let output = std::process::Command::new(tool.with_file_name("python"))
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .current_dir(xtask::repo_root().join("sdk/python"))
         .env("PYTHONDONTWRITEBYTECODE", "1")

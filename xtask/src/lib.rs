@@ -91,14 +91,16 @@ pub fn build_guests() -> anyhow::Result<Guests> {
     Ok(Guests { components })
 }
 
-/// The componentize-py release the Python guests are built with (PyPI).
+/// The componentize-py release the Python guests are built with (PyPI): the
+/// kit's (`workbench_host::devkit::python::COMPONENTIZE_PY`, which the
+/// integration tests check this against).
 pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 
 /// The Python test guests (`tests/guests-py/NAME/app.py` with its
 /// `plugin.toml`), built on first use in this process with componentize-py
-/// as a third-party developer builds one: against the world
-/// `workbench plugin wit` writes from the guest's `plugin.toml`, so it
-/// imports exactly the scopes it declares. `NAME` is that build;
+/// as a third-party developer builds one: `NAME` by `workbench plugin build`
+/// (against the world of the scopes the guest's `plugin.toml` declares, so it
+/// imports exactly those);
 /// `NAME-whole-world` the same source built against the whole contract
 /// (`wit/`, every interface), as a developer who skips the command would.
 /// componentize-py is installed from PyPI into a virtualenv under `target/`
@@ -111,22 +113,18 @@ pub fn python_guests() -> &'static Guests {
     })
 }
 
-/// componentize-py in its virtualenv under `target/`, installed when missing.
+/// componentize-py in the virtualenv `workbench plugin build` made under
+/// `target/devkit-tools/` (call it after a build): one virtualenv for the
+/// kit and the test guests, at the kit's pin.
 pub fn componentize_py() -> anyhow::Result<PathBuf> {
-    let venv = repo_root().join("target").join("componentize-py");
-    let tool = venv.join("bin").join("componentize-py");
+    let venv = format!("python-{}", COMPONENTIZE_PY.replace("==", "-"));
+    let tool = repo_root().join("target").join("devkit-tools").join(venv).join("bin").join("componentize-py");
     if !tool.is_file() {
-        let status = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().context("python3 -m venv")?;
-        if !status.success() {
-            bail!("python3 -m venv {} failed ({status}); install python3 with venv", venv.display());
-        }
-        let status = Command::new(venv.join("bin").join("pip"))
-            .args(["install", "--quiet", COMPONENTIZE_PY])
-            .status()
-            .context("pip install componentize-py")?;
-        if !status.success() {
-            bail!("pip install {COMPONENTIZE_PY} failed ({status})");
-        }
+        bail!(
+            "{} is missing: workbench plugin build makes it, and xtask::COMPONENTIZE_PY must equal the kit's pin \
+             (host/src/devkit/python.rs)",
+            tool.display()
+        );
     }
     Ok(tool)
 }
@@ -135,7 +133,6 @@ pub fn componentize_py() -> anyhow::Result<PathBuf> {
 /// `NAME-whole-world.wasm`).
 pub fn build_python_guests() -> anyhow::Result<Guests> {
     let root = repo_root();
-    let tool = componentize_py()?;
     let out = root.join("target").join("wasm").join("python");
     std::fs::create_dir_all(&out)?;
     let sources = root.join("tests").join("guests-py");
@@ -146,36 +143,26 @@ pub fn build_python_guests() -> anyhow::Result<Guests> {
             continue;
         }
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let world = out.join(format!("{name}-wit"));
-        let status = Command::new(host_binary())
-            .args(["plugin", "wit"])
+        let exact = out.join(format!("{name}.wasm"));
+        kit_command(["plugin", "build"], &dir).arg("--out").arg(&exact).run()?;
+        components.insert(name.clone(), exact);
+        let tool = componentize_py()?;
+        let whole = out.join(format!("{name}-whole-world.wasm"));
+        let status = Command::new(&tool)
+            .arg("-d")
+            .arg(root.join("wit"))
+            .args(["-w", "plugin", "componentize", "-p"])
             .arg(&dir)
-            .arg("--out")
-            .arg(&world)
+            .arg("app")
+            .arg("-o")
+            .arg(&whole)
             .stdout(std::process::Stdio::null())
             .status()
-            .context("running workbench plugin wit")?;
-        if !status.success() {
-            bail!("workbench plugin wit failed for {} ({status})", dir.display());
+            .with_context(|| format!("running componentize-py for {name} against wit/"))?;
+        if !status.success() || !whole.is_file() {
+            bail!("componentize-py failed for {} against wit/ ({status})", dir.display());
         }
-        for (artifact, wit) in [(name.clone(), world), (format!("{name}-whole-world"), root.join("wit"))] {
-            let path = out.join(format!("{artifact}.wasm"));
-            let status = Command::new(&tool)
-                .arg("-d")
-                .arg(&wit)
-                .args(["-w", "plugin", "componentize", "-p"])
-                .arg(&dir)
-                .arg("app")
-                .arg("-o")
-                .arg(&path)
-                .stdout(std::process::Stdio::null())
-                .status()
-                .with_context(|| format!("running componentize-py for {artifact}"))?;
-            if !status.success() || !path.is_file() {
-                bail!("componentize-py failed for {} against {} ({status})", dir.display(), wit.display());
-            }
-            components.insert(artifact, path);
-        }
+        components.insert(format!("{name}-whole-world"), whole);
     }
     Ok(Guests { components })
 }
@@ -205,20 +192,40 @@ pub fn build_python_plugins() -> anyhow::Result<Guests> {
         }
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let artifact = out.join(format!("{}.wasm", name.replace('-', "_")));
-        for command in [vec!["plugin", "test"], vec!["plugin", "build"]] {
-            let mut run = Command::new(host_binary());
-            run.args(&command).arg(&dir).env("WORKBENCH_TOOLS_DIR", root.join("target").join("devkit-tools"));
-            if command[1] == "build" {
-                run.arg("--out").arg(&artifact);
-            }
-            let status = run.status().with_context(|| format!("running workbench {}", command.join(" ")))?;
-            if !status.success() {
-                bail!("workbench {} {} failed ({status})", command.join(" "), dir.display());
-            }
-        }
+        kit_command(["plugin", "test"], &dir).run()?;
+        kit_command(["plugin", "build"], &dir).arg("--out").arg(&artifact).run()?;
         components.insert(name, artifact);
     }
     Ok(Guests { components })
+}
+
+/// `workbench <command> <dir>` with the kit's virtualenv under
+/// `target/devkit-tools/`.
+fn kit_command<const N: usize>(command: [&str; N], dir: &Path) -> KitCommand {
+    let mut run = Command::new(host_binary());
+    run.args(command).arg(dir).env("WORKBENCH_TOOLS_DIR", repo_root().join("target").join("devkit-tools"));
+    KitCommand { run, what: format!("workbench {} {}", command.join(" "), dir.display()) }
+}
+
+/// A `workbench` command to run, named for its error.
+struct KitCommand {
+    run: Command,
+    what: String,
+}
+
+impl KitCommand {
+    fn arg(mut self, arg: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.run.arg(arg);
+        self
+    }
+
+    fn run(mut self) -> anyhow::Result<()> {
+        let status = self.run.status().with_context(|| format!("running {}", self.what))?;
+        if !status.success() {
+            bail!("{} failed ({status})", self.what);
+        }
+        Ok(())
+    }
 }
 
 /// The member directories of a guest workspace (each a crate named after it).

@@ -6,6 +6,8 @@ import json as _json
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, parse_qsl, urlencode
 
+from .errors import BadRequest
+
 
 @dataclass
 class Request:
@@ -48,8 +50,6 @@ class Request:
 
     def json(self):
         """The body parsed as JSON; :class:`BadRequest` when it is not."""
-        from .errors import BadRequest
-
         try:
             return _json.loads(self.body or b"null")
         except ValueError as error:

@@ -17,11 +17,7 @@ type Field<T> = wasmtime::Result<Result<T, AccessError>>;
 
 impl Gatekeeper {
     /// Gate, audit, then pick the field from the caller's profile.
-    pub(in crate::runtime::wit) async fn field<T>(
-        &mut self,
-        scope: Scope,
-        pick: impl FnOnce(&MemberProfile) -> T,
-    ) -> Field<T> {
+    pub(super) async fn field<T>(&mut self, scope: Scope, pick: impl FnOnce(&MemberProfile) -> T) -> Field<T> {
         if let Err(denial) = self.access(Action::Read, scope)? {
             return Ok(Err(denial.into()));
         }
