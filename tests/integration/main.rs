@@ -9,6 +9,7 @@ mod cli;
 mod consent_property;
 mod contract;
 mod crash;
+mod devkit;
 mod hostile;
 mod plugins;
 mod python_plugin;

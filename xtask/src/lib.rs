@@ -20,9 +20,6 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, bail};
 
-/// The target every guest is built for.
-pub const TARGET: &str = "wasm32-wasip2";
-
 /// The built guests: component paths by crate name.
 #[derive(Debug, Clone)]
 pub struct Guests {
@@ -68,7 +65,7 @@ const GUEST_WORKSPACES: [&str; 2] = ["plugins", "tests/guests"];
 /// Builds every guest workspace in release mode for [`TARGET`].
 pub fn build_guests() -> anyhow::Result<Guests> {
     let root = repo_root();
-    let toolchain = Toolchain::detect()?;
+    let toolchain = detect_toolchain()?;
     let target_dir = root.join("target").join("wasm");
     let mut components = BTreeMap::new();
     for workspace in GUEST_WORKSPACES {
@@ -118,7 +115,7 @@ pub fn python_guests() -> &'static Guests {
 /// kit and the test guests, at the kit's pin.
 pub fn componentize_py() -> anyhow::Result<PathBuf> {
     let venv = format!("python-{}", COMPONENTIZE_PY.replace("==", "-"));
-    let tool = repo_root().join("target").join("devkit-tools").join(venv).join("bin").join("componentize-py");
+    let tool = devkit_tools_dir().join(venv).join("bin").join("componentize-py");
     if !tool.is_file() {
         bail!(
             "{} is missing: workbench plugin build makes it, and xtask::COMPONENTIZE_PY must equal the kit's pin \
@@ -203,8 +200,14 @@ pub fn build_python_plugins() -> anyhow::Result<Guests> {
 /// `target/devkit-tools/`.
 fn kit_command<const N: usize>(command: [&str; N], dir: &Path) -> KitCommand {
     let mut run = Command::new(host_binary());
-    run.args(command).arg(dir).env("WORKBENCH_TOOLS_DIR", repo_root().join("target").join("devkit-tools"));
+    run.args(command).arg(dir).env("WORKBENCH_TOOLS_DIR", devkit_tools_dir());
     KitCommand { run, what: format!("workbench {} {}", command.join(" "), dir.display()) }
+}
+
+/// The kit's tools (the Python virtualenv) for the repository's own builds
+/// and tests: `target/devkit-tools`, made once.
+pub fn devkit_tools_dir() -> PathBuf {
+    repo_root().join("target").join("devkit-tools")
 }
 
 /// A `workbench` command to run, named for its error.
@@ -241,82 +244,21 @@ fn workspace_members(dir: &Path) -> anyhow::Result<Vec<String>> {
     Ok(members)
 }
 
-/// Which toolchain builds the guests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Toolchain {
-    /// rustup's toolchain with the `wasm32-wasip2` target installed.
-    Rustup,
-    /// Debian's `rustc-web` toolchain, building `std` from source.
-    Debian,
-}
+/// The wasm toolchain: the same file `workbench plugin build` uses.
+#[path = "../../host/src/devkit/toolchain.rs"]
+mod toolchain;
+pub use toolchain::{TARGET, Toolchain, native_cargo};
 
-/// Debian's wasi-libc, which `std` links against when built from source.
-const DEBIAN_WASI_LIBC: &str = "/usr/lib/wasm32-wasi";
-
-impl Toolchain {
-    /// Picks rustup's target when installed, else Debian's toolchain; when
-    /// neither is there, installs Debian's where it can ([`setup::ensure`]),
-    /// else fails saying what to run.
-    pub fn detect() -> anyhow::Result<Self> {
-        if let Some(found) = Self::installed() {
-            return Ok(found);
-        }
-        setup::ensure(&[setup::WASM_TOOLCHAIN])?;
-        Self::installed().with_context(|| {
-            format!(
-                "no toolchain for {TARGET}: run `rustup target add {TARGET}`, or where rustup cannot download \
-                 targets, `apt-get install {}` (see docs/ARCHITECTURE.md, \"Building guests\")",
-                setup::WASM_TOOLCHAIN.packages.join(" ")
-            )
-        })
+/// Picks rustup's target when installed, else Debian's toolchain; when
+/// neither is there, installs Debian's where it can ([`setup::ensure`]),
+/// else fails saying what to run.
+pub fn detect_toolchain() -> anyhow::Result<Toolchain> {
+    if let Some(found) = Toolchain::installed() {
+        return Ok(found);
     }
-
-    /// The toolchain installed here, if any.
-    pub fn installed() -> Option<Self> {
-        if rustup_has_target() {
-            Some(Self::Rustup)
-        } else if ["/usr/bin/cargo", "/usr/bin/rustc", DEBIAN_WASI_LIBC, "/usr/lib/rustlib/src/rust/library"]
-            .iter()
-            .all(|path| Path::new(path).exists())
-        {
-            Some(Self::Debian)
-        } else {
-            None
-        }
-    }
-
-    /// The `cargo build` command for the workspace in `dir`.
-    fn cargo_build(&self, dir: &Path, target_dir: &Path) -> Command {
-        let mut command = match self {
-            Self::Rustup => Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())),
-            Self::Debian => Command::new("/usr/bin/cargo"),
-        };
-        // A parent cargo (tests, benches) leaves its own settings in the
-        // environment; they must not leak into the guest build.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            if key.starts_with("CARGO_") || key.starts_with("RUSTC") || key == "RUSTFLAGS" || key == "RUSTUP_TOOLCHAIN"
-            {
-                command.env_remove(key.as_ref());
-            }
-        }
-        command.current_dir(dir).args(["build", "--release", "--target", TARGET, "--target-dir"]).arg(target_dir);
-        if *self == Self::Debian {
-            command
-                .env("RUSTC", "/usr/bin/rustc")
-                .env("RUSTC_BOOTSTRAP", "1")
-                .env("RUSTFLAGS", format!("-L {DEBIAN_WASI_LIBC}"))
-                .arg("-Zbuild-std=std,panic_abort");
-        }
-        command
-    }
-}
-
-fn rustup_has_target() -> bool {
-    let Ok(output) = Command::new("rustup").args(["target", "list", "--installed"]).output() else {
-        return false;
-    };
-    output.status.success() && String::from_utf8_lossy(&output.stdout).lines().any(|line| line.trim() == TARGET)
+    setup::ensure(&[setup::WASM_TOOLCHAIN])?;
+    Toolchain::installed()
+        .with_context(|| format!("{} (see docs/ARCHITECTURE.md, \"Building guests\")", Toolchain::missing()))
 }
 
 /// The `workbench` binary, built (debug) on first use in this process. It

@@ -129,6 +129,7 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     if schemathesis_seconds > 0 {
         schemathesis(schemathesis_seconds)?;
     }
+    sdk_publishable()?;
     let mut tally = Tally::default();
     tally.cargo_test(&["test", "--workspace"], extra, None)?;
     let plugins = xtask::repo_root().join("plugins");
@@ -137,6 +138,29 @@ fn test(extra: &[String]) -> anyhow::Result<()> {
     tally.add(browser::run(&["sqlite", "postgres"])?);
     // The closing line: every test the runners above counted.
     println!("tests: {} passed, {} failed", tally.passed, tally.failed);
+    Ok(())
+}
+
+/// The SDK crate packages as crates.io would take it (the contract inside,
+/// built from the packaged sources alone) and its docs build without
+/// warnings.
+fn sdk_publishable() -> anyhow::Result<()> {
+    let root = xtask::repo_root();
+    for (args, what) in [
+        (&["package", "--quiet", "-p", "workbench-sdk", "--allow-dirty"][..], "cargo package -p workbench-sdk"),
+        (&["doc", "--quiet", "-p", "workbench-sdk", "--no-deps"][..], "cargo doc -p workbench-sdk"),
+    ] {
+        let status = xtask::native_cargo()
+            .args(args)
+            .env("RUSTDOCFLAGS", "-D warnings")
+            .current_dir(&root)
+            .status()
+            .with_context(|| format!("running {what}"))?;
+        if !status.success() {
+            anyhow::bail!("{what} failed ({status})");
+        }
+    }
+    println!("workbench-sdk: cargo package and cargo doc pass");
     Ok(())
 }
 

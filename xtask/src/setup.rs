@@ -24,7 +24,7 @@ pub struct Need {
 pub const WASM_TOOLCHAIN: Need = Need {
     what: "a wasm32-wasip2 toolchain",
     present: || crate::Toolchain::installed().is_some(),
-    packages: &["rustc-web", "cargo-web", "rust-web-src", "rust-web-llvm", "lld-22", "wasi-libc"],
+    packages: &crate::toolchain::DEBIAN_PACKAGES,
 };
 
 /// Chromium for the browser tests (`CHROMIUM` may name another binary).

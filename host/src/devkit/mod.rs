@@ -1,7 +1,11 @@
 //! The developer kit behind `workbench plugin …`: what a third-party
 //! developer runs on their own machine to build, test and publish a plugin.
 
+pub mod package;
 pub mod python;
+pub mod rust;
+pub mod template;
+pub mod toolchain;
 pub mod wit;
 
 use std::path::PathBuf;
@@ -12,8 +16,39 @@ use anyhow::Context as _;
 use crate::model::manifest::Manifest;
 
 /// `workbench plugin …`: build, test and publish a plugin.
+///
+/// From nothing to a published plugin:
+///
+///   workbench plugin new site-inspection --lang python
+///   workbench plugin test site-inspection
+///   workbench plugin build site-inspection
+///   workbench plugin publish site-inspection --server https://workbench.example.com
+///
+/// (`publish` takes the developer token from WORKBENCH_TOKEN or from
+/// `workbench plugin login`.)
 #[derive(Debug, clap::Subcommand)]
 pub enum PluginCommand {
+    /// Starts a plugin project: plugin.toml (commented), the handler, its
+    /// tests and a README, which build and pass as generated.
+    ///
+    /// The plugin greets the person by name (scope user.name) and counts their
+    /// visits (storage). Scopes a plugin may declare: user.id, user.avatar,
+    /// user.nickname, user.name, user.gender, user.birthday, user.region,
+    /// user.email, user.phone (the last three are sensitive: people consent
+    /// to them one by one), org.department, perm.customer, perm.approval; and
+    /// the capabilities storage and log.
+    New {
+        /// The plugin id, also the folder's name: 2 to 63 characters of a-z,
+        /// 0-9 and -, starting with a letter.
+        name: String,
+        /// The language: rust (wit-bindgen, the workbench-sdk crate) or
+        /// python (componentize-py, the workbench_sdk package).
+        #[arg(long, value_enum)]
+        lang: Language,
+        /// Where to make it (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Writes the WIT world of this plugin: the interfaces of the scopes its
     /// plugin.toml declares, with the contract they come from.
     ///
@@ -34,6 +69,11 @@ pub enum PluginCommand {
     },
     /// Builds the plugin's component.
     ///
+    /// A Rust plugin (Cargo.toml beside plugin.toml) is built for
+    /// wasm32-wasip2 with rustup's target when installed, else with Debian's
+    /// rustc-web toolchain (std from source); with neither, the command says
+    /// what to install.
+    ///
     /// A Python plugin (app.py beside plugin.toml) is built with
     /// componentize-py against the world of the scopes plugin.toml declares,
     /// with the workbench SDK this binary carries; componentize-py is
@@ -50,7 +90,8 @@ pub enum PluginCommand {
     },
     /// Runs the plugin's own tests natively, on the SDK's mock host.
     ///
-    /// Python: pytest (pinned, in the same virtualenv as the build) in the
+    /// Rust: `cargo test` (the SDK answers from `workbench_sdk::testing::MockHost`
+    /// on the machine's own target). Python: pytest (pinned, in the same virtualenv as the build) in the
     /// project folder, with workbench_sdk importable. Arguments after `--`
     /// go to pytest.
     Test {
@@ -61,10 +102,65 @@ pub enum PluginCommand {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Makes an Ed25519 signing key for your packages.
+    ///
+    /// The host pins the key of a plugin's first signed version: later
+    /// versions must be signed with the same key, so keep it (and a copy).
+    /// `pack` and `publish` make one at the default place when there is none.
+    Keygen {
+        /// Where to write it (default: signing-key.pem in WORKBENCH_HOME, else
+        /// ~/.config/workbench).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Replace an existing key.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Packs the built plugin: plugin.toml and the component, signed together
+    /// with your key, in one file (build/ID-VERSION.wbpkg).
+    Pack {
+        /// The plugin's folder (with plugin.toml), built.
+        #[arg(default_value = ".")]
+        project: PathBuf,
+        /// The signing key (default: the one `keygen` makes).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Where to write the package.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Saves a developer token for a server, after checking it there.
+    ///
+    /// Reads the token from standard input (an operator mints one with
+    /// `workbench token mint --roles developer`). WORKBENCH_TOKEN, when set,
+    /// takes precedence.
+    Login {
+        /// The workbench's address.
+        #[arg(long, env = "WORKBENCH_SERVER")]
+        server: String,
+    },
+    /// Publishes a package, or a built project (packed and signed first), to
+    /// a workbench.
+    ///
+    /// The developer token comes from WORKBENCH_TOKEN, else from `login`.
+    /// The server checks the manifest, that the component imports only the
+    /// scopes plugin.toml declares, the contract version and the signature;
+    /// a refusal is printed with what to change.
+    Publish {
+        /// A package (.wbpkg) or the plugin's folder.
+        #[arg(default_value = ".")]
+        package: PathBuf,
+        /// The workbench's address.
+        #[arg(long, env = "WORKBENCH_SERVER")]
+        server: String,
+        /// The signing key, when packing a folder.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
 }
 
 /// The language of a plugin project, from its files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Language {
     /// `Cargo.toml` beside plugin.toml.
     Rust,
@@ -91,6 +187,73 @@ impl Language {
 /// Runs one `workbench plugin` command.
 pub async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
     match command {
+        PluginCommand::New { name, lang, dir } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            template::create(&dir, &name, lang)?;
+            let shown = dir.display();
+            println!("made {name} ({lang:?}) in {shown}; next:");
+            println!("  workbench plugin test {shown}\n  workbench plugin build {shown}");
+            println!(
+                "  workbench plugin publish {shown} --server URL   (token: WORKBENCH_TOKEN or `workbench plugin login`)"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Keygen { key, force } => {
+            let path = key.unwrap_or_else(package::default_key);
+            let key = package::keygen(&path, force)?;
+            println!("wrote {} (key {})", path.display(), crate::audit::chain::key_id(&key.verifying_key()));
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Pack { project, key, out } => {
+            let manifest = read_manifest(&project)?;
+            let out = out.unwrap_or_else(|| default_package(&project, &manifest));
+            let key = key.unwrap_or_else(package::default_key);
+            let packed = package::pack(&project, &default_component(&project, &manifest), &key, &out)?;
+            println!(
+                "packed {} ({}@{}, signed by key {})",
+                out.display(),
+                manifest.id,
+                manifest.version,
+                packed.key_id()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Login { server } => {
+            let server = package::server_url(&server)?;
+            eprintln!("paste a developer token for {server} and press enter:");
+            let mut token = String::new();
+            std::io::stdin().read_line(&mut token).context("reading the token")?;
+            let who = package::login(&server, token.trim()).await?;
+            println!("saved the token for {server}: {who}");
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Publish { package: path, server, key } => {
+            let server = package::server_url(&server)?;
+            let token = package::token_for(&server)?;
+            let package = if path.is_dir() {
+                let manifest = read_manifest(&path)?;
+                let key = key.unwrap_or_else(package::default_key);
+                let out = default_package(&path, &manifest);
+                package::pack(&path, &default_component(&path, &manifest), &key, &out)?
+            } else {
+                package::Package::read(&path)?
+            };
+            let published = package::publish(&package, &server, &token).await?;
+            println!(
+                "published {}@{} to {server} (contract {}, sha256 {}, signed by key {})",
+                published["id"].as_str().unwrap_or("?"),
+                published["version"].as_str().unwrap_or("?"),
+                published["contract"].as_str().unwrap_or("?"),
+                published["digest"].as_str().unwrap_or("?"),
+                published["signed_by"].as_str().unwrap_or("?"),
+            );
+            println!(
+                "a tenant admin installs it and grants its scopes (PUT /api/v1/workbench/plugins/{}); people consent \
+                 when they first open it",
+                package.manifest.id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         PluginCommand::Wit { project, out } => {
             let manifest = read_manifest(&project)?;
             let out = out.unwrap_or_else(|| project.join("wit"));
@@ -106,13 +269,10 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
         }
         PluginCommand::Build { project, out } => {
             let manifest = read_manifest(&project)?;
-            let out = out.unwrap_or_else(|| project.join("build").join(format!("{}.wasm", manifest.id)));
+            let out = out.unwrap_or_else(|| default_component(&project, &manifest));
             match Language::of(&project)? {
                 Language::Python => python::build(&project, &manifest, &out)?,
-                Language::Rust => anyhow::bail!(
-                    "{} is a Rust plugin: build it with `cargo build --release --target wasm32-wasip2`",
-                    project.display()
-                ),
+                Language::Rust => rust::build(&project, &manifest, &out)?,
             }
             let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
             println!("built {} ({} bytes, {}@{})", out.display(), size, manifest.id, manifest.version);
@@ -122,11 +282,21 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
             read_manifest(&project)?;
             let passed = match Language::of(&project)? {
                 Language::Python => python::test(&project, &args)?,
-                Language::Rust => anyhow::bail!("{} is a Rust plugin: test it with `cargo test`", project.display()),
+                Language::Rust => rust::test(&project, &args)?,
             };
             Ok(if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
+}
+
+/// Where `build` writes the component: `build/ID.wasm`.
+pub fn default_component(project: &std::path::Path, manifest: &Manifest) -> PathBuf {
+    project.join("build").join(format!("{}.wasm", manifest.id))
+}
+
+/// Where `pack` writes the package: `build/ID-VERSION.wbpkg`.
+pub fn default_package(project: &std::path::Path, manifest: &Manifest) -> PathBuf {
+    project.join("build").join(format!("{}-{}.{}", manifest.id, manifest.version, package::EXTENSION))
 }
 
 /// The project's `plugin.toml`, checked as publishing checks it.

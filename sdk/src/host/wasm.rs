@@ -11,7 +11,7 @@ use crate::{AccessError, Plugin, PluginError, Request, Response};
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../wit",
+        path: "wit",
         pub_export_macro: true,
         export_macro_name: "__export_handler",
         default_bindings_module: "workbench_sdk::__private::bindings",

@@ -1,0 +1,279 @@
+//! The developer kit as a developer meets it: the quick-start commands of
+//! docs/PLUGIN_GUIDE.md, run exactly as written, from nothing to a plugin
+//! that a live server publishes, an admin installs, a member consents to
+//! and the plugin answers with that member's name.
+
+use std::path::Path;
+use std::process::Command;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use workbench_host::model::directory::Role;
+
+use crate::server::{Db, Server};
+
+/// The lines of the guide's code block tagged `tag` (```` ```sh TAG ````).
+fn quickstart(tag: &str) -> Vec<String> {
+    let guide = std::fs::read_to_string(xtask::repo_root().join("docs/PLUGIN_GUIDE.md")).expect("the guide");
+    let opening = format!("```sh {tag}");
+    let block = guide.split_once(&opening).unwrap_or_else(|| panic!("the guide has no {opening} block")).1;
+    let block = block.split_once("```").expect("the block closes").0;
+    block.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned).collect()
+}
+
+/// Runs `line` in a shell in `dir` with the `workbench` binary first on
+/// the PATH, as a developer's terminal would; panics with its output when it
+/// fails.
+fn run(line: &str, dir: &Path, env: &[(&str, &str)]) {
+    let bin = xtask::host_binary().parent().expect("the binary's folder");
+    let path = std::env::join_paths(
+        std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .expect("PATH");
+    let output = Command::new("sh")
+        .args(["-c", line])
+        .current_dir(dir)
+        .env("PATH", path)
+        .envs(env.iter().copied())
+        .output()
+        .expect("runs sh");
+    assert!(
+        output.status.success(),
+        "`{line}` failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A developer's machine: a folder to work in, the kit's home (key and
+/// credentials), the acme developer's token and the environment the kit
+/// reads.
+struct Developer {
+    work: tempfile::TempDir,
+    home: std::path::PathBuf,
+    token: String,
+    tools: std::path::PathBuf,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Developer {
+    fn at(server: &Server) -> Self {
+        let work = tempfile::tempdir().expect("a folder");
+        let home = work.path().join("home");
+        let token = server.demo_token("acme", &[Role::Developer]);
+        let tools = xtask::devkit_tools_dir();
+        let env = vec![
+            ("WORKBENCH_SERVER", server.base.clone()),
+            ("WORKBENCH_TOKEN", token.clone()),
+            ("WORKBENCH_HOME", home.display().to_string()),
+            ("WORKBENCH_TOOLS_DIR", tools.display().to_string()),
+        ];
+        Self { work, home, token, tools, env }
+    }
+}
+
+/// The quick start for `language`, then what the tenant and the member do.
+async fn from_nothing_to_a_running_plugin(db: Db, language: &str) {
+    let commands = quickstart(&format!("{language}-quickstart"));
+    assert!(commands.len() <= 4, "the developer needs {} commands: {commands:?}", commands.len());
+    assert!(commands.iter().all(|c| c.starts_with("workbench plugin ")), "{commands:?}");
+    assert!(commands[0].contains(&format!("--lang {language}")), "{commands:?}");
+
+    let server = Server::demo(db).await;
+    let Developer { work, home, token, env, .. } = Developer::at(&server);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for command in &commands {
+        run(command, work.path(), &env);
+    }
+
+    // Published, signed by the key the kit made for the developer.
+    let id = "site-inspection";
+    let entry = server.call(Method::GET, &format!("/api/v1/plugins/{id}"), Some(&token), None).await;
+    assert_eq!(entry.status, StatusCode::OK, "{}", entry.text);
+    let pem = std::fs::read_to_string(home.join("signing-key.pem")).expect("the kit made a key");
+    let key = <ed25519_dalek::SigningKey as ed25519_dalek::pkcs8::DecodePrivateKey>::from_pkcs8_pem(&pem).expect("key");
+    let key_id = workbench_host::audit::chain::key_id(&key.verifying_key());
+    assert!(entry.text.contains(&key_id), "signed by {key_id}: {}", entry.text);
+
+    // The admin installs it; the member is asked, consents, and is greeted.
+    let admin = server.demo_token("admin", &[Role::Admin]);
+    let install = json!({"version": "0.1.0", "granted_scopes": ["user.name", "storage"]});
+    let path = format!("/api/v1/workbench/plugins/{id}");
+    let installed = server.call(Method::PUT, &path, Some(&admin), Some(install)).await;
+    assert!(installed.status.is_success(), "{}", installed.text);
+    let zhang = server.demo_token("zhang.wei", &[Role::Member]);
+    let invoke = format!("/api/v1/me/plugins/{id}/invoke");
+    let visits = json!({"method": "GET", "path": "/visits.json"});
+    let asked = server.call(Method::POST, &invoke, Some(&zhang), Some(visits.clone())).await;
+    assert_eq!((asked.status, asked.body["error"].as_str()), (StatusCode::FORBIDDEN, Some("consent_required")));
+    let consent = json!({"scopes": ["user.name"]});
+    let consented =
+        server.call(Method::PUT, &format!("/api/v1/me/plugins/{id}/consent"), Some(&zhang), Some(consent)).await;
+    assert_eq!(consented.status, StatusCode::OK, "{}", consented.text);
+    for visit in 1..=2 {
+        let answered = server.call(Method::POST, &invoke, Some(&zhang), Some(visits.clone())).await;
+        assert_eq!(answered.status, StatusCode::OK, "{}", answered.text);
+        assert_eq!(answered.body["status"], 200, "{}", answered.text);
+        let body: serde_json::Value =
+            serde_json::from_str(answered.body["body"].as_str().expect("a body")).expect("JSON");
+        assert_eq!(body, json!({"name": "张伟", "visits": visit}));
+    }
+    let page = server.call(Method::POST, &invoke, Some(&zhang), Some(json!({"method": "GET", "path": "/"}))).await;
+    assert!(page.body["body"].as_str().is_some_and(|b| b.contains("你好，张伟")), "{}", page.text);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_quickstart_takes_four_commands_from_nothing_to_published() {
+    from_nothing_to_a_running_plugin(Db::Sqlite, "python").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_quickstart_takes_four_commands_from_nothing_to_published() {
+    from_nothing_to_a_running_plugin(Db::Postgres, "rust").await;
+}
+
+/// A refusal says what to change: a plugin that reads a scope its manifest
+/// no longer declares is refused at publish, naming the scope, and a
+/// package whose component was swapped under its signature is refused
+/// before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_refusals_say_what_to_change() {
+    let server = Server::demo(Db::Sqlite).await;
+    let Developer { work, home, token, tools, env } = Developer::at(&server);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    run("workbench plugin new greeter --lang python && workbench plugin build greeter", work.path(), &env);
+    // Drop the storage scope from the manifest: the component still reads it.
+    let manifest_path = work.path().join("greeter/plugin.toml");
+    let manifest = std::fs::read_to_string(&manifest_path).expect("manifest");
+    let cut = manifest.find("[[scopes]]\nscope = \"storage\"").expect("the storage scope");
+    std::fs::write(&manifest_path, &manifest[..cut]).expect("writes");
+    let bin = xtask::host_binary();
+    let refused = Command::new(bin)
+        .args(["plugin", "publish", "greeter"])
+        .current_dir(work.path())
+        .envs(env.iter().copied())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("422") && stderr.contains("storage (imported as workbench:plugin/storage@0.2.0#"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("declare them in plugin.toml"), "{stderr}");
+
+    // A package whose component is replaced keeps its old signature: refused locally.
+    std::fs::write(&manifest_path, &manifest).expect("writes");
+    run("workbench plugin pack greeter", work.path(), &env);
+    let package = work.path().join("greeter/build/greeter-0.1.0.wbpkg");
+    let mut bytes = std::fs::read(&package).expect("package");
+    let at = bytes.windows(4).position(|w| w == b"\0asm").expect("the component inside");
+    bytes[at + 100] ^= 0xff;
+    std::fs::write(&package, bytes).expect("writes");
+    let forged = Command::new(bin)
+        .args(["plugin", "publish"])
+        .arg(&package)
+        .current_dir(work.path())
+        .envs(env.iter().copied())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&forged.stderr);
+    assert!(!forged.status.success() && stderr.contains("does not match its plugin.toml and component"), "{stderr}");
+    let listed = server.call(Method::GET, "/api/v1/plugins/greeter", Some(&token), None).await;
+    assert_eq!(listed.status, StatusCode::NOT_FOUND, "nothing was published: {}", listed.text);
+
+    // login: a member's token is refused before it is saved; a developer's
+    // is checked with the server, saved owner-only, and used by publish.
+    let login = |token: &str| {
+        let mut child = Command::new(bin)
+            .args(["plugin", "login", "--server", &server.base])
+            .env("WORKBENCH_HOME", &home)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("runs");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), format!("{token}\n").as_bytes())
+            .expect("writes");
+        child.wait_with_output().expect("ends")
+    };
+    let member = login(&server.demo_token("zhang.wei", &[Role::Member]));
+    assert!(!member.status.success());
+    assert!(String::from_utf8_lossy(&member.stderr).contains("developer role"), "{member:?}");
+    assert!(!home.join("credentials.toml").exists());
+    let saved = login(&token);
+    assert!(saved.status.success(), "{saved:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(home.join("credentials.toml")).expect("saved").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let published = Command::new(bin)
+        .args(["plugin", "publish", "greeter", "--server", &server.base])
+        .current_dir(work.path())
+        .env("WORKBENCH_HOME", &home)
+        .env("WORKBENCH_TOOLS_DIR", &tools)
+        .env_remove("WORKBENCH_TOKEN")
+        .output()
+        .expect("runs");
+    assert!(published.status.success(), "{}", String::from_utf8_lossy(&published.stderr));
+    assert!(String::from_utf8_lossy(&published.stdout).contains("published greeter@0.1.0"), "{published:?}");
+    server.stop().await;
+}
+
+/// `docs/plugin.schema.json`, for editors, accepts every manifest in the
+/// repository and what `plugin new` writes, names every scope the host
+/// knows, and refuses what the host refuses.
+#[test]
+fn the_manifest_schema_agrees_with_the_host() {
+    let root = xtask::repo_root();
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("docs/plugin.schema.json")).expect("schema"))
+            .expect("JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    let scopes: Vec<&str> = schema["properties"]["scopes"]["items"]["properties"]["scope"]["enum"]
+        .as_array()
+        .expect("the scope enum")
+        .iter()
+        .map(|s| s.as_str().expect("a name"))
+        .collect();
+    let known: Vec<&str> = workbench_host::scope::Scope::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(scopes, known);
+
+    let as_json = |text: &str| serde_json::to_value(toml::from_str::<toml::Value>(text).expect("TOML")).expect("JSON");
+    let mut manifests = Vec::new();
+    for folder in ["plugins", "tests/guests", "tests/guests-py"] {
+        for entry in std::fs::read_dir(root.join(folder)).expect("folder") {
+            let path = entry.expect("entry").path().join("plugin.toml");
+            if path.is_file() {
+                manifests.push((path.display().to_string(), std::fs::read_to_string(&path).expect("reads")));
+            }
+        }
+    }
+    for language in [workbench_host::devkit::Language::Rust, workbench_host::devkit::Language::Python] {
+        let files = workbench_host::devkit::template::files("site-inspection", language);
+        let (_, text) = files.into_iter().find(|(path, _)| *path == "plugin.toml").expect("a manifest");
+        manifests.push((format!("the {language:?} template"), text));
+    }
+    assert!(manifests.len() >= 6, "{}", manifests.len());
+    for (what, text) in &manifests {
+        let errors: Vec<String> = validator.iter_errors(&as_json(text)).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{what}: {errors:?}");
+        workbench_host::model::manifest::Manifest::from_toml(text).unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+
+    let good = &manifests[0].1;
+    let bad = [
+        good.replacen("id = \"", "id = \"X_", 1),
+        good.replacen("scope = \"", "scope = \"user.salary", 1).replacen("user.salary", "user.salary\"\n#", 1),
+        format!("homepage = \"https://x.example\"\n{good}"),
+        good.replacen("purpose = \"", "purpose = \"ab\"\n#", 1),
+    ];
+    for text in &bad {
+        assert!(!validator.is_valid(&as_json(text)), "the schema accepts:\n{text}");
+        assert!(workbench_host::model::manifest::Manifest::from_toml(text).is_err(), "the host accepts:\n{text}");
+    }
+}
