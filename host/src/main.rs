@@ -120,8 +120,15 @@ enum AuditCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The developer's commands print what they did themselves; the host's
+    // own info lines (a publish inside `plugin run`) would only be noise.
+    let default = if matches!(cli.command, Command::Plugin { .. }) {
+        "warn"
+    } else {
+        "info,sqlx=warn,wasmtime=warn,cranelift=warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Text => logs.init(),

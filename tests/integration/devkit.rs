@@ -277,3 +277,76 @@ fn the_manifest_schema_agrees_with_the_host() {
         assert!(workbench_host::model::manifest::Manifest::from_toml(text).is_err(), "the host accepts:\n{text}");
     }
 }
+
+/// `workbench plugin run` shows what a server does: the same response, log
+/// lines and audit records for the same fixture person and consents (the
+/// Python example on the fixture zhang.wei, who consents to user.id and
+/// user.name and not to the optional department).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_run_reports_what_the_server_does() {
+    use workbench_host::scope::Scope;
+    use workbench_host::service::installations::InstallRequest;
+
+    let component = xtask::python_plugins().component("visitor-log");
+    let project = xtask::repo_root().join("plugins/visitor-log");
+    let body = r#"{"visitor": "王总", "company": "上海建工", "date": "2026-12-02"}"#;
+    let output = Command::new(xtask::host_binary())
+        .args(["plugin", "run", "POST", "/visitors", "--json", "--consent", "user.id,user.name"])
+        .args(["--header", "content-type: application/json", "--body", body, "--project"])
+        .arg(&project)
+        .arg("--component")
+        .arg(component)
+        .env("WORKBENCH_TOOLS_DIR", xtask::devkit_tools_dir())
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let ran: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+
+    let server = Server::demo(Db::Sqlite).await;
+    let manifest = std::fs::read_to_string(project.join("plugin.toml")).expect("manifest");
+    let dev = server.demo_token("acme", &[Role::Developer]);
+    let published = server.publish(&dev, &manifest, std::fs::read(component).expect("built"), None).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
+    let granted = vec![Scope::UserId, Scope::UserName, Scope::OrgDepartment, Scope::Storage, Scope::Log];
+    let install = InstallRequest { version: "0.1.0".into(), granted, visible_to: None };
+    server.workbench.install("demo", "admin", "visitor-log", install).await.expect("installs");
+    server
+        .workbench
+        .consent("demo", "zhang.wei", "visitor-log", &[Scope::UserId, Scope::UserName], &[])
+        .await
+        .expect("consents");
+    let request = workbench_host::runtime::Request {
+        method: "POST".into(),
+        path: "/visitors".into(),
+        query: String::new(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.as_bytes().to_vec(),
+    };
+    let invoked = server.workbench.invoke("demo", "zhang.wei", "visitor-log", request).await.expect("runs");
+
+    assert_eq!(ran["status"], invoked.response.status);
+    assert_eq!(ran["body"], String::from_utf8_lossy(&invoked.response.body).as_ref());
+    let on_server: Vec<serde_json::Value> = invoked
+        .audit
+        .iter()
+        .map(|r| json!({"action": r.event.action, "scope": r.event.scope, "outcome": r.event.outcome.as_str(), "reason": r.event.reason}))
+        .collect();
+    assert_eq!(ran["audit"], json!(on_server));
+    assert_eq!(on_server.len(), 5, "the refused department, two fields, a read and a write: {on_server:?}");
+    let logs: Vec<serde_json::Value> = invoked.logs.iter().map(|l| json!([l.level, l.message])).collect();
+    assert_eq!(ran["logs"], json!(logs));
+    assert!(ran["body"].as_str().is_some_and(|b| b.contains("张伟")), "{ran}");
+
+    // A required scope without consent: no response, the reason, exit 1.
+    let refused = Command::new(xtask::host_binary())
+        .args(["plugin", "run", "GET", "/", "--consent", "none", "--project"])
+        .arg(&project)
+        .arg("--component")
+        .arg(component)
+        .env("WORKBENCH_TOOLS_DIR", xtask::devkit_tools_dir())
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&refused.stdout);
+    assert!(!refused.status.success() && stdout.contains("consent required for user.id (not_consented)"), "{stdout}");
+    server.stop().await;
+}

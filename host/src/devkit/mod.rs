@@ -3,6 +3,7 @@
 
 pub mod package;
 pub mod python;
+pub mod run;
 pub mod rust;
 pub mod template;
 pub mod toolchain;
@@ -102,6 +103,50 @@ pub enum PluginCommand {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Runs the built component here, against a fixture person, with no
+    /// server: prints the response, the log lines and the audit records a
+    /// server would make.
+    ///
+    /// It runs on the host's own gate, consent rules, storage and audit
+    /// writer over a throwaway database, so what it shows is what a server
+    /// does for the same person and consents. The fixtures are the demo
+    /// company's people: zhang.wei (every field set), li.na, wang.fang, admin.
+    ///
+    ///   workbench plugin run GET /
+    ///   workbench plugin run POST /visitors --body 'visitor=王总' --header 'content-type: application/x-www-form-urlencoded'
+    ///   workbench plugin run GET / --consent none      (the person has consented to nothing)
+    Run {
+        /// GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS.
+        method: String,
+        /// The path, with its query: `/`, `/visitors.json?date=2026-12-02`.
+        path: String,
+        /// The plugin's folder (with plugin.toml).
+        #[arg(long, default_value = ".")]
+        project: PathBuf,
+        /// The component (default: build/ID.wasm in the project).
+        #[arg(long)]
+        component: Option<PathBuf>,
+        /// The fixture person who calls.
+        #[arg(long, default_value = "zhang.wei")]
+        member: String,
+        /// Scopes the person consents to, comma-separated, or `none`
+        /// (default: every personal scope plugin.toml declares).
+        #[arg(long)]
+        consent: Option<String>,
+        /// Scopes the admin grants, comma-separated, or `none` (default:
+        /// every declared scope).
+        #[arg(long)]
+        grant: Option<String>,
+        /// A request header, `name: value` (repeatable).
+        #[arg(long = "header")]
+        headers: Vec<String>,
+        /// The request body: text, @FILE, or - for standard input.
+        #[arg(long)]
+        body: Option<String>,
+        /// Print the run as JSON (status, headers, body, error, logs, audit).
+        #[arg(long)]
+        json: bool,
+    },
     /// Makes an Ed25519 signing key for your packages.
     ///
     /// The host pins the key of a plugin's first signed version: later
@@ -198,6 +243,27 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        PluginCommand::Run { method, path, project, component, member, consent, grant, headers, body, json } => {
+            let manifest = read_manifest(&project)?;
+            let headers = headers.iter().map(|h| run::header(h)).collect::<anyhow::Result<Vec<_>>>()?;
+            let request = run::request(&method, &path, headers, run::body(body.as_deref())?)?;
+            let ran = run::run(run::RunRequest {
+                component: component.unwrap_or_else(|| default_component(&project, &manifest)),
+                project,
+                request,
+                member: member.clone(),
+                grant: grant.as_deref().map(scopes).transpose()?,
+                consent: consent.as_deref().map(scopes).transpose()?,
+                code_cache: python::tools_dir().join("code-cache"),
+            })
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&ran)?);
+            } else {
+                run::print(&ran, &member);
+            }
+            Ok(if ran.status.is_some() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         PluginCommand::Keygen { key, force } => {
             let path = key.unwrap_or_else(package::default_key);
             let key = package::keygen(&path, force)?;
@@ -287,6 +353,14 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
             Ok(if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
+}
+
+/// `a,b,c` or `none`.
+fn scopes(list: &str) -> anyhow::Result<Vec<crate::scope::Scope>> {
+    if list.trim() == "none" {
+        return Ok(Vec::new());
+    }
+    list.split(',').map(|s| s.trim().parse::<crate::scope::Scope>().map_err(|e| anyhow::anyhow!("{e}"))).collect()
 }
 
 /// Where `build` writes the component: `build/ID.wasm`.
