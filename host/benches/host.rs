@@ -133,6 +133,85 @@ fn instantiate_and_call(c: &mut Criterion) {
     group.finish();
 }
 
+/// The plugins `workbench plugin new` makes (Rust and Python), built by
+/// `workbench plugin build`. `template/LANG/instantiate_call`: instantiate
+/// and call from the prepared component, no host call (the handler answers
+/// not found); `template/LANG/invoke`: the whole invocation of
+/// `/visits.json` on the service over SQLite (context, gate, the name, a
+/// storage get and set, three audit records made durable).
+fn templates(c: &mut Criterion) {
+    use workbench_host::service::Workbench;
+    use workbench_host::service::installations::InstallRequest;
+
+    let templates = xtask::template_plugins();
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = workbench_host::config::Config { data_dir: dir.path().to_owned(), ..Default::default() };
+    // One member calls as fast as it can: no rate limit.
+    config.admission.member_rate_per_sec = u32::MAX;
+    config.admission.member_burst = u32::MAX;
+    config.admission.tenant_rate_per_sec = u32::MAX;
+    config.admission.tenant_burst = u32::MAX;
+    let (workbench, _writer) = tokio.block_on(Workbench::open(&config)).expect("opens");
+    let profile = MemberProfile { name: "张伟".into(), ..Default::default() };
+    tokio.block_on(workbench.sync_directory("t", "T", &[("m", profile.clone())])).expect("directory");
+    let runtime = Runtime::new(&RuntimeConfig::default()).expect("runtime");
+    let services = HostServices {
+        store: Arc::new(tokio.block_on(SqlStore::open_sqlite(&dir.path().join("other.db"))).expect("sqlite")),
+        open_ids: OpenIdKey::new([9; 32]),
+        limits: Arc::new(RuntimeLimits::default()),
+    };
+    let mut group = c.benchmark_group("template");
+    for (language, component) in templates.components() {
+        let project = component.parent().and_then(|p| p.parent()).expect("the project");
+        let text = std::fs::read_to_string(project.join("plugin.toml")).expect("manifest");
+        let manifest = Arc::new(Manifest::from_toml(&text).expect("manifest"));
+        let bytes = std::fs::read(component).expect("built");
+        tokio.block_on(async {
+            let published = workbench.publish("t", "dev", &text, bytes.clone(), None).await.expect("publishes");
+            let install = InstallRequest { version: published.version, granted: published.scopes, visible_to: None };
+            workbench.install("t", "admin", &manifest.id, install).await.expect("installs");
+            workbench.consent("t", "m", &manifest.id, &[Scope::UserName], &[]).await.expect("consents");
+        });
+        let call = CallContext {
+            tenant: "t".into(),
+            member: "m".into(),
+            policy: Arc::new(manifest.policy(manifest.declared())),
+            consents: Arc::new(consents(&manifest)),
+            actor: format!("plugin:{}", manifest.reference()),
+            manifest: Arc::clone(&manifest),
+            invocation: "bench".into(),
+            now_ms: 1,
+            profile: Some(Arc::new(profile.clone())),
+        };
+        let pre = tokio.block_on(runtime.prepare(language, move || bytes)).expect("prepares");
+        let get = |path: &str| Request {
+            method: "GET".into(),
+            path: path.into(),
+            query: String::new(),
+            headers: vec![],
+            body: vec![],
+        };
+        let nowhere = get("/nowhere");
+        group.bench_function(format!("{language}/instantiate_call"), |b| {
+            b.to_async(&tokio).iter(|| async {
+                let outcome = runtime.call(&pre, call.clone(), services.clone(), nowhere.clone()).await;
+                assert!(outcome.result.is_err(), "not found");
+                outcome
+            })
+        });
+        let visits = get("/visits.json");
+        group.bench_function(format!("{language}/invoke"), |b| {
+            b.to_async(&tokio).iter(|| async {
+                let invoked = workbench.invoke("t", "m", &manifest.id, visits.clone()).await.expect("answers");
+                assert_eq!(invoked.audit.len(), 3);
+                invoked
+            })
+        });
+    }
+    group.finish();
+}
+
 /// The invocation context (directory, installation, consents) from the
 /// cache, valid while the tenant's generation holds: SQLite keeps the
 /// generation in memory, PostgreSQL reads it (one primary-key read, batched
@@ -323,6 +402,7 @@ criterion_group!(
     admission,
     deadline_timer,
     instantiate_and_call,
+    templates,
     context_cache_hit,
     audit_append,
     audit_append_postgres

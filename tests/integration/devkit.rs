@@ -350,3 +350,113 @@ async fn plugin_run_reports_what_the_server_does() {
     assert!(!refused.status.success() && stdout.contains("consent required for user.id (not_consented)"), "{stdout}");
     server.stop().await;
 }
+
+/// `workbench plugin dev`: the plugin is built, published as a development
+/// version and installed on a local workbench; a person consents in the API
+/// and is greeted; an edit of the source (here: a log line, and the log
+/// capability declared) is rebuilt and upgraded to `-dev.2` without a
+/// restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_dev_rebuilds_republishes_and_streams_logs() {
+    use std::io::BufRead as _;
+
+    let work = tempfile::tempdir().expect("a folder");
+    let tools = xtask::devkit_tools_dir();
+    let bin = xtask::host_binary();
+    let status = Command::new(bin)
+        .args(["plugin", "new", "dev-loop", "--lang", "python"])
+        .current_dir(work.path())
+        .status()
+        .expect("runs");
+    assert!(status.success());
+    let project = work.path().join("dev-loop");
+    let mut child = Command::new(bin)
+        .args(["plugin", "dev", "--listen", "127.0.0.1:0"])
+        .arg(&project)
+        .env("WORKBENCH_TOOLS_DIR", &tools)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    // Its lines, as they come, on a channel.
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let out = child.stdout.take().expect("stdout");
+    let err = child.stderr.take().expect("stderr");
+    for stream in [Box::new(out) as Box<dyn std::io::Read + Send>, Box::new(err)] {
+        let tx = lines_tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let mut seen = Vec::new();
+    let mut wait_for = |needle: &str| -> String {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while std::time::Instant::now() < until {
+            if let Ok(line) = lines.recv_timeout(std::time::Duration::from_millis(200)) {
+                seen.push(line.clone());
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+        }
+        panic!("no line with {needle:?}; saw:\n{}", seen.join("\n"));
+    };
+    let listening = wait_for("dev server on http://");
+    let base = listening
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next().map(|host| (host, rest)))
+        .map(|(_, rest)| format!("http://{}", rest.split_once(": ").map_or(rest, |(address, _)| address)))
+        .expect("an address");
+    wait_for("deployed dev-loop@0.1.0-dev.1");
+
+    let client = reqwest::Client::new();
+    let session: serde_json::Value = client
+        .post(format!("{base}/api/v1/demo/session"))
+        .json(&json!({"member": "zhang.wei"}))
+        .send()
+        .await
+        .expect("session")
+        .json()
+        .await
+        .expect("JSON");
+    let token = session["token"].as_str().expect("a token").to_owned();
+    let consented = client
+        .put(format!("{base}/api/v1/me/plugins/dev-loop/consent"))
+        .bearer_auth(&token)
+        .json(&json!({"scopes": ["user.name"]}))
+        .send()
+        .await
+        .expect("consents");
+    assert!(consented.status().is_success(), "{:?}", consented.text().await);
+    let invoke = || async {
+        let reply = client
+            .post(format!("{base}/api/v1/me/plugins/dev-loop/invoke"))
+            .bearer_auth(&token)
+            .json(&json!({"method": "GET", "path": "/visits.json"}))
+            .send()
+            .await
+            .expect("invokes");
+        let body: serde_json::Value = reply.json().await.expect("JSON");
+        serde_json::from_str::<serde_json::Value>(body["body"].as_str().unwrap_or("null")).unwrap_or(body)
+    };
+    assert_eq!(invoke().await, json!({"name": "张伟", "visits": 1}));
+
+    // The developer adds a log line (and declares the log capability).
+    let app = std::fs::read_to_string(project.join("app.py")).expect("app.py");
+    let app = app
+        .replace("from workbench_sdk import", "from workbench_sdk import log,")
+        .replace("    return name, visits\n", "    log.info(f\"visit {visits} of {name}\")\n    return name, visits\n");
+    std::fs::write(project.join("app.py"), app).expect("writes");
+    let manifest = std::fs::read_to_string(project.join("plugin.toml")).expect("manifest");
+    let manifest =
+        format!("{manifest}\n[[scopes]]\nscope = \"log\"\npurpose = \"Record each visit for troubleshooting.\"\n");
+    std::fs::write(project.join("plugin.toml"), manifest).expect("writes");
+    wait_for("deployed dev-loop@0.1.0-dev.2");
+    assert_eq!(invoke().await, json!({"name": "张伟", "visits": 2}), "storage and consent survive the upgrade");
+
+    let _ = child.kill();
+    let _ = child.wait();
+}

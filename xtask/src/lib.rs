@@ -196,6 +196,34 @@ pub fn build_python_plugins() -> anyhow::Result<Guests> {
     Ok(Guests { components })
 }
 
+/// What `workbench plugin new` makes, built by `workbench plugin build`:
+/// `rust` and `python`, each a project under `target/templates/` made
+/// afresh on first use in this process, for benchmarks. Each project's
+/// folder (with its plugin.toml) is the component's `../..`.
+pub fn template_plugins() -> &'static Guests {
+    static TEMPLATES: OnceLock<Guests> = OnceLock::new();
+    TEMPLATES.get_or_init(|| match build_template_plugins() {
+        Ok(templates) => templates,
+        Err(error) => panic!("building the plugin templates failed: {error:#}"),
+    })
+}
+
+fn build_template_plugins() -> anyhow::Result<Guests> {
+    let root = repo_root().join("target").join("templates");
+    let mut components = BTreeMap::new();
+    for language in ["rust", "python"] {
+        let id = format!("template-{language}");
+        let dir = root.join(&id);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+        kit_command(["plugin", "new", &id, "--lang", language, "--dir"], &dir).run()?;
+        kit_command(["plugin", "build"], &dir).run()?;
+        components.insert(language.to_owned(), dir.join("build").join(format!("{id}.wasm")));
+    }
+    Ok(Guests { components })
+}
+
 /// `workbench <command> <dir>` with the kit's virtualenv under
 /// `target/devkit-tools/`.
 fn kit_command<const N: usize>(command: [&str; N], dir: &Path) -> KitCommand {

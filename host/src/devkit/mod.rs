@@ -1,6 +1,7 @@
 //! The developer kit behind `workbench plugin …`: what a third-party
 //! developer runs on their own machine to build, test and publish a plugin.
 
+pub mod dev;
 pub mod package;
 pub mod python;
 pub mod run;
@@ -147,6 +148,22 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A local workbench with the demo company for trying the plugin in the
+    /// page: builds it, publishes each build as a development version
+    /// (VERSION-dev.N), installs it for everyone with every declared scope
+    /// granted, rebuilds and upgrades when a source file changes, and prints
+    /// the plugin's log lines as it runs. Stop it with Ctrl-C.
+    ///
+    /// Its data lives in .workbench/dev in the project and is made afresh at
+    /// each start. People consent in the page as they would on a server.
+    Dev {
+        /// The plugin's folder (with plugin.toml).
+        #[arg(default_value = ".")]
+        project: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
     /// Makes an Ed25519 signing key for your packages.
     ///
     /// The host pins the key of a plugin's first signed version: later
@@ -263,6 +280,10 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
                 run::print(&ran, &member);
             }
             Ok(if ran.status.is_some() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        PluginCommand::Dev { project, listen } => {
+            dev::dev(&project, listen, python::tools_dir().join("code-cache")).await?;
+            Ok(ExitCode::SUCCESS)
         }
         PluginCommand::Keygen { key, force } => {
             let path = key.unwrap_or_else(package::default_key);
