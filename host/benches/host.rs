@@ -52,6 +52,24 @@ fn consents(manifest: &Manifest) -> ConsentSet {
     set
 }
 
+/// A call of member `m` of tenant `t` with every declared scope granted and
+/// consented, and `profile` passed in, as an invocation does with the
+/// profile its context read (a caller that passes none pays a store read,
+/// `store/member_profile_sqlite`).
+fn call_context(manifest: Arc<Manifest>, profile: MemberProfile) -> CallContext {
+    CallContext {
+        tenant: "t".into(),
+        member: "m".into(),
+        policy: Arc::new(manifest.policy(manifest.declared())),
+        consents: Arc::new(consents(&manifest)),
+        actor: format!("plugin:{}", manifest.reference()),
+        manifest,
+        invocation: "bench".into(),
+        now_ms: 1,
+        profile: Some(Arc::new(profile)),
+    }
+}
+
 fn gate_decision(c: &mut Criterion) {
     let manifest = Manifest::from_toml(MANIFEST).expect("manifest");
     let policy = manifest.policy(manifest.declared());
@@ -82,19 +100,7 @@ fn instantiate_and_call(c: &mut Criterion) {
     let services =
         HostServices { store, open_ids: OpenIdKey::new([9; 32]), limits: Arc::new(RuntimeLimits::default()) };
     let manifest = Arc::new(Manifest::from_toml(MANIFEST).expect("manifest"));
-    let call = CallContext {
-        tenant: "t".into(),
-        member: "m".into(),
-        policy: Arc::new(manifest.policy(manifest.declared())),
-        consents: Arc::new(consents(&manifest)),
-        actor: format!("plugin:{}", manifest.reference()),
-        manifest,
-        invocation: "bench".into(),
-        now_ms: 1,
-        // Passed in, as an invocation does with the profile its context read;
-        // a caller that passes none pays a store read (store/member_profile_sqlite).
-        profile: Some(Arc::new(MemberProfile { name: "张伟".into(), ..Default::default() })),
-    };
+    let call = call_context(manifest, MemberProfile { name: "张伟".into(), ..Default::default() });
     let request =
         Request { method: "GET".into(), path: "/".into(), query: String::new(), headers: vec![], body: vec![] };
     c.bench_function("store/member_profile_sqlite", |b| {
@@ -173,17 +179,7 @@ fn templates(c: &mut Criterion) {
             workbench.install("t", "admin", &manifest.id, install).await.expect("installs");
             workbench.consent("t", "m", &manifest.id, &[Scope::UserName], &[]).await.expect("consents");
         });
-        let call = CallContext {
-            tenant: "t".into(),
-            member: "m".into(),
-            policy: Arc::new(manifest.policy(manifest.declared())),
-            consents: Arc::new(consents(&manifest)),
-            actor: format!("plugin:{}", manifest.reference()),
-            manifest: Arc::clone(&manifest),
-            invocation: "bench".into(),
-            now_ms: 1,
-            profile: Some(Arc::new(profile.clone())),
-        };
+        let call = call_context(Arc::clone(&manifest), profile.clone());
         let pre = tokio.block_on(runtime.prepare(language, move || bytes)).expect("prepares");
         let get = |path: &str| Request {
             method: "GET".into(),

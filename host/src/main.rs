@@ -122,10 +122,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The developer's commands print what they did themselves; the host's
     // own info lines (a publish inside `plugin run`) would only be noise.
-    let default = if matches!(cli.command, Command::Plugin { .. }) {
-        "warn"
-    } else {
-        "info,sqlx=warn,wasmtime=warn,cranelift=warn"
+    // `plugin dev` streams the plugin's own log lines (target `plugin`).
+    let default = match &cli.command {
+        Command::Plugin { command: workbench_host::devkit::PluginCommand::Dev { .. } } => "warn,plugin=debug",
+        Command::Plugin { .. } => "warn",
+        _ => "info,sqlx=warn,wasmtime=warn,cranelift=warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

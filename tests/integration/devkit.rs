@@ -290,15 +290,30 @@ async fn plugin_run_reports_what_the_server_does() {
     let component = xtask::python_plugins().component("visitor-log");
     let project = xtask::repo_root().join("plugins/visitor-log");
     let body = r#"{"visitor": "王总", "company": "上海建工", "date": "2026-12-02"}"#;
-    let output = Command::new(xtask::host_binary())
-        .args(["plugin", "run", "POST", "/visitors", "--json", "--consent", "user.id,user.name"])
-        .args(["--header", "content-type: application/json", "--body", body, "--project"])
-        .arg(&project)
-        .arg("--component")
-        .arg(component)
-        .env("WORKBENCH_TOOLS_DIR", xtask::devkit_tools_dir())
-        .output()
-        .expect("runs");
+    // `workbench plugin run ARGS` on the example's manifest and component.
+    let plugin_run = |args: &[&str]| {
+        Command::new(xtask::host_binary())
+            .args(["plugin", "run"])
+            .args(args)
+            .arg("--project")
+            .arg(&project)
+            .arg("--component")
+            .arg(component)
+            .env("WORKBENCH_TOOLS_DIR", xtask::devkit_tools_dir())
+            .output()
+            .expect("runs")
+    };
+    let output = plugin_run(&[
+        "POST",
+        "/visitors",
+        "--json",
+        "--consent",
+        "user.id,user.name",
+        "--header",
+        "content-type: application/json",
+        "--body",
+        body,
+    ]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let ran: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
 
@@ -338,14 +353,7 @@ async fn plugin_run_reports_what_the_server_does() {
     assert!(ran["body"].as_str().is_some_and(|b| b.contains("张伟")), "{ran}");
 
     // A required scope without consent: no response, the reason, exit 1.
-    let refused = Command::new(xtask::host_binary())
-        .args(["plugin", "run", "GET", "/", "--consent", "none", "--project"])
-        .arg(&project)
-        .arg("--component")
-        .arg(component)
-        .env("WORKBENCH_TOOLS_DIR", xtask::devkit_tools_dir())
-        .output()
-        .expect("runs");
+    let refused = plugin_run(&["GET", "/", "--consent", "none"]);
     let stdout = String::from_utf8_lossy(&refused.stdout);
     assert!(!refused.status.success() && stdout.contains("consent required for user.id (not_consented)"), "{stdout}");
     server.stop().await;
@@ -355,7 +363,7 @@ async fn plugin_run_reports_what_the_server_does() {
 /// version and installed on a local workbench; a person consents in the API
 /// and is greeted; an edit of the source (here: a log line, and the log
 /// capability declared) is rebuilt and upgraded to `-dev.2` without a
-/// restart.
+/// restart, and the plugin's log line is printed by the dev server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plugin_dev_rebuilds_republishes_and_streams_logs() {
     use std::io::BufRead as _;
@@ -456,6 +464,7 @@ async fn plugin_dev_rebuilds_republishes_and_streams_logs() {
     std::fs::write(project.join("plugin.toml"), manifest).expect("writes");
     wait_for("deployed dev-loop@0.1.0-dev.2");
     assert_eq!(invoke().await, json!({"name": "张伟", "visits": 2}), "storage and consent survive the upgrade");
+    wait_for("visit 2 of 张伟");
 
     let _ = child.kill();
     let _ = child.wait();

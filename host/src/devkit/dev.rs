@@ -56,10 +56,7 @@ fn with_version(manifest: &str, version: &str) -> anyhow::Result<String> {
 async fn deploy(workbench: &Workbench, project: &Path, n: u32) -> anyhow::Result<String> {
     let manifest = super::read_manifest(project)?;
     let component = super::default_component(project, &manifest);
-    match super::Language::of(project)? {
-        super::Language::Python => super::python::build(project, &manifest, &component)?,
-        super::Language::Rust => super::rust::build(project, &manifest, &component)?,
-    }
+    super::build(project, &manifest, &component)?;
     let version = format!("{}-dev.{n}", manifest.version);
     let text = with_version(&std::fs::read_to_string(project.join("plugin.toml"))?, &version)?;
     let bytes = std::fs::read(&component)?;

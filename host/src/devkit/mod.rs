@@ -357,10 +357,7 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
         PluginCommand::Build { project, out } => {
             let manifest = read_manifest(&project)?;
             let out = out.unwrap_or_else(|| default_component(&project, &manifest));
-            match Language::of(&project)? {
-                Language::Python => python::build(&project, &manifest, &out)?,
-                Language::Rust => rust::build(&project, &manifest, &out)?,
-            }
+            build(&project, &manifest, &out)?;
             let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
             println!("built {} ({} bytes, {}@{})", out.display(), size, manifest.id, manifest.version);
             Ok(ExitCode::SUCCESS)
@@ -373,6 +370,14 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
             };
             Ok(if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+    }
+}
+
+/// Builds the project's component into `out`, in the project's language.
+pub fn build(project: &std::path::Path, manifest: &Manifest, out: &std::path::Path) -> anyhow::Result<()> {
+    match Language::of(project)? {
+        Language::Python => python::build(project, manifest, out),
+        Language::Rust => rust::build(project, manifest, out),
     }
 }
 
