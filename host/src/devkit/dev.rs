@@ -133,7 +133,8 @@ mod tests {
 
     #[test]
     fn a_dev_version_keeps_the_manifest_and_edits_are_seen_outside_build_folders() {
-        let text = "id = \"dev-loop\"\nname = \"X\"\nversion = \"1.2.0\"\n[developer]\nname = \"A\"\ncontact = \"a@b.c\"\n";
+        let text =
+            "id = \"dev-loop\"\nname = \"X\"\nversion = \"1.2.0\"\n[developer]\nname = \"A\"\ncontact = \"a@b.c\"\n";
         let dev = with_version(text, "1.2.0-dev.3").expect("rewrites");
         let manifest = crate::model::manifest::Manifest::from_toml(&dev).expect("valid");
         assert_eq!(manifest.version.to_string(), "1.2.0-dev.3");
