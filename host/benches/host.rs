@@ -41,7 +41,7 @@ fn consents(manifest: &Manifest) -> ConsentSet {
         set.set(
             declaration.scope,
             Consent {
-                purpose: PurposeDigest::of(&declaration.purpose),
+                purpose: PurposeDigest::of_text(&declaration.purpose),
                 separate: true,
                 granted_at_ms: 0,
                 expires_at_ms: None,

@@ -1,6 +1,6 @@
 // Calls to the Workbench API. Every failure becomes an ApiError carrying the
 // server's `error` code and `message` (or a network message).
-import { t } from './i18n.js';
+import { t, currentLang } from './i18n.js';
 import { getSession } from './session.js';
 
 export class ApiError extends Error {
@@ -21,6 +21,8 @@ export async function api(method, path, opts = {}) {
   const headers = new Headers(opts.headers || {});
   const session = getSession();
   if (session && !opts.anonymous) headers.set('authorization', `Bearer ${session.token}`);
+  // Plugins' names, descriptions and purposes come in the page's language when the plugin gives it.
+  if (!headers.has('accept-language')) headers.set('accept-language', currentLang());
   let body = opts.body;
   if (opts.json !== undefined) {
     body = JSON.stringify(opts.json);

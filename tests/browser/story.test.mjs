@@ -397,11 +397,20 @@ test('language: Chinese by default, English on request, kept across reloads', as
   await page.getByRole('heading', { level: 1, name: 'Workbench', exact: true }).waitFor();
   assert.equal(await page.getByRole('link', { name: 'My data' }).count(), 1);
   assert.equal(await page.getByRole('button', { name: 'Sign out' }).count(), 1);
+  // The example plugins give their name, description and purposes in Chinese and English:
+  // the tiles and the consent dialog follow the page's language, and say which it is.
+  const tile = page.getByTestId('tile-site-daily-report');
+  await waitForText(tile.locator('.tile-name'), 'Site daily report');
+  assert.equal(await tile.getAttribute('lang'), 'en');
+  assert.match(await tile.innerText(), /Site staff write today's construction report/);
   await shot(page, 'lang-01-english');
   await page.getByLabel('语言 / Language').selectOption('zh');
   await page.getByRole('heading', { level: 1, name: '工作台', exact: true }).waitFor();
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
   assert.equal(await page.getByRole('link', { name: '我的数据' }).count(), 1);
+  await waitForText(tile.locator('.tile-name'), '工程日报');
+  assert.equal(await tile.getAttribute('lang'), 'zh');
+  assert.match(await tile.innerText(), /现场人员填写当天的施工日报/);
   // The header names the signed-in person's company.
   await page.getByText('企业：红圈示范工程有限公司').waitFor();
 });

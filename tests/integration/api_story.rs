@@ -190,7 +190,7 @@ on_both_databases! {
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
 
         // Upgrade with a new optional scope: only that scope is asked for; the plugin keeps running.
-        let extra = "\n[[scopes]]\nscope = \"org.department\"\npurpose = \"Print your department on the report.\"\n";
+        let extra = "\n[[scopes]]\nscope = \"org.department\"\npurpose = { zh = \"在日报上写明你的部门。\", en = \"Print your department on the report.\" }\n";
         let v2 = server.publish(&dev, &manifest("0.2.0", extra), daily_report_component(), None).await;
         assert_eq!(v2.status, StatusCode::CREATED, "{}", v2.text);
         let li_na = server.demo_token("li.na", MEMBER);

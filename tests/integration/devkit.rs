@@ -265,12 +265,15 @@ fn the_manifest_schema_agrees_with_the_host() {
         workbench_host::model::manifest::Manifest::from_toml(text).unwrap_or_else(|e| panic!("{what}: {e}"));
     }
 
-    let good = &manifests[0].1;
+    let good = &manifests.iter().find(|(_, text)| text.contains("purpose = \"")).expect("a manifest in one language").1;
+    let bilingual = &manifests.iter().find(|(_, text)| text.contains("name = { zh = ")).expect("a manifest in two").1;
     let bad = [
         good.replacen("id = \"", "id = \"X_", 1),
         good.replacen("scope = \"", "scope = \"user.salary", 1).replacen("user.salary", "user.salary\"\n#", 1),
         format!("homepage = \"https://x.example\"\n{good}"),
         good.replacen("purpose = \"", "purpose = \"ab\"\n#", 1),
+        bilingual.replacen("name = { zh = ", "name = { chinese = ", 1),
+        bilingual.replacen("name = { zh = ", "name = { zh = 3, ja = ", 1),
     ];
     for text in &bad {
         assert!(!validator.is_valid(&as_json(text)), "the schema accepts:\n{text}");

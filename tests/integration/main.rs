@@ -11,6 +11,7 @@ mod contract;
 mod crash;
 mod devkit;
 mod hostile;
+mod languages;
 mod plugins;
 mod python_plugin;
 mod server;

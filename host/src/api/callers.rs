@@ -2,7 +2,8 @@
 //! handler that takes [`Admin`], [`Developer`], [`Member`] or
 //! [`DirectoryMember`] runs only for a caller with that role (else 403),
 //! checked before its body is read; [`PluginId`] is a path's `{id}` that is
-//! a plugin id (else 404, as for an id no plugin has).
+//! a plugin id (else 404, as for an id no plugin has); [`CallerLanguages`]
+//! the languages the caller reads.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -12,6 +13,7 @@ use super::auth::Caller;
 use super::error::{ApiError, ApiPath};
 use crate::model::directory::Role;
 use crate::model::manifest::valid_plugin_id;
+use crate::model::text::Languages;
 
 async fn with_role(parts: &mut Parts, state: &AppState, role: Role) -> Result<Caller, ApiError> {
     let caller = Caller::from_request_parts(parts, state).await?;
@@ -87,4 +89,31 @@ impl<S: Send + Sync> FromRequestParts<S> for PluginId {
         }
         Ok(Self(id))
     }
+}
+
+/// The languages the caller reads, best first, from `Accept-Language`
+/// (none when it is absent or unreadable: a plugin's texts are then shown in
+/// its primary language). Never refuses a request.
+#[derive(Debug, Clone, Default)]
+pub struct CallerLanguages(pub Languages);
+
+impl<S: Send + Sync> FromRequestParts<S> for CallerLanguages {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        Ok(Self(header.map(Languages::parse).unwrap_or_default()))
+    }
+}
+
+/// The `Accept-Language` header as the API documents it (read by [`CallerLanguages`]).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct AcceptLanguage {
+    /// The languages the caller reads, e.g. `en` or `zh-CN,zh;q=0.9,en;q=0.8`: a
+    /// plugin's name, description and purposes are shown in the best of them
+    /// the plugin gives, else in the plugin's primary language.
+    #[serde(rename = "Accept-Language")]
+    #[expect(dead_code, reason = "documents the header; CallerLanguages reads it")]
+    accept_language: Option<String>,
 }

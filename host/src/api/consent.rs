@@ -8,9 +8,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Caller;
-use super::callers::{DirectoryMember, PluginId};
+use super::callers::{AcceptLanguage, CallerLanguages, DirectoryMember, PluginId};
 use super::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
 use super::{AppState, detached};
+use crate::model::text::ShowIn;
 use crate::scope::Scope;
 use crate::service::Disclosure;
 use crate::service::consent::MyPlugin;
@@ -20,22 +21,28 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The plugins I see, and whether each runs for me.
-#[utoipa::path(get, path = "/me/plugins", tag = "me", responses((status = 200, body = Vec<MyPlugin>), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/me/plugins", tag = "me", params(AcceptLanguage), responses((status = 200, body = Vec<MyPlugin>), (status = 403, body = ErrorBody)))]
 async fn my_plugins(
     State(state): State<AppState>,
     DirectoryMember(caller): DirectoryMember,
+    CallerLanguages(prefs): CallerLanguages,
 ) -> ApiResult<Json<Vec<MyPlugin>>> {
-    Ok(Json(state.workbench.my_plugins(&caller.tenant, &caller.member).await?))
+    let mut plugins = state.workbench.my_plugins(&caller.tenant, &caller.member).await?;
+    plugins.show_in(&prefs);
+    Ok(Json(plugins))
 }
 
 /// The disclosure: who receives which of my fields, for what, and what I am asked now.
-#[utoipa::path(get, path = "/me/plugins/{id}/consent", tag = "me", params(("id" = String, Path, description = "Plugin id", example = "site-daily-report")), responses((status = 200, body = Disclosure), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/me/plugins/{id}/consent", tag = "me", params(("id" = String, Path, description = "Plugin id", example = "site-daily-report"), AcceptLanguage), responses((status = 200, body = Disclosure), (status = 404, body = ErrorBody)))]
 async fn disclosure(
     State(state): State<AppState>,
     DirectoryMember(caller): DirectoryMember,
     PluginId(id): PluginId,
+    CallerLanguages(prefs): CallerLanguages,
 ) -> ApiResult<Json<Disclosure>> {
-    Ok(Json(state.workbench.disclosure(&caller.tenant, &caller.member, &id).await?))
+    let mut disclosure = state.workbench.disclosure(&caller.tenant, &caller.member, &id).await?;
+    disclosure.show_in(&prefs);
+    Ok(Json(disclosure))
 }
 
 /// Consent to scopes.
@@ -50,17 +57,20 @@ struct ConsentBody {
 }
 
 /// Consent to some of a plugin's scopes.
-#[utoipa::path(put, path = "/me/plugins/{id}/consent", tag = "me", params(("id" = String, Path, description = "Plugin id", example = "site-daily-report")), request_body = ConsentBody, responses((status = 200, body = Disclosure), (status = 422, body = ErrorBody)))]
+#[utoipa::path(put, path = "/me/plugins/{id}/consent", tag = "me", params(("id" = String, Path, description = "Plugin id", example = "site-daily-report"), AcceptLanguage), request_body = ConsentBody, responses((status = 200, body = Disclosure), (status = 422, body = ErrorBody)))]
 async fn consent(
     State(state): State<AppState>,
     DirectoryMember(Caller { tenant, member, .. }): DirectoryMember,
     PluginId(id): PluginId,
+    CallerLanguages(prefs): CallerLanguages,
     ApiJson(body): ApiJson<ConsentBody>,
 ) -> ApiResult<Json<Disclosure>> {
     let consent = move |wb: std::sync::Arc<crate::service::Workbench>| async move {
         wb.consent(&tenant, &member, &id, &body.scopes, &body.sensitive).await
     };
-    Ok(Json(detached(&state, consent).await?))
+    let mut disclosure = detached(&state, consent).await?;
+    disclosure.show_in(&prefs);
+    Ok(Json(disclosure))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -72,11 +82,12 @@ struct WithdrawQuery {
 }
 
 /// Withdraw consent (all, or the listed scopes); what the plugin stored about me is deleted.
-#[utoipa::path(delete, path = "/me/plugins/{id}/consent", tag = "me", params(("id" = String, Path, description = "Plugin id", example = "site-daily-report"), WithdrawQuery), responses((status = 200, body = Disclosure), (status = 422, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/me/plugins/{id}/consent", tag = "me", params(("id" = String, Path, description = "Plugin id", example = "site-daily-report"), WithdrawQuery, AcceptLanguage), responses((status = 200, body = Disclosure), (status = 422, body = ErrorBody)))]
 async fn withdraw(
     State(state): State<AppState>,
     DirectoryMember(Caller { tenant, member, .. }): DirectoryMember,
     PluginId(id): PluginId,
+    CallerLanguages(prefs): CallerLanguages,
     ApiQuery(query): ApiQuery<WithdrawQuery>,
 ) -> ApiResult<Json<Disclosure>> {
     let scopes = query
@@ -92,5 +103,7 @@ async fn withdraw(
     let withdraw = move |wb: std::sync::Arc<crate::service::Workbench>| async move {
         wb.withdraw(&tenant, &member, &id, scopes.as_deref()).await
     };
-    Ok(Json(detached(&state, withdraw).await?))
+    let mut disclosure = detached(&state, withdraw).await?;
+    disclosure.show_in(&prefs);
+    Ok(Json(disclosure))
 }

@@ -8,9 +8,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Caller;
-use super::callers::{Admin, PluginId};
+use super::callers::{AcceptLanguage, Admin, CallerLanguages, PluginId};
 use super::error::{ApiJson, ApiQuery, ApiResult, ErrorBody};
 use super::{AppState, detached};
+use crate::model::text::ShowIn;
 use crate::scope::Scope;
 use crate::service::DeletionReceipt;
 use crate::service::installations::{InstallRequest, InstallationView, Preview};
@@ -46,9 +47,15 @@ struct PreviewQuery {
 }
 
 /// The tenant's installations.
-#[utoipa::path(get, path = "/workbench/plugins", tag = "workbench", responses((status = 200, body = Vec<InstallationView>), (status = 403, body = ErrorBody)))]
-async fn list(State(state): State<AppState>, Admin(caller): Admin) -> ApiResult<Json<Vec<InstallationView>>> {
-    Ok(Json(state.workbench.installations(&caller.tenant).await?))
+#[utoipa::path(get, path = "/workbench/plugins", tag = "workbench", params(AcceptLanguage), responses((status = 200, body = Vec<InstallationView>), (status = 403, body = ErrorBody)))]
+async fn list(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    CallerLanguages(prefs): CallerLanguages,
+) -> ApiResult<Json<Vec<InstallationView>>> {
+    let mut installations = state.workbench.installations(&caller.tenant).await?;
+    installations.show_in(&prefs);
+    Ok(Json(installations))
 }
 
 /// Install, upgrade or change the grant and visible range of a plugin.

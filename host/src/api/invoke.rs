@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::callers::{Member, PluginId};
+use super::callers::{AcceptLanguage, CallerLanguages, Member, PluginId};
 use super::error::{ApiError, ApiJson, ApiResult, ErrorBody};
 use crate::runtime::{LogLine, Request};
 
@@ -100,7 +100,7 @@ impl InvokeBody {
     post,
     path = "/me/plugins/{id}/invoke",
     tag = "me",
-    params(("id" = String, Path, description = "Plugin id", example = "site-daily-report")),
+    params(("id" = String, Path, description = "Plugin id", example = "site-daily-report"), AcceptLanguage),
     request_body = InvokeBody,
     responses(
         (status = 200, body = InvokeResult),
@@ -118,11 +118,13 @@ async fn invoke(
     State(state): State<AppState>,
     Member(caller): Member,
     PluginId(id): PluginId,
+    CallerLanguages(prefs): CallerLanguages,
     ApiJson(body): ApiJson<InvokeBody>,
 ) -> ApiResult<Json<InvokeResult>> {
     // The directory is checked with the installation and the consents, in one query.
     let request = body.into_request()?;
-    let done = state.workbench.invoke(&caller.tenant, &caller.member, &id, request).await?;
+    let done =
+        state.workbench.invoke(&caller.tenant, &caller.member, &id, request).await.map_err(|e| e.shown_in(&prefs))?;
     let (body, body_base64) = match String::from_utf8(done.response.body) {
         Ok(text) => (Some(text), None),
         Err(e) => (None, Some(base64::engine::general_purpose::STANDARD.encode(e.into_bytes()))),

@@ -8,9 +8,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Caller;
-use super::callers::{Developer, PluginId};
+use super::callers::{AcceptLanguage, CallerLanguages, Developer, PluginId};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::{AppState, detached};
+use crate::model::text::ShowIn;
 use crate::service::Published;
 use crate::service::registry::{CatalogueEntry, ComponentSignature};
 
@@ -118,9 +119,15 @@ async fn publish(
 }
 
 /// The catalogue: every published plugin and its versions.
-#[utoipa::path(get, path = "/plugins", tag = "registry", responses((status = 200, body = Vec<CatalogueEntry>)))]
-async fn catalogue(State(state): State<AppState>, _caller: Caller) -> ApiResult<Json<Vec<CatalogueEntry>>> {
-    Ok(Json(state.workbench.catalogue().await?))
+#[utoipa::path(get, path = "/plugins", tag = "registry", params(AcceptLanguage), responses((status = 200, body = Vec<CatalogueEntry>)))]
+async fn catalogue(
+    State(state): State<AppState>,
+    _caller: Caller,
+    CallerLanguages(prefs): CallerLanguages,
+) -> ApiResult<Json<Vec<CatalogueEntry>>> {
+    let mut entries = state.workbench.catalogue().await?;
+    entries.show_in(&prefs);
+    Ok(Json(entries))
 }
 
 /// One plugin of the catalogue.
@@ -128,13 +135,16 @@ async fn catalogue(State(state): State<AppState>, _caller: Caller) -> ApiResult<
     get,
     path = "/plugins/{id}",
     tag = "registry",
-    params(("id" = String, Path, description = "Plugin id", example = "site-daily-report")),
+    params(("id" = String, Path, description = "Plugin id", example = "site-daily-report"), AcceptLanguage),
     responses((status = 200, body = CatalogueEntry), (status = 404, body = ErrorBody))
 )]
 async fn catalogue_entry(
     State(state): State<AppState>,
     _caller: Caller,
     PluginId(id): PluginId,
+    CallerLanguages(prefs): CallerLanguages,
 ) -> ApiResult<Json<CatalogueEntry>> {
-    Ok(Json(state.workbench.catalogue_entry(&id).await?))
+    let mut entry = state.workbench.catalogue_entry(&id).await?;
+    entry.show_in(&prefs);
+    Ok(Json(entry))
 }

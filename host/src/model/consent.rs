@@ -1,6 +1,7 @@
 //! Consent: what a person agreed to, per scope and purpose, and what a
 //! plugin version may ask for in a tenant (the gate's inputs).
 
+use crate::model::text::Text;
 use crate::scope::{Scope, ScopeSet};
 
 /// A short digest of the purpose text a scope was declared with: consent is
@@ -15,6 +16,29 @@ impl PurposeDigest {
         let hash = Sha256::new().chain_update(b"workbench.purpose.v1\0").chain_update(purpose.as_bytes()).finalize();
         let mut digest = [0; 16];
         digest.copy_from_slice(&hash[..16]);
+        Self(digest)
+    }
+
+    /// The digest of a purpose given once or per language. A purpose given
+    /// once digests as [`PurposeDigest::of`] its text; one given per language
+    /// digests every language and text (in the order of the tags), so a
+    /// changed translation is a changed purpose too.
+    pub fn of_text(purpose: &Text) -> Self {
+        if purpose.is_plain() {
+            return Self::of(purpose.primary());
+        }
+        use sha2::{Digest, Sha256};
+        let mut texts: Vec<(String, &str)> = purpose.texts().map(|(l, t)| (l.to_ascii_lowercase(), t)).collect();
+        texts.sort_unstable();
+        let mut hasher = Sha256::new().chain_update(b"workbench.purpose.v2\0");
+        for (language, text) in texts {
+            hasher.update(language.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(text.as_bytes());
+            hasher.update(b"\0");
+        }
+        let mut digest = [0; 16];
+        digest.copy_from_slice(&hasher.finalize()[..16]);
         Self(digest)
     }
 

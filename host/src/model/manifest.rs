@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::model::consent::{PluginPolicy, PurposeDigest};
+use crate::model::text::Text;
 use crate::scope::{Scope, ScopeSet};
 
 /// A plugin version's manifest.
@@ -14,13 +15,13 @@ use crate::scope::{Scope, ScopeSet};
 pub struct Manifest {
     /// Plugin id: lower-case letters, digits and `-`, 2 to 63 characters, starting with a letter.
     pub id: String,
-    /// Display name.
-    pub name: String,
+    /// Display name: one string, or one per language (`{ zh = "…", en = "…" }`).
+    pub name: Text,
     /// Semantic version of this release.
     pub version: semver::Version,
-    /// What the plugin does, shown in the catalogue.
+    /// What the plugin does, shown in the catalogue; one string or one per language.
     #[serde(default)]
-    pub description: String,
+    pub description: Text,
     /// Who receives the data.
     pub developer: Developer,
     /// The scopes the plugin asks for.
@@ -44,8 +45,9 @@ pub struct Developer {
 pub struct ScopeDeclaration {
     /// The scope, from the catalogue.
     pub scope: Scope,
-    /// Why the plugin needs it, in words the person understands.
-    pub purpose: String,
+    /// Why the plugin needs it, in words the person understands; one
+    /// string or one per language.
+    pub purpose: Text,
     /// Without it the plugin cannot run for the person.
     #[serde(default)]
     pub required: bool,
@@ -74,6 +76,20 @@ pub enum ManifestError {
     /// A purpose is too short to tell the person anything, or too long.
     #[error("the purpose of scope {0} must be 4 to 500 characters")]
     BadPurpose(Scope),
+    /// Texts given per language do not all give the same languages, so a
+    /// person would read part of the disclosure in another language.
+    #[error(
+        "{field} is {given} but the manifest's other texts are given in {expected}: give every text in the same \
+         languages (only the name may stay one string, the same in every language)"
+    )]
+    Languages {
+        /// Which text.
+        field: String,
+        /// How it is given: `given in zh` or `one string`.
+        given: String,
+        /// The languages of the first text given per language.
+        expected: String,
+    },
 }
 
 fn text(field: &'static str, value: &str, max: usize) -> Result<(), ManifestError> {
@@ -82,6 +98,10 @@ fn text(field: &'static str, value: &str, max: usize) -> Result<(), ManifestErro
         return Err(ManifestError::BadText { field, max });
     }
     Ok(())
+}
+
+fn listed(languages: &[&str]) -> String {
+    languages.join(", ")
 }
 
 /// A plugin id: 2 to 63 characters of a-z, 0-9 and `-`, starting with a letter.
@@ -104,8 +124,10 @@ impl Manifest {
         if !valid_plugin_id(&self.id) {
             return Err(ManifestError::BadId(self.id.clone()));
         }
-        text("name", &self.name, 64)?;
-        if self.description.chars().count() > 2000 {
+        for (_, name) in self.name.texts() {
+            text("name", name, 64)?;
+        }
+        if self.description.texts().any(|(_, d)| d.chars().count() > 2000) {
             return Err(ManifestError::BadText { field: "description", max: 2000 });
         }
         text("developer.name", &self.developer.name, 128)?;
@@ -115,12 +137,46 @@ impl Manifest {
             if !seen.insert(declaration.scope) {
                 return Err(ManifestError::DuplicateScope(declaration.scope));
             }
-            let len = declaration.purpose.trim().chars().count();
-            if !(4..=500).contains(&len) {
-                return Err(ManifestError::BadPurpose(declaration.scope));
+            for (_, purpose) in declaration.purpose.texts() {
+                if !(4..=500).contains(&purpose.trim().chars().count()) {
+                    return Err(ManifestError::BadPurpose(declaration.scope));
+                }
+            }
+        }
+        let expected = self.languages();
+        let mut sorted_expected = expected.clone();
+        sorted_expected.sort_unstable();
+        for (field, text) in self.readable_texts() {
+            let mut languages: Vec<&str> = text.languages().collect();
+            languages.sort_unstable();
+            let given = if text.is_plain() {
+                // One string is fine for a name (a brand reads the same
+                // everywhere) and for an empty description; not for what
+                // people must understand before they consent.
+                let exempt = expected.is_empty() || field == "name" || text.primary().is_empty();
+                (!exempt).then(|| "one string".to_owned())
+            } else {
+                (languages != sorted_expected)
+                    .then(|| format!("given in {}", listed(&text.languages().collect::<Vec<_>>())))
+            };
+            if let Some(given) = given {
+                return Err(ManifestError::Languages { field, given, expected: listed(&expected) });
             }
         }
         Ok(())
+    }
+
+    /// Every text people read, with its field's name in the manifest.
+    fn readable_texts(&self) -> impl Iterator<Item = (String, &Text)> {
+        [("name".to_owned(), &self.name), ("description".to_owned(), &self.description)]
+            .into_iter()
+            .chain(self.scopes.iter().map(|d| (format!("the purpose of {}", d.scope), &d.purpose)))
+    }
+
+    /// The languages the manifest's texts are given in, primary first (those
+    /// of the first text given per language); empty when every text is one string.
+    pub fn languages(&self) -> Vec<&str> {
+        self.readable_texts().find(|(_, t)| !t.is_plain()).map(|(_, t)| t.languages().collect()).unwrap_or_default()
     }
 
     /// The scopes declared.
@@ -144,7 +200,7 @@ impl Manifest {
             ..PluginPolicy::default()
         };
         for declaration in &self.scopes {
-            policy.purposes[declaration.scope.index()] = PurposeDigest::of(&declaration.purpose);
+            policy.purposes[declaration.scope.index()] = PurposeDigest::of_text(&declaration.purpose);
         }
         policy
     }
@@ -209,5 +265,40 @@ purpose = "call back"
             let error = Manifest::from_toml(&GOOD.replacen(from, to, 1)).expect_err(to).to_string();
             assert!(error.contains(want), "{to}: {error}");
         }
+    }
+
+    #[test]
+    fn texts_per_language_give_the_same_languages_and_digest_every_one() {
+        let both = GOOD
+            .replacen("name = \"工程日报\"", "name = { zh = \"工程日报\", en = \"Site daily report\" }", 1)
+            .replacen("purpose = \"call back\"", "purpose = { zh = \"回电给你\", en = \"call back\" }", 1);
+        let error = Manifest::from_toml(&both).expect_err("the other purpose is English only").to_string();
+        assert!(
+            error.contains("the purpose of user.id is one string but the manifest's other texts are given in zh, en"),
+            "{error}"
+        );
+        let both = both.replacen(
+            "purpose = \"identify the reporter\"",
+            "purpose = { en = \"identify the reporter\", zh = \"识别填报人\" }",
+            1,
+        );
+        let manifest = Manifest::from_toml(&both).expect("every table gives zh and en, in any order");
+        assert_eq!(manifest.languages(), ["zh", "en"], "the first table's order");
+        assert_eq!(manifest.declaration(Scope::UserId).expect("declared").purpose.primary(), "identify the reporter");
+        let plain = Manifest::from_toml(GOOD).expect("valid");
+        assert!(plain.languages().is_empty());
+
+        // A purpose given once keeps the digest it always had; given per
+        // language, every translation counts and the order does not.
+        let digest = |m: &Manifest, s: Scope| m.policy(ScopeSet::default()).purposes[s.index()];
+        assert_eq!(digest(&plain, Scope::UserPhone), PurposeDigest::of("call back"));
+        assert_ne!(digest(&manifest, Scope::UserPhone), digest(&plain, Scope::UserPhone));
+        let reordered =
+            both.replacen("{ zh = \"回电给你\", en = \"call back\" }", "{ en = \"call back\", zh = \"回电给你\" }", 1);
+        let reordered = Manifest::from_toml(&reordered).expect("valid");
+        assert_eq!(digest(&reordered, Scope::UserPhone), digest(&manifest, Scope::UserPhone));
+        let retranslated = both.replacen("zh = \"回电给你\"", "zh = \"给你回电话\"", 1);
+        let retranslated = Manifest::from_toml(&retranslated).expect("valid");
+        assert_ne!(digest(&retranslated, Scope::UserPhone), digest(&manifest, Scope::UserPhone));
     }
 }

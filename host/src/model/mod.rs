@@ -10,6 +10,7 @@
 //! - [`manifest`]: a plugin version's `plugin.toml`
 //! - [`registry`]: published plugin versions
 //! - [`settings`]: a tenant's retention settings
+//! - [`text`]: a plugin's texts in one or more languages, and the caller's languages
 
 pub mod audit;
 pub mod consent;
@@ -18,3 +19,4 @@ pub mod installation;
 pub mod manifest;
 pub mod registry;
 pub mod settings;
+pub mod text;

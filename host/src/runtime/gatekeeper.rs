@@ -108,7 +108,7 @@ impl Gatekeeper {
         outcome: Outcome,
         reason: Option<String>,
     ) -> AuditEvent {
-        let purpose = scope.and_then(|s| self.call.manifest.declaration(s)).map(|d| d.purpose.clone());
+        let purpose = scope.and_then(|s| self.call.manifest.declaration(s)).map(|d| d.purpose.primary().to_owned());
         AuditEvent {
             subject: Some(self.call.member.clone()),
             scope: scope.map(|s| s.as_str().to_owned()),

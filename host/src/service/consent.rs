@@ -3,13 +3,14 @@
 
 use serde::Serialize;
 
-use super::registry::DeclaredScope;
+use super::registry::{DeclaredScope, languages};
 use super::{Actor, LoadedVersion, ServiceError, ServiceResult, Workbench, scope_list};
 use crate::gate::{self, Denial};
 use crate::model::audit::{Action, Outcome};
 use crate::model::consent::{Consent, ConsentSet, PluginPolicy, PurposeDigest};
 use crate::model::installation::Installation;
 use crate::model::manifest::Developer;
+use crate::model::text::{Languages, ShowIn, Shown, choose};
 use crate::scope::{Scope, ScopeSet};
 use crate::store::StoreError;
 
@@ -51,11 +52,20 @@ pub struct Disclosure {
     /// Plugin id.
     pub plugin: String,
     /// Display name.
-    pub name: String,
+    #[schema(value_type = String)]
+    pub name: Shown,
     /// Installed version.
     pub version: String,
     /// What it does.
-    pub description: String,
+    #[schema(value_type = String)]
+    pub description: Shown,
+    /// The languages the plugin's texts are given in, primary first (empty:
+    /// one text for every language).
+    pub languages: Vec<String>,
+    /// The language the name, description and purposes are shown in: the
+    /// caller's (`Accept-Language`) when the plugin gives it, else the
+    /// plugin's primary; `null` when its texts are one for every language.
+    pub lang: Option<String>,
     /// Who receives the data.
     #[schema(value_type = Object)]
     pub recipient: Developer,
@@ -76,15 +86,42 @@ pub struct MyPlugin {
     /// Plugin id.
     pub plugin: String,
     /// Display name.
-    pub name: String,
+    #[schema(value_type = String)]
+    pub name: Shown,
     /// Installed version.
     pub version: String,
     /// What it does.
-    pub description: String,
+    #[schema(value_type = String)]
+    pub description: Shown,
+    /// The languages the plugin's texts are given in, primary first.
+    pub languages: Vec<String>,
+    /// The language `name` and `description` are shown in (as in [`Disclosure`]).
+    pub lang: Option<String>,
     /// Whether it runs for the member now.
     pub usable: bool,
     /// What the member is asked about.
     pub asking: Vec<Scope>,
+}
+
+impl ShowIn for Disclosure {
+    fn show_in(&mut self, prefs: &Languages) {
+        let lang = choose(&self.languages, prefs);
+        self.name.show(lang);
+        self.description.show(lang);
+        for scope in &mut self.scopes {
+            scope.declared.purpose.show(lang);
+        }
+        self.lang = lang.map(str::to_owned);
+    }
+}
+
+impl ShowIn for MyPlugin {
+    fn show_in(&mut self, prefs: &Languages) {
+        let lang = choose(&self.languages, prefs);
+        self.name.show(lang);
+        self.description.show(lang);
+        self.lang = lang.map(str::to_owned);
+    }
 }
 
 fn state(scope: Scope, policy: &PluginPolicy, consents: &ConsentSet, now: i64) -> ScopeState {
@@ -125,11 +162,14 @@ pub(crate) fn disclosure(
         .collect();
     let missing_required: Vec<Scope> =
         gate::missing_required(&policy, consents, now).into_iter().map(|(scope, _)| scope).collect();
+    let languages = languages(manifest);
     Disclosure {
         plugin: manifest.id.clone(),
-        name: manifest.name.clone(),
+        name: Shown::new(&manifest.name),
         version: manifest.version.to_string(),
-        description: manifest.description.clone(),
+        description: Shown::new(&manifest.description),
+        lang: languages.first().cloned(),
+        languages,
         recipient: manifest.developer.clone(),
         scopes,
         asking,
@@ -163,6 +203,8 @@ impl Workbench {
                 name: d.name,
                 version: d.version,
                 description: d.description,
+                languages: d.languages,
+                lang: d.lang,
                 usable: d.usable,
                 asking: d.asking,
             });
@@ -222,7 +264,7 @@ impl Workbench {
                 )));
             }
             let consent = Consent {
-                purpose: PurposeDigest::of(&declaration.purpose),
+                purpose: PurposeDigest::of_text(&declaration.purpose),
                 separate: scope.is_sensitive(),
                 granted_at_ms: now,
                 expires_at_ms: None,

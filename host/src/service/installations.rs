@@ -8,6 +8,7 @@ use crate::gate;
 use crate::model::audit::{Action, AuditEvent, Outcome};
 use crate::model::directory::MemberProfile;
 use crate::model::installation::{Installation, InstallationState};
+use crate::model::text::{Languages, ShowIn, Shown, choose};
 use crate::scope::{Scope, ScopeSet};
 
 /// An installation as the admin sees it.
@@ -16,7 +17,12 @@ pub struct InstallationView {
     /// Plugin id.
     pub plugin: String,
     /// Display name of the installed version.
-    pub name: String,
+    #[schema(value_type = String)]
+    pub name: Shown,
+    /// The languages the installed version's texts are given in, primary first.
+    pub languages: Vec<String>,
+    /// The language `name` is shown in (`null`: one text for every language).
+    pub lang: Option<String>,
     /// Installed version.
     pub version: String,
     /// Scopes the admin granted.
@@ -28,6 +34,14 @@ pub struct InstallationView {
     /// enabled or disabled.
     #[schema(value_type = String)]
     pub state: InstallationState,
+}
+
+impl ShowIn for InstallationView {
+    fn show_in(&mut self, prefs: &Languages) {
+        let lang = choose(&self.languages, prefs);
+        self.name.show(lang);
+        self.lang = lang.map(str::to_owned);
+    }
 }
 
 /// One scope in a preview.
@@ -109,9 +123,12 @@ impl Workbench {
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("plugin {} is not published", installation.plugin)))?
             .release;
+        let languages = super::registry::languages(&release.manifest);
         Ok(InstallationView {
             plugin: installation.plugin,
-            name: release.manifest.name.clone(),
+            name: Shown::new(&release.manifest.name),
+            lang: languages.first().cloned(),
+            languages,
             version: installation.version,
             granted_scopes: installation.granted.iter().collect(),
             declared_scopes: release.manifest.declared().iter().collect(),

@@ -96,6 +96,16 @@ impl ServiceError {
     pub fn not_a_member() -> Self {
         ServiceError::Forbidden("you are not a member of this workbench".into())
     }
+
+    /// The error with the plugin's texts it carries (a disclosure) shown in
+    /// the language of `prefs`.
+    pub fn shown_in(mut self, prefs: &crate::model::text::Languages) -> Self {
+        use crate::model::text::ShowIn;
+        if let ServiceError::ConsentRequired { disclosure, .. } = &mut self {
+            disclosure.show_in(prefs);
+        }
+        self
+    }
 }
 
 impl From<StoreError> for ServiceError {

@@ -11,6 +11,7 @@ use super::{Actor, ServiceError, ServiceResult, Workbench};
 use crate::model::audit::Action;
 use crate::model::manifest::{Developer, Manifest, ScopeDeclaration};
 use crate::model::registry::{PluginRelease, PluginVersion, Publisher};
+use crate::model::text::{Languages, ShowIn, Shown, choose};
 use crate::runtime::cache::Import;
 use crate::scope::{Scope, ScopeSet};
 
@@ -55,8 +56,9 @@ pub struct DeclaredScope {
     pub field: &'static str,
     /// basic_info, basic_permissions or capability.
     pub category: &'static str,
-    /// Why the plugin asks.
-    pub purpose: String,
+    /// Why the plugin asks (in the language of the response's `lang`).
+    #[schema(value_type = String)]
+    pub purpose: Shown,
     /// Without it the plugin does not run.
     pub required: bool,
     /// Needs separate consent.
@@ -78,6 +80,11 @@ pub struct CatalogueVersion {
     pub published_at_ms: i64,
     /// The scopes it asks for.
     pub scopes: Vec<DeclaredScope>,
+    /// The languages its texts are given in, primary first (empty: one
+    /// text for every language).
+    pub languages: Vec<String>,
+    /// The language its purposes are shown in (`null`: one text for every language).
+    pub lang: Option<String>,
 }
 
 /// A plugin in the catalogue: its latest version's details and every version.
@@ -86,9 +93,11 @@ pub struct CatalogueEntry {
     /// Plugin id.
     pub id: String,
     /// Display name (latest version).
-    pub name: String,
+    #[schema(value_type = String)]
+    pub name: Shown,
     /// What it does (latest version).
-    pub description: String,
+    #[schema(value_type = String)]
+    pub description: Shown,
     /// Who receives the data.
     #[schema(value_type = Object)]
     pub developer: Developer,
@@ -96,6 +105,37 @@ pub struct CatalogueEntry {
     pub latest: String,
     /// Every version, oldest first.
     pub versions: Vec<CatalogueVersion>,
+    /// The languages the latest version's texts are given in, primary
+    /// first (empty: one text for every language).
+    pub languages: Vec<String>,
+    /// The language `name` and `description` are shown in (`null`: one
+    /// text for every language).
+    pub lang: Option<String>,
+}
+
+impl ShowIn for CatalogueEntry {
+    fn show_in(&mut self, prefs: &Languages) {
+        let lang = choose(&self.languages, prefs);
+        self.name.show(lang);
+        self.description.show(lang);
+        self.lang = lang.map(str::to_owned);
+        self.versions.show_in(prefs);
+    }
+}
+
+impl ShowIn for CatalogueVersion {
+    fn show_in(&mut self, prefs: &Languages) {
+        let lang = choose(&self.languages, prefs);
+        for scope in &mut self.scopes {
+            scope.purpose.show(lang);
+        }
+        self.lang = lang.map(str::to_owned);
+    }
+}
+
+/// A manifest's languages, primary first, as responses carry them.
+pub(crate) fn languages(manifest: &Manifest) -> Vec<String> {
+    manifest.languages().into_iter().map(str::to_owned).collect()
 }
 
 impl DeclaredScope {
@@ -106,7 +146,7 @@ impl DeclaredScope {
             scope,
             field: scope.field(),
             category: scope.category(),
-            purpose: declaration.purpose.clone(),
+            purpose: Shown::new(&declaration.purpose),
             required: declaration.required,
             sensitive: scope.is_sensitive(),
         }
@@ -120,10 +160,13 @@ pub(crate) fn catalogue_scopes(manifest: &Manifest) -> Vec<DeclaredScope> {
 
 fn entry(releases: Vec<PluginRelease>) -> Option<CatalogueEntry> {
     let latest = releases.iter().max_by(|a, b| a.manifest.version.cmp(&b.manifest.version))?.manifest.clone();
+    let latest_languages = languages(&latest);
     Some(CatalogueEntry {
         id: latest.id.clone(),
-        name: latest.name.clone(),
-        description: latest.description.clone(),
+        name: Shown::new(&latest.name),
+        description: Shown::new(&latest.description),
+        lang: latest_languages.first().cloned(),
+        languages: latest_languages,
         developer: latest.developer.clone(),
         latest: latest.version.to_string(),
         versions: releases
@@ -135,6 +178,8 @@ fn entry(releases: Vec<PluginRelease>) -> Option<CatalogueEntry> {
                 signed_by: r.signed_by.clone(),
                 published_at_ms: r.published_at_ms,
                 scopes: catalogue_scopes(&r.manifest),
+                lang: r.manifest.languages().first().map(|l| (*l).to_owned()),
+                languages: languages(&r.manifest),
             })
             .collect(),
     })

@@ -31,7 +31,7 @@ export function askConsent(disclosure) {
           h('span', { class: 'scope-field' }, fieldLabel(s)), ' ', h('code', { class: 'scope-code' }, s.scope),
           s.required ? badge(t('consent.required'), 'warn') : badge(t('consent.optional'), 'neutral'),
           s.state !== 'not_consented' ? badge(stateLabel(s.state), s.state === 'consented' ? 'ok' : 'neutral') : null),
-        h('p', { class: 'scope-purpose', id: `${id}-purpose` }, h('span', { class: 'muted' }, t('consent.purpose')), s.purpose)));
+        h('p', { class: 'scope-purpose', id: `${id}-purpose` }, h('span', { class: 'muted' }, t('consent.purpose')), h('span', { lang: d.lang || undefined }, s.purpose))));
   };
 
   const { done } = openDialog({
@@ -45,7 +45,7 @@ export function askConsent(disclosure) {
           h('span', { class: 'muted' }, t('consent.recipient')), ' ',
           h('strong', {}, d.recipient && d.recipient.name ? d.recipient.name : '—'),
           d.recipient && d.recipient.contact ? h('span', {}, ' · ', t('consent.contact'), ' ', h('span', { class: 'contact' }, d.recipient.contact)) : null),
-        h('p', { class: 'muted' }, d.description, ' ', h('span', {}, `(${t('common.version')} ${d.version})`)),
+        h('p', { class: 'muted' }, h('span', { lang: d.lang || undefined }, d.description), ' ', h('span', {}, `(${t('common.version')} ${d.version})`)),
         h('p', {}, t('consent.intro')),
       );
       if (normal.length) {

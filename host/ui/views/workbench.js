@@ -85,7 +85,8 @@ export async function renderWorkbench(main, ctx) {
       const state = p.usable
         ? (p.asking.length ? badge(t('wb.usableAsking'), 'info') : badge(t('wb.usable'), 'ok'))
         : badge(t('wb.needsConsent'), 'warn');
-      list.append(h('li', { class: 'tile', 'data-plugin': p.plugin, 'data-testid': `tile-${p.plugin}` },
+      // The plugin's texts are in p.lang, which may not be the page's language.
+      list.append(h('li', { class: 'tile', 'data-plugin': p.plugin, 'data-testid': `tile-${p.plugin}`, lang: p.lang || undefined },
         h('div', { class: 'tile-head' },
           h('span', { class: 'tile-icon', 'aria-hidden': 'true' }, p.name.slice(0, 1)),
           h('div', {}, h('h2', { class: 'tile-name' }, p.name), h('p', { class: 'tile-meta muted' }, `${p.plugin} · ${t('common.version')} ${p.version}`))),

@@ -31,9 +31,9 @@ export async function renderCatalogue(section, ctx) {
       });
       list.append(h('article', { class: 'card', 'data-testid': `catalogue-${entry.id}`, 'aria-labelledby': `cat-${entry.id}` },
         h('div', { class: 'card-head' },
-          h('h3', { class: 'card-title', id: `cat-${entry.id}` }, entry.name, ' ', h('code', { class: 'muted small' }, entry.id)),
+          h('h3', { class: 'card-title', id: `cat-${entry.id}`, lang: entry.lang || undefined }, entry.name, ' ', h('code', { class: 'muted small' }, entry.id)),
           inst ? badge(t('admin.installedBadge', { version: inst.version }), 'ok') : badge(t('admin.notInstalled'), 'neutral')),
-        h('p', {}, entry.description),
+        h('p', { lang: entry.lang || undefined }, entry.description),
         h('dl', { class: 'dl' },
           h('dt', {}, t('admin.developer')), h('dd', {}, entry.developer && entry.developer.name, entry.developer && entry.developer.contact ? ` · ${entry.developer.contact}` : ''),
           h('dt', {}, t('admin.latest')), h('dd', {}, entry.latest)),
