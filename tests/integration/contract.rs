@@ -1,8 +1,9 @@
 //! The contract's versions side by side: a component built against the
 //! frozen `workbench:plugin@0.1.0` keeps publishing and running with the same
 //! gate and audit as a current one, a version the host does not know is
-//! refused by name, and a componentize-py component built against the world
-//! `workbench plugin wit` writes imports exactly what its manifest declares.
+//! refused by name, and componentize-py and componentize-js components built
+//! against the world `workbench plugin wit` writes import exactly what their
+//! manifests declare.
 
 use reqwest::StatusCode;
 use workbench_host::model::audit::Outcome;
@@ -193,5 +194,60 @@ async fn a_python_component_imports_exactly_what_its_manifest_declares() {
         workbench.iter().filter(|i| !i.starts_with("workbench:plugin/types@")).collect::<Vec<_>>(),
         [&"workbench:plugin/user-id@0.2.0", &"workbench:plugin/storage@0.2.0"]
     );
+    server.stop().await;
+}
+
+/// A JavaScript plugin built with componentize-js (npm) against the world
+/// `workbench plugin wit` writes: it imports only its two declared scopes,
+/// publishes under the default cap, and runs through the same gate and
+/// audit (the optional name refused with the host's reason until consented).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_javascript_component_runs_through_the_same_gate_and_audit() {
+    // Compiling a 12 MB SpiderMonkey component on a busy 2-core machine can
+    // take longer than the default request timeout the first time.
+    let server = Server::demo_configured(Db::Sqlite, |config| config.server.request_timeout_secs = 600).await;
+    let dev = server.demo_token("acme", &[Role::Developer]);
+    let manifest =
+        std::fs::read_to_string(xtask::repo_root().join("tests/guests-js/greeter/plugin.toml")).expect("manifest");
+    let component = std::fs::read(xtask::js_guests().component("greeter")).expect("built");
+    let published = server.publish(&dev, &manifest, component, None).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
+    assert_eq!(published.body["contract"], "0.2.0");
+    let workbench: Vec<&str> = published.body["imports"]
+        .as_array()
+        .expect("imports")
+        .iter()
+        .filter_map(|i| i["interface"].as_str())
+        .filter(|i| i.starts_with("workbench:") && !i.starts_with("workbench:plugin/types@"))
+        .collect();
+    assert_eq!(workbench, ["workbench:plugin/user-id@0.2.0", "workbench:plugin/user-name@0.2.0"]);
+
+    let install =
+        InstallRequest { version: "0.1.0".into(), granted: vec![Scope::UserId, Scope::UserName], visible_to: None };
+    server.workbench.install("demo", "admin", "js-greeter", install).await.expect("installs");
+    server.workbench.consent("demo", "zhang.wei", "js-greeter", &[Scope::UserId], &[]).await.expect("consents");
+    let request =
+        || Request { method: "GET".into(), path: "/".into(), query: String::new(), headers: vec![], body: vec![] };
+
+    let invoked = server.workbench.invoke("demo", "zhang.wei", "js-greeter", request()).await.expect("runs");
+    assert_eq!(invoked.response.status, 200);
+    let answer: serde_json::Value = serde_json::from_slice(&invoked.response.body).expect("JSON");
+    assert!(answer["id"].as_str().is_some_and(|id| !id.is_empty() && id != "zhang.wei"), "an open id: {answer}");
+    assert_eq!(answer["name"], serde_json::Value::Null);
+    assert_eq!(answer["refused"], "not-consented", "the host's reason reaches the script: {answer}");
+    let seen: Vec<(Option<&str>, Outcome, Option<&str>)> =
+        invoked.audit.iter().map(|r| (r.event.scope.as_deref(), r.event.outcome, r.event.reason.as_deref())).collect();
+    assert_eq!(
+        seen,
+        [(Some("user.id"), Outcome::Allowed, None), (Some("user.name"), Outcome::Denied, Some("not_consented"))]
+    );
+
+    server.workbench.consent("demo", "zhang.wei", "js-greeter", &[Scope::UserName], &[]).await.expect("consents");
+    let invoked = server.workbench.invoke("demo", "zhang.wei", "js-greeter", request()).await.expect("runs");
+    let answer: serde_json::Value = serde_json::from_slice(&invoked.response.body).expect("JSON");
+    assert_eq!(answer["greeting"], "你好，张伟");
+    let missing = server.invoke("zhang.wei", "js-greeter", "/elsewhere").await;
+    assert_eq!(missing.status, StatusCode::BAD_GATEWAY, "{}", missing.text);
+    assert!(missing.text.contains("nothing at /elsewhere"), "the script's own error: {}", missing.text);
     server.stop().await;
 }

@@ -33,7 +33,7 @@ pub fn run(databases: &[&str]) -> anyhow::Result<Tally> {
     if !tests.join("node_modules").join("playwright-core").exists() {
         let mut npm = Command::new("npm");
         npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(&tests);
-        crate::run_command(&mut npm, "npm ci in tests/browser")?;
+        xtask::run_command(&mut npm, "npm ci in tests/browser")?;
     }
     let guests = xtask::build_guests()?;
     let component = guests.component("two-fields").to_owned();

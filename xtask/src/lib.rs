@@ -164,6 +164,48 @@ pub fn build_python_guests() -> anyhow::Result<Guests> {
     Ok(Guests { components })
 }
 
+/// The JavaScript test guests (`tests/guests-js/NAME/app.js`), built once
+/// per process with componentize-js (npm, pinned in
+/// `tests/guests-js/package.json`) against the world `workbench plugin wit`
+/// writes from each `plugin.toml`, as a JavaScript developer would: `NAME`.
+pub fn js_guests() -> &'static Guests {
+    static GUESTS: OnceLock<Guests> = OnceLock::new();
+    GUESTS.get_or_init(|| match build_js_guests() {
+        Ok(guests) => guests,
+        Err(error) => panic!("building the JavaScript guests failed: {error:#}"),
+    })
+}
+
+/// Builds every JavaScript guest into `target/wasm/js/NAME.wasm` (`npm ci`
+/// in `tests/guests-js` first, when its packages are missing).
+pub fn build_js_guests() -> anyhow::Result<Guests> {
+    let root = repo_root();
+    let out = root.join("target").join("wasm").join("js");
+    std::fs::create_dir_all(&out)?;
+    let sources = root.join("tests").join("guests-js");
+    if !sources.join("node_modules").join("@bytecodealliance").join("componentize-js").exists() {
+        let mut npm = Command::new("npm");
+        npm.args(["ci", "--no-audit", "--no-fund"]).current_dir(&sources);
+        run_command(&mut npm, "npm ci in tests/guests-js")?;
+    }
+    let mut components = BTreeMap::new();
+    for entry in std::fs::read_dir(&sources).with_context(|| format!("reading {}", sources.display()))? {
+        let dir = entry?.path();
+        if !dir.join("app.js").is_file() {
+            continue;
+        }
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let wit = out.join(format!("{name}-wit"));
+        kit_command(["plugin", "wit"], &dir).arg("--out").arg(&wit).run()?;
+        let component = out.join(format!("{name}.wasm"));
+        let mut build = Command::new("node");
+        build.arg("build.mjs").arg(dir.join("app.js")).arg(&wit).arg(&component).current_dir(&sources);
+        run_command(&mut build, &format!("componentize-js for {}", dir.display()))?;
+        components.insert(name, component);
+    }
+    Ok(Guests { components })
+}
+
 /// The Python example plugins (`plugins/NAME/app.py`), each tested with
 /// `workbench plugin test` and built with `workbench plugin build` into
 /// `target/wasm/python/NAME_WITH_UNDERSCORES.wasm`, once per process, exactly
@@ -251,12 +293,17 @@ impl KitCommand {
     }
 
     fn run(mut self) -> anyhow::Result<()> {
-        let status = self.run.status().with_context(|| format!("running {}", self.what))?;
-        if !status.success() {
-            bail!("{} failed ({status})", self.what);
-        }
-        Ok(())
+        run_command(&mut self.run, &self.what)
     }
+}
+
+/// Runs `command` to its end; fails, naming it as `what`, when it does.
+pub fn run_command(command: &mut Command, what: &str) -> anyhow::Result<()> {
+    let status = command.status().with_context(|| format!("running {what}"))?;
+    if !status.success() {
+        bail!("{what} failed ({status})");
+    }
+    Ok(())
 }
 
 /// The member directories of a guest workspace (each a crate named after it).

@@ -33,6 +33,7 @@ mod browser;
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context, bail};
+use xtask::run_command;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -324,14 +325,6 @@ fn run_schemathesis(command: &mut Command) -> anyhow::Result<()> {
             line.to_owned()
         }
     })
-}
-
-fn run_command(command: &mut Command, what: &str) -> anyhow::Result<()> {
-    let status = command.status().with_context(|| format!("running {what}"))?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
-    Ok(())
 }
 
 fn cargo(args: &[&str], extra: &[String], dir: Option<&std::path::Path>) -> anyhow::Result<()> {
