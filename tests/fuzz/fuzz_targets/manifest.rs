@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let policy = manifest.policy(declared);
     assert!(policy.required.difference(policy.declared).is_empty(), "required scopes are declared");
     for declaration in &manifest.scopes {
-        assert!(!declaration.purpose.trim().is_empty(), "every scope has a purpose");
+        assert!(declaration.purpose.texts().all(|(_, text)| !text.trim().is_empty()), "every scope has a purpose");
         assert!(manifest.declaration(declaration.scope).is_some());
     }
 });
