@@ -462,8 +462,9 @@ async fn plugin_dev_rebuilds_republishes_and_streams_logs() {
         .replace("    return name, visits\n", "    log.info(f\"visit {visits} of {name}\")\n    return name, visits\n");
     std::fs::write(project.join("app.py"), app).expect("writes");
     let manifest = std::fs::read_to_string(project.join("plugin.toml")).expect("manifest");
-    let manifest =
-        format!("{manifest}\n[[scopes]]\nscope = \"log\"\npurpose = \"Record each visit for troubleshooting.\"\n");
+    let manifest = format!(
+        "{manifest}\n[[scopes]]\nscope = \"log\"\npurpose = {{ zh = \"记录每次访问，便于排查问题。\", en = \"Record each visit for troubleshooting.\" }}\n"
+    );
     std::fs::write(project.join("plugin.toml"), manifest).expect("writes");
     wait_for("deployed dev-loop@0.1.0-dev.2");
     assert_eq!(invoke().await, json!({"name": "张伟", "visits": 2}), "storage and consent survive the upgrade");
