@@ -60,19 +60,20 @@ fn call_context(manifest: Arc<Manifest>, profile: MemberProfile) -> CallContext 
     CallContext {
         tenant: "t".into(),
         member: "m".into(),
-        policy: Arc::new(manifest.policy(manifest.declared())),
+        policy: Arc::new(manifest.policy(manifest.declared(), &[])),
         consents: Arc::new(consents(&manifest)),
         actor: format!("plugin:{}", manifest.reference()),
         manifest,
         invocation: "bench".into(),
         now_ms: 1,
         profile: Some(Arc::new(profile)),
+        egress: Arc::from([]),
     }
 }
 
 fn gate_decision(c: &mut Criterion) {
     let manifest = Manifest::from_toml(MANIFEST).expect("manifest");
-    let policy = manifest.policy(manifest.declared());
+    let policy = manifest.policy(manifest.declared(), &[]);
     let consents = consents(&manifest);
     let mut group = c.benchmark_group("gate");
     group.bench_function("allowed", |b| {
@@ -175,7 +176,12 @@ fn templates(c: &mut Criterion) {
         let bytes = std::fs::read(component).expect("built");
         tokio.block_on(async {
             let published = workbench.publish("t", "dev", &text, bytes.clone(), None).await.expect("publishes");
-            let install = InstallRequest { version: published.version, granted: published.scopes, visible_to: None };
+            let install = InstallRequest {
+                version: published.version,
+                granted: published.scopes,
+                visible_to: None,
+                egress: Vec::new(),
+            };
             workbench.install("t", "admin", &manifest.id, install).await.expect("installs");
             workbench.consent("t", "m", &manifest.id, &[Scope::UserName], &[]).await.expect("consents");
         });
@@ -276,6 +282,7 @@ fn audit_event() -> AuditEvent {
         outcome: Outcome::Allowed,
         reason: None,
         invocation: Some("01900000-0000-7000-8000-000000000000".into()),
+        egress: None,
     }
 }
 

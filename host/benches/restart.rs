@@ -93,14 +93,24 @@ async fn run(versions: usize) -> anyhow::Result<()> {
         workbench.sync_directory(TENANT, "Restart", &[("m", profile)]).await?;
         for i in 0..versions {
             let published = workbench.publish(TENANT, "dev", &manifest(i), variant(&component, i), None).await?;
-            let request = InstallRequest { version: published.version, granted: published.scopes, visible_to: None };
+            let request = InstallRequest {
+                version: published.version,
+                granted: published.scopes,
+                visible_to: None,
+                egress: Vec::new(),
+            };
             workbench.install(TENANT, "admin", &format!("idle-{i:03}"), request).await?;
         }
         // One call to a version outside the count, so that the engine's
         // pools and the host's first-call costs are not charged to the rest.
         let warm = variant(&component, versions);
         let published = workbench.publish(TENANT, "dev", &manifest(versions), warm, None).await?;
-        let install = InstallRequest { version: published.version, granted: published.scopes, visible_to: None };
+        let install = InstallRequest {
+            version: published.version,
+            granted: published.scopes,
+            visible_to: None,
+            egress: Vec::new(),
+        };
         workbench.install(TENANT, "admin", &format!("idle-{versions:03}"), install).await?;
         workbench.invoke(TENANT, "m", &format!("idle-{versions:03}"), request()).await?;
         let before = rss_kib();

@@ -104,7 +104,12 @@ async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>)
     let component = std::fs::read(xtask::guests().component("two-fields"))?;
     for p in 0..scale.plugins {
         let published = workbench.publish(TENANT, "dev", &manifest(p), component.clone(), None).await?;
-        let request = InstallRequest { version: published.version, granted: published.scopes, visible_to: None };
+        let request = InstallRequest {
+            version: published.version,
+            granted: published.scopes,
+            visible_to: None,
+            egress: Vec::new(),
+        };
         workbench.install(TENANT, "admin", &format!("scale-{p:02}"), request).await?;
     }
     for k in 0..scale.consenting {
@@ -149,6 +154,7 @@ async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>)
                         outcome: if denied { Outcome::Denied } else { Outcome::Allowed },
                         reason: denied.then(|| "no_consent".into()),
                         invocation: Some(format!("scale-{n}")),
+                        egress: None,
                     }
                 })
                 .collect();

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::audit::AuditWriterConfig;
 use crate::runtime::RuntimeLimits;
 use crate::runtime::admission::AdmissionConfig;
+use crate::runtime::egress::EgressConfig;
 
 /// Host configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -36,6 +37,8 @@ pub struct Config {
     pub admission: AdmissionConfig,
     /// Audit writer tuning.
     pub audit: AuditWriterConfig,
+    /// What plugins' outbound requests may reach.
+    pub egress: EgressConfig,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             runtime: RuntimeLimits::default(),
             admission: AdmissionConfig::default(),
             audit: AuditWriterConfig::default(),
+            egress: EgressConfig::default(),
         }
     }
 }
@@ -87,11 +91,16 @@ pub struct RegistryConfig {
     /// Largest component accepted (32 MiB: a Python component built with
     /// componentize-py is about 18 MB, a Rust one well under 1 MB).
     pub max_component_bytes: usize,
+    /// How long a publish may take before a 504 `timeout` (never less than
+    /// `server.request_timeout_secs`): publishing compiles the component,
+    /// which for a Python component can take well over half a minute on a
+    /// busy machine.
+    pub publish_timeout_secs: u64,
 }
 
 impl Default for RegistryConfig {
     fn default() -> Self {
-        Self { max_component_bytes: 32 << 20 }
+        Self { max_component_bytes: 32 << 20, publish_timeout_secs: 300 }
     }
 }
 

@@ -184,7 +184,12 @@ pub async fn seed(workbench: &Workbench, manifests: &Path, components: &Path) ->
         }
         // Publishing the same manifest and component again is accepted as it is.
         let published = workbench.publish(TENANT, DEVELOPER, &example.manifest, example.component, None).await?;
-        let request = InstallRequest { version: published.version, granted: published.scopes, visible_to: None };
+        let request = InstallRequest {
+            version: published.version,
+            granted: published.scopes,
+            visible_to: None,
+            egress: published.destinations,
+        };
         workbench.install(TENANT, ADMIN, example.id, request).await?;
         consent(workbench, example.id).await?;
         seeded.installed.push(example.id);

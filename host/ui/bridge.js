@@ -171,6 +171,8 @@ export function connect(frame, handlers) {
         return;
       }
     } else if (!chatter.take()) {
+      // Heights may go unheard; a refused way out is always counted.
+      if (message.type === 'leave') handlers.refused('rate_limited', 'leave');
       return;
     }
     const handler = handlers[message.type];

@@ -74,7 +74,7 @@ on_both_databases! {
             Scope::UserId, Scope::UserName, Scope::UserGender, Scope::UserPhone, Scope::OrgDepartment,
             Scope::PermCustomer, Scope::Storage, Scope::Log,
         ];
-        let install = InstallRequest { version: "1.0.0".into(), granted, visible_to: None };
+        let install = InstallRequest { version: "1.0.0".into(), granted, visible_to: None, egress: Vec::new() };
         server.workbench.install("demo", "admin", "contract-v0-1", install).await.expect("installs");
         let consented = [Scope::UserId, Scope::UserName, Scope::UserGender, Scope::OrgDepartment, Scope::PermCustomer];
         server.workbench.consent("demo", "zhang.wei", "contract-v0-1", &consented, &[]).await.expect("consents");
@@ -205,8 +205,12 @@ async fn a_javascript_component_runs_through_the_same_gate_and_audit() {
     assert_eq!(published.body["contract"], "0.2.0");
     assert_eq!(scope_imports(&published.body), ["workbench:plugin/user-id@0.2.0", "workbench:plugin/user-name@0.2.0"]);
 
-    let install =
-        InstallRequest { version: "0.1.0".into(), granted: vec![Scope::UserId, Scope::UserName], visible_to: None };
+    let install = InstallRequest {
+        version: "0.1.0".into(),
+        granted: vec![Scope::UserId, Scope::UserName],
+        visible_to: None,
+        egress: Vec::new(),
+    };
     server.workbench.install("demo", "admin", "js-greeter", install).await.expect("installs");
     server.workbench.consent("demo", "zhang.wei", "js-greeter", &[Scope::UserId], &[]).await.expect("consents");
     let request =

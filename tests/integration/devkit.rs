@@ -326,7 +326,7 @@ async fn plugin_run_reports_what_the_server_does() {
     let published = server.publish(&dev, &manifest, std::fs::read(component).expect("built"), None).await;
     assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
     let granted = vec![Scope::UserId, Scope::UserName, Scope::OrgDepartment, Scope::Storage, Scope::Log];
-    let install = InstallRequest { version: "0.1.0".into(), granted, visible_to: None };
+    let install = InstallRequest { version: "0.1.0".into(), granted, visible_to: None, egress: Vec::new() };
     server.workbench.install("demo", "admin", "visitor-log", install).await.expect("installs");
     server
         .workbench

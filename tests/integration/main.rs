@@ -10,6 +10,7 @@ mod consent_property;
 mod contract;
 mod crash;
 mod devkit;
+mod egress;
 mod hostile;
 mod languages;
 mod plugins;

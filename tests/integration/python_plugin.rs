@@ -14,16 +14,12 @@ use crate::server::{Server, on_both_databases};
 on_both_databases! {
     async fn the_python_example_publishes_and_runs_with_exactly_its_consented_fields(db: Db) {
         let server = Server::demo(db).await;
-        let component = std::fs::read(xtask::python_plugins().component("visitor-log")).expect("built");
-        let manifest =
-            std::fs::read_to_string(xtask::repo_root().join("plugins/visitor-log/plugin.toml")).expect("manifest");
-        let dev = server.demo_token("acme", &[Role::Developer]);
-        let published = server.publish(&dev, &manifest, component, None).await;
+        let published = server.publish_visitor_log().await;
         assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
         assert_eq!(published.body["contract"], "0.2.0");
 
         let granted = vec![Scope::UserId, Scope::UserName, Scope::OrgDepartment, Scope::Storage, Scope::Log];
-        let install = InstallRequest { version: "0.1.0".into(), granted, visible_to: None };
+        let install = InstallRequest { version: "0.1.0".into(), granted, visible_to: None, egress: Vec::new() };
         server.workbench.install("demo", "admin", "visitor-log", install).await.expect("installs");
         // Not yet consented: the required scopes are asked for.
         let refused = server.invoke("zhang.wei", "visitor-log", "/visitors.json").await;

@@ -282,6 +282,16 @@ impl Server {
         Reply { status, body, text, headers }
     }
 
+    /// Publishes the Python example (`plugins/visitor-log`, built by xtask)
+    /// as the demo company's developer.
+    pub async fn publish_visitor_log(&self) -> Reply {
+        let component = std::fs::read(xtask::python_plugins().component("visitor-log")).expect("built");
+        let manifest =
+            std::fs::read_to_string(xtask::repo_root().join("plugins/visitor-log/plugin.toml")).expect("manifest");
+        let dev = self.demo_token("acme", &[Role::Developer]);
+        self.publish(&dev, &manifest, component, None).await
+    }
+
     /// Runs `plugin` for `member` (GET `path`).
     pub async fn invoke(&self, member: &str, plugin: &str, path: &str) -> Reply {
         self.invoke_in(demo::TENANT, member, plugin, path).await

@@ -151,7 +151,8 @@ impl Host {
 
     /// Installs the hostile guest in `tenant` with `granted` scopes.
     pub async fn install_hostile(&self, tenant: &str, granted: &[Scope]) {
-        let request = InstallRequest { version: "0.1.0".into(), granted: granted.to_vec(), visible_to: None };
+        let request =
+            InstallRequest { version: "0.1.0".into(), granted: granted.to_vec(), visible_to: None, egress: Vec::new() };
         self.workbench.install(tenant, "admin", "hostile", request).await.expect("installs");
     }
 

@@ -118,7 +118,8 @@ async fn install_hostile_on(server: &Server, tenant: &str, member: &str) {
         let profile = workbench_host::model::directory::MemberProfile { name: member.into(), ..Default::default() };
         workbench.sync_directory(tenant, tenant, &[(member, profile)]).await.expect("tenant and member");
     }
-    let request = InstallRequest { version: "0.1.0".into(), granted: vec![Scope::Storage], visible_to: None };
+    let request =
+        InstallRequest { version: "0.1.0".into(), granted: vec![Scope::Storage], visible_to: None, egress: Vec::new() };
     workbench.install(tenant, "admin", "hostile", request).await.expect("installs");
 }
 
@@ -138,7 +139,8 @@ async fn install_python_on(server: &Server, tenant: &str, member: &str) {
         server.store.upsert_tenant(tenant, tenant).await.expect("tenant");
         server.store.upsert_member(tenant, member, &profile).await.expect("member");
     }
-    let request = InstallRequest { version: "0.1.0".into(), granted: vec![Scope::Storage], visible_to: None };
+    let request =
+        InstallRequest { version: "0.1.0".into(), granted: vec![Scope::Storage], visible_to: None, egress: Vec::new() };
     server.workbench.install(tenant, "admin", "py-sleeper", request).await.expect("installs");
 }
 
@@ -335,6 +337,10 @@ on_both_databases! {
             })
             .count();
         assert_eq!(cut_off, 2, "both cut-off calls are audited");
+        // Publishing compiles the component (seconds for a Python one): it
+        // has its own timeout, so a 1 s request timeout does not refuse it.
+        let published = server.publish_visitor_log().await;
+        assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
         server.stop().await;
     }
 }

@@ -37,6 +37,9 @@ pub(super) struct AuditQuery {
     action: Option<String>,
     /// allowed, denied, failed or trapped.
     outcome: Option<String>,
+    /// Outbound requests to this destination (scheme, host and port as
+    /// records write them: `https://api.acme.example`, `http://127.0.0.1:8080`).
+    destination: Option<String>,
     /// At or after, ms since the epoch.
     from: Option<i64>,
     /// Before, ms since the epoch.
@@ -85,6 +88,7 @@ impl AuditQuery {
             action,
             outcome,
             with_scope: false,
+            destination: self.destination.clone(),
             from_ms: self.from,
             to_ms: self.to,
         })

@@ -249,7 +249,7 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let value = parts
             .headers
-            .get(axum::http::header::AUTHORIZATION)
+            .get(http::header::AUTHORIZATION)
             .ok_or_else(|| ApiError::unauthorized("sign in: send Authorization: Bearer <token>"))?;
         let token = value
             .to_str()
@@ -313,7 +313,7 @@ mod tests {
         };
         let public_pem = std::fs::read(&public).expect("read");
         let forged = jsonwebtoken::encode(&hs, &claims, &EncodingKey::from_secret(&public_pem)).expect("encode");
-        assert_eq!(replica.verify(&forged).expect_err("confusion").status(), axum::http::StatusCode::UNAUTHORIZED);
+        assert_eq!(replica.verify(&forged).expect_err("confusion").status(), http::StatusCode::UNAUTHORIZED);
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CallerLanguages {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        let header = parts.headers.get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
         Ok(Self(header.map(Languages::parse).unwrap_or_default()))
     }
 }

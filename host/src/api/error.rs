@@ -95,7 +95,7 @@ impl IntoResponse for ApiError {
         }
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+            response.headers_mut().insert(http::header::RETRY_AFTER, seconds.into());
         }
         response
     }

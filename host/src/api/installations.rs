@@ -36,6 +36,11 @@ struct InstallBody {
     /// Members who see it; absent or null = everyone.
     #[serde(default)]
     visible_to: Option<Vec<String>>,
+    /// Destinations the plugin may send requests to: a subset of the
+    /// declared ones, as the manifest writes them. Absent = none; an
+    /// upgrade approves its destinations again.
+    #[serde(default)]
+    approved_egress: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -73,7 +78,12 @@ async fn install(
     PluginId(id): PluginId,
     ApiJson(body): ApiJson<InstallBody>,
 ) -> ApiResult<Json<InstallationView>> {
-    let request = InstallRequest { version: body.version, granted: body.granted_scopes, visible_to: body.visible_to };
+    let request = InstallRequest {
+        version: body.version,
+        granted: body.granted_scopes,
+        visible_to: body.visible_to,
+        egress: body.approved_egress,
+    };
     Ok(Json(detached(&state, move |wb| async move { wb.install(&tenant, &member, &id, request).await }).await?))
 }
 

@@ -11,6 +11,18 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 
+/// The publish route: its body holds a whole component, and publishing
+/// compiles it, so it has its own body limit and timeout.
+const PUBLISH_PATH: &str = "/api/v1/plugins";
+
+/// How long a request may take: publishing compiles the component (a Python
+/// component takes seconds on an idle core, much longer on a busy one).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timeouts {
+    pub(super) default: Duration,
+    pub(super) publish: Duration,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(super) struct BodyLimits {
     pub(super) default: usize,
@@ -24,10 +36,10 @@ pub(super) async fn refuse_announced_oversize(
     request: Request,
     next: Next,
 ) -> Response {
-    let limit = if request.uri().path() == "/api/v1/plugins" { limits.publish } else { limits.default };
+    let limit = if request.uri().path() == PUBLISH_PATH { limits.publish } else { limits.default };
     let announced = request
         .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
+        .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|length| length > limit as u64) {
@@ -45,10 +57,11 @@ pub(super) async fn refuse_announced_oversize(
 /// than the request timeout. Use cases run detached, so what a cut-off
 /// request started still finishes and is audited.
 pub(super) async fn time_out(
-    axum::extract::State(limit): axum::extract::State<Duration>,
+    axum::extract::State(limits): axum::extract::State<Timeouts>,
     request: Request,
     next: Next,
 ) -> Response {
+    let limit = if request.uri().path() == PUBLISH_PATH { limits.publish } else { limits.default };
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(

@@ -102,7 +102,10 @@ pub fn state(config: &Config, workbench: Arc<Workbench>) -> anyhow::Result<AppSt
 pub fn app(state: AppState, config: &Config) -> Router {
     let (routes, _) = routes();
     let routes = routes.merge(ui::routes(state.demo));
-    let timeout = Duration::from_secs(config.server.request_timeout_secs);
+    let timeouts = middleware::Timeouts {
+        default: Duration::from_secs(config.server.request_timeout_secs),
+        publish: Duration::from_secs(config.registry.publish_timeout_secs.max(config.server.request_timeout_secs)),
+    };
     routes
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
@@ -128,7 +131,7 @@ pub fn app(state: AppState, config: &Config) -> Router {
             )
             .into_response()
         }))
-        .layer(axum::middleware::from_fn_with_state(timeout, middleware::time_out))
+        .layer(axum::middleware::from_fn_with_state(timeouts, middleware::time_out))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)

@@ -81,7 +81,7 @@ async fn frame() -> Response {
 
 /// The headers every page document and asset carries: its policy, who may
 /// frame it, no sniffing, no referrer, revalidated on each load.
-fn guard(headers: &mut axum::http::HeaderMap, csp: &'static str, frame_options: &'static str) {
+fn guard(headers: &mut http::HeaderMap, csp: &'static str, frame_options: &'static str) {
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static(frame_options));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

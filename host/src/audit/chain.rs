@@ -41,6 +41,12 @@ pub fn record_hash(event: &AuditEvent, seq: i64, prev_hash: &[u8; 32]) -> [u8; 3
     field(&mut hasher, event.outcome.as_str().as_bytes());
     optional(&mut hasher, event.reason.as_deref());
     optional(&mut hasher, event.invocation.as_deref());
+    // Records without an outbound request hash exactly as before the
+    // field existed, so chains written then still verify.
+    if let Some(egress) = &event.egress {
+        hasher.update([2]);
+        field(&mut hasher, egress.to_json().as_bytes());
+    }
     hasher.update(prev_hash);
     hasher.finalize().into()
 }
@@ -61,6 +67,11 @@ fn without_nul(mut event: AuditEvent) -> AuditEvent {
         .flatten()
     {
         clean(text);
+    }
+    if let Some(egress) = &mut event.egress {
+        clean(&mut egress.destination);
+        clean(&mut egress.method);
+        clean(&mut egress.path);
     }
     event
 }
@@ -175,6 +186,7 @@ mod tests {
     use super::*;
     use crate::model::audit::GENESIS;
     use crate::model::audit::Outcome;
+    use crate::model::egress::EgressDetail;
 
     fn event(n: i64) -> AuditEvent {
         AuditEvent {
@@ -188,6 +200,7 @@ mod tests {
             outcome: Outcome::Allowed,
             reason: None,
             invocation: None,
+            egress: None,
         }
     }
 
@@ -195,7 +208,7 @@ mod tests {
     fn every_field_changes_the_hash() {
         let base = record_hash(&event(1), 1, &GENESIS);
         let mut variants = vec![record_hash(&event(1), 2, &GENESIS), record_hash(&event(1), 1, &[1; 32])];
-        let edits: [fn(&mut AuditEvent); 9] = [
+        let edits: [fn(&mut AuditEvent); 11] = [
             |e| e.tenant.push('x'),
             |e| e.ts_ms += 1,
             |e| e.actor.push('x'),
@@ -205,6 +218,8 @@ mod tests {
             |e| e.purpose = Some(String::new()),
             |e| e.outcome = Outcome::Denied,
             |e| e.invocation = Some("i".into()),
+            |e| e.egress = Some(egress(0)),
+            |e| e.egress = Some(EgressDetail { could_include: vec!["user.name".into()], ..egress(0) }),
         ];
         for edit in edits {
             let mut e = event(1);
@@ -214,6 +229,44 @@ mod tests {
         for v in variants {
             assert_ne!(v, base);
         }
+    }
+
+    fn egress(bytes_in: u64) -> EgressDetail {
+        EgressDetail {
+            destination: "https://api.acme.example".into(),
+            method: "POST".into(),
+            path: "/visits".into(),
+            status: Some(201),
+            bytes_out: 10,
+            bytes_in,
+            duration_ms: 3,
+            could_include: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn records_without_a_request_hash_as_before_and_every_request_detail_counts() {
+        // The hash of a record written before outbound requests existed (this
+        // formula without the egress part) is unchanged.
+        let mut old = Sha256::new();
+        old.update(b"workbench.audit.record.v1\0");
+        let e = event(1);
+        field(&mut old, e.tenant.as_bytes());
+        old.update(1i64.to_be_bytes());
+        old.update(e.ts_ms.to_be_bytes());
+        field(&mut old, e.actor.as_bytes());
+        optional(&mut old, e.subject.as_deref());
+        field(&mut old, e.action.as_bytes());
+        optional(&mut old, e.scope.as_deref());
+        optional(&mut old, e.purpose.as_deref());
+        field(&mut old, e.outcome.as_str().as_bytes());
+        optional(&mut old, e.reason.as_deref());
+        optional(&mut old, e.invocation.as_deref());
+        old.update(GENESIS);
+        let old: [u8; 32] = old.finalize().into();
+        assert_eq!(record_hash(&e, 1, &GENESIS), old);
+        let with = |detail| AuditEvent { egress: Some(detail), ..event(1) };
+        assert_ne!(record_hash(&with(egress(0)), 1, &GENESIS), record_hash(&with(egress(1)), 1, &GENESIS));
     }
 
     #[test]

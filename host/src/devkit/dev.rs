@@ -61,7 +61,12 @@ async fn deploy(workbench: &Workbench, project: &Path, n: u32) -> anyhow::Result
     let text = with_version(&std::fs::read_to_string(project.join("plugin.toml"))?, &version)?;
     let bytes = std::fs::read(&component)?;
     let published = workbench.publish(demo::TENANT, demo::DEVELOPER, &text, bytes, None).await?;
-    let request = InstallRequest { version: published.version.clone(), granted: published.scopes, visible_to: None };
+    let request = InstallRequest {
+        version: published.version.clone(),
+        granted: published.scopes,
+        visible_to: None,
+        egress: published.destinations,
+    };
     workbench.install(demo::TENANT, demo::ADMIN, &manifest.id, request).await?;
     Ok(format!("{}@{}", manifest.id, published.version))
 }

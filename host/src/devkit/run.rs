@@ -122,7 +122,8 @@ pub async fn run(run: RunRequest) -> anyhow::Result<Ran> {
     let tenant = demo::TENANT;
     workbench.sync_directory(tenant, demo::TENANT_NAME, &fixtures).await?;
     let published = workbench.publish(tenant, demo::DEVELOPER, &manifest_toml, component, None).await?;
-    let install = InstallRequest { version: published.version, granted: grant, visible_to: None };
+    let install =
+        InstallRequest { version: published.version, granted: grant, visible_to: None, egress: published.destinations };
     workbench.install(tenant, demo::ADMIN, &manifest.id, install).await?;
     if !consent.is_empty() {
         let sensitive: Vec<Scope> = consent.iter().copied().filter(|s| s.is_sensitive()).collect();

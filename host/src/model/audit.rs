@@ -106,11 +106,14 @@ pub enum Action {
     /// An admin changed the tenant's retention.
     #[serde(rename = "settings.retention")]
     SettingsRetention,
+    /// A plugin sent a request to another service (or was refused).
+    #[serde(rename = "http.request")]
+    HttpRequest,
 }
 
 impl Action {
     /// Every action, in the order the page lists them.
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 23] = [
         Action::Read,
         Action::Invoke,
         Action::InvokeRefused,
@@ -133,6 +136,7 @@ impl Action {
         Action::StorageList,
         Action::LogWrite,
         Action::SettingsRetention,
+        Action::HttpRequest,
     ];
 
     /// The stored name.
@@ -160,6 +164,7 @@ impl Action {
             Action::StorageList => "storage.list",
             Action::LogWrite => "log.write",
             Action::SettingsRetention => "settings.retention",
+            Action::HttpRequest => "http.request",
         }
     }
 
@@ -198,6 +203,10 @@ pub struct AuditEvent {
     pub reason: Option<String>,
     /// The invocation it belongs to.
     pub invocation: Option<String>,
+    /// An outbound request's destination, method, path, status, bytes,
+    /// duration and the fields that could have left with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<crate::model::egress::EgressDetail>,
 }
 
 impl AuditEvent {
@@ -215,6 +224,7 @@ impl AuditEvent {
             outcome,
             reason: None,
             invocation: None,
+            egress: None,
         }
     }
 }
@@ -309,8 +319,11 @@ pub struct AuditFilter {
     pub action: Option<Action>,
     /// This outcome.
     pub outcome: Option<Outcome>,
-    /// Only records that name a scope (field reads and storage).
+    /// Only records that name a scope (field reads and storage) or a
+    /// destination (outbound requests).
     pub with_scope: bool,
+    /// Outbound requests to exactly this destination (`https://api.acme.example`).
+    pub destination: Option<String>,
     /// At or after, ms since the epoch.
     pub from_ms: Option<i64>,
     /// Before, ms since the epoch.

@@ -42,6 +42,21 @@ impl PurposeDigest {
         Self(digest)
     }
 
+    /// This purpose with the places the data may be sent to (the manifest's
+    /// destinations, sorted): a plugin that sends nowhere keeps the digest
+    /// of its purpose alone, and a new destination changes it.
+    pub fn sent_to(self, destinations: impl IntoIterator<Item = String>) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new().chain_update(b"workbench.purpose.egress.v1\0").chain_update(self.0);
+        for destination in destinations {
+            hasher.update(destination.as_bytes());
+            hasher.update(b"\0");
+        }
+        let mut digest = [0; 16];
+        digest.copy_from_slice(&hasher.finalize()[..16]);
+        Self(digest)
+    }
+
     /// Lower-case hex, as stored.
     pub fn to_hex(self) -> String {
         hex::encode(self.0)

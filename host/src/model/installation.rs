@@ -38,6 +38,9 @@ pub struct Installation {
     pub granted: ScopeSet,
     /// Members who see it; `None` = everyone.
     pub visible_to: Option<Vec<String>>,
+    /// The destinations the admin approved (as the manifest writes them:
+    /// `https://api.acme.example`).
+    pub egress: Vec<String>,
     /// Enabled or disabled.
     pub state: InstallationState,
 }

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::model::consent::{PluginPolicy, PurposeDigest};
+use crate::model::egress::{Destination, EgressDeclaration};
 use crate::model::text::Text;
 use crate::scope::{Scope, ScopeSet};
 
@@ -27,7 +28,13 @@ pub struct Manifest {
     /// The scopes the plugin asks for.
     #[serde(default)]
     pub scopes: Vec<ScopeDeclaration>,
+    /// Where the plugin sends requests (its developer's own services).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<EgressDeclaration>,
 }
+
+/// The most destinations one manifest may declare.
+pub const MAX_DESTINATIONS: usize = 16;
 
 /// The recipient of the data, shown before a person consents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +83,15 @@ pub enum ManifestError {
     /// A purpose is too short to tell the person anything, or too long.
     #[error("the purpose of scope {0} must be 4 to 500 characters")]
     BadPurpose(Scope),
+    /// A destination is declared twice.
+    #[error("destination {0} is declared more than once")]
+    DuplicateDestination(String),
+    /// A destination's purpose is too short or too long.
+    #[error("the purpose of destination {0} must be 4 to 500 characters")]
+    BadDestinationPurpose(String),
+    /// More destinations than a manifest may declare.
+    #[error("{0} destinations are declared; at most {MAX_DESTINATIONS}")]
+    TooManyDestinations(usize),
     /// Texts given per language do not all give the same languages, so a
     /// person would read part of the disclosure in another language.
     #[error(
@@ -143,6 +159,21 @@ impl Manifest {
                 }
             }
         }
+        if self.egress.len() > MAX_DESTINATIONS {
+            return Err(ManifestError::TooManyDestinations(self.egress.len()));
+        }
+        let mut destinations = HashSet::new();
+        for declaration in &self.egress {
+            let name = declaration.destination.to_string();
+            if !destinations.insert(declaration.destination.clone()) {
+                return Err(ManifestError::DuplicateDestination(name));
+            }
+            for (_, purpose) in declaration.purpose.texts() {
+                if !(4..=500).contains(&purpose.trim().chars().count()) {
+                    return Err(ManifestError::BadDestinationPurpose(name));
+                }
+            }
+        }
         let expected = self.languages();
         let mut sorted_expected = expected.clone();
         sorted_expected.sort_unstable();
@@ -171,6 +202,22 @@ impl Manifest {
         [("name".to_owned(), &self.name), ("description".to_owned(), &self.description)]
             .into_iter()
             .chain(self.scopes.iter().map(|d| (format!("the purpose of {}", d.scope), &d.purpose)))
+            .chain(self.egress.iter().map(|d| (format!("the purpose of destination {}", d.destination), &d.purpose)))
+    }
+
+    /// The destination a request to `scheme://host:port` goes to, if declared.
+    pub fn destination_for(
+        &self,
+        scheme: crate::model::egress::Scheme,
+        host: &str,
+        port: u16,
+    ) -> Option<&EgressDeclaration> {
+        self.egress.iter().find(|d| d.destination.matches(scheme, host, port))
+    }
+
+    /// The destinations declared, as written (`https://api.acme.example`).
+    pub fn destinations(&self) -> Vec<String> {
+        self.egress.iter().map(|d| d.destination.to_string()).collect()
     }
 
     /// The languages the manifest's texts are given in, primary first (those
@@ -190,8 +237,11 @@ impl Manifest {
     }
 
     /// The gate's view of this version with the admin's `granted` scopes
-    /// (anything granted but not declared is dropped).
-    pub fn policy(&self, granted: ScopeSet) -> PluginPolicy {
+    /// (anything granted but not declared is dropped) and `approved`
+    /// destinations. Where the data may go is part of what a person
+    /// consents to: each personal scope's purpose digest covers the
+    /// approved destinations, so approving a new one asks people again.
+    pub fn policy(&self, granted: ScopeSet, approved: &[String]) -> PluginPolicy {
         let declared = self.declared();
         let mut policy = PluginPolicy {
             declared,
@@ -199,8 +249,22 @@ impl Manifest {
             granted: granted.iter().filter(|s| declared.contains(*s)).collect(),
             ..PluginPolicy::default()
         };
+        let mut destinations: Vec<&Destination> = self
+            .egress
+            .iter()
+            .map(|d| &d.destination)
+            .filter(|d| approved.iter().any(|a| *a == d.to_string()))
+            .collect();
+        destinations.sort_unstable();
+        destinations.dedup();
         for declaration in &self.scopes {
-            policy.purposes[declaration.scope.index()] = PurposeDigest::of_text(&declaration.purpose);
+            let purpose = PurposeDigest::of_text(&declaration.purpose);
+            policy.purposes[declaration.scope.index()] = if declaration.scope.is_personal() && !destinations.is_empty()
+            {
+                purpose.sent_to(destinations.iter().map(|d| d.to_string()))
+            } else {
+                purpose
+            };
         }
         policy
     }
@@ -235,7 +299,7 @@ purpose = "call back"
     fn a_good_manifest_parses() {
         let manifest = Manifest::from_toml(GOOD).expect("valid");
         assert_eq!(manifest.reference(), "site-daily-report@1.2.0");
-        let policy = manifest.policy([Scope::UserId, Scope::Storage].into_iter().collect());
+        let policy = manifest.policy([Scope::UserId, Scope::Storage].into_iter().collect(), &[]);
         assert!(policy.required.contains(Scope::UserId));
         assert!(!policy.required.contains(Scope::UserPhone));
         assert!(!policy.granted.contains(Scope::Storage), "granted but undeclared is dropped");
@@ -290,7 +354,7 @@ purpose = "call back"
 
         // A purpose given once keeps the digest it always had; given per
         // language, every translation counts and the order does not.
-        let digest = |m: &Manifest, s: Scope| m.policy(ScopeSet::default()).purposes[s.index()];
+        let digest = |m: &Manifest, s: Scope| m.policy(ScopeSet::default(), &[]).purposes[s.index()];
         assert_eq!(digest(&plain, Scope::UserPhone), PurposeDigest::of("call back"));
         assert_ne!(digest(&manifest, Scope::UserPhone), digest(&plain, Scope::UserPhone));
         let reordered =

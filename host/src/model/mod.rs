@@ -6,6 +6,7 @@
 //! - [`audit`]: audit events, actions, outcomes, chained records, checkpoints
 //! - [`consent`]: consents and the policy the gate judges them against
 //! - [`directory`]: member profiles and roles
+//! - [`egress`]: the destinations a plugin may send requests to, and an outbound request's record
 //! - [`installation`]: a plugin installed in a tenant
 //! - [`manifest`]: a plugin version's `plugin.toml`
 //! - [`registry`]: published plugin versions
@@ -15,6 +16,7 @@
 pub mod audit;
 pub mod consent;
 pub mod directory;
+pub mod egress;
 pub mod installation;
 pub mod manifest;
 pub mod registry;

@@ -13,7 +13,7 @@ use crate::model::consent::{ConsentSet, PluginPolicy};
 use crate::model::directory::MemberProfile;
 use crate::model::manifest::Manifest;
 use crate::openid::OpenIdKey;
-use crate::scope::Scope;
+use crate::scope::{Scope, ScopeSet};
 use crate::store::{CallStore, StoreError};
 
 /// Everything a call needs to know about its caller and plugin.
@@ -38,6 +38,9 @@ pub struct CallContext {
     /// The caller's profile when it was read with the consents (else it is
     /// loaded on first use).
     pub profile: Option<Arc<MemberProfile>>,
+    /// The destinations the admin approved for outbound requests, as the
+    /// manifest writes them.
+    pub egress: Arc<[String]>,
 }
 
 /// A host effect (a storage write) running in a task of its own, so that
@@ -67,6 +70,8 @@ pub struct Gatekeeper {
     pub(crate) pending: Vec<PendingEffect>,
     hostcalls: u32,
     profile: Option<Arc<MemberProfile>>,
+    /// The personal scopes handed to the plugin so far in this call.
+    pub(crate) read: ScopeSet,
 }
 
 impl std::fmt::Debug for Gatekeeper {
@@ -82,7 +87,15 @@ impl Gatekeeper {
     /// The gatekeeper of a fresh call.
     pub fn new(call: CallContext, services: HostServices) -> Self {
         let profile = call.profile.clone();
-        Self { call, services, audit: Vec::new(), pending: Vec::new(), hostcalls: 0, profile }
+        Self {
+            call,
+            services,
+            audit: Vec::new(),
+            pending: Vec::new(),
+            hostcalls: 0,
+            profile,
+            read: ScopeSet::default(),
+        }
     }
 
     /// Counts one host call; past the limit the guest traps.
@@ -179,6 +192,9 @@ impl Gatekeeper {
         let decision = self.gate(action, scope)?;
         if decision.is_ok() {
             self.record(action, Some(scope), Outcome::Allowed, None);
+            if scope.is_personal() {
+                self.read.insert(scope);
+            }
         }
         Ok(decision)
     }

@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod cache;
+pub mod egress;
 pub mod engine;
 pub mod gatekeeper;
 pub mod limits;
@@ -129,6 +130,8 @@ pub struct RuntimeConfig {
     pub limits: RuntimeLimits,
     /// Where compiled code is cached; `None` disables the disk cache.
     pub cache_dir: Option<PathBuf>,
+    /// The operator's rules for outbound requests.
+    pub egress: egress::EgressConfig,
 }
 
 /// The plugin runtime.
@@ -137,6 +140,7 @@ pub struct Runtime {
     linker: Arc<Linker<CallState>>,
     cache: cache::ComponentCache,
     limits: Arc<RuntimeLimits>,
+    egress: Arc<egress::Egress>,
     _ticker: engine::EpochTicker,
 }
 
@@ -152,15 +156,23 @@ impl Runtime {
         let engine = engine::build_engine(&config.limits, config.cache_dir.as_deref())?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         CallState::add_to_linker(&mut linker)?;
+        let egress = egress::Egress::new(&config.egress).map_err(|e| wasmtime::format_err!("{e:#}"))?;
         let ticker = engine::EpochTicker::start(&engine, Duration::from_millis(config.limits.epoch_tick_ms.max(1)));
         Ok(Self {
             engine,
             linker: Arc::new(linker),
             cache: cache::ComponentCache::default(),
             limits: Arc::new(config.limits.clone()),
+            egress: Arc::new(egress),
             _ticker: ticker,
         })
+    }
+
+    /// The operator's rules for outbound requests.
+    pub fn egress_config(&self) -> &egress::EgressConfig {
+        &self.egress.config
     }
 
     /// The limits calls run under.
@@ -186,7 +198,19 @@ impl Runtime {
         services: HostServices,
         request: Request,
     ) -> CallOutcome {
-        let mut store = WasmStore::new(&self.engine, CallState::new(call, services));
+        let template = AuditEvent {
+            subject: Some(call.member.clone()),
+            invocation: Some(call.invocation.clone()),
+            ..AuditEvent::new(&call.tenant, call.actor.clone(), Action::HttpRequest, Outcome::Allowed)
+        };
+        let outbound = egress::EgressCall {
+            template: template.clone(),
+            manifest: Arc::clone(&call.manifest),
+            approved: Arc::clone(&call.egress),
+        };
+        let hooks = egress::CallHooks::new(Arc::clone(&self.egress), Some(outbound));
+        let ledger = hooks.ledger();
+        let mut store = WasmStore::new(&self.engine, CallState::new(call, services, hooks));
         store.limiter(|state| &mut state.limiter);
         let tick_ms = self.limits.epoch_tick_ms.max(1);
         let deadline_ms = self.limits.deadline_ms;
@@ -228,26 +252,31 @@ impl Runtime {
         let result = result.and_then(|response| self.check_response(response));
         let state = store.data_mut();
         let keeper = &mut state.keeper;
+        let mut ended = false;
         if let Err(error) = &result {
             match error {
                 CallError::Trap { kind, message } => {
                     keeper.record(Action::Invoke, None, Outcome::Trapped, Some(format!("{}: {message}", kind.code())));
+                    ended = true;
                 }
                 CallError::Plugin(PluginError::Internal(message)) => {
                     let mut message = message.clone();
                     message.truncate(message.floor_char_boundary(500));
                     keeper.record(Action::Invoke, None, Outcome::Failed, Some(format!("plugin_error: {message}")));
+                    ended = true;
                 }
                 CallError::Plugin(_) => {}
             }
         }
-        CallOutcome {
-            result,
-            audit: std::mem::take(&mut keeper.audit),
-            logs: std::mem::take(&mut state.log.lines),
-            dropped_logs: state.log.dropped,
-            pending: std::mem::take(&mut keeper.pending),
-        }
+        let mut audit = std::mem::take(&mut keeper.audit);
+        let pending = std::mem::take(&mut keeper.pending);
+        let logs = std::mem::take(&mut state.log.lines);
+        let dropped_logs = state.log.dropped;
+        // The instance and its requests end here; each outbound request's
+        // record is then final (one still under way is recorded cut off).
+        drop(store);
+        egress::merge(&mut audit, ledger.events(&template), ended);
+        CallOutcome { result, audit, logs, dropped_logs, pending }
     }
 
     fn check_response(&self, response: Response) -> Result<Response, CallError> {

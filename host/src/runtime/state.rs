@@ -4,7 +4,9 @@
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::egress::CallHooks;
 use super::gatekeeper::{CallContext, Gatekeeper, HostServices};
 use super::limits::CallLimiter;
 use super::wit::{v0_1, v0_2};
@@ -21,6 +23,10 @@ pub struct CallState {
     pub(crate) storage: v0_2::storage::StorageState,
     /// `log`'s state (every version's).
     pub(crate) log: v0_2::log::LogState,
+    /// `wasi:http`'s state.
+    http: WasiHttpCtx,
+    /// The gate of outbound requests.
+    pub(crate) egress: CallHooks,
 }
 
 impl std::fmt::Debug for CallState {
@@ -35,10 +41,19 @@ impl WasiView for CallState {
     }
 }
 
+impl WasiHttpView for CallState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        // What the call has read so far is what a request could carry.
+        self.egress.read = self.keeper.read;
+        WasiHttpCtxView { hooks: &mut self.egress, table: &mut self.table, ctx: &mut self.http }
+    }
+}
+
 impl CallState {
     /// A fresh state. WASI is minimal: no files, no environment, no arguments,
-    /// no sockets or name lookups; stdio goes nowhere.
-    pub fn new(call: CallContext, services: HostServices) -> Self {
+    /// no sockets or name lookups; stdio goes nowhere. Outbound HTTP goes
+    /// through `egress` only.
+    pub fn new(call: CallContext, services: HostServices, egress: CallHooks) -> Self {
         let mut wasi = WasiCtx::builder();
         wasi.allow_tcp(false)
             .allow_udp(false)
@@ -53,6 +68,8 @@ impl CallState {
             keeper: Gatekeeper::new(call, services),
             storage: Default::default(),
             log: Default::default(),
+            http: WasiHttpCtx::new(),
+            egress,
         }
     }
 

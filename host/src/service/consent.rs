@@ -3,11 +3,11 @@
 
 use serde::Serialize;
 
-use super::registry::{DeclaredScope, languages};
+use super::registry::{DeclaredDestination, DeclaredScope, declared_destinations, languages};
 use super::{Actor, LoadedVersion, ServiceError, ServiceResult, Workbench, scope_list};
 use crate::gate::{self, Denial};
 use crate::model::audit::{Action, Outcome};
-use crate::model::consent::{Consent, ConsentSet, PluginPolicy, PurposeDigest};
+use crate::model::consent::{Consent, ConsentSet, PluginPolicy};
 use crate::model::installation::Installation;
 use crate::model::manifest::Developer;
 use crate::model::text::{Languages, ShowIn, Shown, choose};
@@ -71,6 +71,10 @@ pub struct Disclosure {
     pub recipient: Developer,
     /// Every scope the plugin declares.
     pub scopes: Vec<DisclosedScope>,
+    /// Where the plugin may send the member's data: the recipient's
+    /// servers the admin approved, each with its purpose. A new one asks
+    /// again for every personal scope.
+    pub destinations: Vec<DeclaredDestination>,
     /// The scopes the member is asked about now: granted by the admin, not
     /// (or no longer) consented. After an upgrade, only what changed.
     pub asking: Vec<Scope>,
@@ -111,6 +115,9 @@ impl ShowIn for Disclosure {
         for scope in &mut self.scopes {
             scope.declared.purpose.show(lang);
         }
+        for destination in &mut self.destinations {
+            destination.purpose.show(lang);
+        }
         self.lang = lang.map(str::to_owned);
     }
 }
@@ -144,7 +151,7 @@ pub(crate) fn disclosure(
     now: i64,
 ) -> Disclosure {
     let manifest = &loaded.manifest;
-    let policy = manifest.policy(installation.granted);
+    let policy = manifest.policy(installation.granted, &installation.egress);
     let scopes: Vec<DisclosedScope> = manifest
         .scopes
         .iter()
@@ -172,6 +179,10 @@ pub(crate) fn disclosure(
         languages,
         recipient: manifest.developer.clone(),
         scopes,
+        destinations: declared_destinations(manifest)
+            .into_iter()
+            .filter(|d| installation.egress.contains(&d.destination))
+            .collect(),
         asking,
         usable: missing_required.is_empty(),
         missing_required,
@@ -243,6 +254,7 @@ impl Workbench {
             )));
         }
         let now = crate::now_ms();
+        let policy = manifest.policy(installation.granted, &installation.egress);
         let mut consents = Vec::with_capacity(scopes.len());
         for scope in listed.iter() {
             let declaration = manifest
@@ -264,7 +276,8 @@ impl Workbench {
                 )));
             }
             let consent = Consent {
-                purpose: PurposeDigest::of_text(&declaration.purpose),
+                // The purpose as the gate judges it: its text and where the data may go.
+                purpose: policy.purposes[declaration.scope.index()],
                 separate: scope.is_sensitive(),
                 granted_at_ms: now,
                 expires_at_ms: None,

@@ -7,6 +7,7 @@ use super::{Actor, DeletionReceipt, ServiceError, ServiceResult, Workbench, scop
 use crate::gate;
 use crate::model::audit::{Action, AuditEvent, Outcome};
 use crate::model::directory::MemberProfile;
+use crate::model::egress::Destination;
 use crate::model::installation::{Installation, InstallationState};
 use crate::model::text::{Languages, ShowIn, Shown, choose};
 use crate::scope::{Scope, ScopeSet};
@@ -29,6 +30,10 @@ pub struct InstallationView {
     pub granted_scopes: Vec<Scope>,
     /// Scopes the version declares.
     pub declared_scopes: Vec<Scope>,
+    /// Destinations the admin approved.
+    pub approved_egress: Vec<String>,
+    /// Destinations the version declares, with their purposes.
+    pub declared_egress: Vec<super::registry::DeclaredDestination>,
     /// Members who see it; absent = everyone.
     pub visible_to: Option<Vec<String>>,
     /// enabled or disabled.
@@ -40,6 +45,9 @@ impl ShowIn for InstallationView {
     fn show_in(&mut self, prefs: &Languages) {
         let lang = choose(&self.languages, prefs);
         self.name.show(lang);
+        for destination in &mut self.declared_egress {
+            destination.purpose.show(lang);
+        }
         self.lang = lang.map(str::to_owned);
     }
 }
@@ -84,6 +92,9 @@ pub struct InstallRequest {
     pub granted: Vec<Scope>,
     /// Members who see it; `None` = everyone.
     pub visible_to: Option<Vec<String>>,
+    /// Destinations approved (as the manifest writes them); an upgrade
+    /// approves them again, so a new one is never approved unasked.
+    pub egress: Vec<String>,
 }
 
 /// The JSON value a plugin would receive for `scope` (personal scopes).
@@ -132,6 +143,8 @@ impl Workbench {
             version: installation.version,
             granted_scopes: installation.granted.iter().collect(),
             declared_scopes: release.manifest.declared().iter().collect(),
+            approved_egress: installation.egress,
+            declared_egress: super::registry::declared_destinations(&release.manifest),
             visible_to: installation.visible_to,
             state: installation.state,
         })
@@ -181,6 +194,28 @@ impl Workbench {
                 scope_list(ungranted.iter())
             )));
         }
+        let mut approved = Vec::new();
+        for text in &request.egress {
+            let declared = text
+                .parse::<Destination>()
+                .ok()
+                .and_then(|d| manifest.egress.iter().find(|e| e.destination == d))
+                .map(|e| e.destination.to_string());
+            match declared {
+                Some(name) if !approved.contains(&name) => approved.push(name),
+                Some(_) => {}
+                None => {
+                    return Err(ServiceError::BadRequest(format!(
+                        "cannot approve destination {text:?}: {} declares {}",
+                        manifest.reference(),
+                        match manifest.destinations() {
+                            list if list.is_empty() => "none".to_owned(),
+                            list => list.join(", "),
+                        }
+                    )));
+                }
+            }
+        }
         if let Some(list) = &request.visible_to {
             let mut unknown = Vec::new();
             for member in list {
@@ -203,6 +238,7 @@ impl Workbench {
             version: request.version.clone(),
             granted,
             visible_to: request.visible_to.clone(),
+            egress: approved,
             state: previous.as_ref().map_or(InstallationState::Enabled, |p| p.state),
         };
         self.store.put_installation(&installation).await?;
@@ -216,8 +252,11 @@ impl Workbench {
             None => "everyone".to_owned(),
             Some(list) => list.join(", "),
         };
-        let reason =
+        let mut reason =
             format!("{}@{} granted [{}] visible to {range}", plugin, request.version, scope_list(granted.iter()));
+        if !installation.egress.is_empty() {
+            reason.push_str(&format!(" sending to [{}]", installation.egress.join(", ")));
+        }
         self.audit_change(tenant, Actor::Admin(admin), None, action, reason).await?;
         self.installation_view(installation).await
     }
@@ -271,7 +310,7 @@ impl Workbench {
             .ok_or_else(|| ServiceError::NotFound(format!("no member {member}")))?;
         let loaded = self.load_version(plugin, &installation.version).await?;
         let manifest = &loaded.manifest;
-        let policy = manifest.policy(installation.granted);
+        let policy = manifest.policy(installation.granted, &installation.egress);
         let consents = self.store.consents(tenant, member, plugin).await?;
         let now = crate::now_ms();
         let open_id = self.services.open_ids.derive(tenant, plugin, member);

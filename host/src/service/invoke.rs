@@ -39,7 +39,7 @@ impl Workbench {
         let installation = super::usable(context.installation, member, plugin)?;
         let loaded = self.load_version(plugin, &installation.version).await?;
         let consents = context.consents;
-        let policy = loaded.manifest.policy(installation.granted);
+        let policy = loaded.manifest.policy(installation.granted, &installation.egress);
         let now = crate::now_ms();
         let invocation = uuid::Uuid::now_v7().to_string();
         let missing = gate::missing_required(&policy, &consents, now);
@@ -66,6 +66,7 @@ impl Workbench {
             invocation: invocation.clone(),
             now_ms: now,
             profile: Some(profile),
+            egress: installation.egress.clone().into(),
         };
         // A slot within the caller's shares, or a refusal after a short wait.
         let key = admission::CallKey::new(tenant, plugin, member);

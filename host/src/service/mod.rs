@@ -207,9 +207,12 @@ impl Workbench {
     pub fn with_store(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<(Self, JoinHandle<()>)> {
         let signing = keys::signing_key(&config.keys_dir())?;
         let open_ids = OpenIdKey::new(keys::open_id_secret(&config.keys_dir())?);
-        let runtime =
-            Runtime::new(&RuntimeConfig { limits: config.runtime.clone(), cache_dir: Some(config.cache_dir()) })
-                .map_err(|e| anyhow::anyhow!("starting the runtime: {e:#}"))?;
+        let runtime = Runtime::new(&RuntimeConfig {
+            limits: config.runtime.clone(),
+            cache_dir: Some(config.cache_dir()),
+            egress: config.egress.clone(),
+        })
+        .map_err(|e| anyhow::anyhow!("starting the runtime: {e:#}"))?;
         let verifying_key = signing.verifying_key();
         let (audit, writer) = AuditWriter::spawn(store.clone(), signing, config.audit.clone());
         let services = HostServices { store: store.clone(), open_ids, limits: Arc::clone(runtime.limits()) };

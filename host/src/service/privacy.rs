@@ -25,6 +25,12 @@ pub struct Access {
     pub outcome: String,
     /// Why it was denied.
     pub reason: Option<String>,
+    /// Where a request sent data (`https://api.acme.example`): the
+    /// recipient's server.
+    pub sent_to: Option<String>,
+    /// The fields of yours the plugin had read before that request: what
+    /// could have been sent with it.
+    pub could_include: Vec<String>,
 }
 
 /// A page of the access log.
@@ -94,12 +100,15 @@ impl From<&AuditRecord> for Access {
             purpose: e.purpose.clone(),
             outcome: e.outcome.as_str().to_owned(),
             reason: e.reason.clone(),
+            sent_to: e.egress.as_ref().map(|d| d.destination.clone()),
+            could_include: e.egress.as_ref().map(|d| d.could_include.clone()).unwrap_or_default(),
         }
     }
 }
 
 impl Workbench {
-    /// A member's accesses: every attempt on one of their fields, by a plugin or an admin.
+    /// A member's accesses: every attempt on one of their fields, by a plugin
+    /// or an admin, and every request a plugin sent while serving them.
     pub async fn access_log(&self, tenant: &str, member: &str, after: i64, limit: u32) -> ServiceResult<AccessPage> {
         let limit = limit.clamp(1, MAX_PAGE);
         let filter = access_filter(member);

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Actor, ServiceError, ServiceResult, Workbench};
 use crate::model::audit::Action;
+use crate::model::egress::{HostPattern, Scheme};
 use crate::model::manifest::{Developer, Manifest, ScopeDeclaration};
 use crate::model::registry::{PluginRelease, PluginVersion, Publisher};
 use crate::model::text::{Languages, ShowIn, Shown, choose};
@@ -36,6 +37,8 @@ pub struct Published {
     pub digest: String,
     /// Declared scopes.
     pub scopes: Vec<Scope>,
+    /// Declared destinations (`https://api.acme.example`).
+    pub destinations: Vec<String>,
     /// The `workbench:plugin` contract version the component was built
     /// against, e.g. `0.2.0`.
     pub contract: String,
@@ -65,6 +68,26 @@ pub struct DeclaredScope {
     pub sensitive: bool,
 }
 
+/// One destination a plugin version declares: where the member's data may
+/// be sent (the recipient's servers), and why.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DeclaredDestination {
+    /// Scheme, host (or `*.suffix`) and port: `https://api.acme.example`.
+    pub destination: String,
+    /// What is sent there and why (in the language of the response's `lang`).
+    #[schema(value_type = String)]
+    pub purpose: Shown,
+}
+
+/// The destinations of a manifest as responses show them.
+pub(crate) fn declared_destinations(manifest: &Manifest) -> Vec<DeclaredDestination> {
+    manifest
+        .egress
+        .iter()
+        .map(|d| DeclaredDestination { destination: d.destination.to_string(), purpose: Shown::new(&d.purpose) })
+        .collect()
+}
+
 /// One published version in the catalogue.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CatalogueVersion {
@@ -80,6 +103,8 @@ pub struct CatalogueVersion {
     pub published_at_ms: i64,
     /// The scopes it asks for.
     pub scopes: Vec<DeclaredScope>,
+    /// Where it sends requests.
+    pub destinations: Vec<DeclaredDestination>,
     /// The languages its texts are given in, primary first (empty: one
     /// text for every language).
     pub languages: Vec<String>,
@@ -128,6 +153,9 @@ impl ShowIn for CatalogueVersion {
         let lang = choose(&self.languages, prefs);
         for scope in &mut self.scopes {
             scope.purpose.show(lang);
+        }
+        for destination in &mut self.destinations {
+            destination.purpose.show(lang);
         }
         self.lang = lang.map(str::to_owned);
     }
@@ -178,6 +206,7 @@ fn entry(releases: Vec<PluginRelease>) -> Option<CatalogueEntry> {
                 signed_by: r.signed_by.clone(),
                 published_at_ms: r.published_at_ms,
                 scopes: catalogue_scopes(&r.manifest),
+                destinations: declared_destinations(&r.manifest),
                 lang: r.manifest.languages().first().map(|l| (*l).to_owned()),
                 languages: languages(&r.manifest),
             })
@@ -216,6 +245,19 @@ impl Workbench {
         signature: Option<ComponentSignature>,
     ) -> ServiceResult<Published> {
         let manifest = Manifest::from_toml(manifest_toml)?;
+        let rules = self.runtime.egress_config();
+        let plain = manifest.egress.iter().map(|d| &d.destination).find(|d| {
+            d.scheme == Scheme::Http && !matches!(&d.host, HostPattern::Exact(host) if rules.plain_http_allowed(host))
+        });
+        if let Some(destination) = plain {
+            return Err(ServiceError::BadRequest(format!(
+                "destination {destination} uses plain http, which this host allows only to {}; use https",
+                match rules.plain_http_hosts.as_slice() {
+                    [] => "no host".to_owned(),
+                    hosts => hosts.join(", "),
+                }
+            )));
+        }
         if component.len() > self.max_component_bytes {
             return Err(ServiceError::BadRequest(format!(
                 "the component is {} bytes; the limit is {}",
@@ -274,6 +316,7 @@ impl Workbench {
             version: manifest.version.to_string(),
             digest: hex::encode(digest),
             scopes: manifest.scopes.iter().map(|d| d.scope).collect(),
+            destinations: manifest.destinations(),
             contract: contract.to_owned(),
             imports,
             signed_by: signed_by.clone(),

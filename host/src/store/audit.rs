@@ -10,8 +10,12 @@ use super::backend::{SqlStore, corrupt};
 use super::dialect::placeholders;
 use super::{StoreError, StoreResult};
 use crate::model::audit::{AuditEvent, AuditFilter, AuditRecord, Chaining, Checkpoint, Head, Outcome};
+use crate::model::egress::EgressDetail;
 
-/// Rows per multi-row audit insert (13 parameters each; SQLite binds at
+/// Parameters per audit row.
+const AUDIT_ROW_PARAMETERS: usize = 15;
+
+/// Rows per multi-row audit insert (15 parameters each; SQLite binds at
 /// most 32 766, PostgreSQL 65 535).
 const AUDIT_ROWS_PER_INSERT: usize = 2_000;
 
@@ -43,7 +47,7 @@ fn hash32(bytes: &[u8]) -> StoreResult<[u8; 32]> {
 }
 
 const AUDIT_COLUMNS: &str =
-    "seq, ts, actor, subject, action, scope, purpose, outcome, reason, invocation, prev_hash, hash";
+    "seq, ts, actor, subject, action, scope, purpose, outcome, reason, invocation, prev_hash, hash, egress";
 
 fn audit_from_row(tenant: &str, r: &AnyRow) -> StoreResult<AuditRecord> {
     let outcome: &str = r.get(7);
@@ -60,6 +64,10 @@ fn audit_from_row(tenant: &str, r: &AnyRow) -> StoreResult<AuditRecord> {
             outcome: Outcome::parse(outcome).ok_or_else(|| corrupt(format!("outcome {outcome:?}")))?,
             reason: r.get(8),
             invocation: r.get(9),
+            egress: match r.get::<Option<&str>, _>(12) {
+                None => None,
+                Some(json) => Some(serde_json::from_str(json).map_err(|e| corrupt(format!("egress detail: {e}")))?),
+            },
         },
         prev_hash: hash32(r.get::<&[u8], _>(10))?,
         hash: hash32(r.get::<&[u8], _>(11))?,
@@ -113,11 +121,14 @@ impl SqlStore {
             records.push(chaining.link(&mut heads[position].1, event));
         }
         for chunk in records.chunks(AUDIT_ROWS_PER_INSERT) {
-            let rows: Vec<String> =
-                (0..chunk.len()).map(|i| format!("({})", placeholders(self.backend, i * 13 + 1, 13))).collect();
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    format!("({})", placeholders(self.backend, i * AUDIT_ROW_PARAMETERS + 1, AUDIT_ROW_PARAMETERS))
+                })
+                .collect();
             let sql = format!(
                 "INSERT INTO audit_records (tenant, seq, ts, actor, subject, action, scope, purpose, outcome, reason, \
-                 invocation, prev_hash, hash) VALUES {}",
+                 invocation, prev_hash, hash, destination, egress) VALUES {}",
                 rows.join(", ")
             );
             let mut insert = sqlx::query(&sql);
@@ -136,7 +147,9 @@ impl SqlStore {
                     .bind(&e.reason)
                     .bind(&e.invocation)
                     .bind(&record.prev_hash[..])
-                    .bind(&record.hash[..]);
+                    .bind(&record.hash[..])
+                    .bind(e.egress.as_ref().map(|d| d.destination.clone()))
+                    .bind(e.egress.as_ref().map(EgressDetail::to_json));
             }
             insert.execute(&mut *tx).await?;
         }
@@ -246,8 +259,11 @@ impl AuditLog for SqlStore {
         if let Some(to) = filter.to_ms {
             and("ts <", Param::Int(to));
         }
+        if let Some(destination) = &filter.destination {
+            and("destination =", Param::Text(destination));
+        }
         if filter.with_scope {
-            sql.push_str(" AND scope IS NOT NULL");
+            sql.push_str(" AND (scope IS NOT NULL OR destination IS NOT NULL)");
         }
         sql.push_str(&format!(" ORDER BY seq LIMIT ${}", params.len() + 3));
         let mut query = sqlx::query(&sql).bind(tenant).bind(after);

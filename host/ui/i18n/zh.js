@@ -86,6 +86,7 @@ export default {
 
   'consent.title': '「{name}」请求使用你的信息',
   'consent.recipient': '数据接收方：',
+  'consent.destinations': '你的数据可能被发送到数据接收方的以下服务器：',
   'consent.contact': '联系方式：',
   'consent.intro': '请逐项确认。你可以随时在「我的数据」中撤回同意；撤回后，应用为你保存的数据会被删除。',
   'consent.basic': '基本信息与权限',
@@ -122,6 +123,9 @@ export default {
   'my.access': '谁读取了我的数据',
   'my.accessLead': '每一次读取（包括被拒绝的尝试）都记录在防篡改的审计日志中，按时间先后排列。',
   'my.noAccess': '还没有人读取你的数据。',
+  'my.sentTo': '已发送到 {destination}；可能包含：{fields}',
+  'my.sentNothing': '已发送到 {destination}；此前未读取你的任何信息',
+  'my.fieldSeparator': '、',
   'my.more': '加载更多',
   'my.byAdmin': '管理员 {id}',
   'my.export': '导出我的数据',
@@ -197,6 +201,8 @@ export default {
   'install.addedHint': '新增的信息需要每位成员重新同意后才会提供。',
   'install.scopes': '授予的信息范围',
   'install.scopesHint': '必需的范围不能取消；成员仍需各自同意后应用才能读取他们的信息。',
+  'install.egress': '可发送数据的目的地',
+  'install.egressHint': '本插件可以向开发者的这些服务器发送请求。未批准的目的地会被拒绝；升级后出现的新目的地需要重新批准，成员也会被重新询问。',
   'install.range': '可见范围',
   'install.listed': '仅指定成员',
   'install.members': '可见的成员',
@@ -368,4 +374,5 @@ export default {
   'action.storage.list': '列出存储',
   'action.log.write': '写日志',
   'action.settings.retention': '更改保留期限',
+  'action.http.request': '向其他服务发送请求',
 };

@@ -48,6 +48,13 @@ export function askConsent(disclosure) {
         h('p', { class: 'muted' }, h('span', { lang: d.lang || undefined }, d.description), ' ', h('span', {}, `(${t('common.version')} ${d.version})`)),
         h('p', {}, t('consent.intro')),
       );
+      // Where the data may go: the recipient's servers the admin approved.
+      if (d.destinations && d.destinations.length) {
+        body.append(h('div', { class: 'destinations', 'data-testid': 'consent-destinations' },
+          h('p', { class: 'muted' }, t('consent.destinations')),
+          h('ul', { class: 'scope-list' }, d.destinations.map((x) => h('li', {},
+            h('code', {}, x.destination), ' — ', h('span', { lang: d.lang || undefined }, x.purpose))))));
+      }
       if (normal.length) {
         body.append(h('fieldset', { class: 'scope-group', 'data-testid': 'consent-basic' },
           h('legend', {}, t('consent.basic')), h('ul', { class: 'scope-list' }, normal.map(row))));

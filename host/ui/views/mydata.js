@@ -138,6 +138,13 @@ export async function renderMyData(main, ctx) {
   }
 
   const pager = cursorPager();
+  // A request a plugin sent while serving you: where, and which of your
+  // fields it had read by then (what could have gone with it).
+  function sentTo(a) {
+    const fields = a.could_include.map((scope) => fieldLabel({ scope, field: scope })).join(t('my.fieldSeparator'));
+    const text = fields ? t('my.sentTo', { destination: a.sent_to, fields }) : t('my.sentNothing', { destination: a.sent_to });
+    return h('span', { 'data-testid': 'sent-to' }, text);
+  }
   async function loadAccess(append) {
     clearBox(accessError);
     let page;
@@ -152,7 +159,7 @@ export async function renderMyData(main, ctx) {
       accessRows.push(h('tr', {},
         h('td', { class: 'nowrap' }, fmtTime(a.ts_ms)),
         h('td', {}, byLabel(a.by)),
-        h('td', {}, a.scope ? h('code', {}, a.scope) : '—'),
+        h('td', {}, a.sent_to ? sentTo(a) : a.scope ? h('code', {}, a.scope) : '—'),
         h('td', {}, a.purpose || '—'),
         h('td', {}, badge(outcomeLabel(a.outcome), a.outcome === 'allowed' ? 'ok' : 'danger'), a.reason ? h('div', { class: 'muted small' }, a.reason) : null)));
     }

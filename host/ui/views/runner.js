@@ -307,6 +307,8 @@ export function createRunner({ consent, closed, failed }) {
         current = p;
         refusals = 0;
         clearBox(notice);
+        delete notice.dataset.refused;
+        delete notice.dataset.lastCode;
         title.textContent = p.name;
         attach();
         frame.title = t('runner.frameOf', { name: p.name });

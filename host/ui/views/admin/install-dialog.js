@@ -17,6 +17,10 @@ export function installDialog(entry, installation, members) {
       const diff = h('div', { class: 'diff', role: 'status', 'data-testid': 'install-diff' });
       const scopeList = h('ul', { class: 'scope-list' });
       const scopeBoxes = [];
+      const egressList = h('ul', { class: 'scope-list' });
+      const egressBoxes = [];
+      const egressGroup = h('fieldset', { class: 'scope-group', 'data-testid': 'install-egress' },
+        h('legend', {}, t('install.egress')), h('p', { class: 'hint' }, t('install.egressHint')), egressList);
 
       const renderScopes = () => {
         const v = entry.versions.find((x) => x.version === versionSelect.value);
@@ -36,6 +40,23 @@ export function installDialog(entry, installation, members) {
               s.sensitive ? badge(t('consent.sensitiveTag'), 'danger') : null),
             h('p', { class: 'scope-purpose', id: `${id}-purpose` }, h('span', { class: 'muted' }, t('consent.purpose')), s.purpose)));
         }));
+        // Destinations: a new install proposes them all; an upgrade keeps
+        // only those approved before, so a new one must be ticked.
+        const approvedBefore = installation ? new Set(installation.approved_egress || []) : null;
+        egressBoxes.length = 0;
+        const destinations = v.destinations || [];
+        egressList.replaceChildren(...destinations.map((d) => {
+          const id = nextId('egress');
+          const input = h('input', {
+            type: 'checkbox', id, value: d.destination, 'aria-describedby': `${id}-purpose`, 'data-testid': `approve-${d.destination}`,
+            checked: !approvedBefore || approvedBefore.has(d.destination),
+          });
+          egressBoxes.push(input);
+          return h('li', { class: 'scope-row' }, input, h('div', { class: 'scope-text' },
+            h('label', { for: id, class: 'scope-label' }, h('code', { class: 'scope-code' }, d.destination)),
+            h('p', { class: 'scope-purpose', id: `${id}-purpose` }, h('span', { class: 'muted' }, t('consent.purpose')), d.purpose)));
+        }));
+        egressGroup.hidden = destinations.length === 0;
         diff.replaceChildren();
         if (installation) {
           const before = new Set(installation.declared_scopes);
@@ -84,6 +105,7 @@ export function installDialog(entry, installation, members) {
         field(t('install.version'), versionSelect),
         diff,
         h('fieldset', { class: 'scope-group' }, h('legend', {}, t('install.scopes')), h('p', { class: 'hint' }, t('install.scopesHint')), scopeList),
+        egressGroup,
         h('fieldset', { class: 'scope-group' }, h('legend', {}, t('install.range')),
           h('div', { class: 'check-row' }, everyone, h('label', { for: everyone.id }, t('admin.everyone'))),
           h('div', { class: 'check-row' }, listed, h('label', { for: listed.id }, t('install.listed'))),
@@ -100,6 +122,7 @@ export function installDialog(entry, installation, members) {
         const bodyJson = {
           version: versionSelect.value,
           granted_scopes: scopeBoxes.filter((b) => b.checked).map((b) => b.value),
+          approved_egress: egressBoxes.filter((b) => b.checked).map((b) => b.value),
           visible_to: listed.checked ? memberBoxes.filter((b) => b.input.checked).map((b) => b.m.id) : null,
         };
         busy(submit, true);

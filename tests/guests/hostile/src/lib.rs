@@ -21,6 +21,7 @@
 //! | `/block` | blocks on a pollable that never becomes ready |
 //! | `/write-budget` | overwrites two 60 KiB values until storage refuses (the per-call write budget) |
 //! | `/wait-loop` | sleeps 20 ms, reads its id and writes a key (`wait/N`), forever |
+//! | `/fetch?url=U&read=name&method=POST&body=N&follow=N&times=N` | reads the name first if asked, then sends `times` requests (default 1) through `wasi:http` (a POST with N bytes), following up to `follow` redirects itself; answers what each got as JSON |
 
 use std::fmt::Write as _;
 
@@ -124,7 +125,131 @@ impl Plugin for Hostile {
                 }
                 unreachable!("the loop only ends at the deadline")
             }
+            "/fetch" => {
+                if request.query_param("read").as_deref() == Some("name") {
+                    let _ = profile::name();
+                }
+                let url = request.query_param("url").unwrap_or_default();
+                let post = request.query_param("method").as_deref() == Some("POST");
+                let body: usize = request.query_param("body").and_then(|n| n.parse().ok()).unwrap_or(0);
+                let follow: u32 = request.query_param("follow").and_then(|n| n.parse().ok()).unwrap_or(0);
+                let times: u32 = request.query_param("times").and_then(|n| n.parse().ok()).unwrap_or(1);
+                let mut results = Vec::new();
+                for _ in 0..times {
+                    results.push(http::fetch(&url, post, body, follow));
+                }
+                let mut json = String::from("[");
+                for (i, result) in results.iter().enumerate() {
+                    if i > 0 {
+                        json.push(',');
+                    }
+                    json.push_str(result);
+                }
+                json.push(']');
+                Ok(Response::json(200, json))
+            }
             path => Err(PluginError::NotFound(path.to_owned())),
+        }
+    }
+}
+
+/// A plain `wasi:http` client, as a plugin written without the SDK's would be.
+mod http {
+    #[cfg(target_arch = "wasm32")]
+    use wasi::http::types::{ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme};
+    #[cfg(target_arch = "wasm32")]
+    use wasi::io::streams::StreamError;
+
+    /// One hop: the status, a redirect's location and the body's size, or the error.
+    #[cfg(target_arch = "wasm32")]
+    fn once(url: &str, post: bool, body: usize) -> Result<(u16, Option<String>, usize), String> {
+        let (scheme, rest) = url.split_once("://").ok_or("the url has no scheme")?;
+        let (authority, path) = match rest.find('/') {
+            Some(at) => (&rest[..at], &rest[at..]),
+            None => (rest, "/"),
+        };
+        let request = OutgoingRequest::new(Fields::new());
+        request.set_method(if post { &Method::Post } else { &Method::Get }).map_err(|()| "method")?;
+        let scheme = if scheme == "https" { Scheme::Https } else if scheme == "http" { Scheme::Http } else { Scheme::Other(scheme.into()) };
+        request.set_scheme(Some(&scheme)).map_err(|()| "scheme")?;
+        request.set_authority(Some(authority)).map_err(|()| "authority")?;
+        request.set_path_with_query(Some(path)).map_err(|()| "path")?;
+        let outgoing = request.body().map_err(|()| "body")?;
+        let future = wasi::http::outgoing_handler::handle(request, None).map_err(|e| code(&e))?;
+        if body > 0 {
+            let stream = outgoing.write().map_err(|()| "write")?;
+            let chunk = vec![b'a'; 4096];
+            let mut left = body;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                if stream.blocking_write_and_flush(&chunk[..n]).is_err() {
+                    break;
+                }
+                left -= n;
+            }
+        }
+        let _ = OutgoingBody::finish(outgoing, None);
+        let response = loop {
+            match future.get() {
+                Some(result) => break result.map_err(|()| "taken twice")?.map_err(|e| code(&e))?,
+                None => future.subscribe().block(),
+            }
+        };
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .first()
+            .map(|v| String::from_utf8_lossy(v).into_owned());
+        let incoming = response.consume().map_err(|()| "consume")?;
+        let stream = incoming.stream().map_err(|()| "stream")?;
+        let mut size = 0;
+        loop {
+            match stream.blocking_read(64 * 1024) {
+                Ok(chunk) => size += chunk.len(),
+                Err(StreamError::Closed) => break,
+                Err(StreamError::LastOperationFailed(error)) => {
+                    let typed = wasi::http::types::http_error_code(&error);
+                    return Err(typed.map_or_else(|| error.to_debug_string(), |e| code(&e)));
+                }
+            }
+        }
+        drop(stream);
+        let _ = IncomingBody::finish(incoming);
+        Ok((status, location, size))
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn code(error: &ErrorCode) -> String {
+        format!("{error:?}")
+    }
+
+    /// Fetches `url`, following up to `follow` redirects; one JSON object.
+    pub fn fetch(url: &str, post: bool, body: usize, follow: u32) -> String {
+        #[cfg(target_arch = "wasm32")]
+        {
+            let mut url = url.to_owned();
+            let mut hops = 0;
+            loop {
+                match once(&url, post, body) {
+                    Ok((status, Some(location), _)) if (300..400).contains(&status) && hops < follow => {
+                        hops += 1;
+                        url = location;
+                    }
+                    Ok((status, _, size)) => {
+                        return format!(r#"{{"status":{status},"bytes":{size},"hops":{hops}}}"#);
+                    }
+                    Err(error) => {
+                        let error = error.replace('\\', "\\\\").replace('"', "\\\"");
+                        return format!(r#"{{"error":"{error}","hops":{hops}}}"#);
+                    }
+                }
+            }
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = (url, post, body, follow);
+            String::from(r#"{"error":"not on wasm"}"#)
         }
     }
 }
