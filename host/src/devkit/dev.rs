@@ -79,7 +79,8 @@ pub async fn dev(project: &Path, listen: SocketAddr, code_cache: PathBuf) -> any
     if data.exists() {
         std::fs::remove_dir_all(&data).with_context(|| format!("removing {}", data.display()))?;
     }
-    let mut config = Config { data_dir: data, code_cache_dir: Some(code_cache), ..Config::default() };
+    let mut config =
+        Config { data_dir: data, code_cache_dir: Some(code_cache), egress: super::local_egress(), ..Config::default() };
     config.server.listen = listen;
     let (workbench, writer) = Workbench::open(&config).await?;
     let workbench = Arc::new(workbench);

@@ -406,3 +406,17 @@ pub fn read_manifest(project: &std::path::Path) -> anyhow::Result<Manifest> {
         .with_context(|| format!("reading {} (run this in a plugin's folder, or name the folder)", path.display()))?;
     Manifest::from_toml(&text).with_context(|| format!("{} is not a valid manifest", path.display()))
 }
+
+/// What a plugin may reach while its developer runs it here (`plugin run`,
+/// `plugin dev`): besides public hosts, their own service on this machine,
+/// over plain `http` too.
+pub(crate) fn local_egress() -> crate::runtime::egress::EgressConfig {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    let v4 = ipnet::Ipv4Net::new(Ipv4Addr::new(127, 0, 0, 0), 8).expect("a valid prefix");
+    let v6 = ipnet::Ipv6Net::new(Ipv6Addr::LOCALHOST, 128).expect("a valid prefix");
+    crate::runtime::egress::EgressConfig {
+        plain_http_hosts: vec!["127.0.0.1".into(), "localhost".into(), "::1".into()],
+        allow_private: vec![v4.into(), v6.into()],
+        ..Default::default()
+    }
+}

@@ -117,7 +117,12 @@ pub async fn run(run: RunRequest) -> anyhow::Result<Ran> {
     }
 
     let data = tempfile::tempdir().context("a scratch folder")?;
-    let config = Config { data_dir: data.path().to_owned(), code_cache_dir: Some(run.code_cache), ..Config::default() };
+    let config = Config {
+        data_dir: data.path().to_owned(),
+        code_cache_dir: Some(run.code_cache),
+        egress: super::local_egress(),
+        ..Config::default()
+    };
     let (workbench, writer) = Workbench::open(&config).await?;
     let tenant = demo::TENANT;
     workbench.sync_directory(tenant, demo::TENANT_NAME, &fixtures).await?;

@@ -1,0 +1,125 @@
+//! What the gate costs an outbound request (see docs/BENCHMARKS.md): the
+//! hostile guest's `/fetch` POSTing 100 bytes to a service on loopback
+//! through `wasi:http` and the host's checked sender, against a plain hyper
+//! client making the same request on a fresh connection (the host keeps no
+//! pool either), in the same run. The guest's own cost (instantiate, the
+//! call, its JSON) is measured by the same call making no request
+//! (`times=0`), so the overhead is `(guest_request - guest_no_request) /
+//! hyper`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::routing::post;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http_body_util::{BodyExt, Full};
+use workbench_host::model::consent::ConsentSet;
+use workbench_host::model::directory::MemberProfile;
+use workbench_host::model::manifest::Manifest;
+use workbench_host::openid::OpenIdKey;
+use workbench_host::runtime::egress::EgressConfig;
+use workbench_host::runtime::{CallContext, HostServices, Request, Runtime, RuntimeConfig, RuntimeLimits};
+use workbench_host::store::{Directory, SqlStore};
+
+fn manifest(port: u16) -> String {
+    format!(
+        r#"
+id = "courier"
+name = "Courier"
+version = "1.0.0"
+[developer]
+name = "Bench"
+contact = "bench@example.com"
+[[egress]]
+destination = "http://127.0.0.1:{port}"
+purpose = "send planned visits"
+"#
+    )
+}
+
+async fn service() -> SocketAddr {
+    let app = Router::new().route("/visits", post(|body: Bytes| async move { format!("{}", body.len()) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(axum::serve(listener, app).into_future());
+    address
+}
+
+/// The same request by a plain hyper client on a fresh connection.
+async fn hyper_post(address: SocketAddr) -> usize {
+    let stream = tokio::net::TcpStream::connect(address).await.expect("connects");
+    let _ = stream.set_nodelay(true);
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(wasmtime_wasi_http::io::TokioIo::new(stream)).await.expect("handshake");
+    tokio::spawn(connection);
+    let request = http::Request::post("/visits")
+        .header(http::header::HOST, address.to_string())
+        .body(Full::new(Bytes::from(vec![b'a'; 100])))
+        .expect("request");
+    let response = sender.send_request(request).await.expect("response");
+    response.into_body().collect().await.expect("body").to_bytes().len()
+}
+
+fn outbound(c: &mut Criterion) {
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let address = tokio.block_on(service());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(tokio.block_on(SqlStore::open_sqlite(&dir.path().join("bench.db"))).expect("sqlite"));
+    tokio.block_on(async {
+        store.upsert_tenant("t", "T").await.expect("tenant");
+        store
+            .upsert_member("t", "m", &MemberProfile { name: "张伟".into(), ..Default::default() })
+            .await
+            .expect("member");
+    });
+    let egress = EgressConfig {
+        plain_http_hosts: vec!["127.0.0.1".into()],
+        allow_private: vec!["127.0.0.1/32".parse().expect("net")],
+        ..EgressConfig::default()
+    };
+    let runtime = Runtime::new(&RuntimeConfig { egress, ..RuntimeConfig::default() }).expect("runtime");
+    let services =
+        HostServices { store, open_ids: OpenIdKey::new([9; 32]), limits: Arc::new(RuntimeLimits::default()) };
+    let manifest = Arc::new(Manifest::from_toml(&manifest(address.port())).expect("manifest"));
+    let call = CallContext {
+        tenant: "t".into(),
+        member: "m".into(),
+        policy: Arc::new(manifest.policy(manifest.declared(), &manifest.destinations())),
+        consents: Arc::new(ConsentSet::default()),
+        actor: format!("plugin:{}", manifest.reference()),
+        egress: manifest.destinations().into(),
+        manifest,
+        invocation: "bench".into(),
+        now_ms: 1,
+        profile: Some(Arc::new(MemberProfile::default())),
+    };
+    let bytes = std::fs::read(xtask::guests().component("hostile")).expect("guest built");
+    let pre = tokio.block_on(runtime.prepare("hostile", move || bytes)).expect("prepares");
+    let fetch = |times: u32| Request {
+        method: "GET".into(),
+        path: "/fetch".into(),
+        query: format!("method=POST&body=100&times={times}&url=http://{address}/visits"),
+        headers: vec![],
+        body: vec![],
+    };
+    let mut group = c.benchmark_group("egress");
+    group.bench_function("hyper_fresh_connection", |b| b.to_async(&tokio).iter(|| hyper_post(address)));
+    for (name, times) in [("guest_no_request", 0), ("guest_request", 1)] {
+        let request = fetch(times);
+        group.bench_function(name, |b| {
+            b.to_async(&tokio).iter(|| async {
+                let outcome = runtime.call(&pre, call.clone(), services.clone(), request.clone()).await;
+                let response = outcome.result.expect("answers");
+                assert!(times == 0 || String::from_utf8_lossy(&response.body).contains("\"status\":200"));
+                assert_eq!(outcome.audit.len(), times as usize, "one record per request");
+                response
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, outbound);
+criterion_main!(benches);
