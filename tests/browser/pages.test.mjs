@@ -181,7 +181,8 @@ test('客户拜访 through its own page: plan a visit, a consent asked mid-flow,
   await plan.getByRole('button', { name: '加入计划' }).click();
   const dialog = page.getByRole('dialog', { name: '「客户拜访」请求使用你的信息' });
   await dialog.waitFor();
-  assert.match(await dialog.innerText(), /List the customers you may visit/);
+  // The page reads in Chinese, so the plugin's purposes are shown in Chinese too.
+  assert.match(await dialog.innerText(), /列出你可以拜访并记录拜访的客户/);
   await shot(page, 'pages-06-visit-consent-mid-flow');
   await dialog.getByRole('button', { name: '同意并打开' }).click();
   await dialog.waitFor({ state: 'detached' });
