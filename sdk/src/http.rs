@@ -1,4 +1,10 @@
-//! The request a plugin handles and the response it returns.
+//! The request a plugin handles and the response it returns, and requests
+//! a plugin sends to its developer's own service ([`Outgoing`]).
+
+mod outgoing;
+
+pub(crate) use outgoing::Target;
+pub use outgoing::{HttpError, Outgoing, Reply};
 
 /// A request forwarded by the host from the workbench page.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -37,7 +37,7 @@ pub mod date;
 mod error;
 mod host;
 pub mod html;
-mod http;
+pub mod http;
 pub mod json;
 pub mod log;
 pub mod permissions;

@@ -56,6 +56,10 @@ pub(crate) struct MockState {
     pub(crate) quota_bytes: u64,
     pub(crate) storage: BTreeMap<(Bucket, String), Vec<u8>>,
     pub(crate) logs: Vec<(Level, String)>,
+    /// Stubbed destinations: a URL prefix and what a request to it gets.
+    pub(crate) destinations: Vec<(String, Result<crate::http::Reply, crate::http::HttpError>)>,
+    /// Every outgoing request so far.
+    pub(crate) requests: Vec<crate::http::Outgoing>,
     pub(crate) accesses: Vec<(String, Result<(), AccessError>)>,
 }
 
@@ -171,6 +175,28 @@ impl MockHost {
     pub fn allow(self, scope: &str) -> Self {
         self.state.borrow_mut().denials.remove(scope);
         self
+    }
+
+    /// Answers requests to `destination` (`https://visits.acme.example`, or
+    /// any longer prefix) with `status` and `body`; a request no stub covers
+    /// is refused ([`crate::http::HttpError::Refused`]), as the host refuses
+    /// a destination that is not declared and approved.
+    pub fn with_destination(self, destination: &str, status: u16, body: impl Into<Vec<u8>>) -> Self {
+        let reply = crate::http::Reply { status, headers: Vec::new(), body: body.into() };
+        self.state.borrow_mut().destinations.push((destination.trim_end_matches('/').to_owned(), Ok(reply)));
+        self
+    }
+
+    /// Makes requests to `destination` fail with `error` (a timeout, an
+    /// address the host refuses, …).
+    pub fn with_failing_destination(self, destination: &str, error: crate::http::HttpError) -> Self {
+        self.state.borrow_mut().destinations.push((destination.trim_end_matches('/').to_owned(), Err(error)));
+        self
+    }
+
+    /// Every outgoing request so far, in order.
+    pub fn requests(&self) -> Vec<crate::http::Outgoing> {
+        self.state.borrow().requests.clone()
     }
 
     /// Runs plugin `P` against this host. Storage persists between calls.

@@ -268,6 +268,12 @@ on_both_databases! {
         let statuses: Vec<&Value> = got.iter().map(|g| if g["status"].is_null() { &g["error"] } else { &g["status"] }).collect();
         assert_eq!(statuses, [&json!(302), &json!(302), &json!(302), &json!("ErrorCode::HttpRequestDenied")], "{got:?}");
 
+        // The same through the SDK's client: an answer, and the host's refusal as a typed error.
+        let sdk = server.invoke("zhang.wei", "courier", &format!("/sdk-fetch?url={tls}/visits")).await;
+        assert_eq!(sdk.body["body"], "201 received 2 bytes", "{}", sdk.text);
+        let sdk = server.invoke("zhang.wei", "courier", "/sdk-fetch?url=https://evil.example/steal").await;
+        assert_eq!(sdk.body["body"], "refused", "{}", sdk.text);
+
         // The service saw exactly the allowed requests, never evil.example or the inside.
         let hits = up.hits();
         let plain_host = format!("127.0.0.1:{}", up.plain.port());
@@ -280,6 +286,7 @@ on_both_databases! {
             format!("{plain_host} /redirect"),
             format!("{plain_host} /redirect"),
             format!("{plain_host} /redirect"),
+            format!("visits.acme.example:{} /visits", up.tls.port()),
         ];
         assert_eq!(hits, expected_hits);
 
@@ -314,6 +321,8 @@ on_both_databases! {
                 row(&plain, "/redirect", "allowed", ""),
                 row(&plain, "/redirect", "allowed", ""),
                 row(&plain, "/redirect", "denied", "too_many_requests"),
+                row(&tls, "/visits", "allowed", ""),
+                row("https://evil.example", "/steal", "denied", "not_declared"),
             ]
         );
         let first = &records[0];
@@ -331,7 +340,7 @@ on_both_databases! {
         let by_tls = server
             .call(Method::GET, &format!("/api/v1/audit?destination={}", tls.replace(':', "%3A")), Some(&admin), None)
             .await;
-        assert_eq!(by_tls.body["records"].as_array().map(Vec::len), Some(1), "{}", by_tls.text);
+        assert_eq!(by_tls.body["records"].as_array().map(Vec::len), Some(2), "{}", by_tls.text);
 
         // The member's access log says where it went and what it could carry.
         let log = server.call(Method::GET, "/api/v1/me/access-log?limit=1000", Some(&zhang), None).await;

@@ -129,3 +129,25 @@ pub(crate) fn storage_list_keys(bucket: Bucket, prefix: &str) -> Result<Vec<Stri
 pub(crate) fn log(level: Level, message: &str) {
     with_state(|state| state.logs.push((level, message.to_owned())));
 }
+
+/// Answers a request from the stubs set with `MockHost::with_destination`,
+/// recording it; a URL no stub covers is refused, as the host refuses an
+/// undeclared destination.
+pub(crate) fn send_http(
+    request: &crate::http::Outgoing,
+    _target: &crate::http::Target,
+) -> Result<crate::http::Reply, crate::http::HttpError> {
+    with_state(|state| {
+        state.requests.push(request.clone());
+        let stub = state.destinations.iter().find(|(prefix, _)| {
+            request
+                .url
+                .strip_prefix(prefix.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+        });
+        match stub {
+            Some((_, answer)) => answer.clone(),
+            None => Err(crate::http::HttpError::Refused),
+        }
+    })
+}

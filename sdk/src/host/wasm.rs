@@ -167,3 +167,99 @@ pub fn dispatch<P: Plugin>(request: wit_handler::Request) -> Result<wit_handler:
         Err(PluginError::Internal(m)) => Err(wit_handler::PluginError::Internal(m)),
     }
 }
+
+/// Sends one request through `wasi:http` and reads the whole answer.
+pub(crate) fn send_http(
+    request: &crate::http::Outgoing,
+    target: &crate::http::Target,
+) -> Result<crate::http::Reply, crate::http::HttpError> {
+    use crate::http::{HttpError, Reply};
+    use wasi::http::types::{
+        ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+    };
+    use wasi::io::streams::StreamError;
+
+    fn error(code: &ErrorCode) -> HttpError {
+        match code {
+            ErrorCode::HttpRequestDenied => HttpError::Refused,
+            ErrorCode::DestinationIpProhibited => HttpError::AddressProhibited,
+            ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => {
+                HttpError::Timeout
+            }
+            ErrorCode::HttpRequestBodySize(_) | ErrorCode::HttpResponseBodySize(_) => HttpError::TooLarge,
+            other => HttpError::Failed(format!("{other:?}")),
+        }
+    }
+    let failed = |what: &str| HttpError::Failed(what.to_owned());
+
+    let mut entries = Vec::with_capacity(request.headers.len());
+    for (name, value) in &request.headers {
+        entries.push((name.clone(), value.as_bytes().to_vec()));
+    }
+    let headers = Fields::from_list(&entries).map_err(|e| HttpError::Failed(format!("header: {e:?}")))?;
+    let outgoing = OutgoingRequest::new(headers);
+    let method = match request.method.as_str() {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        "POST" => Method::Post,
+        "PUT" => Method::Put,
+        "DELETE" => Method::Delete,
+        "PATCH" => Method::Patch,
+        "OPTIONS" => Method::Options,
+        other => Method::Other(other.to_owned()),
+    };
+    outgoing.set_method(&method).map_err(|()| failed("method"))?;
+    outgoing
+        .set_scheme(Some(if target.https { &Scheme::Https } else { &Scheme::Http }))
+        .map_err(|()| failed("scheme"))?;
+    outgoing.set_authority(Some(&target.authority)).map_err(|()| HttpError::BadUrl(request.url.clone()))?;
+    outgoing.set_path_with_query(Some(&target.path_and_query)).map_err(|()| HttpError::BadUrl(request.url.clone()))?;
+    let options = request.timeout_ms.map(|ms| {
+        let options = RequestOptions::new();
+        let _ = options.set_first_byte_timeout(Some(ms.saturating_mul(1_000_000)));
+        options
+    });
+    let body = outgoing.body().map_err(|()| failed("body"))?;
+    let future = wasi::http::outgoing_handler::handle(outgoing, options).map_err(|e| error(&e))?;
+    if !request.body.is_empty() {
+        let stream = body.write().map_err(|()| failed("body stream"))?;
+        for chunk in request.body.chunks(4096) {
+            if stream.blocking_write_and_flush(chunk).is_err() {
+                break;
+            }
+        }
+    }
+    let _ = OutgoingBody::finish(body, None);
+    let response = loop {
+        match future.get() {
+            Some(result) => break result.map_err(|()| failed("response taken twice"))?.map_err(|e| error(&e))?,
+            None => future.subscribe().block(),
+        }
+    };
+    let status = response.status();
+    let headers = response
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(name, value)| (name.to_ascii_lowercase(), String::from_utf8_lossy(&value).into_owned()))
+        .collect();
+    let incoming = response.consume().map_err(|()| failed("response body"))?;
+    let stream = incoming.stream().map_err(|()| failed("response body stream"))?;
+    let mut body = Vec::new();
+    loop {
+        match stream.blocking_read(64 * 1024) {
+            Ok(chunk) => body.extend_from_slice(&chunk),
+            Err(StreamError::Closed) => break,
+            Err(StreamError::LastOperationFailed(e)) => {
+                return Err(match wasi::http::types::http_error_code(&e) {
+                    Some(code) => error(&code),
+                    None if e.to_debug_string().contains("body size") => HttpError::TooLarge,
+                    None => HttpError::Failed(e.to_debug_string()),
+                });
+            }
+        }
+    }
+    drop(stream);
+    let _ = IncomingBody::finish(incoming);
+    Ok(Reply { status, headers, body })
+}

@@ -21,6 +21,7 @@
 //! | `/block` | blocks on a pollable that never becomes ready |
 //! | `/write-budget` | overwrites two 60 KiB values until storage refuses (the per-call write budget) |
 //! | `/wait-loop` | sleeps 20 ms, reads its id and writes a key (`wait/N`), forever |
+//! | `/sdk-fetch?url=U` | POSTs `{}` to U through the SDK's client; answers `STATUS BODY` or the error's code |
 //! | `/fetch?url=U&read=name&method=POST&body=N&follow=N&times=N` | reads the name first if asked, then sends `times` requests (default 1) through `wasi:http` (a POST with N bytes), following up to `follow` redirects itself; answers what each got as JSON |
 
 use std::fmt::Write as _;
@@ -124,6 +125,14 @@ impl Plugin for Hostile {
                         .map_err(|e| PluginError::Internal(e.to_string()))?;
                 }
                 unreachable!("the loop only ends at the deadline")
+            }
+            "/sdk-fetch" => {
+                let url = request.query_param("url").unwrap_or_default();
+                let sent = workbench_sdk::http::Outgoing::post(url, "{}").header("content-type", "application/json").send();
+                Ok(match sent {
+                    Ok(reply) => Response::text(200, format!("{} {}", reply.status, reply.text())),
+                    Err(error) => Response::text(200, error.code()),
+                })
             }
             "/fetch" => {
                 if request.query_param("read").as_deref() == Some("name") {
