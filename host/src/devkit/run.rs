@@ -46,6 +46,9 @@ pub struct Access {
     pub outcome: String,
     /// Why it was refused or failed.
     pub reason: Option<String>,
+    /// An outbound request: where, what, and what it could carry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<crate::model::egress::EgressDetail>,
 }
 
 impl From<&AuditRecord> for Access {
@@ -55,6 +58,7 @@ impl From<&AuditRecord> for Access {
             scope: record.event.scope.clone(),
             outcome: record.event.outcome.as_str().to_owned(),
             reason: record.event.reason.clone(),
+            request: record.event.egress.clone(),
         }
     }
 }
@@ -205,13 +209,33 @@ pub fn print(ran: &Ran, member: &str) {
     }
     println!("audit ({} records):", ran.audit.len());
     for access in &ran.audit {
-        println!(
-            "  {:<12} {:<15} {}{}",
-            access.action,
-            access.scope.as_deref().unwrap_or("-"),
-            access.outcome,
-            access.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
-        );
+        let reason = access.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+        match &access.request {
+            Some(sent) => {
+                let status = sent.status.map_or_else(|| "no answer".to_owned(), |s| s.to_string());
+                let fields = match sent.could_include.as_slice() {
+                    [] => "no personal field read before it".to_owned(),
+                    read => format!("could include {}", read.join(", ")),
+                };
+                println!(
+                    "  {:<12} {} {}{} -> {status}, {} B out, {} B in, {} ms; {fields}; {}{reason}",
+                    access.action,
+                    sent.method,
+                    sent.destination,
+                    sent.path,
+                    sent.bytes_out,
+                    sent.bytes_in,
+                    sent.duration_ms,
+                    access.outcome,
+                );
+            }
+            None => println!(
+                "  {:<12} {:<15} {}{reason}",
+                access.action,
+                access.scope.as_deref().unwrap_or("-"),
+                access.outcome,
+            ),
+        }
     }
 }
 
