@@ -192,9 +192,13 @@ pub(crate) fn send_http(
     }
     let failed = |what: &str| HttpError::Failed(what.to_owned());
 
-    let mut entries = Vec::with_capacity(request.headers.len());
+    let mut entries = Vec::with_capacity(request.headers.len() + 1);
     for (name, value) in &request.headers {
         entries.push((name.clone(), value.as_bytes().to_vec()));
+    }
+    // A known length lets the body go in one piece instead of chunked.
+    if !request.body.is_empty() && !request.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-length")) {
+        entries.push(("content-length".to_owned(), request.body.len().to_string().into_bytes()));
     }
     let headers = Fields::from_list(&entries).map_err(|e| HttpError::Failed(format!("header: {e:?}")))?;
     let outgoing = OutgoingRequest::new(headers);
