@@ -10,12 +10,13 @@ use super::toolchain::{TARGET, Toolchain, native_cargo};
 use crate::model::manifest::Manifest;
 
 /// The SDK crate's sources, by path inside `src/`.
-pub const SDK: [(&str, &str); 14] = [
+pub const SDK: [(&str, &str); 15] = [
     ("lib.rs", include_str!("../../../sdk/src/lib.rs")),
     ("date.rs", include_str!("../../../sdk/src/date.rs")),
     ("error.rs", include_str!("../../../sdk/src/error.rs")),
     ("html.rs", include_str!("../../../sdk/src/html.rs")),
     ("http.rs", include_str!("../../../sdk/src/http.rs")),
+    ("http/outgoing.rs", include_str!("../../../sdk/src/http/outgoing.rs")),
     ("json.rs", include_str!("../../../sdk/src/json.rs")),
     ("log.rs", include_str!("../../../sdk/src/log.rs")),
     ("permissions.rs", include_str!("../../../sdk/src/permissions.rs")),
@@ -61,7 +62,9 @@ pub fn write_sdk(project: &Path) -> std::io::Result<()> {
              license = \"Apache-2.0\"\n\
              publish = false\n\n\
              [dependencies]\n\
-             wit-bindgen = {{ version = \"0.45\", default-features = false, features = [\"macros\", \"realloc\"] }}\n"
+             wit-bindgen = {{ version = \"0.45\", default-features = false, features = [\"macros\", \"realloc\"] }}\n\n\
+             [target.'cfg(target_arch = \"wasm32\")'.dependencies]\n\
+             wasi = \"0.14\"\n"
         ),
     )
 }
