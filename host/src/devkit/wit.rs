@@ -23,6 +23,22 @@ pub const CONTRACT: [(&str, &str); 7] = [
     ("world.wit", include_str!("../../../wit/world.wit")),
 ];
 
+/// The WASI packages a world that sends requests needs (`wasi:http` and
+/// what it uses), at the version the host links: package and file text.
+pub const WASI: [(&str, &str); 7] = [
+    ("cli", include_str!("wasi/cli.wit")),
+    ("clocks", include_str!("wasi/clocks.wit")),
+    ("filesystem", include_str!("wasi/filesystem.wit")),
+    ("http", include_str!("wasi/http.wit")),
+    ("io", include_str!("wasi/io.wit")),
+    ("random", include_str!("wasi/random.wit")),
+    ("sockets", include_str!("wasi/sockets.wit")),
+];
+
+/// The outgoing-handler interface a world imports when its plugin declares
+/// destinations.
+pub const OUTGOING_HANDLER: &str = "wasi:http/outgoing-handler@0.2.12";
+
 /// The name of the world [`world_for`] writes.
 pub const WORLD: &str = "plugin";
 
@@ -42,13 +58,29 @@ pub fn world_for(manifest: &Manifest) -> String {
     for scope in scopes {
         text.push_str(&format!("    import workbench:plugin/{}@{CURRENT};\n", scope.interface()));
     }
+    if !manifest.egress.is_empty() {
+        // Requests to the destinations of `[[egress]]`.
+        text.push_str(&format!("    import {OUTGOING_HANDLER};\n"));
+    }
     text.push_str(&format!("\n    export workbench:plugin/handler@{CURRENT};\n}}\n"));
     text
 }
 
 /// Writes the world for `manifest` to `dir/world.wit` and the contract it
-/// uses to `dir/deps/workbench-plugin/`, replacing what an earlier run wrote.
+/// uses to `dir/deps/workbench-plugin/` (and, when it declares destinations,
+/// the WASI packages to `dir/deps/wasi-NAME/`), replacing what an earlier
+/// run wrote.
 pub fn write(dir: &Path, manifest: &Manifest) -> std::io::Result<()> {
+    for (name, text) in WASI {
+        let deps = dir.join("deps").join(format!("wasi-{name}"));
+        if deps.exists() {
+            std::fs::remove_dir_all(&deps)?;
+        }
+        if !manifest.egress.is_empty() {
+            std::fs::create_dir_all(&deps)?;
+            std::fs::write(deps.join(format!("{name}.wit")), text)?;
+        }
+    }
     let deps = dir.join("deps").join("workbench-plugin");
     if deps.exists() {
         std::fs::remove_dir_all(&deps)?;
@@ -73,6 +105,29 @@ mod tests {
             text.push_str(&format!("[[scopes]]\nscope = \"{scope}\"\npurpose = \"because we need it\"\n"));
         }
         Manifest::from_toml(&text).expect("a valid manifest")
+    }
+
+    #[test]
+    fn a_plugin_that_declares_destinations_imports_the_outgoing_handler_with_its_packages() {
+        let mut sending = manifest(&["user.id"]);
+        assert!(!world_for(&sending).contains("wasi:http"), "no destination, no wasi:http");
+        sending.egress = vec![crate::model::egress::EgressDeclaration {
+            destination: "https://api.acme.example".parse().expect("valid"),
+            purpose: "send the visits".into(),
+        }];
+        let world = world_for(&sending);
+        assert!(world.contains(&format!("import {OUTGOING_HANDLER};")), "{world}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), &sending).expect("writes");
+        assert!(dir.path().join("deps/wasi-http/http.wit").is_file());
+        assert!(
+            std::fs::read_to_string(dir.path().join("deps/wasi-http/http.wit"))
+                .expect("reads")
+                .starts_with(&format!("package {};", OUTGOING_HANDLER.replace("/outgoing-handler", "")))
+        );
+        // Written again without destinations, the WASI packages go.
+        write(dir.path(), &manifest(&["user.id"])).expect("writes");
+        assert!(!dir.path().join("deps/wasi-http").exists());
     }
 
     #[test]

@@ -1,0 +1,82 @@
+"""A plugin written in Python with componentize-py that sends a planned
+visit to its developer's service through wasi:http, as a third-party
+developer would write one (no SDK).
+
+| path | what |
+|---|---|
+| `/send?url=http://host:port/path&read=name` | reads the name if asked, POSTs `{"by": NAME}` there; answers `STATUS BODY` or the host's error code |
+"""
+
+from urllib.parse import parse_qs, urlsplit
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.exports.handler import Request, Response
+from wit_world.imports import outgoing_handler, streams, user_name
+from wit_world.imports import wasi_http_types as http
+
+
+class Handler(exports.Handler):
+    def handle(self, request: Request) -> Response:
+        query = parse_qs(request.query)
+        name = ""
+        if query.get("read", [""])[0] == "name":
+            try:
+                name = user_name.get()
+            except Err:
+                name = ""
+        url = query.get("url", [""])[0]
+        body = ('{"by": "%s"}' % name).encode()
+        try:
+            status, answer = post(url, body)
+        except Err as error:
+            return text(200, type(error.value).__name__.removeprefix("ErrorCode_"))
+        return text(200, f"{status} {answer.decode(errors='replace')}")
+
+
+def post(url: str, body: bytes):
+    parts = urlsplit(url)
+    fields = http.Fields.from_list([("content-type", b"application/json"), ("content-length", str(len(body)).encode())])
+    request = http.OutgoingRequest(fields)
+    request.set_method(http.Method_Post())
+    request.set_scheme(http.Scheme_Https() if parts.scheme == "https" else http.Scheme_Http())
+    request.set_authority(parts.netloc)
+    request.set_path_with_query(parts.path or "/")
+    outgoing = request.body()
+    future = outgoing_handler.handle(request, None)
+    # A request the host refused takes no body; its reason is in the response.
+    try:
+        with outgoing.write() as stream:
+            stream.blocking_write_and_flush(body)
+        http.OutgoingBody.finish(outgoing, None)
+    except Err:
+        pass
+    while True:
+        answer = future.get()
+        if answer is None:
+            with future.subscribe() as ready:
+                ready.block()
+            continue
+        if isinstance(answer, Err):
+            raise answer
+        inner = answer.value
+        if isinstance(inner, Err):
+            raise inner
+        response = inner.value
+        break
+    status = response.status()
+    incoming = response.consume()
+    received = b""
+    with incoming.stream() as stream:
+        while True:
+            try:
+                received += stream.blocking_read(65536)
+            except Err as error:
+                if isinstance(error.value, streams.StreamError_Closed):
+                    break
+                raise
+    return status, received
+
+
+def text(status: int, body: str) -> Response:
+    return Response(status=status, headers=[("content-type", "text/plain; charset=utf-8")], body=body.encode())
