@@ -259,6 +259,8 @@ export default {
   'audit.actor': 'Actor',
   'audit.action': 'Action',
   'audit.outcome': 'Outcome',
+  'audit.destination': 'Destination',
+  'audit.egressDetail': 'status {status}; {out} B out, {in} B in, {ms} ms; could include: {fields}',
   'audit.from': 'From',
   'audit.to': 'To',
   'audit.any': 'Any',

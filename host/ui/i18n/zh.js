@@ -260,6 +260,8 @@ export default {
   'audit.actor': '操作者',
   'audit.action': '操作',
   'audit.outcome': '结果',
+  'audit.destination': '目的地',
+  'audit.egressDetail': '状态 {status}；发出 {out} 字节，收到 {in} 字节，{ms} 毫秒；可能包含：{fields}',
   'audit.from': '开始时间',
   'audit.to': '结束时间',
   'audit.any': '全部',

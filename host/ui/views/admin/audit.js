@@ -33,6 +33,7 @@ export async function renderAudit(section, ctx) {
   const actor = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: 'member:wang.fang', 'data-testid': 'filter-actor' });
   const action = h('select', { 'data-testid': 'filter-action' }, h('option', { value: '' }, t('audit.any')), ACTIONS.map((a) => h('option', { value: a }, `${actionLabel(a)} (${a})`)));
   const outcome = h('select', { 'data-testid': 'filter-outcome' }, h('option', { value: '' }, t('audit.any')), ['allowed', 'denied', 'failed', 'trapped'].map((o) => h('option', { value: o }, outcomeLabel(o))));
+  const destination = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: 'https://api.acme.example', 'data-testid': 'filter-destination' });
   const from = h('input', { type: 'datetime-local', step: '1', 'data-testid': 'filter-from' });
   const to = h('input', { type: 'datetime-local', step: '1', 'data-testid': 'filter-to' });
   const memberList = h('datalist', { id: 'audit-members' });
@@ -43,7 +44,7 @@ export async function renderAudit(section, ctx) {
   const form = h('form', { class: 'filters card', 'aria-label': t('audit.filters') },
     h('div', { class: 'form-grid' },
       field(t('audit.subject'), subject), field(t('audit.plugin'), plugin), field(t('audit.actor'), actor),
-      field(t('audit.action'), action), field(t('audit.outcome'), outcome),
+      field(t('audit.action'), action), field(t('audit.outcome'), outcome), field(t('audit.destination'), destination),
       field(t('audit.from'), from), field(t('audit.to'), to)),
     memberList, pluginList,
     h('div', { class: 'form-actions' }, apply, reset, exportButton), exportError);
@@ -60,6 +61,7 @@ export async function renderAudit(section, ctx) {
   function currentFilters() {
     return {
       subject: subject.value.trim(), plugin: plugin.value.trim(), actor: actor.value.trim(), action: action.value, outcome: outcome.value,
+      destination: destination.value.trim(),
       from: toMs(from.value), to: toMs(to.value),
     };
   }
@@ -86,9 +88,13 @@ export async function renderAudit(section, ctx) {
       rows: page.records.map((r) => h('tr', { 'data-seq': String(r.seq), 'data-action': r.action, 'data-outcome': r.outcome, 'data-subject': r.subject || '', 'data-actor': r.actor },
         h('td', {}, String(r.seq)), h('td', { class: 'nowrap' }, fmtTime(r.ts_ms)), h('td', { class: 'nowrap' }, h('code', {}, r.actor)), h('td', {}, r.subject || '—'),
         h('td', { class: 'nowrap' }, actionLabel(r.action), h('br'), h('code', { class: 'muted small' }, r.action)),
-        h('td', {}, r.scope ? h('code', {}, r.scope) : '—'),
+        h('td', {}, r.egress ? h('code', {}, `${r.egress.method} ${r.egress.destination}${r.egress.path}`) : r.scope ? h('code', {}, r.scope) : '—'),
         h('td', {}, badge(outcomeLabel(r.outcome), r.outcome === 'allowed' ? 'ok' : 'danger')),
-        h('td', { class: 'detail' }, r.purpose ? h('div', {}, h('span', { class: 'muted' }, t('consent.purpose')), r.purpose) : null, r.reason ? h('div', {}, r.reason) : null),
+        h('td', { class: 'detail' }, r.purpose ? h('div', {}, h('span', { class: 'muted' }, t('consent.purpose')), r.purpose) : null, r.reason ? h('div', {}, r.reason) : null,
+          r.egress ? h('div', { 'data-testid': 'audit-egress' }, t('audit.egressDetail', {
+            status: r.egress.status == null ? '—' : String(r.egress.status), out: r.egress.bytes_out, in: r.egress.bytes_in, ms: r.egress.duration_ms,
+            fields: r.egress.could_include.length ? r.egress.could_include.join(', ') : '—',
+          })) : null),
         h('td', {}, r.invocation ? h('code', { class: 'hash' }, r.invocation) : '—'))),
       empty: t('audit.empty'),
     }));
