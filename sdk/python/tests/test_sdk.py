@@ -137,3 +137,27 @@ def test_html_escapes_everything_but_markup():
     assert '<a href="?d=1&amp;e=2">&lt;next&gt;</a>' in page
     assert html.items([], empty="none") == '<p class="empty">none</p>'
     assert 'required' in html.field("t", "Text", kind="textarea", required=True)
+
+
+def test_outgoing_requests_reach_stubbed_destinations_only():
+    from workbench_sdk import outgoing
+
+    def handle(request: Request) -> Response:
+        try:
+            reply = outgoing.post(request.param("to"), b'{"visit": 1}', headers=[("Content-Type", "application/json")])
+        except outgoing.HttpError as error:
+            return Response.text(error.code, 502)
+        return Response.text(f"{reply.status} {reply.text}")
+
+    host = MockHost().with_destination("https://visits.acme.example/", 201, b"saved")
+    host.with_failing_destination("https://slow.acme.example", "timeout")
+    answer = lambda to: host.call(handle, Request.get("/", to=to)).body_text  # noqa: E731
+    assert answer("https://visits.acme.example/visits") == "201 saved"
+    assert answer("https://slow.acme.example/x") == "timeout"
+    assert answer("https://visits.acme.example.evil.example/") == "refused"
+    assert answer("ftp://visits.acme.example/") == "bad_url"
+    assert [r[1] for r in host.requests] == [
+        "https://visits.acme.example/visits", "https://slow.acme.example/x", "https://visits.acme.example.evil.example/",
+    ]
+    assert host.requests[0][2] == [("content-type", "application/json"), ("content-length", "12")]
+

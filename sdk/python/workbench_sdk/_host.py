@@ -54,6 +54,30 @@ try:  # loaded now for the same reason; natively neither exists
 except ModuleNotFoundError:
     Err = wit_handler = None
 
+try:  # only in the world of a plugin that declares destinations
+    from wit_world.imports import outgoing_handler as _outgoing_handler
+    from wit_world.imports import streams as _streams
+    from wit_world.imports import wasi_http_types as _http
+except ImportError:  # natively no wit_world; in a world without wasi:http, no such names
+    _outgoing_handler = _streams = _http = None
+
+_ERRORS = {
+    "HttpRequestDenied": "refused",
+    "DestinationIpProhibited": "address_prohibited",
+    "ConnectionTimeout": "timeout",
+    "ConnectionReadTimeout": "timeout",
+    "HttpResponseTimeout": "timeout",
+    "HttpRequestBodySize": "too_large",
+    "HttpResponseBodySize": "too_large",
+}
+
+
+def _http_error(code: Any):
+    from .outgoing import HttpError
+
+    name = type(code).__name__.removeprefix("ErrorCode_")
+    return HttpError(_ERRORS.get(name, "failed"), name)
+
 
 class WitBackend:
     """The real host, through the generated bindings. A scope whose interface
@@ -91,6 +115,63 @@ class WitBackend:
             if kind == "QuotaExceeded":
                 detail = (detail.limit_bytes, detail.used_bytes)
             raise StorageFailure(kind, detail) from None
+
+    def send(self, method: str, url: str, target: tuple, headers: list, body: bytes):
+        from .outgoing import HttpError, Reply
+
+        if _outgoing_handler is None:
+            raise HttpError("refused", "declare the destination in plugin.toml ([[egress]]) and build again")
+        https, authority, path = target
+        fields = _http.Fields.from_list([(k, v.encode()) for k, v in headers])
+        request = _http.OutgoingRequest(fields)
+        methods = {"GET": _http.Method_Get, "POST": _http.Method_Post, "PUT": _http.Method_Put,
+                   "DELETE": _http.Method_Delete, "PATCH": _http.Method_Patch, "HEAD": _http.Method_Head}
+        request.set_method(methods[method]() if method in methods else _http.Method_Other(method))
+        request.set_scheme(_http.Scheme_Https() if https else _http.Scheme_Http())
+        request.set_authority(authority)
+        request.set_path_with_query(path)
+        outgoing = request.body()
+        try:
+            future = _outgoing_handler.handle(request, None)
+        except Err as refused:
+            raise _http_error(refused.value) from None
+        # A request the host refused takes no body; its reason is in the response.
+        try:
+            if body:
+                with outgoing.write() as stream:
+                    for at in range(0, len(body), 4096):
+                        stream.blocking_write_and_flush(body[at:at + 4096])
+            _http.OutgoingBody.finish(outgoing, None)
+        except Err:
+            pass
+        while True:
+            answer = future.get()
+            if answer is None:
+                with future.subscribe() as ready:
+                    ready.block()
+                continue
+            if isinstance(answer, Err):
+                raise HttpError("failed", "the response was taken twice")
+            inner = answer.value
+            if isinstance(inner, Err):
+                raise _http_error(inner.value)
+            response = inner.value
+            break
+        status = response.status()
+        with response.headers() as fields:
+            received_headers = [(k.lower(), v.decode("utf-8", "replace")) for k, v in fields.entries()]
+        incoming = response.consume()
+        received = bytearray()
+        with incoming.stream() as stream:
+            while True:
+                try:
+                    received += stream.blocking_read(65536)
+                except Err as failed:
+                    if isinstance(failed.value, _streams.StreamError_Closed):
+                        break
+                    detail = failed.value.value.to_debug_string()
+                    raise HttpError("too_large" if "body size" in detail else "failed", detail) from None
+        return Reply(status, received_headers, bytes(received))
 
     def log(self, level: str, message: str) -> None:
         try:

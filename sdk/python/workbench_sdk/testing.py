@@ -74,6 +74,26 @@ class MockHost:
         self.logs: list[tuple[str, str]] = []
         """Each kept log line: (level, message)."""
         self.dropped_logs = 0
+        self.destinations: list[tuple[str, Any]] = []
+        self.requests: list[tuple[str, str, list[tuple[str, str]], bytes]] = []
+        """Each outgoing request: (method, url, headers, body)."""
+
+    def with_destination(self, destination: str, status: int = 200, body: bytes = b"",
+                         headers: list[tuple[str, str]] | None = None) -> MockHost:
+        """Answers requests to ``destination`` (``https://visits.acme.example``,
+        or a longer prefix) with ``status``, ``headers`` and ``body``; a
+        request no stub covers is refused, as the host refuses a destination
+        that is not declared and approved."""
+        from .outgoing import Reply
+
+        self.destinations.append((destination.rstrip("/"), Reply(status, list(headers or []), body)))
+        return self
+
+    def with_failing_destination(self, destination: str, code: str) -> MockHost:
+        """Makes requests to ``destination`` fail with :class:`HttpError` ``code``
+        (``timeout``, ``address_prohibited``, …)."""
+        self.destinations.append((destination.rstrip("/"), code))
+        return self
 
     @classmethod
     def from_manifest(cls, path: str | Path = "plugin.toml", **keywords: Any) -> MockHost:
@@ -166,3 +186,15 @@ class MockHost:
             return
         data = message.encode()[:LOG_LINE_BYTES]
         self.logs.append((level, data.decode("utf-8", "ignore")))
+
+    def send(self, method: str, url: str, target: tuple, headers: list, body: bytes):
+        from .outgoing import HttpError
+
+        self.requests.append((method, url, list(headers), body))
+        for prefix, answer in self.destinations:
+            rest = url[len(prefix):] if url.startswith(prefix) else None
+            if rest is not None and (rest == "" or rest[0] in "/?"):
+                if isinstance(answer, str):
+                    raise HttpError(answer, "stubbed")
+                return answer
+        raise HttpError("refused", f"no destination stubbed for {url}")

@@ -1,10 +1,11 @@
 """A plugin written in Python with componentize-py that sends a planned
 visit to its developer's service through wasi:http, as a third-party
-developer would write one (no SDK).
+developer would write one: with the raw bindings, and with the SDK.
 
 | path | what |
 |---|---|
-| `/send?url=http://host:port/path&read=name` | reads the name if asked, POSTs `{"by": NAME}` there; answers `STATUS BODY` or the host's error code |
+| `/send?url=http://host:port/path&read=name` | reads the name if asked, POSTs `{"by": NAME}` there with the raw bindings; answers `STATUS BODY` or the host's error code |
+| `/sdk-send?url=…` | the same POST through `workbench_sdk.outgoing`; answers `STATUS BODY` or the `HttpError` code |
 """
 
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +15,7 @@ from wit_world import exports
 from wit_world.exports.handler import Request, Response
 from wit_world.imports import outgoing_handler, streams, user_name
 from wit_world.imports import wasi_http_types as http
+from workbench_sdk import outgoing
 
 
 class Handler(exports.Handler):
@@ -27,6 +29,12 @@ class Handler(exports.Handler):
                 name = ""
         url = query.get("url", [""])[0]
         body = ('{"by": "%s"}' % name).encode()
+        if request.path == "/sdk-send":
+            try:
+                reply = outgoing.post(url, body, headers=[("content-type", "application/json")])
+            except outgoing.HttpError as error:
+                return text(200, error.code)
+            return text(200, f"{reply.status} {reply.text}")
         try:
             status, answer = post(url, body)
         except Err as error:
