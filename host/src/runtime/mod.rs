@@ -198,17 +198,8 @@ impl Runtime {
         services: HostServices,
         request: Request,
     ) -> CallOutcome {
-        let template = AuditEvent {
-            subject: Some(call.member.clone()),
-            invocation: Some(call.invocation.clone()),
-            ..AuditEvent::new(&call.tenant, call.actor.clone(), Action::HttpRequest, Outcome::Allowed)
-        };
-        let outbound = egress::EgressCall {
-            template: template.clone(),
-            manifest: Arc::clone(&call.manifest),
-            approved: Arc::clone(&call.egress),
-        };
-        let hooks = egress::CallHooks::new(Arc::clone(&self.egress), Some(outbound));
+        let outbound = egress::EgressCall { manifest: Arc::clone(&call.manifest), approved: Arc::clone(&call.egress) };
+        let hooks = egress::CallHooks::new(Arc::clone(&self.egress), outbound);
         let ledger = hooks.ledger();
         let mut store = WasmStore::new(&self.engine, CallState::new(call, services, hooks));
         store.limiter(|state| &mut state.limiter);
@@ -268,6 +259,9 @@ impl Runtime {
                 CallError::Plugin(_) => {}
             }
         }
+        // Outbound requests are recorded like the call's other events (only
+        // a call that made one pays for the template).
+        let template = (!ledger.is_empty()).then(|| keeper.event(Action::HttpRequest, None, Outcome::Allowed, None));
         let mut audit = std::mem::take(&mut keeper.audit);
         let pending = std::mem::take(&mut keeper.pending);
         let logs = std::mem::take(&mut state.log.lines);
@@ -275,7 +269,9 @@ impl Runtime {
         // The instance and its requests end here; each outbound request's
         // record is then final (one still under way is recorded cut off).
         drop(store);
-        egress::merge(&mut audit, ledger.events(&template), ended);
+        if let Some(template) = template {
+            egress::merge(&mut audit, ledger.events(&template), ended);
+        }
         CallOutcome { result, audit, logs, dropped_logs, pending }
     }
 
