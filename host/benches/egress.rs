@@ -90,6 +90,7 @@ fn outbound(c: &mut Criterion) {
         consents: Arc::new(ConsentSet::default()),
         actor: format!("plugin:{}", manifest.reference()),
         egress: manifest.destinations().into(),
+        config: Default::default(),
         manifest,
         invocation: "bench".into(),
         now_ms: 1,

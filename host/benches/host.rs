@@ -68,6 +68,7 @@ fn call_context(manifest: Arc<Manifest>, profile: MemberProfile) -> CallContext 
         now_ms: 1,
         profile: Some(Arc::new(profile)),
         egress: Arc::from([]),
+        config: Default::default(),
     }
 }
 
@@ -181,6 +182,7 @@ fn templates(c: &mut Criterion) {
                 granted: published.scopes,
                 visible_to: None,
                 egress: Vec::new(),
+                config: Default::default(),
             };
             workbench.install("t", "admin", &manifest.id, install).await.expect("installs");
             workbench.consent("t", "m", &manifest.id, &[Scope::UserName], &[]).await.expect("consents");

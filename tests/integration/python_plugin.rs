@@ -19,7 +19,7 @@ on_both_databases! {
         assert_eq!(published.body["contract"], "0.2.0");
 
         let granted = vec![Scope::UserId, Scope::UserName, Scope::OrgDepartment, Scope::Storage, Scope::Log];
-        let install = InstallRequest { version: "0.1.0".into(), granted, visible_to: None, egress: Vec::new() };
+        let install = InstallRequest { version: "0.1.0".into(), granted, visible_to: None, egress: Vec::new(), config: Default::default() };
         server.workbench.install("demo", "admin", "visitor-log", install).await.expect("installs");
         // Not yet consented: the required scopes are asked for.
         let refused = server.invoke("zhang.wei", "visitor-log", "/visitors.json").await;

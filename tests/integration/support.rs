@@ -151,8 +151,13 @@ impl Host {
 
     /// Installs the hostile guest in `tenant` with `granted` scopes.
     pub async fn install_hostile(&self, tenant: &str, granted: &[Scope]) {
-        let request =
-            InstallRequest { version: "0.1.0".into(), granted: granted.to_vec(), visible_to: None, egress: Vec::new() };
+        let request = InstallRequest {
+            version: "0.1.0".into(),
+            granted: granted.to_vec(),
+            visible_to: None,
+            egress: Vec::new(),
+            config: Default::default(),
+        };
         self.workbench.install(tenant, "admin", "hostile", request).await.expect("installs");
     }
 

@@ -118,8 +118,13 @@ async fn install_hostile_on(server: &Server, tenant: &str, member: &str) {
         let profile = workbench_host::model::directory::MemberProfile { name: member.into(), ..Default::default() };
         workbench.sync_directory(tenant, tenant, &[(member, profile)]).await.expect("tenant and member");
     }
-    let request =
-        InstallRequest { version: "0.1.0".into(), granted: vec![Scope::Storage], visible_to: None, egress: Vec::new() };
+    let request = InstallRequest {
+        version: "0.1.0".into(),
+        granted: vec![Scope::Storage],
+        visible_to: None,
+        egress: Vec::new(),
+        config: Default::default(),
+    };
     workbench.install(tenant, "admin", "hostile", request).await.expect("installs");
 }
 
@@ -139,8 +144,13 @@ async fn install_python_on(server: &Server, tenant: &str, member: &str) {
         server.store.upsert_tenant(tenant, tenant).await.expect("tenant");
         server.store.upsert_member(tenant, member, &profile).await.expect("member");
     }
-    let request =
-        InstallRequest { version: "0.1.0".into(), granted: vec![Scope::Storage], visible_to: None, egress: Vec::new() };
+    let request = InstallRequest {
+        version: "0.1.0".into(),
+        granted: vec![Scope::Storage],
+        visible_to: None,
+        egress: Vec::new(),
+        config: Default::default(),
+    };
     server.workbench.install(tenant, "admin", "py-sleeper", request).await.expect("installs");
 }
 

@@ -7,8 +7,12 @@
 //! `POST /api/v1/me/plugins/{id}/invoke` with wrk at several concurrencies.
 //! The peer, `wasmtime serve` (wasmtime-cli 48 from crates.io, installed under
 //! `target/peer/`) running the trivial wasi:http guest `peer-hello`, is driven
-//! by the same wrk in the same run, alternating with ours (A B A B). Prints
-//! req/s, p50, p99, errors and peak RSS, and the ratios ours/peer.
+//! by the same wrk in the same run, alternating with ours (A B A B). With a
+//! peer, it also measures one outbound call per invocation: our `fetch`
+//! plugin (admin-approved destination, its URL from configuration, through
+//! the egress gate and audit) against `wasmtime serve` running `peer-fetch`,
+//! both calling the `peer-hello` server. Prints req/s, p50, p99, errors and
+//! peak RSS, and the ratios ours/peer.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -102,8 +106,18 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     for db in &options.databases {
         let data = work.join(db);
         let (database_url, schema) = xtask::database(db, &data, "bench")?;
+        // The peer first: its server is also the upstream of the outbound calls.
+        let mut peer_server = match &peer {
+            Some(wasmtime) => Some(PeerServer::start(wasmtime, guests.component("peer-hello"))?),
+            None => None,
+        };
+        let mut peer_fetch = match &peer {
+            Some(wasmtime) => Some(PeerServer::start(wasmtime, guests.component("peer-fetch"))?),
+            None => None,
+        };
         let mut server = Server::start(&host, &data, database_url.as_deref())?;
-        let setup = setup(&host, &data, database_url.as_deref(), &server.base, &guests, &work);
+        let upstream = peer_server.as_ref().map(|p| p.base.clone());
+        let setup = setup(&host, &data, database_url.as_deref(), &server.base, &guests, &work, upstream.as_deref());
         let setup = match setup {
             Ok(setup) => setup,
             Err(error) => {
@@ -111,9 +125,12 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
                 return Err(error);
             }
         };
-        let mut peer_server = match &peer {
-            Some(wasmtime) => Some(PeerServer::start(wasmtime, guests.component("peer-hello"))?),
-            None => None,
+        // The peer's outbound call goes to the same upstream: `/AUTHORITY`.
+        let peer_fetch_url = match (&peer_fetch, &upstream) {
+            (Some(fetch), Some(upstream)) => {
+                Some(format!("{}{}", fetch.base, upstream.trim_start_matches("http://").trim_end_matches('/')))
+            }
+            _ => None,
         };
         println!("\n## {db}\n");
         println!("| connections | what | req/s | p50 | p99 | errors |");
@@ -123,16 +140,26 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             let mut ours_noop = Vec::new();
             let mut ours_two = Vec::new();
             let mut theirs = Vec::new();
+            let mut ours_fetch = Vec::new();
+            let mut theirs_fetch = Vec::new();
             for _ in 0..2 {
                 ours_noop.push(wrk(&setup.noop_url, Some(&setup.script), connections, options.seconds)?);
                 if let Some(peer) = &peer_server {
                     theirs.push(wrk(&peer.base, None, connections, options.seconds)?);
                 }
                 ours_two.push(wrk(&setup.two_url, Some(&setup.script), connections, options.seconds)?);
+                if let (Some(ours), Some(peer)) = (&setup.fetch_url, &peer_fetch_url) {
+                    ours_fetch.push(wrk(ours, Some(&setup.script), connections, options.seconds)?);
+                    theirs_fetch.push(wrk(peer, None, connections, options.seconds)?);
+                }
             }
-            for (what, runs) in
-                [("ours, noop", &ours_noop), ("peer, wasmtime serve", &theirs), ("ours, 2 fields", &ours_two)]
-            {
+            for (what, runs) in [
+                ("ours, noop", &ours_noop),
+                ("peer, wasmtime serve", &theirs),
+                ("ours, 2 fields", &ours_two),
+                ("ours, one outbound call", &ours_fetch),
+                ("peer, one outbound call", &theirs_fetch),
+            ] {
                 if runs.is_empty() {
                     continue;
                 }
@@ -144,17 +171,23 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             }
             if !theirs.is_empty() {
                 let peer_rps = mean(&theirs).requests_per_sec;
+                let fetch = (!theirs_fetch.is_empty())
+                    .then(|| mean(&ours_fetch).requests_per_sec / mean(&theirs_fetch).requests_per_sec);
                 summary.push((
                     connections,
                     mean(&ours_noop).requests_per_sec / peer_rps,
                     mean(&ours_two).requests_per_sec / peer_rps,
+                    fetch,
                 ));
             }
         }
         if !summary.is_empty() {
-            println!("\n| connections | ours noop / peer | ours 2 fields / peer |\n|---|---|---|");
-            for (connections, noop, two) in summary {
-                println!("| {connections} | {noop:.2} | {two:.2} |");
+            println!(
+                "\n| connections | ours noop / peer | ours 2 fields / peer | one outbound call, ours / peer |\n|---|---|---|---|"
+            );
+            for (connections, noop, two, fetch) in summary {
+                let fetch = fetch.map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"));
+                println!("| {connections} | {noop:.2} | {two:.2} | {fetch} |");
             }
         }
         println!("\npeak RSS: ours {} MiB", server.peak_rss_mib());
@@ -162,6 +195,9 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             println!("peak RSS: peer {} MiB", peer.peak_rss_mib());
         }
         if let Some(peer) = peer_server.as_mut() {
+            peer.stop();
+        }
+        if let Some(peer) = peer_fetch.as_mut() {
             peer.stop();
         }
         server.stop();
@@ -227,7 +263,8 @@ impl Server {
             &config,
             "[admission]\nper_member = 100000\nper_plugin = 100000\ntenant_share_percent = 100\nqueue_per_member = 100000\n\
              member_rate_per_sec = 100000000\nmember_burst = 100000000\ntenant_rate_per_sec = 100000000\n\
-             tenant_burst = 100000000\n",
+             tenant_burst = 100000000\n\
+             [egress]\nplain_http_hosts = [\"127.0.0.1\"]\nallow_private = [\"127.0.0.1/32\"]\n",
         )?;
         let mut command = Command::new(host);
         command.arg("--config").arg(&config).arg("--data-dir").arg(data);
@@ -309,6 +346,8 @@ fn peak_rss_mib(pid: u32) -> u64 {
 struct Setup {
     noop_url: String,
     two_url: String,
+    /// The plugin making one outbound call per invocation (with a peer to call).
+    fetch_url: Option<String>,
     script: PathBuf,
 }
 
@@ -349,10 +388,36 @@ fn setup(
     base: &str,
     guests: &xtask::Guests,
     work: &Path,
+    upstream: Option<&str>,
 ) -> anyhow::Result<Setup> {
     let developer = mint(host, data, database_url, "bench-dev", "developer")?;
     let admin = mint(host, data, database_url, "boss", "admin")?;
     let member = mint(host, data, database_url, "m1", "member")?;
+    let json = ["-H", "content-type: application/json"];
+    // One outbound call per invocation, to the peer's own server.
+    let fetch_url = match upstream {
+        Some(upstream) => {
+            let destination = upstream.trim_end_matches('/');
+            let manifest = format!(
+                "id = \"bench-fetch\"\nname = \"Bench fetch\"\nversion = \"1.0.0\"\n\
+                 [developer]\nname = \"Bench\"\ncontact = \"bench@example.com\"\n\
+                 [[egress]]\ndestination = \"{destination}\"\npurpose = \"ask the upstream\"\n\
+                 [[config]]\nkey = \"upstream\"\ndescription = \"where to ask\"\nrequired = true\n"
+            );
+            let file = work.join("fetch.toml");
+            std::fs::write(&file, manifest)?;
+            let manifest_field = format!("manifest=<{}", file.display());
+            let component_field = format!("component=@{}", guests.component("fetch").display());
+            curl(&developer, &["-F", &manifest_field, "-F", &component_field, &format!("{base}/api/v1/plugins")])?;
+            let install = format!(
+                r#"{{"version":"1.0.0","granted_scopes":[],"approved_egress":["{destination}"],"config":{{"upstream":"{upstream}"}}}}"#
+            );
+            let url = format!("{base}/api/v1/workbench/plugins/bench-fetch");
+            curl(&admin, &[&json[..], &["-X", "PUT", "-d", install.as_str(), url.as_str()]].concat())?;
+            Some(format!("{base}/api/v1/me/plugins/bench-fetch/invoke"))
+        }
+        None => None,
+    };
     for (manifest, guest) in [(NOOP_MANIFEST, "noop"), (TWO_FIELDS_MANIFEST, "two-fields")] {
         let file = work.join(format!("{guest}.toml"));
         std::fs::write(&file, manifest)?;
@@ -362,7 +427,6 @@ fn setup(
         let plugins = format!("{base}/api/v1/plugins");
         curl(&developer, &["-F", &manifest_field, "-F", &component_field, &plugins])?;
     }
-    let json = ["-H", "content-type: application/json"];
     let add = r#"{"id":"m1","profile":{"name":"张伟","roles":["member"]}}"#;
     let members = format!("{base}/api/v1/members");
     curl(&admin, &[&json[..], &["-d", add, members.as_str()]].concat())?;
@@ -376,7 +440,7 @@ fn setup(
     curl(&member, &[&json[..], &["-X", "PUT", "-d", consent, url.as_str()]].concat())?;
     let noop_url = format!("{base}/api/v1/me/plugins/bench-noop/invoke");
     let two_url = format!("{base}/api/v1/me/plugins/bench-two-fields/invoke");
-    for url in [&noop_url, &two_url] {
+    for url in [Some(&noop_url), Some(&two_url), fetch_url.as_ref()].into_iter().flatten() {
         let answer = curl(&member, &[&json[..], &["-d", r#"{"path":"/"}"#, url.as_str()]].concat())?;
         if !answer.contains("\"status\":200") {
             bail!("a test invocation of {url} did not succeed: {answer}");
@@ -390,7 +454,7 @@ fn setup(
              wrk.headers[\"Authorization\"] = \"Bearer {member}\"\n"
         ),
     )?;
-    Ok(Setup { noop_url, two_url, script })
+    Ok(Setup { noop_url, two_url, fetch_url, script })
 }
 
 /// One wrk run; parses req/s, p50, p99 and errors from its report.

@@ -41,6 +41,10 @@ struct InstallBody {
     /// upgrade approves its destinations again.
     #[serde(default)]
     approved_egress: Vec<String>,
+    /// Configuration values by key, for keys the version declares. Absent
+    /// or empty: the key reads its default. An upgrade gives them again.
+    #[serde(default)]
+    config: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -83,6 +87,7 @@ async fn install(
         granted: body.granted_scopes,
         visible_to: body.visible_to,
         egress: body.approved_egress,
+        config: body.config,
     };
     Ok(Json(detached(&state, move |wb| async move { wb.install(&tenant, &member, &id, request).await }).await?))
 }

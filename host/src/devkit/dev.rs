@@ -3,6 +3,7 @@
 //! development version (`VERSION-dev.N`), upgrades the installation to it
 //! and streams the plugin's log lines.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,7 +54,12 @@ fn with_version(manifest: &str, version: &str) -> anyhow::Result<String> {
 
 /// Builds, publishes as `VERSION-dev.N` and installs (or upgrades) for
 /// everyone in the demo company, granting every declared scope.
-async fn deploy(workbench: &Workbench, project: &Path, n: u32) -> anyhow::Result<String> {
+async fn deploy(
+    workbench: &Workbench,
+    project: &Path,
+    config: &BTreeMap<String, String>,
+    n: u32,
+) -> anyhow::Result<String> {
     let manifest = super::read_manifest(project)?;
     let component = super::default_component(project, &manifest);
     super::build(project, &manifest, &component)?;
@@ -66,13 +72,19 @@ async fn deploy(workbench: &Workbench, project: &Path, n: u32) -> anyhow::Result
         granted: published.scopes,
         visible_to: None,
         egress: published.destinations,
+        config: config.clone(),
     };
     workbench.install(demo::TENANT, demo::ADMIN, &manifest.id, request).await?;
     Ok(format!("{}@{}", manifest.id, published.version))
 }
 
 /// Runs the development server on `listen` until interrupted.
-pub async fn dev(project: &Path, listen: SocketAddr, code_cache: PathBuf) -> anyhow::Result<()> {
+pub async fn dev(
+    project: &Path,
+    listen: SocketAddr,
+    values: BTreeMap<String, String>,
+    code_cache: PathBuf,
+) -> anyhow::Result<()> {
     let project = &std::path::absolute(project)?;
     super::read_manifest(project)?;
     let data = super::python::work_dir(project).join("dev");
@@ -106,7 +118,7 @@ pub async fn dev(project: &Path, listen: SocketAddr, code_cache: PathBuf) -> any
     let mut seen = snapshot(project);
     loop {
         n += 1;
-        match deploy(&workbench, project, n).await {
+        match deploy(&workbench, project, &values, n).await {
             Ok(deployed) => println!("deployed {deployed}: open it in the page; its log lines follow"),
             Err(error) => println!("build {n} failed: {error:#}\nwaiting for a change"),
         }

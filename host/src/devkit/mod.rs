@@ -138,6 +138,10 @@ pub enum PluginCommand {
         /// every declared scope).
         #[arg(long)]
         grant: Option<String>,
+        /// A configuration value the admin sets, `KEY=VALUE` (repeatable;
+        /// keys not given read their default from plugin.toml).
+        #[arg(long = "config", value_parser = config_pair)]
+        config: Vec<(String, String)>,
         /// A request header, `name: value` (repeatable).
         #[arg(long = "header")]
         headers: Vec<String>,
@@ -163,6 +167,10 @@ pub enum PluginCommand {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// A configuration value the admin sets, `KEY=VALUE` (repeatable;
+        /// keys not given read their default from plugin.toml).
+        #[arg(long = "config", value_parser = config_pair)]
+        config: Vec<(String, String)>,
     },
     /// Makes an Ed25519 signing key for your packages.
     ///
@@ -260,7 +268,19 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        PluginCommand::Run { method, path, project, component, member, consent, grant, headers, body, json } => {
+        PluginCommand::Run {
+            method,
+            path,
+            project,
+            component,
+            member,
+            consent,
+            grant,
+            config,
+            headers,
+            body,
+            json,
+        } => {
             let manifest = read_manifest(&project)?;
             let headers = headers.iter().map(|h| run::header(h)).collect::<anyhow::Result<Vec<_>>>()?;
             let request = run::request(&method, &path, headers, run::body(body.as_deref())?)?;
@@ -271,6 +291,7 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
                 member: member.clone(),
                 grant: grant.as_deref().map(scopes).transpose()?,
                 consent: consent.as_deref().map(scopes).transpose()?,
+                config: config.into_iter().collect(),
                 code_cache: python::tools_dir().join("code-cache"),
             })
             .await?;
@@ -281,8 +302,8 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(if ran.status.is_some() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        PluginCommand::Dev { project, listen } => {
-            dev::dev(&project, listen, python::tools_dir().join("code-cache")).await?;
+        PluginCommand::Dev { project, listen, config } => {
+            dev::dev(&project, listen, config.into_iter().collect(), python::tools_dir().join("code-cache")).await?;
             Ok(ExitCode::SUCCESS)
         }
         PluginCommand::Keygen { key, force } => {
@@ -418,5 +439,14 @@ pub(crate) fn local_egress() -> crate::runtime::egress::EgressConfig {
         plain_http_hosts: vec!["127.0.0.1".into(), "localhost".into(), "::1".into()],
         allow_private: vec![v4.into(), v6.into()],
         ..Default::default()
+    }
+}
+
+/// Parses `KEY=VALUE` for `--config`.
+fn config_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if crate::model::plugin_config::valid_key(key) => Ok((key.to_owned(), value.to_owned())),
+        Some((key, _)) => Err(format!("{key:?} is not a config key (a-z, 0-9 and '_', starting with a letter)")),
+        None => Err(format!("{text:?} is not KEY=VALUE")),
     }
 }

@@ -31,6 +31,8 @@ pub struct RunRequest {
     pub grant: Option<Vec<Scope>>,
     /// The scopes the person consents to (default: every declared personal scope).
     pub consent: Option<Vec<Scope>>,
+    /// Configuration values the admin sets.
+    pub config: std::collections::BTreeMap<String, String>,
     /// Where compiled code is kept between runs.
     pub code_cache: PathBuf,
 }
@@ -131,8 +133,13 @@ pub async fn run(run: RunRequest) -> anyhow::Result<Ran> {
     let tenant = demo::TENANT;
     workbench.sync_directory(tenant, demo::TENANT_NAME, &fixtures).await?;
     let published = workbench.publish(tenant, demo::DEVELOPER, &manifest_toml, component, None).await?;
-    let install =
-        InstallRequest { version: published.version, granted: grant, visible_to: None, egress: published.destinations };
+    let install = InstallRequest {
+        version: published.version,
+        granted: grant,
+        visible_to: None,
+        egress: published.destinations,
+        config: run.config,
+    };
     workbench.install(tenant, demo::ADMIN, &manifest.id, install).await?;
     if !consent.is_empty() {
         let sensitive: Vec<Scope> = consent.iter().copied().filter(|s| s.is_sensitive()).collect();

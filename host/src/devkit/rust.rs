@@ -10,8 +10,9 @@ use super::toolchain::{TARGET, Toolchain, native_cargo};
 use crate::model::manifest::Manifest;
 
 /// The SDK crate's sources, by path inside `src/`.
-pub const SDK: [(&str, &str); 15] = [
+pub const SDK: [(&str, &str); 16] = [
     ("lib.rs", include_str!("../../../sdk/src/lib.rs")),
+    ("config.rs", include_str!("../../../sdk/src/config.rs")),
     ("date.rs", include_str!("../../../sdk/src/date.rs")),
     ("error.rs", include_str!("../../../sdk/src/error.rs")),
     ("html.rs", include_str!("../../../sdk/src/html.rs")),

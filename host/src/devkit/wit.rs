@@ -39,6 +39,10 @@ pub const WASI: [(&str, &str); 7] = [
 /// destinations.
 pub const OUTGOING_HANDLER: &str = "wasi:http/outgoing-handler@0.2.12";
 
+/// The configuration interface a world imports when its plugin declares
+/// `[[config]]` keys, and its package's text.
+pub const CONFIG_STORE: (&str, &str) = (crate::runtime::config::INTERFACE, include_str!("wasi/config.wit"));
+
 /// The name of the world [`world_for`] writes.
 pub const WORLD: &str = "plugin";
 
@@ -62,14 +66,19 @@ pub fn world_for(manifest: &Manifest) -> String {
         // Requests to the destinations of `[[egress]]`.
         text.push_str(&format!("    import {OUTGOING_HANDLER};\n"));
     }
+    if !manifest.config.is_empty() {
+        // The values of `[[config]]`.
+        text.push_str(&format!("    import {};\n", CONFIG_STORE.0));
+    }
     text.push_str(&format!("\n    export workbench:plugin/handler@{CURRENT};\n}}\n"));
     text
 }
 
 /// Writes the world for `manifest` to `dir/world.wit` and the contract it
 /// uses to `dir/deps/workbench-plugin/` (and, when it declares destinations,
-/// the WASI packages to `dir/deps/wasi-NAME/`), replacing what an earlier
-/// run wrote.
+/// the WASI packages to `dir/deps/wasi-NAME/`; when it declares
+/// configuration, `wasi:config` to `dir/deps/wasi-config/`), replacing what
+/// an earlier run wrote.
 pub fn write(dir: &Path, manifest: &Manifest) -> std::io::Result<()> {
     for (name, text) in WASI {
         let deps = dir.join("deps").join(format!("wasi-{name}"));
@@ -80,6 +89,14 @@ pub fn write(dir: &Path, manifest: &Manifest) -> std::io::Result<()> {
             std::fs::create_dir_all(&deps)?;
             std::fs::write(deps.join(format!("{name}.wit")), text)?;
         }
+    }
+    let deps = dir.join("deps").join("wasi-config");
+    if deps.exists() {
+        std::fs::remove_dir_all(&deps)?;
+    }
+    if !manifest.config.is_empty() {
+        std::fs::create_dir_all(&deps)?;
+        std::fs::write(deps.join("config.wit"), CONFIG_STORE.1)?;
     }
     let deps = dir.join("deps").join("workbench-plugin");
     if deps.exists() {
@@ -144,6 +161,27 @@ mod tests {
         );
         assert!(world.contains("export workbench:plugin/handler@0.2.0;"));
         assert!(world_for(&manifest(&[])).lines().all(|l| !l.contains("import ")));
+    }
+
+    #[test]
+    fn a_plugin_that_declares_configuration_imports_the_config_store_with_its_package() {
+        let mut configured = manifest(&["user.id"]);
+        assert!(!world_for(&configured).contains("wasi:config"), "no key, no wasi:config");
+        configured.config = vec![crate::model::plugin_config::ConfigDeclaration {
+            key: "visits_url".into(),
+            description: "the service's base URL".into(),
+            default: None,
+            required: true,
+        }];
+        let world = world_for(&configured);
+        assert!(world.contains("import wasi:config/store@0.2.0-draft;"), "{world}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), &configured).expect("writes");
+        let package = std::fs::read_to_string(dir.path().join("deps/wasi-config/config.wit")).expect("reads");
+        assert!(package.starts_with("package wasi:config@0.2.0-draft;"), "{package}");
+        assert!(!dir.path().join("deps/wasi-http").exists(), "no destination, no wasi:http");
+        write(dir.path(), &manifest(&["user.id"])).expect("writes");
+        assert!(!dir.path().join("deps/wasi-config").exists());
     }
 
     #[test]

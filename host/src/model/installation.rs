@@ -1,6 +1,8 @@
 //! A plugin installed in a tenant, and what removing one (or a member)
 //! deletes with it.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::scope::ScopeSet;
@@ -41,6 +43,9 @@ pub struct Installation {
     /// The destinations the admin approved (as the manifest writes them:
     /// `https://api.acme.example`).
     pub egress: Vec<String>,
+    /// The configuration values the admin set, by key (keys left unset
+    /// read their default).
+    pub config: BTreeMap<String, String>,
     /// Enabled or disabled.
     pub state: InstallationState,
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::consent::{PluginPolicy, PurposeDigest};
 use crate::model::egress::{Destination, EgressDeclaration};
+use crate::model::plugin_config::{self, ConfigDeclaration};
 use crate::model::text::Text;
 use crate::scope::{Scope, ScopeSet};
 
@@ -31,6 +32,10 @@ pub struct Manifest {
     /// Where the plugin sends requests (its developer's own services).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub egress: Vec<EgressDeclaration>,
+    /// What the tenant's admin configures at install (a base URL, a
+    /// region), read by the plugin through `wasi:config/store`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub config: Vec<ConfigDeclaration>,
 }
 
 /// The most destinations one manifest may declare.
@@ -92,6 +97,26 @@ pub enum ManifestError {
     /// More destinations than a manifest may declare.
     #[error("{0} destinations are declared; at most {MAX_DESTINATIONS}")]
     TooManyDestinations(usize),
+    /// A configuration key breaks the naming rule.
+    #[error("config key {0:?} must be 1 to 64 characters of a-z, 0-9 and '_', starting with a letter")]
+    BadConfigKey(String),
+    /// A configuration key is declared twice.
+    #[error("config key {0} is declared more than once")]
+    DuplicateConfigKey(String),
+    /// More configuration keys than a manifest may declare.
+    #[error("{0} config keys are declared; at most {max}", max = plugin_config::MAX_KEYS)]
+    TooManyConfigKeys(usize),
+    /// A configuration key's description is empty or too long.
+    #[error("the description of config key {0} must be 1 to 500 characters")]
+    BadConfigDescription(String),
+    /// A configuration key's default cannot be a value.
+    #[error("the default of config key {key} {problem}")]
+    BadConfigDefault {
+        /// The key.
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// Texts given per language do not all give the same languages, so a
     /// person would read part of the disclosure in another language.
     #[error(
@@ -174,6 +199,26 @@ impl Manifest {
                 }
             }
         }
+        if self.config.len() > plugin_config::MAX_KEYS {
+            return Err(ManifestError::TooManyConfigKeys(self.config.len()));
+        }
+        let mut keys = HashSet::new();
+        for declaration in &self.config {
+            if !plugin_config::valid_key(&declaration.key) {
+                return Err(ManifestError::BadConfigKey(declaration.key.clone()));
+            }
+            if !keys.insert(declaration.key.as_str()) {
+                return Err(ManifestError::DuplicateConfigKey(declaration.key.clone()));
+            }
+            for (_, description) in declaration.description.texts() {
+                if !(1..=500).contains(&description.trim().chars().count()) {
+                    return Err(ManifestError::BadConfigDescription(declaration.key.clone()));
+                }
+            }
+            if let Some(problem) = declaration.default.as_deref().and_then(plugin_config::value_problem) {
+                return Err(ManifestError::BadConfigDefault { key: declaration.key.clone(), problem });
+            }
+        }
         let expected = self.languages();
         let mut sorted_expected = expected.clone();
         sorted_expected.sort_unstable();
@@ -203,6 +248,12 @@ impl Manifest {
             .into_iter()
             .chain(self.scopes.iter().map(|d| (format!("the purpose of {}", d.scope), &d.purpose)))
             .chain(self.egress.iter().map(|d| (format!("the purpose of destination {}", d.destination), &d.purpose)))
+            .chain(self.config.iter().map(|d| (format!("the description of config key {}", d.key), &d.description)))
+    }
+
+    /// The declaration of configuration `key`, if any.
+    pub fn config_key(&self, key: &str) -> Option<&ConfigDeclaration> {
+        self.config.iter().find(|d| d.key == key)
     }
 
     /// The destination a request to `scheme://host:port` goes to, if declared.
@@ -364,5 +415,47 @@ purpose = "call back"
         let retranslated = both.replacen("zh = \"回电给你\"", "zh = \"给你回电话\"", 1);
         let retranslated = Manifest::from_toml(&retranslated).expect("valid");
         assert_ne!(digest(&retranslated, Scope::UserPhone), digest(&manifest, Scope::UserPhone));
+    }
+
+    #[test]
+    fn configuration_keys_are_checked() {
+        let config = |entries: &str| format!("{GOOD}{entries}");
+        let good = config(
+            "[[config]]\nkey = \"visits_url\"\ndescription = \"the service's base URL\"\ndefault = \"https://visits.acme.example\"\n\
+             [[config]]\nkey = \"region\"\ndescription = \"where the tenant's data is kept\"\nrequired = true\n",
+        );
+        let manifest = Manifest::from_toml(&good).expect("valid");
+        assert_eq!(manifest.config_key("region").map(|d| d.required), Some(true));
+        assert!(manifest.config_key("other").is_none());
+        let entry = |key: &str, rest: &str| format!("[[config]]\nkey = {key:?}\ndescription = \"what it is\"\n{rest}");
+        let cases = [
+            (entry("Visits", ""), "config key \"Visits\" must be 1 to 64 characters"),
+            (entry("visits-url", ""), "config key \"visits-url\""),
+            (format!("{}{}", entry("region", ""), entry("region", "")), "config key region is declared more than once"),
+            (entry("region", "").replace("what it is", " "), "the description of config key region must be"),
+            (entry("region", "default = \"a\\nb\""), "the default of config key region contains a control character"),
+            (entry("region", &format!("default = \"{}\"", "x".repeat(2049))), "is longer than 2048 characters"),
+            (entry("region", "secret = true"), "unknown field `secret`"),
+            ((0..33).map(|i| entry(&format!("k{i}"), "")).collect(), "33 config keys are declared; at most 32"),
+        ];
+        for (entries, want) in cases {
+            let error = Manifest::from_toml(&config(&entries)).expect_err(want).to_string();
+            assert!(error.contains(want), "{want}: {error}");
+        }
+        // Its description is read by the admin, in the manifest's languages.
+        let languages = GOOD
+            .replacen(
+                "purpose = \"identify the reporter\"",
+                "purpose = { zh = \"识别填报人\", en = \"identify the reporter\" }",
+                1,
+            )
+            .replacen("purpose = \"call back\"", "purpose = { zh = \"回电给你\", en = \"call back\" }", 1);
+        let error = Manifest::from_toml(&format!("{languages}{}", entry("region", ""))).expect_err("one string");
+        assert!(
+            error.to_string().contains(
+                "the description of config key region is one string but the manifest's other texts are given in zh, en"
+            ),
+            "{error}"
+        );
     }
 }

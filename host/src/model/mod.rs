@@ -9,6 +9,7 @@
 //! - [`egress`]: the destinations a plugin may send requests to, and an outbound request's record
 //! - [`installation`]: a plugin installed in a tenant
 //! - [`manifest`]: a plugin version's `plugin.toml`
+//! - [`plugin_config`]: the configuration keys a plugin declares and the values an admin sets
 //! - [`registry`]: published plugin versions
 //! - [`settings`]: a tenant's retention settings
 //! - [`text`]: a plugin's texts in one or more languages, and the caller's languages
@@ -19,6 +20,7 @@ pub mod directory;
 pub mod egress;
 pub mod installation;
 pub mod manifest;
+pub mod plugin_config;
 pub mod registry;
 pub mod settings;
 pub mod text;

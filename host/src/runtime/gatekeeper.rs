@@ -41,6 +41,9 @@ pub struct CallContext {
     /// The destinations the admin approved for outbound requests, as the
     /// manifest writes them.
     pub egress: Arc<[String]>,
+    /// The configuration values the admin set (keys left unset read the
+    /// manifest's defaults; see `runtime/config.rs`).
+    pub config: std::collections::BTreeMap<String, String>,
 }
 
 /// A host effect (a storage write) running in a task of its own, so that

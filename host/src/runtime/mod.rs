@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod cache;
+pub mod config;
 pub mod egress;
 pub mod engine;
 pub mod gatekeeper;

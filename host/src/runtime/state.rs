@@ -96,6 +96,9 @@ impl CallState {
             storage::add_to_linker::<CallState, v0_2::storage::Storage>(linker, storage_host)?;
             log::add_to_linker::<CallState, v0_2::log::Log>(linker, log_host)?;
         }
+        // Not part of the contract's versions: the standard configuration
+        // interface, the same for every version.
+        super::config::add_to_linker::<CallState, HasSelf<Gatekeeper>>(linker, keeper)?;
         {
             use v0_1::workbench::plugin::*;
             type Keeper = HasSelf<Gatekeeper>;

@@ -1,6 +1,8 @@
 //! Installations: a tenant admin installs, upgrades, disables, enables and
 //! uninstalls plugins, and previews what a plugin would receive.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use super::{Actor, DeletionReceipt, ServiceError, ServiceResult, Workbench, scope_list};
@@ -9,6 +11,7 @@ use crate::model::audit::{Action, AuditEvent, Outcome};
 use crate::model::directory::MemberProfile;
 use crate::model::egress::Destination;
 use crate::model::installation::{Installation, InstallationState};
+use crate::model::plugin_config;
 use crate::model::text::{Languages, ShowIn, Shown, choose};
 use crate::scope::{Scope, ScopeSet};
 
@@ -34,6 +37,11 @@ pub struct InstallationView {
     pub approved_egress: Vec<String>,
     /// Destinations the version declares, with their purposes.
     pub declared_egress: Vec<super::registry::DeclaredDestination>,
+    /// The configuration values the admin set, by key (keys absent read
+    /// their default).
+    pub config: BTreeMap<String, String>,
+    /// The configuration keys the version declares.
+    pub declared_config: Vec<super::registry::DeclaredConfig>,
     /// Members who see it; absent = everyone.
     pub visible_to: Option<Vec<String>>,
     /// enabled or disabled.
@@ -47,6 +55,9 @@ impl ShowIn for InstallationView {
         self.name.show(lang);
         for destination in &mut self.declared_egress {
             destination.purpose.show(lang);
+        }
+        for key in &mut self.declared_config {
+            key.description.show(lang);
         }
         self.lang = lang.map(str::to_owned);
     }
@@ -95,6 +106,52 @@ pub struct InstallRequest {
     /// Destinations approved (as the manifest writes them); an upgrade
     /// approves them again, so a new one is never approved unasked.
     pub egress: Vec<String>,
+    /// Configuration values by key (keys the version declares); a key
+    /// absent or empty reads its default. Every upgrade gives them again.
+    pub config: BTreeMap<String, String>,
+}
+
+/// The values of `requested` to keep for `manifest`: every key declared,
+/// every value one line of bounded length, every required key without a
+/// default given a value. Empty values are dropped (the default applies).
+fn configuration(
+    manifest: &crate::model::manifest::Manifest,
+    requested: BTreeMap<String, String>,
+) -> ServiceResult<BTreeMap<String, String>> {
+    let declared = || match manifest.config.iter().map(|d| d.key.as_str()).collect::<Vec<_>>() {
+        keys if keys.is_empty() => "none".to_owned(),
+        keys => keys.join(", "),
+    };
+    let mut kept = BTreeMap::new();
+    for (key, value) in requested {
+        if manifest.config_key(&key).is_none() {
+            return Err(ServiceError::BadRequest(format!(
+                "config: {} declares no key {key:?}; it declares {}",
+                manifest.reference(),
+                declared()
+            )));
+        }
+        if let Some(problem) = plugin_config::value_problem(&value) {
+            return Err(ServiceError::BadRequest(format!("config: the value of {key} {problem}")));
+        }
+        if !value.trim().is_empty() {
+            kept.insert(key, value);
+        }
+    }
+    let missing: Vec<&str> = manifest
+        .config
+        .iter()
+        .filter(|d| d.required && d.default.is_none() && !kept.contains_key(&d.key))
+        .map(|d| d.key.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ServiceError::BadRequest(format!(
+            "config: {} needs a value for {}",
+            manifest.reference(),
+            missing.join(", ")
+        )));
+    }
+    Ok(kept)
 }
 
 /// The JSON value a plugin would receive for `scope` (personal scopes).
@@ -145,6 +202,8 @@ impl Workbench {
             declared_scopes: release.manifest.declared().iter().collect(),
             approved_egress: installation.egress,
             declared_egress: super::registry::declared_destinations(&release.manifest),
+            config: installation.config,
+            declared_config: super::registry::declared_config(&release.manifest),
             visible_to: installation.visible_to,
             state: installation.state,
         })
@@ -216,6 +275,7 @@ impl Workbench {
                 }
             }
         }
+        let config = configuration(manifest, request.config)?;
         if let Some(list) = &request.visible_to {
             let mut unknown = Vec::new();
             for member in list {
@@ -239,6 +299,7 @@ impl Workbench {
             granted,
             visible_to: request.visible_to.clone(),
             egress: approved,
+            config,
             state: previous.as_ref().map_or(InstallationState::Enabled, |p| p.state),
         };
         self.store.put_installation(&installation).await?;
@@ -256,6 +317,10 @@ impl Workbench {
             format!("{}@{} granted [{}] visible to {range}", plugin, request.version, scope_list(granted.iter()));
         if !installation.egress.is_empty() {
             reason.push_str(&format!(" sending to [{}]", installation.egress.join(", ")));
+        }
+        if !installation.config.is_empty() {
+            let set: Vec<String> = installation.config.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            reason.push_str(&format!(" configured {}", set.join(" ")));
         }
         self.audit_change(tenant, Actor::Admin(admin), None, action, reason).await?;
         self.installation_view(installation).await

@@ -88,6 +88,34 @@ pub(crate) fn declared_destinations(manifest: &Manifest) -> Vec<DeclaredDestinat
         .collect()
 }
 
+/// A configuration key as responses show it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DeclaredConfig {
+    /// The key the plugin reads: `visits_url`.
+    pub key: String,
+    /// What the value is (in the language of the response's `lang`).
+    #[schema(value_type = String)]
+    pub description: Shown,
+    /// The value when the admin sets none.
+    pub default: Option<String>,
+    /// The admin must set a value (there is no default).
+    pub required: bool,
+}
+
+/// The configuration keys of a manifest as responses show them.
+pub(crate) fn declared_config(manifest: &Manifest) -> Vec<DeclaredConfig> {
+    manifest
+        .config
+        .iter()
+        .map(|d| DeclaredConfig {
+            key: d.key.clone(),
+            description: Shown::new(&d.description),
+            default: d.default.clone(),
+            required: d.required && d.default.is_none(),
+        })
+        .collect()
+}
+
 /// One published version in the catalogue.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CatalogueVersion {
@@ -105,6 +133,8 @@ pub struct CatalogueVersion {
     pub scopes: Vec<DeclaredScope>,
     /// Where it sends requests.
     pub destinations: Vec<DeclaredDestination>,
+    /// What the admin configures at install.
+    pub config: Vec<DeclaredConfig>,
     /// The languages its texts are given in, primary first (empty: one
     /// text for every language).
     pub languages: Vec<String>,
@@ -157,6 +187,9 @@ impl ShowIn for CatalogueVersion {
         for destination in &mut self.destinations {
             destination.purpose.show(lang);
         }
+        for key in &mut self.config {
+            key.description.show(lang);
+        }
         self.lang = lang.map(str::to_owned);
     }
 }
@@ -207,6 +240,7 @@ fn entry(releases: Vec<PluginRelease>) -> Option<CatalogueEntry> {
                 published_at_ms: r.published_at_ms,
                 scopes: catalogue_scopes(&r.manifest),
                 destinations: declared_destinations(&r.manifest),
+                config: declared_config(&r.manifest),
                 lang: r.manifest.languages().first().map(|l| (*l).to_owned()),
                 languages: languages(&r.manifest),
             })

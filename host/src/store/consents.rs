@@ -73,7 +73,7 @@ impl SqlStore {
         plugin: &str,
     ) -> StoreResult<InvocationContext> {
         let rows = sqlx::query(
-            "SELECT i.plugin, i.version, i.granted, i.visible_to, i.state, i.egress, \
+            "SELECT i.plugin, i.version, i.granted, i.visible_to, i.state, i.egress, i.config, \
                     (SELECT m.profile FROM members m WHERE m.tenant = $1 AND m.id = $2), \
                     c.scope, c.purpose, c.separate, c.granted_at, c.expires_at, c.withdrawn_at \
              FROM installations i \
@@ -91,7 +91,7 @@ impl SqlStore {
             return Ok(InvocationContext { profile, installation: None, consents: Arc::default() });
         };
         let profile: Option<MemberProfile> =
-            first.try_get::<Option<String>, _>(6)?.map(|text| from_json(&text)).transpose()?;
+            first.try_get::<Option<String>, _>(7)?.map(|text| from_json(&text)).transpose()?;
         let mut installation = installation_from_row(tenant, first)?;
         if let Some(range) = &mut installation.visible_to {
             range.retain(|m| m == member);
@@ -99,8 +99,8 @@ impl SqlStore {
         }
         let mut consents = ConsentSet::default();
         for row in &rows {
-            if row.try_get::<Option<String>, _>(7)?.is_some() {
-                let (scope, consent) = consent_from_row(row, 7)?;
+            if row.try_get::<Option<String>, _>(8)?.is_some() {
+                let (scope, consent) = consent_from_row(row, 8)?;
                 consents.set(scope, consent);
             }
         }

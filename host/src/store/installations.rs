@@ -40,6 +40,7 @@ pub(super) fn installation_from_row(tenant: &str, r: &AnyRow) -> StoreResult<Ins
         granted: granted.into_iter().collect(),
         visible_to: visible.as_deref().map(from_json).transpose()?,
         egress: from_json(r.get::<&str, _>(5))?,
+        config: from_json(r.get::<&str, _>(6))?,
         state: match r.get::<&str, _>(4) {
             "enabled" => InstallationState::Enabled,
             "disabled" => InstallationState::Disabled,
@@ -54,10 +55,11 @@ impl Installations for SqlStore {
         let _changing = self.changing(&installation.tenant);
         let visible = installation.visible_to.as_ref().map(json).transpose()?;
         sqlx::query(
-            "INSERT INTO installations (tenant, plugin, version, granted, visible_to, state, updated_at, egress) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+            "INSERT INTO installations (tenant, plugin, version, granted, visible_to, state, updated_at, egress, config) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (tenant, plugin) DO UPDATE SET version = excluded.version, granted = excluded.granted, \
-             visible_to = excluded.visible_to, updated_at = excluded.updated_at, egress = excluded.egress",
+             visible_to = excluded.visible_to, updated_at = excluded.updated_at, egress = excluded.egress, \
+             config = excluded.config",
         )
         .bind(&installation.tenant)
         .bind(&installation.plugin)
@@ -67,6 +69,7 @@ impl Installations for SqlStore {
         .bind(installation.state.as_str())
         .bind(crate::now_ms())
         .bind(json(&installation.egress)?)
+        .bind(json(&installation.config)?)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -87,7 +90,7 @@ impl Installations for SqlStore {
 
     async fn installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Installation>> {
         let row = sqlx::query(
-            "SELECT plugin, version, granted, visible_to, state, egress FROM installations WHERE tenant = $1 AND plugin = $2",
+            "SELECT plugin, version, granted, visible_to, state, egress, config FROM installations WHERE tenant = $1 AND plugin = $2",
         )
         .bind(tenant)
         .bind(plugin)
@@ -98,7 +101,7 @@ impl Installations for SqlStore {
 
     async fn installations(&self, tenant: &str) -> StoreResult<Vec<Installation>> {
         let rows = sqlx::query(
-            "SELECT plugin, version, granted, visible_to, state, egress FROM installations WHERE tenant = $1 ORDER BY plugin",
+            "SELECT plugin, version, granted, visible_to, state, egress, config FROM installations WHERE tenant = $1 ORDER BY plugin",
         )
         .bind(tenant)
         .fetch_all(&self.pool)

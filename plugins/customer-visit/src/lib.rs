@@ -6,18 +6,32 @@
 //! they consented to the optional, sensitive `user.phone` — their mobile
 //! number to print on the card. Planned visits live in the person bucket.
 //!
+//! Each planned visit is also sent to Acme's visit service (the destination
+//! `https://visits.acme.example` its manifest declares, once the admin
+//! approves it; the base URL is the `visits_url` configuration key) with the
+//! customer, the day, the note, the planner's nickname and — only with
+//! consent — their phone. The service's number for the visit is kept; a
+//! visit the service did not take stays planned, marked "not sent", and can
+//! be sent again.
+//!
 //! Routes: `GET /` (the app's page: the card, a form to plan a visit for a
 //! customer you may edit, the planned visits with "mark done"),
 //! `GET /visits.json`, `POST /visits` (form: `customer`, `date`, `note`),
-//! `POST /visits/done` (form: `visit`, the key of a planned visit). From the
+//! `POST /visits/done` and `POST /visits/send` (form: `visit`, the key of a
+//! planned visit: mark it done, send it again). From the
 //! page a post answers `303` back to the page; otherwise JSON.
 
 use workbench_sdk::date::{self, today};
+use workbench_sdk::http::Outgoing;
 use workbench_sdk::html::{self, Field, Form, Html, Table, Tone, escape};
 use workbench_sdk::json::{quote, quote_opt};
 use workbench_sdk::permissions::{self, CustomerAccess, CustomerPermission};
 use workbench_sdk::storage::{self, Bucket};
-use workbench_sdk::{Plugin, PluginError, Request, Response, profile};
+use workbench_sdk::{Plugin, PluginError, Request, Response, config, profile};
+
+/// The service's answer to a visit it took, for the tests.
+#[cfg(test)]
+const TAKEN: &str = r#"{"id":"V-0001"}"#;
 
 struct CustomerVisit;
 
@@ -25,18 +39,24 @@ impl Plugin for CustomerVisit {
     fn handle(request: Request) -> Result<Response, PluginError> {
         match (request.method.as_str(), request.path.as_str()) {
             ("GET", "/") => {
-                let notice = if request.query_param("planned").is_some() {
-                    Some((Tone::Ok, "已加入拜访计划。"))
+                let sent = request.query_param("sent");
+                let notice = if let Some(number) = sent.as_deref().filter(|n| !n.is_empty()) {
+                    Some((Tone::Ok, format!("已加入拜访计划，并已发送到拜访服务（编号 {number}）。")))
+                } else if let Some(reason) = request.query_param("unsent") {
+                    Some((Tone::Warn, format!("已加入拜访计划，但没有发送到拜访服务：{reason}。")))
+                } else if request.query_param("planned").is_some() {
+                    Some((Tone::Ok, "已加入拜访计划。".to_owned()))
                 } else if request.query_param("done").is_some() {
-                    Some((Tone::Ok, "已标记为完成。"))
+                    Some((Tone::Ok, "已标记为完成。".to_owned()))
                 } else {
                     None
                 };
-                page(notice, &Draft::default())
+                page(notice.as_ref().map(|(tone, text)| (*tone, text.as_str())), &Draft::default())
             }
             ("GET", "/visits.json") => visits_json(),
             ("POST", "/visits") => plan(&request),
             ("POST", "/visits/done") => mark_done(&request),
+            ("POST", "/visits/send") => send_again(&request),
             (method, path) => Err(PluginError::NotFound(format!("no route for {method} {path}"))),
         }
     }
@@ -52,12 +72,15 @@ fn storage_failed(error: storage::StorageError) -> PluginError {
     PluginError::Internal(format!("storage failed: {error}"))
 }
 
-/// A planned visit as stored: `customer_id \t date \t note [\t done]`.
+/// A planned visit as stored: `customer_id \t date \t note \t done \t
+/// sent` (`done` or empty; the service's number, or empty when not sent).
 struct Visit {
     customer_id: String,
     date: String,
     note: String,
     done: bool,
+    /// The visit service's number for it, once it took it.
+    sent: Option<String>,
 }
 
 impl Visit {
@@ -66,17 +89,19 @@ impl Visit {
     }
 
     fn encode(&self) -> String {
-        let done = if self.done { "\tdone" } else { "" };
-        format!("{}\t{}\t{}{done}", self.customer_id, self.date, self.note)
+        let done = if self.done { "done" } else { "" };
+        let sent = self.sent.as_deref().unwrap_or_default();
+        format!("{}\t{}\t{}\t{done}\t{sent}", self.customer_id, self.date, self.note)
     }
 
     fn decode(text: &str) -> Option<Self> {
-        let mut parts = text.splitn(4, '\t');
+        let mut parts = text.splitn(5, '\t');
         Some(Self {
             customer_id: parts.next()?.into(),
             date: parts.next()?.into(),
             note: parts.next()?.into(),
             done: parts.next() == Some("done"),
+            sent: parts.next().filter(|n| !n.is_empty()).map(str::to_owned),
         })
     }
 }
@@ -145,8 +170,15 @@ fn page(notice: Option<(Tone, &str)>, draft: &Draft) -> Result<Response, PluginE
         );
     }
     let name_of = |id: &str| customers.iter().find(|c| c.customer_id == id).map_or("?", |c| c.customer_name.as_str());
-    let mut table = Table::new("拜访计划", ["日期", "客户", "备注", "状态"]);
+    let mut table = Table::new("拜访计划", ["日期", "客户", "备注", "拜访服务", "状态"]);
     for visit in &visits {
+        let sent = match &visit.sent {
+            Some(number) => Html::text(number),
+            None => Form::post("/visits/send", &format!("发送 {} {}", visit.date, name_of(&visit.customer_id)))
+                .inline()
+                .hidden("visit", &visit.key())
+                .submit("未发送，重新发送"),
+        };
         let state = if visit.done {
             Html::trusted("<span class=\"badge ok\">已完成</span>")
         } else {
@@ -159,6 +191,7 @@ fn page(notice: Option<(Tone, &str)>, draft: &Draft) -> Result<Response, PluginE
             Html::text(&visit.date),
             Html::text(name_of(&visit.customer_id)),
             Html::text(&visit.note),
+            sent,
             state,
         ]);
     }
@@ -191,11 +224,12 @@ fn visits_json() -> Result<Response, PluginError> {
         .iter()
         .map(|v| {
             format!(
-                "{{\"customer_id\":{},\"date\":{},\"note\":{},\"done\":{}}}",
+                "{{\"customer_id\":{},\"date\":{},\"note\":{},\"done\":{},\"sent\":{}}}",
                 quote(&v.customer_id),
                 quote(&v.date),
                 quote(&v.note),
-                v.done
+                v.done,
+                quote_opt(v.sent.as_deref())
             )
         })
         .collect();
@@ -237,13 +271,108 @@ fn plan(request: &Request) -> Result<Response, PluginError> {
         }
         Some(_) => {}
     }
-    let visit = Visit { customer_id: draft.customer, date: draft.date, note: draft.note, done: false };
+    let customer_name = customers.iter().find(|c| c.customer_id == draft.customer).map(|c| c.customer_name.clone());
+    let mut visit = Visit { customer_id: draft.customer, date: draft.date, note: draft.note, done: false, sent: None };
     let key = visit.key();
+    // Kept first: a visit the service does not take is still planned.
     storage::set(Bucket::Person, &key, visit.encode().as_bytes()).map_err(storage_failed)?;
+    let sent = send(&mut visit, customer_name.as_deref().unwrap_or_default(), &key)?;
     if request.wants_html() {
-        return Ok(Response::see_other("/?planned=1"));
+        return Ok(Response::see_other(&after_sending("planned=1", &sent)));
     }
-    Ok(Response::json(201, format!("{{\"planned\":{}}}", quote(&key))))
+    let (number, unsent) = match &sent {
+        Ok(number) => (Some(number.as_str()), None),
+        Err(reason) => (None, Some(reason.as_str())),
+    };
+    Ok(Response::json(
+        201,
+        format!("{{\"planned\":{},\"sent\":{},\"unsent\":{}}}", quote(&key), quote_opt(number), quote_opt(unsent)),
+    ))
+}
+
+/// Where the page goes after sending: `?sent=NUMBER`, or `?unsent=REASON`.
+fn after_sending(base: &str, sent: &Result<String, String>) -> String {
+    match sent {
+        Ok(number) => format!("/?{base}&sent={}", form_encode(number)),
+        Err(reason) => format!("/?{base}&unsent={}", form_encode(reason)),
+    }
+}
+
+fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Sends `visit` to the visit service and, when it takes it, keeps its
+/// number with the visit. `Err` is why it was not sent, for the person.
+fn send(visit: &mut Visit, customer_name: &str, key: &str) -> Result<Result<String, String>, PluginError> {
+    let Some(base) = config::get("visits_url") else {
+        return Ok(Err("the plugin's configuration has no visits_url; ask your admin".to_owned()));
+    };
+    let planner = profile::nickname().map_err(unavailable("nickname"))?.unwrap_or_default();
+    // Optional and sensitive: sent only when the person consented.
+    let phone = profile::phone().ok().flatten();
+    let body = format!(
+        "{{\"customer_id\":{},\"customer_name\":{},\"date\":{},\"planner\":{},\"phone\":{},\"note\":{}}}",
+        quote(&visit.customer_id),
+        quote(customer_name),
+        quote(&visit.date),
+        quote(&planner),
+        quote_opt(phone.as_deref()),
+        quote(&visit.note)
+    );
+    let url = format!("{}/visits", base.trim_end_matches('/'));
+    let reply = match Outgoing::post(url, body).header("content-type", "application/json").send() {
+        Ok(reply) => reply,
+        Err(error) => return Ok(Err(format!("{error} ({})", error.code()))),
+    };
+    let number = (reply.status == 201).then(|| service_number(&reply.text())).flatten();
+    let Some(number) = number else {
+        return Ok(Err(format!("the service answered {}", reply.status)));
+    };
+    visit.sent = Some(number.clone());
+    storage::set(Bucket::Person, key, visit.encode().as_bytes()).map_err(storage_failed)?;
+    Ok(Ok(number))
+}
+
+/// The `id` of the service's answer, `{"id":"V-0001"}`: letters, digits and `-`.
+fn service_number(answer: &str) -> Option<String> {
+    let rest = &answer[answer.find("\"id\"")? + 4..];
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let number = &rest[..rest.find('"')?];
+    (!number.is_empty() && number.len() <= 64 && number.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .then(|| number.to_owned())
+}
+
+fn send_again(request: &Request) -> Result<Response, PluginError> {
+    let key = request.form_field("visit").unwrap_or_default();
+    let found = if key.starts_with("visit/") {
+        storage::get_string(Bucket::Person, &key).map_err(storage_failed)?.and_then(|text| Visit::decode(&text))
+    } else {
+        None
+    };
+    let Some(mut visit) = found else {
+        return refuse(request, format!("no planned visit {key:?}"), Draft::default());
+    };
+    let sent = match &visit.sent {
+        Some(number) => Ok(number.clone()),
+        None => {
+            let customers = permissions::customers().map_err(unavailable("customer permissions"))?;
+            let name = customers.iter().find(|c| c.customer_id == visit.customer_id).map(|c| c.customer_name.clone());
+            send(&mut visit, name.as_deref().unwrap_or_default(), &key)?
+        }
+    };
+    if request.wants_html() {
+        return Ok(Response::see_other(&after_sending("resent=1", &sent)));
+    }
+    match sent {
+        Ok(number) => Ok(Response::json(200, format!("{{\"sent\":{}}}", quote(&number)))),
+        Err(reason) => Ok(Response::json(502, format!("{{\"unsent\":{}}}", quote(&reason)))),
+    }
 }
 
 fn mark_done(request: &Request) -> Result<Response, PluginError> {
@@ -280,6 +409,8 @@ mod tests {
             .with_avatar("https://avatars.example/zhang.png")
             .with_customers(vec![customer("c1", CustomerAccess::Manage), customer("c2", CustomerAccess::View)])
             .with_storage(1 << 16)
+            .with_config("visits_url", "https://visits.acme.example")
+            .with_destination("https://visits.acme.example", 201, TAKEN)
     }
 
     #[test]
@@ -303,7 +434,7 @@ mod tests {
         let json = host.call::<CustomerVisit>(Request::get("/visits.json")).expect("json").body_text();
         assert_eq!(
             json,
-            "{\"phone\":null,\"visits\":[{\"customer_id\":\"c1\",\"date\":\"2026-12-01\",\"note\":\"签约\",\"done\":false}]}"
+            "{\"phone\":null,\"visits\":[{\"customer_id\":\"c1\",\"date\":\"2026-12-01\",\"note\":\"签约\",\"done\":false,\"sent\":\"V-0001\"}]}"
         );
     }
 
@@ -323,9 +454,9 @@ mod tests {
                 "customer=c1&date=2026-12-03&note=%E7%AD%BE%E7%BA%A6",
             )))
             .expect("planned");
-        assert_eq!((planned.status, planned.headers[0].1.as_str()), (303, "/?planned=1"));
+        assert_eq!((planned.status, planned.headers[0].1.as_str()), (303, "/?planned=1&sent=V-0001"));
         let page = host.call::<CustomerVisit>(Request::get("/")).expect("page").body_text();
-        assert!(page.contains("<td>2026-12-03</td><td>客户c1</td><td>签约</td>"), "{page}");
+        assert!(page.contains("<td>2026-12-03</td><td>客户c1</td><td>签约</td><td>V-0001</td>"), "{page}");
         assert!(page.contains("value=\"visit/2026-12-03/c1\""), "{page}");
         let done = host
             .call::<CustomerVisit>(from_page(Request::post("/visits/done", "visit=visit%2F2026-12-03%2Fc1")))
@@ -364,6 +495,72 @@ mod tests {
                 matches!(host.call::<CustomerVisit>(Request::post("/visits", body)), Err(PluginError::BadRequest(_))),
                 "{body}"
             );
+        }
+    }
+
+    #[test]
+    fn a_planned_visit_is_sent_with_the_phone_only_when_consented() {
+        let host = host();
+        host.call::<CustomerVisit>(Request::post("/visits", "customer=c1&date=2026-12-01&note=%E7%AD%BE%E7%BA%A6"))
+            .expect("planned");
+        let with_phone = host.clone().with_phone("13800000001");
+        with_phone.call::<CustomerVisit>(Request::post("/visits", "customer=c1&date=2026-12-02")).expect("planned");
+        let requests = host.requests();
+        assert_eq!(requests.len(), 2);
+        assert_eq!((requests[0].method.as_str(), requests[0].url.as_str()), ("POST", "https://visits.acme.example/visits"));
+        assert_eq!(
+            String::from_utf8_lossy(&requests[0].body),
+            r#"{"customer_id":"c1","customer_name":"客户c1","date":"2026-12-01","planner":"小张","phone":null,"note":"签约"}"#
+        );
+        assert!(String::from_utf8_lossy(&requests[1].body).contains(r#""phone":"13800000001""#));
+    }
+
+    #[test]
+    fn the_configured_base_url_is_used() {
+        let host = host()
+            .with_config("visits_url", "https://eu.visits.acme.example/api/")
+            .with_destination("https://eu.visits.acme.example/api", 201, TAKEN);
+        host.call::<CustomerVisit>(Request::post("/visits", "customer=c1&date=2026-12-01")).expect("planned");
+        assert_eq!(host.requests()[0].url, "https://eu.visits.acme.example/api/visits");
+    }
+
+    #[test]
+    fn a_visit_the_service_did_not_take_stays_planned_and_is_sent_again() {
+        let host = MockHost::new()
+            .with_nickname("小张")
+            .with_avatar("https://avatars.example/zhang.png")
+            .with_customers(vec![customer("c1", CustomerAccess::Manage)])
+            .with_storage(1 << 16)
+            .with_config("visits_url", "https://visits.acme.example")
+            .with_failing_destination("https://visits.acme.example", workbench_sdk::http::HttpError::Timeout);
+        let planned = host
+            .call::<CustomerVisit>(from_page(Request::post("/visits", "customer=c1&date=2026-12-03")))
+            .expect("planned");
+        let location = planned.headers[0].1.clone();
+        assert!(location.starts_with("/?planned=1&unsent=no%20answer%20in%20time"), "{location}");
+        let (path, query) = location.split_once('?').expect("a query");
+        let mut back = Request::get(path);
+        back.query = query.to_owned();
+        let page = host.call::<CustomerVisit>(back).expect("page").body_text();
+        assert!(page.contains("已加入拜访计划，但没有发送到拜访服务：no answer in time (timeout)。"), "{page}");
+        assert!(page.contains("未发送，重新发送"), "{page}");
+        let json = host.call::<CustomerVisit>(Request::get("/visits.json")).expect("json").body_text();
+        assert!(json.contains(r#""done":false,"sent":null"#), "{json}");
+
+        // The service is back: sending again keeps its number.
+        let host = host.with_destination("https://visits.acme.example", 201, TAKEN);
+        let again = host.call::<CustomerVisit>(Request::post("/visits/send", "visit=visit%2F2026-12-03%2Fc1"));
+        assert_eq!(again.map(|r| (r.status, r.body_text())), Ok((200, r#"{"sent":"V-0001"}"#.to_owned())));
+        let json = host.call::<CustomerVisit>(Request::get("/visits.json")).expect("json").body_text();
+        assert!(json.contains(r#""sent":"V-0001""#), "{json}");
+    }
+
+    #[test]
+    fn the_services_number_is_read_strictly() {
+        assert_eq!(service_number(r#"{"id":"V-0001"}"#).as_deref(), Some("V-0001"));
+        assert_eq!(service_number(r#"{ "id" : "A7" , "x": 1}"#).as_deref(), Some("A7"));
+        for bad in ["", "{}", r#"{"id":""}"#, r#"{"id":"<script>"}"#, r#"{"id":7}"#, r#"{"id":"V-1"#] {
+            assert_eq!(service_number(bad), None, "{bad}");
         }
     }
 }

@@ -161,3 +161,17 @@ def test_outgoing_requests_reach_stubbed_destinations_only():
     ]
     assert host.requests[0][2] == [("content-type", "application/json"), ("content-length", "12")]
 
+
+
+def test_configuration_reads_the_admins_values():
+    from workbench_sdk import config
+
+    def handle(request: Request) -> Response:
+        return Response.text(f"{config.require('visits_url')} {config.get('region')} {config.all()}")
+
+    host = MockHost().with_config("visits_url", "https://visits.acme.example")
+    assert host.call(handle, Request.get("/")).body_text == (
+        "https://visits.acme.example None [('visits_url', 'https://visits.acme.example')]"
+    )
+    with pytest.raises(Internal, match="no value for visits_url"):
+        MockHost().call(handle, Request.get("/"))

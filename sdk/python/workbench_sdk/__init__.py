@@ -27,7 +27,7 @@ from __future__ import annotations
 import traceback
 from typing import Callable
 
-from . import html, log, outgoing, permissions, profile, storage
+from . import config, html, log, outgoing, permissions, profile, storage
 from .errors import AccessError, BadRequest, Internal, NotFound, PluginError, Reason
 from .http import Request, Response
 
@@ -37,7 +37,7 @@ CONTRACT = "0.2.0"
 
 __all__ = [
     "AccessError", "BadRequest", "CONTRACT", "Internal", "NotFound", "PluginError", "Reason", "Request",
-    "Response", "export", "handle_request", "html", "log", "outgoing", "permissions", "profile", "storage",
+    "Response", "config", "export", "handle_request", "html", "log", "outgoing", "permissions", "profile", "storage",
 ]
 
 

@@ -61,6 +61,11 @@ try:  # only in the world of a plugin that declares destinations
 except ImportError:  # natively no wit_world; in a world without wasi:http, no such names
     _outgoing_handler = _streams = _http = None
 
+try:  # only in the world of a plugin that declares configuration
+    from wit_world.imports import store as _config_store
+except ImportError:
+    _config_store = None
+
 _ERRORS = {
     "HttpRequestDenied": "refused",
     "DestinationIpProhibited": "address_prohibited",
@@ -172,6 +177,22 @@ class WitBackend:
                     detail = failed.value.value.to_debug_string()
                     raise HttpError("too_large" if "body size" in detail else "failed", detail) from None
         return Reply(status, received_headers, bytes(received))
+
+    def config_get(self, key: str) -> str | None:
+        if _config_store is None:
+            return None  # no [[config]] in plugin.toml: no key has a value
+        try:
+            return _config_store.get(key)
+        except Err:
+            return None
+
+    def config_all(self) -> list[tuple[str, str]]:
+        if _config_store is None:
+            return []
+        try:
+            return list(_config_store.get_all())
+        except Err:
+            return []
 
     def log(self, level: str, message: str) -> None:
         try:

@@ -77,6 +77,8 @@ class MockHost:
         self.destinations: list[tuple[str, Any]] = []
         self.requests: list[tuple[str, str, list[tuple[str, str]], bytes]] = []
         """Each outgoing request: (method, url, headers, body)."""
+        self.config: dict[str, str] = {}
+        """Configuration values by key, as the admin set them."""
 
     def with_destination(self, destination: str, status: int = 200, body: bytes = b"",
                          headers: list[tuple[str, str]] | None = None) -> MockHost:
@@ -87,6 +89,12 @@ class MockHost:
         from .outgoing import Reply
 
         self.destinations.append((destination.rstrip("/"), Reply(status, list(headers or []), body)))
+        return self
+
+    def with_config(self, key: str, value: str) -> MockHost:
+        """Sets configuration ``key`` to ``value``, as the admin would (or as
+        the manifest's default would)."""
+        self.config[key] = value
         return self
 
     def with_failing_destination(self, destination: str, code: str) -> MockHost:
@@ -177,6 +185,12 @@ class MockHost:
             result = sorted(k for k in bucket if k.startswith(key))[:1000]
         self.accesses.append(("storage", "allowed"))
         return result
+
+    def config_get(self, key: str) -> str | None:
+        return self.config.get(key)
+
+    def config_all(self) -> list[tuple[str, str]]:
+        return list(self.config.items())
 
     def log(self, level: str, message: str) -> None:
         if self._refusal("log", self.log_granted) is not None:

@@ -126,6 +126,14 @@ pub(crate) fn storage_list_keys(bucket: Bucket, prefix: &str) -> Result<Vec<Stri
     })
 }
 
+pub(crate) fn config_get(key: &str) -> Option<String> {
+    with_state(|state| state.config.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()))
+}
+
+pub(crate) fn config_all() -> Vec<(String, String)> {
+    with_state(|state| state.config.clone())
+}
+
 pub(crate) fn log(level: Level, message: &str) {
     with_state(|state| state.logs.push((level, message.to_owned())));
 }
@@ -139,7 +147,8 @@ pub(crate) fn send_http(
 ) -> Result<crate::http::Reply, crate::http::HttpError> {
     with_state(|state| {
         state.requests.push(request.clone());
-        let stub = state.destinations.iter().find(|(prefix, _)| {
+        // The latest stub that covers the URL answers.
+        let stub = state.destinations.iter().rev().find(|(prefix, _)| {
             request
                 .url
                 .strip_prefix(prefix.as_str())

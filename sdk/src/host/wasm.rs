@@ -18,6 +18,25 @@ pub mod bindings {
     });
 }
 
+/// `wasi:config/store`, the standard interface the host serves the
+/// plugin's configuration through (not part of the `workbench:plugin`
+/// contract; the same text as the host's).
+#[allow(missing_docs, unsafe_code, clippy::all)]
+mod config_bindings {
+    wit_bindgen::generate!({
+        inline: "
+            package wasi:config@0.2.0-draft;
+            interface store {
+                variant error { upstream(string), io(string) }
+                get: func(key: string) -> result<option<string>, error>;
+                get-all: func() -> result<list<tuple<string, string>>, error>;
+            }
+            world imports { import store; }
+        ",
+        world: "imports",
+    });
+}
+
 use bindings::exports::workbench::plugin::handler as wit_handler;
 use bindings::workbench::plugin::{log as wit_log, storage as wit_storage, types as wit_types};
 use bindings::workbench::plugin::{
@@ -149,6 +168,16 @@ pub(crate) fn log(level: Level, message: &str) {
         Level::Error => wit_log::Level::Error,
     };
     wit_log::write(level, message);
+}
+
+pub(crate) fn config_get(key: &str) -> Option<String> {
+    // The host's errors are for configuration sources it does not have;
+    // a value that cannot be read is a value the plugin does not get.
+    config_bindings::wasi::config::store::get(key).ok().flatten()
+}
+
+pub(crate) fn config_all() -> Vec<(String, String)> {
+    config_bindings::wasi::config::store::get_all().unwrap_or_default()
 }
 
 /// Runs plugin `P` on a request from the host.

@@ -5,7 +5,9 @@ developer would write one: with the raw bindings, and with the SDK.
 | path | what |
 |---|---|
 | `/send?url=http://host:port/path&read=name` | reads the name if asked, POSTs `{"by": NAME}` there with the raw bindings; answers `STATUS BODY` or the host's error code |
-| `/sdk-send?url=…` | the same POST through `workbench_sdk.outgoing`; answers `STATUS BODY` or the `HttpError` code |
+| `/sdk-send?url=…` | the same POST through `workbench_sdk.outgoing`; answers `STATUS BODY` or the `HttpError` code; without `url`, to `SERVICE_URL/visits`, the configured base |
+| `/config?key=K` | `wasi:config/store` with the raw bindings: `get(K)` and `get-all()`, as `VALUE|k=v,k=v` (`-` for none) |
+| `/sdk-config?key=K` | the same through `workbench_sdk.config` |
 """
 
 from urllib.parse import parse_qs, urlsplit
@@ -13,9 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.exports.handler import Request, Response
-from wit_world.imports import outgoing_handler, streams, user_name
+from wit_world.imports import outgoing_handler, store, streams, user_name
 from wit_world.imports import wasi_http_types as http
-from workbench_sdk import outgoing
+from workbench_sdk import config, outgoing
 
 
 class Handler(exports.Handler):
@@ -27,9 +29,19 @@ class Handler(exports.Handler):
                 name = user_name.get()
             except Err:
                 name = ""
+        if request.path in ("/config", "/sdk-config"):
+            key = query.get("key", [""])[0]
+            if request.path == "/config":
+                value, every = store.get(key), store.get_all()
+            else:
+                value, every = config.get(key), config.all()
+            listed = ",".join(f"{k}={v}" for k, v in every)
+            return text(200, f"{'-' if value is None else value}|{listed}")
         url = query.get("url", [""])[0]
         body = ('{"by": "%s"}' % name).encode()
         if request.path == "/sdk-send":
+            if not url:
+                url = config.require("service_url").rstrip("/") + "/visits"
             try:
                 reply = outgoing.post(url, body, headers=[("content-type", "application/json")])
             except outgoing.HttpError as error:

@@ -23,8 +23,10 @@ pub struct EgressConfig {
     /// Empty: only public addresses.
     pub allow_private: Vec<IpNet>,
     /// Fixed addresses for names, used instead of DNS (as a hosts file,
-    /// for plugins only). The addresses are checked like resolved ones.
-    pub resolve: BTreeMap<String, Vec<IpAddr>>,
+    /// for plugins only): `"10.0.0.7"`, or `"127.0.0.1:8443"` to also
+    /// connect to another port than the URL's (a stand-in service). The
+    /// addresses are checked like resolved ones; TLS still verifies the name.
+    pub resolve: BTreeMap<String, Vec<Pinned>>,
     /// CA certificates (PEM files) trusted besides the system's roots.
     pub extra_roots: Vec<PathBuf>,
     /// Requests one call may make.
@@ -55,6 +57,47 @@ impl Default for EgressConfig {
             first_byte_timeout_ms: 10_000,
             between_bytes_timeout_ms: 5_000,
         }
+    }
+}
+
+/// An address `resolve` pins a name to, with the port to connect to
+/// instead of the URL's, if one is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Pinned {
+    /// The address.
+    pub ip: IpAddr,
+    /// The port to connect to; `None`: the URL's.
+    pub port: Option<u16>,
+}
+
+impl std::str::FromStr for Pinned {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if let Ok(ip) = text.parse::<IpAddr>() {
+            return Ok(Self { ip, port: None });
+        }
+        match text.parse::<std::net::SocketAddr>() {
+            Ok(address) => Ok(Self { ip: address.ip(), port: Some(address.port()) }),
+            Err(_) => Err(format!(
+                "{text:?} is not an address (10.0.0.7, ::1) or an address and port (127.0.0.1:8443, [::1]:8443)"
+            )),
+        }
+    }
+}
+
+impl TryFrom<String> for Pinned {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<IpAddr> for Pinned {
+    fn from(ip: IpAddr) -> Self {
+        Self { ip, port: None }
     }
 }
 

@@ -235,7 +235,7 @@ async fn resolve(config: &super::EgressConfig, target: &Target, timeout: Duratio
         return Ok(vec![SocketAddr::new(ip, target.port)]);
     }
     if let Some(fixed) = config.resolve.get(&target.host) {
-        return Ok(fixed.iter().map(|ip| SocketAddr::new(*ip, target.port)).collect());
+        return Ok(fixed.iter().map(|pinned| SocketAddr::new(pinned.ip, pinned.port.unwrap_or(target.port))).collect());
     }
     match tokio::time::timeout(timeout, tokio::net::lookup_host((target.host.as_str(), target.port))).await {
         Err(_) => Err(failed(

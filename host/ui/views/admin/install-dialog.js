@@ -21,6 +21,12 @@ export function installDialog(entry, installation, members) {
       const egressBoxes = [];
       const egressGroup = h('fieldset', { class: 'scope-group', 'data-testid': 'install-egress' },
         h('legend', {}, t('install.egress')), h('p', { class: 'hint' }, t('install.egressHint')), egressList);
+      const configList = h('div', { class: 'config-list' });
+      const configInputs = [];
+      const configGroup = h('fieldset', { class: 'scope-group', 'data-testid': 'install-config' },
+        h('legend', {}, t('install.config')), h('p', { class: 'hint' }, t('install.configHint')), configList);
+      // What was typed survives switching versions; else the values set before.
+      const typed = new Map(Object.entries((installation && installation.config) || {}));
 
       const renderScopes = () => {
         const v = entry.versions.find((x) => x.version === versionSelect.value);
@@ -57,6 +63,19 @@ export function installDialog(entry, installation, members) {
             h('p', { class: 'scope-purpose', id: `${id}-purpose` }, h('span', { class: 'muted' }, t('consent.purpose')), d.purpose)));
         }));
         egressGroup.hidden = destinations.length === 0;
+        for (const input of configInputs) typed.set(input.name, input.value);
+        configInputs.length = 0;
+        const keys = v.config || [];
+        configList.replaceChildren(...keys.map((c) => {
+          const input = h('input', {
+            type: 'text', name: c.key, value: typed.get(c.key) || '', maxlength: 2048, 'data-testid': `config-${c.key}`,
+            placeholder: c.default || '', required: c.required, spellcheck: 'false', autocomplete: 'off',
+          });
+          configInputs.push(input);
+          const hint = c.default ? t('install.configDefault', { value: c.default }) : (c.required ? t('install.configRequired') : t('install.configOptional'));
+          return field(h('span', {}, h('code', { class: 'scope-code' }, c.key), ' ', c.description), input, hint);
+        }));
+        configGroup.hidden = keys.length === 0;
         diff.replaceChildren();
         if (installation) {
           const before = new Set(installation.declared_scopes);
@@ -106,6 +125,7 @@ export function installDialog(entry, installation, members) {
         diff,
         h('fieldset', { class: 'scope-group' }, h('legend', {}, t('install.scopes')), h('p', { class: 'hint' }, t('install.scopesHint')), scopeList),
         egressGroup,
+        configGroup,
         h('fieldset', { class: 'scope-group' }, h('legend', {}, t('install.range')),
           h('div', { class: 'check-row' }, everyone, h('label', { for: everyone.id }, t('admin.everyone'))),
           h('div', { class: 'check-row' }, listed, h('label', { for: listed.id }, t('install.listed'))),
@@ -123,6 +143,7 @@ export function installDialog(entry, installation, members) {
           version: versionSelect.value,
           granted_scopes: scopeBoxes.filter((b) => b.checked).map((b) => b.value),
           approved_egress: egressBoxes.filter((b) => b.checked).map((b) => b.value),
+          config: Object.fromEntries(configInputs.filter((i) => i.value.trim() !== '').map((i) => [i.name, i.value.trim()])),
           visible_to: listed.checked ? memberBoxes.filter((b) => b.input.checked).map((b) => b.m.id) : null,
         };
         busy(submit, true);

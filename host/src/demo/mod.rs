@@ -1,5 +1,8 @@
 //! The demo company of `API.md`: tenant `demo` (红圈示范工程有限公司), its
-//! members, and the three example plugins published by `acme`.
+//! members, the three example plugins published by `acme`, and the
+//! stand-in for Acme's visit service that 客户拜访 sends visits to.
+
+pub mod visits;
 
 use std::path::Path;
 
@@ -189,6 +192,7 @@ pub async fn seed(workbench: &Workbench, manifests: &Path, components: &Path) ->
             granted: published.scopes,
             visible_to: None,
             egress: published.destinations,
+            config: Default::default(),
         };
         workbench.install(TENANT, ADMIN, example.id, request).await?;
         consent(workbench, example.id).await?;
