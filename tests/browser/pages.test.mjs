@@ -165,9 +165,15 @@ test('客户拜访 through its own page: plan a visit, a consent asked mid-flow,
   await plan.getByLabel('拜访日期').fill('2026-12-08');
   await plan.getByLabel('备注').fill('带上二期合同');
   await plan.getByRole('button', { name: '加入计划' }).click();
-  await frame.getByRole('status').filter({ hasText: '已加入拜访计划' }).waitFor();
+  // The plugin sends the visit to Acme's visit service (the demo's stand-in,
+  // over TLS through the egress gate) and shows the number it got back.
+  const sent = frame.getByRole('status').filter({ hasText: '已加入拜访计划，并已发送到拜访服务' });
+  await sent.waitFor();
+  const number = (await sent.innerText()).match(/编号 (V-\d{4})/);
+  assert.ok(number, await sent.innerText());
   const table = frame.getByRole('table', { name: '拜访计划' });
   await waitForText(table, '带上二期合同');
+  await waitForText(table.getByRole('row').filter({ hasText: '带上二期合同' }), number[1]);
   await shot(page, 'pages-05-visit-planned');
 
   // Meanwhile (in another tab) he withdraws the customer permissions; the next
@@ -203,6 +209,12 @@ test('客户拜访 through its own page: plan a visit, a consent asked mid-flow,
   assert.deepEqual(visits.map((v) => [v.customer_id, v.date, v.note, v.done]), [['c-1001', '2026-12-09', '年度回访', true]]);
   await frameFitsItsContent(page);
   await shot(page, 'pages-07-visit-done');
+
+  // His access log says where the visits went and what they could carry.
+  await page.getByRole('link', { name: '我的数据' }).click();
+  await page.getByRole('heading', { level: 1, name: '我的数据', exact: true }).waitFor();
+  await waitForText(page.getByTestId('access-log'), '已发送到 https://visits.acme.example');
+  assert.match(await page.getByTestId('access-log').innerText(), /已发送到 https:\/\/visits\.acme\.example；可能包含：[^\n]*昵称/);
   assert.deepEqual(page.pageErrors, []);
 });
 
