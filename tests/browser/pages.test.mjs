@@ -189,6 +189,8 @@ test('客户拜访 through its own page: plan a visit, a consent asked mid-flow,
   await dialog.waitFor();
   // The page reads in Chinese, so the plugin's purposes are shown in Chinese too.
   assert.match(await dialog.innerText(), /列出你可以拜访并记录拜访的客户/);
+  // And it names where his data may go: the visit service the admin approved.
+  assert.match(await dialog.innerText(), /你的数据可能被发送到数据接收方的以下服务器[\s\S]*https:\/\/visits\.acme\.example/);
   await shot(page, 'pages-06-visit-consent-mid-flow');
   await dialog.getByRole('button', { name: '同意并打开' }).click();
   await dialog.waitFor({ state: 'detached' });

@@ -327,7 +327,14 @@ test('every control has an accessible name', async () => {
   }
   await page.goto(`${BASE}/#/admin/catalogue`);
   await page.getByRole('button', { name: '更改 客户拜访 的安装' }).click();
-  await page.getByRole('dialog').getByRole('radio', { name: '仅指定成员' }).check();
+  // Where it may send (approved) and its configuration (the default as placeholder).
+  const install = page.getByRole('dialog');
+  assert.equal(await install.getByTestId('approve-https://visits.acme.example').isChecked(), true);
+  const base = install.getByTestId('config-visits_url');
+  assert.equal(await base.getAttribute('placeholder'), 'https://visits.acme.example');
+  assert.equal(await base.inputValue(), '', 'nothing set: the default applies');
+  assert.match(await install.getByTestId('install-config').innerText(), /Acme 拜访服务的地址/);
+  await install.getByRole('radio', { name: '仅指定成员' }).check();
   await checkPage('install dialog');
   await page.keyboard.press('Escape');
   await page.goto(`${BASE}/#/admin/members`);

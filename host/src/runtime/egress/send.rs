@@ -52,16 +52,6 @@ fn denied(error: Error, reason: String) -> Failure {
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 
-/// Aborts the connection's task when dropped (the call ended, or the
-/// request failed before its response).
-struct AbortOnDrop(tokio::task::JoinHandle<Result<(), hyper::Error>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 pub(super) async fn send(
     shared: Arc<Egress>,
     target: Target,
@@ -172,7 +162,13 @@ async fn attempt(
             ));
         }
     };
-    let driver = AbortOnDrop(tokio::spawn(connection));
+    // The connection is driven here, beside the request, until the
+    // response's head arrives; from then on by the `io` future handed back,
+    // which wasi:http runs in a task of its own. No task of ours: each one
+    // is a wake-up across threads per request.
+    let mut connection = connection;
+    let mut driving = true;
+    let mut closed: Option<hyper::Error> = None;
 
     // On the wire the request names only its path: the host is in `Host`.
     let (mut parts, body) = request.into_parts();
@@ -182,23 +178,34 @@ async fn attempt(
         .build()
         .map_err(|e| denied(Error::HttpRequestUriInvalid, format!("bad_request: {e}")))?;
     let body = Outbound { inner: body, trace: Arc::clone(trace), cap: config.max_request_bytes };
-    let response =
-        match tokio::time::timeout(first_byte_timeout, sender.send_request(http::Request::from_parts(parts, body)))
-            .await
-        {
-            Ok(Ok(response)) => response,
-            Ok(Err(error)) => {
-                // A body over the cap has ended the trace with its own reason already.
-                let reason = format!("http: {error}");
-                return Err(failed(Error::from(error), reason));
+    let sending = tokio::time::timeout(first_byte_timeout, sender.send_request(http::Request::from_parts(parts, body)));
+    tokio::pin!(sending);
+    let answer = loop {
+        tokio::select! {
+            answer = &mut sending => break answer,
+            // The connection may end first (the server answered and closed):
+            // the answer is still read from `sending`.
+            ended = &mut connection, if driving => {
+                driving = false;
+                closed = ended.err();
             }
-            Err(_) => {
-                return Err(failed(
-                    Error::ConnectionReadTimeout,
-                    format!("response_timeout: no response within {} ms", millis(first_byte_timeout)),
-                ));
-            }
-        };
+        }
+    };
+    let response = match answer {
+        Ok(Ok(response)) => response,
+        Ok(Err(error)) => {
+            // A body over the cap has ended the trace with its own reason already.
+            let error = closed.unwrap_or(error);
+            let reason = format!("http: {error}");
+            return Err(failed(Error::from(error), reason));
+        }
+        Err(_) => {
+            return Err(failed(
+                Error::ConnectionReadTimeout,
+                format!("response_timeout: no response within {} ms", millis(first_byte_timeout)),
+            ));
+        }
+    };
     trace.set_status(response.status().as_u16());
     let (parts, incoming) = response.into_parts();
     if let Some(length) = content_length(&parts.headers).filter(|l| *l > config.max_response_bytes) {
@@ -216,10 +223,10 @@ async fn attempt(
         ended: false,
     };
     let io: Io = Box::new(async move {
-        let mut driver = driver;
-        match (&mut driver.0).await {
-            Ok(Ok(())) | Err(_) => Ok(()),
-            Ok(Err(error)) => Err(Error::from(error)),
+        match (driving, closed) {
+            (true, _) => connection.await.map_err(Error::from),
+            (false, Some(error)) => Err(Error::from(error)),
+            (false, None) => Ok(()),
         }
     });
     Ok((http::Response::from_parts(parts, body.boxed_unsync()), io))
