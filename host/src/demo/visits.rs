@@ -108,8 +108,11 @@ impl StandIn {
     }
 
     /// Routes plugins' requests for [`HOST`] here: the name pinned to the
-    /// stand-in's address and port, loopback allowed for that address
-    /// only, and its CA trusted.
+    /// stand-in's address and port, its CA trusted, and its loopback
+    /// address allowed. The allowance is per address, not per port: in the
+    /// demo, a destination an admin approves that resolves to that address
+    /// reaches any TLS service listening on it (plain `http` still needs
+    /// `plain_http_hosts`), so the demo's rules are not a production policy.
     pub fn route(&self, egress: &mut EgressConfig) {
         egress.resolve.insert(
             HOST.to_owned(),

@@ -113,7 +113,8 @@ pub struct InstallRequest {
 
 /// The values of `requested` to keep for `manifest`: every key declared,
 /// every value one line of bounded length, every required key without a
-/// default given a value. Empty values are dropped (the default applies).
+/// default given a value. Values are trimmed; empty ones are dropped (the
+/// default applies).
 fn configuration(
     manifest: &crate::model::manifest::Manifest,
     requested: BTreeMap<String, String>,
@@ -134,8 +135,10 @@ fn configuration(
         if let Some(problem) = plugin_config::value_problem(&value) {
             return Err(ServiceError::BadRequest(format!("config: the value of {key} {problem}")));
         }
-        if !value.trim().is_empty() {
-            kept.insert(key, value);
+        // Kept as the plugin will read it: without surrounding blanks.
+        let value = value.trim();
+        if !value.is_empty() {
+            kept.insert(key, value.to_owned());
         }
     }
     let missing: Vec<&str> = manifest

@@ -39,11 +39,13 @@ impl Plugin for CustomerVisit {
     fn handle(request: Request) -> Result<Response, PluginError> {
         match (request.method.as_str(), request.path.as_str()) {
             ("GET", "/") => {
-                let sent = request.query_param("sent");
-                let notice = if let Some(number) = sent.as_deref().filter(|n| !n.is_empty()) {
+                // Only a well-formed number and a known reason are shown: a
+                // link cannot put words of its own into the notice.
+                let sent = request.query_param("sent").filter(|n| valid_number(n));
+                let notice = if let Some(number) = sent {
                     Some((Tone::Ok, format!("已加入拜访计划，并已发送到拜访服务（编号 {number}）。")))
                 } else if let Some(reason) = request.query_param("unsent") {
-                    Some((Tone::Warn, format!("已加入拜访计划，但没有发送到拜访服务：{reason}。")))
+                    Some((Tone::Warn, format!("已加入拜访计划，但没有发送到拜访服务：{}。", unsent_text(&reason))))
                 } else if request.query_param("planned").is_some() {
                     Some((Tone::Ok, "已加入拜访计划。".to_owned()))
                 } else if request.query_param("done").is_some() {
@@ -282,7 +284,7 @@ fn plan(request: &Request) -> Result<Response, PluginError> {
     }
     let (number, unsent) = match &sent {
         Ok(number) => (Some(number.as_str()), None),
-        Err(reason) => (None, Some(reason.as_str())),
+        Err(reason) => (None, Some(*reason)),
     };
     Ok(Response::json(
         201,
@@ -290,8 +292,22 @@ fn plan(request: &Request) -> Result<Response, PluginError> {
     ))
 }
 
-/// Where the page goes after sending: `?sent=NUMBER`, or `?unsent=REASON`.
-fn after_sending(base: &str, sent: &Result<String, String>) -> String {
+/// Why a visit was not sent, for the person, from the reason's code.
+fn unsent_text(code: &str) -> &'static str {
+    match code {
+        "not_configured" => "插件没有配置拜访服务的地址，请联系管理员",
+        "refused" => "工作台拒绝了这个请求（目的地未声明或未经管理员批准）",
+        "address_prohibited" => "拜访服务的地址不允许访问",
+        "timeout" => "拜访服务没有及时响应",
+        "too_large" => "请求或响应超出了大小限制",
+        "bad_url" => "拜访服务的地址无效",
+        "rejected" => "拜访服务没有接受这次拜访",
+        _ => "发送失败",
+    }
+}
+
+/// Where the page goes after sending: `?sent=NUMBER`, or `?unsent=CODE`.
+fn after_sending(base: &str, sent: &Result<String, &'static str>) -> String {
     match sent {
         Ok(number) => format!("/?{base}&sent={}", form_encode(number)),
         Err(reason) => format!("/?{base}&unsent={}", form_encode(reason)),
@@ -308,10 +324,11 @@ fn form_encode(text: &str) -> String {
 }
 
 /// Sends `visit` to the visit service and, when it takes it, keeps its
-/// number with the visit. `Err` is why it was not sent, for the person.
-fn send(visit: &mut Visit, customer_name: &str, key: &str) -> Result<Result<String, String>, PluginError> {
+/// number with the visit. `Err` is the code of why it was not sent
+/// ([`unsent_text`] says it to the person).
+fn send(visit: &mut Visit, customer_name: &str, key: &str) -> Result<Result<String, &'static str>, PluginError> {
     let Some(base) = config::get("visits_url") else {
-        return Ok(Err("the plugin's configuration has no visits_url; ask your admin".to_owned()));
+        return Ok(Err("not_configured"));
     };
     let planner = profile::nickname().map_err(unavailable("nickname"))?.unwrap_or_default();
     // Optional and sensitive: sent only when the person consented.
@@ -328,24 +345,28 @@ fn send(visit: &mut Visit, customer_name: &str, key: &str) -> Result<Result<Stri
     let url = format!("{}/visits", base.trim_end_matches('/'));
     let reply = match Outgoing::post(url, body).header("content-type", "application/json").send() {
         Ok(reply) => reply,
-        Err(error) => return Ok(Err(format!("{error} ({})", error.code()))),
+        Err(error) => return Ok(Err(error.code())),
     };
     let number = (reply.status == 201).then(|| service_number(&reply.text())).flatten();
     let Some(number) = number else {
-        return Ok(Err(format!("the service answered {}", reply.status)));
+        return Ok(Err("rejected"));
     };
     visit.sent = Some(number.clone());
     storage::set(Bucket::Person, key, visit.encode().as_bytes()).map_err(storage_failed)?;
     Ok(Ok(number))
 }
 
-/// The `id` of the service's answer, `{"id":"V-0001"}`: letters, digits and `-`.
+/// The `id` of the service's answer, `{"id":"V-0001"}`.
 fn service_number(answer: &str) -> Option<String> {
     let rest = &answer[answer.find("\"id\"")? + 4..];
     let rest = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
     let number = &rest[..rest.find('"')?];
-    (!number.is_empty() && number.len() <= 64 && number.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        .then(|| number.to_owned())
+    valid_number(number).then(|| number.to_owned())
+}
+
+/// A service number: 1 to 64 letters, digits and `-`.
+fn valid_number(number: &str) -> bool {
+    !number.is_empty() && number.len() <= 64 && number.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 fn send_again(request: &Request) -> Result<Response, PluginError> {
@@ -361,9 +382,16 @@ fn send_again(request: &Request) -> Result<Response, PluginError> {
     let sent = match &visit.sent {
         Some(number) => Ok(number.clone()),
         None => {
+            // As when planning: only for a customer the person may still edit.
             let customers = permissions::customers().map_err(unavailable("customer permissions"))?;
-            let name = customers.iter().find(|c| c.customer_id == visit.customer_id).map(|c| c.customer_name.clone());
-            send(&mut visit, name.as_deref().unwrap_or_default(), &key)?
+            let Some(customer) =
+                customers.iter().find(|c| c.customer_id == visit.customer_id && c.access >= CustomerAccess::Edit)
+            else {
+                let message = format!("you may no longer plan visits for customer {}", visit.customer_id);
+                return refuse(request, message, Draft::default());
+            };
+            let name = customer.customer_name.clone();
+            send(&mut visit, &name, &key)?
         }
     };
     if request.wants_html() {
@@ -371,7 +399,7 @@ fn send_again(request: &Request) -> Result<Response, PluginError> {
     }
     match sent {
         Ok(number) => Ok(Response::json(200, format!("{{\"sent\":{}}}", quote(&number)))),
-        Err(reason) => Ok(Response::json(502, format!("{{\"unsent\":{}}}", quote(&reason)))),
+        Err(reason) => Ok(Response::json(502, format!("{{\"unsent\":{}}}", quote(reason)))),
     }
 }
 
@@ -537,12 +565,12 @@ mod tests {
             .call::<CustomerVisit>(from_page(Request::post("/visits", "customer=c1&date=2026-12-03")))
             .expect("planned");
         let location = planned.headers[0].1.clone();
-        assert!(location.starts_with("/?planned=1&unsent=no%20answer%20in%20time"), "{location}");
+        assert_eq!(location, "/?planned=1&unsent=timeout");
         let (path, query) = location.split_once('?').expect("a query");
         let mut back = Request::get(path);
         back.query = query.to_owned();
         let page = host.call::<CustomerVisit>(back).expect("page").body_text();
-        assert!(page.contains("已加入拜访计划，但没有发送到拜访服务：no answer in time (timeout)。"), "{page}");
+        assert!(page.contains("已加入拜访计划，但没有发送到拜访服务：拜访服务没有及时响应。"), "{page}");
         assert!(page.contains("未发送，重新发送"), "{page}");
         let json = host.call::<CustomerVisit>(Request::get("/visits.json")).expect("json").body_text();
         assert!(json.contains(r#""done":false,"sent":null"#), "{json}");
@@ -562,5 +590,38 @@ mod tests {
         for bad in ["", "{}", r#"{"id":""}"#, r#"{"id":"<script>"}"#, r#"{"id":7}"#, r#"{"id":"V-1"#] {
             assert_eq!(service_number(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_link_cannot_put_its_own_words_into_the_notice() {
+        let host = host();
+        let page = |query: &str| {
+            let mut request = Request::get("/");
+            request.query = query.to_owned();
+            host.call::<CustomerVisit>(request).expect("page").body_text()
+        };
+        let spoofed = page("planned=1&unsent=%E8%AF%B7%E8%87%B4%E7%94%B5400");
+        assert!(spoofed.contains("没有发送到拜访服务：发送失败。"), "{spoofed}");
+        assert!(!spoofed.contains("请致电"), "{spoofed}");
+        let spoofed = page("planned=1&sent=%E8%AF%B7%E8%87%B4%E7%94%B5");
+        assert!(!spoofed.contains("请致电") && spoofed.contains("已加入拜访计划。"), "{spoofed}");
+        assert!(page("planned=1&sent=V-0042").contains("（编号 V-0042）"));
+    }
+
+    #[test]
+    fn a_visit_is_not_sent_again_for_a_customer_no_longer_editable() {
+        let host = MockHost::new()
+            .with_nickname("小张")
+            .with_customers(vec![customer("c1", CustomerAccess::Manage)])
+            .with_storage(1 << 16)
+            .with_config("visits_url", "https://visits.acme.example")
+            .with_failing_destination("https://visits.acme.example", workbench_sdk::http::HttpError::Refused);
+        host.call::<CustomerVisit>(Request::post("/visits", "customer=c1&date=2026-12-03")).expect("planned");
+        let host = host
+            .with_customers(vec![customer("c1", CustomerAccess::View)])
+            .with_destination("https://visits.acme.example", 201, TAKEN);
+        let again = host.call::<CustomerVisit>(Request::post("/visits/send", "visit=visit%2F2026-12-03%2Fc1"));
+        assert!(matches!(again, Err(PluginError::BadRequest(m)) if m.contains("no longer")), "refused");
+        assert_eq!(host.requests().len(), 1, "only the first attempt went out");
     }
 }

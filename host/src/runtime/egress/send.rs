@@ -166,8 +166,9 @@ async fn attempt(
     // response's head arrives; from then on by the `io` future handed back,
     // which wasi:http runs in a task of its own. No task of ours: each one
     // is a wake-up across threads per request.
-    let mut connection = connection;
-    let mut driving = true;
+    // Dropped as soon as it ends, so a request it left unanswered fails at
+    // once instead of waiting out the first-byte timeout.
+    let mut connection = Some(connection);
     let mut closed: Option<hyper::Error> = None;
 
     // On the wire the request names only its path: the host is in `Host`.
@@ -181,12 +182,13 @@ async fn attempt(
     let sending = tokio::time::timeout(first_byte_timeout, sender.send_request(http::Request::from_parts(parts, body)));
     tokio::pin!(sending);
     let answer = loop {
+        let Some(driving) = connection.as_mut() else { break (&mut sending).await };
         tokio::select! {
             answer = &mut sending => break answer,
             // The connection may end first (the server answered and closed):
             // the answer is still read from `sending`.
-            ended = &mut connection, if driving => {
-                driving = false;
+            ended = driving => {
+                connection = None;
                 closed = ended.err();
             }
         }
@@ -223,10 +225,10 @@ async fn attempt(
         ended: false,
     };
     let io: Io = Box::new(async move {
-        match (driving, closed) {
-            (true, _) => connection.await.map_err(Error::from),
-            (false, Some(error)) => Err(Error::from(error)),
-            (false, None) => Ok(()),
+        match (connection, closed) {
+            (Some(connection), _) => connection.await.map_err(Error::from),
+            (None, Some(error)) => Err(Error::from(error)),
+            (None, None) => Ok(()),
         }
     });
     Ok((http::Response::from_parts(parts, body.boxed_unsync()), io))
