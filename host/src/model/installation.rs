@@ -2,6 +2,7 @@
 //! deletes with it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -45,7 +46,8 @@ pub struct Installation {
     pub egress: Vec<String>,
     /// The configuration values the admin set, by key (keys left unset
     /// read their default).
-    pub config: BTreeMap<String, String>,
+    /// Shared, so each invocation takes it without copying.
+    pub config: Arc<BTreeMap<String, String>>,
     /// Enabled or disabled.
     pub state: InstallationState,
 }

@@ -43,7 +43,7 @@ pub struct CallContext {
     pub egress: Arc<[String]>,
     /// The configuration values the admin set (keys left unset read the
     /// manifest's defaults; see `runtime/config.rs`).
-    pub config: std::collections::BTreeMap<String, String>,
+    pub config: Arc<std::collections::BTreeMap<String, String>>,
 }
 
 /// A host effect (a storage write) running in a task of its own, so that

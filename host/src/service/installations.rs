@@ -205,7 +205,7 @@ impl Workbench {
             declared_scopes: release.manifest.declared().iter().collect(),
             approved_egress: installation.egress,
             declared_egress: super::registry::declared_destinations(&release.manifest),
-            config: installation.config,
+            config: std::sync::Arc::unwrap_or_clone(installation.config),
             declared_config: super::registry::declared_config(&release.manifest),
             visible_to: installation.visible_to,
             state: installation.state,
@@ -302,7 +302,7 @@ impl Workbench {
             granted,
             visible_to: request.visible_to.clone(),
             egress: approved,
-            config,
+            config: config.into(),
             state: previous.as_ref().map_or(InstallationState::Enabled, |p| p.state),
         };
         self.store.put_installation(&installation).await?;

@@ -67,7 +67,7 @@ impl Workbench {
             now_ms: now,
             profile: Some(profile),
             egress: installation.egress.clone().into(),
-            config: installation.config.clone(),
+            config: Arc::clone(&installation.config),
         };
         // A slot within the caller's shares, or a refusal after a short wait.
         let key = admission::CallKey::new(tenant, plugin, member);

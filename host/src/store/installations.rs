@@ -40,7 +40,7 @@ pub(super) fn installation_from_row(tenant: &str, r: &AnyRow) -> StoreResult<Ins
         granted: granted.into_iter().collect(),
         visible_to: visible.as_deref().map(from_json).transpose()?,
         egress: from_json(r.get::<&str, _>(5))?,
-        config: from_json(r.get::<&str, _>(6))?,
+        config: std::sync::Arc::new(from_json(r.get::<&str, _>(6))?),
         state: match r.get::<&str, _>(4) {
             "enabled" => InstallationState::Enabled,
             "disabled" => InstallationState::Disabled,
@@ -69,7 +69,7 @@ impl Installations for SqlStore {
         .bind(installation.state.as_str())
         .bind(crate::now_ms())
         .bind(json(&installation.egress)?)
-        .bind(json(&installation.config)?)
+        .bind(json(&*installation.config)?)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -369,14 +369,17 @@ fn valid_number(number: &str) -> bool {
     !number.is_empty() && number.len() <= 64 && number.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
+/// The planned visit kept at `key` (a `visit/…` key of the person's bucket).
+fn stored_visit(key: &str) -> Result<Option<Visit>, PluginError> {
+    if !key.starts_with("visit/") {
+        return Ok(None);
+    }
+    Ok(storage::get_string(Bucket::Person, key).map_err(storage_failed)?.and_then(|text| Visit::decode(&text)))
+}
+
 fn send_again(request: &Request) -> Result<Response, PluginError> {
     let key = request.form_field("visit").unwrap_or_default();
-    let found = if key.starts_with("visit/") {
-        storage::get_string(Bucket::Person, &key).map_err(storage_failed)?.and_then(|text| Visit::decode(&text))
-    } else {
-        None
-    };
-    let Some(mut visit) = found else {
+    let Some(mut visit) = stored_visit(&key)? else {
         return refuse(request, format!("no planned visit {key:?}"), Draft::default());
     };
     let sent = match &visit.sent {
@@ -405,12 +408,7 @@ fn send_again(request: &Request) -> Result<Response, PluginError> {
 
 fn mark_done(request: &Request) -> Result<Response, PluginError> {
     let key = request.form_field("visit").unwrap_or_default();
-    let found = if key.starts_with("visit/") {
-        storage::get_string(Bucket::Person, &key).map_err(storage_failed)?.and_then(|text| Visit::decode(&text))
-    } else {
-        None
-    };
-    let Some(mut visit) = found else {
+    let Some(mut visit) = stored_visit(&key)? else {
         return refuse(request, format!("no planned visit {key:?}"), Draft::default());
     };
     visit.done = true;
