@@ -294,10 +294,11 @@ impl Admission {
             let Some(waiter) = counts.waiting.remove(at) else { break };
             unwait(&mut counts, &waiter.key);
             take(&mut counts, &waiter.key);
-            if waiter.grant.send(()).is_err() {
-                // It stopped waiting (its request ended): give the slot back.
-                give_back(&mut counts, &waiter.key);
-            }
+            // The slot now belongs to the waiter, whether or not it is still
+            // listening: a waiter whose request went away finds itself out of
+            // the queue when its guard drops and gives the slot back there,
+            // once. Giving it back here too would count it free twice.
+            let _ = waiter.grant.send(());
         }
     }
 
@@ -333,6 +334,13 @@ fn take(counts: &mut Counts, key: &CallKey) {
 }
 
 fn give_back(counts: &mut Counts, key: &CallKey) {
+    debug_assert!(counts.running > 0, "a slot given back that was not taken");
+    debug_assert!(
+        [(&counts.tenants, &key.tenant), (&counts.plugins, &key.plugin), (&counts.members, &key.member)]
+            .iter()
+            .all(|(map, key)| map.get(key.as_str()).is_some_and(|n| *n > 0)),
+        "a share given back that was not taken"
+    );
     counts.running = counts.running.saturating_sub(1);
     decrement(&mut counts.tenants, &key.tenant);
     decrement(&mut counts.plugins, &key.plugin);

@@ -140,3 +140,72 @@ async fn a_waiter_whose_request_goes_away_leaves_the_queue_and_holds_no_slot() {
     drop(permit);
     assert_eq!(admission.running(), 0);
 }
+
+/// Every share as the counts hold it now, checked against the limits.
+fn assert_within_shares(admission: &Admission, per_member: u32, per_plugin: u32) {
+    let counts = admission.lock();
+    assert!(counts.running <= admission.slots, "{} running on {} slots", counts.running, admission.slots);
+    let members: u32 = counts.members.values().sum();
+    let plugins: u32 = counts.plugins.values().sum();
+    let tenants: u32 = counts.tenants.values().sum();
+    assert_eq!((members, plugins, tenants), (counts.running, counts.running, counts.running), "shares add up");
+    assert!(counts.members.values().all(|n| *n <= per_member), "a member past its share: {:?}", counts.members);
+    assert!(counts.plugins.values().all(|n| *n <= per_plugin), "a plugin past its share: {:?}", counts.plugins);
+}
+
+/// Waiters cancelled at random instants while slots are released on other
+/// threads: every slot is given back exactly once, the shares hold at every
+/// moment, and the counts return to zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancelled_waiters_never_give_a_slot_back_twice() {
+    use rand::Rng;
+    let config = AdmissionConfig {
+        per_member: 2,
+        per_plugin: 6,
+        queue_ms: 50,
+        queue_total: 64,
+        queue_per_member: 16,
+        ..AdmissionConfig::default()
+    };
+    let admission = admission(config, 8);
+    let running = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let checker = tokio::spawn({
+        let admission = Arc::clone(&admission);
+        async move {
+            for _ in 0..2_000 {
+                assert_within_shares(&admission, 2, 6);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    let tasks: Vec<_> = (0..4_000)
+        .map(|i| {
+            let admission = Arc::clone(&admission);
+            let running = Arc::clone(&running);
+            tokio::spawn(async move {
+                let (cancel_after, hold) = {
+                    let mut rng = rand::thread_rng();
+                    (rng.gen_range(0..400), rng.gen_range(0..300))
+                };
+                let key = key("t", &format!("p{}", i % 3), &format!("m{}", i % 7));
+                let admit = admission.admit(key);
+                // Cancelled at a random instant: before, while or after a slot is granted.
+                if let Ok(Ok(permit)) = tokio::time::timeout(Duration::from_micros(cancel_after), admit).await {
+                    let now = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    assert!(now <= admission.slots(), "{now} permits held on {} slots", admission.slots());
+                    tokio::time::sleep(Duration::from_micros(hold)).await;
+                    running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    drop(permit);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("no task panicked");
+    }
+    checker.await.expect("the shares held throughout");
+    let counts = admission.lock();
+    assert_eq!(counts.running, 0, "every slot came back once");
+    assert!(counts.members.is_empty() && counts.plugins.is_empty() && counts.tenants.is_empty(), "{counts:?}");
+    assert!(counts.waiting.is_empty() && counts.waiting_members.is_empty(), "{counts:?}");
+}
