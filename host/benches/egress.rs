@@ -15,6 +15,7 @@ use axum::body::Bytes;
 use axum::routing::post;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::{BodyExt, Full};
+use workbench_host::audit::AuditWriter;
 use workbench_host::model::consent::ConsentSet;
 use workbench_host::model::directory::MemberProfile;
 use workbench_host::model::manifest::Manifest;
@@ -80,8 +81,10 @@ fn outbound(c: &mut Criterion) {
         ..EgressConfig::default()
     };
     let runtime = Runtime::new(&RuntimeConfig { egress, ..RuntimeConfig::default() }).expect("runtime");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let audit = tokio.block_on(async { AuditWriter::spawn(Arc::clone(&store) as _, key, Default::default()).0 });
     let services =
-        HostServices { store, open_ids: OpenIdKey::new([9; 32]), limits: Arc::new(RuntimeLimits::default()) };
+        HostServices { store, open_ids: OpenIdKey::new([9; 32]), limits: Arc::new(RuntimeLimits::default()), audit };
     let manifest = Arc::new(Manifest::from_toml(&manifest(address.port())).expect("manifest"));
     let call = CallContext {
         tenant: "t".into(),
@@ -95,6 +98,7 @@ fn outbound(c: &mut Criterion) {
         invocation: "bench".into(),
         now_ms: 1,
         profile: Some(Arc::new(MemberProfile::default())),
+        changes: 0,
     };
     let bytes = std::fs::read(xtask::guests().component("hostile")).expect("guest built");
     let pre = tokio.block_on(runtime.prepare("hostile", move || bytes)).expect("prepares");

@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use workbench_host::audit::chain;
+use workbench_host::audit::{AuditWriter, chain};
 use workbench_host::gate;
 use workbench_host::model::audit::{AuditEvent, Outcome};
 use workbench_host::model::consent::{Consent, ConsentSet, PurposeDigest};
@@ -69,7 +69,14 @@ fn call_context(manifest: Arc<Manifest>, profile: MemberProfile) -> CallContext 
         profile: Some(Arc::new(profile)),
         egress: Arc::from([]),
         config: Default::default(),
+        changes: 0,
     }
+}
+
+/// An audit writer on `store` (its storage changes are applied there).
+fn writer(tokio: &tokio::runtime::Runtime, store: Arc<SqlStore>) -> AuditWriter {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    tokio.block_on(async { AuditWriter::spawn(store, key, Default::default()).0 })
 }
 
 fn gate_decision(c: &mut Criterion) {
@@ -99,8 +106,9 @@ fn instantiate_and_call(c: &mut Criterion) {
             .expect("member");
     });
     let runtime = Runtime::new(&RuntimeConfig::default()).expect("runtime");
+    let audit = writer(&tokio, Arc::clone(&store));
     let services =
-        HostServices { store, open_ids: OpenIdKey::new([9; 32]), limits: Arc::new(RuntimeLimits::default()) };
+        HostServices { store, open_ids: OpenIdKey::new([9; 32]), limits: Arc::new(RuntimeLimits::default()), audit };
     let manifest = Arc::new(Manifest::from_toml(MANIFEST).expect("manifest"));
     let call = call_context(manifest, MemberProfile { name: "张伟".into(), ..Default::default() });
     let request =
@@ -164,8 +172,10 @@ fn templates(c: &mut Criterion) {
     let profile = MemberProfile { name: "张伟".into(), ..Default::default() };
     tokio.block_on(workbench.sync_directory("t", "T", &[("m", profile.clone())])).expect("directory");
     let runtime = Runtime::new(&RuntimeConfig::default()).expect("runtime");
+    let store = Arc::new(tokio.block_on(SqlStore::open_sqlite(&dir.path().join("other.db"))).expect("sqlite"));
     let services = HostServices {
-        store: Arc::new(tokio.block_on(SqlStore::open_sqlite(&dir.path().join("other.db"))).expect("sqlite")),
+        audit: writer(&tokio, Arc::clone(&store)),
+        store,
         open_ids: OpenIdKey::new([9; 32]),
         limits: Arc::new(RuntimeLimits::default()),
     };

@@ -176,8 +176,23 @@ impl Config {
         let Some(path) = path else { return Ok(Self::default()) };
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        toml::from_str(&text)
-            .map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.message().to_owned() })
+        let config: Self = toml::from_str(&text)
+            .map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.message().to_owned() })?;
+        // An invocation answers by its deadline plus the wait for its
+        // records; a request timeout before that would answer 504 while the
+        // records' fate is still open.
+        let answered_within = config.runtime.deadline_ms.saturating_add(config.audit.durable_within_ms);
+        if config.server.request_timeout_secs.saturating_mul(1_000) <= answered_within {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "server.request_timeout_secs ({} s) must be longer than runtime.deadline_ms plus \
+                     audit.durable_within_ms ({answered_within} ms)",
+                    config.server.request_timeout_secs
+                ),
+            });
+        }
+        Ok(config)
     }
 
     /// The SQLite database file.
@@ -207,6 +222,13 @@ mod tests {
     fn unknown_keys_are_refused_and_partial_files_keep_defaults() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[server]\nrequest_timeout_secs = 5\n[audit]\ndurable_within_ms = 4000\n[runtime]\ndeadline_ms = 1000\n",
+        )
+        .expect("write");
+        let refused = Config::load(Some(&path)).expect_err("no room for the deadline and the audit wait");
+        assert!(refused.to_string().contains("request_timeout_secs (5 s) must be longer"), "{refused}");
         std::fs::write(&path, "[runtime]\ndeadline_ms = 50\n").expect("write");
         let config = Config::load(Some(&path)).expect("valid");
         assert_eq!(config.runtime.deadline_ms, 50);

@@ -252,6 +252,7 @@ async fn serve(mut config: Config, seed: Option<(PathBuf, PathBuf)>) -> anyhow::
     }
     api::serve(listener, app, shutdown_signal(), Duration::from_secs(config.server.shutdown_grace_secs)).await?;
     tracing::info!("stopped accepting requests; flushing the audit log");
+    workbench.stop().await;
     drop(workbench);
     if tokio::time::timeout(Duration::from_secs(10), writer).await.is_err() {
         tracing::warn!("the audit writer did not finish in time");

@@ -16,6 +16,7 @@ mod languages;
 mod plugin_config;
 mod plugins;
 mod python_plugin;
+mod records;
 mod server;
 mod support;
 mod waits;

@@ -6,4 +6,4 @@ pub mod chain;
 pub mod verify;
 pub mod writer;
 
-pub use writer::{AuditWriter, AuditWriterConfig};
+pub use writer::{AuditError, AuditWriter, AuditWriterConfig, QueuePlace, Receipt};

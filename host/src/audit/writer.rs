@@ -2,6 +2,15 @@
 //! calls in as few transactions as possible (group commit). While one batch
 //! is being committed, new submissions queue; the next transaction takes them
 //! all. A submitter's future resolves only once its records are durable.
+//!
+//! A submission may end with a storage change ([`ChangeEntry`]): it is
+//! applied in the batch's transaction, before its record is linked, so a
+//! change and its record are committed together or not at all.
+//!
+//! Every event is cut to the record bounds before it is queued
+//! ([`AuditEvent::bounded`]); should the store still refuse a batch, its
+//! submissions are written again one by one, so that only the one the store
+//! refuses fails and its neighbours do not.
 
 use std::sync::Arc;
 
@@ -12,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use super::chain;
 use crate::model::audit::{AuditEvent, AuditRecord};
-use crate::store::AuditLog;
+use crate::store::{AuditEntry, AuditLog, ChangeEntry, EntryWritten};
 
 /// Writer settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -22,18 +31,24 @@ pub struct AuditWriterConfig {
     pub max_batch_records: usize,
     /// How many submissions may wait before submitters are slowed down.
     pub queue_depth: usize,
+    /// How long, after a call has ended (at the latest its deadline), its
+    /// answer waits for its records to be durable, in ms. Past it the
+    /// answer is 503 `audit_unavailable`, and the records' fate is still
+    /// logged when it is known. `server.request_timeout_secs` must leave
+    /// room for the deadline and this.
+    pub durable_within_ms: u64,
 }
 
 impl Default for AuditWriterConfig {
     fn default() -> Self {
-        Self { max_batch_records: 8_192, queue_depth: 16_384 }
+        Self { max_batch_records: 8_192, queue_depth: 16_384, durable_within_ms: 10_000 }
     }
 }
 
 /// Why records could not be made durable. The call they belong to must fail.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuditError {
-    /// The transaction failed; nothing of the batch was written.
+    /// The transaction failed; nothing of the submission was written.
     #[error("audit records could not be written: {0}")]
     Write(String),
     /// The writer has shut down.
@@ -41,9 +56,12 @@ pub enum AuditError {
     Stopped,
 }
 
+/// What a submission becomes, once its batch has committed or failed.
+pub type Receipt = oneshot::Receiver<Result<EntryWritten, AuditError>>;
+
 struct Submission {
-    events: Vec<AuditEvent>,
-    done: oneshot::Sender<Result<Vec<AuditRecord>, AuditError>>,
+    entry: AuditEntry,
+    done: oneshot::Sender<Result<EntryWritten, AuditError>>,
 }
 
 /// Handle to the writer task; cheap to clone.
@@ -54,7 +72,30 @@ pub struct AuditWriter {
 
 impl std::fmt::Debug for Submission {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Submission").field("events", &self.events.len()).finish()
+        f.debug_struct("Submission").field("events", &self.entry.events.len()).finish_non_exhaustive()
+    }
+}
+
+/// A place in the writer's queue, held before anything is handed over: a
+/// submitter cut off while waiting for one has given nothing away.
+#[derive(Debug)]
+pub struct QueuePlace<'a> {
+    permit: mpsc::Permit<'a, Submission>,
+}
+
+impl QueuePlace<'_> {
+    /// Queues `events`, then `change` (if any) with its record; never waits.
+    pub fn send(self, events: Vec<AuditEvent>, change: Option<ChangeEntry>) -> Receipt {
+        let (done, receipt) = oneshot::channel();
+        self.permit.send(Submission { entry: bounded(events, change), done });
+        receipt
+    }
+}
+
+fn bounded(events: Vec<AuditEvent>, change: Option<ChangeEntry>) -> AuditEntry {
+    AuditEntry {
+        events: events.into_iter().map(AuditEvent::bounded).collect(),
+        change: change.map(|c| ChangeEntry { event: c.event.bounded(), ..c }),
     }
 }
 
@@ -72,16 +113,26 @@ impl AuditWriter {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let (done, receipt) = oneshot::channel();
-        self.queue.send(Submission { events, done }).await.map_err(|_| AuditError::Stopped)?;
-        receipt.await.map_err(|_| AuditError::Stopped)?
+        let receipt = self.place().await?.send(events, None);
+        Ok(receipt.await.map_err(|_| AuditError::Stopped)??.records)
+    }
+
+    /// A place in the queue, waiting while it is full (cancel-safe).
+    pub async fn place(&self) -> Result<QueuePlace<'_>, AuditError> {
+        let permit = self.queue.reserve().await.map_err(|_| AuditError::Stopped)?;
+        Ok(QueuePlace { permit })
     }
 
     /// Queues `events` without waiting for them (for code that cannot wait,
     /// such as a `Drop`); false when the queue is full or the writer stopped.
     pub fn submit(&self, events: Vec<AuditEvent>) -> bool {
-        let (done, _) = oneshot::channel();
-        self.queue.try_send(Submission { events, done }).is_ok()
+        match self.queue.try_reserve() {
+            Ok(permit) => {
+                drop(QueuePlace { permit }.send(events, None));
+                true
+            }
+            Err(_) => false,
+        }
     }
 }
 
@@ -93,35 +144,50 @@ async fn run(
 ) {
     let signer = chain::ChainSigner::new(key);
     while let Some(first) = receiver.recv().await {
+        let mut records = first.entry.events.len() + usize::from(first.entry.change.is_some());
         let mut batch = vec![first];
-        let mut records = batch[0].events.len();
         while records < config.max_batch_records {
             match receiver.try_recv() {
                 Ok(next) => {
-                    records += next.events.len();
+                    records += next.entry.events.len() + usize::from(next.entry.change.is_some());
                     batch.push(next);
                 }
                 Err(_) => break,
             }
         }
-        let sizes: Vec<usize> = batch.iter().map(|s| s.events.len()).collect();
-        let (events, senders): (Vec<_>, Vec<_>) = batch.into_iter().map(|s| (s.events, s.done)).unzip();
-        let events: Vec<AuditEvent> = events.into_iter().flatten().collect();
-        tracing::trace!(records = events.len(), submissions = sizes.len(), "audit batch");
-        metrics::histogram!("workbench_audit_batch_records").record(events.len() as f64);
-        match store.append_audit(events, &signer).await {
+        let (entries, senders): (Vec<_>, Vec<_>) = batch.into_iter().map(|s| (s.entry, s.done)).unzip();
+        tracing::trace!(records, submissions = entries.len(), "audit batch");
+        metrics::histogram!("workbench_audit_batch_records").record(records as f64);
+        match store.append_entries(&entries, &signer).await {
             Ok(written) => {
-                let mut written = written.into_iter();
-                for (size, sender) in sizes.into_iter().zip(senders) {
-                    let _ = sender.send(Ok(written.by_ref().take(size).collect()));
+                for (written, sender) in written.into_iter().zip(senders) {
+                    let _ = sender.send(Ok(written));
+                }
+            }
+            Err(error) if entries.len() > 1 => {
+                // One submission the store refuses must not fail the others:
+                // each is written again on its own (nothing of the batch was).
+                tracing::warn!(%error, submissions = entries.len(), "audit batch failed; writing its submissions one by one");
+                metrics::counter!("workbench_audit_batch_retries_total").increment(1);
+                for (entry, sender) in entries.iter().zip(senders) {
+                    let alone = store.append_entries(std::slice::from_ref(entry), &signer).await;
+                    let _ = sender.send(alone.map_err(|error| failed(&error)).and_then(|written| {
+                        written.into_iter().next().ok_or_else(|| AuditError::Write("no record came back".into()))
+                    }));
                 }
             }
             Err(error) => {
-                tracing::error!(%error, "audit batch failed");
+                let error = failed(&error);
                 for sender in senders {
-                    let _ = sender.send(Err(AuditError::Write(error.to_string())));
+                    let _ = sender.send(Err(error.clone()));
                 }
             }
         }
     }
+}
+
+fn failed(error: &crate::store::StoreError) -> AuditError {
+    tracing::error!(%error, "audit records could not be written");
+    metrics::counter!("workbench_audit_write_failures_total").increment(1);
+    AuditError::Write(error.to_string())
 }

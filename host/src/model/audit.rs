@@ -229,6 +229,75 @@ impl AuditEvent {
     }
 }
 
+/// The most bytes each text of a record holds. Most of a record's text
+/// comes from a plugin (a reason, an outbound request's destination and
+/// path), and one record the database refuses would fail every other call's
+/// records in its batch, so every event is cut to these bounds before it is
+/// queued ([`AuditEvent::bounded`]). A cut text ends with `…[N bytes]`,
+/// N its length before the cut.
+pub mod bounds {
+    /// `actor`.
+    pub const ACTOR: usize = 256;
+    /// `subject`.
+    pub const SUBJECT: usize = 256;
+    /// `scope` and each of an outbound request's `could_include`.
+    pub const SCOPE: usize = 64;
+    /// `purpose` (a manifest's purposes are at most 500 characters).
+    pub const PURPOSE: usize = 2_048;
+    /// `reason`.
+    pub const REASON: usize = 1_024;
+    /// `invocation`.
+    pub const INVOCATION: usize = 64;
+    /// An outbound request's `destination` (indexed: PostgreSQL's index
+    /// rows hold at most about 2,700 bytes).
+    pub const DESTINATION: usize = 512;
+    /// An outbound request's `method`.
+    pub const METHOD: usize = 32;
+    /// An outbound request's `path`.
+    pub const PATH: usize = 1_024;
+    /// How many `could_include` scopes an outbound request's record lists.
+    pub const COULD_INCLUDE: usize = 64;
+}
+
+/// `text` cut to at most `max` bytes (see [`bounds`]).
+fn cut(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    let marker = format!("…[{} bytes]", text.len());
+    let keep = text.floor_char_boundary(max.saturating_sub(marker.len()));
+    text.truncate(keep);
+    text.push_str(&marker);
+}
+
+impl AuditEvent {
+    /// The event with every text cut to its bound (see [`bounds`]).
+    pub fn bounded(mut self) -> Self {
+        let optional = |text: &mut Option<String>, max| {
+            if let Some(text) = text {
+                cut(text, max);
+            }
+        };
+        cut(&mut self.actor, bounds::ACTOR);
+        cut(&mut self.action, bounds::SCOPE);
+        optional(&mut self.subject, bounds::SUBJECT);
+        optional(&mut self.scope, bounds::SCOPE);
+        optional(&mut self.purpose, bounds::PURPOSE);
+        optional(&mut self.reason, bounds::REASON);
+        optional(&mut self.invocation, bounds::INVOCATION);
+        if let Some(detail) = &mut self.egress {
+            cut(&mut detail.destination, bounds::DESTINATION);
+            cut(&mut detail.method, bounds::METHOD);
+            cut(&mut detail.path, bounds::PATH);
+            detail.could_include.truncate(bounds::COULD_INCLUDE);
+            for scope in &mut detail.could_include {
+                cut(scope, bounds::SCOPE);
+            }
+        }
+        self
+    }
+}
+
 /// A durable record: an event with its place in the tenant's chain. Its
 /// JSON form (one per line) is what `GET /audit/export` streams and
 /// `workbench audit verify --offline` reads.
@@ -343,5 +412,51 @@ mod tests {
             assert_eq!(serde_json::to_value(action).expect("json"), serde_json::json!(action.as_str()));
         }
         assert_eq!(Action::parse("plugin.steal"), None);
+    }
+
+    #[test]
+    fn every_text_of_an_event_is_cut_to_its_bound() {
+        let long = "主".repeat(20_000);
+        let event = AuditEvent {
+            subject: Some(long.clone()),
+            purpose: Some(long.clone()),
+            reason: Some(long.clone()),
+            invocation: Some(long.clone()),
+            egress: Some(crate::model::egress::EgressDetail {
+                destination: format!("https://{}.example", "a".repeat(60_000)),
+                method: long.clone(),
+                path: format!("/{long}"),
+                status: None,
+                bytes_out: 0,
+                bytes_in: 0,
+                duration_ms: 0,
+                could_include: vec![long.clone(); 500],
+            }),
+            ..AuditEvent::new("t", long.clone(), Action::HttpRequest, Outcome::Denied)
+        }
+        .bounded();
+        let detail = event.egress.as_ref().expect("detail kept");
+        for (text, max) in [
+            (event.actor.as_str(), bounds::ACTOR),
+            (event.subject.as_deref().unwrap_or_default(), bounds::SUBJECT),
+            (event.purpose.as_deref().unwrap_or_default(), bounds::PURPOSE),
+            (event.reason.as_deref().unwrap_or_default(), bounds::REASON),
+            (event.invocation.as_deref().unwrap_or_default(), bounds::INVOCATION),
+            (detail.destination.as_str(), bounds::DESTINATION),
+            (detail.method.as_str(), bounds::METHOD),
+            (detail.path.as_str(), bounds::PATH),
+        ] {
+            assert!(text.len() <= max, "{} bytes past {max}", text.len());
+            assert!(text.ends_with(" bytes]"), "a cut text says so: {text}");
+        }
+        assert!(detail.destination.starts_with("https://aaaa"), "the start is kept: {}", detail.destination);
+        assert!(detail.destination.ends_with("…[60016 bytes]"), "{}", detail.destination);
+        assert_eq!(detail.could_include.len(), bounds::COULD_INCLUDE);
+        // Within its bounds an event is left as it is.
+        let short = AuditEvent {
+            reason: Some("not_declared".into()),
+            ..AuditEvent::new("t", "a".into(), Action::Read, Outcome::Denied)
+        };
+        assert_eq!(short.clone().bounded(), short);
     }
 }

@@ -52,6 +52,14 @@ pub struct Installation {
     pub state: InstallationState,
 }
 
+impl Installation {
+    /// Whether `member` may run it now: enabled, and in its visible range.
+    pub fn usable_by(&self, member: &str) -> bool {
+        self.state == InstallationState::Enabled
+            && self.visible_to.as_ref().is_none_or(|list| list.iter().any(|m| m == member))
+    }
+}
+
 /// What a deletion removed (an uninstall or a member's removal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct Deleted {

@@ -14,7 +14,7 @@ use crate::model::directory::MemberProfile;
 use crate::model::manifest::Manifest;
 use crate::openid::OpenIdKey;
 use crate::scope::{Scope, ScopeSet};
-use crate::store::{CallStore, StoreError};
+use crate::store::{CallStore, ChangeEntry, StorageChange, StorageOutcome};
 
 /// Everything a call needs to know about its caller and plugin.
 #[derive(Debug, Clone)]
@@ -44,13 +44,15 @@ pub struct CallContext {
     /// The configuration values the admin set (keys left unset read the
     /// manifest's defaults; see `runtime/config.rs`).
     pub config: Arc<std::collections::BTreeMap<String, String>>,
+    /// The tenant's changes the store had seen before the context above was
+    /// read (`Consents::tenant_changes`).
+    pub changes: u64,
 }
 
-/// A host effect (a storage write) running in a task of its own, so that
-/// cutting the call off at its deadline cannot stop it half-way: it yields
-/// the audit event of what it did (`None` when the store failed and nothing
-/// was written).
-pub type PendingEffect = tokio::task::JoinHandle<Option<AuditEvent>>;
+/// A storage change handed to the audit writer with its record, whose fate
+/// the call has not seen yet (it was cut off while waiting): once its batch
+/// is done, the receipt says whether it was written.
+pub type PendingEffect = crate::audit::Receipt;
 
 /// Shared services the host imports use.
 #[derive(Debug, Clone)]
@@ -61,6 +63,9 @@ pub struct HostServices {
     pub open_ids: OpenIdKey,
     /// Limits.
     pub limits: Arc<super::limits::RuntimeLimits>,
+    /// The audit writer, which applies a call's storage changes in the
+    /// transaction of their records.
+    pub audit: crate::audit::AuditWriter,
 }
 
 /// The gatekeeper of one call (see the module documentation).
@@ -75,6 +80,9 @@ pub struct Gatekeeper {
     profile: Option<Arc<MemberProfile>>,
     /// The personal scopes handed to the plugin so far in this call.
     pub(crate) read: ScopeSet,
+    /// The caller's consents as the call began (a person bucket is written
+    /// only while none of them has been withdrawn since).
+    pub(crate) consents_at_start: Arc<ConsentSet>,
 }
 
 impl std::fmt::Debug for Gatekeeper {
@@ -90,6 +98,7 @@ impl Gatekeeper {
     /// The gatekeeper of a fresh call.
     pub fn new(call: CallContext, services: HostServices) -> Self {
         let profile = call.profile.clone();
+        let consents_at_start = Arc::clone(&call.consents);
         Self {
             call,
             services,
@@ -98,6 +107,7 @@ impl Gatekeeper {
             hostcalls: 0,
             profile,
             read: ScopeSet::default(),
+            consents_at_start,
         }
     }
 
@@ -135,54 +145,42 @@ impl Gatekeeper {
         }
     }
 
-    /// Runs a storage write in a task of its own and waits for it. The task
-    /// decides the write's audit event from its result; if the call is cut
-    /// off meanwhile, the task still finishes and the runtime collects the
-    /// event from [`Gatekeeper::pending`]. The outer error is a store failure.
-    pub(crate) async fn effect<T, F>(
+    /// Hands `change` to the audit writer with every event of the call so
+    /// far and the change's own record, and waits for their batch: the
+    /// change is applied in the transaction that appends its record, so a
+    /// crash at any instant leaves both or neither, and the call's records
+    /// stay in the order the call made them. If the call is cut off while
+    /// it waits, the batch still ends as it would have, and its receipt
+    /// stays in [`Gatekeeper::pending`] for the call's end to look at. The
+    /// error is the writer's: nothing of the submission was written.
+    pub(crate) async fn effect(
         &mut self,
         action: Action,
-        work: F,
-        audit: impl FnOnce(&T) -> (Outcome, Option<String>) + Send + 'static,
-    ) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: Future<Output = Result<T, StoreError>> + Send + 'static,
-    {
-        let template = self.event(action, Some(Scope::Storage), Outcome::Allowed, None);
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(async move {
-            let result = work.await;
-            let event = result.as_ref().ok().map(|value| {
-                let (outcome, reason) = audit(value);
-                AuditEvent { outcome, reason, ..template }
-            });
-            let _ = answer.send(result);
-            event
-        });
-        self.pending.push(task);
-        let result =
-            answered.await.unwrap_or_else(|_| Err(StoreError::Task("the storage task ended without an answer".into())));
+        change: StorageChange,
+    ) -> Result<StorageOutcome, crate::audit::AuditError> {
+        let event = self.event(action, Some(Scope::Storage), Outcome::Allowed, None);
+        let writer = self.services.audit.clone();
+        // Nothing is taken from the call before its place in the queue is.
+        let place = writer.place().await?;
+        let events = std::mem::take(&mut self.audit);
+        self.pending.push(place.send(events, Some(ChangeEntry { change, event })));
         // Awaited where it lies and taken out only once done: cut off even
-        // here, the task stays in `pending` and its event is still collected.
-        let event = match self.pending.last_mut() {
-            Some(task) => task.await,
-            None => Ok(None),
+        // here, the receipt stays in `pending`.
+        let written = match self.pending.last_mut() {
+            Some(receipt) => receipt.await.unwrap_or(Err(crate::audit::AuditError::Stopped)),
+            None => Err(crate::audit::AuditError::Stopped),
         };
         self.pending.pop();
-        match event {
-            Ok(Some(event)) => self.audit.push(event),
-            Ok(None) => {}
-            Err(error) => tracing::error!(%error, "a storage effect's task failed"),
-        }
-        result
+        let outcome = written?.change;
+        outcome.ok_or_else(|| crate::audit::AuditError::Write("the change's outcome did not come back".into()))
     }
 
     /// Counts the host call and asks the gate about `scope`; a refusal is
     /// audited here, an allowed access by the caller once it is done.
     /// The outer error is a trap (host call limit); the inner one the denial.
-    pub(crate) fn gate(&mut self, action: Action, scope: Scope) -> wasmtime::Result<Result<(), Denial>> {
+    pub(crate) async fn gate(&mut self, action: Action, scope: Scope) -> wasmtime::Result<Result<(), Denial>> {
         self.count_hostcall()?;
+        self.refresh().await?;
         let decision = gate::decide(scope, &self.call.policy, &self.call.consents, self.call.now_ms);
         if let Err(denial) = decision {
             self.record(action, Some(scope), Outcome::Denied, Some(denial.code().to_owned()));
@@ -191,8 +189,8 @@ impl Gatekeeper {
     }
 
     /// [`Gatekeeper::gate`], auditing an allowed access at once (field reads).
-    pub(crate) fn access(&mut self, action: Action, scope: Scope) -> wasmtime::Result<Result<(), Denial>> {
-        let decision = self.gate(action, scope)?;
+    pub(crate) async fn access(&mut self, action: Action, scope: Scope) -> wasmtime::Result<Result<(), Denial>> {
+        let decision = self.gate(action, scope).await?;
         if decision.is_ok() {
             self.record(action, Some(scope), Outcome::Allowed, None);
             if scope.is_personal() {
@@ -200,6 +198,40 @@ impl Gatekeeper {
             }
         }
         Ok(decision)
+    }
+
+    /// When the tenant changed while the call runs (a withdrawal, a grant
+    /// narrowed, an uninstall, a member removed, through this process or,
+    /// on PostgreSQL, seen in a generation read since), reads the call's
+    /// invocation context again, so the gate judges every later access by
+    /// what holds now: a running call cannot go on reading what was
+    /// withdrawn after it began. Costs one counter read when nothing changed.
+    async fn refresh(&mut self) -> wasmtime::Result<()> {
+        let store = &self.services.store;
+        let changes = store.tenant_changes(&self.call.tenant);
+        if changes == self.call.changes {
+            return Ok(());
+        }
+        let (tenant, member, plugin) = (&self.call.tenant, &self.call.member, &self.call.manifest.id);
+        let context = store
+            .invocation_context(tenant, member, plugin)
+            .await
+            .map_err(|e| wasmtime::format_err!("reading the call's consents again: {e}"))?;
+        self.call.changes = changes;
+        let usable =
+            context.profile.is_some().then_some(context.installation).flatten().filter(|i| i.usable_by(member));
+        let (policy, consents) = match usable {
+            Some(installation) => {
+                (self.call.manifest.policy(installation.granted, &installation.egress), context.consents)
+            }
+            // Uninstalled, disabled, out of range or no longer a member:
+            // nothing is granted any more.
+            None => (self.call.manifest.policy(ScopeSet::default(), &[]), Arc::default()),
+        };
+        metrics::counter!("workbench_call_context_refreshes_total").increment(1);
+        self.call.policy = Arc::new(policy);
+        self.call.consents = consents;
+        Ok(())
     }
 
     /// The caller's profile, loaded once per call on first use.

@@ -97,30 +97,31 @@ pub struct CallOutcome {
     pub logs: Vec<LogLine>,
     /// Log lines dropped past the limit.
     pub dropped_logs: u32,
-    /// Host effects (storage writes) still running when the call was cut
-    /// off at its deadline: they finish on their own, outside the call's
-    /// instance slot, and [`CallOutcome::settle`] adds their records.
+    /// Storage changes (with the records the call had made before each)
+    /// the audit writer had not finished when the call was cut off: they
+    /// are written, or not, with their batch; [`CallOutcome::settle`] learns
+    /// which. `audit` holds only what came after them.
     pub pending: Vec<PendingEffect>,
 }
 
 impl CallOutcome {
-    /// Waits for the effects the call left running and puts their records
-    /// before the call's trap record, so that nothing the plugin did goes
-    /// unrecorded. The instance slot is already free by then.
-    pub async fn settle(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let mut late = Vec::new();
-        for effect in std::mem::take(&mut self.pending) {
-            match effect.await {
-                Ok(Some(event)) => late.push(event),
-                Ok(None) => {}
-                Err(error) => tracing::error!(%error, "a storage effect's task failed"),
+    /// Learns the fate of the changes the call was cut off waiting for, by
+    /// `until` at the latest. Records queued after them (the rest of the
+    /// call's) are written in a later batch or the same one, so once those
+    /// are durable this does not wait. An error when any of them was not
+    /// written, or not known to be by `until`: then records of what the
+    /// call did may be missing, and its answer must not leave.
+    pub async fn settle(&mut self, until: tokio::time::Instant) -> Result<(), crate::audit::AuditError> {
+        use crate::audit::AuditError;
+        for receipt in std::mem::take(&mut self.pending) {
+            match tokio::time::timeout_at(until, receipt).await {
+                Ok(Ok(Ok(_))) => {}
+                Ok(Ok(Err(error))) => return Err(error),
+                Ok(Err(_)) => return Err(AuditError::Stopped),
+                Err(_) => return Err(AuditError::Write("a storage change was not durable in time".into())),
             }
         }
-        let at = self.audit.len().saturating_sub(usize::from(self.result.is_err()));
-        self.audit.splice(at..at, late);
+        Ok(())
     }
 }
 

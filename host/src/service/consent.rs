@@ -194,9 +194,7 @@ impl Workbench {
     pub async fn my_plugins(&self, tenant: &str, member: &str) -> ServiceResult<Vec<MyPlugin>> {
         let mut plugins = Vec::new();
         for installation in self.store.installations(tenant).await? {
-            if installation.state != crate::model::installation::InstallationState::Enabled
-                || !super::visible_to(&installation, member)
-            {
+            if !installation.usable_by(member) {
                 continue;
             }
             let loaded = match self.load_version(&installation.plugin, &installation.version).await {

@@ -382,9 +382,7 @@ impl Workbench {
         let consents = self.store.consents(tenant, member, plugin).await?;
         let now = crate::now_ms();
         let open_id = self.services.open_ids.derive(tenant, plugin, member);
-        let usable = installation.state == InstallationState::Enabled
-            && super::visible_to(&installation, member)
-            && gate::missing_required(&policy, &consents, now).is_empty();
+        let usable = installation.usable_by(member) && gate::missing_required(&policy, &consents, now).is_empty();
         let scopes: Vec<PreviewScope> = manifest
             .scopes
             .iter()

@@ -31,6 +31,9 @@ impl Workbench {
         if let Err(refusal) = self.admission.check_rate(tenant, member) {
             return Err(self.refuse(tenant, member, plugin, refusal).await);
         }
+        // The tenant's changes seen before its context is read: a change that
+        // ends after this reaches the call while it runs (see the gatekeeper).
+        let changes = self.store.tenant_changes(tenant);
         // The directory, the installation and the consents in one round trip.
         let context = self.store.invocation_context(tenant, member, plugin).await?;
         let Some(profile) = context.profile else {
@@ -68,6 +71,7 @@ impl Workbench {
             profile: Some(profile),
             egress: installation.egress.clone().into(),
             config: Arc::clone(&installation.config),
+            changes,
         };
         // A slot within the caller's shares, or a refusal after a short wait.
         let key = admission::CallKey::new(tenant, plugin, member);
@@ -77,19 +81,40 @@ impl Workbench {
         };
         // The call and its audit write run in their own task: a client that
         // disconnects or a request timeout cannot drop the records of what
-        // the plugin already did.
+        // the plugin already did. The answer waits for them until the
+        // deadline plus `audit.durable_within_ms`, no longer; the task
+        // goes on and logs what became of them.
         let (runtime, pre, services, writer) =
             (Arc::clone(&self.runtime), Arc::clone(&loaded.pre), self.services.clone(), self.audit.clone());
-        let (outcome, written) = tokio::spawn(async move {
+        let limits = self.runtime.limits();
+        let answer_by = tokio::time::Instant::from_std(started)
+            + std::time::Duration::from_millis(limits.deadline_ms + limits.epoch_tick_ms.max(1))
+            + self.audit_grace;
+        let detached = invocation.clone();
+        let task = tokio::spawn(async move {
             let mut outcome = runtime.call(&pre, call, services, request).await;
             // The instance is gone: its slot is free before the audit write.
             drop(permit);
-            outcome.settle().await;
             let written = writer.append(std::mem::take(&mut outcome.audit)).await;
+            // Changes the call was cut off waiting for were queued before the
+            // records above, so their fate is known by now.
+            let settled = outcome.settle(tokio::time::Instant::now() + std::time::Duration::from_secs(60)).await;
+            let written = settled.and(written);
+            if let Err(error) = &written {
+                tracing::error!(invocation = %detached, %error, "an invocation's records were not written; it was answered audit_unavailable");
+            }
             (outcome, written)
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("invocation task: {e}")))?;
+        });
+        let (outcome, written) = match tokio::time::timeout_at(answer_by, task).await {
+            Ok(joined) => joined.map_err(|e| ServiceError::Internal(format!("invocation task: {e}")))?,
+            Err(_) => {
+                tracing::warn!(%invocation, "an invocation's records were not durable in time; answering audit_unavailable");
+                metrics::counter!("workbench_invocations_total", "outcome" => "audit_late").increment(1);
+                return Err(ServiceError::Audit(crate::audit::AuditError::Write(
+                    "the call's records were not durable in time".into(),
+                )));
+            }
+        };
         let audit = written?;
         let denials = audit.iter().filter(|r| r.event.outcome == Outcome::Denied).count();
         metrics::counter!("workbench_gate_denials_total").increment(denials as u64);
@@ -117,14 +142,17 @@ impl Workbench {
 }
 
 impl Workbench {
-    /// Audits a refused call (a flood only once per window) and the error.
+    /// Audits a refused call (a flood only once per window) and the error:
+    /// `audit_unavailable` when the refusal could not be recorded.
     async fn refuse(&self, tenant: &str, member: &str, plugin: &str, refusal: Refusal) -> ServiceError {
         let label = match refusal {
             Refusal::Caller { .. } => "too_many_requests",
             Refusal::Host { .. } => "overloaded",
         };
         metrics::counter!("workbench_invocations_total", "outcome" => label).increment(1);
-        self.refusals.refused(tenant, member, plugin, refusal.limit()).await;
-        ServiceError::Refused(refusal)
+        match self.refusals.refused(tenant, member, plugin, refusal.limit()).await {
+            Ok(()) => ServiceError::Refused(refusal),
+            Err(error) => ServiceError::Audit(error),
+        }
     }
 }

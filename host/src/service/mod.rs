@@ -21,12 +21,12 @@ use std::sync::{Arc, RwLock};
 use ed25519_dalek::VerifyingKey;
 use tokio::task::JoinHandle;
 
+use crate::audit::AuditError;
 use crate::audit::AuditWriter;
-use crate::audit::writer::AuditError;
 use crate::config::Config;
 use crate::gate::Denial;
 use crate::model::audit::{Action, AuditEvent, AuditRecord, Outcome};
-use crate::model::installation::{Deleted, Installation, InstallationState};
+use crate::model::installation::{Deleted, Installation};
 use crate::model::manifest::{Manifest, ManifestError};
 use crate::model::registry::PluginVersion;
 use crate::openid::OpenIdKey;
@@ -157,6 +157,8 @@ pub struct Workbench {
     admission: Arc<Admission>,
     refusals: Arc<refusals::RefusalLog>,
     audit: AuditWriter,
+    /// How long past its deadline an invocation waits for its records.
+    audit_grace: std::time::Duration,
     services: HostServices,
     verifying_key: VerifyingKey,
     max_component_bytes: usize,
@@ -215,7 +217,8 @@ impl Workbench {
         .map_err(|e| anyhow::anyhow!("starting the runtime: {e:#}"))?;
         let verifying_key = signing.verifying_key();
         let (audit, writer) = AuditWriter::spawn(store.clone(), signing, config.audit.clone());
-        let services = HostServices { store: store.clone(), open_ids, limits: Arc::clone(runtime.limits()) };
+        let services =
+            HostServices { store: store.clone(), open_ids, limits: Arc::clone(runtime.limits()), audit: audit.clone() };
         let admission = Admission::new(config.admission.clone(), &config.runtime);
         let window = std::time::Duration::from_secs(config.admission.refusal_window_secs);
         let refusals = refusals::RefusalLog::start(audit.clone(), window, &admission);
@@ -225,12 +228,19 @@ impl Workbench {
             admission,
             refusals,
             audit,
+            audit_grace: std::time::Duration::from_millis(config.audit.durable_within_ms),
             services,
             verifying_key,
             max_component_bytes: config.registry.max_component_bytes,
             versions: RwLock::new(HashMap::new()),
         };
         Ok((workbench, writer))
+    }
+
+    /// Before the host stops: writes what is still held back for the audit
+    /// log (the counts of refused invocations).
+    pub async fn stop(&self) {
+        self.refusals.flush().await;
     }
 
     /// Is the database reachable?
@@ -361,14 +371,9 @@ fn usable<I: std::borrow::Borrow<Installation>>(
     plugin: &str,
 ) -> ServiceResult<I> {
     match installation {
-        Some(i) if i.borrow().state == InstallationState::Enabled && visible_to(i.borrow(), member) => Ok(i),
+        Some(i) if i.borrow().usable_by(member) => Ok(i),
         _ => Err(ServiceError::NotFound(format!("plugin {plugin} is not installed in this workbench"))),
     }
-}
-
-/// Whether `member` is in the installation's visible range.
-fn visible_to(installation: &Installation, member: &str) -> bool {
-    installation.visible_to.as_ref().is_none_or(|list| list.iter().any(|m| m == member))
 }
 
 /// Joins scope names for messages and audit reasons.

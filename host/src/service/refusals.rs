@@ -2,7 +2,11 @@
 //! without letting a flood flood the log: the first refusal of a member in a
 //! window is recorded at once, the rest of that window are counted and
 //! recorded as one record with the count when the window ends (or when the
-//! host stops).
+//! host stops). No refusal is answered without its record: the first of a
+//! window only once its record is durable (when it cannot be written the
+//! caller is answered `audit_unavailable`, and the window stays closed, so
+//! the next refusal is written on its own); a window's count is kept until
+//! its summary is durable (a failed write puts it back for the next flush).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -10,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::model::audit::{Action, AuditEvent, Outcome};
 
-use crate::audit::AuditWriter;
+use crate::audit::{AuditError, AuditWriter};
 use crate::runtime::admission::Admission;
 
 /// Audit action of a refused invocation.
@@ -25,6 +29,17 @@ struct Window {
     /// The limit of the latest of them.
     limit: String,
     plugin: String,
+    /// Whether the window's first record became durable (`None` while it
+    /// is being written).
+    recorded: tokio::sync::watch::Sender<Option<bool>>,
+}
+
+/// A refusal counted in an open window, or the first of a new one.
+enum Opened {
+    /// Counted; the window's first record is being (or was) written.
+    Counted(tokio::sync::watch::Receiver<Option<bool>>),
+    /// The first: its record (after the summary of the window it closed).
+    First { events: Vec<AuditEvent>, recorded: tokio::sync::watch::Sender<Option<bool>>, closed: Option<Window> },
 }
 
 /// The refusal log of one host.
@@ -50,10 +65,7 @@ impl RefusalLog {
             loop {
                 tick.tick().await;
                 let Some(log) = weak.upgrade() else { break };
-                let due = log.take(|w| w.started.elapsed() >= log.window);
-                if !due.is_empty() && log.writer.append(due).await.is_err() {
-                    tracing::warn!("the counts of refused invocations could not be audited");
-                }
+                log.flush_due(|w| w.started.elapsed() >= log.window).await;
                 if let Some(admission) = admission.upgrade() {
                     admission.forget_idle();
                 }
@@ -62,30 +74,93 @@ impl RefusalLog {
         log
     }
 
+    /// Writes the summaries of every open window now (at shutdown, before
+    /// the writer stops); a summary that cannot be written is logged.
+    pub async fn flush(&self) {
+        self.flush_due(|_| true).await;
+    }
+
+    /// Writes the summaries of the windows `due` picks; those whose write
+    /// fails go back into their windows' counts.
+    async fn flush_due(&self, due: impl Fn(&Window) -> bool) {
+        let windows = self.take_windows(due);
+        if windows.is_empty() {
+            return;
+        }
+        let summaries = windows.iter().map(|(key, window)| self.summary(key, window)).collect();
+        if let Err(error) = self.writer.append(summaries).await {
+            tracing::warn!(%error, "the counts of refused invocations could not be audited yet; kept for the next try");
+            let mut open = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+            for (key, window) in windows {
+                match open.get_mut(&key) {
+                    Some(newer) => newer.more += window.more,
+                    None => {
+                        open.insert(key, window);
+                    }
+                }
+            }
+        }
+    }
+
     /// Notes that `member`'s call of `plugin` was refused by `limit`; the
-    /// first refusal of a window is made durable before this returns.
-    pub async fn refused(&self, tenant: &str, member: &str, plugin: &str, limit: &str) {
+    /// first refusal of a window is made durable before this returns, and
+    /// when it cannot be, the error says so (the refusal must then not be
+    /// answered as one: its record is missing).
+    pub async fn refused(&self, tenant: &str, member: &str, plugin: &str, limit: &str) -> Result<(), AuditError> {
         let key = (tenant.to_owned(), member.to_owned());
-        let first = {
+        let opened = self.open_window(&key, tenant, member, plugin, limit);
+        let (first, recorded, closed) = match opened {
+            Opened::Counted(mut recorded) => {
+                // Answered once the window's first record is durable.
+                let written = recorded.wait_for(Option::is_some).await.map(|r| *r);
+                return match written {
+                    Ok(Some(true)) => Ok(()),
+                    _ => Err(AuditError::Write("the refusal's record could not be written".into())),
+                };
+            }
+            Opened::First { events, recorded, closed } => (events, recorded, closed),
+        };
+        let written = self.writer.append(first).await;
+        recorded.send_replace(Some(written.is_ok()));
+        if let Err(error) = written {
+            tracing::warn!(tenant, member, %error, "a refused invocation could not be audited");
+            // Not recorded, so no window: the next refusal is written on its
+            // own. A closed window's count that went with it is kept.
+            let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+            windows.remove(&key);
+            if let Some(closed) = closed {
+                windows.insert(key, closed);
+            }
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Counts the refusal in `key`'s open window, or opens one (closing an
+    /// elapsed one) with the records to write.
+    fn open_window(&self, key: &(String, String), tenant: &str, member: &str, plugin: &str, limit: &str) -> Opened {
+        {
             let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
             let mut closed = None;
-            if let Some(open) = windows.get_mut(&key) {
+            if let Some(open) = windows.get_mut(key) {
                 if open.started.elapsed() < self.window {
                     open.more += 1;
                     limit.clone_into(&mut open.limit);
                     plugin.clone_into(&mut open.plugin);
-                    return;
+                    return Opened::Counted(open.recorded.subscribe());
                 }
-                closed = windows.remove(&key).filter(|w| w.more > 0).map(|w| self.summary(&key, &w));
+                closed = windows.remove(key).filter(|w| w.more > 0);
             }
+            let (recorded, _) = tokio::sync::watch::channel(None);
             windows.insert(
-                key.clone(),
+                key.to_owned(),
                 Window {
                     started: Instant::now(),
                     started_ms: crate::now_ms(),
                     more: 0,
                     limit: limit.to_owned(),
                     plugin: plugin.to_owned(),
+                    recorded: recorded.clone(),
                 },
             );
             let event = AuditEvent {
@@ -93,19 +168,16 @@ impl RefusalLog {
                 reason: Some(format!("too_many_requests: {}: {limit}", short(plugin))),
                 ..AuditEvent::new(tenant, format!("member:{member}"), ACTION, Outcome::Denied)
             };
-            closed.into_iter().chain([event]).collect::<Vec<_>>()
-        };
-        if self.writer.append(first).await.is_err() {
-            tracing::warn!(tenant, member, "a refused invocation could not be audited");
+            let summary = closed.as_ref().map(|w| self.summary(key, w));
+            Opened::First { events: summary.into_iter().chain([event]).collect(), recorded, closed }
         }
     }
 
-    fn take(&self, due: impl Fn(&Window) -> bool) -> Vec<AuditEvent> {
+    /// Takes out the windows `due` picks that counted refusals after their first.
+    fn take_windows(&self, due: impl Fn(&Window) -> bool) -> Vec<((String, String), Window)> {
         let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
         let keys: Vec<_> = windows.iter().filter(|(_, w)| due(w)).map(|(k, _)| k.clone()).collect();
-        keys.into_iter()
-            .filter_map(|key| windows.remove(&key).filter(|w| w.more > 0).map(|w| self.summary(&key, &w)))
-            .collect()
+        keys.into_iter().filter_map(|key| windows.remove(&key).filter(|w| w.more > 0).map(|w| (key, w))).collect()
     }
 
     fn summary(&self, (tenant, member): &(String, String), window: &Window) -> AuditEvent {
@@ -125,7 +197,9 @@ impl RefusalLog {
 
 impl Drop for RefusalLog {
     fn drop(&mut self) {
-        let left = self.take(|_| true);
+        // After `flush`, nothing is left here; this catches a log dropped
+        // without one.
+        let left: Vec<_> = self.take_windows(|_| true).iter().map(|(key, w)| self.summary(key, w)).collect();
         if !left.is_empty() && !self.writer.submit(left) {
             tracing::warn!("the counts of refused invocations could not be audited at shutdown");
         }

@@ -8,9 +8,50 @@ use sqlx::{Any, Connection, Row, Transaction};
 
 use super::backend::{SqlStore, corrupt};
 use super::dialect::placeholders;
+use super::kv::{StorageChange, StorageOutcome};
 use super::{StoreError, StoreResult};
 use crate::model::audit::{AuditEvent, AuditFilter, AuditRecord, Chaining, Checkpoint, Head, Outcome};
 use crate::model::egress::EgressDetail;
+
+/// One submission to an audit batch: events, and possibly the storage change
+/// they end with, applied in the same transaction as its record.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// Events to append, in order.
+    pub events: Vec<AuditEvent>,
+    /// A change whose record comes after `events`.
+    pub change: Option<ChangeEntry>,
+}
+
+/// A storage change and the record that will say how it ended.
+#[derive(Debug, Clone)]
+pub struct ChangeEntry {
+    /// The change.
+    pub change: StorageChange,
+    /// Its record, outcome and reason still to be decided by the change.
+    pub event: AuditEvent,
+}
+
+impl ChangeEntry {
+    /// The change's record for `outcome`.
+    fn event(&self, outcome: StorageOutcome) -> AuditEvent {
+        let (outcome, reason) = match outcome {
+            StorageOutcome::Set | StorageOutcome::Deleted(_) => (Outcome::Allowed, None),
+            StorageOutcome::OverQuota(_) => (Outcome::Denied, Some("quota_exceeded".to_owned())),
+            StorageOutcome::Refused(denial) => (Outcome::Denied, Some(denial.code().to_owned())),
+        };
+        AuditEvent { outcome, reason, ..self.event.clone() }
+    }
+}
+
+/// What one [`AuditEntry`] became: its durable records and how its change ended.
+#[derive(Debug, Clone)]
+pub struct EntryWritten {
+    /// The records, in order (the change's last).
+    pub records: Vec<AuditRecord>,
+    /// How the change ended, if there was one.
+    pub change: Option<StorageOutcome>,
+}
 
 /// Parameters per audit row.
 const AUDIT_ROW_PARAMETERS: usize = 15;
@@ -22,10 +63,17 @@ const AUDIT_ROWS_PER_INSERT: usize = 2_000;
 /// The tenants' audit chains.
 #[async_trait]
 pub trait AuditLog: Send + Sync + std::fmt::Debug {
-    /// Appends `events` to their tenants' chains in one transaction, each
-    /// linked after its tenant's head by `chaining`, with a checkpoint per
-    /// tenant it signs; returns the durable records in order.
-    async fn append_audit(&self, events: Vec<AuditEvent>, chaining: &dyn Chaining) -> StoreResult<Vec<AuditRecord>>;
+    /// Appends the entries' events to their tenants' chains in one
+    /// transaction, applying each entry's storage change there too (its
+    /// record then says how it ended), each record linked after its tenant's
+    /// head by `chaining`, with a checkpoint per tenant it signs; returns
+    /// what each entry became, in order. All or nothing.
+    async fn append_entries(&self, entries: &[AuditEntry], chaining: &dyn Chaining) -> StoreResult<Vec<EntryWritten>>;
+    /// [`AuditLog::append_entries`] for plain events; the records in order.
+    async fn append_audit(&self, events: Vec<AuditEvent>, chaining: &dyn Chaining) -> StoreResult<Vec<AuditRecord>> {
+        let written = self.append_entries(&[AuditEntry { events, change: None }], chaining).await?;
+        Ok(written.into_iter().flat_map(|entry| entry.records).collect())
+    }
     /// Tenants that have audit records or checkpoints.
     async fn audit_tenants(&self) -> StoreResult<Vec<String>>;
     /// A tenant's records with `seq > after`, in order, at most `limit`.
@@ -75,28 +123,29 @@ fn audit_from_row(tenant: &str, r: &AnyRow) -> StoreResult<AuditRecord> {
 }
 
 impl SqlStore {
-    /// [`AuditLog::append_audit`] on `conn`. When BEGIN fails nothing is
-    /// written, and the events come back with the error.
+    /// [`AuditLog::append_entries`] on `conn`. When BEGIN fails nothing is
+    /// written (the outer error).
     async fn append_audit_on(
         &self,
         conn: &mut sqlx::AnyConnection,
-        events: Vec<AuditEvent>,
+        entries: &[AuditEntry],
         chaining: &dyn Chaining,
-    ) -> Result<StoreResult<Vec<AuditRecord>>, (StoreError, Vec<AuditEvent>)> {
+    ) -> Result<StoreResult<Vec<EntryWritten>>, StoreError> {
         match conn.begin_with(self.begin_statement()).await {
-            Ok(tx) => Ok(self.append_audit_in(tx, events, chaining).await),
-            Err(error) => Err((error.into(), events)),
+            Ok(tx) => Ok(self.append_audit_in(tx, entries, chaining).await),
+            Err(error) => Err(error.into()),
         }
     }
 
-    /// [`AuditLog::append_audit`] in the begun `tx`.
+    /// [`AuditLog::append_entries`] in the begun `tx`.
     async fn append_audit_in(
         &self,
         mut tx: Transaction<'_, Any>,
-        events: Vec<AuditEvent>,
+        entries: &[AuditEntry],
         chaining: &dyn Chaining,
-    ) -> StoreResult<Vec<AuditRecord>> {
-        let mut tenants: Vec<&str> = events.iter().map(|e| e.tenant.as_str()).collect();
+    ) -> StoreResult<Vec<EntryWritten>> {
+        let events = entries.iter().flat_map(|e| e.events.iter().chain(e.change.as_ref().map(|c| &c.event)));
+        let mut tenants: Vec<&str> = events.map(|e| e.tenant.as_str()).collect();
         tenants.sort_unstable();
         tenants.dedup();
         // Sorted, so two replicas locking overlapping tenant sets cannot deadlock.
@@ -114,6 +163,23 @@ impl SqlStore {
                 None => Head::EMPTY,
             };
             heads.push((tenant.to_owned(), head));
+        }
+        // The changes first, each deciding its own record; then every
+        // record is linked in entry order.
+        let mut sizes = Vec::with_capacity(entries.len());
+        let mut outcomes = Vec::with_capacity(entries.len());
+        let mut events = Vec::with_capacity(entries.iter().map(|e| e.events.len() + 1).sum());
+        for entry in entries {
+            let outcome = match &entry.change {
+                Some(change) => Some(self.apply_storage_change(&mut tx, &change.change).await?),
+                None => None,
+            };
+            sizes.push(entry.events.len() + usize::from(outcome.is_some()));
+            events.extend(entry.events.iter().cloned());
+            if let (Some(change), Some(outcome)) = (&entry.change, outcome) {
+                events.push(change.event(outcome));
+            }
+            outcomes.push(outcome);
         }
         let mut records = Vec::with_capacity(events.len());
         for event in events {
@@ -169,13 +235,18 @@ impl SqlStore {
             .await?;
         }
         tx.commit().await?;
-        Ok(records)
+        let mut records = records.into_iter();
+        Ok(sizes
+            .into_iter()
+            .zip(outcomes)
+            .map(|(size, change)| EntryWritten { records: records.by_ref().take(size).collect(), change })
+            .collect())
     }
 }
 
 #[async_trait]
 impl AuditLog for SqlStore {
-    async fn append_audit(&self, events: Vec<AuditEvent>, chaining: &dyn Chaining) -> StoreResult<Vec<AuditRecord>> {
+    async fn append_entries(&self, entries: &[AuditEntry], chaining: &dyn Chaining) -> StoreResult<Vec<EntryWritten>> {
         // The audit writer appends one batch after another. Through the pool
         // each batch would pay a health ping before it starts and another
         // after it ends (round trips on PostgreSQL), so the connection is
@@ -188,14 +259,14 @@ impl AuditLog for SqlStore {
             Some(conn) => (conn, true),
             None => (self.pool.acquire().await?.detach(), false),
         };
-        let written = match self.append_audit_on(&mut conn, events, chaining).await {
+        let written = match self.append_audit_on(&mut conn, entries, chaining).await {
             Ok(written) => written,
-            Err((error, events)) if reused => {
+            Err(error) if reused => {
                 tracing::info!(%error, "the kept audit connection failed at BEGIN; taking another");
                 conn = self.pool.acquire().await?.detach();
-                self.append_audit_on(&mut conn, events, chaining).await.unwrap_or_else(|(error, _)| Err(error))
+                self.append_audit_on(&mut conn, entries, chaining).await.unwrap_or_else(Err)
             }
-            Err((error, _)) => Err(error),
+            Err(error) => Err(error),
         };
         if written.is_ok() {
             *kept = Some(conn);

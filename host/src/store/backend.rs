@@ -54,6 +54,7 @@ impl Drop for Changing<'_> {
         if self.store.backend == Backend::Sqlite {
             self.store.contexts.bump_local(self.tenant);
         }
+        self.store.contexts.changed(self.tenant);
     }
 }
 
@@ -124,7 +125,11 @@ impl SqlStore {
     pub(super) async fn generation(&self, tenant: &str) -> StoreResult<u64> {
         match &self.generations {
             None => Ok(self.contexts.local_generation(tenant)),
-            Some(reader) => reader.read(tenant).await,
+            Some(reader) => {
+                let generation = reader.read(tenant).await?;
+                self.contexts.observed(tenant, generation);
+                Ok(generation)
+            }
         }
     }
 
@@ -153,7 +158,7 @@ impl SqlStore {
     /// uninstall or removal that commits first is never undone.
     pub(super) async fn require_installed_member(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Transaction<'_, Any>,
         tenant: &str,
         plugin: &str,
         member: Option<&str>,

@@ -45,6 +45,13 @@ pub trait Consents: Send + Sync + std::fmt::Debug {
     /// tenant's generation is unchanged (one cheap read per call on
     /// PostgreSQL, none on SQLite); read in one round trip otherwise.
     async fn invocation_context(&self, tenant: &str, member: &str, plugin: &str) -> StoreResult<InvocationContext>;
+    /// How many changes to `tenant`'s directory, installations or consents
+    /// this process has seen end (its own, and on PostgreSQL those of other
+    /// replicas that a later read of the tenant's generation revealed). A
+    /// running call compares it with the count at its start and reads its
+    /// invocation context again when it moved (see `runtime/gatekeeper.rs`).
+    /// No I/O.
+    fn tenant_changes(&self, tenant: &str) -> u64;
     /// All of a member's consent rows, by plugin then scope.
     async fn member_consents(&self, tenant: &str, member: &str) -> StoreResult<Vec<ConsentRow>>;
 }
@@ -215,6 +222,10 @@ impl Consents for SqlStore {
         let context = self.read_invocation_context(tenant, member, plugin).await?;
         self.contexts.put(key, generation, context.clone());
         Ok(context)
+    }
+
+    fn tenant_changes(&self, tenant: &str) -> u64 {
+        self.contexts.changes(tenant)
     }
 
     async fn member_consents(&self, tenant: &str, member: &str) -> StoreResult<Vec<ConsentRow>> {

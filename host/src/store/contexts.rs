@@ -30,6 +30,16 @@ pub(super) struct ContextCache {
     entries: quick_cache::sync::Cache<String, (u64, InvocationContext)>,
     /// SQLite: each tenant's generation.
     local: Mutex<HashMap<String, u64>>,
+    /// Both engines: the changes to each tenant this process has seen end
+    /// (see `Consents::tenant_changes`), and on PostgreSQL the latest
+    /// generation read of each.
+    seen: Mutex<HashMap<String, Seen>>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    changes: u64,
+    generation: u64,
 }
 
 impl std::fmt::Debug for ContextCache {
@@ -40,7 +50,7 @@ impl std::fmt::Debug for ContextCache {
 
 impl Default for ContextCache {
     fn default() -> Self {
-        Self { entries: quick_cache::sync::Cache::new(CAPACITY), local: Mutex::default() }
+        Self { entries: quick_cache::sync::Cache::new(CAPACITY), local: Mutex::default(), seen: Mutex::default() }
     }
 }
 
@@ -73,6 +83,34 @@ impl ContextCache {
     /// SQLite: the tenant's generation.
     pub(super) fn local_generation(&self, tenant: &str) -> u64 {
         self.local.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(tenant).copied().unwrap_or(0)
+    }
+
+    /// A change to the tenant made here has ended.
+    pub(super) fn changed(&self, tenant: &str) {
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.entry(tenant.to_owned()).or_default().changes += 1;
+    }
+
+    /// PostgreSQL: the tenant's generation read now; a newer one than any
+    /// read before is a change made elsewhere.
+    pub(super) fn observed(&self, tenant: &str, generation: u64) {
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match seen.get_mut(tenant) {
+            Some(entry) if entry.generation < generation => {
+                entry.generation = generation;
+                entry.changes += 1;
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(tenant.to_owned(), Seen { changes: 0, generation });
+            }
+        }
+    }
+
+    /// See `Consents::tenant_changes`.
+    pub(super) fn changes(&self, tenant: &str) -> u64 {
+        let seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.get(tenant).map_or(0, |s| s.changes)
     }
 
     /// SQLite: a change to the tenant has ended.

@@ -21,13 +21,13 @@ pub mod settings;
 
 use std::sync::Arc;
 
-pub use audit::AuditLog;
+pub use audit::{AuditEntry, AuditLog, ChangeEntry, EntryWritten};
 pub use backend::SqlStore;
 pub use consents::Consents;
 pub use dialect::Backend;
 pub use directory::{Directory, Profiles};
 pub use installations::Installations;
-pub use kv::{Kv, KvBucket, KvEntry, QuotaExceeded};
+pub use kv::{Kv, KvBucket, KvEntry, QuotaExceeded, StorageChange, StorageOp, StorageOutcome};
 pub use registry::Registry;
 pub use settings::Settings;
 
@@ -81,7 +81,8 @@ pub trait Store: Directory + Registry + Installations + Consents + Settings + Kv
 
 impl<T: Directory + Registry + Installations + Consents + Settings + Kv + AuditLog> Store for T {}
 
-/// What a running plugin's host calls use: its storage and the caller's profile.
-pub trait CallStore: Kv + Profiles {}
+/// What a running plugin's host calls use: its storage, the caller's
+/// profile, and the invocation context read again when the tenant changed.
+pub trait CallStore: Kv + Profiles + Consents {}
 
-impl<T: Kv + Profiles> CallStore for T {}
+impl<T: Kv + Profiles + Consents> CallStore for T {}

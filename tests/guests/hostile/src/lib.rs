@@ -21,6 +21,8 @@
 //! | `/block` | blocks on a pollable that never becomes ready |
 //! | `/write-budget` | overwrites two 60 KiB values until storage refuses (the per-call write budget) |
 //! | `/wait-loop` | sleeps 20 ms, reads its id and writes a key (`wait/N`), forever |
+//! | `/write-loop?tag=T&ms=N&bucket=person` | forever: sleeps N ms (default 0), reads its id, writes a new key `T/i` (plugin bucket unless `person`), whatever storage answers |
+//! | `/fail?message=M` | returns its own error with the message M |
 //! | `/sdk-fetch?url=U` | POSTs `{}` to U through the SDK's client; answers `STATUS BODY` or the error's code |
 //! | `/fetch?url=U&read=name&method=POST&body=N&follow=N&times=N` | reads the name first if asked, then sends `times` requests (default 1) through `wasi:http` (a POST with N bytes), following up to `follow` redirects itself; answers what each got as JSON |
 
@@ -126,6 +128,24 @@ impl Plugin for Hostile {
                 }
                 unreachable!("the loop only ends at the deadline")
             }
+            "/write-loop" => {
+                let tag = request.query_param("tag").unwrap_or_default();
+                let ms: u64 = request.query_param("ms").and_then(|n| n.parse().ok()).unwrap_or(0);
+                let bucket = if request.query_param("bucket").as_deref() == Some("person") {
+                    Bucket::Person
+                } else {
+                    Bucket::Plugin
+                };
+                for i in 0u64.. {
+                    if ms > 0 {
+                        wait_ms(ms);
+                    }
+                    let _ = profile::user_id();
+                    let _ = storage::set(bucket, &format!("{tag}/{i}"), b"1");
+                }
+                unreachable!("the loop only ends at the deadline")
+            }
+            "/fail" => Err(PluginError::Internal(request.query_param("message").unwrap_or_default())),
             "/sdk-fetch" => {
                 let url = request.query_param("url").unwrap_or_default();
                 let sent = workbench_sdk::http::Outgoing::post(url, "{}").header("content-type", "application/json").send();

@@ -18,7 +18,7 @@ type Field<T> = wasmtime::Result<Result<T, AccessError>>;
 impl Gatekeeper {
     /// Gate, audit, then pick the field from the caller's profile.
     pub(super) async fn field<T>(&mut self, scope: Scope, pick: impl FnOnce(&MemberProfile) -> T) -> Field<T> {
-        if let Err(denial) = self.access(Action::Read, scope)? {
+        if let Err(denial) = self.access(Action::Read, scope).await? {
             return Ok(Err(denial.into()));
         }
         let profile = self.profile().await?;
@@ -37,7 +37,7 @@ fn date(text: &str) -> Option<Date> {
 
 impl user_id::Host for Gatekeeper {
     async fn get(&mut self) -> Field<String> {
-        if let Err(denial) = self.access(Action::Read, Scope::UserId)? {
+        if let Err(denial) = self.access(Action::Read, Scope::UserId).await? {
             return Ok(Err(denial.into()));
         }
         Ok(Ok(self.open_id()))

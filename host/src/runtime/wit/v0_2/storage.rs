@@ -8,7 +8,7 @@ use super::workbench::plugin::storage::{self, Bucket, Quota, StorageError};
 use crate::model::audit::{Action, Outcome};
 use crate::runtime::gatekeeper::Gatekeeper;
 use crate::scope::Scope;
-use crate::store::KvBucket;
+use crate::store::{KvBucket, StorageChange, StorageOp, StorageOutcome};
 
 type StorageResult<T> = wasmtime::Result<Result<T, StorageError>>;
 
@@ -42,13 +42,13 @@ const LIST_LIMIT: u32 = 1_000;
 impl StorageHost<'_> {
     /// Gate and key checks shared by every storage call. A refusal is audited
     /// here; the caller audits the outcome of the operation.
-    fn storage_check(
+    async fn storage_check(
         &mut self,
         action: Action,
         key: &str,
         check_key: bool,
     ) -> wasmtime::Result<Result<(), StorageError>> {
-        if let Err(denial) = self.keeper.gate(action, Scope::Storage)? {
+        if let Err(denial) = self.keeper.gate(action, Scope::Storage).await? {
             return Ok(Err(StorageError::Denied(denial.into())));
         }
         if check_key {
@@ -83,36 +83,41 @@ impl StorageHost<'_> {
     }
 }
 
-/// A bucket's address owned, for a write that runs in a task of its own.
-struct OwnedBucket {
-    tenant: String,
-    plugin: String,
-    person: Option<String>,
+/// A backend failure traps the call: the host failed, not the plugin.
+fn storage_failed(error: impl std::fmt::Display) -> wasmtime::Error {
+    wasmtime::format_err!("storage backend failed: {error}")
 }
 
-impl OwnedBucket {
-    fn of(host: &StorageHost<'_>, bucket: Bucket) -> Self {
-        let borrowed = host.bucket(bucket);
-        Self {
-            tenant: borrowed.tenant.to_owned(),
-            plugin: borrowed.plugin.to_owned(),
-            person: borrowed.person.map(str::to_owned),
+impl StorageHost<'_> {
+    /// The change of `key` in `bucket`, to be applied with its record.
+    fn change(&self, bucket: Bucket, key: String, op: StorageOp) -> StorageChange {
+        let target = self.bucket(bucket);
+        StorageChange {
+            tenant: target.tenant.to_owned(),
+            plugin: target.plugin.to_owned(),
+            person: target.person.map(str::to_owned),
+            key,
+            op,
+            consents_seen: std::sync::Arc::clone(&self.keeper.consents_at_start),
         }
     }
-
-    fn borrow(&self) -> KvBucket<'_> {
-        KvBucket { tenant: &self.tenant, plugin: &self.plugin, person: self.person.as_deref() }
-    }
 }
 
-/// A backend failure traps the call: the host failed, not the plugin.
-fn storage_failed(error: crate::store::StoreError) -> wasmtime::Error {
-    wasmtime::format_err!("storage backend failed: {error}")
+/// What the guest is told of a change that was not applied.
+fn not_applied(outcome: StorageOutcome) -> Option<StorageError> {
+    match outcome {
+        StorageOutcome::Set | StorageOutcome::Deleted(_) => None,
+        StorageOutcome::OverQuota(exceeded) => Some(StorageError::QuotaExceeded(Quota {
+            limit_bytes: exceeded.limit_bytes,
+            used_bytes: exceeded.used_bytes,
+        })),
+        StorageOutcome::Refused(denial) => Some(StorageError::Denied(denial.into())),
+    }
 }
 
 impl storage::Host for StorageHost<'_> {
     async fn get(&mut self, bucket: Bucket, key: String) -> StorageResult<Option<Vec<u8>>> {
-        if let Err(e) = self.storage_check(Action::StorageGet, &key, true)? {
+        if let Err(e) = self.storage_check(Action::StorageGet, &key, true).await? {
             return Ok(Err(e));
         }
         let value = self.keeper.services.store.kv_get(self.bucket(bucket), &key).await.map_err(storage_failed)?;
@@ -121,7 +126,7 @@ impl storage::Host for StorageHost<'_> {
     }
 
     async fn set(&mut self, bucket: Bucket, key: String, value: Vec<u8>) -> StorageResult<()> {
-        if let Err(e) = self.storage_check(Action::StorageSet, &key, true)? {
+        if let Err(e) = self.storage_check(Action::StorageSet, &key, true).await? {
             return Ok(Err(e));
         }
         let max = self.keeper.services.limits.storage_value_bytes;
@@ -147,38 +152,30 @@ impl storage::Host for StorageHost<'_> {
             return Ok(Err(StorageError::Denied(crate::gate::Denial::QuotaExceeded.into())));
         }
         self.state.written_bytes += size;
-        let quota = self.keeper.services.limits.storage_bucket_bytes;
-        let (store, target) = (std::sync::Arc::clone(&self.keeper.services.store), OwnedBucket::of(self, bucket));
-        let work = async move { store.kv_set(target.borrow(), &key, &value, quota, crate::now_ms()).await };
-        let written = self
-            .keeper
-            .effect(Action::StorageSet, work, |written| match written {
-                Ok(()) => (Outcome::Allowed, None),
-                Err(_) => (Outcome::Denied, Some("quota_exceeded".into())),
-            })
-            .await
-            .map_err(storage_failed)?;
-        Ok(written.map_err(|exceeded| {
-            StorageError::QuotaExceeded(Quota { limit_bytes: exceeded.limit_bytes, used_bytes: exceeded.used_bytes })
-        }))
+        let op = StorageOp::Set {
+            value,
+            quota_bytes: self.keeper.services.limits.storage_bucket_bytes,
+            now_ms: crate::now_ms(),
+        };
+        let change = self.change(bucket, key, op);
+        let outcome = self.keeper.effect(Action::StorageSet, change).await.map_err(storage_failed)?;
+        Ok(not_applied(outcome).map_or(Ok(()), Err))
     }
 
     async fn delete(&mut self, bucket: Bucket, key: String) -> StorageResult<bool> {
-        if let Err(e) = self.storage_check(Action::StorageDelete, &key, true)? {
+        if let Err(e) = self.storage_check(Action::StorageDelete, &key, true).await? {
             return Ok(Err(e));
         }
-        let (store, target) = (std::sync::Arc::clone(&self.keeper.services.store), OwnedBucket::of(self, bucket));
-        let work = async move { store.kv_delete(target.borrow(), &key).await };
-        let existed = self
-            .keeper
-            .effect(Action::StorageDelete, work, |_| (Outcome::Allowed, None))
-            .await
-            .map_err(storage_failed)?;
-        Ok(Ok(existed))
+        let change = self.change(bucket, key, StorageOp::Delete);
+        let outcome = self.keeper.effect(Action::StorageDelete, change).await.map_err(storage_failed)?;
+        Ok(match outcome {
+            StorageOutcome::Deleted(existed) => Ok(existed),
+            other => not_applied(other).map_or(Ok(false), Err),
+        })
     }
 
     async fn list_keys(&mut self, bucket: Bucket, prefix: String) -> StorageResult<Vec<String>> {
-        if let Err(e) = self.storage_check(Action::StorageList, &prefix, false)? {
+        if let Err(e) = self.storage_check(Action::StorageList, &prefix, false).await? {
             return Ok(Err(e));
         }
         if prefix.len() > self.keeper.services.limits.storage_key_bytes {
