@@ -76,6 +76,8 @@ pub struct Gatekeeper {
     pub(crate) audit: Vec<AuditEvent>,
     /// Effects started and not yet seen through by the guest.
     pub(crate) pending: Vec<PendingEffect>,
+    /// The call's records already durable (written with its storage changes).
+    pub(crate) written: Vec<crate::model::audit::AuditRecord>,
     hostcalls: u32,
     profile: Option<Arc<MemberProfile>>,
     /// The personal scopes handed to the plugin so far in this call.
@@ -104,6 +106,7 @@ impl Gatekeeper {
             services,
             audit: Vec::new(),
             pending: Vec::new(),
+            written: Vec::new(),
             hostcalls: 0,
             profile,
             read: ScopeSet::default(),
@@ -171,8 +174,9 @@ impl Gatekeeper {
             None => Err(crate::audit::AuditError::Stopped),
         };
         self.pending.pop();
-        let outcome = written?.change;
-        outcome.ok_or_else(|| crate::audit::AuditError::Write("the change's outcome did not come back".into()))
+        let written = written?;
+        self.written.extend(written.records);
+        written.change.ok_or_else(|| crate::audit::AuditError::Write("the change's outcome did not come back".into()))
     }
 
     /// Counts the host call and asks the gate about `scope`; a refusal is

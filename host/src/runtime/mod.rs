@@ -102,6 +102,8 @@ pub struct CallOutcome {
     /// are written, or not, with their batch; [`CallOutcome::settle`] learns
     /// which. `audit` holds only what came after them.
     pub pending: Vec<PendingEffect>,
+    /// The call's records already durable, written with its storage changes.
+    pub written: Vec<crate::model::audit::AuditRecord>,
 }
 
 impl CallOutcome {
@@ -111,11 +113,12 @@ impl CallOutcome {
     /// are durable this does not wait. An error when any of them was not
     /// written, or not known to be by `until`: then records of what the
     /// call did may be missing, and its answer must not leave.
+    /// Their records join [`CallOutcome::written`].
     pub async fn settle(&mut self, until: tokio::time::Instant) -> Result<(), crate::audit::AuditError> {
         use crate::audit::AuditError;
         for receipt in std::mem::take(&mut self.pending) {
             match tokio::time::timeout_at(until, receipt).await {
-                Ok(Ok(Ok(_))) => {}
+                Ok(Ok(Ok(entry))) => self.written.extend(entry.records),
                 Ok(Ok(Err(error))) => return Err(error),
                 Ok(Err(_)) => return Err(AuditError::Stopped),
                 Err(_) => return Err(AuditError::Write("a storage change was not durable in time".into())),
@@ -266,6 +269,7 @@ impl Runtime {
         let template = (!ledger.is_empty()).then(|| keeper.event(Action::HttpRequest, None, Outcome::Allowed, None));
         let mut audit = std::mem::take(&mut keeper.audit);
         let pending = std::mem::take(&mut keeper.pending);
+        let written = std::mem::take(&mut keeper.written);
         let logs = std::mem::take(&mut state.log.lines);
         let dropped_logs = state.log.dropped;
         // The instance and its requests end here; each outbound request's
@@ -274,7 +278,7 @@ impl Runtime {
         if let Some(template) = template {
             egress::merge(&mut audit, ledger.events(&template), ended);
         }
-        CallOutcome { result, audit, logs, dropped_logs, pending }
+        CallOutcome { result, audit, logs, dropped_logs, pending, written }
     }
 
     fn check_response(&self, response: Response) -> Result<Response, CallError> {

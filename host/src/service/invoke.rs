@@ -99,7 +99,12 @@ impl Workbench {
             // Changes the call was cut off waiting for were queued before the
             // records above, so their fate is known by now.
             let settled = outcome.settle(tokio::time::Instant::now() + std::time::Duration::from_secs(60)).await;
-            let written = settled.and(written);
+            // The call's records in order: those written with its changes, then the rest.
+            let written = settled.and(written).map(|rest| {
+                let mut all = std::mem::take(&mut outcome.written);
+                all.extend(rest);
+                all
+            });
             if let Err(error) = &written {
                 tracing::error!(invocation = %detached, %error, "an invocation's records were not written; it was answered audit_unavailable");
             }
