@@ -5,7 +5,6 @@
 //! bound; a withdrawal reaches a call already running; a refusal whose
 //! record cannot be written is not answered as a refusal.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -93,22 +92,9 @@ on_both_databases! {
         let dir = tempfile::tempdir().expect("tempdir");
         let (database_url, schema) = fresh_database(db, dir.path()).await;
         seed_hostile(dir.path(), &database_url).await;
-        let components = xtask::guests().component("noop").parent().expect("component dir").to_owned();
         for _ in 0..8 {
-            let mut command = Command::new(xtask::host_binary());
-            command
-                .arg("--data-dir")
-                .arg(dir.path())
-                .args(["--database-url", &database_url])
-                .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--demo-manifests"])
-                .arg(xtask::repo_root().join("plugins"))
-                .arg("--demo-components")
-                .arg(&components)
-                .env("RUST_LOG", "error");
-            let served = xtask::spawn_server(&mut command, true).expect("workbench starts");
-            let token = served.token("TOKEN_ZHANG_WEI").expect("token printed").to_owned();
-            let mut child = served.child;
-            let clients: Vec<_> = (0..4).map(|_| tokio::spawn(write_loop(served.base.clone(), token.clone()))).collect();
+            let (mut child, base, token) = crate::crash::start(dir.path(), &database_url);
+            let clients: Vec<_> = (0..4).map(|_| tokio::spawn(write_loop(base.clone(), token.clone()))).collect();
             // Killed at a random instant: before, during or between writes.
             let pause = Duration::from_millis(rand::thread_rng().gen_range(200..1_500));
             tokio::time::sleep(pause).await;
@@ -123,13 +109,7 @@ on_both_databases! {
         let (keys, sets) = (count(&database_url, STORED_KEYS).await, count(&database_url, ALLOWED_SETS).await);
         assert!(keys > 0, "the plugin wrote before the kills");
         assert_eq!(keys, sets, "{keys} stored keys and {sets} records of allowed writes");
-        let verify = Command::new(xtask::host_binary())
-            .arg("--data-dir")
-            .arg(dir.path())
-            .args(["--database-url", &database_url, "audit", "verify", "--tenant", "demo"])
-            .output()
-            .expect("verify runs");
-        assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+        crate::crash::assert_chain_verifies(dir.path(), &database_url);
         if let Some(schema) = schema {
             drop_schema(&schema).await;
         }
@@ -305,6 +285,33 @@ on_both_databases! {
         assert!(matches!(refused, Err(ServiceError::Refused(_))), "{refused:?}");
         let recorded = records(&host, "demo").await.iter().filter(|r| r.event.action == "invoke.refused").count();
         assert_eq!(recorded, 1, "the refusal answered 429 has its record");
+        host.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn a_write_whose_record_is_refused_is_not_applied_and_its_call_does_not_answer(db: Db) {
+        let host = Host::demo_on(db).await;
+        host.install_hostile("demo", &[Scope::UserId, Scope::Storage]).await;
+        host.workbench.consent("demo", "li.na", "hostile", &[Scope::UserId], &[]).await.expect("consent");
+        let sql = match backend(&host) {
+            Backend::Sqlite => "CREATE TRIGGER no_writes BEFORE INSERT ON audit_records \
+                                WHEN NEW.action = 'storage.set' BEGIN SELECT RAISE(ABORT, 'no'); END",
+            Backend::Postgres => "CREATE FUNCTION no_writes() RETURNS trigger AS $$ BEGIN \
+                                  IF NEW.action = 'storage.set' THEN RAISE EXCEPTION 'no'; END IF; RETURN NEW; END $$ \
+                                  LANGUAGE plpgsql; CREATE TRIGGER no_writes BEFORE INSERT ON audit_records \
+                                  FOR EACH ROW EXECUTE FUNCTION no_writes()",
+        };
+        execute_raw(&host.database_url, sql).await;
+        // It reads li.na's id, then writes: the write and the read's record
+        // go in one submission, which the store refuses.
+        let answered = host.get("li.na", "hostile", "/write-loop?tag=x&bucket=person").await;
+        assert!(
+            matches!(answered, Err(ServiceError::Audit(_))),
+            "the read's record is lost with the write, so the call answers audit_unavailable: {answered:?}"
+        );
+        let rows = count(&host.database_url, "SELECT COUNT(*) FROM plugin_kv WHERE plugin = 'hostile'").await;
+        assert_eq!(rows, 0, "the write went with its record");
         host.stop().await;
     }
 }

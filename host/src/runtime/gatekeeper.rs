@@ -78,6 +78,11 @@ pub struct Gatekeeper {
     pub(crate) pending: Vec<PendingEffect>,
     /// The call's records already durable (written with its storage changes).
     pub(crate) written: Vec<crate::model::audit::AuditRecord>,
+    /// Why records the call handed over with a change were not written: the
+    /// call's answer must then not leave (see [`CallOutcome::settle`]).
+    ///
+    /// [`CallOutcome::settle`]: super::CallOutcome::settle
+    pub(crate) unwritten: Option<crate::audit::AuditError>,
     hostcalls: u32,
     profile: Option<Arc<MemberProfile>>,
     /// The personal scopes handed to the plugin so far in this call.
@@ -107,6 +112,7 @@ impl Gatekeeper {
             audit: Vec::new(),
             pending: Vec::new(),
             written: Vec::new(),
+            unwritten: None,
             hostcalls: 0,
             profile,
             read: ScopeSet::default(),
@@ -155,16 +161,16 @@ impl Gatekeeper {
     /// stay in the order the call made them. If the call is cut off while
     /// it waits, the batch still ends as it would have, and its receipt
     /// stays in [`Gatekeeper::pending`] for the call's end to look at. The
-    /// error is the writer's: nothing of the submission was written.
+    /// error is the writer's: nothing of the submission was written (and
+    /// [`Gatekeeper::unwritten`] keeps it, so the call cannot answer).
     pub(crate) async fn effect(
         &mut self,
         action: Action,
         change: StorageChange,
     ) -> Result<StorageOutcome, crate::audit::AuditError> {
         let event = self.event(action, Some(Scope::Storage), Outcome::Allowed, None);
-        let writer = self.services.audit.clone();
         // Nothing is taken from the call before its place in the queue is.
-        let place = writer.place().await?;
+        let place = self.services.audit.place().await?;
         let events = std::mem::take(&mut self.audit);
         self.pending.push(place.send(events, Some(ChangeEntry { change, event })));
         // Awaited where it lies and taken out only once done: cut off even
@@ -174,7 +180,10 @@ impl Gatekeeper {
             None => Err(crate::audit::AuditError::Stopped),
         };
         self.pending.pop();
-        let written = written?;
+        let written = written.inspect_err(|error| {
+            // The records that went with the change are lost with it.
+            self.unwritten.get_or_insert_with(|| error.clone());
+        })?;
         self.written.extend(written.records);
         written.change.ok_or_else(|| crate::audit::AuditError::Write("the change's outcome did not come back".into()))
     }

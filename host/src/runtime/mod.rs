@@ -104,6 +104,8 @@ pub struct CallOutcome {
     pub pending: Vec<PendingEffect>,
     /// The call's records already durable, written with its storage changes.
     pub written: Vec<crate::model::audit::AuditRecord>,
+    /// Why records handed over with a change were not written, if so.
+    pub unwritten: Option<crate::audit::AuditError>,
 }
 
 impl CallOutcome {
@@ -111,11 +113,15 @@ impl CallOutcome {
     /// `until` at the latest. Records queued after them (the rest of the
     /// call's) are written in a later batch or the same one, so once those
     /// are durable this does not wait. An error when any of them was not
-    /// written, or not known to be by `until`: then records of what the
-    /// call did may be missing, and its answer must not leave.
-    /// Their records join [`CallOutcome::written`].
+    /// written, or not known to be by `until`, or a change the call saw
+    /// fail took records with it: then records of what the call did may be
+    /// missing, and its answer must not leave. Their records join
+    /// [`CallOutcome::written`].
     pub async fn settle(&mut self, until: tokio::time::Instant) -> Result<(), crate::audit::AuditError> {
         use crate::audit::AuditError;
+        if let Some(error) = self.unwritten.take() {
+            return Err(error);
+        }
         for receipt in std::mem::take(&mut self.pending) {
             match tokio::time::timeout_at(until, receipt).await {
                 Ok(Ok(Ok(entry))) => self.written.extend(entry.records),
@@ -270,6 +276,7 @@ impl Runtime {
         let mut audit = std::mem::take(&mut keeper.audit);
         let pending = std::mem::take(&mut keeper.pending);
         let written = std::mem::take(&mut keeper.written);
+        let unwritten = keeper.unwritten.take();
         let logs = std::mem::take(&mut state.log.lines);
         let dropped_logs = state.log.dropped;
         // The instance and its requests end here; each outbound request's
@@ -278,7 +285,7 @@ impl Runtime {
         if let Some(template) = template {
             egress::merge(&mut audit, ledger.events(&template), ended);
         }
-        CallOutcome { result, audit, logs, dropped_logs, pending, written }
+        CallOutcome { result, audit, logs, dropped_logs, pending, written, unwritten }
     }
 
     fn check_response(&self, response: Response) -> Result<Response, CallError> {

@@ -86,8 +86,9 @@ impl Workbench {
         // goes on and logs what became of them.
         let (runtime, pre, services, writer) =
             (Arc::clone(&self.runtime), Arc::clone(&loaded.pre), self.services.clone(), self.audit.clone());
+        // From here the call runs at most its deadline (plus a tick).
         let limits = self.runtime.limits();
-        let answer_by = tokio::time::Instant::from_std(started)
+        let answer_by = tokio::time::Instant::now()
             + std::time::Duration::from_millis(limits.deadline_ms + limits.epoch_tick_ms.max(1))
             + self.audit_grace;
         let detached = invocation.clone();
@@ -98,7 +99,7 @@ impl Workbench {
             let written = writer.append(std::mem::take(&mut outcome.audit)).await;
             // Changes the call was cut off waiting for were queued before the
             // records above, so their fate is known by now.
-            let settled = outcome.settle(tokio::time::Instant::now() + std::time::Duration::from_secs(60)).await;
+            let settled = outcome.settle(answer_by).await;
             // The call's records in order: those written with its changes, then the rest.
             let written = settled.and(written).map(|rest| {
                 let mut all = std::mem::take(&mut outcome.written);

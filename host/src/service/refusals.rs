@@ -102,28 +102,47 @@ impl RefusalLog {
         }
     }
 
-    /// Notes that `member`'s call of `plugin` was refused by `limit`; the
-    /// first refusal of a window is made durable before this returns, and
-    /// when it cannot be, the error says so (the refusal must then not be
-    /// answered as one: its record is missing).
-    pub async fn refused(&self, tenant: &str, member: &str, plugin: &str, limit: &str) -> Result<(), AuditError> {
+    /// Notes that `member`'s call of `plugin` was refused by `limit`, and
+    /// returns once the window's first record is durable; when it cannot be
+    /// written, the error says so (the refusal must then not be answered as
+    /// one: its record is missing).
+    pub async fn refused(
+        self: &Arc<Self>,
+        tenant: &str,
+        member: &str,
+        plugin: &str,
+        limit: &str,
+    ) -> Result<(), AuditError> {
         let key = (tenant.to_owned(), member.to_owned());
-        let opened = self.open_window(&key, tenant, member, plugin, limit);
-        let (first, recorded, closed) = match opened {
-            Opened::Counted(mut recorded) => {
-                // Answered once the window's first record is durable.
-                let written = recorded.wait_for(Option::is_some).await.map(|r| *r);
-                return match written {
-                    Ok(Some(true)) => Ok(()),
-                    _ => Err(AuditError::Write("the refusal's record could not be written".into())),
-                };
+        let mut recorded = match self.open_window(&key, tenant, member, plugin, limit) {
+            Opened::Counted(recorded) => recorded,
+            Opened::First { events, recorded, closed } => {
+                let answer = recorded.subscribe();
+                // Written in a task of its own: a caller that goes away
+                // cannot leave its window waiting for a write never made.
+                let log = Arc::clone(self);
+                tokio::spawn(async move { log.write_first(key, events, recorded, closed).await });
+                answer
             }
-            Opened::First { events, recorded, closed } => (events, recorded, closed),
         };
-        let written = self.writer.append(first).await;
-        recorded.send_replace(Some(written.is_ok()));
-        if let Err(error) = written {
-            tracing::warn!(tenant, member, %error, "a refused invocation could not be audited");
+        match recorded.wait_for(Option::is_some).await.map(|written| *written) {
+            Ok(Some(true)) => Ok(()),
+            _ => Err(AuditError::Write("the refusal's record could not be written".into())),
+        }
+    }
+
+    /// Writes a window's first record (after the summary of the window it
+    /// closed) and says how that went to every refusal waiting on it.
+    async fn write_first(
+        &self,
+        key: (String, String),
+        events: Vec<AuditEvent>,
+        recorded: tokio::sync::watch::Sender<Option<bool>>,
+        closed: Option<Window>,
+    ) {
+        let written = self.writer.append(events).await;
+        if let Err(error) = &written {
+            tracing::warn!(tenant = key.0, member = key.1, %error, "a refused invocation could not be audited");
             // Not recorded, so no window: the next refusal is written on its
             // own. A closed window's count that went with it is kept.
             let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
@@ -131,46 +150,41 @@ impl RefusalLog {
             if let Some(closed) = closed {
                 windows.insert(key, closed);
             }
-            return Err(error);
         }
-        Ok(())
+        recorded.send_replace(Some(written.is_ok()));
     }
 
     /// Counts the refusal in `key`'s open window, or opens one (closing an
     /// elapsed one) with the records to write.
     fn open_window(&self, key: &(String, String), tenant: &str, member: &str, plugin: &str, limit: &str) -> Opened {
-        {
-            let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut closed = None;
-            if let Some(open) = windows.get_mut(key) {
-                if open.started.elapsed() < self.window {
-                    open.more += 1;
-                    limit.clone_into(&mut open.limit);
-                    plugin.clone_into(&mut open.plugin);
-                    return Opened::Counted(open.recorded.subscribe());
-                }
-                closed = windows.remove(key).filter(|w| w.more > 0);
+        let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut closed = None;
+        if let Some(open) = windows.get_mut(key) {
+            if open.started.elapsed() < self.window {
+                open.more += 1;
+                limit.clone_into(&mut open.limit);
+                plugin.clone_into(&mut open.plugin);
+                return Opened::Counted(open.recorded.subscribe());
             }
-            let (recorded, _) = tokio::sync::watch::channel(None);
-            windows.insert(
-                key.to_owned(),
-                Window {
-                    started: Instant::now(),
-                    started_ms: crate::now_ms(),
-                    more: 0,
-                    limit: limit.to_owned(),
-                    plugin: plugin.to_owned(),
-                    recorded: recorded.clone(),
-                },
-            );
-            let event = AuditEvent {
-                subject: Some(member.to_owned()),
-                reason: Some(format!("too_many_requests: {}: {limit}", short(plugin))),
-                ..AuditEvent::new(tenant, format!("member:{member}"), ACTION, Outcome::Denied)
-            };
-            let summary = closed.as_ref().map(|w| self.summary(key, w));
-            Opened::First { events: summary.into_iter().chain([event]).collect(), recorded, closed }
+            closed = windows.remove(key).filter(|w| w.more > 0);
         }
+        let (recorded, _) = tokio::sync::watch::channel(None);
+        let window = Window {
+            started: Instant::now(),
+            started_ms: crate::now_ms(),
+            more: 0,
+            limit: limit.to_owned(),
+            plugin: plugin.to_owned(),
+            recorded: recorded.clone(),
+        };
+        windows.insert(key.to_owned(), window);
+        let event = AuditEvent {
+            subject: Some(member.to_owned()),
+            reason: Some(format!("too_many_requests: {}: {limit}", short(plugin))),
+            ..AuditEvent::new(tenant, format!("member:{member}"), ACTION, Outcome::Denied)
+        };
+        let summary = closed.as_ref().map(|w| self.summary(key, w));
+        Opened::First { events: summary.into_iter().chain([event]).collect(), recorded, closed }
     }
 
     /// Takes out the windows `due` picks that counted refusals after their first.

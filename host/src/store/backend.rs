@@ -40,10 +40,11 @@ pub struct SqlStore {
     pub(super) audit_connection: Arc<tokio::sync::Mutex<Option<sqlx::AnyConnection>>>,
 }
 
-/// Ends a change to a tenant's directory, installations or consents: on
-/// SQLite, bumps the tenant's generation when dropped, which is when the
-/// changing method returns or its future is dropped (see [`ContextCache`]).
-/// PostgreSQL's triggers do it in the transaction.
+/// Ends a change to a tenant's directory, installations or consents: counts
+/// it when dropped, which is when the changing method returns or its future
+/// is dropped (see [`ContextCache`]). On SQLite that count is the tenant's
+/// generation; PostgreSQL's triggers bump the generation in the transaction,
+/// and the count tells this process's running calls at once.
 pub(super) struct Changing<'a> {
     store: &'a SqlStore,
     tenant: &'a str,
@@ -51,11 +52,17 @@ pub(super) struct Changing<'a> {
 
 impl Drop for Changing<'_> {
     fn drop(&mut self) {
-        if self.store.backend == Backend::Sqlite {
-            self.store.contexts.bump_local(self.tenant);
-        }
         self.store.contexts.changed(self.tenant);
     }
+}
+
+/// What a write needs that is gone (see [`SqlStore::missing_installation_or_member`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Missing {
+    /// The plugin is no longer installed.
+    Installation,
+    /// The person is no longer a member.
+    Member,
 }
 
 pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -124,7 +131,7 @@ impl SqlStore {
     /// The tenant's generation (see [`ContextCache`]).
     pub(super) async fn generation(&self, tenant: &str) -> StoreResult<u64> {
         match &self.generations {
-            None => Ok(self.contexts.local_generation(tenant)),
+            None => Ok(self.contexts.changes(tenant)),
             Some(reader) => {
                 let generation = reader.read(tenant).await?;
                 self.contexts.observed(tenant, generation);
@@ -153,9 +160,7 @@ impl SqlStore {
     }
 
     /// Fails with not found unless `plugin` is installed in `tenant` (and
-    /// `member`, if given, is a member), reading the rows that allow the
-    /// write inside the transaction (share-locked on PostgreSQL), so an
-    /// uninstall or removal that commits first is never undone.
+    /// `member`, if given, is a member); see [`SqlStore::missing_installation_or_member`].
     pub(super) async fn require_installed_member(
         &self,
         tx: &mut Transaction<'_, Any>,
@@ -163,6 +168,24 @@ impl SqlStore {
         plugin: &str,
         member: Option<&str>,
     ) -> StoreResult<()> {
+        match self.missing_installation_or_member(tx, tenant, plugin, member).await? {
+            None => Ok(()),
+            Some(Missing::Installation) => Err(StoreError::NotFound(format!("plugin {plugin} is not installed"))),
+            Some(Missing::Member) => Err(StoreError::NotFound(format!("no member {}", member.unwrap_or_default()))),
+        }
+    }
+
+    /// Which of `plugin`'s installation in `tenant` and `member` (if given)
+    /// is gone, reading the rows that allow a write inside its transaction
+    /// (share-locked on PostgreSQL), so an uninstall or removal that
+    /// commits first is never undone.
+    pub(super) async fn missing_installation_or_member(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        tenant: &str,
+        plugin: &str,
+        member: Option<&str>,
+    ) -> StoreResult<Option<Missing>> {
         let share = match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR SHARE",
@@ -174,7 +197,7 @@ impl SqlStore {
                 .fetch_optional(&mut **tx)
                 .await?;
         if installed.is_none() {
-            return Err(StoreError::NotFound(format!("plugin {plugin} is not installed")));
+            return Ok(Some(Missing::Installation));
         }
         if let Some(member) = member {
             let found = sqlx::query(&format!("SELECT 1 FROM members WHERE tenant = $1 AND id = $2{share}"))
@@ -183,10 +206,10 @@ impl SqlStore {
                 .fetch_optional(&mut **tx)
                 .await?;
             if found.is_none() {
-                return Err(StoreError::NotFound(format!("no member {member}")));
+                return Ok(Some(Missing::Member));
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Serialises writers of `key` until the transaction ends (PostgreSQL;

@@ -15,6 +15,12 @@
 //!
 //! A call that overlaps a change may see either side of it; a call that
 //! starts after the change has returned sees it.
+//!
+//! Both engines also count here the changes to each tenant this process has
+//! seen end ([`ContextCache::changes`]): its own, and on PostgreSQL a newer
+//! generation read than the one before (another replica's). On SQLite that
+//! count is the generation itself. Running calls compare it with the count
+//! they began with (see `runtime/gatekeeper.rs`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -28,18 +34,16 @@ const CAPACITY: usize = 20_000;
 /// See the module documentation.
 pub(super) struct ContextCache {
     entries: quick_cache::sync::Cache<String, (u64, InvocationContext)>,
-    /// SQLite: each tenant's generation.
-    local: Mutex<HashMap<String, u64>>,
-    /// Both engines: the changes to each tenant this process has seen end
-    /// (see `Consents::tenant_changes`), and on PostgreSQL the latest
-    /// generation read of each.
-    seen: Mutex<HashMap<String, Seen>>,
+    /// Each tenant's changes seen here (see the module documentation).
+    tenants: Mutex<HashMap<String, Seen>>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Seen {
+    /// Changes seen end: on SQLite, the tenant's generation.
     changes: u64,
-    generation: u64,
+    /// PostgreSQL: the latest generation read.
+    generation_read: Option<u64>,
 }
 
 impl std::fmt::Debug for ContextCache {
@@ -50,7 +54,7 @@ impl std::fmt::Debug for ContextCache {
 
 impl Default for ContextCache {
     fn default() -> Self {
-        Self { entries: quick_cache::sync::Cache::new(CAPACITY), local: Mutex::default(), seen: Mutex::default() }
+        Self { entries: quick_cache::sync::Cache::new(CAPACITY), tenants: Mutex::default() }
     }
 }
 
@@ -80,48 +84,29 @@ impl ContextCache {
         self.entries.insert(key, (generation, context));
     }
 
-    /// SQLite: the tenant's generation.
-    pub(super) fn local_generation(&self, tenant: &str) -> u64 {
-        self.local.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(tenant).copied().unwrap_or(0)
+    fn tenants(&self) -> std::sync::MutexGuard<'_, HashMap<String, Seen>> {
+        self.tenants.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The changes to `tenant` seen here; on SQLite its generation.
+    pub(super) fn changes(&self, tenant: &str) -> u64 {
+        self.tenants().get(tenant).map_or(0, |seen| seen.changes)
     }
 
     /// A change to the tenant made here has ended.
     pub(super) fn changed(&self, tenant: &str) {
-        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.entry(tenant.to_owned()).or_default().changes += 1;
+        self.tenants().entry(tenant.to_owned()).or_default().changes += 1;
     }
 
-    /// PostgreSQL: the tenant's generation read now; a newer one than any
-    /// read before is a change made elsewhere.
+    /// PostgreSQL: the tenant's generation, read now; a newer one than the
+    /// last read is a change made elsewhere.
     pub(super) fn observed(&self, tenant: &str, generation: u64) {
-        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match seen.get_mut(tenant) {
-            Some(entry) if entry.generation < generation => {
-                entry.generation = generation;
-                entry.changes += 1;
-            }
-            Some(_) => {}
-            None => {
-                seen.insert(tenant.to_owned(), Seen { changes: 0, generation });
-            }
+        let mut tenants = self.tenants();
+        let seen = tenants.entry(tenant.to_owned()).or_default();
+        if seen.generation_read.is_some_and(|read| read < generation) {
+            seen.changes += 1;
         }
-    }
-
-    /// See `Consents::tenant_changes`.
-    pub(super) fn changes(&self, tenant: &str) -> u64 {
-        let seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.get(tenant).map_or(0, |s| s.changes)
-    }
-
-    /// SQLite: a change to the tenant has ended.
-    pub(super) fn bump_local(&self, tenant: &str) {
-        let mut local = self.local.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match local.get_mut(tenant) {
-            Some(generation) => *generation += 1,
-            None => {
-                local.insert(tenant.to_owned(), 1);
-            }
-        }
+        seen.generation_read = Some(generation);
     }
 }
 
@@ -136,14 +121,26 @@ mod tests {
         assert!(cache.get(&key, 0).is_none());
         cache.put(key.clone(), 0, InvocationContext::default());
         assert!(cache.get(&key, 0).is_some());
-        cache.bump_local("t");
-        assert_eq!(cache.local_generation("t"), 1);
-        assert_eq!(cache.local_generation("other"), 0);
-        assert!(cache.get(&key, cache.local_generation("t")).is_none());
+        cache.changed("t");
+        assert_eq!(cache.changes("t"), 1);
+        assert_eq!(cache.changes("other"), 0);
+        assert!(cache.get(&key, cache.changes("t")).is_none());
     }
 
     #[test]
     fn keys_do_not_run_together() {
         assert_ne!(ContextCache::key("ab", "c", "d"), ContextCache::key("a", "bc", "d"));
+    }
+
+    #[test]
+    fn a_newer_generation_read_counts_as_a_change() {
+        let cache = ContextCache::default();
+        cache.observed("t", 5);
+        assert_eq!(cache.changes("t"), 0, "the first read is where counting starts");
+        cache.observed("t", 5);
+        assert_eq!(cache.changes("t"), 0);
+        cache.observed("t", 7);
+        cache.changed("t");
+        assert_eq!(cache.changes("t"), 2, "another replica's change, then one made here");
     }
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sqlx::{Any, Row, Transaction};
 
 use super::StoreResult;
-use super::backend::{SqlStore, corrupt, count};
+use super::backend::{Missing, SqlStore, corrupt, count};
 use crate::gate::Denial;
 use crate::model::consent::ConsentSet;
 
@@ -230,13 +230,10 @@ impl SqlStore {
         change: &StorageChange,
     ) -> StoreResult<Option<Denial>> {
         let person = change.person.as_deref();
-        match self.require_installed_member(tx, &change.tenant, &change.plugin, person).await {
-            Ok(()) => {}
-            Err(super::StoreError::NotFound(what)) if what.starts_with("plugin") => {
-                return Ok(Some(Denial::NotGranted));
-            }
-            Err(super::StoreError::NotFound(_)) => return Ok(Some(Denial::ConsentWithdrawn)),
-            Err(error) => return Err(error),
+        match self.missing_installation_or_member(tx, &change.tenant, &change.plugin, person).await? {
+            Some(Missing::Installation) => return Ok(Some(Denial::NotGranted)),
+            Some(Missing::Member) => return Ok(Some(Denial::ConsentWithdrawn)),
+            None => {}
         }
         let Some(person) = person else { return Ok(None) };
         let rows = sqlx::query(
@@ -248,7 +245,7 @@ impl SqlStore {
         .fetch_all(&mut **tx)
         .await?;
         for row in &rows {
-            let Ok(scope) = row.get::<&str, _>(0).parse::<crate::scope::Scope>() else { continue };
+            let scope: crate::scope::Scope = row.get::<&str, _>(0).parse().map_err(corrupt)?;
             let (granted_at, withdrawn_at): (i64, Option<i64>) = (row.get(1), row.get(2));
             let Some(seen) = change.consents_seen.get(scope) else { continue };
             if seen.withdrawn_at_ms.is_none() && (withdrawn_at.is_some() || granted_at != seen.granted_at_ms) {
