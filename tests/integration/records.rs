@@ -17,7 +17,6 @@ use workbench_host::runtime::admission::AdmissionConfig;
 use workbench_host::scope::Scope;
 use workbench_host::service::installations::InstallRequest;
 use workbench_host::service::{ServiceError, Workbench};
-use workbench_host::store::Backend;
 
 use crate::server::{drop_schema, execute_raw, fresh_database, on_both_databases};
 use crate::support::{HOSTILE_MANIFEST, Host, body, test_admission, test_limits};
@@ -116,23 +115,31 @@ on_both_databases! {
     }
 }
 
-fn backend(host: &Host) -> Backend {
-    if host.database_url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite }
+/// Makes the database refuse every audit record matching `condition` (SQL
+/// on `NEW`, the same on both engines), as a trigger named `name`: a record
+/// the store refuses whatever the host's bounds.
+async fn refuse_records(host: &Host, name: &str, condition: &str) {
+    let sql = if host.database_url.starts_with("postgres") {
+        format!(
+            "CREATE FUNCTION {name}() RETURNS trigger AS $$ BEGIN IF {condition} THEN RAISE EXCEPTION 'refused'; \
+             END IF; RETURN NEW; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER {name} BEFORE INSERT ON audit_records FOR EACH ROW EXECUTE FUNCTION {name}()"
+        )
+    } else {
+        format!(
+            "CREATE TRIGGER {name} BEFORE INSERT ON audit_records WHEN {condition} \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    };
+    execute_raw(&host.database_url, &sql).await;
 }
 
-/// A trigger that makes the database refuse every audit record whose
-/// reason contains `poison` (a record the store still refuses after the
-/// bounds).
-async fn poison_records(host: &Host) {
-    let sql = match backend(host) {
-        Backend::Sqlite => "CREATE TRIGGER poison BEFORE INSERT ON audit_records WHEN NEW.reason LIKE '%poison%' \
-                            BEGIN SELECT RAISE(ABORT, 'poisoned record'); END"
-            .to_owned(),
-        Backend::Postgres => "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN \
-                              IF NEW.reason LIKE '%poison%' THEN RAISE EXCEPTION 'poisoned record'; END IF; \
-                              RETURN NEW; END $$ LANGUAGE plpgsql; \
-                              CREATE TRIGGER poison BEFORE INSERT ON audit_records FOR EACH ROW EXECUTE FUNCTION poison()"
-            .to_owned(),
+/// Drops what [`refuse_records`] made.
+async fn accept_records(host: &Host, name: &str) {
+    let sql = if host.database_url.starts_with("postgres") {
+        format!("DROP TRIGGER {name} ON audit_records")
+    } else {
+        format!("DROP TRIGGER {name}")
     };
     execute_raw(&host.database_url, &sql).await;
 }
@@ -144,7 +151,7 @@ on_both_databases! {
         for member in ["zhang.wei", "li.na"] {
             host.workbench.consent("demo", member, "hostile", &[Scope::UserId], &[]).await.expect("consent");
         }
-        poison_records(&host).await;
+        refuse_records(&host, "poison", "NEW.reason LIKE '%poison%'").await;
         let host = Arc::new(host);
         // zhang.wei's calls send requests to 6,000- and 60,000-character
         // destinations and paths, and fail with a poisoned reason; li.na's
@@ -264,22 +271,10 @@ on_both_databases! {
         let admission = AdmissionConfig { member_rate_per_sec: 1, member_burst: 1, refusal_window_secs: 1, ..test_admission() };
         let host = Host::demo_admitting(db, test_limits(), admission).await;
         host.get("zhang.wei", "site-daily-report", "/report.json").await.expect("the first call is within the rate");
-        let refusal_sql = match backend(&host) {
-            Backend::Sqlite => "CREATE TRIGGER refusals BEFORE INSERT ON audit_records \
-                                WHEN NEW.action = 'invoke.refused' BEGIN SELECT RAISE(ABORT, 'no'); END",
-            Backend::Postgres => "CREATE FUNCTION refusals() RETURNS trigger AS $$ BEGIN \
-                                  IF NEW.action = 'invoke.refused' THEN RAISE EXCEPTION 'no'; END IF; RETURN NEW; END $$ \
-                                  LANGUAGE plpgsql; CREATE TRIGGER refusals BEFORE INSERT ON audit_records \
-                                  FOR EACH ROW EXECUTE FUNCTION refusals()",
-        };
-        execute_raw(&host.database_url, refusal_sql).await;
+        refuse_records(&host, "refusals", "NEW.action = 'invoke.refused'").await;
         let unrecorded = host.get("zhang.wei", "site-daily-report", "/report.json").await;
         assert!(matches!(unrecorded, Err(ServiceError::Audit(_))), "503 audit_unavailable, not 429: {unrecorded:?}");
-        let drop_sql = match backend(&host) {
-            Backend::Sqlite => "DROP TRIGGER refusals",
-            Backend::Postgres => "DROP TRIGGER refusals ON audit_records",
-        };
-        execute_raw(&host.database_url, drop_sql).await;
+        accept_records(&host, "refusals").await;
         // The failed one opened no window: the next refusal is written, then answered.
         let refused = host.get("zhang.wei", "site-daily-report", "/report.json").await;
         assert!(matches!(refused, Err(ServiceError::Refused(_))), "{refused:?}");
@@ -294,15 +289,7 @@ on_both_databases! {
         let host = Host::demo_on(db).await;
         host.install_hostile("demo", &[Scope::UserId, Scope::Storage]).await;
         host.workbench.consent("demo", "li.na", "hostile", &[Scope::UserId], &[]).await.expect("consent");
-        let sql = match backend(&host) {
-            Backend::Sqlite => "CREATE TRIGGER no_writes BEFORE INSERT ON audit_records \
-                                WHEN NEW.action = 'storage.set' BEGIN SELECT RAISE(ABORT, 'no'); END",
-            Backend::Postgres => "CREATE FUNCTION no_writes() RETURNS trigger AS $$ BEGIN \
-                                  IF NEW.action = 'storage.set' THEN RAISE EXCEPTION 'no'; END IF; RETURN NEW; END $$ \
-                                  LANGUAGE plpgsql; CREATE TRIGGER no_writes BEFORE INSERT ON audit_records \
-                                  FOR EACH ROW EXECUTE FUNCTION no_writes()",
-        };
-        execute_raw(&host.database_url, sql).await;
+        refuse_records(&host, "no_writes", "NEW.action = 'storage.set'").await;
         // It reads li.na's id, then writes: the write and the read's record
         // go in one submission, which the store refuses.
         let answered = host.get("li.na", "hostile", "/write-loop?tag=x&bucket=person").await;
