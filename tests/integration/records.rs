@@ -18,7 +18,7 @@ use workbench_host::scope::Scope;
 use workbench_host::service::installations::InstallRequest;
 use workbench_host::service::{ServiceError, Workbench};
 
-use crate::server::{drop_schema, execute_raw, fresh_database, on_both_databases};
+use crate::server::{Db, drop_schema, execute_raw, fresh_database, on_both_databases};
 use crate::support::{HOSTILE_MANIFEST, Host, body, test_admission, test_limits};
 
 /// Records of `tenant` from the host's store.
@@ -301,4 +301,65 @@ on_both_databases! {
         assert_eq!(rows, 0, "the write went with its record");
         host.stop().await;
     }
+}
+
+/// Through another replica: the withdrawal is made on `a` while the call runs
+/// on `b`, which learns of it from the tenant's generation within `RECHECK`
+/// (50 ms) of its last read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_through_another_replica_reaches_a_running_call() {
+    let a = crate::server::Server::demo(Db::Postgres).await;
+    let b = a.replica().await;
+    let hostile = std::fs::read(xtask::guests().component("hostile")).expect("hostile built");
+    a.workbench.publish(demo::TENANT, "mallory", HOSTILE_MANIFEST, hostile, None).await.expect("publishes");
+    let request = InstallRequest {
+        version: "0.1.0".into(),
+        granted: vec![Scope::UserId, Scope::Storage],
+        visible_to: None,
+        egress: Vec::new(),
+        config: Default::default(),
+    };
+    a.workbench.install(demo::TENANT, "admin", "hostile", request).await.expect("installs");
+    a.workbench.consent(demo::TENANT, "zhang.wei", "hostile", &[Scope::UserId], &[]).await.expect("consents");
+    let running = tokio::spawn({
+        let on_b = Arc::clone(&b.workbench);
+        async move {
+            let request = workbench_host::runtime::Request {
+                method: "GET".into(),
+                path: "/write-loop".into(),
+                query: "tag=r&ms=10&bucket=person".into(),
+                headers: vec![],
+                body: vec![],
+            };
+            on_b.invoke(demo::TENANT, "zhang.wei", "hostile", request).await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.workbench.withdraw(demo::TENANT, "zhang.wei", "hostile", None).await.expect("withdraws on a");
+    let returned =
+        a.store.audit_records(demo::TENANT, 0, 1_000_000).await.expect("records").last().map_or(0, |r| r.seq);
+    let ended = running.await.expect("task");
+    assert!(matches!(ended, Err(ServiceError::Plugin { .. })), "the loop ends at its deadline: {ended:?}");
+    let all = a.store.audit_records(demo::TENANT, 0, 1_000_000).await.expect("records");
+    let reads_after: Vec<_> = all
+        .iter()
+        .filter(|r| r.seq > returned && r.event.actor.starts_with("plugin:hostile@") && r.event.action == "read")
+        .collect();
+    let allowed = reads_after.iter().filter(|r| r.event.outcome == Outcome::Allowed).count();
+    // A loop turn takes at least 10 ms: within the 50 ms before b reads the
+    // generation again, at most 5 turns and the one in flight.
+    assert!(allowed <= 6, "{allowed} reads allowed on b after the withdrawal returned on a");
+    assert!(
+        reads_after.iter().filter(|r| r.event.reason.as_deref() == Some("consent_withdrawn")).count() > 10,
+        "then b refuses every read"
+    );
+    let rows = a
+        .count(
+            "SELECT COUNT(*) FROM plugin_kv WHERE tenant = 'demo' AND plugin = 'hostile' AND person = $1",
+            &["zhang.wei"],
+        )
+        .await;
+    assert_eq!(rows, 0, "no write of b's call refilled the bucket");
+    b.stop().await;
+    a.stop().await;
 }

@@ -54,6 +54,12 @@ pub struct CallContext {
 /// is done, the receipt says whether it was written.
 pub type PendingEffect = crate::audit::Receipt;
 
+/// How long a running call goes on with its invocation context before it
+/// reads it again, even when no change was seen in this process: a change
+/// made through another replica (PostgreSQL) reaches it by then. The read
+/// is the tenant's generation and a cache hit while nothing changed.
+const RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Shared services the host imports use.
 #[derive(Debug, Clone)]
 pub struct HostServices {
@@ -90,6 +96,8 @@ pub struct Gatekeeper {
     /// The caller's consents as the call began (a person bucket is written
     /// only while none of them has been withdrawn since).
     pub(crate) consents_at_start: Arc<ConsentSet>,
+    /// When the call's context was last read (see [`Gatekeeper::refresh`]).
+    context_read_at: std::time::Instant,
 }
 
 impl std::fmt::Debug for Gatekeeper {
@@ -117,6 +125,7 @@ impl Gatekeeper {
             profile,
             read: ScopeSet::default(),
             consents_at_start,
+            context_read_at: std::time::Instant::now(),
         }
     }
 
@@ -214,17 +223,18 @@ impl Gatekeeper {
     }
 
     /// When the tenant changed while the call runs (a withdrawal, a grant
-    /// narrowed, an uninstall, a member removed, through this process or,
-    /// on PostgreSQL, seen in a generation read since), reads the call's
-    /// invocation context again, so the gate judges every later access by
-    /// what holds now: a running call cannot go on reading what was
-    /// withdrawn after it began. Costs one counter read when nothing changed.
+    /// narrowed, an uninstall, a member removed, through this process), and
+    /// at least every [`RECHECK`] (another replica's change), reads the
+    /// call's invocation context again, so the gate judges every later
+    /// access by what holds now: a running call cannot go on reading what
+    /// was withdrawn after it began. Costs one counter read otherwise.
     async fn refresh(&mut self) -> wasmtime::Result<()> {
         let store = &self.services.store;
         let changes = store.tenant_changes(&self.call.tenant);
-        if changes == self.call.changes {
+        if changes == self.call.changes && self.context_read_at.elapsed() < RECHECK {
             return Ok(());
         }
+        self.context_read_at = std::time::Instant::now();
         let (tenant, member, plugin) = (&self.call.tenant, &self.call.member, &self.call.manifest.id);
         let context = store
             .invocation_context(tenant, member, plugin)
@@ -241,7 +251,6 @@ impl Gatekeeper {
             // nothing is granted any more.
             None => (self.call.manifest.policy(ScopeSet::default(), &[]), Arc::default()),
         };
-        metrics::counter!("workbench_call_context_refreshes_total").increment(1);
         self.call.policy = Arc::new(policy);
         self.call.consents = consents;
         Ok(())
