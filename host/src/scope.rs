@@ -257,6 +257,39 @@ impl ScopeSet {
     }
 }
 
+/// A [`ScopeSet`] shared between threads: what a call has read so far, as
+/// its outbound requests see it while their bodies are sent.
+#[derive(Debug, Clone, Default)]
+pub struct SharedScopes(std::sync::Arc<std::sync::atomic::AtomicU16>);
+
+impl SharedScopes {
+    /// Adds `scope`.
+    pub fn insert(&self, scope: Scope) {
+        self.0.fetch_or(1 << scope.index(), std::sync::atomic::Ordering::Release);
+    }
+
+    /// The scopes now.
+    pub fn get(&self) -> ScopeSet {
+        ScopeSet(self.0.load(std::sync::atomic::Ordering::Acquire))
+    }
+}
+
+/// A [`ScopeSet`] that only grows, written from several places at once.
+#[derive(Debug, Default)]
+pub struct GrowingScopes(std::sync::atomic::AtomicU16);
+
+impl GrowingScopes {
+    /// Adds every scope of `set`.
+    pub fn extend(&self, set: ScopeSet) {
+        self.0.fetch_or(set.0, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// The scopes now.
+    pub fn get(&self) -> ScopeSet {
+        ScopeSet(self.0.load(std::sync::atomic::Ordering::Acquire))
+    }
+}
+
 impl FromIterator<Scope> for ScopeSet {
     fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
         let mut set = ScopeSet::EMPTY;

@@ -14,6 +14,12 @@ const nav = document.getElementById('nav');
 const langSelect = document.getElementById('lang');
 const signOutButton = document.getElementById('signout');
 
+// The header's height, for what stays in view below it (a plugin's name above its page).
+const topbar = document.querySelector('[data-testid="topbar"]');
+if (topbar && typeof ResizeObserver === 'function') {
+  new ResizeObserver(() => document.documentElement.style.setProperty('--topbar-height', `${topbar.offsetHeight}px`)).observe(topbar);
+}
+
 const ROUTES = [
   { name: 'workbench', role: 'member', label: 'nav.workbench', render: renderWorkbench },
   { name: 'mydata', role: 'member', label: 'nav.mydata', render: renderMyData },

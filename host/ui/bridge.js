@@ -31,6 +31,8 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
 // The fields each message type may carry (besides `wb` and `type`), and their checks.
 const SHAPES = {
   ready: {},
+  activity: {},
+  cut: { reason: (v) => ['hung', 'flood', 'too_large', 'error'].includes(v) },
   height: { px: (v) => Number.isFinite(v) && v >= 0 },
   leave: { href: (v) => typeof v === 'string' && v.length <= 2048 },
   navigate: {

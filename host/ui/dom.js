@@ -95,11 +95,15 @@ export function openDialog({ title, build, testid, wide, initialFocus }) {
   let resolveDone;
   const done = new Promise((resolve) => { resolveDone = resolve; });
   let closed = false;
+  // While a workbench dialog is open no plugin frame can take focus or keys.
+  const frames = [...document.querySelectorAll('iframe')].filter((f) => !f.inert);
+  for (const f of frames) f.inert = true;
   const close = (value) => {
     if (closed) return;
     closed = true;
     dlg.close();
     dlg.remove();
+    for (const f of frames) f.inert = false;
     if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
     resolveDone(value);
   };

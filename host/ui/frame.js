@@ -1,12 +1,19 @@
-// The bridge's end inside the plugin frame (inlined into /ui/frame.html).
+// The plugin frame's shell (inlined into /ui/frame.html, the only script the
+// frame's CSP lets run in its window: docs/ARCHITECTURE.md "Plugin pages").
 //
-// The frame is sandboxed (scripts and form events, an opaque origin, no
-// network: see docs/SECURITY.md). Nothing here is trusted by the workbench
-// page: a plugin's script shares this realm and may rewrite any of it. The
-// page checks every message. This end only makes the plain things work:
+// A plugin's page is markup here and scripts elsewhere. Its HTML is parsed
+// inert (DOMParser), cleaned (no scripts, frames, objects, links, refresh,
+// autofocus, handlers, outside URLs to fetch or preconnect) and put in the
+// document; its scripts run in a dedicated worker (frame-worker.js), which has
+// no DOM, no network and no WebRTC, and which reaches the page only through
+// the messages checked here. So no plugin code runs in this window: it cannot
+// take focus, scroll or navigate anything, add history, open dialogs or call
+// the workbench page except through this shell, which says only:
 //   - a click on a relative link, a form submission → {type: 'navigate'}
-//   - window.workbench.invoke({...}) → {type: 'invoke'}, answered by 'reply'
+//   - workbench.invoke({...}) in the worker → {type: 'invoke'}, answered by 'reply'
+//   - the member pressed or clicked in the frame → {type: 'activity'}
 //   - the document's height → {type: 'height'}
+//   - the worker hung, flooded or failed and was stopped → {type: 'cut', reason}
 // and shows what the page sends: {type: 'render', html, route}.
 (() => {
   'use strict';
@@ -14,86 +21,214 @@
   // Where the plugin's relative URLs are resolved: never fetched.
   const BASE = 'https://plugin.invalid';
   const styleText = (document.getElementById('wb-style') || {}).textContent || '';
+  const preludeText = (document.getElementById('wb-worker') || {}).textContent || '';
   const parentOrigin = location.origin;
   const host = window.parent;
+  // What the worker may send: at most this many messages a second, each at
+  // most this large; it answers a ping within this long or is stopped.
+  const WORKER = Object.freeze({ perSecond: 200, messageBytes: 1024 * 1024, pingMs: 1000, hungMs: 5000, htmlBytes: 512 * 1024 });
+  const EVENTS = new Set(['click', 'submit', 'input', 'change']);
+  // Elements that fetch, frame, navigate or change the document's rules: never kept.
+  const DROPPED = 'script, iframe, frame, frameset, object, embed, applet, portal, fencedframe, base, link, meta[http-equiv], template[shadowrootmode]';
+  const SCRIPT_TYPES = new Set(['', 'text/javascript', 'application/javascript', 'module', 'text/ecmascript']);
+  // Scripts that are data and stay in the document (any other type is dropped:
+  // speculation rules, import maps and the like make the browser act).
+  const DATA_SCRIPT = /^application\/([\w.-]+\+)?json$/i;
+  const FETCHING = ['src', 'srcset', 'poster', 'background', 'data', 'codebase', 'lowsrc', 'dynsrc', 'longdesc', 'manifest', 'icon'];
+
   let route = '/';
-  let nextId = 1;
-  const pending = new Map();
+  let worker = null;
   let lastHeight = 0;
   let heightQueued = false;
 
-  // Bytes are handed over, not copied.
   const post = (message) => host.postMessage({ wb: PROTOCOL, ...message }, parentOrigin, message.body instanceof ArrayBuffer ? [message.body] : []);
 
   function resolve(href) {
-    const current = new URL(route, BASE);
-    const url = new URL(href, current);
+    let url;
+    try {
+      url = new URL(href, new URL(route, BASE));
+    } catch {
+      return { external: String(href) };
+    }
     if (url.origin !== BASE) return { external: url.href };
     return { path: url.pathname, query: url.search.replace(/^\?/, '') };
   }
 
-  // Follows `href`: inside the plugin a GET of its route, elsewhere a refusal to show.
+  // Follows `href`: inside the plugin a GET of its route, elsewhere a refusal.
   function go(href) {
     const to = resolve(href);
     if (to.external) post({ type: 'leave', href: to.external.slice(0, 2048) });
     else post({ type: 'navigate', method: 'GET', path: to.path, query: to.query });
   }
 
-  // A form's fields as urlencoded text (a file counts as its name, as browsers send it).
-  function urlencoded(data) {
-    const params = new URLSearchParams();
-    for (const [k, v] of data) params.append(k, typeof v === 'string' ? v : v.name);
-    return params.toString();
+  // ---- Cleaning a document -------------------------------------------------
+
+  function isScript(el) {
+    return SCRIPT_TYPES.has((el.getAttribute('type') || '').trim().toLowerCase());
   }
 
-  // The browser's own navigation never happens; a plugin handler that calls
-  // preventDefault() keeps the event to itself. The bridge acts when the
-  // event is back at the window (after every plugin handler), or, if a
-  // handler stopped it on the way, once the dispatch is over.
-  const taken = new WeakMap();
-  function takeOver(event, then) {
-    const state = { pluginPrevented: false, done: false };
-    const original = event.preventDefault;
-    event.preventDefault = function preventDefault() {
-      state.pluginPrevented = true;
-      return original.call(this);
-    };
-    original.call(event);
-    const act = () => {
-      if (state.done) return;
-      state.done = true;
-      if (!state.pluginPrevented) then();
-    };
-    taken.set(event, act);
-    setTimeout(act, 0);
+  function urlIsData(value) {
+    return /^\s*data:/i.test(value);
   }
-  function settle(event) {
-    const act = taken.get(event);
-    if (act) act();
+
+  // Cleans `root` in place; returns the text of the scripts it took out.
+  function clean(root) {
+    const scripts = [];
+    for (const el of [...root.querySelectorAll('script')]) {
+      if (isScript(el) && !el.hasAttribute('src')) scripts.push(el.textContent);
+    }
+    for (const el of [...root.querySelectorAll(DROPPED)]) {
+      // Data islands (<script type="application/json">) stay: they never run.
+      if (el.localName === 'script' && DATA_SCRIPT.test((el.getAttribute('type') || '').trim()) && !el.hasAttribute('src')) continue;
+      el.remove();
+    }
+    for (const el of [...root.querySelectorAll('*')]) {
+      for (const attr of [...el.attributes]) {
+        const name = attr.name.toLowerCase();
+        if (name.startsWith('on') || name === 'autofocus' || name === 'ping' || name === 'target' || name === 'formtarget'
+          || name === 'srcdoc' || name === 'attributionsrc' || name === 'itemtype') {
+          el.removeAttribute(attr.name);
+        } else if (FETCHING.includes(name) || (name.endsWith('href') && !['a', 'area'].includes(el.localName))) {
+          // Nothing is fetched from elsewhere: an outside URL is kept aside, never requested.
+          if (!urlIsData(attr.value) && !(name.endsWith('href') && attr.value.startsWith('#'))) {
+            el.setAttribute(`data-wb-${name.replace(/[^a-z-]/g, '-')}`, attr.value.slice(0, 2048));
+            el.removeAttribute(attr.name);
+          }
+        } else if (name === 'href' || name === 'action' || name === 'formaction') {
+          // A link or form to another origin keeps no URL the browser could preconnect to.
+          const to = resolve(attr.value);
+          if (to.external) {
+            el.setAttribute(`data-wb-${name}`, attr.value.slice(0, 2048));
+            el.removeAttribute(attr.name);
+            if (name === 'href') {
+              el.setAttribute('role', 'link');
+              el.setAttribute('tabindex', '0');
+            }
+          }
+        }
+      }
+    }
+    return scripts;
+  }
+
+  // A plugin's markup as nodes of this document, cleaned.
+  function fragmentOf(html) {
+    const parsed = new DOMParser().parseFromString(`<!doctype html><body>${html}`, 'text/html');
+    clean(parsed.body);
+    const fragment = document.createDocumentFragment();
+    for (const node of [...parsed.body.childNodes]) fragment.append(document.adoptNode(node));
+    return fragment;
+  }
+
+  // ---- Events from the member ----------------------------------------------
+
+  // The link an event is about (HTML <a>/<area>, SVG <a>), if any.
+  function linkOf(event) {
+    for (const node of event.composedPath()) {
+      if (!(node instanceof Element)) continue;
+      const name = node.localName;
+      if (name === 'a' || name === 'area') return node;
+    }
+    return null;
+  }
+
+  // The worker's registrations: [{ id, selector, type, preventDefault }].
+  let registrations = [];
+
+  function matches(event, type) {
+    const found = [];
+    const target = event.target instanceof Element ? event.target : null;
+    if (!target) return found;
+    for (const r of registrations) {
+      if (r.type !== type) continue;
+      let el = null;
+      try {
+        el = target.closest(r.selector);
+      } catch {
+        el = null;
+      }
+      if (el) found.push({ r, el });
+    }
+    return found;
+  }
+
+  function snapshot(el) {
+    const attrs = {};
+    for (const attr of el.attributes) if (attr.name.startsWith('data-') || attr.name === 'class' || attr.name === 'aria-label') attrs[attr.name] = attr.value;
+    return {
+      tag: el.localName,
+      id: el.id || null,
+      name: el.getAttribute('name'),
+      text: (el.textContent || '').slice(0, 64 * 1024),
+      value: 'value' in el && typeof el.value === 'string' ? el.value : null,
+      checked: 'checked' in el ? Boolean(el.checked) : null,
+      attrs,
+    };
+  }
+
+  function formFields(form) {
+    const fields = [];
+    for (const [k, v] of new FormData(form)) fields.push([k, typeof v === 'string' ? v : v.name]);
+    return fields;
+  }
+
+  // Tells the worker; true when one of its handlers keeps the event.
+  function toWorker(event, type) {
+    let kept = false;
+    for (const { r, el } of matches(event, type)) {
+      const form = el instanceof HTMLFormElement ? el : el.closest('form');
+      tell({ t: 'event', handler: r.id, event: { type, target: snapshot(el), form: form ? formFields(form) : null } });
+      if (r.preventDefault) kept = true;
+    }
+    return kept;
+  }
+
+  function onActivity(event) {
+    if (!event.isTrusted || (event.type === 'keydown' && event.repeat)) return;
+    post({ type: 'activity' });
   }
 
   function onClick(event) {
-    if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) {
-      // A modified click would open a window: there are none.
-      const a = event.target instanceof Element && event.target.closest('a[href]');
-      if (a) event.preventDefault();
+    const link = linkOf(event);
+    // The browser never follows a link from here: the bridge does, or nothing.
+    if (link) event.preventDefault();
+    if (!event.isTrusted) return;
+    if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return; // no windows to open
+    const kept = toWorker(event, 'click');
+    if (!link || kept) return;
+    const external = link.getAttribute('data-wb-href');
+    if (external !== null) {
+      post({ type: 'leave', href: external.slice(0, 2048) });
       return;
     }
-    const a = event.target instanceof Element ? event.target.closest('a[href]') : null;
-    if (!a) return;
-    const href = a.getAttribute('href');
-    if (href === null || href.startsWith('#')) return; // in-page anchors scroll as usual
-    takeOver(event, () => go(href));
+    const href = link.getAttribute('href');
+    if (href === null || href.startsWith('#')) return; // in-page anchors: the page never scrolls the workbench
+    go(href);
+  }
+
+  // Enter on a link made from an outside URL (no href, so the browser sends no click).
+  function onKey(event) {
+    if (!event.isTrusted || event.key !== 'Enter') return;
+    const el = event.target instanceof Element ? event.target : null;
+    if (el && el.hasAttribute('data-wb-href') && el.getAttribute('role') === 'link') {
+      event.preventDefault();
+      post({ type: 'leave', href: el.getAttribute('data-wb-href').slice(0, 2048) });
+    }
   }
 
   async function encodeForm(form, submitter) {
-    const method = ((submitter && submitter.getAttribute('formmethod')) || form.getAttribute('method') || 'get').toUpperCase();
-    const action = (submitter && submitter.getAttribute('formaction')) || form.getAttribute('action') || '';
-    const enctype = ((submitter && submitter.getAttribute('formenctype')) || form.getAttribute('enctype') || 'application/x-www-form-urlencoded').toLowerCase();
+    const attr = (name) => (submitter && (submitter.getAttribute(`form${name}`) ?? submitter.getAttribute(`data-wb-form${name}`))) ?? form.getAttribute(name) ?? form.getAttribute(`data-wb-${name}`);
+    const method = (attr('method') || 'get').toUpperCase();
+    const action = attr('action') || '';
+    const enctype = (attr('enctype') || 'application/x-www-form-urlencoded').toLowerCase();
     const to = resolve(action || route);
     if (to.external) return { type: 'leave', href: to.external.slice(0, 2048) };
     const data = new FormData(form, submitter || undefined);
-    if (method === 'GET') return { type: 'navigate', method: 'GET', path: to.path, query: urlencoded(data) };
+    if (method === 'GET') {
+      const params = new URLSearchParams();
+      for (const [k, v] of data) params.append(k, typeof v === 'string' ? v : v.name);
+      return { type: 'navigate', method: 'GET', path: to.path, query: params.toString() };
+    }
     if (method !== 'POST') return null; // method="dialog" closes a dialog, nothing to send
     if (enctype === 'multipart/form-data') {
       const encoded = new Response(data);
@@ -105,33 +240,182 @@
       for (const [k, v] of data) lines.push(`${k}=${typeof v === 'string' ? v : v.name}`);
       return { type: 'navigate', method: 'POST', path: to.path, query: to.query, contentType: 'text/plain; charset=utf-8', body: `${lines.join('\r\n')}\r\n` };
     }
-    return { type: 'navigate', method: 'POST', path: to.path, query: to.query, contentType: 'application/x-www-form-urlencoded', body: urlencoded(data) };
+    const params = new URLSearchParams();
+    for (const [k, v] of data) params.append(k, typeof v === 'string' ? v : v.name);
+    return { type: 'navigate', method: 'POST', path: to.path, query: to.query, contentType: 'application/x-www-form-urlencoded', body: params.toString() };
   }
 
   function onSubmit(event) {
     const form = event.target;
-    if (!(form instanceof HTMLFormElement)) return;
-    const submitter = event.submitter;
-    takeOver(event, async () => {
-      const message = await encodeForm(form, submitter);
+    event.preventDefault();
+    if (!(form instanceof HTMLFormElement) || !event.isTrusted) return;
+    if (toWorker(event, 'submit')) return;
+    encodeForm(form, event.submitter).then((message) => {
       if (message) post(message);
     });
   }
 
-  // form.submit() fires no submit event: it goes through the bridge as well
-  // (the browser's own submission would only meet the CSP's form-action).
-  const nativeSubmit = HTMLFormElement.prototype.submit;
-  Object.defineProperty(HTMLFormElement.prototype, 'submit', {
-    configurable: true,
-    writable: true,
-    value: function submit() {
-      if (!(this instanceof HTMLFormElement) || !this.isConnected) return nativeSubmit.call(this);
-      encodeForm(this, null).then((message) => {
-        if (message) post(message);
-      });
-      return undefined;
-    },
-  });
+  function onInput(event) {
+    if (event.isTrusted) toWorker(event, event.type);
+  }
+
+  // ---- The worker ----------------------------------------------------------
+
+  function tell(message) {
+    if (worker) worker.w.postMessage(message);
+  }
+
+  function stopWorker(reason) {
+    if (!worker) return;
+    const w = worker;
+    worker = null;
+    clearInterval(w.pinger);
+    w.w.onmessage = null;
+    w.w.onerror = null;
+    w.w.terminate();
+    registrations = [];
+    if (reason) post({ type: 'cut', reason });
+  }
+
+  // A rough size of what the worker sent, stopping once over `limit`.
+  function sizeOf(value, limit) {
+    let total = 0;
+    const stack = [value];
+    let seen = 0;
+    while (stack.length && total <= limit) {
+      const v = stack.pop();
+      seen += 1;
+      if (seen > 10000) return limit + 1;
+      if (typeof v === 'string') total += v.length;
+      else if (v instanceof ArrayBuffer) total += v.byteLength;
+      else if (ArrayBuffer.isView(v)) total += v.byteLength;
+      else if (v && typeof v === 'object') {
+        for (const key of Object.keys(v)) {
+          total += key.length;
+          stack.push(v[key]);
+        }
+      } else total += 8;
+    }
+    return total;
+  }
+
+  function startWorker(scripts) {
+    stopWorker(null);
+    if (!scripts.length) return;
+    const start = `self.workbenchStart = ${JSON.stringify({ route })};\n`;
+    const code = `${start}${preludeText}\n;\n${scripts.join('\n;\n')}\n`;
+    let w;
+    try {
+      w = new Worker(URL.createObjectURL(new Blob([code], { type: 'text/javascript' })), { name: 'plugin-page' });
+    } catch {
+      post({ type: 'cut', reason: 'error' });
+      return;
+    }
+    const state = { w, window: performance.now(), count: 0, answered: performance.now(), pinger: 0 };
+    worker = state;
+    w.onmessage = (event) => {
+      if (worker !== state) return;
+      const now = performance.now();
+      if (now - state.window > 1000) {
+        state.window = now;
+        state.count = 0;
+      }
+      state.count += 1;
+      if (state.count > WORKER.perSecond) {
+        stopWorker('flood');
+        return;
+      }
+      if (sizeOf(event.data, WORKER.messageBytes) > WORKER.messageBytes) {
+        stopWorker('too_large');
+        return;
+      }
+      fromWorker(event.data);
+    };
+    w.onerror = (event) => {
+      event.preventDefault();
+      if (worker === state) stopWorker('error');
+    };
+    state.pinger = setInterval(() => {
+      if (worker !== state) return;
+      if (performance.now() - state.answered > WORKER.hungMs) stopWorker('hung');
+      else w.postMessage({ t: 'ping' });
+    }, WORKER.pingMs);
+  }
+
+  // Selector and property checks: a bad one is dropped (the worker hears nothing).
+  const isSelector = (v) => typeof v === 'string' && v.length > 0 && v.length <= 512;
+  const ATTR_OK = /^(?:class|title|alt|role|lang|dir|style|hidden|disabled|open|colspan|rowspan|width|height|min|max|step|placeholder|aria-[a-z-]+|data-[a-z0-9-]+)$/;
+
+  function applyProps(el, props) {
+    if (typeof props.text === 'string') el.textContent = props.text;
+    if (typeof props.html === 'string' && props.html.length <= WORKER.htmlBytes) {
+      const fragment = fragmentOf(props.html);
+      el.replaceChildren(fragment);
+    }
+    if (typeof props.value === 'string' && 'value' in el) el.value = props.value;
+    if (typeof props.checked === 'boolean' && 'checked' in el) el.checked = props.checked;
+    if (typeof props.hidden === 'boolean') el.hidden = props.hidden;
+    if (typeof props.disabled === 'boolean' && 'disabled' in el) el.disabled = props.disabled;
+    if (props.attrs && typeof props.attrs === 'object') {
+      for (const [name, value] of Object.entries(props.attrs)) {
+        const lower = String(name).toLowerCase();
+        if (!ATTR_OK.test(lower)) continue;
+        if (value === null || value === false) el.removeAttribute(lower);
+        else el.setAttribute(lower, String(value).slice(0, 4096));
+      }
+    }
+    if (props.classes && typeof props.classes === 'object') {
+      for (const c of Array.isArray(props.classes.add) ? props.classes.add : []) if (typeof c === 'string' && /^[\w-]{1,64}$/.test(c)) el.classList.add(c);
+      for (const c of Array.isArray(props.classes.remove) ? props.classes.remove : []) if (typeof c === 'string') el.classList.remove(c);
+    }
+  }
+
+  function select(selector) {
+    try {
+      return [...document.querySelectorAll(selector)].slice(0, 1000);
+    } catch {
+      return [];
+    }
+  }
+
+  const pending = new Map(); // the shell's invoke id → the worker's id
+  let nextId = 1;
+
+  function fromWorker(m) {
+    if (!m || typeof m !== 'object') return;
+    if (m.t === 'pong') {
+      worker.answered = performance.now();
+    } else if (m.t === 'on') {
+      if (Number.isSafeInteger(m.id) && isSelector(m.selector) && EVENTS.has(m.type) && registrations.length < 256) {
+        registrations.push({ id: m.id, selector: m.selector, type: m.type, preventDefault: m.preventDefault === true });
+      }
+    } else if (m.t === 'set') {
+      if (isSelector(m.selector) && m.props && typeof m.props === 'object') {
+        for (const el of select(m.selector)) applyProps(el, m.props);
+        resized();
+      }
+    } else if (m.t === 'get') {
+      if (Number.isSafeInteger(m.id) && isSelector(m.selector)) tell({ t: 'got', id: m.id, items: select(m.selector).map(snapshot) });
+    } else if (m.t === 'navigate') {
+      if (typeof m.href === 'string' && m.href.length <= 4096) go(m.href);
+    } else if (m.t === 'invoke') {
+      if (!Number.isSafeInteger(m.id)) return;
+      const id = nextId;
+      nextId += 1;
+      pending.set(id, m.id);
+      const message = { type: 'invoke', id, method: m.method, path: m.path, query: m.query, headers: m.headers };
+      if (m.body !== undefined) message.body = m.body;
+      // The page checks every field again and answers a bad one with a refusal.
+      try {
+        post(message);
+      } catch {
+        pending.delete(id);
+        tell({ t: 'reply', id: m.id, error: { code: 'bad_field', message: 'refused: bad_field' } });
+      }
+    }
+  }
+
+  // ---- The page's messages ---------------------------------------------------
 
   function onMessage(event) {
     if (event.source !== host || event.origin !== parentOrigin) return;
@@ -139,22 +423,10 @@
     if (!m || m.wb !== PROTOCOL) return;
     if (m.type === 'render') render(String(m.html), String(m.route || '/'));
     else if (m.type === 'reply') {
-      const waiting = pending.get(m.id);
-      if (!waiting) return;
+      const theirs = pending.get(m.id);
+      if (theirs === undefined) return;
       pending.delete(m.id);
-      if (m.error) {
-        const error = new Error(m.error.message);
-        error.code = m.error.code;
-        waiting.reject(error);
-      } else {
-        const text = m.body === null || m.body === undefined ? '' : String(m.body);
-        const type = ((m.headers || []).find(([k]) => String(k).toLowerCase() === 'content-type') || [null, ''])[1];
-        let json;
-        if (/json/i.test(type)) {
-          try { json = JSON.parse(text); } catch { json = undefined; }
-        }
-        waiting.resolve(Object.freeze({ status: m.status, ok: m.status >= 200 && m.status < 300, headers: m.headers || [], text, json }));
-      }
+      tell({ ...m, wb: undefined, type: undefined, t: 'reply', id: theirs });
     }
   }
 
@@ -167,33 +439,20 @@
     lastHeight = px;
     post({ type: 'height', px });
   }
-  const resized = () => {
+  function resized() {
     if (heightQueued) return;
     heightQueued = true;
     requestAnimationFrame(reportHeight);
-  };
-  const observer = typeof ResizeObserver === 'function' ? new ResizeObserver(resized) : null;
-
-  function install() {
-    // document.open() removes every listener: put them back each time.
-    window.addEventListener('message', onMessage);
-    window.addEventListener('click', onClick, true);
-    window.addEventListener('auxclick', onClick, true);
-    window.addEventListener('submit', onSubmit, true);
-    window.addEventListener('click', settle);
-    window.addEventListener('auxclick', settle);
-    window.addEventListener('submit', settle);
-    window.addEventListener('load', resized);
   }
+  const observer = typeof ResizeObserver === 'function' ? new ResizeObserver(resized) : null;
 
   function render(html, at) {
     route = at.startsWith('/') ? at : '/';
-    document.open();
-    install();
-    // A fragment without a doctype would put the page in quirks mode.
-    if (!/^\s*<!doctype/i.test(html)) document.write('<!doctype html>');
-    document.write(html);
-    document.close();
+    pending.clear();
+    const parsed = new DOMParser().parseFromString(/^\s*<!doctype/i.test(html) ? html : `<!doctype html>${html}`, 'text/html');
+    const scripts = clean(parsed.documentElement);
+    const root = document.adoptNode(parsed.documentElement);
+    document.replaceChild(root, document.documentElement);
     const optOut = document.querySelector('meta[name="workbench-style"][content="none"]');
     if (!optOut && document.head) {
       const style = document.createElement('style');
@@ -201,6 +460,7 @@
       style.textContent = styleText;
       document.head.prepend(style);
     }
+    window.scrollTo(0, 0);
     lastHeight = 0;
     if (observer) {
       observer.disconnect();
@@ -208,39 +468,18 @@
       if (document.body) observer.observe(document.body);
     }
     resized();
+    startWorker(scripts);
   }
 
-  // The script API for plugin pages.
-  function invoke(request = {}) {
-    const { method = 'GET', path = route.split('?')[0], query = '', headers = [], body } = request;
-    let sendBody = body;
-    const sendHeaders = Array.isArray(headers) ? headers.slice() : Object.entries(headers);
-    if (body !== undefined && body !== null && typeof body === 'object' && !(body instanceof ArrayBuffer) && !ArrayBuffer.isView(body)) {
-      sendBody = JSON.stringify(body);
-      if (!sendHeaders.some(([k]) => String(k).toLowerCase() === 'content-type')) sendHeaders.push(['content-type', 'application/json']);
-    }
-    if (ArrayBuffer.isView(sendBody)) sendBody = sendBody.buffer.slice(sendBody.byteOffset, sendBody.byteOffset + sendBody.byteLength);
-    const id = nextId;
-    nextId += 1;
-    return new Promise((resolvePromise, reject) => {
-      pending.set(id, { resolve: resolvePromise, reject });
-      const message = { type: 'invoke', id, method: String(method).toUpperCase(), path: String(path), query: String(query), headers: sendHeaders };
-      if (sendBody !== undefined && sendBody !== null) message.body = sendBody;
-      try {
-        post(message);
-      } catch (err) {
-        pending.delete(id);
-        reject(err);
-      }
-    });
-  }
-
-  const navigate = (href) => go(String(href));
-
-  Object.defineProperty(window, 'workbench', {
-    value: Object.freeze({ invoke, navigate, get route() { return route; } }),
-    enumerable: true,
-  });
-  install();
+  window.addEventListener('message', onMessage);
+  window.addEventListener('click', onClick, true);
+  window.addEventListener('auxclick', onClick, true);
+  window.addEventListener('submit', onSubmit, true);
+  window.addEventListener('input', onInput, true);
+  window.addEventListener('change', onInput, true);
+  window.addEventListener('keydown', onKey, true);
+  window.addEventListener('pointerdown', onActivity, true);
+  window.addEventListener('keydown', onActivity, true);
+  window.addEventListener('load', resized);
   post({ type: 'ready' });
 })();

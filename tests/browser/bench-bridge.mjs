@@ -1,20 +1,27 @@
-// Benchmark (not a test): what the frame bridge adds to a form submission.
-// Against a demo server (`WORKBENCH_URL`), as li.na in 工程日报, alternating:
+// Benchmark (not a test): what the plugin frame costs. Against a demo server
+// (`WORKBENCH_URL`), as li.na, alternating where it can:
+//   open   — a click on 工程日报's tile until its first page is in the frame
+//            (the frame's height set from the page's report of it), the plugin
+//            closed again between rounds;
 //   bridge — a click on the plugin's own 提交 in the frame until the new
 //            document is built in the frame (POST → 303 → GET → render);
 //   plain  — the same two invocations made with fetch from the page;
-//   scripted — the same form submitted by the page's own script after one click
-//            (no harness between submission and document);
-// and, without input or rendering, a script's call:
-//   invoke — `await workbench.invoke({path: '/report.json'})` in the frame;
+//   script — `await workbench.invoke({path: '/echo'})` timed by a plugin page's
+//            own script (tests/guests/hostile-page `/bench`, published here as
+//            acme with WORKBENCH_HOSTILE_PAGE), one call at a time;
 //   fetch  — the same invocation with fetch from the page.
 // Prints the median and p90 of each over ROUNDS (default 50) and the differences.
 //
-//   WORKBENCH_URL=http://127.0.0.1:PORT node bench-bridge.mjs [ROUNDS]
+//   WORKBENCH_URL=http://127.0.0.1:PORT WORKBENCH_HOSTILE_PAGE=target/wasm/wasm32-wasip2/release/hostile_page.wasm \
+//     node bench-bridge.mjs [ROUNDS]
+import fs from 'node:fs';
+import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 const BASE = (process.env.WORKBENCH_URL || '').replace(/\/+$/, '');
 if (!BASE) throw new Error('WORKBENCH_URL is required');
+const HOSTILE = process.env.WORKBENCH_HOSTILE_PAGE;
+if (!HOSTILE) throw new Error('WORKBENCH_HOSTILE_PAGE is required: the built tests/guests/hostile-page component');
 const ROUNDS = Number(process.argv[2] || 50);
 const FRAME = 'iframe[data-testid="plugin-frame"]';
 
@@ -22,18 +29,63 @@ const quantile = (xs, q) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 };
+const fmt = (x) => x.toFixed(2);
+
+async function token(member) {
+  const res = await fetch(`${BASE}/api/v1/demo/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ member }) });
+  return (await res.json()).token;
+}
+async function api(who, method, p, body) {
+  const init = { method, headers: { authorization: `Bearer ${await token(who)}` } };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers['content-type'] = 'application/json';
+  }
+  const res = await fetch(`${BASE}/api/v1${p}`, init);
+  if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
+}
+
+// Set-up: the page whose script times its own calls, for li.na, consented.
+const form = new FormData();
+form.append('manifest', `id = "bench-page"\nname = "基准页面"\nversion = "0.1.0"\ndescription = "Times script calls."\n\n[developer]\nname = "Acme"\ncontact = "plugins@acme.example"\n\n[[scopes]]\nscope = "user.id"\npurpose = "Tell callers apart."\nrequired = true\n`);
+form.append('component', new Blob([fs.readFileSync(HOSTILE)], { type: 'application/wasm' }), path.basename(HOSTILE));
+await api('acme', 'POST', '/plugins', form);
+await api('admin', 'PUT', '/workbench/plugins/bench-page', { version: '0.1.0', granted_scopes: ['user.id'], visible_to: ['li.na'] });
+await api('li.na', 'PUT', '/me/plugins/bench-page/consent', { scopes: ['user.id'] });
+await api('li.na', 'PUT', '/me/plugins/site-daily-report/consent', { scopes: ['user.id', 'user.name'] }).catch(() => {});
 
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
 try {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' })).newPage();
   await page.goto(`${BASE}/`);
   await page.getByRole('button', { name: /\bli\.na ·/ }).click();
-  await page.getByRole('button', { name: '打开 工程日报' }).click();
-  const dialog = page.getByRole('dialog');
   const locator = page.frameLocator(FRAME);
-  await Promise.race([dialog.waitFor().catch(() => {}), locator.locator('h1').waitFor().catch(() => {})]);
-  if (await dialog.isVisible()) await dialog.getByRole('button', { name: '同意并打开' }).click();
-  await locator.locator('h1').waitFor();
+
+  // Opening: the tile's click to the first page's height in the frame.
+  const open = [];
+  for (let i = 0; i < ROUNDS + 5; i += 1) {
+    await page.evaluate(() => {
+      window.__open = null;
+      // The next click is the tile's.
+      document.addEventListener('click', () => {
+        const t0 = performance.now();
+        const watch = new MutationObserver(() => {
+          const frame = document.querySelector('iframe[data-testid="plugin-frame"]');
+          if (frame && frame.style.height) {
+            window.__open = performance.now() - t0;
+            watch.disconnect();
+          }
+        });
+        watch.observe(document.body, { subtree: true, attributes: true, attributeFilter: ['style'] });
+      }, { capture: true, once: true });
+    });
+    await page.getByRole('button', { name: '打开 工程日报' }).click();
+    await page.waitForFunction(() => window.__open !== null, null, { polling: 100 });
+    if (i >= 5) open.push(await page.evaluate(() => window.__open));
+    await locator.locator('h1').waitFor();
+    if (i < ROUNDS + 4) await page.getByRole('button', { name: '关闭应用' }).click();
+  }
   const frame = await (await page.locator(FRAME).elementHandle()).contentFrame();
 
   const bridge = [];
@@ -60,15 +112,15 @@ try {
 
     // Plain: the same two invocations from the page, no frame.
     const direct = await page.evaluate(async (n) => {
-      const { token } = JSON.parse(sessionStorage.getItem('workbench.session'));
+      const { token: bearer } = JSON.parse(sessionStorage.getItem('workbench.session'));
       const call = (body) => fetch('/api/v1/me/plugins/site-daily-report/invoke', {
-        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+        method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
       }).then((r) => r.json());
       const t0 = performance.now();
       const posted = await call({ method: 'POST', path: '/', body: `text=${encodeURIComponent(`直接 ${n}`)}`, headers: [['content-type', 'application/x-www-form-urlencoded'], ['accept', 'text/html']] });
       const location = posted.headers.find(([k]) => k === 'location')[1];
-      const [path, query] = location.split('?');
-      const shown = await call({ method: 'GET', path, query, headers: [['accept', 'text/html']] });
+      const [p, query] = location.split('?');
+      const shown = await call({ method: 'GET', path: p, query, headers: [['accept', 'text/html']] });
       if (!shown.body.includes('article')) throw new Error('unexpected page');
       return performance.now() - t0;
     }, i);
@@ -77,86 +129,39 @@ try {
       plain.push(direct);
     }
   }
-  // The form again with no harness in the timed path: one click in the frame
-  // (focus and the browser's user activation, which lasts a few seconds), then
-  // the page's own script submits the form BATCH times in a row.
-  const BATCH = 10;
-  const scripted = [];
-  while (scripted.length < ROUNDS) {
-    await locator.locator('textarea').click();
-    await frame.evaluate((n) => {
-      window.__times = null;
-      (async () => {
-        const times = [];
-        for (let i = 0; i < n; i += 1) {
-          const form = document.querySelector('form');
-          form.querySelector('textarea').value = `脚本 ${i}`;
-          document.body.dataset.old = '1';
-          const built = new Promise((resolve) => {
-            const observer = new MutationObserver(() => {
-              if (document.body && !document.body.dataset.old && document.querySelector('article.report')) {
-                observer.disconnect();
-                resolve(performance.now());
-              }
-            });
-            observer.observe(document, { childList: true, subtree: true });
-          });
-          const t0 = performance.now();
-          form.requestSubmit();
-          const t1 = await Promise.race([built, new Promise((r) => { setTimeout(() => r(null), 3000); })]);
-          if (t1 === null) break;
-          times.push(t1 - t0);
-        }
-        window.__times = times;
-      })();
-    }, BATCH);
-    await frame.waitForFunction(() => Array.isArray(window.__times), null, { polling: 100, timeout: 60000 });
-    const times = await frame.evaluate(() => window.__times);
-    if (times.length < BATCH) throw new Error(`a scripted submission was not shown (${times.length} of ${BATCH})`);
-    scripted.push(...times);
-    await page.waitForTimeout(2200); // the bridge's bucket refills at 5 a second
-  }
 
-  // A script's call through the bridge against the same call from the page (paced
-  // under the bridge's rate: the bucket refills at 5 a second).
-  const invoke = [];
+  // A script's call, timed by the page's own script, against the same call from the page.
+  await page.evaluate((hash) => { window.location.hash = hash; }, `#/workbench/bench-page/${encodeURIComponent(`/bench?n=${ROUNDS + 5}`)}`);
+  await locator.locator('#times[data-done="1"]').waitFor({ timeout: (ROUNDS + 5) * 1000 + 30000 });
+  const script = JSON.parse(await locator.locator('#times').innerText()).slice(5);
   const direct = [];
   for (let i = 0; i < ROUNDS + 5; i += 1) {
-    const viaBridge = await frame.evaluate(async () => {
-      const t0 = performance.now();
-      await workbench.invoke({ path: '/report.json' });
-      return performance.now() - t0;
-    });
     const viaFetch = await page.evaluate(async () => {
-      const { token } = JSON.parse(sessionStorage.getItem('workbench.session'));
+      const { token: bearer } = JSON.parse(sessionStorage.getItem('workbench.session'));
       const t0 = performance.now();
-      const res = await fetch('/api/v1/me/plugins/site-daily-report/invoke', {
-        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ path: '/report.json' }),
+      const res = await fetch('/api/v1/me/plugins/bench-page/invoke', {
+        method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: JSON.stringify({ path: '/echo' }),
       });
       await res.json();
       return performance.now() - t0;
     });
-    if (i >= 5) {
-      invoke.push(viaBridge);
-      direct.push(viaFetch);
-    }
+    if (i >= 5) direct.push(viaFetch);
     await page.waitForTimeout(220);
   }
-  const fmt = (x) => x.toFixed(2);
+
+  const om = quantile(open, 0.5);
   const bm = quantile(bridge, 0.5);
   const pm = quantile(plain, 0.5);
+  const sm = quantile(script, 0.5);
+  const fm = quantile(direct, 0.5);
   console.log(`rounds ${ROUNDS} (after 5 warm-up)`);
+  console.log(`open:   median ${fmt(om)} ms, p90 ${fmt(quantile(open, 0.9))} ms (a tile's click → its first page in the frame)`);
   console.log(`bridge: median ${fmt(bm)} ms, p90 ${fmt(quantile(bridge, 0.9))} ms (click in the frame → new document built)`);
   console.log(`plain:  median ${fmt(pm)} ms, p90 ${fmt(quantile(plain, 0.9))} ms (POST + GET invoke with fetch)`);
   console.log(`bridge adds: ${fmt(bm - pm)} ms at the median (${fmt(bm / pm)}x)`);
-  const sm = quantile(scripted, 0.5);
-  console.log(`scripted: median ${fmt(sm)} ms, p90 ${fmt(quantile(scripted, 0.9))} ms (requestSubmit() by the page's script → new document built)`);
-  console.log(`bridge adds: ${fmt(sm - pm)} ms at the median (${fmt(sm / pm)}x) against plain`);
-  const im = quantile(invoke, 0.5);
-  const fm = quantile(direct, 0.5);
-  console.log(`invoke: median ${fmt(im)} ms, p90 ${fmt(quantile(invoke, 0.9))} ms (workbench.invoke in the frame)`);
+  console.log(`script: median ${fmt(sm)} ms, p90 ${fmt(quantile(script, 0.9))} ms (workbench.invoke timed by the page's script)`);
   console.log(`fetch:  median ${fmt(fm)} ms, p90 ${fmt(quantile(direct, 0.9))} ms (the same call from the page)`);
-  console.log(`bridge adds: ${fmt(im - fm)} ms a call at the median (${fmt(im / fm)}x)`);
+  console.log(`bridge adds: ${fmt(sm - fm)} ms a call at the median (${fmt(sm / fm)}x)`);
 } finally {
   await browser.close();
 }

@@ -1,93 +1,20 @@
 // Plugin pages through the frame bridge: the example plugins used through
 // their own forms and links (with the browser's back button and a reload),
-// a consent asked in the middle of a flow, a hostile page, a phone-width
-// screen and the keyboard. Set-up steps that are not the member's own go
+// a consent asked in the middle of a flow, a page built with componentize-py,
+// a phone-width screen and the keyboard (hostile pages: wayout.test.mjs). Set-up steps that are not the member's own go
 // through the API; everything the member does goes through the page.
 //
-//   WORKBENCH_HOSTILE_PAGE=/path/to/hostile_page.wasm (tests/guests/hostile-page)
 //   WORKBENCH_PYTHON_PAGE=/path/to/notes-page.wasm (tests/guests-py/notes-page)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BASE, REPO, newPage, shot, signIn, readToken, apiGet, waitForText } from './support.mjs';
+import {
+  REPO, newPage, shot, signIn, readToken, apiGet, waitForText, FRAME, api, openPlugin, frameDocument, routeInUrl, frameFitsItsContent, auditSince, lastSeq, publishAndInstall,
+} from './support.mjs';
 
-const HOSTILE = path.resolve(REPO, process.env.WORKBENCH_HOSTILE_PAGE || 'target/wasm/wasm32-wasip2/release/hostile_page.wasm');
 // tests/guests-py/notes-page, built with componentize-py (about 18 MB, under the default cap).
 const PYTHON_PAGE = path.resolve(REPO, process.env.WORKBENCH_PYTHON_PAGE || 'target/wasm/python/notes-page.wasm');
-const FRAME = 'iframe[data-testid="plugin-frame"]';
-
-async function api(token, method, p, body) {
-  const init = { method, headers: { authorization: `Bearer ${token}` } };
-  if (body instanceof FormData) init.body = body;
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers['content-type'] = 'application/json';
-  }
-  const res = await fetch(`${BASE}/api/v1${p}`, init);
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : null, text };
-}
-
-// Opens plugin `name` from its tile; agrees in the consent dialog when it is asked.
-async function openPlugin(page, name) {
-  await page.getByRole('button', { name: `打开 ${name}` }).click();
-  const frame = page.frameLocator(FRAME);
-  const dialog = page.getByRole('dialog', { name: `「${name}」请求使用你的信息` });
-  await Promise.race([dialog.waitFor().catch(() => {}), frame.locator('body > *').first().waitFor().catch(() => {})]);
-  if (await dialog.isVisible()) {
-    await dialog.getByRole('button', { name: '同意并打开' }).click();
-    await dialog.waitFor({ state: 'detached' });
-  }
-  return frame;
-}
-
-// The frame's document, to evaluate in.
-async function frameDocument(page) {
-  return (await page.locator(FRAME).elementHandle()).contentFrame();
-}
-
-function routeInUrl(page) {
-  const hash = new URL(page.url()).hash;
-  const parts = hash.replace(/^#\/?/, '').split('/');
-  return { plugin: parts[1], route: parts[2] ? decodeURIComponent(parts[2]) : null };
-}
-
-// The frame has no scroll bar of its own: the page grew it to its content.
-async function frameFitsItsContent(page) {
-  const element = page.locator(FRAME);
-  const outer = await element.evaluate((f) => f.clientHeight);
-  const inner = await (await frameDocument(page)).evaluate(() => document.documentElement.scrollHeight);
-  assert.ok(inner <= outer, `the frame document is ${inner}px high in a ${outer}px frame`);
-}
-
-async function auditSince(seq, query) {
-  const admin = await readToken('admin');
-  const records = [];
-  let after = '';
-  for (;;) {
-    const page = (await apiGet(admin, `/audit?limit=1000${query ? `&${query}` : ''}${after ? `&after=${after}` : ''}`)).body;
-    records.push(...page.records.filter((r) => r.seq > seq));
-    if (!page.next) return records;
-    after = encodeURIComponent(page.next);
-  }
-}
-
-async function lastSeq() {
-  return Math.max(0, ...(await auditSince(0)).map((r) => r.seq));
-}
-
-// Set-up, as acme and the admin: publish `component` with `manifest`, install it for `member` only.
-async function publishAndInstall(manifest, component, member, granted) {
-  const form = new FormData();
-  form.append('manifest', manifest);
-  form.append('component', new Blob([fs.readFileSync(component)], { type: 'application/wasm' }), path.basename(component));
-  const published = await api(await readToken('acme'), 'POST', '/plugins', form);
-  assert.equal(published.status, 201, published.text);
-  const { id, version } = published.body;
-  const installed = await api(await readToken('admin'), 'PUT', `/workbench/plugins/${id}`, { version, granted_scopes: granted, visible_to: [member] });
-  assert.equal(installed.status, 200, installed.text);
-}
 
 test('工程日报 through its own page: write, save, a history link, back, reload, edit', async () => {
   // An earlier day's report, written before this test (as li.na, through the API).
@@ -238,123 +165,6 @@ test('审批助手: the processes filtered through its own form', async () => {
   await waitForText(frame.locator('body'), '显示 4 个流程');
   await page.goBack();
   await waitForText(frame.locator('body'), '显示 2 个流程');
-  assert.deepEqual(page.pageErrors, []);
-});
-
-test('a hostile plugin page stays in its frame: no network, no page, no storage, no other plugin', async () => {
-  // Set-up: acme publishes the hostile page, the admin installs it for li.na only, she agrees.
-  const manifest = `id = "hostile-page"
-name = "恶意页面"
-version = "0.1.0"
-description = "A page that tries to escape the frame."
-
-[developer]
-name = "Acme 软件有限公司"
-contact = "plugins@acme.example"
-
-[[scopes]]
-scope = "user.id"
-purpose = "Tell callers apart."
-required = true
-`;
-  await publishAndInstall(manifest, HOSTILE, 'li.na', ['user.id']);
-  const lina = await readToken('li.na');
-  assert.equal((await api(lina, 'PUT', '/me/plugins/hostile-page/consent', { scopes: ['user.id'] })).status, 200);
-  const since = await lastSeq();
-
-  const page = await newPage();
-  const popups = [];
-  page.context().on('page', (p) => popups.push(p.url()));
-  const requests = [];
-  page.on('request', (r) => requests.push(`${r.method()} ${r.url()}`));
-  const failed = new Map();
-  page.on('requestfailed', (r) => failed.set(`${r.method()} ${r.url()}`, r.failure() ? r.failure().errorText : ''));
-  await signIn(page, 'li.na');
-  const before = await page.evaluate(() => ({ title: document.title, session: sessionStorage.length, who: document.querySelector('[data-testid="who-name"]').textContent }));
-  const frame = await openPlugin(page, '恶意页面');
-  const report = frame.locator('#report[data-done="1"]');
-  await report.waitFor();
-  const r = JSON.parse(await report.innerText());
-  await shot(page, 'pages-08-hostile');
-
-  // What the frame could do, by its own report.
-  for (const key of ['local_storage', 'session_storage', 'cookie', 'indexed_db', 'parent', 'top', 'opener_dom', 'open', 'top_navigation', 'fetch', 'xhr', 'websocket']) {
-    assert.equal(r[key], 'blocked', `${key}: ${JSON.stringify(r[key])}`);
-  }
-  assert.ok(r.beacon === 'blocked' || r.violations.some((v) => v.directive === 'connect-src' && v.blocked.includes('beacon')), `beacon: ${r.beacon}`);
-  const violated = new Set(r.violations.map((v) => v.directive));
-  for (const directive of ['img-src', 'connect-src']) assert.ok(violated.has(directive), `a ${directive} violation: ${JSON.stringify(r.violations)}`);
-  assert.equal(r.forged_plugin, 'refused:unknown_field', 'a message naming another plugin is refused');
-  assert.equal(r.admin_route, 'echo:/api/v1/admin/members', 'an "admin route" is only a path inside this plugin');
-  assert.equal(r.headers, 'x-plugin-note', 'Authorization and Cookie set by the frame never reach the plugin');
-  assert.equal(r.huge, 'refused:too_large');
-  assert.ok(r.flood.answered >= 1 && r.flood.answered <= 25, `flood answered: ${r.flood.answered}`);
-  assert.equal(r.flood.answered + r.flood.rate_limited, 200, JSON.stringify(r.flood));
-
-  // With a click (a user activation) popups and top navigation are still blocked.
-  await frame.getByRole('button', { name: 'Attack with a click' }).click();
-  await frame.locator('#report[data-clicked="1"]').waitFor();
-  const clicked = JSON.parse(await frame.locator('#report').innerText());
-  assert.equal(clicked.open_with_click, 'blocked');
-  assert.equal(clicked.top_navigation_with_click, 'blocked');
-  // A link and a form to another origin are not followed.
-  await frame.getByRole('link', { name: 'A link out' }).click();
-  await waitForText(page.getByTestId('bridge-notice'), '链接指向工作台之外（https://evil.example/）');
-  await frame.getByRole('button', { name: 'Send elsewhere' }).click();
-  await waitForText(page.getByTestId('bridge-notice'), 'https://evil.example/steal');
-  await shot(page, 'pages-09-hostile-refusals');
-
-  // The workbench page is as it was; no window opened; nothing left for another host.
-  assert.ok(page.url().startsWith(`${BASE}/#/workbench/hostile-page/`), page.url());
-  assert.deepEqual(await page.evaluate(() => ({ title: document.title, session: sessionStorage.length, who: document.querySelector('[data-testid="who-name"]').textContent })), before);
-  assert.deepEqual(popups, []);
-  // A request the browser began for another host was stopped by the frame's CSP before it left.
-  const foreign = requests.filter((u) => !u.split(' ')[1].startsWith(BASE) && !u.split(' ')[1].startsWith('data:'));
-  assert.deepEqual(foreign.filter((u) => failed.get(u) !== 'csp'), [], `left for another host: ${JSON.stringify([...failed])}`);
-  const notice = page.getByTestId('bridge-notice');
-  assert.ok(Number(await notice.getAttribute('data-refused')) >= 175, `refusals counted: ${await notice.getAttribute('data-refused')}`);
-
-  // The audit log: only this plugin ran for her, exactly as often as the page was
-  // answered (opening it, the "admin route", the headers call, the flood's answered calls).
-  const records = await auditSince(since, 'subject=li.na');
-  const actors = new Set(records.map((x) => x.actor));
-  assert.deepEqual([...actors], ['plugin:hostile-page@0.1.0'], `actors: ${[...actors]}`);
-  const reads = records.filter((x) => x.action === 'read' && x.outcome === 'allowed');
-  assert.equal(reads.length, 1 + 2 + r.flood.answered, 'one read per invocation the page was answered');
-  assert.equal(new Set(reads.map((x) => x.invocation)).size, reads.length);
-
-  // form.submit() fires no submit event; the bridge routes it as well, and refuses it.
-  const refusedBefore = Number(await page.getByTestId('bridge-notice').getAttribute('data-refused'));
-  // The click lands in the frame's own process; click again only until the
-  // page's handler has run (a second click is one more refusal, still > n).
-  const bare = frame.locator('#report[data-bare="1"]');
-  for (let i = 0; i < 3 && !(await bare.count()); i += 1) {
-    await frame.getByRole('button', { name: 'Submit without an event' }).click();
-    await bare.waitFor({ timeout: 3000 }).catch(() => {});
-  }
-  await bare.waitFor();
-  await page.waitForFunction((n) => {
-    const notice = document.querySelector('[data-testid="bridge-notice"]');
-    return Number(notice.dataset.refused) > n && notice.dataset.lastCode === 'leave';
-  }, refusedBefore);
-  assert.match(await page.getByTestId('bridge-notice').innerText(), /https:\/\/evil\.example\/steal/);
-  assert.equal(await frame.locator('#report[data-bare="1"]').count(), 1, 'the page is still there');
-  assert.deepEqual(requests.filter((u) => u.includes('evil.example') && failed.get(u) !== 'csp'), [], 'the form data never left');
-
-  // A multipart form with a file: over 512 KB it is refused; within it, it reaches the plugin whole.
-  const upload = frame.locator('#upload');
-  await frame.getByLabel('A file').setInputFiles({ name: 'big.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(600 * 1024, 7) });
-  await upload.getByRole('button', { name: 'Upload' }).click();
-  await waitForText(page.getByTestId('bridge-notice'), '应用页面一次最多发送 512 KB');
-  const photo = Buffer.from('\u0089PNG fake photo bytes '.repeat(100));
-  await frame.getByLabel('A file').setInputFiles({ name: '现场.png', mimeType: 'image/png', buffer: photo });
-  await upload.getByRole('button', { name: 'Upload' }).click();
-  await waitForText(frame.locator('pre'), '"path": "/upload"');
-  const echo = JSON.parse(await frame.locator('pre').innerText());
-  const type = echo.headers.find(([k]) => k === 'content-type')[1];
-  assert.match(type, /^multipart\/form-data; boundary=/);
-  assert.deepEqual(echo.headers.map(([k]) => k).sort(), ['accept', 'content-type']);
-  assert.ok(echo.body_bytes > photo.length && echo.body_bytes < photo.length + 1024, `multipart body of ${echo.body_bytes} bytes for a ${photo.length}-byte file`);
   assert.deepEqual(page.pageErrors, []);
 });
 

@@ -3,6 +3,8 @@
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
+import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -17,13 +19,61 @@ export const TIMEOUT = 15000;
 
 let browser;
 
+// What left the browser for anywhere but this machine's loopback. The browser
+// sends every such request through `proxy` (so it resolves no name itself:
+// the proxy hears the name), and pages aim their WebRTC at `udp`. Each
+// connection, request line and UDP packet is recorded here.
+export const outside = { contacts: [], udpPort: 0 };
+// The browser's own background traffic (updates, sign-in): not a page's.
+const BROWSER_OWN = /(^|\.)(google\.com|googleapis\.com|gvt1\.com|gstatic\.com|googleusercontent\.com)(:\d+)?$/;
+const proxy = net.createServer((socket) => {
+  socket.on('error', () => {});
+  const at = Date.now();
+  let seen = false;
+  socket.once('data', (data) => {
+    seen = true;
+    const line = data.toString('latin1').split('\r\n')[0].slice(0, 300);
+    const target = (line.split(' ')[1] || '').replace(/^[a-z]+:\/\//, '').split('/')[0];
+    if (!BROWSER_OWN.test(target)) outside.contacts.push({ at, kind: 'tcp', line, target });
+    socket.end('HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+  });
+  // A connection opened ahead (a preconnect) that never says where to.
+  socket.on('close', () => {
+    if (!seen) outside.contacts.push({ at, kind: 'tcp', line: '(a connection that sent nothing)', target: '' });
+  });
+  socket.setTimeout(5000, () => socket.destroy());
+});
+const udp = dgram.createSocket('udp4');
+udp.on('message', (message, from) => outside.contacts.push({ at: Date.now(), kind: 'udp', line: `${message.length} bytes from ${from.address}:${from.port}`, target: '' }));
+
+// Contacts since `since` (a Date.now()), as lines for a message.
+export function contactsSince(since) {
+  return outside.contacts.filter((c) => c.at >= since).map((c) => `${c.kind} ${c.line}`);
+}
+
 before(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  await new Promise((resolve) => udp.bind(0, '127.0.0.1', resolve));
+  outside.udpPort = udp.address().port;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      // Loopback (the workbench) is reached directly; everything else goes to the watch.
+      `--proxy-server=http://127.0.0.1:${proxy.address().port}`,
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-domain-reliability',
+    ],
+  });
 });
 
 after(async () => {
   if (browser) await browser.close();
+  proxy.close();
+  udp.close();
 });
 
 export async function newPage(viewport = { width: 1280, height: 900 }) {
@@ -104,5 +154,80 @@ export async function applyAuditFilters(page, { subject = '', plugin = '', outco
     const s = document.querySelector('[data-testid="audit-summary"]');
     return s && s.dataset.loaded === 'true';
   }, before);
+}
+
+// Plugin pages: the frame, set-up through the API, the audit log.
+export const FRAME = 'iframe[data-testid="plugin-frame"]';
+
+export async function api(token, method, p, body) {
+  const init = { method, headers: { authorization: `Bearer ${token}` } };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers['content-type'] = 'application/json';
+  }
+  const res = await fetch(`${BASE}/api/v1${p}`, init);
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null, text };
+}
+
+// Opens plugin `name` from its tile; agrees in the consent dialog when it is asked.
+export async function openPlugin(page, name) {
+  await page.getByRole('button', { name: `打开 ${name}` }).click();
+  const frame = page.frameLocator(FRAME);
+  const dialog = page.getByRole('dialog', { name: `「${name}」请求使用你的信息` });
+  await Promise.race([dialog.waitFor().catch(() => {}), frame.locator('body > *').first().waitFor().catch(() => {})]);
+  if (await dialog.isVisible()) {
+    await dialog.getByRole('button', { name: '同意并打开' }).click();
+    await dialog.waitFor({ state: 'detached' });
+  }
+  return frame;
+}
+
+// The frame's document, to evaluate in.
+export async function frameDocument(page) {
+  return (await page.locator(FRAME).elementHandle()).contentFrame();
+}
+
+export function routeInUrl(page) {
+  const hash = new URL(page.url()).hash;
+  const parts = hash.replace(/^#\/?/, '').split('/');
+  return { plugin: parts[1], route: parts[2] ? decodeURIComponent(parts[2]) : null };
+}
+
+// The frame has no scroll bar of its own: the page grew it to its content.
+export async function frameFitsItsContent(page) {
+  const element = page.locator(FRAME);
+  const outer = await element.evaluate((f) => f.clientHeight);
+  const inner = await (await frameDocument(page)).evaluate(() => document.documentElement.scrollHeight);
+  assert.ok(inner <= outer, `the frame document is ${inner}px high in a ${outer}px frame`);
+}
+
+export async function auditSince(seq, query) {
+  const admin = await readToken('admin');
+  const records = [];
+  let after = '';
+  for (;;) {
+    const page = (await apiGet(admin, `/audit?limit=1000${query ? `&${query}` : ''}${after ? `&after=${after}` : ''}`)).body;
+    records.push(...page.records.filter((r) => r.seq > seq));
+    if (!page.next) return records;
+    after = encodeURIComponent(page.next);
+  }
+}
+
+export async function lastSeq() {
+  return Math.max(0, ...(await auditSince(0)).map((r) => r.seq));
+}
+
+// Set-up, as acme and the admin: publish `component` with `manifest`, install it for `member` only.
+export async function publishAndInstall(manifest, component, member, granted) {
+  const form = new FormData();
+  form.append('manifest', manifest);
+  form.append('component', new Blob([fs.readFileSync(component)], { type: 'application/wasm' }), path.basename(component));
+  const published = await api(await readToken('acme'), 'POST', '/plugins', form);
+  assert.equal(published.status, 201, published.text);
+  const { id, version } = published.body;
+  const installed = await api(await readToken('admin'), 'PUT', `/workbench/plugins/${id}`, { version, granted_scopes: granted, visible_to: [member] });
+  assert.equal(installed.status, 200, installed.text);
 }
 

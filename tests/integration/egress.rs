@@ -55,6 +55,20 @@ async fn upstream() -> Upstream {
             }),
         )
         .route("/big", get(|| async { vec![b'x'; 2 << 20] }))
+        .route("/echo", post(|body: Bytes| async move { body }))
+        .route(
+            "/drip",
+            get(|| async {
+                // A byte every 200 ms for a minute: still arriving at any call's deadline.
+                let drops = futures::stream::unfold(0u32, |n| async move {
+                    if n > 0 {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    (n < 300).then(|| (Ok::<_, std::io::Error>(Bytes::from_static(b"d")), n + 1))
+                });
+                Body::from_stream(drops)
+            }),
+        )
         .route(
             "/big-stream",
             get(|| async {
@@ -180,6 +194,40 @@ pub(crate) async fn last_seq(server: &Server) -> i64 {
             return after;
         }
     }
+}
+
+/// The courier built with componentize-py (tests/guests-py/courier), published
+/// as acme, installed with the name and `plain` approved, and zhang.wei's consent.
+async fn install_py_courier(server: &Server, plain: &str) {
+    let dev = server.demo_token("acme", &[Role::Developer]);
+    let admin = server.demo_token("admin", &[Role::Admin]);
+    let zhang = server.demo_token("zhang.wei", &[Role::Member]);
+    let manifest = std::fs::read_to_string(xtask::repo_root().join("tests/guests-py/courier/plugin.toml"))
+        .expect("manifest")
+        .replace("http://127.0.0.1:8080", plain);
+    let component = std::fs::read(xtask::python_guests().component("courier")).expect("built");
+    let published = server.publish(&dev, &manifest, component, None).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
+    let installed = server
+        .call(
+            Method::PUT,
+            "/api/v1/workbench/plugins/py-courier",
+            Some(&admin),
+            Some(json!({
+            "version": "0.1.0", "granted_scopes": ["user.name"], "approved_egress": [plain],
+            "config": {"service_url": plain}})),
+        )
+        .await;
+    assert_eq!(installed.status, StatusCode::OK, "{}", installed.text);
+    let consented = server
+        .call(
+            Method::PUT,
+            "/api/v1/me/plugins/py-courier/consent",
+            Some(&zhang),
+            Some(json!({"scopes": ["user.name"]})),
+        )
+        .await;
+    assert_eq!(consented.status, StatusCode::OK, "{}", consented.text);
 }
 
 on_both_databases! {
@@ -375,22 +423,7 @@ on_both_databases! {
 
         // A plugin from another toolchain: componentize-py against the world
         // `workbench plugin wit` writes (its name and wasi:http), no SDK.
-        let manifest = std::fs::read_to_string(xtask::repo_root().join("tests/guests-py/courier/plugin.toml"))
-            .expect("manifest")
-            .replace("http://127.0.0.1:8080", &plain);
-        let component = std::fs::read(xtask::python_guests().component("courier")).expect("built");
-        let published = server.publish(&dev, &manifest, component, None).await;
-        assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
-        let installed = server
-            .call(Method::PUT, "/api/v1/workbench/plugins/py-courier", Some(&admin), Some(json!({
-                "version": "0.1.0", "granted_scopes": ["user.name"], "approved_egress": [plain],
-                "config": {"service_url": plain}})))
-            .await;
-        assert_eq!(installed.status, StatusCode::OK, "{}", installed.text);
-        let consented = server
-            .call(Method::PUT, "/api/v1/me/plugins/py-courier/consent", Some(&zhang), Some(json!({"scopes": ["user.name"]})))
-            .await;
-        assert_eq!(consented.status, StatusCode::OK, "{}", consented.text);
+        install_py_courier(&server, &plain).await;
         let since = last_seq(&server).await;
         let sent = server.invoke("zhang.wei", "py-courier", &format!("/send?read=name&url={plain}/visits")).await;
         let body = r#"{"by": "张伟"}"#;
@@ -411,6 +444,91 @@ on_both_databases! {
         assert_eq!(records[0]["egress"]["could_include"], json!(["user.name"]), "{}", records[0]);
         assert_eq!(records[0]["egress"]["bytes_out"], body.len(), "{}", records[0]);
         assert_eq!((records[1]["outcome"].as_str(), records[1]["egress"]["destination"].as_str()), (Some("denied"), Some("https://evil.example")));
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn an_outbound_record_names_what_the_request_carried_to_its_last_byte(db: Db) {
+        let up = upstream().await;
+        let server = Server::demo_configured(db, move |config| {
+            config.egress.plain_http_hosts = vec!["127.0.0.1".into()];
+            config.egress.allow_private = vec!["127.0.0.1/32".parse().expect("net")];
+            config.runtime.deadline_ms = 2_000;
+        })
+        .await;
+        let dev = server.demo_token("acme", &[Role::Developer]);
+        let admin = server.demo_token("admin", &[Role::Admin]);
+        let zhang = server.demo_token("zhang.wei", &[Role::Member]);
+        let plain = format!("http://127.0.0.1:{}", up.plain.port());
+        let component = std::fs::read(xtask::guests().component("hostile")).expect("built");
+        assert_eq!(server.publish(&dev, &manifest(&up), component, None).await.status, StatusCode::CREATED);
+        let installed = server
+            .call(Method::PUT, "/api/v1/workbench/plugins/courier", Some(&admin), Some(json!({
+                "version": "0.1.0", "granted_scopes": ["user.name"], "approved_egress": [plain]})))
+            .await;
+        assert_eq!(installed.status, StatusCode::OK, "{}", installed.text);
+        let consented = server
+            .call(Method::PUT, "/api/v1/me/plugins/courier/consent", Some(&zhang), Some(json!({"scopes": ["user.name"]})))
+            .await;
+        assert_eq!(consented.status, StatusCode::OK, "{}", consented.text);
+
+        // The name is read after the request started and streamed in its body:
+        // the record names it, and the service got it.
+        let since = last_seq(&server).await;
+        let (got, _) = fetch(&server, &format!("late=name&method=POST&url={plain}/echo")).await;
+        assert_eq!(got[0]["status"], 200, "{got:?}");
+        assert_eq!(got[0]["bytes"], "by=张伟".len(), "{got:?}");
+        // Nothing read at all: nothing named.
+        let (got, _) = fetch(&server, &format!("method=POST&body=5&url={plain}/echo")).await;
+        assert_eq!(got[0]["status"], 200, "{got:?}");
+        let records = egress_records(&server, since).await;
+        assert_eq!(records.len(), 2, "{records:?}");
+        assert_eq!(records[0]["egress"]["could_include"], json!(["user.name"]), "{}", records[0]);
+        assert_eq!(records[0]["egress"]["bytes_out"], "by=张伟".len(), "{}", records[0]);
+        assert_eq!(records[1]["egress"]["could_include"], json!([]), "{}", records[1]);
+        // The member's access log says so too.
+        let log = server.call(Method::GET, "/api/v1/me/access-log?limit=1000", Some(&zhang), None).await;
+        let sent = log.body["accesses"].as_array().expect("accesses").iter().find(|a| a["sent_to"] == json!(plain)).cloned();
+        assert_eq!(sent.map(|a| a["could_include"].clone()), Some(json!(["user.name"])), "{}", log.text);
+
+        // A response still arriving at the deadline: cut off, not "unread".
+        let since = last_seq(&server).await;
+        let reply = server.invoke("zhang.wei", "courier", &format!("/fetch?url={plain}/drip")).await;
+        assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.text);
+        let records = egress_records(&server, since).await;
+        assert_eq!(records.len(), 1, "{records:?}");
+        assert_eq!(records[0]["outcome"], "failed", "{}", records[0]);
+        assert!(records[0]["reason"].as_str().is_some_and(|r| r.starts_with("cut_off")), "{}", records[0]);
+        assert!(records[0]["egress"]["bytes_in"].as_u64().is_some_and(|n| n > 0), "it had begun: {}", records[0]);
+
+        // A tunnel, another scheme and user information in the URL.
+        let since = last_seq(&server).await;
+        let (got, _) = fetch(&server, &format!("method=CONNECT&url={plain}/")).await;
+        assert_eq!(got[0]["error"], "ErrorCode::HttpRequestDenied", "{got:?}");
+        let (got, _) = fetch(&server, &format!("url=ftp://127.0.0.1:{}/x", up.plain.port())).await;
+        assert_eq!(got[0]["error"], "ErrorCode::HttpRequestDenied", "{got:?}");
+        let (got, _) = fetch(&server, &format!("url=http://zhang:secret@127.0.0.1:{}/visits&method=POST", up.plain.port())).await;
+        assert_eq!(got[0]["status"], 201, "{got:?}");
+        let records = egress_records(&server, since).await;
+        let reasons: Vec<&str> =
+            records.iter().map(|r| r["reason"].as_str().unwrap_or_default().split(':').next().unwrap_or_default()).collect();
+        assert_eq!(reasons, ["unsupported_method", "unsupported_scheme", ""], "{records:?}");
+        assert_eq!(records[1]["egress"]["destination"], format!("ftp://127.0.0.1:{}", up.plain.port()));
+        // The service saw the host it was sent to, never the user information.
+        let hits = up.hits();
+        assert_eq!(hits.last().map(String::as_str), Some(format!("127.0.0.1:{} /visits", up.plain.port()).as_str()), "{hits:?}");
+        assert!(!hits.iter().any(|h| h.contains("secret")), "{hits:?}");
+
+        // The same streaming from a plugin built with componentize-py.
+        install_py_courier(&server, &plain).await;
+        let since = last_seq(&server).await;
+        let sent = server.invoke("zhang.wei", "py-courier", &format!("/send?late=name&url={plain}/echo")).await;
+        let body = r#"{"by": "张伟"}"#;
+        assert_eq!(sent.body["body"], format!("200 {body}"), "{}", sent.text);
+        let records = egress_records(&server, since).await;
+        assert_eq!(records.len(), 1, "{records:?}");
+        assert_eq!(records[0]["egress"]["could_include"], json!(["user.name"]), "{}", records[0]);
         server.stop().await;
     }
 }

@@ -25,16 +25,27 @@ struct Assets;
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
                    connect-src 'self'; frame-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-/// The plugin frame's policy (docs/SECURITY.md): a plugin's inline scripts
-/// and styles run, but nothing is loaded or sent from the frame — no fetch,
-/// no remote script, style, image, font or frame, no form submitted by the
-/// browser (forms go through the bridge), no `<base>`; only the workbench
-/// page may frame it, and the document is sandboxed even when opened on its
-/// own (an opaque origin: no cookies, storage or access to the page).
-pub const FRAME_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; \
-                             img-src data:; font-src data:; media-src data:; connect-src 'none'; frame-src 'none'; \
-                             worker-src 'none'; form-action 'none'; base-uri 'none'; frame-ancestors 'self'; \
-                             sandbox allow-scripts allow-forms";
+/// The plugin frame's policy (docs/SECURITY.md), with `{shell}` the hash of
+/// the frame's shell (`frame.js`), the one script that may run in its window:
+/// a plugin's scripts run in a worker (`worker-src blob:`), its inline styles
+/// apply, and nothing is loaded or sent from the frame or the worker — no
+/// fetch, no remote script, style, image, font or frame, no eval, no form
+/// submitted by the browser (forms go through the bridge), no `<base>`, no
+/// WebRTC where the browser knows the directive; only the workbench page may
+/// frame it, and the document is sandboxed even when opened on its own (an
+/// opaque origin: no cookies, storage or access to the page).
+const FRAME_CSP: &str = "default-src 'none'; script-src '{shell}'; style-src 'unsafe-inline'; \
+                         img-src data:; font-src data:; media-src data:; connect-src 'none'; frame-src 'none'; \
+                         child-src 'none'; worker-src blob:; manifest-src 'none'; form-action 'none'; base-uri 'none'; \
+                         frame-ancestors 'self'; webrtc 'block'; sandbox allow-scripts allow-forms";
+
+/// [`FRAME_CSP`] for the shell `script`.
+pub fn frame_csp(script: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(script.as_bytes());
+    FRAME_CSP.replace("{shell}", &format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(digest)))
+}
 
 pub(super) fn routes(demo: bool) -> Router<AppState> {
     let router =
@@ -58,19 +69,25 @@ async fn asset(Path(file): Path<String>) -> Response {
 /// and the bridge's frame end, inline (an opaque origin cannot load its own
 /// files), under [`FRAME_CSP`]. A plugin's page is written into it.
 async fn frame() -> Response {
-    let (Some(style), Some(script)) = (Assets::get("frame.css"), Assets::get("frame.js")) else {
+    let (Some(style), Some(script), Some(worker)) =
+        (Assets::get("frame.css"), Assets::get("frame.js"), Assets::get("frame-worker.js"))
+    else {
         return ApiError::not_found("no plugin frame in this build").into_response();
     };
+    let script = String::from_utf8_lossy(&script.data);
+    // The worker's prelude is data here (`text/plain` never runs): the shell
+    // reads it and starts the worker with it.
     let html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <style id=\"wb-style\">{}</style><script>{}</script></head><body></body></html>",
+         <style id=\"wb-style\">{}</style><script type=\"text/plain\" id=\"wb-worker\">{}</script>\
+         <script>{script}</script></head><body></body></html>",
         String::from_utf8_lossy(&style.data),
-        String::from_utf8_lossy(&script.data),
+        String::from_utf8_lossy(&worker.data),
     );
     let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
     let headers = response.headers_mut();
-    guard(headers, FRAME_CSP, "SAMEORIGIN");
+    guard(headers, &frame_csp(&script), "SAMEORIGIN");
     headers.insert(HeaderName::from_static("x-dns-prefetch-control"), HeaderValue::from_static("off"));
     headers.insert(
         HeaderName::from_static("permissions-policy"),
@@ -81,8 +98,14 @@ async fn frame() -> Response {
 
 /// The headers every page document and asset carries: its policy, who may
 /// frame it, no sniffing, no referrer, revalidated on each load.
-fn guard(headers: &mut http::HeaderMap, csp: &'static str, frame_options: &'static str) {
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+fn guard(headers: &mut http::HeaderMap, csp: &str, frame_options: &'static str) {
+    if let Ok(csp) = HeaderValue::from_str(csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    // A page that opened the workbench keeps no handle on it (and the frame
+    // none on that page); nothing of the workbench is embedded elsewhere.
+    headers.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
+    headers.insert(HeaderName::from_static("cross-origin-resource-policy"), HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static(frame_options));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
@@ -183,20 +206,30 @@ mod tests {
 
     use axum::http::header;
 
-    use super::{Assets, FRAME_CSP, frame};
+    use super::{Assets, frame, frame_csp};
 
     #[tokio::test]
     async fn the_frame_document_carries_the_bridge_under_its_own_policy() {
         let response = frame().await;
         let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().expect("ascii").to_owned();
-        assert_eq!(csp, FRAME_CSP);
-        for must in
-            ["default-src 'none'", "connect-src 'none'", "form-action 'none'", "base-uri 'none'", "frame-src 'none'"]
-        {
+        assert_eq!(csp, frame_csp(&text("frame.js")));
+        for must in [
+            "default-src 'none'",
+            "connect-src 'none'",
+            "form-action 'none'",
+            "base-uri 'none'",
+            "frame-src 'none'",
+            "worker-src blob:",
+            "webrtc 'block'",
+        ] {
             assert!(csp.contains(must), "{must} in {csp}");
         }
         assert!(csp.ends_with("sandbox allow-scripts allow-forms"), "{csp}");
         assert!(!csp.contains("allow-same-origin") && !csp.contains("allow-popups") && !csp.contains("allow-top"));
+        // Only the shell runs in the frame's window: no inline plugin script, no handler, no eval.
+        let scripts = csp.split(';').map(str::trim).find(|d| d.starts_with("script-src")).expect("script-src");
+        assert!(scripts.starts_with("script-src 'sha256-") && scripts.split_whitespace().count() == 2, "{scripts}");
+        assert_eq!(response.headers()["cross-origin-opener-policy"], "same-origin");
         // Nothing may be loaded from anywhere: 'self' only says who may frame it.
         let loads_from_self: Vec<&str> = csp
             .split(';')
@@ -209,9 +242,10 @@ mod tests {
         let html = String::from_utf8(body.to_vec()).expect("UTF-8");
         assert!(html.contains("workbench.bridge/1") && html.contains("<style id=\"wb-style\">"), "{html}");
         // Inlined as they are: neither may end its element early.
-        assert!(!text("frame.js").contains("</script"));
+        assert!(!text("frame.js").contains("</script") && !text("frame-worker.js").contains("</script"));
         assert!(!text("frame.css").contains("</style"));
-        assert_eq!(html.matches("</script>").count(), 1);
+        assert_eq!(html.matches("</script>").count(), 2);
+        assert!(html.contains("<script type=\"text/plain\" id=\"wb-worker\">"), "{html}");
     }
 
     fn text(file: &str) -> String {

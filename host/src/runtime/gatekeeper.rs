@@ -13,7 +13,7 @@ use crate::model::consent::{ConsentSet, PluginPolicy};
 use crate::model::directory::MemberProfile;
 use crate::model::manifest::Manifest;
 use crate::openid::OpenIdKey;
-use crate::scope::{Scope, ScopeSet};
+use crate::scope::{Scope, ScopeSet, SharedScopes};
 use crate::store::{CallStore, ChangeEntry, StorageChange, StorageOutcome};
 
 /// Everything a call needs to know about its caller and plugin.
@@ -91,8 +91,9 @@ pub struct Gatekeeper {
     pub(crate) unwritten: Option<crate::audit::AuditError>,
     hostcalls: u32,
     profile: Option<Arc<MemberProfile>>,
-    /// The personal scopes handed to the plugin so far in this call.
-    pub(crate) read: ScopeSet,
+    /// The personal scopes handed to the plugin so far in this call (shared
+    /// with its outbound requests, whose bodies may still be on their way).
+    pub(crate) read: SharedScopes,
     /// The caller's consents as the call began (a person bucket is written
     /// only while none of them has been withdrawn since).
     pub(crate) consents_at_start: Arc<ConsentSet>,
@@ -123,7 +124,7 @@ impl Gatekeeper {
             unwritten: None,
             hostcalls: 0,
             profile,
-            read: ScopeSet::default(),
+            read: SharedScopes::default(),
             consents_at_start,
             context_read_at: std::time::Instant::now(),
         }

@@ -280,7 +280,11 @@ impl Runtime {
         let logs = std::mem::take(&mut state.log.lines);
         let dropped_logs = state.log.dropped;
         // The instance and its requests end here; each outbound request's
-        // record is then final (one still under way is recorded cut off).
+        // record is then final (one still under way when the call was cut
+        // is recorded cut off).
+        if matches!(result, Err(CallError::Trap { .. })) {
+            ledger.cut_off();
+        }
         drop(store);
         if let Some(template) = template {
             egress::merge(&mut audit, ledger.events(&template), ended);

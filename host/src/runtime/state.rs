@@ -43,8 +43,6 @@ impl WasiView for CallState {
 
 impl WasiHttpView for CallState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        // What the call has read so far is what a request could carry.
-        self.egress.read = self.keeper.read;
         WasiHttpCtxView { hooks: &mut self.egress, table: &mut self.table, ctx: &mut self.http }
     }
 }
@@ -60,12 +58,16 @@ impl CallState {
             .allow_ip_name_lookup(false)
             .socket_addr_check(|_, _| Box::pin(async { false }));
         let limiter = CallLimiter { memory_bytes: services.limits.memory_bytes };
+        let keeper = Gatekeeper::new(call, services);
+        // What the call has read is what its requests could carry: they see it as it grows.
+        let mut egress = egress;
+        egress.read = keeper.read.clone();
         Self {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limiter,
             epoch_ticks: 0,
-            keeper: Gatekeeper::new(call, services),
+            keeper,
             storage: Default::default(),
             log: Default::default(),
             http: WasiHttpCtx::new(),

@@ -74,6 +74,7 @@ function redirectTarget(location, from) {
 // called on close; `failed(error)` hears a failure before any page is shown.
 export function createRunner({ consent, closed, failed }) {
   const title = h('h2', { id: 'runner-title', class: 'section-title', tabindex: '-1' });
+  const mark = h('span', { class: 'runner-mark', 'data-testid': 'runner-mark' }, t('runner.mark'));
   const meta = h('p', { class: 'runner-meta muted', 'data-testid': 'runner-meta' });
   const error = alertBox('runner-error');
   const notice = statusBox('bridge-notice');
@@ -100,7 +101,7 @@ export function createRunner({ consent, closed, failed }) {
   const devTools = h('details', { class: 'runner-dev' }, h('summary', {}, t('runner.devTools')), routeForm);
   const logs = h('div', { class: 'runner-logs' });
   const element = h('section', { class: 'runner card', 'aria-labelledby': 'runner-title', hidden: true, 'data-testid': 'runner' },
-    h('div', { class: 'runner-head' }, h('div', {}, title, meta), closeButton),
+    h('div', { class: 'runner-head', 'data-testid': 'runner-head' }, h('div', {}, h('div', { class: 'runner-name' }, mark, title), meta), closeButton),
     error, frame, notice, devTools, logs);
 
   let current = null; // the plugin shown
@@ -109,13 +110,32 @@ export function createRunner({ consent, closed, failed }) {
   let sequence = 0; // the latest navigation wins
   let refusals = 0;
   let bridge = null;
+  // The member's presses and clicks in the frame (the shell reports them; no
+  // plugin code runs in the frame's window), and the last one that opened a
+  // consent dialog or added a history entry: each action does so at most once.
+  let actions = 0;
+  let actionForConsent = 0;
+  let actionForHistory = 0;
 
-  function refused(code, detail) {
+  // The notice says only the workbench's own words: nothing the page sent.
+  function refused(code) {
     refusals += 1;
-    const reason = t(`bridge.refused.${code}`, { detail: String(detail === undefined ? '' : detail).slice(0, 200) });
-    showMessage(notice, t('bridge.refusedCount', { n: refusals, reason }));
+    showMessage(notice, t('bridge.refusedCount', { n: refusals, reason: t(`bridge.refused.${code}`) }));
     notice.dataset.refused = String(refusals);
     notice.dataset.lastCode = code;
+  }
+
+  // The member is acting in the frame now: focus there and the browser's own
+  // transient user activation (a click or key press just now).
+  function acting() {
+    return document.activeElement === frame && (!navigator.userActivation || navigator.userActivation.isActive);
+  }
+
+  // An action in the frame not yet spent on a consent dialog.
+  function mayAskConsent() {
+    if (!acting() || actions <= actionForConsent) return false;
+    actionForConsent = actions;
+    return true;
   }
 
   function sendShown() {
@@ -130,36 +150,45 @@ export function createRunner({ consent, closed, failed }) {
     const fresh = newFrame();
     frame.replaceWith(fresh);
     frame = fresh;
+    actions = 0;
+    actionForConsent = 0;
+    actionForHistory = 0;
     bridge = connect(frame, {
       refused,
+      activity() {
+        actions += 1;
+      },
+      cut(m) {
+        refused(`script_${m.reason}`);
+      },
       ready() {
         ready = true;
         sendShown();
       },
       height(m) {
-        const px = Math.min(Math.max(Math.ceil(m.px) + 2, 80), LIMITS.heightPx);
+        // The document and the frame's 2 px border above and below it.
+        const px = Math.min(Math.max(Math.ceil(m.px) + 4, 80), LIMITS.heightPx);
         frame.style.height = `${px}px`;
       },
-      leave(m) {
-        refused('leave', m.href);
+      leave() {
+        refused('leave');
       },
       navigate(m) {
         // Only what the member did: focus in the frame and a click or key press just now.
-        const acting = document.activeElement === frame && (!navigator.userActivation || navigator.userActivation.isActive);
-        if (!acting) {
-          refused('no_user_action', `${m.method} ${m.path}`);
+        if (!acting() || actions === 0) {
+          refused('no_user_action');
           return;
         }
         const { req, dropped } = invokeRequest(m);
-        if (dropped.length) refused('header', dropped.join(', '));
-        navigate(req, m.method === 'GET' ? 'push' : 'stay');
+        if (dropped.length) refused('header');
+        navigate(req, m.method === 'GET' ? 'push' : 'stay', mayAskConsent, actions);
       },
       async invoke(m) {
         const { req, dropped } = invokeRequest(m);
-        if (dropped.length) refused('header', dropped.join(', '));
+        if (dropped.length) refused('header');
         const p = current;
         try {
-          const result = await call(p, req);
+          const result = await call(p, req, mayAskConsent);
           if (p !== current) return;
           bridge.send({ type: 'reply', id: m.id, status: result.status, headers: result.headers, body: result.body, body_base64: result.body_base64 });
         } catch (err) {
@@ -189,13 +218,26 @@ export function createRunner({ consent, closed, failed }) {
     frame = blank;
   }
 
-  // One invocation of plugin `p` as the member; asks for consent when the server wants it.
-  async function call(p, req) {
+  // One invocation of plugin `p` as the member; asks for consent when the
+  // server wants it and `mayAsk()` allows (a frame's request asks only on an
+  // unspent action of the member's, never on its own).
+  async function call(p, req, mayAsk = () => true) {
     try {
       return await api('POST', `/me/plugins/${enc(p.plugin)}/invoke`, { json: req });
     } catch (err) {
       if (err.code === 'consent_required' && err.body && err.body.disclosure) {
-        if (await consent(err.body.disclosure)) return call(p, req);
+        if (!mayAsk()) {
+          refused('consent_needs_action');
+          throw err;
+        }
+        frame.inert = true;
+        let agreed;
+        try {
+          agreed = await consent(err.body.disclosure);
+        } finally {
+          frame.inert = false;
+        }
+        if (agreed) return call(p, req, () => true);
         const declined = new Error(t('wb.declined', { name: p.name }));
         declined.code = 'consent_declined';
         throw declined;
@@ -218,7 +260,10 @@ export function createRunner({ consent, closed, failed }) {
   // Invokes `req`, follows relative redirects, shows the answer in the frame.
   // `history`: 'push' a new entry for a GET, 'replace' the current one, or 'stay'.
   // Resolves true when a document is shown.
-  async function navigate(req, history) {
+  // `action`: the member's action in the frame that started it (none when the
+  // workbench did): one history entry per action, however many navigations
+  // it starts (the last one shown gets the entry).
+  async function navigate(req, history, mayAsk = () => true, action = undefined) {
     const p = current;
     sequence += 1;
     const mine = sequence;
@@ -227,15 +272,15 @@ export function createRunner({ consent, closed, failed }) {
     let at = req;
     try {
       for (let hop = 0; ; hop += 1) {
-        const result = await call(p, at);
+        const result = await call(p, at, mayAsk);
         if (mine !== sequence || p !== current) return false;
         const location = header(result, 'location');
         if (result.status >= 300 && result.status < 400 && location) {
           const target = redirectTarget(location, at);
           if (target === null) {
-            refused('redirect', location);
+            refused('redirect');
           } else if (hop >= MAX_REDIRECTS) {
-            refused('redirects', MAX_REDIRECTS);
+            refused('redirects');
           } else {
             // 307 and 308 repeat the request there; the others fetch the target.
             const next = requestFor(target);
@@ -254,7 +299,11 @@ export function createRunner({ consent, closed, failed }) {
         if (at.method === 'GET') {
           const hash = hashFor(p.plugin, shown.route);
           // A POST answered by a redirect to a GET is a new page, as in a browser.
-          const mode = history === 'stay' ? 'push' : history;
+          let mode = history === 'stay' ? 'push' : history;
+          if (mode === 'push' && action !== undefined) {
+            if (action > actionForHistory) actionForHistory = action;
+            else mode = 'replace';
+          }
           if (window.location.hash !== hash) {
             if (mode === 'push') window.history.pushState(null, '', hash);
             else window.history.replaceState(null, '', hash);
@@ -266,6 +315,8 @@ export function createRunner({ consent, closed, failed }) {
       if (mine !== sequence || p !== current) return false;
       if (err.code === 'consent_declined') {
         showMessage(notice, err.message);
+      } else if (err.code === 'consent_required') {
+        // Not asked without the member's action: the notice says what to do.
       } else if (err.code === 'plugin_failed' || shown) {
         // The plugin failed, or a page of it is shown: say so in the runner.
         element.hidden = false;
@@ -302,7 +353,8 @@ export function createRunner({ consent, closed, failed }) {
     },
     // Opens plugin `p` at `at` (a route); history as for navigate().
     async open(p, at, history) {
-      if (current !== p) {
+      // The same plugin keeps its frame (the tiles may have been read again since).
+      if (!current || current.plugin !== p.plugin) {
         close();
         current = p;
         refusals = 0;
@@ -312,6 +364,8 @@ export function createRunner({ consent, closed, failed }) {
         title.textContent = p.name;
         attach();
         frame.title = t('runner.frameOf', { name: p.name });
+      } else {
+        current = p;
       }
       const req = requestFor(at);
       pathInput.value = routeOf(req);

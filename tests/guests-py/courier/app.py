@@ -4,7 +4,7 @@ developer would write one: with the raw bindings, and with the SDK.
 
 | path | what |
 |---|---|
-| `/send?url=http://host:port/path&read=name` | reads the name if asked, POSTs `{"by": NAME}` there with the raw bindings; answers `STATUS BODY` or the host's error code |
+| `/send?url=http://host:port/path&read=name` | reads the name if asked, POSTs `{"by": NAME}` there with the raw bindings; answers `STATUS BODY` or the host's error code; with `late=name` the name is read only after the request has started, and streamed in its body |
 | `/sdk-send?url=…` | the same POST through `workbench_sdk.outgoing`; answers `STATUS BODY` or the `HttpError` code; without `url`, to `SERVICE_URL/visits`, the configured base |
 | `/config?key=K` | `wasi:config/store` with the raw bindings: `get(K)` and `get-all()`, as `VALUE|k=v,k=v` (`-` for none) |
 | `/sdk-config?key=K` | the same through `workbench_sdk.config` |
@@ -47,6 +47,8 @@ class Handler(exports.Handler):
             except outgoing.HttpError as error:
                 return text(200, error.code)
             return text(200, f"{reply.status} {reply.text}")
+        if query.get("late", [""])[0] == "name":
+            body = late_name
         try:
             status, answer = post(url, body)
         except Err as error:
@@ -54,9 +56,22 @@ class Handler(exports.Handler):
         return text(200, f"{status} {answer.decode(errors='replace')}")
 
 
-def post(url: str, body: bytes):
+def late_name() -> bytes:
+    """The body, made once the request has started: the name read only then."""
+    try:
+        name = user_name.get()
+    except Err:
+        name = ""
+    return ('{"by": "%s"}' % name).encode()
+
+
+def post(url: str, body):
+    """POSTs `body` (bytes, or a function that makes them once the request has started)."""
     parts = urlsplit(url)
-    fields = http.Fields.from_list([("content-type", b"application/json"), ("content-length", str(len(body)).encode())])
+    headers = [("content-type", b"application/json")]
+    if not callable(body):
+        headers.append(("content-length", str(len(body)).encode()))
+    fields = http.Fields.from_list(headers)
     request = http.OutgoingRequest(fields)
     request.set_method(http.Method_Post())
     request.set_scheme(http.Scheme_Https() if parts.scheme == "https" else http.Scheme_Http())
@@ -64,6 +79,8 @@ def post(url: str, body: bytes):
     request.set_path_with_query(parts.path or "/")
     outgoing = request.body()
     future = outgoing_handler.handle(request, None)
+    if callable(body):
+        body = body()
     # A request the host refused takes no body; its reason is in the response.
     try:
         with outgoing.write() as stream:

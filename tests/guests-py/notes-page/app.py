@@ -25,13 +25,13 @@ PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>P
 <h2>我的笔记</h2>{notes}{shown}
 <p><button type="button" id="count">数一数</button> <output id="count-out" aria-live="polite"></output></p>
 <script>
-document.getElementById('count').addEventListener('click', async () => {{
-  const out = document.getElementById('count-out');
+// Runs in the page's script worker: it reaches the page through workbench.page.
+workbench.page.on('#count', 'click', async () => {{
   try {{
     const r = await workbench.invoke({{ path: '/count.json' }});
-    out.textContent = `共 ${{r.json.count}} 条`;
+    workbench.page.set('#count-out', {{ text: `共 ${{r.json.count}} 条` }});
   }} catch (e) {{
-    out.textContent = `失败：${{e.code}}`;
+    workbench.page.set('#count-out', {{ text: `失败：${{e.code}}` }});
   }}
 }});
 </script></body></html>"""

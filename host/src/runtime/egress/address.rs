@@ -41,6 +41,10 @@ fn not_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
         return not_public_v4(v4);
     }
     Some(match segments[0] {
+        // Translated by whichever NAT64 the network runs, to any address (RFC 8215).
+        0x0064 if segments[1..3] == [0xff9b, 0x0001] => "local-use NAT64",
+        // Relayed to the IPv4 address inside it, by relays no one runs any more (RFC 7526).
+        0x2002 => "6to4",
         _ if ip.is_unspecified() => "unspecified",
         _ if ip.is_loopback() => "loopback",
         0x0000 => "reserved (IPv4-compatible)",
@@ -82,6 +86,10 @@ mod tests {
             "64:ff9b::a00:1",
             "2001:db8::1",
             "::127.0.0.1",
+            "64:ff9b:1::a00:1",
+            "64:ff9b:1:ffff::808:808",
+            "2002:7f00:1::1",
+            "2002:808:808::1",
         ];
         for text in refused {
             let ip: IpAddr = text.parse().expect(text);

@@ -15,15 +15,17 @@
 //! Every request, allowed or refused, becomes one audit record
 //! ([`crate::model::egress::EgressDetail`]): destination, method, path
 //! without query, status, bytes each way, duration, why it was refused or
-//! failed, and the personal scopes the call had read before it (what could
-//! have left with it). Records are kept per call in a [`Ledger`] and added
-//! to the call's audit records when the call ends.
+//! failed, and the personal scopes the call had read before the request's
+//! last byte left (what could have left with it: a body streamed after the
+//! request started may carry a field read after that). Records are kept per
+//! call in a [`Ledger`] and added to the call's audit records when the call
+//! ends; a request whose response was still arriving then is cut off.
 
 pub mod address;
 pub mod config;
 mod send;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,7 +35,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 use crate::model::audit::{AuditEvent, Outcome};
 use crate::model::egress::{Destination, EgressDetail, Scheme, normal_host};
 use crate::model::manifest::Manifest;
-use crate::scope::ScopeSet;
+use crate::scope::{GrowingScopes, SharedScopes};
 
 /// What every call's outbound requests share: the operator's rules and the
 /// TLS client (system roots plus any configured ones).
@@ -113,7 +115,13 @@ pub(crate) struct Trace {
     purpose: Option<String>,
     method: String,
     path: String,
-    could_include: Vec<String>,
+    /// What the call has read, as it grows.
+    read: SharedScopes,
+    /// What the call had read when each byte of the request left (the
+    /// request's start counts as its first).
+    carried: GrowingScopes,
+    /// Set when the call ended by a trap or its deadline.
+    call_cut: Arc<AtomicBool>,
     bytes_out: AtomicU64,
     bytes_in: AtomicU64,
     end: Mutex<End>,
@@ -136,8 +144,15 @@ impl Trace {
         self.end().status = Some(status);
     }
 
+    /// Counts `bytes` of the request leaving now, with what the call has read by now.
     pub(crate) fn add_out(&self, bytes: u64) -> u64 {
+        self.carried.extend(self.read.get());
         self.bytes_out.fetch_add(bytes, Ordering::Relaxed) + bytes
+    }
+
+    /// Whether the call ended (a trap, its deadline) while this was under way.
+    pub(crate) fn call_cut(&self) -> bool {
+        self.call_cut.load(Ordering::Acquire)
     }
 
     pub(crate) fn add_in(&self, bytes: u64) -> u64 {
@@ -158,7 +173,13 @@ impl Trace {
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
-            could_include: self.could_include.clone(),
+            could_include: self
+                .carried
+                .get()
+                .iter()
+                .filter(|s| s.is_personal())
+                .map(|s| s.as_str().to_owned())
+                .collect(),
         };
         let label = self.declared.clone().unwrap_or_else(|| "undeclared".to_owned());
         metrics::counter!("workbench_egress_requests_total", "destination" => label.clone(), "outcome" => outcome.as_str())
@@ -183,11 +204,18 @@ impl Trace {
 #[derive(Debug, Default)]
 pub struct Ledger {
     traces: Mutex<Vec<Arc<Trace>>>,
+    cut: Arc<AtomicBool>,
 }
 
 impl Ledger {
     fn push(&self, trace: Arc<Trace>) {
         self.traces.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(trace);
+    }
+
+    /// The call ended by a trap or its deadline: a response still arriving
+    /// is recorded cut off, not unread. Before the call's store is dropped.
+    pub fn cut_off(&self) {
+        self.cut.store(true, Ordering::Release);
     }
 
     /// Whether the call made no request.
@@ -207,9 +235,8 @@ pub struct CallHooks {
     shared: Arc<Egress>,
     call: EgressCall,
     ledger: Arc<Ledger>,
-    /// The personal scopes the call has read so far (kept current by the
-    /// store's `http()` view before every `wasi:http` call).
-    pub(crate) read: ScopeSet,
+    /// The personal scopes the call has read so far (the gatekeeper's, shared).
+    pub(crate) read: SharedScopes,
     sent: u32,
 }
 
@@ -222,7 +249,7 @@ impl std::fmt::Debug for CallHooks {
 impl CallHooks {
     /// The hooks of a call.
     pub fn new(shared: Arc<Egress>, call: EgressCall) -> Self {
-        Self { shared, call, ledger: Arc::default(), read: ScopeSet::default(), sent: 0 }
+        Self { shared, call, ledger: Arc::default(), read: SharedScopes::default(), sent: 0 }
     }
 
     /// The call's ledger (its records are collected when the call ends).
@@ -258,11 +285,14 @@ impl CallHooks {
             purpose: declared.map(|d| d.purpose.primary().to_owned()),
             method: request.method().as_str().to_owned(),
             path: uri.path().chars().take(1024).collect(),
-            could_include: self.read.iter().filter(|s| s.is_personal()).map(|s| s.as_str().to_owned()).collect(),
+            read: self.read.clone(),
+            carried: GrowingScopes::default(),
+            call_cut: Arc::clone(&self.ledger.cut),
             bytes_out: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             end: Mutex::default(),
         });
+        trace.carried.extend(self.read.get());
         self.ledger.push(Arc::clone(&trace));
         let refuse = |trace: Arc<Trace>, reason: String| {
             trace.finish(Outcome::Denied, Some(reason));
@@ -276,6 +306,10 @@ impl CallHooks {
         let Some(scheme) = scheme else {
             return refuse(trace, "unsupported_scheme: only http and https".to_owned());
         };
+        // A tunnel: whatever went through it would leave no trace here.
+        if request.method() == http::Method::CONNECT {
+            return refuse(trace, "unsupported_method: CONNECT".to_owned());
+        }
         let Some(declared) = declared else {
             return refuse(trace, "not_declared: the manifest declares no destination for it".to_owned());
         };
@@ -295,6 +329,12 @@ impl CallHooks {
 }
 
 impl WasiHttpHooks for CallHooks {
+    /// Every scheme reaches [`CallHooks::admit`], which refuses all but http
+    /// and https with a record (wasmtime would refuse them unrecorded).
+    fn is_supported_scheme(&mut self, _scheme: &http::uri::Scheme) -> bool {
+        true
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,

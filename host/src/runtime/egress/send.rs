@@ -171,8 +171,18 @@ async fn attempt(
     let mut connection = Some(connection);
     let mut closed: Option<hyper::Error> = None;
 
-    // On the wire the request names only its path: the host is in `Host`.
+    // On the wire the request names only its path: the host is in `Host`,
+    // which names the host checked (never the URL's user information).
     let (mut parts, body) = request.into_parts();
+    let name = if target.host.parse::<std::net::Ipv6Addr>().is_ok() {
+        format!("[{}]", target.host)
+    } else {
+        target.host.clone()
+    };
+    let host = if target.port == target.scheme.default_port() { name } else { format!("{name}:{}", target.port) };
+    let host = http::HeaderValue::from_str(&host)
+        .map_err(|e| denied(Error::HttpRequestUriInvalid, format!("bad_request: host {host:?}: {e}")))?;
+    parts.headers.insert(http::header::HOST, host);
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     parts.uri = http::Uri::builder()
         .path_and_query(path)
@@ -389,6 +399,10 @@ impl Body for Inbound {
 impl Drop for Inbound {
     fn drop(&mut self) {
         if !self.ended {
+            if self.trace.call_cut() && !self.incoming.is_end_stream() {
+                self.trace.finish(Outcome::Failed, Some("cut_off: the call ended before the response did".to_owned()));
+                return;
+            }
             let reason = (!self.incoming.is_end_stream())
                 .then(|| "unread: the plugin did not read the whole response".to_owned());
             self.trace.finish(Outcome::Allowed, reason);

@@ -1,32 +1,20 @@
-//! A hostile plugin page for the browser tests of the frame bridge. `GET /`
-//! is a page whose script tries everything a page must not be able to do
-//! from the workbench frame, and writes what it could do into
-//! `<pre id="report">` (JSON; `data-done` when finished):
+//! Hostile plugin pages for the browser tests of the frame bridge. Each
+//! `GET` of a page below answers that page; every other request answers a
+//! JSON echo of itself, after reading the caller's open id (so each
+//! invocation is in the audit log).
 //!
-//! | key | attempt | expected |
-//! |---|---|---|
-//! | `fetch`, `xhr`, `beacon`, `websocket` | reach the API / another host | `blocked` |
-//! | `image` | load a remote image | `blocked` (a CSP violation) |
-//! | `parent`, `top`, `opener_dom` | read the workbench page's DOM or URL | `blocked` |
-//! | `local_storage`, `session_storage`, `cookie`, `indexed_db` | the origin's storage | `blocked` |
-//! | `open` | `window.open` | `blocked` |
-//! | `top_navigation` | `top.location = …` | `blocked` |
-//! | `form_elsewhere` | a form posting to another origin (`requestSubmit`) | the page refuses it (`leave`) |
-//! | `forged_plugin` | a bridge message naming another plugin | `refused:unknown_field` |
-//! | `admin_route` | a bridge call of `/api/v1/admin/members` | answered by this plugin's own echo |
-//! | `headers` | a bridge call setting Authorization and Cookie | the echo shows neither |
-//! | `huge` | a 10 MB bridge payload | `refused:too_large` |
-//! | `unprompted_navigation` | a navigation no one clicked | no reply; the page refuses it |
-//! | `flood` | 200 bridge calls at once | most `rate_limited` |
+//! | route | what it tries |
+//! |---|---|
+//! | `/` (`?udp=PORT`) | from its script: the window, the workbench page, the opener, storage, popups, top navigation, focus, history, eval, imports, WebRTC (STUN and TURN to `PORT`), beacons, images, fetch, WebSocket, EventSource, a nested worker; forged messages; an "admin route", forbidden headers, a 600 KB body, a navigation no one clicked, 100 calls at once. Writes what it could do into `<pre id="report">` (JSON; `data-done` when finished); `Attack with a click` tries popups and top navigation again with a user activation |
+//! | `/leak` | markup alone: refresh, prefetch and preconnect links, a base, remote styles, imports and backgrounds, frames, objects, embeds, images, posters, pinged links, SVG links and images, an outside form with an autofocused field, an inline handler, speculation rules, a remote script |
+//! | `/impersonate` | a fake workbench header and a fake form for a phone number and password, below 19 000 px of nothing; tries to focus and scroll to them |
+//! | `/hang` | a script that never returns |
+//! | `/flood-page` (`?huge`) | a script that sends a million messages (or 8 MB ones) |
+//! | `/history` | one click, ten navigations |
+//! | `/consent-loop` | a call every 300 ms, with no one asking; `Ask once` calls on a click |
+//! | `/bench?n=N` | not an attack: a script that times `N` calls of `workbench.invoke`, one at a time under the bridge's rate, into `#times` (`data-done`) for `tests/browser/bench-bridge.mjs` |
 //!
-//! Buttons do the rest with a user activation: `Attack with a click` (popup
-//! and top navigation again), `Submit without an event` (`form.submit()`,
-//! which fires no submit event: the bridge routes it too, and refuses it).
-//!
-//! A multipart form (`#upload`, a file and a hidden field) posts to `/upload`.
-//!
-//! Every other path answers a JSON echo of the request, after reading the
-//! caller's open id (so each invocation is in the audit log).
+//! A multipart form on `/` (`#upload`, a file and a hidden field) posts to `/upload`.
 
 use workbench_sdk::json::quote;
 use workbench_sdk::{Plugin, PluginError, Request, Response, profile};
@@ -36,28 +24,37 @@ struct HostilePage;
 impl Plugin for HostilePage {
     fn handle(request: Request) -> Result<Response, PluginError> {
         let open_id = profile::user_id().map_err(|e| PluginError::Internal(format!("user id unavailable: {e}")))?;
-        match (request.method.as_str(), request.path.as_str()) {
-            ("GET", "/") => Ok(Response::html(200, PAGE)),
-            _ => {
-                let headers: Vec<String> =
-                    request.headers.iter().map(|(k, v)| format!("[{},{}]", quote(k), quote(v))).collect();
-                Ok(Response::json(
-                    200,
-                    format!(
-                        "{{\"echo\":true,\"open_id\":{},\"method\":{},\"path\":{},\"query\":{},\"headers\":[{}],\"body_bytes\":{}}}",
-                        quote(&open_id),
-                        quote(&request.method),
-                        quote(&request.path),
-                        quote(&request.query),
-                        headers.join(","),
-                        request.body.len()
-                    ),
-                ))
-            }
+        if let ("GET", Some(html)) = (request.method.as_str(), page(&request.path)) {
+            return Ok(Response::html(200, html));
         }
+        let headers: Vec<String> = request.headers.iter().map(|(k, v)| format!("[{},{}]", quote(k), quote(v))).collect();
+        Ok(Response::json(
+            200,
+            format!(
+                "{{\"echo\":true,\"open_id\":{},\"method\":{},\"path\":{},\"query\":{},\"headers\":[{}],\"body_bytes\":{}}}",
+                quote(&open_id),
+                quote(&request.method),
+                quote(&request.path),
+                quote(&request.query),
+                headers.join(","),
+                request.body.len()
+            ),
+        ))
     }
 }
 
 workbench_sdk::export!(HostilePage);
 
-const PAGE: &str = include_str!("page.html");
+fn page(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "/" => include_str!("pages/main.html"),
+        "/leak" => include_str!("pages/leak.html"),
+        "/impersonate" => include_str!("pages/impersonate.html"),
+        "/hang" => include_str!("pages/hang.html"),
+        "/flood-page" => include_str!("pages/flood.html"),
+        "/history" => include_str!("pages/history.html"),
+        "/consent-loop" => include_str!("pages/consent-loop.html"),
+        "/bench" => include_str!("pages/bench.html"),
+        _ => return None,
+    })
+}

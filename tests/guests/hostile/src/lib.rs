@@ -24,7 +24,7 @@
 //! | `/write-loop?tag=T&ms=N&bucket=person` | forever: sleeps N ms (default 0), reads its id, writes a new key `T/i` (plugin bucket unless `person`), whatever storage answers |
 //! | `/fail?message=M` | returns its own error with the message M |
 //! | `/sdk-fetch?url=U` | POSTs `{}` to U through the SDK's client; answers `STATUS BODY` or the error's code |
-//! | `/fetch?url=U&read=name&method=POST&body=N&follow=N&times=N` | reads the name first if asked, then sends `times` requests (default 1) through `wasi:http` (a POST with N bytes), following up to `follow` redirects itself; answers what each got as JSON |
+//! | `/fetch?url=U&read=name&method=M&body=N&late=name&follow=N&times=N` | reads the name first if asked, then sends `times` requests (default 1) through `wasi:http` (method `M`, default GET, a body of N bytes; with `late=name` the name is read only after the request started and its body begins `by=NAME`), following up to `follow` redirects itself; answers what each got as JSON |
 
 use std::fmt::Write as _;
 
@@ -159,13 +159,15 @@ impl Plugin for Hostile {
                     let _ = profile::name();
                 }
                 let url = request.query_param("url").unwrap_or_default();
-                let post = request.query_param("method").as_deref() == Some("POST");
+                let method = request.query_param("method").unwrap_or_else(|| "GET".to_owned());
+                // `late=name`: the name is read after the request has started, and streamed in its body.
+                let late = request.query_param("late").as_deref() == Some("name");
                 let body: usize = request.query_param("body").and_then(|n| n.parse().ok()).unwrap_or(0);
                 let follow: u32 = request.query_param("follow").and_then(|n| n.parse().ok()).unwrap_or(0);
                 let times: u32 = request.query_param("times").and_then(|n| n.parse().ok()).unwrap_or(1);
                 let mut results = Vec::new();
                 for _ in 0..times {
-                    results.push(http::fetch(&url, post, body, follow));
+                    results.push(http::fetch(&url, &method, body, follow, late));
                 }
                 let mut json = String::from("[");
                 for (i, result) in results.iter().enumerate() {
@@ -191,22 +193,33 @@ mod http {
 
     /// One hop: the status, a redirect's location and the body's size, or the error.
     #[cfg(target_arch = "wasm32")]
-    fn once(url: &str, post: bool, body: usize) -> Result<(u16, Option<String>, usize), String> {
+    fn once(url: &str, method: &str, body: usize, late: bool) -> Result<(u16, Option<String>, usize), String> {
         let (scheme, rest) = url.split_once("://").ok_or("the url has no scheme")?;
         let (authority, path) = match rest.find('/') {
             Some(at) => (&rest[..at], &rest[at..]),
             None => (rest, "/"),
         };
         let request = OutgoingRequest::new(Fields::new());
-        request.set_method(if post { &Method::Post } else { &Method::Get }).map_err(|()| "method")?;
+        let method = match method {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "CONNECT" => Method::Connect,
+            other => Method::Other(other.to_owned()),
+        };
+        request.set_method(&method).map_err(|()| "method")?;
         let scheme = if scheme == "https" { Scheme::Https } else if scheme == "http" { Scheme::Http } else { Scheme::Other(scheme.into()) };
         request.set_scheme(Some(&scheme)).map_err(|()| "scheme")?;
         request.set_authority(Some(authority)).map_err(|()| "authority")?;
         request.set_path_with_query(Some(path)).map_err(|()| "path")?;
         let outgoing = request.body().map_err(|()| "body")?;
         let future = wasi::http::outgoing_handler::handle(request, None).map_err(|e| code(&e))?;
-        if body > 0 {
+        if late || body > 0 {
             let stream = outgoing.write().map_err(|()| "write")?;
+            if late {
+                // Read only now, after the request left: its body still carries it.
+                let name = crate::profile::name().unwrap_or_default();
+                let _ = stream.blocking_write_and_flush(format!("by={name}").as_bytes());
+            }
             let chunk = vec![b'a'; 4096];
             let mut left = body;
             while left > 0 {
@@ -254,13 +267,13 @@ mod http {
     }
 
     /// Fetches `url`, following up to `follow` redirects; one JSON object.
-    pub fn fetch(url: &str, post: bool, body: usize, follow: u32) -> String {
+    pub fn fetch(url: &str, method: &str, body: usize, follow: u32, late: bool) -> String {
         #[cfg(target_arch = "wasm32")]
         {
             let mut url = url.to_owned();
             let mut hops = 0;
             loop {
-                match once(&url, post, body) {
+                match once(&url, method, body, late) {
                     Ok((status, Some(location), _)) if (300..400).contains(&status) && hops < follow => {
                         hops += 1;
                         url = location;
@@ -277,7 +290,7 @@ mod http {
         }
         #[cfg(not(target_arch = "wasm32"))]
         {
-            let _ = (url, post, body, follow);
+            let _ = (url, method, body, follow, late);
             String::from(r#"{"error":"not on wasm"}"#)
         }
     }
