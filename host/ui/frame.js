@@ -28,6 +28,7 @@
   // most this large; it answers a ping within this long or is stopped.
   const WORKER = Object.freeze({ perSecond: 200, messageBytes: 1024 * 1024, pingMs: 1000, hungMs: 5000, htmlBytes: 512 * 1024 });
   const EVENTS = new Set(['click', 'submit', 'input', 'change']);
+  const LINKS = new Set(['a', 'area']);
   // Elements that fetch, frame, navigate or change the document's rules: never kept.
   const DROPPED = 'script, iframe, frame, frameset, object, embed, applet, portal, fencedframe, base, link, meta[http-equiv], template[shadowrootmode]';
   const SCRIPT_TYPES = new Set(['', 'text/javascript', 'application/javascript', 'module', 'text/ecmascript']);
@@ -77,6 +78,10 @@
     for (const el of [...root.querySelectorAll('script')]) {
       if (isScript(el) && !el.hasAttribute('src')) scripts.push(el.textContent);
     }
+    // SVG animation could put a URL back after this (an animated href or src).
+    for (const el of [...root.querySelectorAll('animate, set')]) {
+      if (/(^|:)(href|src)$/i.test(el.getAttribute('attributeName') || '')) el.remove();
+    }
     for (const el of [...root.querySelectorAll(DROPPED)]) {
       // Data islands (<script type="application/json">) stay: they never run.
       if (el.localName === 'script' && DATA_SCRIPT.test((el.getAttribute('type') || '').trim()) && !el.hasAttribute('src')) continue;
@@ -88,19 +93,20 @@
         if (name.startsWith('on') || name === 'autofocus' || name === 'ping' || name === 'target' || name === 'formtarget'
           || name === 'srcdoc' || name === 'attributionsrc' || name === 'itemtype') {
           el.removeAttribute(attr.name);
-        } else if (FETCHING.includes(name) || (name.endsWith('href') && !['a', 'area'].includes(el.localName))) {
+        } else if (FETCHING.includes(name) || (name.endsWith('href') && !LINKS.has(el.localName))) {
           // Nothing is fetched from elsewhere: an outside URL is kept aside, never requested.
           if (!urlIsData(attr.value) && !(name.endsWith('href') && attr.value.startsWith('#'))) {
             el.setAttribute(`data-wb-${name.replace(/[^a-z-]/g, '-')}`, attr.value.slice(0, 2048));
             el.removeAttribute(attr.name);
           }
-        } else if (name === 'href' || name === 'action' || name === 'formaction') {
+        } else if (name.endsWith('href') || name === 'action' || name === 'formaction') {
           // A link or form to another origin keeps no URL the browser could preconnect to.
           const to = resolve(attr.value);
           if (to.external) {
-            el.setAttribute(`data-wb-${name}`, attr.value.slice(0, 2048));
+            const kept = name.endsWith('href') ? 'href' : name;
+            el.setAttribute(`data-wb-${kept}`, attr.value.slice(0, 2048));
             el.removeAttribute(attr.name);
-            if (name === 'href') {
+            if (kept === 'href') {
               el.setAttribute('role', 'link');
               el.setAttribute('tabindex', '0');
             }

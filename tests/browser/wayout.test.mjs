@@ -145,12 +145,16 @@ test('markup alone reaches nothing: no request, no name looked up, no connection
   const doc = await frameDocument(page);
   // Nothing was kept that could fetch, frame, refresh or take focus.
   const kept = await doc.evaluate(() => ({
-    dropped: ['iframe', 'object', 'embed', 'link', 'base', 'meta[http-equiv]', 'script', '[autofocus]', '[onclick]', '[ping]', '[src]', '[srcset]', '[poster]']
+    dropped: ['iframe', 'object', 'embed', 'link', 'base', 'meta[http-equiv]', 'script', 'set', '[autofocus]', '[onclick]', '[ping]', '[src]', '[srcset]', '[poster]']
       .filter((s) => document.querySelector(s)).join(','),
+    // No link, image or form keeps a URL elsewhere.
+    outside: [...document.querySelectorAll('*')].flatMap((el) => [...el.attributes])
+      .filter((a) => !a.name.startsWith('data-') && /href$|^src$|^action$/i.test(a.name) && /leak/.test(a.value)).map((a) => a.name),
     url: location.href,
     active: document.activeElement ? document.activeElement.localName : null,
   }));
   assert.equal(kept.dropped, '', `still in the document: ${kept.dropped}`);
+  assert.deepEqual(kept.outside, [], 'no URL elsewhere left where the browser would act on it');
   assert.equal(kept.active, 'body', 'the autofocused field did not take focus');
   assert.equal(await page.evaluate(() => document.activeElement.localName === 'iframe'), false, 'the frame took no focus');
 
@@ -158,6 +162,7 @@ test('markup alone reaches nothing: no request, no name looked up, no connection
   await frame.getByRole('link', { name: 'Out by a link' }).hover();
   await refused(page, 'leave', () => frame.getByRole('link', { name: 'Out by a link' }).click());
   await refused(page, 'leave', () => frame.getByText('Out by an SVG link').click());
+  await refused(page, 'leave', () => frame.getByText('Out by an old SVG link').click());
   await refused(page, 'leave', () => frame.getByRole('button', { name: 'Send out' }).click());
   await frame.getByRole('button', { name: 'A handler' }).click();
   await page.waitForTimeout(2500); // the refresh was due after 1 s
