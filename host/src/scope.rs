@@ -265,20 +265,9 @@ pub struct SharedScopes(std::sync::Arc<std::sync::atomic::AtomicU16>);
 impl SharedScopes {
     /// Adds `scope`.
     pub fn insert(&self, scope: Scope) {
-        self.0.fetch_or(1 << scope.index(), std::sync::atomic::Ordering::Release);
+        self.0.fetch_or(1 << scope.index(), std::sync::atomic::Ordering::AcqRel);
     }
 
-    /// The scopes now.
-    pub fn get(&self) -> ScopeSet {
-        ScopeSet(self.0.load(std::sync::atomic::Ordering::Acquire))
-    }
-}
-
-/// A [`ScopeSet`] that only grows, written from several places at once.
-#[derive(Debug, Default)]
-pub struct GrowingScopes(std::sync::atomic::AtomicU16);
-
-impl GrowingScopes {
     /// Adds every scope of `set`.
     pub fn extend(&self, set: ScopeSet) {
         self.0.fetch_or(set.0, std::sync::atomic::Ordering::AcqRel);

@@ -75,6 +75,10 @@ async fn frame() -> Response {
         return ApiError::not_found("no plugin frame in this build").into_response();
     };
     let script = String::from_utf8_lossy(&script.data);
+    // Static text and a base64 digest: always a header value.
+    let Ok(csp) = HeaderValue::from_str(&frame_csp(&script)) else {
+        return ApiError::internal("the plugin frame's policy is not a header value").into_response();
+    };
     // The worker's prelude is data here (`text/plain` never runs): the shell
     // reads it and starts the worker with it.
     let html = format!(
@@ -87,7 +91,7 @@ async fn frame() -> Response {
     );
     let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
     let headers = response.headers_mut();
-    guard(headers, &frame_csp(&script), "SAMEORIGIN");
+    guard(headers, csp, "SAMEORIGIN");
     headers.insert(HeaderName::from_static("x-dns-prefetch-control"), HeaderValue::from_static("off"));
     headers.insert(
         HeaderName::from_static("permissions-policy"),
@@ -98,10 +102,8 @@ async fn frame() -> Response {
 
 /// The headers every page document and asset carries: its policy, who may
 /// frame it, no sniffing, no referrer, revalidated on each load.
-fn guard(headers: &mut http::HeaderMap, csp: &str, frame_options: &'static str) {
-    if let Ok(csp) = HeaderValue::from_str(csp) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
+fn guard(headers: &mut http::HeaderMap, csp: HeaderValue, frame_options: &'static str) {
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     // A page that opened the workbench keeps no handle on it (and the frame
     // none on that page); nothing of the workbench is embedded elsewhere.
     headers.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
@@ -121,7 +123,7 @@ fn serve(file: &str) -> Response {
             if let Ok(value) = HeaderValue::from_str(mime) {
                 headers.insert(header::CONTENT_TYPE, value);
             }
-            guard(headers, CSP, "DENY");
+            guard(headers, HeaderValue::from_static(CSP), "DENY");
             response
         }
         None => ApiError::not_found(format!("no page asset {file:?}")).into_response(),

@@ -35,7 +35,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 use crate::model::audit::{AuditEvent, Outcome};
 use crate::model::egress::{Destination, EgressDetail, Scheme, normal_host};
 use crate::model::manifest::Manifest;
-use crate::scope::{GrowingScopes, SharedScopes};
+use crate::scope::SharedScopes;
 
 /// What every call's outbound requests share: the operator's rules and the
 /// TLS client (system roots plus any configured ones).
@@ -119,7 +119,7 @@ pub(crate) struct Trace {
     read: SharedScopes,
     /// What the call had read when each byte of the request left (the
     /// request's start counts as its first).
-    carried: GrowingScopes,
+    carried: SharedScopes,
     /// Set when the call ended by a trap or its deadline.
     call_cut: Arc<AtomicBool>,
     bytes_out: AtomicU64,
@@ -286,7 +286,7 @@ impl CallHooks {
             method: request.method().as_str().to_owned(),
             path: uri.path().chars().take(1024).collect(),
             read: self.read.clone(),
-            carried: GrowingScopes::default(),
+            carried: SharedScopes::default(),
             call_cut: Arc::clone(&self.ledger.cut),
             bytes_out: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
