@@ -6,6 +6,11 @@
 //! call, its JSON) is measured by the same call making no request
 //! (`times=0`), so the overhead is `(guest_request - guest_no_request) /
 //! hyper`.
+//!
+//! The `avatar` group: the host's own GET of a member's avatar for a
+//! plugin's page (`runtime::avatar`, under the same address rules), against
+//! a plain hyper GET on a fresh connection, and the same avatar kept from
+//! an earlier fetch.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -126,5 +131,58 @@ fn outbound(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, outbound);
+const AVATAR: &[u8] = include_bytes!("../src/demo/avatars/zhang.wei.png");
+
+async fn avatar_service() -> SocketAddr {
+    let app = Router::new()
+        .route("/a.png", axum::routing::get(|| async { ([(http::header::CONTENT_TYPE, "image/png")], AVATAR) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(axum::serve(listener, app).into_future());
+    address
+}
+
+async fn hyper_get(address: SocketAddr) -> usize {
+    let stream = tokio::net::TcpStream::connect(address).await.expect("connects");
+    let _ = stream.set_nodelay(true);
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(wasmtime_wasi_http::io::TokioIo::new(stream)).await.expect("handshake");
+    tokio::spawn(connection);
+    let request = http::Request::get("/a.png")
+        .header(http::header::HOST, address.to_string())
+        .body(http_body_util::Empty::<Bytes>::new())
+        .expect("request");
+    let response = sender.send_request(request).await.expect("response");
+    response.into_body().collect().await.expect("body").to_bytes().len()
+}
+
+fn avatar(c: &mut Criterion) {
+    use workbench_host::runtime::avatar::Avatars;
+    use workbench_host::runtime::egress::Egress;
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let address = tokio.block_on(avatar_service());
+    let config = EgressConfig {
+        plain_http_hosts: vec!["127.0.0.1".into()],
+        allow_private: vec!["127.0.0.1/32".parse().expect("net")],
+        ..EgressConfig::default()
+    };
+    let egress = Arc::new(Egress::new(&config).expect("egress"));
+    let avatars = Avatars::new(Arc::clone(&egress));
+    let url = format!("http://{address}/a.png");
+    let within = std::time::Duration::from_secs(5);
+    let mut group = c.benchmark_group("avatar");
+    group.bench_function("hyper_fresh_connection", |b| b.to_async(&tokio).iter(|| hyper_get(address)));
+    group.bench_function("host_fetch", |b| {
+        b.to_async(&tokio).iter(|| async {
+            let fetched = egress.get(&url, 256 * 1024, within).await.expect("fetched");
+            assert_eq!(fetched.body.len(), AVATAR.len());
+        })
+    });
+    group.bench_function("kept", |b| {
+        b.to_async(&tokio).iter(|| async { avatars.image(&url).await.expect("an image").bytes.len() })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, outbound, avatar);
 criterion_main!(benches);

@@ -35,6 +35,7 @@ const SHAPES = {
   cut: { reason: (v) => ['hung', 'flood', 'too_large', 'error'].includes(v) },
   height: { px: (v) => Number.isFinite(v) && v >= 0 },
   leave: { href: (v) => typeof v === 'string' && v.length <= 2048 },
+  image: { src: (v) => typeof v === 'string' && v.length <= 2048 },
   navigate: {
     method: (v) => v === 'GET' || v === 'POST',
     path: isPath,

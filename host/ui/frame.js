@@ -14,7 +14,10 @@
 //   - the member pressed or clicked in the frame → {type: 'activity'}
 //   - the document's height → {type: 'height'}
 //   - the worker hung, flooded or failed and was stopped → {type: 'cut', reason}
-// and shows what the page sends: {type: 'render', html, route}.
+//   - an image from elsewhere the page shows → {type: 'image', src}
+// and shows what the page sends: {type: 'render', html, route}, and an image
+// it asked for as a data: URL, {type: 'image', src, data} (the member's own
+// avatar when they consented to it: docs/ARCHITECTURE.md "Plugin pages").
 (() => {
   'use strict';
   const PROTOCOL = 'workbench.bridge/1';
@@ -398,6 +401,7 @@
     } else if (m.t === 'set') {
       if (isSelector(m.selector) && m.props && typeof m.props === 'object') {
         for (const el of select(m.selector)) applyProps(el, m.props);
+        askImages();
         resized();
       }
     } else if (m.t === 'get') {
@@ -421,6 +425,33 @@
     }
   }
 
+  // ---- Images from elsewhere -------------------------------------------------
+
+  // Never fetched here. The workbench page may hand one over as a data: URL
+  // (only the member's avatar, fetched by the host); anything else stays unshown.
+  const IMAGE_DATA = /^data:image\/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+=*$/;
+  const IMAGES = Object.freeze({ asked: 16, dataBytes: 400 * 1024 });
+  const images = new Map(); // src → its data: URL, or null (asked, or refused)
+
+  function showImages(src) {
+    const data = images.get(src);
+    if (!data) return;
+    for (const img of document.querySelectorAll('img[data-wb-src]')) {
+      if (img.getAttribute('data-wb-src') === src && img.getAttribute('src') !== data) img.setAttribute('src', data);
+    }
+  }
+
+  function askImages() {
+    for (const img of document.querySelectorAll('img[data-wb-src]')) {
+      const src = img.getAttribute('data-wb-src');
+      if (images.has(src)) showImages(src);
+      else if (images.size < IMAGES.asked && /^https?:\/\//i.test(src)) {
+        images.set(src, null);
+        post({ type: 'image', src });
+      }
+    }
+  }
+
   // ---- The page's messages ---------------------------------------------------
 
   function onMessage(event) {
@@ -428,7 +459,12 @@
     const m = event.data;
     if (!m || m.wb !== PROTOCOL) return;
     if (m.type === 'render') render(String(m.html), String(m.route || '/'));
-    else if (m.type === 'reply') {
+    else if (m.type === 'image') {
+      if (typeof m.src !== 'string' || !images.has(m.src) || typeof m.data !== 'string') return;
+      if (m.data.length > IMAGES.dataBytes || !IMAGE_DATA.test(m.data)) return;
+      images.set(m.src, m.data);
+      showImages(m.src);
+    } else if (m.type === 'reply') {
       const theirs = pending.get(m.id);
       if (theirs === undefined) return;
       pending.delete(m.id);
@@ -474,6 +510,7 @@
       if (document.body) observer.observe(document.body);
     }
     resized();
+    askImages();
     startWorker(scripts);
   }
 

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   REPO, newPage, shot, signIn, readToken, apiGet, waitForText, FRAME, api, openPlugin, frameDocument, routeInUrl, frameFitsItsContent, auditSince, lastSeq, publishAndInstall,
+  contactsSince,
 } from './support.mjs';
 
 // tests/guests-py/notes-page, built with componentize-py (about 18 MB, under the default cap).
@@ -79,12 +80,23 @@ test('工程日报 through its own page: write, save, a history link, back, relo
   assert.deepEqual(page.pageErrors, []);
 });
 
-test('客户拜访 through its own page: plan a visit, a consent asked mid-flow, mark it done', async () => {
+test('客户拜访 through its own page: his avatar, plan a visit, a consent asked mid-flow, mark it done', async () => {
   const page = await newPage();
+  const t0 = Date.now();
+  const seq = await lastSeq();
   await signIn(page, 'zhang.wei');
   const frame = await openPlugin(page, '客户拜访');
   const plan = frame.getByRole('form', { name: '计划拜访' });
   await plan.waitFor();
+  // His avatar, which he let it show: the workbench hands it to the frame as
+  // a data: URL (the host fetched it); the frame never asks the avatar's host.
+  const avatar = frame.locator('img.avatar[src^="data:image/png;base64,"]');
+  await avatar.waitFor();
+  assert.equal(await avatar.evaluate((img) => img.complete && img.naturalWidth), 64, 'the image decoded');
+  assert.equal(await avatar.getAttribute('data-wb-src'), 'https://avatars.example/zhang.wei.png');
+  const shown = await auditSince(seq, 'action=page.avatar');
+  assert.deepEqual(shown.map((r) => [r.outcome, r.scope, r.subject]), [['allowed', 'user.avatar', 'zhang.wei']]);
+  assert.deepEqual(contactsSince(t0).filter((c) => c.includes('avatars.example')), [], 'nothing went to the avatar\'s host from the browser');
   const offered = await plan.getByLabel('客户').locator('option').allInnerTexts();
   assert.deepEqual(offered, ['上海建工三局', '浦东新区城投'], 'only the customers he may edit');
 

@@ -144,6 +144,7 @@ test('a hostile page\'s script runs where it reaches nothing: no window, no netw
 
 test('markup alone reaches nothing: no request, no name looked up, no connection, no focus taken', async () => {
   const t0 = Date.now();
+  const seq = await lastSeq();
   const { page, frame } = await openAt('/leak');
   await frame.locator('#done').waitFor();
   const doc = await frameDocument(page);
@@ -173,6 +174,13 @@ test('markup alone reaches nothing: no request, no name looked up, no connection
   assert.equal(await doc.evaluate(() => location.href), kept.url, 'the frame was never navigated');
   assert.deepEqual(contactsSince(t0), [], 'nothing left the browser: no prefetch, preconnect, frame, image or navigation');
   assert.ok(!/leak/.test(await notice(page).innerText()));
+  // The images it names were asked of the host (at most 16 of its 25), which
+  // hands a page only the member's consented avatar: each was refused, and
+  // recorded; none was shown.
+  const asked = await auditSince(seq, 'action=page.avatar');
+  assert.equal(asked.length, 16, JSON.stringify(asked));
+  assert.ok(asked.every((r) => r.outcome === 'denied' && r.reason === 'not_declared' && r.subject === 'li.na'), JSON.stringify(asked));
+  assert.equal(await doc.evaluate(() => document.querySelectorAll('img[src]').length), 0);
   await shot(page, 'wayout-03-markup');
   // A relative link still works.
   await frame.getByRole('link', { name: 'Inside by a link' }).click();

@@ -79,6 +79,11 @@ fn fixture(method: &Method, template: &str) -> Option<(&'static str, Option<Valu
         ("POST", "/api/v1/me/plugins/{id}/invoke") => {
             ("/api/v1/me/plugins/site-daily-report/invoke", Some(json!({ "path": "/report.json" })), For::Member)
         }
+        ("GET", "/api/v1/me/plugins/{id}/avatar") => (
+            "/api/v1/me/plugins/customer-visit/avatar?src=https%3A%2F%2Favatars.example%2Fzhang.wei.png",
+            None,
+            For::Member,
+        ),
         ("GET", "/api/v1/me/access-log") => ("/api/v1/me/access-log", None, For::Member),
         ("GET", "/api/v1/me/export") => ("/api/v1/me/export", None, For::Member),
         _ => return None,
@@ -119,7 +124,10 @@ const DEMO_SECRETS: [&str; 4] = ["zhang.wei", "张伟", "13800138001", "红圈"]
 
 on_both_databases! {
     async fn every_documented_route_refuses_the_wrong_callers_and_serves_the_right_one(db: Db) {
-        let server = Server::demo(db).await;
+        // The demo's avatar service, for the avatar route.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stand_in = workbench_host::demo::visits::StandIn::start(dir.path()).await.expect("the stand-in starts");
+        let server = Server::demo_configured(db, |config| stand_in.route(&mut config.egress)).await;
         let routes = documented_routes(&server).await;
         let callers = [
             ("demo member", Some(server.demo_token("li.na", &[Role::Member])), Some(For::Member), true),

@@ -5,6 +5,7 @@
 mod api_security;
 mod api_story;
 mod audit;
+mod avatar;
 mod cli;
 mod consent_property;
 mod contract;

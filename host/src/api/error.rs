@@ -159,6 +159,7 @@ impl From<ServiceError> for ApiError {
                     "the audit log cannot be written; try again later",
                 )
             }
+            ServiceError::Unavailable(message) => ApiError::new(StatusCode::BAD_GATEWAY, "unavailable", message),
             ServiceError::Store(e) => ApiError::internal(e),
             ServiceError::Internal(detail) => ApiError::internal(detail),
         }

@@ -7,6 +7,7 @@
 
 mod audit;
 pub mod auth;
+mod avatar;
 pub mod callers;
 mod consent;
 mod directory;
@@ -69,7 +70,8 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(settings::routes())
         .merge(consent::routes())
         .merge(invoke::routes())
-        .merge(privacy::routes());
+        .merge(privacy::routes())
+        .merge(avatar::routes());
     let (api, doc) = OpenApiRouter::new().nest("/api/v1", api).split_for_parts();
     let (ops, ops_doc) = ops::routes().split_for_parts();
     let mut doc = doc;

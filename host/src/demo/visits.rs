@@ -4,7 +4,9 @@
 //! a CA made at start, and the demo's egress rules pin the name to it and
 //! trust that CA, so the plugin's requests take the same path through the
 //! gate, the address checks, TLS and the audit log as they would to the
-//! real service.
+//! real service. It also serves the demo members' avatars as
+//! `https://avatars.example/{member}.png`, which the host fetches for
+//! plugins' pages under the same rules.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +23,8 @@ use crate::runtime::egress::EgressConfig;
 
 /// The name the stand-in answers to (what 客户拜访 declares).
 pub const HOST: &str = "visits.acme.example";
+/// The name the demo members' avatars are served from.
+pub const AVATARS: &str = "avatars.example";
 
 /// A running stand-in.
 #[derive(Debug)]
@@ -74,7 +78,8 @@ impl StandIn {
         ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Workbench demo CA");
         let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key)?;
         let leaf_key = rcgen::KeyPair::generate()?;
-        let leaf = rcgen::CertificateParams::new(vec![HOST.to_owned()])?.signed_by(&leaf_key, &ca)?;
+        let leaf =
+            rcgen::CertificateParams::new(vec![HOST.to_owned(), AVATARS.to_owned()])?.signed_by(&leaf_key, &ca)?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let ca_path = dir.join("demo-visits-ca.pem");
         std::fs::write(&ca_path, ca.pem()).with_context(|| format!("writing {}", ca_path.display()))?;
@@ -91,7 +96,10 @@ impl StandIn {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let received = Visits::default();
-        let app = axum::Router::new().route("/visits", post(receive).get(list)).with_state(Arc::clone(&received));
+        let app = axum::Router::new()
+            .route("/visits", post(receive).get(list))
+            .route("/{file}", axum::routing::get(avatar))
+            .with_state(Arc::clone(&received));
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let (acceptor, app) = (acceptor.clone(), app.clone());
@@ -107,17 +115,20 @@ impl StandIn {
         Ok(Self { address, ca: ca_path, received })
     }
 
-    /// Routes plugins' requests for [`HOST`] here: the name pinned to the
-    /// stand-in's address and port, its CA trusted, and its loopback
-    /// address allowed. The allowance is per address, not per port: in the
-    /// demo, a destination an admin approves that resolves to that address
-    /// reaches any TLS service listening on it (plain `http` still needs
+    /// Routes plugins' requests for [`HOST`], and the host's avatar
+    /// fetches for [`AVATARS`], here: the names pinned to the stand-in's
+    /// address and port, its CA trusted, and its loopback address allowed.
+    /// The allowance is per address, not per port: in the demo, a
+    /// destination an admin approves that resolves to that address reaches
+    /// any TLS service listening on it (plain `http` still needs
     /// `plain_http_hosts`), so the demo's rules are not a production policy.
     pub fn route(&self, egress: &mut EgressConfig) {
-        egress.resolve.insert(
-            HOST.to_owned(),
-            vec![crate::runtime::egress::Pinned { ip: self.address.ip(), port: Some(self.address.port()) }],
-        );
+        for name in [HOST, AVATARS] {
+            egress.resolve.insert(
+                name.to_owned(),
+                vec![crate::runtime::egress::Pinned { ip: self.address.ip(), port: Some(self.address.port()) }],
+            );
+        }
         egress.allow_private.push(ipnet::IpNet::from(self.address.ip()));
         egress.extra_roots.push(self.ca.clone());
     }
@@ -126,6 +137,17 @@ impl StandIn {
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().map(|v| v.clone()).unwrap_or_default()
     }
+}
+
+/// A demo member's avatar (`zhang.wei.png`, `li.na.png`).
+async fn avatar(axum::extract::Path(file): axum::extract::Path<String>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let png: &'static [u8] = match file.as_str() {
+        "zhang.wei.png" => include_bytes!("avatars/zhang.wei.png"),
+        "li.na.png" => include_bytes!("avatars/li.na.png"),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    ([(header::CONTENT_TYPE, "image/png")], png).into_response()
 }
 
 async fn receive(

@@ -109,11 +109,14 @@ pub enum Action {
     /// A plugin sent a request to another service (or was refused).
     #[serde(rename = "http.request")]
     HttpRequest,
+    /// A plugin's page showed the member their avatar (fetched by the host).
+    #[serde(rename = "page.avatar")]
+    PageAvatar,
 }
 
 impl Action {
     /// Every action, in the order the page lists them.
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 24] = [
         Action::Read,
         Action::Invoke,
         Action::InvokeRefused,
@@ -137,6 +140,7 @@ impl Action {
         Action::LogWrite,
         Action::SettingsRetention,
         Action::HttpRequest,
+        Action::PageAvatar,
     ];
 
     /// The stored name.
@@ -165,6 +169,7 @@ impl Action {
             Action::LogWrite => "log.write",
             Action::SettingsRetention => "settings.retention",
             Action::HttpRequest => "http.request",
+            Action::PageAvatar => "page.avatar",
         }
     }
 

@@ -2,6 +2,7 @@
 //! fresh, limited store per call. A guest can trap; it cannot panic the host.
 
 pub mod admission;
+pub mod avatar;
 pub mod cache;
 pub mod config;
 pub mod egress;
@@ -152,6 +153,7 @@ pub struct Runtime {
     cache: cache::ComponentCache,
     limits: Arc<RuntimeLimits>,
     egress: Arc<egress::Egress>,
+    avatars: avatar::Avatars,
     _ticker: engine::EpochTicker,
 }
 
@@ -170,13 +172,15 @@ impl Runtime {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         CallState::add_to_linker(&mut linker)?;
         let egress = egress::Egress::new(&config.egress).map_err(|e| wasmtime::format_err!("{e:#}"))?;
+        let egress = Arc::new(egress);
         let ticker = engine::EpochTicker::start(&engine, Duration::from_millis(config.limits.epoch_tick_ms.max(1)));
         Ok(Self {
+            avatars: avatar::Avatars::new(Arc::clone(&egress)),
             engine,
             linker: Arc::new(linker),
             cache: cache::ComponentCache::default(),
             limits: Arc::new(config.limits.clone()),
-            egress: Arc::new(egress),
+            egress,
             _ticker: ticker,
         })
     }
@@ -184,6 +188,11 @@ impl Runtime {
     /// The operator's rules for outbound requests.
     pub fn egress_config(&self) -> &egress::EgressConfig {
         &self.egress.config
+    }
+
+    /// Members' avatars, fetched for plugins' pages.
+    pub fn avatars(&self) -> &avatar::Avatars {
+        &self.avatars
     }
 
     /// The limits calls run under.

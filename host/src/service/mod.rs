@@ -4,6 +4,7 @@
 //! [`invoke`] (members), [`privacy`] (audit log, access log, export).
 
 pub mod audit;
+pub mod avatar;
 pub mod consent;
 pub mod directory;
 pub mod installations;
@@ -83,6 +84,9 @@ pub enum ServiceError {
     /// The audit records could not be made durable; nothing is released.
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// Something elsewhere the answer needs did not answer (an avatar's host).
+    #[error("{0}")]
+    Unavailable(String),
     /// The database failed.
     #[error(transparent)]
     Store(StoreError),

@@ -373,6 +373,7 @@ export default {
   'action.log.write': 'Log',
   'action.settings.retention': 'Change retention',
   'action.http.request': 'Send a request to another service',
+  'action.page.avatar': 'Show your avatar on its page',
 
   'field.user.id': 'an id for you that only this plugin sees',
   'field.user.avatar': 'avatar',

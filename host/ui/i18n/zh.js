@@ -388,4 +388,5 @@ export default {
   'action.log.write': '写日志',
   'action.settings.retention': '更改保留期限',
   'action.http.request': '向其他服务发送请求',
+  'action.page.avatar': '在应用页面上显示头像',
 };

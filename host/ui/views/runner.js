@@ -16,6 +16,23 @@ function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 }
 
+// The member's avatar at `src` for plugin `p`'s page as a data: URL, or null
+// (no consent, not the avatar, not fetched): the host checks and fetches it.
+async function avatarData(p, src) {
+  try {
+    const res = await api('GET', `/me/plugins/${enc(p.plugin)}/avatar?src=${enc(src)}`, { raw: true });
+    const blob = await res.blob();
+    return await new Promise((resolve) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result));
+      reader.onerror = () => resolve(null);
+      reader.readAsDataURL(blob);
+    });
+  } catch {
+    return null;
+  }
+}
+
 function header(result, name) {
   const found = (result.headers || []).find(([k]) => k.toLowerCase() === name);
   return found ? found[1] : '';
@@ -115,6 +132,8 @@ export function createRunner({ consent, closed, failed }) {
   // consent dialog or added a history entry: each action does so at most once.
   let actions = 0;
   let actionForConsent = 0;
+  // The images the frame asked for: src → a promise of its data: URL or null.
+  let images = new Map();
   let actionForHistory = 0;
 
   // The notice says only the workbench's own words: nothing the page sent.
@@ -151,6 +170,7 @@ export function createRunner({ consent, closed, failed }) {
     frame.replaceWith(fresh);
     frame = fresh;
     actions = 0;
+    images = new Map();
     actionForConsent = 0;
     actionForHistory = 0;
     bridge = connect(frame, {
@@ -172,6 +192,18 @@ export function createRunner({ consent, closed, failed }) {
       },
       leave() {
         refused('leave');
+      },
+      image(m) {
+        // Asked once per frame; the answer goes only to the plugin it was asked for.
+        const p = current;
+        if (!p || !/^https?:\/\//i.test(m.src)) return;
+        if (!images.has(m.src)) {
+          if (images.size >= 16) return;
+          images.set(m.src, avatarData(p, m.src));
+        }
+        images.get(m.src).then((data) => {
+          if (data && p === current && bridge) bridge.send({ type: 'image', src: m.src, data });
+        });
       },
       navigate(m) {
         // Only what the member did: focus in the frame and a click or key press just now.

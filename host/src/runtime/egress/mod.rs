@@ -23,6 +23,7 @@
 
 pub mod address;
 pub mod config;
+mod get;
 mod send;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use config::{EgressConfig, Pinned};
+pub use get::Fetched;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::model::audit::{AuditEvent, Outcome};

@@ -35,10 +35,10 @@ type Io = Box<dyn Future<Output = Result<(), Error>> + Send>;
 
 /// Why a request got no response: the guest's error code, and the record's
 /// outcome and reason.
-struct Failure {
-    error: Error,
-    outcome: Outcome,
-    reason: String,
+pub(super) struct Failure {
+    pub(super) error: Error,
+    pub(super) outcome: Outcome,
+    pub(super) reason: String,
 }
 
 fn failed(error: Error, reason: String) -> Failure {
@@ -49,7 +49,7 @@ fn denied(error: Error, reason: String) -> Failure {
     Failure { error, outcome: Outcome::Denied, reason }
 }
 
-trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+pub(super) trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 
 pub(super) async fn send(
@@ -97,53 +97,7 @@ async fn attempt(
         ));
     }
 
-    let addresses = resolve(config, target, connect_timeout).await?;
-    // Every address the name has must be allowed: a name that also points
-    // inside is refused whichever address a connection would have used.
-    for address in &addresses {
-        if let Some(kind) = not_public(address.ip())
-            && !config.private_allowed(address.ip())
-        {
-            return Err(denied(
-                Error::DestinationIpProhibited,
-                format!("address_prohibited: {} is {} ({kind})", target.host, address.ip()),
-            ));
-        }
-    }
-    let tcp = match tokio::time::timeout(connect_timeout, connect(&addresses)).await {
-        Ok(result) => result?,
-        Err(_) => {
-            return Err(failed(
-                Error::ConnectionTimeout,
-                format!("connect_timeout: no connection within {} ms", millis(connect_timeout)),
-            ));
-        }
-    };
-    let _ = tcp.set_nodelay(true);
-    let stream: Box<dyn Stream> = match target.scheme {
-        Scheme::Http => Box::new(tcp),
-        Scheme::Https => {
-            let name = rustls::pki_types::ServerName::try_from(target.host.clone())
-                .map_err(|e| failed(Error::HttpRequestUriInvalid, format!("tls: {}: {e}", target.host)))?;
-            match tokio::time::timeout(connect_timeout, shared.tls.connect(name, tcp)).await {
-                Ok(Ok(tls)) => Box::new(tls),
-                Ok(Err(error)) => {
-                    let certificate = error
-                        .get_ref()
-                        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                        .is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)));
-                    let code = if certificate { Error::TlsCertificateError } else { Error::TlsProtocolError };
-                    return Err(failed(code, format!("tls: {}: {error}", target.host)));
-                }
-                Err(_) => {
-                    return Err(failed(
-                        Error::ConnectionTimeout,
-                        format!("connect_timeout: no TLS session within {} ms", millis(connect_timeout)),
-                    ));
-                }
-            }
-        }
-    };
+    let stream = open(shared, target, connect_timeout).await?;
     let (mut sender, connection) = match tokio::time::timeout(
         connect_timeout,
         hyper::client::conn::http1::Builder::new().handshake::<_, Outbound>(TokioIo::new(stream)),
@@ -242,6 +196,65 @@ async fn attempt(
         }
     });
     Ok((http::Response::from_parts(parts, body.boxed_unsync()), io))
+}
+
+/// A connection to `target` on an address that was checked: resolved (or
+/// the operator's fixed addresses), every address public or allowed, then
+/// TCP and, for https, TLS verifying the name.
+pub(super) async fn open(
+    shared: &Egress,
+    target: &Target,
+    connect_timeout: Duration,
+) -> Result<Box<dyn Stream>, Failure> {
+    let config = &shared.config;
+    let addresses = resolve(config, target, connect_timeout).await?;
+    // Every address the name has must be allowed: a name that also points
+    // inside is refused whichever address a connection would have used.
+    for address in &addresses {
+        if let Some(kind) = not_public(address.ip())
+            && !config.private_allowed(address.ip())
+        {
+            return Err(denied(
+                Error::DestinationIpProhibited,
+                format!("address_prohibited: {} is {} ({kind})", target.host, address.ip()),
+            ));
+        }
+    }
+    let tcp = match tokio::time::timeout(connect_timeout, connect(&addresses)).await {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(failed(
+                Error::ConnectionTimeout,
+                format!("connect_timeout: no connection within {} ms", millis(connect_timeout)),
+            ));
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn Stream> = match target.scheme {
+        Scheme::Http => Box::new(tcp),
+        Scheme::Https => {
+            let name = rustls::pki_types::ServerName::try_from(target.host.clone())
+                .map_err(|e| failed(Error::HttpRequestUriInvalid, format!("tls: {}: {e}", target.host)))?;
+            match tokio::time::timeout(connect_timeout, shared.tls.connect(name, tcp)).await {
+                Ok(Ok(tls)) => Box::new(tls),
+                Ok(Err(error)) => {
+                    let certificate = error
+                        .get_ref()
+                        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                        .is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)));
+                    let code = if certificate { Error::TlsCertificateError } else { Error::TlsProtocolError };
+                    return Err(failed(code, format!("tls: {}: {error}", target.host)));
+                }
+                Err(_) => {
+                    return Err(failed(
+                        Error::ConnectionTimeout,
+                        format!("connect_timeout: no TLS session within {} ms", millis(connect_timeout)),
+                    ));
+                }
+            }
+        }
+    };
+    Ok(stream)
 }
 
 fn content_length(headers: &http::HeaderMap) -> Option<u64> {
