@@ -492,6 +492,39 @@ on_both_databases! {
         let sent = log.body["accesses"].as_array().expect("accesses").iter().find(|a| a["sent_to"] == json!(plain)).cloned();
         assert_eq!(sent.map(|a| a["could_include"].clone()), Some(json!(["user.name"])), "{}", log.text);
 
+        // A record is durable as soon as its request ends, with what the
+        // call did before it, while the call goes on (here 1.2 s more).
+        let since = last_seq(&server).await;
+        let started = Instant::now();
+        let call = {
+            let (base, token) = (server.base.clone(), zhang.clone());
+            let url = format!("{base}/api/v1/me/plugins/courier/invoke");
+            let query = format!("read=name&method=POST&body=5&url={plain}/echo&sleep=1200");
+            tokio::spawn(async move {
+                let body = json!({ "path": "/fetch", "query": query });
+                reqwest::Client::new().post(url).bearer_auth(token).json(&body).send().await.expect("sent").status()
+            })
+        };
+        let mut seen = Vec::new();
+        while seen.is_empty() && started.elapsed() < Duration::from_millis(1100) {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            seen = egress_records(&server, since).await;
+        }
+        assert!(!call.is_finished(), "the call was still running ({:?}, {seen:?})", started.elapsed());
+        assert_eq!(seen.len(), 1, "the request's record was written while the call ran ({:?} in)", started.elapsed());
+        assert_eq!((seen[0]["outcome"].as_str(), seen[0]["egress"]["status"].as_u64()), (Some("allowed"), Some(200)), "{}", seen[0]);
+        assert_eq!(call.await.expect("the call"), StatusCode::OK);
+        let admin_page = server
+            .call(Method::GET, &format!("/api/v1/audit?after={since}&limit=1000&subject=zhang.wei"), Some(&admin), None)
+            .await;
+        let actions: Vec<(&str, &str)> = admin_page.body["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .map(|r| (r["action"].as_str().unwrap_or_default(), r["scope"].as_str().unwrap_or_default()))
+            .collect();
+        assert_eq!(actions, [("read", "user.name"), ("http.request", "")], "the read that came first is first: {}", admin_page.text);
+
         // A response still arriving at the deadline: cut off, not "unread".
         let since = last_seq(&server).await;
         let reply = server.invoke("zhang.wei", "courier", &format!("/fetch?url={plain}/drip")).await;

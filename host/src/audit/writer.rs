@@ -123,15 +123,20 @@ impl AuditWriter {
         Ok(QueuePlace { permit })
     }
 
+    /// A place in the queue now, or `None` when it is full or the writer stopped.
+    pub fn try_place(&self) -> Option<QueuePlace<'_>> {
+        self.queue.try_reserve().ok().map(|permit| QueuePlace { permit })
+    }
+
     /// Queues `events` without waiting for them (for code that cannot wait,
     /// such as a `Drop`); false when the queue is full or the writer stopped.
     pub fn submit(&self, events: Vec<AuditEvent>) -> bool {
-        match self.queue.try_reserve() {
-            Ok(permit) => {
-                drop(QueuePlace { permit }.send(events, None));
+        match self.try_place() {
+            Some(place) => {
+                drop(place.send(events, None));
                 true
             }
-            Err(_) => false,
+            None => false,
         }
     }
 }

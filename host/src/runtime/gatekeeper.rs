@@ -78,8 +78,9 @@ pub struct HostServices {
 pub struct Gatekeeper {
     pub(crate) call: CallContext,
     pub(crate) services: HostServices,
-    /// The call's audit events, in order.
-    pub(crate) audit: Vec<AuditEvent>,
+    /// The call's audit events, in order, on their way to the writer
+    /// (shared with its outbound requests, which hand theirs over as they end).
+    pub(crate) journal: Arc<super::journal::Journal>,
     /// Effects started and not yet seen through by the guest.
     pub(crate) pending: Vec<PendingEffect>,
     /// The call's records already durable (written with its storage changes).
@@ -115,10 +116,11 @@ impl Gatekeeper {
     pub fn new(call: CallContext, services: HostServices) -> Self {
         let profile = call.profile.clone();
         let consents_at_start = Arc::clone(&call.consents);
+        let journal = Arc::new(super::journal::Journal::new(services.audit.clone()));
         Self {
             call,
             services,
-            audit: Vec::new(),
+            journal,
             pending: Vec::new(),
             written: Vec::new(),
             unwritten: None,
@@ -142,7 +144,7 @@ impl Gatekeeper {
     /// Appends an audit event for this call.
     pub(crate) fn record(&mut self, action: Action, scope: Option<Scope>, outcome: Outcome, reason: Option<String>) {
         let event = self.event(action, scope, outcome, reason);
-        self.audit.push(event);
+        self.journal.push(event);
     }
 
     /// The audit event [`Gatekeeper::record`] appends.
@@ -180,9 +182,9 @@ impl Gatekeeper {
     ) -> Result<StorageOutcome, crate::audit::AuditError> {
         let event = self.event(action, Some(Scope::Storage), Outcome::Allowed, None);
         // Nothing is taken from the call before its place in the queue is.
-        let place = self.services.audit.place().await?;
-        let events = std::mem::take(&mut self.audit);
-        self.pending.push(place.send(events, Some(ChangeEntry { change, event })));
+        let place = self.journal.place().await?;
+        let receipt = self.journal.send_change(place, ChangeEntry { change, event });
+        self.pending.push(receipt);
         // Awaited where it lies and taken out only once done: cut off even
         // here, the receipt stays in `pending`.
         let written = match self.pending.last_mut() {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod egress;
 pub mod engine;
 pub mod gatekeeper;
+pub mod journal;
 pub mod limits;
 pub mod state;
 pub mod wit;
@@ -98,9 +99,11 @@ pub struct CallOutcome {
     pub logs: Vec<LogLine>,
     /// Log lines dropped past the limit.
     pub dropped_logs: u32,
-    /// Storage changes (with the records the call had made before each)
-    /// the audit writer had not finished when the call was cut off: they
-    /// are written, or not, with their batch; [`CallOutcome::settle`] learns
+    /// Records handed to the audit writer before the call ended whose fate
+    /// the call has not seen: storage changes it was cut off waiting for,
+    /// and outbound requests' records handed over as each request ended
+    /// (each with the records the call had made before it). They are
+    /// written, or not, with their batch; [`CallOutcome::settle`] learns
     /// which. `audit` holds only what came after them.
     pub pending: Vec<PendingEffect>,
     /// The call's records already durable, written with its storage changes.
@@ -263,6 +266,9 @@ impl Runtime {
         let result = result.and_then(|response| self.check_response(response));
         let state = store.data_mut();
         let keeper = &mut state.keeper;
+        // From here a request that ends is recorded with the call's end.
+        let journal = Arc::clone(&keeper.journal);
+        journal.close();
         let mut ended = false;
         if let Err(error) = &result {
             match error {
@@ -279,11 +285,10 @@ impl Runtime {
                 CallError::Plugin(_) => {}
             }
         }
-        // Outbound requests are recorded like the call's other events (only
-        // a call that made one pays for the template).
+        // Outbound requests still under way are recorded like the call's
+        // other events (only a call that made one pays for the template).
         let template = (!ledger.is_empty()).then(|| keeper.event(Action::HttpRequest, None, Outcome::Allowed, None));
-        let mut audit = std::mem::take(&mut keeper.audit);
-        let pending = std::mem::take(&mut keeper.pending);
+        let mut pending = std::mem::take(&mut keeper.pending);
         let written = std::mem::take(&mut keeper.written);
         let unwritten = keeper.unwritten.take();
         let logs = std::mem::take(&mut state.log.lines);
@@ -295,6 +300,10 @@ impl Runtime {
             ledger.cut_off();
         }
         drop(store);
+        // The events not handed over yet, and the requests' records handed
+        // over as they ended (the answer waits for those too).
+        let (mut audit, handed) = journal.take();
+        pending.extend(handed);
         if let Some(template) = template {
             egress::merge(&mut audit, ledger.events(&template), ended);
         }

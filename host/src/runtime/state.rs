@@ -10,6 +10,7 @@ use super::egress::CallHooks;
 use super::gatekeeper::{CallContext, Gatekeeper, HostServices};
 use super::limits::CallLimiter;
 use super::wit::{v0_1, v0_2};
+use crate::model::audit::{Action, Outcome};
 
 /// The data of one call's wasmtime `Store`.
 pub struct CallState {
@@ -43,6 +44,12 @@ impl WasiView for CallState {
 
 impl WasiHttpView for CallState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
+        // The first outbound request needs its record's template (tenant,
+        // actor, member, invocation); a call that makes none never builds it.
+        if self.egress.template.is_none() {
+            let template = self.keeper.event(Action::HttpRequest, None, Outcome::Allowed, None);
+            self.egress.template = Some(std::sync::Arc::new(template));
+        }
         WasiHttpCtxView { hooks: &mut self.egress, table: &mut self.table, ctx: &mut self.http }
     }
 }
@@ -62,6 +69,8 @@ impl CallState {
         // What the call has read is what its requests could carry: they see it as it grows.
         let mut egress = egress;
         egress.read = keeper.read.clone();
+        // Each request's record joins the call's events when the request ends.
+        egress.journal = Some(std::sync::Arc::clone(&keeper.journal));
         Self {
             wasi: wasi.build(),
             table: ResourceTable::new(),

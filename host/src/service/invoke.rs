@@ -104,6 +104,8 @@ impl Workbench {
             let written = settled.and(written).map(|rest| {
                 let mut all = std::mem::take(&mut outcome.written);
                 all.extend(rest);
+                // In the log's order (a request's record may have been written mid-call).
+                all.sort_by_key(|record| record.seq);
                 all
             });
             if let Err(error) = &written {

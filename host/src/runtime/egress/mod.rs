@@ -17,9 +17,13 @@
 //! without query, status, bytes each way, duration, why it was refused or
 //! failed, and the personal scopes the call had read before the request's
 //! last byte left (what could have left with it: a body streamed after the
-//! request started may carry a field read after that). Records are kept per
-//! call in a [`Ledger`] and added to the call's audit records when the call
-//! ends; a request whose response was still arriving then is cut off.
+//! request started may carry a field read after that). A request's record
+//! joins the call's events when the request ends (its response read to the
+//! end, failed, refused or dropped), after every event the call made before
+//! it, and is handed to the audit writer then, while the call goes on
+//! ([`crate::runtime::journal`]). A request still under way when the call
+//! ends is recorded with the call's other records, cut off; the call's
+//! [`Ledger`] keeps every request so that none is missed.
 
 pub mod address;
 pub mod config;
@@ -34,6 +38,7 @@ pub use config::{EgressConfig, Pinned};
 pub use get::Fetched;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::journal::Journal;
 use crate::model::audit::{AuditEvent, Outcome};
 use crate::model::egress::{Destination, EgressDetail, Scheme, normal_host};
 use crate::model::manifest::Manifest;
@@ -124,6 +129,11 @@ pub(crate) struct Trace {
     carried: SharedScopes,
     /// Set when the call ended by a trap or its deadline.
     call_cut: Arc<AtomicBool>,
+    /// Where its record goes when it ends, and the record's template (the
+    /// call's; absent only if the request came some other way than the view).
+    journal: Option<(Arc<Journal>, Arc<AuditEvent>)>,
+    /// Its record was made (at its end); the call's end makes the others.
+    recorded: AtomicBool,
     bytes_out: AtomicU64,
     bytes_in: AtomicU64,
     end: Mutex<End>,
@@ -134,11 +144,20 @@ impl Trace {
         self.end.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Ends the request (the first end counts).
+    /// Ends the request (the first end counts) and hands its record on.
     pub(crate) fn finish(&self, outcome: Outcome, reason: Option<String>) {
-        let mut end = self.end();
-        if end.outcome.is_none() {
+        {
+            let mut end = self.end();
+            if end.outcome.is_some() {
+                return;
+            }
             end.outcome = Some((outcome, reason, self.started.elapsed()));
+        }
+        if let Some((journal, template)) = &self.journal {
+            journal.write_now(|| {
+                self.recorded.store(true, Ordering::Release);
+                self.event(template)
+            });
         }
     }
 
@@ -225,10 +244,11 @@ impl Ledger {
         self.traces.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_empty()
     }
 
-    /// The audit events of every request so far (one each), as they stand now.
+    /// The audit events of every request not recorded at its end (one
+    /// each), as they stand now: those still under way when the call ended.
     pub fn events(&self, template: &AuditEvent) -> Vec<AuditEvent> {
         let traces = std::mem::take(&mut *self.traces.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        traces.iter().map(|t| t.event(template)).collect()
+        traces.iter().filter(|t| !t.recorded.load(Ordering::Acquire)).map(|t| t.event(template)).collect()
     }
 }
 
@@ -239,6 +259,10 @@ pub struct CallHooks {
     ledger: Arc<Ledger>,
     /// The personal scopes the call has read so far (the gatekeeper's, shared).
     pub(crate) read: SharedScopes,
+    /// The call's journal, where each request's record goes when it ends.
+    pub(crate) journal: Option<Arc<Journal>>,
+    /// The template of the call's request records (made on first use).
+    pub(crate) template: Option<Arc<AuditEvent>>,
     sent: u32,
 }
 
@@ -251,7 +275,15 @@ impl std::fmt::Debug for CallHooks {
 impl CallHooks {
     /// The hooks of a call.
     pub fn new(shared: Arc<Egress>, call: EgressCall) -> Self {
-        Self { shared, call, ledger: Arc::default(), read: SharedScopes::default(), sent: 0 }
+        Self {
+            shared,
+            call,
+            ledger: Arc::default(),
+            read: SharedScopes::default(),
+            journal: None,
+            template: None,
+            sent: 0,
+        }
     }
 
     /// The call's ledger (its records are collected when the call ends).
@@ -290,6 +322,8 @@ impl CallHooks {
             read: self.read.clone(),
             carried: SharedScopes::default(),
             call_cut: Arc::clone(&self.ledger.cut),
+            journal: self.journal.clone().zip(self.template.clone()),
+            recorded: AtomicBool::new(false),
             bytes_out: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             end: Mutex::default(),

@@ -24,7 +24,7 @@
 //! | `/write-loop?tag=T&ms=N&bucket=person` | forever: sleeps N ms (default 0), reads its id, writes a new key `T/i` (plugin bucket unless `person`), whatever storage answers |
 //! | `/fail?message=M` | returns its own error with the message M |
 //! | `/sdk-fetch?url=U` | POSTs `{}` to U through the SDK's client; answers `STATUS BODY` or the error's code |
-//! | `/fetch?url=U&read=name&method=M&body=N&late=name&follow=N&times=N` | reads the name first if asked, then sends `times` requests (default 1) through `wasi:http` (method `M`, default GET, a body of N bytes; with `late=name` the name is read only after the request started and its body begins `by=NAME`), following up to `follow` redirects itself; answers what each got as JSON |
+//! | `/fetch?url=U&read=name&method=M&body=N&late=name&follow=N&times=N&sleep=N` | reads the name first if asked, then sends `times` requests (default 1) through `wasi:http` (method `M`, default GET, a body of N bytes; with `late=name` the name is read only after the request started and its body begins `by=NAME`), following up to `follow` redirects itself, then sleeps `sleep` ms if asked; answers what each got as JSON |
 
 use std::fmt::Write as _;
 
@@ -168,6 +168,10 @@ impl Plugin for Hostile {
                 let mut results = Vec::new();
                 for _ in 0..times {
                     results.push(http::fetch(&url, &method, body, follow, late));
+                }
+                // `sleep=N`: the call goes on N ms after its requests ended.
+                if let Some(ms) = request.query_param("sleep").and_then(|n| n.parse::<u64>().ok()) {
+                    std::thread::sleep(std::time::Duration::from_millis(ms));
                 }
                 let mut json = String::from("[");
                 for (i, result) in results.iter().enumerate() {
