@@ -2,6 +2,7 @@
 //! source by `xtask` (`plugins/` and `tests/guests/`). The `api_*` tests go
 //! through real HTTP and run on SQLite and on PostgreSQL.
 
+mod access;
 mod api_security;
 mod api_story;
 mod audit;

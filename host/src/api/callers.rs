@@ -1,7 +1,8 @@
 //! Who may call a route, and which plugin it is about, as extractors: a
 //! handler that takes [`Admin`], [`Developer`], [`Member`] or
 //! [`DirectoryMember`] runs only for a caller with that role (else 403),
-//! checked before its body is read; [`PluginId`] is a path's `{id}` that is
+//! checked before its body is read (an admin's role, and a directory
+//! member's presence, against the directory on every call); [`PluginId`] is a path's `{id}` that is
 //! a plugin id (else 404, as for an id no plugin has); [`CallerLanguages`]
 //! the languages the caller reads.
 
@@ -21,7 +22,8 @@ async fn with_role(parts: &mut Parts, state: &AppState, role: Role) -> Result<Ca
     Ok(caller)
 }
 
-/// A tenant admin.
+/// A tenant admin: the token's admin role, held in the tenant's directory
+/// now (see `Workbench::require_admin`), checked before the body is read.
 #[derive(Debug, Clone)]
 pub struct Admin(pub Caller);
 
@@ -29,7 +31,9 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        with_role(parts, state, Role::Admin).await.map(Self)
+        let caller = with_role(parts, state, Role::Admin).await?;
+        state.workbench.require_admin(&caller.tenant, &caller.member).await?;
+        Ok(Self(caller))
     }
 }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Actor, DeletionReceipt, ServiceError, ServiceResult, Workbench};
 use crate::model::audit::Action;
-use crate::model::directory::MemberProfile;
+use crate::model::directory::{MemberProfile, Role};
 
 /// A member as the directory shows them.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -108,6 +108,24 @@ impl Workbench {
         match self.store.member(tenant, member).await? {
             Some(_) => Ok(()),
             None => Err(ServiceError::not_a_member()),
+        }
+    }
+
+    /// Ok when `member`, whose token carries the admin role, is `tenant`'s
+    /// admin now: the directory gives them the role. While no member of
+    /// the tenant holds it (a tenant being set up, before its first admin
+    /// is in the directory) the token's word is taken. A removed or demoted
+    /// admin is refused on their next call.
+    pub async fn require_admin(&self, tenant: &str, member: &str) -> ServiceResult<()> {
+        match self.store.member(tenant, member).await? {
+            Some(profile) if profile.roles.contains(&Role::Admin) => Ok(()),
+            Some(_) => Err(ServiceError::Forbidden(
+                "this workbench's directory does not give you the admin role (any more)".into(),
+            )),
+            None if !self.store.has_admin(tenant).await? => Ok(()),
+            None => Err(ServiceError::Forbidden(
+                "you are not in this workbench's directory, which names its admins".into(),
+            )),
         }
     }
 

@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::backend::{Cascade, SqlStore, count, from_json, json};
 use super::{StoreError, StoreResult};
-use crate::model::directory::MemberProfile;
+use crate::model::directory::{MemberProfile, Role};
 use crate::model::installation::Deleted;
 
 /// Reading a member's profile (all a running plugin needs of the directory).
@@ -33,6 +33,8 @@ pub trait Directory: Profiles {
     async fn insert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()>;
     /// A tenant's members in id order.
     async fn members(&self, tenant: &str) -> StoreResult<Vec<(String, MemberProfile)>>;
+    /// Whether any member of the tenant holds the admin role.
+    async fn has_admin(&self, tenant: &str) -> StoreResult<bool>;
     /// Removes a member with their consents and plugin storage in every
     /// plugin, in one transaction; `None` when there is no such member.
     async fn delete_member(&self, tenant: &str, id: &str) -> StoreResult<Option<Deleted>>;
@@ -128,6 +130,21 @@ impl Directory for SqlStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(|r| Ok((r.get(0), from_json(r.get::<&str, _>(1))?))).collect()
+    }
+
+    async fn has_admin(&self, tenant: &str) -> StoreResult<bool> {
+        // Only profiles that mention the word are read, and each is checked.
+        let rows = sqlx::query("SELECT profile FROM members WHERE tenant = $1 AND profile LIKE '%\"admin\"%'")
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in &rows {
+            let profile: MemberProfile = from_json(row.get::<&str, _>(0))?;
+            if profile.roles.contains(&Role::Admin) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn delete_member(&self, tenant: &str, id: &str) -> StoreResult<Option<Deleted>> {
