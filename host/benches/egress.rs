@@ -53,16 +53,18 @@ async fn service() -> SocketAddr {
     address
 }
 
-/// The same request by a plain hyper client on a fresh connection.
-async fn hyper_post(address: SocketAddr) -> usize {
+/// `method` `path` (with `body`) by a plain hyper client on a fresh connection: the peer.
+async fn hyper_fresh(address: SocketAddr, method: http::Method, path: &str, body: Bytes) -> usize {
     let stream = tokio::net::TcpStream::connect(address).await.expect("connects");
     let _ = stream.set_nodelay(true);
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(wasmtime_wasi_http::io::TokioIo::new(stream)).await.expect("handshake");
     tokio::spawn(connection);
-    let request = http::Request::post("/visits")
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
         .header(http::header::HOST, address.to_string())
-        .body(Full::new(Bytes::from(vec![b'a'; 100])))
+        .body(Full::new(body))
         .expect("request");
     let response = sender.send_request(request).await.expect("response");
     response.into_body().collect().await.expect("body").to_bytes().len()
@@ -115,7 +117,7 @@ fn outbound(c: &mut Criterion) {
         body: vec![],
     };
     let mut group = c.benchmark_group("egress");
-    group.bench_function("hyper_fresh_connection", |b| b.to_async(&tokio).iter(|| hyper_post(address)));
+    group.bench_function("hyper_fresh_connection", |b| b.to_async(&tokio).iter(|| hyper_fresh(address, http::Method::POST, "/visits", Bytes::from(vec![b'a'; 100]))));
     for (name, times) in [("guest_no_request", 0), ("guest_request", 1)] {
         let request = fetch(times);
         group.bench_function(name, |b| {
@@ -143,20 +145,6 @@ async fn avatar_service() -> SocketAddr {
     address
 }
 
-async fn hyper_get(address: SocketAddr) -> usize {
-    let stream = tokio::net::TcpStream::connect(address).await.expect("connects");
-    let _ = stream.set_nodelay(true);
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(wasmtime_wasi_http::io::TokioIo::new(stream)).await.expect("handshake");
-    tokio::spawn(connection);
-    let request = http::Request::get("/a.png")
-        .header(http::header::HOST, address.to_string())
-        .body(http_body_util::Empty::<Bytes>::new())
-        .expect("request");
-    let response = sender.send_request(request).await.expect("response");
-    response.into_body().collect().await.expect("body").to_bytes().len()
-}
-
 fn avatar(c: &mut Criterion) {
     use workbench_host::runtime::avatar::Avatars;
     use workbench_host::runtime::egress::Egress;
@@ -172,7 +160,7 @@ fn avatar(c: &mut Criterion) {
     let url = format!("http://{address}/a.png");
     let within = std::time::Duration::from_secs(5);
     let mut group = c.benchmark_group("avatar");
-    group.bench_function("hyper_fresh_connection", |b| b.to_async(&tokio).iter(|| hyper_get(address)));
+    group.bench_function("hyper_fresh_connection", |b| b.to_async(&tokio).iter(|| hyper_fresh(address, http::Method::GET, "/a.png", Bytes::new())));
     group.bench_function("host_fetch", |b| {
         b.to_async(&tokio).iter(|| async {
             let fetched = egress.get(&url, 256 * 1024, within).await.expect("fetched");
