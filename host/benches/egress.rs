@@ -117,7 +117,9 @@ fn outbound(c: &mut Criterion) {
         body: vec![],
     };
     let mut group = c.benchmark_group("egress");
-    group.bench_function("hyper_fresh_connection", |b| b.to_async(&tokio).iter(|| hyper_fresh(address, http::Method::POST, "/visits", Bytes::from(vec![b'a'; 100]))));
+    group.bench_function("hyper_fresh_connection", |b| {
+        b.to_async(&tokio).iter(|| hyper_fresh(address, http::Method::POST, "/visits", Bytes::from(vec![b'a'; 100])))
+    });
     for (name, times) in [("guest_no_request", 0), ("guest_request", 1)] {
         let request = fetch(times);
         group.bench_function(name, |b| {
@@ -160,7 +162,9 @@ fn avatar(c: &mut Criterion) {
     let url = format!("http://{address}/a.png");
     let within = std::time::Duration::from_secs(5);
     let mut group = c.benchmark_group("avatar");
-    group.bench_function("hyper_fresh_connection", |b| b.to_async(&tokio).iter(|| hyper_fresh(address, http::Method::GET, "/a.png", Bytes::new())));
+    group.bench_function("hyper_fresh_connection", |b| {
+        b.to_async(&tokio).iter(|| hyper_fresh(address, http::Method::GET, "/a.png", Bytes::new()))
+    });
     group.bench_function("host_fetch", |b| {
         b.to_async(&tokio).iter(|| async {
             let fetched = egress.get(&url, 256 * 1024, within).await.expect("fetched");

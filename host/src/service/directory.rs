@@ -123,9 +123,9 @@ impl Workbench {
                 "this workbench's directory does not give you the admin role (any more)".into(),
             )),
             None if !self.store.has_admin(tenant).await? => Ok(()),
-            None => Err(ServiceError::Forbidden(
-                "you are not in this workbench's directory, which names its admins".into(),
-            )),
+            None => {
+                Err(ServiceError::Forbidden("you are not in this workbench's directory, which names its admins".into()))
+            }
         }
     }
 
