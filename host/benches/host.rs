@@ -107,10 +107,16 @@ fn instantiate_and_call(c: &mut Criterion) {
     });
     let runtime = Runtime::new(&RuntimeConfig::default()).expect("runtime");
     let audit = writer(&tokio, Arc::clone(&store));
+    // The changes the member's set-up made: a call that began before them
+    // would read its context again (and find no installation of "bench").
+    let changes = store.tenant_changes("t");
     let services =
         HostServices { store, open_ids: OpenIdKey::new([9; 32]), limits: Arc::new(RuntimeLimits::default()), audit };
     let manifest = Arc::new(Manifest::from_toml(MANIFEST).expect("manifest"));
-    let call = call_context(manifest, MemberProfile { name: "张伟".into(), ..Default::default() });
+    let call = CallContext {
+        changes,
+        ..call_context(manifest, MemberProfile { name: "张伟".into(), ..Default::default() })
+    };
     let request =
         Request { method: "GET".into(), path: "/".into(), query: String::new(), headers: vec![], body: vec![] };
     c.bench_function("store/member_profile_sqlite", |b| {
