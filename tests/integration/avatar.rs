@@ -172,7 +172,7 @@ on_both_databases! {
             let (status, _, body) = avatar(&server, "zhang.wei", "customer-visit", url).await;
             assert_eq!((status, error_code(&body).as_str()), (StatusCode::BAD_GATEWAY, "unavailable"), "{url}: {}", String::from_utf8_lossy(&body));
             assert!(!String::from_utf8_lossy(&body).contains("127.0.0.1"), "no detail of the fetch: {}", String::from_utf8_lossy(&body));
-            assert!(started.elapsed() < Duration::from_secs(20), "{url}: answered in {:?}", started.elapsed());
+            assert!(started.elapsed() < Duration::from_secs(10), "{url}: answered in {:?}", started.elapsed());
         }
         assert_eq!(page_avatar_records(&server).await.len(), before, "nothing was handed on, so nothing is recorded as shown");
         let hit = hits.lock().expect("hits").clone();

@@ -53,13 +53,13 @@ impl Journal {
     }
 
     /// Hands every event so far and the one `make` builds to the writer
-    /// now, without waiting; `false`, with nothing built, once the call has
-    /// ended (its end writes it). With the writer's queue full the events
-    /// stay here, in order, for the call's end.
-    pub fn write_now(&self, make: impl FnOnce() -> AuditEvent) -> bool {
+    /// now, without waiting; once the call has ended, nothing (`make` is not
+    /// called: the call's end writes it). With the writer's queue full the
+    /// events stay here, in order, for the call's end.
+    pub fn write_now(&self, make: impl FnOnce() -> AuditEvent) {
         let mut inner = self.inner();
         if inner.closed {
-            return false;
+            return;
         }
         let event = make();
         inner.events.push(event);
@@ -68,7 +68,6 @@ impl Journal {
             let receipt = place.send(events, None);
             inner.handed.push(receipt);
         }
-        true
     }
 
     /// The call has ended: from now on [`Journal::write_now`] leaves its

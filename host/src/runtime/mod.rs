@@ -286,8 +286,8 @@ impl Runtime {
             }
         }
         // Outbound requests still under way are recorded like the call's
-        // other events (only a call that made one pays for the template).
-        let template = (!ledger.is_empty()).then(|| keeper.event(Action::HttpRequest, None, Outcome::Allowed, None));
+        // other events, from the template the call's first request made.
+        let template = state.egress.template.take();
         let mut pending = std::mem::take(&mut keeper.pending);
         let written = std::mem::take(&mut keeper.written);
         let unwritten = keeper.unwritten.take();
