@@ -89,7 +89,7 @@ enum TokenCommand {
         /// Member id (`sub`).
         #[arg(long)]
         member: String,
-        /// Roles: admin, member, developer, operator (comma-separated).
+        /// Roles: admin, app_admin, member_admin, auditor, member, developer, operator (comma-separated).
         #[arg(long, value_delimiter = ',', required = true)]
         roles: Vec<String>,
         /// Lifetime, e.g. 30m, 8h, 7d.

@@ -1,6 +1,6 @@
 // Workbench browser UI: header, role-based navigation and hash routing.
 import { t, currentLang, setLang, roleLabel } from './i18n.js';
-import { getSession, clearSession, hasRole } from './session.js';
+import { getSession, clearSession, hasRole, hasAnyJob } from './session.js';
 import { onUnauthorized } from './api.js';
 import { h } from './dom.js';
 import { renderSignIn } from './views/signin.js';
@@ -23,7 +23,7 @@ if (topbar && typeof ResizeObserver === 'function') {
 const ROUTES = [
   { name: 'workbench', role: 'member', label: 'nav.workbench', render: renderWorkbench },
   { name: 'mydata', role: 'member', label: 'nav.mydata', render: renderMyData },
-  { name: 'admin', role: 'admin', label: 'nav.admin', render: renderAdmin },
+  { name: 'admin', role: 'jobs', label: 'nav.admin', render: renderAdmin },
   { name: 'developer', role: 'developer', label: 'nav.developer', render: renderDeveloper },
 ];
 
@@ -38,7 +38,7 @@ function parseHash() {
 }
 
 function allowedRoutes(session) {
-  return ROUTES.filter((r) => hasRole(session, r.role));
+  return ROUTES.filter((r) => (r.role === 'jobs' ? hasAnyJob(session) : hasRole(session, r.role)));
 }
 
 export function go(hash) {
@@ -144,7 +144,7 @@ langSelect.addEventListener('change', () => {
 
 onUnauthorized((err) => {
   clearSession();
-  notice = t('signin.expired', { message: err.message });
+  notice = err.code === 'session_ended' ? t('signin.ended') : t('signin.expired', { message: err.message });
   go('#/signin');
 });
 

@@ -18,8 +18,19 @@ export function clearSession() {
   sessionStorage.removeItem(KEY);
 }
 
+// The administrative jobs; admin holds all three.
+export const JOBS = ['app_admin', 'member_admin', 'auditor'];
+
+// Whether the session's roles give `role` (admin gives each job). The server
+// decides with the directory on every call; this only chooses what to show.
 export function hasRole(session, role) {
-  return Boolean(session && Array.isArray(session.roles) && session.roles.includes(role));
+  const roles = session && Array.isArray(session.roles) ? session.roles : [];
+  return roles.includes(role) || (role !== 'admin' && JOBS.includes(role) && roles.includes('admin'));
+}
+
+// Whether the session holds any administrative job.
+export function hasAnyJob(session) {
+  return JOBS.some((job) => hasRole(session, job));
 }
 
 // Reads the claims of a bearer token for display (the server checks it; this does not).

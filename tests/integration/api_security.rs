@@ -6,7 +6,7 @@ use base64::Engine as _;
 use ed25519_dalek::Signer as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use workbench_host::model::directory::Role;
+use workbench_host::model::directory::{Role, any_gives};
 
 use crate::server::{Db, Server, on_both_databases};
 use crate::support::HOSTILE_MANIFEST;
@@ -18,8 +18,31 @@ enum For {
     Public,
     SignedIn,
     Developer,
-    Admin,
+    Operator,
     Member,
+    /// A caller whose effective roles give one of these administrative roles.
+    Jobs(&'static [Role]),
+}
+
+const APP_ADMIN: For = For::Jobs(&[Role::AppAdmin]);
+const MEMBER_ADMIN: For = For::Jobs(&[Role::MemberAdmin]);
+const AUDITOR: For = For::Jobs(&[Role::Auditor]);
+const ADMIN: For = For::Jobs(&[Role::Admin]);
+const ANY_JOB: For = For::Jobs(&[Role::AppAdmin, Role::MemberAdmin, Role::Auditor]);
+const DIRECTORY_READER: For = For::Jobs(&[Role::MemberAdmin, Role::AppAdmin]);
+
+impl For {
+    /// Whether a caller holding `roles` (in the token and, for the
+    /// administrative ones, in the directory) is entitled.
+    fn admits(self, roles: &[Role]) -> bool {
+        match self {
+            For::Public | For::SignedIn => true,
+            For::Developer => roles.contains(&Role::Developer),
+            For::Operator => roles.contains(&Role::Operator),
+            For::Member => roles.contains(&Role::Member),
+            For::Jobs(any_of) => any_of.iter().any(|&needed| any_gives(roles, needed)),
+        }
+    }
 }
 
 /// How to exercise one operation of the OpenAPI document: the path with
@@ -33,38 +56,40 @@ fn fixture(method: &Method, template: &str) -> Option<(&'static str, Option<Valu
         ("GET", "/readyz") => ("/readyz", None, For::Public),
         ("GET", "/metrics") => ("/metrics", None, For::Public),
         ("GET", "/api/v1/openapi.json") => ("/api/v1/openapi.json", None, For::Public),
+        ("GET", "/api/v1/status") => ("/api/v1/status", None, For::Operator),
         ("GET", "/api/v1/plugins") => ("/api/v1/plugins", None, For::SignedIn),
         ("GET", "/api/v1/plugins/{id}") => ("/api/v1/plugins/site-daily-report", None, For::SignedIn),
         ("POST", "/api/v1/plugins") => ("/api/v1/plugins", None, For::Developer),
-        ("GET", "/api/v1/workbench/plugins") => ("/api/v1/workbench/plugins", None, For::Admin),
+        ("GET", "/api/v1/workbench/plugins") => ("/api/v1/workbench/plugins", None, ANY_JOB),
         ("PUT", "/api/v1/workbench/plugins/{id}") => {
-            ("/api/v1/workbench/plugins/site-daily-report", Some(install), For::Admin)
+            ("/api/v1/workbench/plugins/site-daily-report", Some(install), APP_ADMIN)
         }
         ("POST", "/api/v1/workbench/plugins/{id}/disable") => {
-            ("/api/v1/workbench/plugins/site-daily-report/disable", None, For::Admin)
+            ("/api/v1/workbench/plugins/site-daily-report/disable", None, APP_ADMIN)
         }
         ("POST", "/api/v1/workbench/plugins/{id}/enable") => {
-            ("/api/v1/workbench/plugins/site-daily-report/enable", None, For::Admin)
+            ("/api/v1/workbench/plugins/site-daily-report/enable", None, APP_ADMIN)
         }
         ("GET", "/api/v1/workbench/plugins/{id}/preview") => {
-            ("/api/v1/workbench/plugins/site-daily-report/preview?member=zhang.wei", None, For::Admin)
+            ("/api/v1/workbench/plugins/site-daily-report/preview?member=zhang.wei", None, APP_ADMIN)
         }
-        ("DELETE", "/api/v1/workbench/plugins/{id}") => ("/api/v1/workbench/plugins/customer-visit", None, For::Admin),
-        ("GET", "/api/v1/members") => ("/api/v1/members", None, For::Admin),
+        ("DELETE", "/api/v1/workbench/plugins/{id}") => ("/api/v1/workbench/plugins/customer-visit", None, APP_ADMIN),
+        ("GET", "/api/v1/members") => ("/api/v1/members", None, DIRECTORY_READER),
         ("POST", "/api/v1/members") => {
-            ("/api/v1/members", Some(json!({ "id": "zhao.lei", "profile": { "name": "赵雷" } })), For::Admin)
+            ("/api/v1/members", Some(json!({ "id": "zhao.lei", "profile": { "name": "赵雷" } })), MEMBER_ADMIN)
         }
-        ("GET", "/api/v1/members/{id}") => ("/api/v1/members/zhang.wei", None, For::Admin),
+        ("GET", "/api/v1/members/{id}") => ("/api/v1/members/zhang.wei", None, DIRECTORY_READER),
         ("PATCH", "/api/v1/members/{id}") => {
-            ("/api/v1/members/zhang.wei", Some(json!({ "region": "北京" })), For::Admin)
+            ("/api/v1/members/zhang.wei", Some(json!({ "region": "北京" })), MEMBER_ADMIN)
         }
-        ("DELETE", "/api/v1/members/{id}") => ("/api/v1/members/wang.fang", None, For::Admin),
-        ("GET", "/api/v1/audit") => ("/api/v1/audit", None, For::Admin),
-        ("GET", "/api/v1/audit/verify") => ("/api/v1/audit/verify", None, For::Admin),
-        ("GET", "/api/v1/audit/export") => ("/api/v1/audit/export", None, For::Admin),
-        ("GET", "/api/v1/settings/retention") => ("/api/v1/settings/retention", None, For::Admin),
+        ("DELETE", "/api/v1/members/{id}") => ("/api/v1/members/wang.fang", None, MEMBER_ADMIN),
+        ("POST", "/api/v1/members/{id}/sessions/end") => ("/api/v1/members/li.na/sessions/end", None, MEMBER_ADMIN),
+        ("GET", "/api/v1/audit") => ("/api/v1/audit", None, AUDITOR),
+        ("GET", "/api/v1/audit/verify") => ("/api/v1/audit/verify", None, AUDITOR),
+        ("GET", "/api/v1/audit/export") => ("/api/v1/audit/export", None, AUDITOR),
+        ("GET", "/api/v1/settings/retention") => ("/api/v1/settings/retention", None, ANY_JOB),
         ("PUT", "/api/v1/settings/retention") => {
-            ("/api/v1/settings/retention", Some(json!({ "audit_days": 1500 })), For::Admin)
+            ("/api/v1/settings/retention", Some(json!({ "audit_days": 1500 })), ADMIN)
         }
         ("GET", "/api/v1/me/plugins") => ("/api/v1/me/plugins", None, For::Member),
         ("GET", "/api/v1/me/plugins/{id}/consent") => {
@@ -86,13 +111,25 @@ fn fixture(method: &Method, template: &str) -> Option<(&'static str, Option<Valu
         ),
         ("GET", "/api/v1/me/access-log") => ("/api/v1/me/access-log", None, For::Member),
         ("GET", "/api/v1/me/export") => ("/api/v1/me/export", None, For::Member),
+        ("POST", "/api/v1/me/sessions/end") => ("/api/v1/me/sessions/end", None, For::Member),
         _ => return None,
     };
     Some(route)
 }
 
-/// Every operation of the server's own OpenAPI document, with its fixture;
-/// deletions last, so that they do not remove what other routes use.
+/// When a route's cell runs: deletions after the rest (they remove what
+/// other routes use), ending sessions last (they end the callers' tokens).
+fn order(method: &Method, path: &str) -> u8 {
+    match (method.as_str(), path) {
+        ("POST", "/api/v1/me/sessions/end") => 3,
+        (_, path) if path.ends_with("/sessions/end") => 2,
+        ("DELETE", _) => 1,
+        _ => 0,
+    }
+}
+
+/// Every operation of the server's own OpenAPI document, with its fixture,
+/// in [`order`].
 async fn documented_routes(server: &Server) -> Vec<(Method, &'static str, Option<Value>, For)> {
     let doc = server.call(Method::GET, "/api/v1/openapi.json", None, None).await.body;
     let paths = doc["paths"].as_object().expect("the document lists paths");
@@ -111,8 +148,8 @@ async fn documented_routes(server: &Server) -> Vec<(Method, &'static str, Option
         }
     }
     assert!(undescribed.is_empty(), "routes with no row in the authorization matrix: {undescribed:?}");
-    routes.sort_by_key(|(method, ..)| *method == Method::DELETE);
-    assert!(routes.len() >= 30, "the whole API is documented ({} operations)", routes.len());
+    routes.sort_by_key(|(method, path, ..)| order(method, path));
+    assert!(routes.len() >= 33, "the whole API is documented ({} operations)", routes.len());
     routes
 }
 
@@ -129,26 +166,40 @@ on_both_databases! {
         let stand_in = workbench_host::demo::visits::StandIn::start(dir.path()).await.expect("the stand-in starts");
         let server = Server::demo_configured(db, |config| stand_in.route(&mut config.egress)).await;
         let routes = documented_routes(&server).await;
-        let callers = [
-            ("demo member", Some(server.demo_token("li.na", &[Role::Member])), Some(For::Member), true),
-            ("demo developer", Some(server.demo_token("acme", &[Role::Developer])), Some(For::Developer), true),
-            ("demo admin without the member role", Some(server.demo_token("admin", &[Role::Admin])), Some(For::Admin), true),
-            ("other tenant's admin", Some(server.token("other", "eve", &[Role::Admin])), Some(For::Admin), false),
-            ("other tenant's member", Some(server.token("other", "o.member", &[Role::Member])), Some(For::Member), false),
-            ("other tenant's developer", Some(server.token("other", "mallory", &[Role::Developer])), Some(For::Developer), false),
-            ("anonymous", None, None, false),
+        // One member for each job beside the demo's admin and auditor.
+        let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
+        for (id, role) in [("sun.li", "app_admin"), ("qian.hao", "member_admin")] {
+            let add = json!({ "id": id, "profile": { "name": id, "roles": [role, "member"] } });
+            let added = server.call(Method::POST, "/api/v1/members", Some(&admin), Some(add)).await;
+            assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+        }
+        // Who calls: the token, the roles it gives (token and directory
+        // both), and whether the caller is of the demo tenant.
+        let callers: Vec<(&str, Option<String>, &[Role], bool)> = vec![
+            ("demo member", Some(server.demo_token("li.na", &[Role::Member])), &[Role::Member], true),
+            ("demo developer", Some(server.demo_token("acme", &[Role::Developer])), &[Role::Developer], true),
+            ("demo admin without the member role", Some(server.demo_token("admin", &[Role::Admin])), &[Role::Admin], true),
+            ("demo auditor", Some(server.demo_token("zhou.min", &[Role::Auditor])), &[Role::Auditor], true),
+            ("demo app admin", Some(server.demo_token("sun.li", &[Role::AppAdmin])), &[Role::AppAdmin], true),
+            ("demo member admin", Some(server.demo_token("qian.hao", &[Role::MemberAdmin])), &[Role::MemberAdmin], true),
+            // Tokens claiming more than the directory gives: only what both give counts.
+            ("demo auditor claiming admin", Some(server.demo_token("zhou.min", &[Role::Admin])), &[Role::Auditor], true),
+            ("demo member claiming every job", Some(server.demo_token("li.na", &[Role::Admin, Role::AppAdmin, Role::MemberAdmin, Role::Auditor])), &[], true),
+            ("operator", Some(server.token("ops", "ops", &[Role::Operator])), &[Role::Operator], true),
+            ("other tenant's admin", Some(server.token("other", "eve", &[Role::Admin])), &[Role::Admin], false),
+            ("other tenant's auditor", Some(server.token("other", "ivy", &[Role::Auditor])), &[Role::Auditor], false),
+            ("other tenant's member", Some(server.token("other", "o.member", &[Role::Member])), &[Role::Member], false),
+            ("other tenant's developer", Some(server.token("other", "mallory", &[Role::Developer])), &[Role::Developer], false),
+            ("anonymous", None, &[], false),
         ];
+        let mut cells = 0;
         for (method, path, body, audience) in &routes {
-            for (who, token, role, own_tenant) in &callers {
-                let entitled = match (audience, role) {
-                    (For::Public, _) => true,
-                    (_, None) => false,
-                    (For::SignedIn, Some(_)) => true,
-                    (need, Some(have)) => need == have,
-                };
+            for (who, token, roles, own_tenant) in &callers {
+                let entitled = *audience == For::Public || (token.is_some() && audience.admits(roles));
                 if entitled && *own_tenant && *audience != For::Public {
                     continue; // the entitled demo callers run last, below
                 }
+                cells += 1;
                 let reply = server.call(method.clone(), path, token.as_deref(), body.clone()).await;
                 let cell = format!("{who} x {method} {path}: {} {}", reply.status, reply.text);
                 assert!(reply.status.as_u16() < 500, "{cell}");
@@ -156,7 +207,7 @@ on_both_databases! {
                     assert!(reply.status.is_success(), "{cell}");
                     continue;
                 }
-                if role.is_none() {
+                if token.is_none() {
                     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{cell}");
                     assert_eq!(reply.body["error"], "unauthorized", "{cell}");
                     continue;
@@ -168,7 +219,7 @@ on_both_databases! {
                 }
                 // Entitled, but in another tenant: nothing of the demo tenant comes back.
                 for secret in DEMO_SECRETS {
-                    if path.contains(secret) && *audience == For::Admin {
+                    if path.contains(secret) && matches!(audience, For::Jobs(_)) {
                         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{cell}");
                     } else {
                         assert!(!reply.text.contains(secret), "{cell} leaked {secret}");
@@ -176,22 +227,32 @@ on_both_databases! {
                 }
             }
         }
+        assert!(cells > routes.len() * 8, "{cells} cells");
         // Nobody above changed anything of the demo tenant.
         assert_eq!(server.count("SELECT COUNT(*) FROM installations WHERE tenant = $1 AND state = $2", &["demo", "enabled"]).await, 3);
-        assert_eq!(server.count("SELECT COUNT(*) FROM members WHERE tenant = $1", &["demo"]).await, 5);
+        assert_eq!(server.count("SELECT COUNT(*) FROM members WHERE tenant = $1", &["demo"]).await, 8);
         assert_eq!(server.count("SELECT COUNT(*) FROM consents WHERE tenant = $1 AND withdrawn_at IS NOT NULL", &["demo"]).await, 0);
+        assert_eq!(server.count("SELECT COUNT(*) FROM members WHERE tenant = $1 AND sessions_ended_at > 0", &["demo"]).await, 0);
 
-        // The right callers succeed on every route.
-        let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
+        // The right callers succeed on every route: the demo caller with the
+        // narrowest roles that entitle them (an auditor for the audit log, an
+        // app admin for installations, a member admin for the directory).
         let zhang = server.demo_token("zhang.wei", &[Role::Member]);
         for (method, path, body, audience) in routes {
             let token = match audience {
                 For::Public => None,
-                For::SignedIn | For::Member => Some(&zhang),
-                For::Admin => Some(&admin),
+                For::SignedIn | For::Member => Some(zhang.clone()),
                 For::Developer => continue, // publishing is covered with real forms below
+                For::Operator | For::Jobs(_) => {
+                    let narrowest = callers
+                        .iter()
+                        .filter(|(_, token, roles, own)| *own && token.is_some() && audience.admits(roles))
+                        .min_by_key(|(_, _, roles, _)| (roles.contains(&Role::Admin), roles.len()))
+                        .expect("an entitled demo caller");
+                    narrowest.1.clone()
+                }
             };
-            let reply = server.call(method.clone(), path, token.map(String::as_str), body).await;
+            let reply = server.call(method.clone(), path, token.as_deref(), body).await;
             assert!(reply.status.is_success(), "{method} {path}: {} {}", reply.status, reply.text);
         }
         server.stop().await;
@@ -359,7 +420,7 @@ on_both_databases! {
             assert_eq!(reply.status, status, "{case}: {}", reply.text);
             assert!(reply.body["error"].is_string(), "{case}: JSON error body: {}", reply.text);
         }
-        assert_eq!(server.count("SELECT COUNT(*) FROM members WHERE tenant = $1", &["demo"]).await, 5);
+        assert_eq!(server.count("SELECT COUNT(*) FROM members WHERE tenant = $1", &["demo"]).await, workbench_host::demo::members().len() as i64);
         server.stop().await;
     }
 }

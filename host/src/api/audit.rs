@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::callers::Admin;
+use super::callers::Auditor;
 use super::error::{ApiError, ApiQuery, ApiResult, ErrorBody};
 use crate::model::audit::AuditFilter;
 use crate::model::audit::{Action, Outcome};
@@ -99,7 +99,7 @@ impl AuditQuery {
 #[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery), responses((status = 200, body = AuditPage), (status = 422, body = ErrorBody)))]
 async fn query(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    Auditor(caller): Auditor,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
     let filter = q.filter()?;
@@ -124,7 +124,7 @@ struct VerifyResult {
 
 /// Verify the tenant's chain against its signed checkpoints.
 #[utoipa::path(get, path = "/audit/verify", tag = "audit", responses((status = 200, body = VerifyResult)))]
-async fn verify(State(state): State<AppState>, Admin(caller): Admin) -> ApiResult<Json<VerifyResult>> {
+async fn verify(State(state): State<AppState>, Auditor(caller): Auditor) -> ApiResult<Json<VerifyResult>> {
     let reports = state.workbench.verify_audit(Some(&caller.tenant)).await?;
     let report = reports.into_iter().next().ok_or_else(|| ApiError::not_found("no audit records"))?;
     Ok(Json(VerifyResult {
@@ -145,7 +145,7 @@ async fn verify(State(state): State<AppState>, Admin(caller): Admin) -> ApiResul
 #[utoipa::path(get, path = "/audit/export", tag = "audit", params(AuditQuery), responses((status = 200, content_type = "application/x-ndjson", description = "One record per line, then the latest checkpoint")))]
 async fn export(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    Auditor(caller): Auditor,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Response> {
     let filter = q.filter()?;

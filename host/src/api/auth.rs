@@ -45,11 +45,24 @@ pub struct Caller {
     pub tenant: String,
     /// Member id.
     pub member: String,
-    /// Roles.
+    /// Roles: the token's, and once an extractor checked them against the
+    /// directory, the call's effective roles.
     pub roles: Vec<Role>,
+    /// When the token was issued (`iat`, seconds since the epoch).
+    pub issued_at: u64,
 }
 
 impl Caller {
+    /// The caller as the service layer's session checks see them.
+    pub fn session(&self) -> crate::service::sessions::Session<'_> {
+        crate::service::sessions::Session {
+            tenant: &self.tenant,
+            member: &self.member,
+            roles: &self.roles,
+            issued_at: self.issued_at,
+        }
+    }
+
     /// Ok when the caller has `role`, else 403.
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
         if self.roles.contains(&role) {
@@ -213,7 +226,7 @@ impl JwtKeys {
                 Role::parse(r).ok_or_else(|| ApiError::unauthorized(format!("the token has an unknown role {r:?}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Caller { tenant: claims.tid, member: claims.sub, roles })
+        Ok(Caller { tenant: claims.tid, member: claims.sub, roles, issued_at: claims.iat })
     }
 
     /// Issues a token with the first key that can sign (the configured

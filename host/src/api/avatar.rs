@@ -52,7 +52,7 @@ async fn avatar(
     if query.src.is_empty() || query.src.len() > 2048 {
         return Err(ApiError::invalid("src must be a URL of 1 to 2048 bytes"));
     }
-    let image = state.workbench.avatar(&caller.tenant, &caller.member, &id, &query.src).await?;
+    let image = state.workbench.avatar(&caller.tenant, &caller.member, caller.issued_at, &id, &query.src).await?;
     Ok((
         [
             (header::CONTENT_TYPE, image.media_type),

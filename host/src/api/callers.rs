@@ -1,8 +1,11 @@
 //! Who may call a route, and which plugin it is about, as extractors: a
-//! handler that takes [`Admin`], [`Developer`], [`Member`] or
-//! [`DirectoryMember`] runs only for a caller with that role (else 403),
-//! checked before its body is read (an admin's role, and a directory
-//! member's presence, against the directory on every call); [`PluginId`] is a path's `{id}` that is
+//! handler that takes one of the jobs below ([`AppAdmin`], [`MemberAdmin`],
+//! [`Auditor`], [`TenantAdmin`], [`Administrator`], [`DirectoryReader`]),
+//! [`Developer`], [`Operator`], [`Member`] or [`DirectoryMember`] runs only
+//! for a caller with that role (else 403), checked before its body is read.
+//! An administrative role is the token's and the tenant's directory's both,
+//! read on every call, as is a directory member's presence; an ended
+//! session is 401 `session_ended`. [`PluginId`] is a path's `{id}` that is
 //! a plugin id (else 404, as for an id no plugin has); [`CallerLanguages`]
 //! the languages the caller reads.
 
@@ -22,19 +25,46 @@ async fn with_role(parts: &mut Parts, state: &AppState, role: Role) -> Result<Ca
     Ok(caller)
 }
 
-/// A tenant admin: the token's admin role, held in the tenant's directory
-/// now (see `Workbench::require_admin`), checked before the body is read.
-#[derive(Debug, Clone)]
-pub struct Admin(pub Caller);
+/// A caller holding one of `any_of` (administrative roles) in their token
+/// and in the tenant's directory now; the caller's roles become the
+/// effective ones.
+async fn administrative(parts: &mut Parts, state: &AppState, any_of: &[Role]) -> Result<Caller, ApiError> {
+    let mut caller = Caller::from_request_parts(parts, state).await?;
+    caller.roles = state.workbench.require_role(caller.session(), any_of).await?;
+    Ok(caller)
+}
 
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = ApiError;
+macro_rules! jobs {
+    ($($(#[$doc:meta])* $name:ident => [$($role:ident),+];)+) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name(pub Caller);
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let caller = with_role(parts, state, Role::Admin).await?;
-        state.workbench.require_admin(&caller.tenant, &caller.member).await?;
-        Ok(Self(caller))
-    }
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+                administrative(parts, state, &[$(Role::$role),+]).await.map(Self)
+            }
+        }
+    )+};
+}
+
+jobs! {
+    /// The tenant's plugins: catalogue, install, upgrade, configuration,
+    /// visible range (app_admin, or admin).
+    AppAdmin => [AppAdmin];
+    /// The tenant's directory (member_admin, or admin).
+    MemberAdmin => [MemberAdmin];
+    /// The tenant's audit log, read only (auditor, or admin).
+    Auditor => [Auditor];
+    /// What only the whole admin may do (the tenant's retention).
+    TenantAdmin => [Admin];
+    /// Any of the administrative jobs: reads every one of them needs.
+    Administrator => [AppAdmin, MemberAdmin, Auditor];
+    /// Reading the directory: the member admin, and the app admin who
+    /// picks a plugin's visible range and previews it for a member.
+    DirectoryReader => [MemberAdmin, AppAdmin];
 }
 
 /// A plugin developer.
@@ -49,8 +79,21 @@ impl FromRequestParts<AppState> for Developer {
     }
 }
 
+/// The deployment's operator: its own status, no tenant's data.
+#[derive(Debug, Clone)]
+pub struct Operator(pub Caller);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        with_role(parts, state, Role::Operator).await.map(Self)
+    }
+}
+
 /// A caller with the member role (the invocation itself checks that they
-/// are in the directory, in the query it makes anyway).
+/// are in the directory and that the session was not ended, in the query
+/// it makes anyway).
 #[derive(Debug, Clone)]
 pub struct Member(pub Caller);
 
@@ -62,8 +105,9 @@ impl FromRequestParts<AppState> for Member {
     }
 }
 
-/// A member who is in their tenant's directory: a removed member's
-/// still-valid token does not reach their consents or data.
+/// A member who is in their tenant's directory, in a session not ended: a
+/// removed member's still-valid token does not reach their consents or
+/// data, nor does a token from before "sign out everywhere".
 #[derive(Debug, Clone)]
 pub struct DirectoryMember(pub Caller);
 
@@ -72,7 +116,7 @@ impl FromRequestParts<AppState> for DirectoryMember {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let caller = with_role(parts, state, Role::Member).await?;
-        state.workbench.require_member(&caller.tenant, &caller.member).await?;
+        state.workbench.require_member_session(caller.session()).await?;
         Ok(Self(caller))
     }
 }

@@ -115,6 +115,7 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_component", e.to_string())
             }
             ServiceError::Forbidden(message) => ApiError::forbidden(message),
+            e @ ServiceError::SessionEnded => ApiError::new(StatusCode::UNAUTHORIZED, "session_ended", e.to_string()),
             ServiceError::NotFound(message) => ApiError::not_found(message),
             ServiceError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
             ServiceError::ConsentRequired { missing, disclosure } => {

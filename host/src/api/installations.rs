@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Caller;
-use super::callers::{AcceptLanguage, Admin, CallerLanguages, PluginId};
+use super::callers::{AcceptLanguage, Administrator, AppAdmin, CallerLanguages, PluginId};
 use super::error::{ApiJson, ApiQuery, ApiResult, ErrorBody};
 use super::{AppState, detached};
 use crate::model::text::ShowIn;
@@ -59,7 +59,7 @@ struct PreviewQuery {
 #[utoipa::path(get, path = "/workbench/plugins", tag = "workbench", params(AcceptLanguage), responses((status = 200, body = Vec<InstallationView>), (status = 403, body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
-    Admin(caller): Admin,
+    Administrator(caller): Administrator,
     CallerLanguages(prefs): CallerLanguages,
 ) -> ApiResult<Json<Vec<InstallationView>>> {
     let mut installations = state.workbench.installations(&caller.tenant).await?;
@@ -78,7 +78,7 @@ async fn list(
 )]
 async fn install(
     State(state): State<AppState>,
-    Admin(Caller { tenant, member, .. }): Admin,
+    AppAdmin(Caller { tenant, member, .. }): AppAdmin,
     PluginId(id): PluginId,
     ApiJson(body): ApiJson<InstallBody>,
 ) -> ApiResult<Json<InstallationView>> {
@@ -102,7 +102,7 @@ async fn install(
 )]
 async fn uninstall(
     State(state): State<AppState>,
-    Admin(Caller { tenant, member, .. }): Admin,
+    AppAdmin(Caller { tenant, member, .. }): AppAdmin,
     PluginId(id): PluginId,
 ) -> ApiResult<Json<DeletionReceipt>> {
     Ok(Json(detached(&state, move |wb| async move { wb.uninstall(&tenant, &member, &id).await }).await?))
@@ -112,7 +112,7 @@ async fn uninstall(
 #[utoipa::path(post, path = "/workbench/plugins/{id}/disable", tag = "workbench", params(("id" = String, Path, description = "Plugin id", example = "site-daily-report")), responses((status = 200, body = InstallationView), (status = 404, body = ErrorBody)))]
 async fn disable(
     State(state): State<AppState>,
-    Admin(Caller { tenant, member, .. }): Admin,
+    AppAdmin(Caller { tenant, member, .. }): AppAdmin,
     PluginId(id): PluginId,
 ) -> ApiResult<Json<InstallationView>> {
     Ok(Json(detached(&state, move |wb| async move { wb.set_enabled(&tenant, &member, &id, false).await }).await?))
@@ -122,7 +122,7 @@ async fn disable(
 #[utoipa::path(post, path = "/workbench/plugins/{id}/enable", tag = "workbench", params(("id" = String, Path, description = "Plugin id", example = "site-daily-report")), responses((status = 200, body = InstallationView), (status = 404, body = ErrorBody)))]
 async fn enable(
     State(state): State<AppState>,
-    Admin(Caller { tenant, member, .. }): Admin,
+    AppAdmin(Caller { tenant, member, .. }): AppAdmin,
     PluginId(id): PluginId,
 ) -> ApiResult<Json<InstallationView>> {
     Ok(Json(detached(&state, move |wb| async move { wb.set_enabled(&tenant, &member, &id, true).await }).await?))
@@ -138,7 +138,7 @@ async fn enable(
 )]
 async fn preview(
     State(state): State<AppState>,
-    Admin(Caller { tenant, member: admin, .. }): Admin,
+    AppAdmin(Caller { tenant, member: admin, .. }): AppAdmin,
     PluginId(id): PluginId,
     ApiQuery(query): ApiQuery<PreviewQuery>,
 ) -> ApiResult<Json<Preview>> {

@@ -123,8 +123,11 @@ async fn invoke(
 ) -> ApiResult<Json<InvokeResult>> {
     // The directory is checked with the installation and the consents, in one query.
     let request = body.into_request()?;
-    let done =
-        state.workbench.invoke(&caller.tenant, &caller.member, &id, request).await.map_err(|e| e.shown_in(&prefs))?;
+    let done = state
+        .workbench
+        .invoke_signed_in(&caller.tenant, &caller.member, Some(caller.issued_at), &id, request)
+        .await
+        .map_err(|e| e.shown_in(&prefs))?;
     let (body, body_base64) = match String::from_utf8(done.response.body) {
         Ok(text) => (Some(text), None),
         Err(e) => (None, Some(base64::engine::general_purpose::STANDARD.encode(e.into_bytes()))),

@@ -40,7 +40,10 @@ pub(super) fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
     };
     let always = [
         ("400", "bad_request: malformed JSON, query or path"),
-        ("401", "unauthorized: no valid bearer token"),
+        (
+            "401",
+            "unauthorized: no valid bearer token; session_ended: the member signed out everywhere (or a member admin ended their sessions) after this token was issued",
+        ),
         ("403", "forbidden: the token's roles do not allow this"),
         ("404", "not_found"),
         ("422", "invalid_input: well-formed but not acceptable; the message names the problem"),

@@ -1,5 +1,6 @@
 //! Operations: liveness, readiness (the database answers), Prometheus
-//! metrics, and the OpenAPI document.
+//! metrics, the deployment's status for its operator, and the OpenAPI
+//! document.
 
 use std::sync::OnceLock;
 
@@ -12,13 +13,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::callers::Operator;
 use super::error::{ApiError, ErrorBody};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
+    started();
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))
+        .routes(routes!(status))
         .routes(routes!(openapi))
 }
 
@@ -63,6 +67,37 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError>
 #[utoipa::path(get, path = "/metrics", tag = "ops", security(), responses((status = 200, content_type = "text/plain", description = "Prometheus text format")))]
 async fn metrics() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], prometheus().render())
+}
+
+/// When this process started serving (set when the routes are first built).
+fn started() -> std::time::Instant {
+    static STARTED: OnceLock<std::time::Instant> = OnceLock::new();
+    *STARTED.get_or_init(std::time::Instant::now)
+}
+
+/// The deployment's own state, for its operator: nothing of any tenant.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+struct Status {
+    /// This build's version.
+    version: &'static str,
+    /// Seconds since this process started serving.
+    uptime_seconds: u64,
+    /// Whether the database answers.
+    database_ready: bool,
+    /// Plugin versions held compiled and loaded in this process.
+    loaded_versions: usize,
+}
+
+/// The deployment's status (operator): version, uptime, database, loaded
+/// plugin versions. No tenant's data.
+#[utoipa::path(get, path = "/api/v1/status", tag = "ops", responses((status = 200, body = Status), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn status(State(state): State<AppState>, _operator: Operator) -> Json<Status> {
+    Json(Status {
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: started().elapsed().as_secs(),
+        database_ready: state.workbench.ping().await.is_ok(),
+        loaded_versions: state.workbench.loaded_versions(),
+    })
 }
 
 /// This document.

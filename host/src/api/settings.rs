@@ -6,7 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Caller;
-use super::callers::Admin;
+use super::callers::{Administrator, TenantAdmin};
 use super::error::{ApiJson, ApiResult, ErrorBody};
 use super::{AppState, detached};
 use crate::model::settings::Retention;
@@ -17,7 +17,10 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 /// The tenant's retention settings.
 #[utoipa::path(get, path = "/settings/retention", tag = "settings", responses((status = 200, body = Object)))]
-async fn get_retention(State(state): State<AppState>, Admin(caller): Admin) -> ApiResult<Json<Retention>> {
+async fn get_retention(
+    State(state): State<AppState>,
+    Administrator(caller): Administrator,
+) -> ApiResult<Json<Retention>> {
     Ok(Json(state.workbench.retention(&caller.tenant).await?))
 }
 
@@ -25,7 +28,7 @@ async fn get_retention(State(state): State<AppState>, Admin(caller): Admin) -> A
 #[utoipa::path(put, path = "/settings/retention", tag = "settings", request_body = Object, responses((status = 200, body = Object), (status = 422, body = ErrorBody)))]
 async fn put_retention(
     State(state): State<AppState>,
-    Admin(Caller { tenant, member: admin, .. }): Admin,
+    TenantAdmin(Caller { tenant, member: admin, .. }): TenantAdmin,
     ApiJson(retention): ApiJson<Retention>,
 ) -> ApiResult<Json<Retention>> {
     Ok(Json(detached(&state, move |wb| async move { wb.set_retention(&tenant, &admin, retention).await }).await?))

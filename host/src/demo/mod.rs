@@ -18,6 +18,8 @@ pub const TENANT: &str = "demo";
 pub const TENANT_NAME: &str = "红圈示范工程有限公司";
 /// The demo admin.
 pub const ADMIN: &str = "admin";
+/// The demo auditor: reads the audit log, changes nothing.
+pub const AUDITOR: &str = "zhou.min";
 /// The developer who publishes the example plugins.
 pub const DEVELOPER: &str = "acme";
 /// The example plugins, in the order the demo shows them.
@@ -27,8 +29,9 @@ pub const PLUGINS: [&str; 3] = ["site-daily-report", "approval-helper", "custome
 pub const SESSION: std::time::Duration = std::time::Duration::from_secs(8 * 3600);
 
 /// Who one can be in the demo: member id, roles, and who that is.
-pub const IDENTITIES: [(&str, &[Role], &str); 5] = [
+pub const IDENTITIES: [(&str, &[Role], &str); 6] = [
     (ADMIN, &[Role::Admin, Role::Member], "admin (陈静)"),
+    (AUDITOR, &[Role::Auditor, Role::Member], "auditor zhou.min (周敏)"),
     ("zhang.wei", &[Role::Member], "member zhang.wei (张伟)"),
     ("li.na", &[Role::Member], "member li.na (李娜)"),
     ("wang.fang", &[Role::Member], "member wang.fang (王芳)"),
@@ -117,6 +120,15 @@ pub fn members() -> Vec<(&'static str, MemberProfile)> {
                 title: Some("会计".into()),
                 approvals: vec![approval("expense", "费用报销", true, false, Some(5_000))],
                 ..base("王芳", "芳芳", &[Role::Member])
+            },
+        ),
+        (
+            AUDITOR,
+            MemberProfile {
+                gender: Gender::Female,
+                department: Some("审计部".into()),
+                title: Some("内审专员".into()),
+                ..base("周敏", "敏敏", &[Role::Auditor, Role::Member])
             },
         ),
         ("acme", MemberProfile { ..base("Acme 开发者", "acme", &[Role::Developer]) }),

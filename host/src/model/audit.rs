@@ -88,6 +88,10 @@ pub enum Action {
     /// A member was removed with their data.
     #[serde(rename = "member.remove")]
     MemberRemove,
+    /// A member's sessions were ended (signed out everywhere), by
+    /// themselves or by a member admin.
+    #[serde(rename = "session.end")]
+    SessionEnd,
     /// A plugin read a storage key.
     #[serde(rename = "storage.get")]
     StorageGet,
@@ -116,7 +120,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the page lists them.
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 25] = [
         Action::Read,
         Action::Invoke,
         Action::InvokeRefused,
@@ -133,6 +137,7 @@ impl Action {
         Action::MemberAdd,
         Action::MemberUpdate,
         Action::MemberRemove,
+        Action::SessionEnd,
         Action::StorageGet,
         Action::StorageSet,
         Action::StorageDelete,
@@ -162,6 +167,7 @@ impl Action {
             Action::MemberAdd => "member.add",
             Action::MemberUpdate => "member.update",
             Action::MemberRemove => "member.remove",
+            Action::SessionEnd => "session.end",
             Action::StorageGet => "storage.get",
             Action::StorageSet => "storage.set",
             Action::StorageDelete => "storage.delete",

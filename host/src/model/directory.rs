@@ -102,27 +102,46 @@ pub struct MemberProfile {
 }
 
 /// A role a member holds in the directory, or a token carries.
+///
+/// The administrative roles split a tenant admin's work by job:
+/// [`Role::AppAdmin`] runs the plugins, [`Role::MemberAdmin`] the directory,
+/// [`Role::Auditor`] reads the audit log; [`Role::Admin`] is all three.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Tenant admin.
+    /// Tenant admin: app_admin, member_admin and auditor in one.
     Admin,
+    /// The tenant's plugins: catalogue, install, upgrade, configuration,
+    /// visible range.
+    AppAdmin,
+    /// The tenant's directory: members, and their roles below one's own.
+    MemberAdmin,
+    /// The tenant's audit log: read, verify, export. Changes nothing.
+    Auditor,
     /// Member (end user).
     Member,
     /// Plugin developer.
     Developer,
-    /// Platform operator.
+    /// The deployment's operator: its own status, no tenant's data.
     Operator,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Member, Role::Developer, Role::Operator];
+    pub const ALL: [Role; 7] =
+        [Role::Admin, Role::AppAdmin, Role::MemberAdmin, Role::Auditor, Role::Member, Role::Developer, Role::Operator];
+
+    /// The roles that act on a tenant as its administration (checked against
+    /// the directory on every call).
+    pub const ADMINISTRATIVE: [Role; 4] = [Role::Admin, Role::AppAdmin, Role::MemberAdmin, Role::Auditor];
 
     /// Its name in tokens and profiles.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
+            Role::AppAdmin => "app_admin",
+            Role::MemberAdmin => "member_admin",
+            Role::Auditor => "auditor",
             Role::Member => "member",
             Role::Developer => "developer",
             Role::Operator => "operator",
@@ -133,6 +152,49 @@ impl Role {
     pub fn parse(name: &str) -> Option<Self> {
         Role::ALL.into_iter().find(|r| r.as_str() == name)
     }
+
+    /// Whether holding this role gives `needed` (admin gives each
+    /// administrative role; every role gives itself).
+    pub fn gives(self, needed: Role) -> bool {
+        self == needed || (self == Role::Admin && Role::ADMINISTRATIVE.contains(&needed))
+    }
+
+    /// Whether this is one of the [`Role::ADMINISTRATIVE`] roles.
+    pub fn is_administrative(self) -> bool {
+        Role::ADMINISTRATIVE.contains(&self)
+    }
+}
+
+/// A member as a call's authorization sees them: the profile (with the
+/// roles the directory gives) and when their sessions were last ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Standing {
+    /// The member's profile.
+    pub profile: MemberProfile,
+    /// Tokens issued at or before this instant (ms since the epoch; 0 for
+    /// never) no longer speak for the member.
+    pub sessions_ended_at_ms: i64,
+}
+
+impl Standing {
+    /// Whether a token issued at `issued_at_secs` (its `iat`) was issued
+    /// after the member's sessions were last ended. `iat` counts whole
+    /// seconds, so a token issued in the same second as the end is refused
+    /// with the earlier ones.
+    pub fn accepts_token_issued_at(&self, issued_at_secs: u64) -> bool {
+        session_open(self.sessions_ended_at_ms, issued_at_secs)
+    }
+}
+
+/// Whether a token issued at `issued_at_secs` outlives sessions ended at
+/// `ended_at_ms` (see [`Standing::accepts_token_issued_at`]).
+pub fn session_open(ended_at_ms: i64, issued_at_secs: u64) -> bool {
+    ended_at_ms <= 0 || i64::try_from(issued_at_secs).unwrap_or(i64::MAX) > ended_at_ms.div_euclid(1000)
+}
+
+/// Whether any of `roles` gives `needed`.
+pub fn any_gives(roles: &[Role], needed: Role) -> bool {
+    roles.iter().any(|r| r.gives(needed))
 }
 
 impl std::fmt::Display for Role {
@@ -143,7 +205,7 @@ impl std::fmt::Display for Role {
 
 /// A name that is not a role.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role {0:?}; roles are admin, member, developer, operator")]
+#[error("unknown role {0:?}; roles are admin, app_admin, member_admin, auditor, member, developer, operator")]
 pub struct UnknownRole(pub String);
 
 impl std::str::FromStr for Role {
@@ -170,7 +232,9 @@ mod tests {
         let error = serde_json::from_str::<MemberProfile>(r#"{"name": "张伟", "roles": ["member", "root"]}"#)
             .expect_err("root is not a role");
         assert!(
-            error.to_string().contains("unknown role \"root\"; roles are admin, member, developer, operator"),
+            error.to_string().contains(
+                "unknown role \"root\"; roles are admin, app_admin, member_admin, auditor, member, developer"
+            ),
             "{error}"
         );
         let profile: MemberProfile =

@@ -15,8 +15,17 @@ use crate::runtime::avatar::Image;
 use crate::scope::Scope;
 
 impl Workbench {
-    /// `member`'s avatar for `plugin`'s page, if `src` is its URL.
-    pub async fn avatar(&self, tenant: &str, member: &str, plugin: &str, src: &str) -> ServiceResult<Image> {
+    /// `member`'s avatar for `plugin`'s page, if `src` is its URL; the
+    /// member's token was issued at `issued_at` (an ended session is
+    /// refused).
+    pub async fn avatar(
+        &self,
+        tenant: &str,
+        member: &str,
+        issued_at: u64,
+        plugin: &str,
+        src: &str,
+    ) -> ServiceResult<Image> {
         if let Err(refusal) = self.admission.check_rate(tenant, member) {
             return Err(ServiceError::Refused(refusal));
         }
@@ -24,6 +33,9 @@ impl Workbench {
         let Some(profile) = context.profile else {
             return Err(ServiceError::not_a_member());
         };
+        if !crate::model::directory::session_open(context.sessions_ended_at_ms, issued_at) {
+            return Err(ServiceError::SessionEnded);
+        }
         let installation = super::usable(context.installation, member, plugin)?;
         let loaded = self.load_version(plugin, &installation.version).await?;
         let policy = loaded.manifest.policy(installation.granted, &installation.egress);

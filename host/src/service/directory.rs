@@ -78,6 +78,30 @@ fn valid_date(text: &str) -> bool {
     matches!((num(y, 4), num(m, 2), num(d, 2)), (Some(_), Some(1..=12), Some(1..=31)))
 }
 
+/// Whether a member admin acting with `acting` may change a member who
+/// holds `before` into one who holds `after` (`None`: the member is added
+/// or removed). An admin may give and take every role; a member admin
+/// below them manages the roles below their own (member, developer):
+/// they neither give nor take an administrative role, nor change or remove
+/// a member who holds one.
+fn within_reach(acting: &[Role], before: Option<&[Role]>, after: Option<&[Role]>) -> ServiceResult<()> {
+    if acting.contains(&Role::Admin) {
+        return Ok(());
+    }
+    let administrative = |roles: Option<&[Role]>| roles.unwrap_or_default().iter().any(|r| r.is_administrative());
+    if administrative(before) {
+        return Err(ServiceError::Forbidden(
+            "this member holds an administrative role: only an admin may change or remove them".into(),
+        ));
+    }
+    if administrative(after) {
+        return Err(ServiceError::Forbidden(
+            "only an admin may give the admin, app_admin, member_admin or auditor role".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Workbench {
     /// A tenant's name; `None` when there is no such tenant.
     pub async fn tenant_name(&self, tenant: &str) -> ServiceResult<Option<String>> {
@@ -102,33 +126,6 @@ impl Workbench {
         Ok(())
     }
 
-    /// Ok when `member` is in `tenant`'s directory; the member's own routes
-    /// are refused to anyone else (a removed member's token, say).
-    pub async fn require_member(&self, tenant: &str, member: &str) -> ServiceResult<()> {
-        match self.store.member(tenant, member).await? {
-            Some(_) => Ok(()),
-            None => Err(ServiceError::not_a_member()),
-        }
-    }
-
-    /// Ok when `member`, whose token carries the admin role, is `tenant`'s
-    /// admin now: the directory gives them the role. While no member of
-    /// the tenant holds it (a tenant being set up, before its first admin
-    /// is in the directory) the token's word is taken. A removed or demoted
-    /// admin is refused on their next call.
-    pub async fn require_admin(&self, tenant: &str, member: &str) -> ServiceResult<()> {
-        match self.store.member(tenant, member).await? {
-            Some(profile) if profile.roles.contains(&Role::Admin) => Ok(()),
-            Some(_) => Err(ServiceError::Forbidden(
-                "this workbench's directory does not give you the admin role (any more)".into(),
-            )),
-            None if !self.store.has_admin(tenant).await? => Ok(()),
-            None => {
-                Err(ServiceError::Forbidden("you are not in this workbench's directory, which names its admins".into()))
-            }
-        }
-    }
-
     /// The member directory.
     pub async fn members(&self, tenant: &str) -> ServiceResult<Vec<Member>> {
         Ok(self.store.members(tenant).await?.into_iter().map(|(id, profile)| Member { id, profile }).collect())
@@ -141,8 +138,14 @@ impl Workbench {
         Ok(Member { id: id.to_owned(), profile })
     }
 
-    /// Adds a member.
-    pub async fn add_member(&self, tenant: &str, admin: &str, member: Member) -> ServiceResult<Member> {
+    /// Adds a member, by a member admin acting with the roles `acting`.
+    pub async fn add_member(
+        &self,
+        tenant: &str,
+        admin: &str,
+        acting: &[Role],
+        member: Member,
+    ) -> ServiceResult<Member> {
         if !valid_member_id(&member.id) {
             return Err(ServiceError::BadRequest(format!(
                 "member id {:?} must be 1 to 64 characters of a-z, 0-9, '.', '_' and '-'",
@@ -150,17 +153,20 @@ impl Workbench {
             )));
         }
         check_profile(&member.profile)?;
+        within_reach(acting, None, Some(&member.profile.roles))?;
         self.ensure_tenant(tenant).await?;
         self.store.insert_member(tenant, &member.id, &member.profile).await?;
         self.audit_change(tenant, Actor::Admin(admin), Some(&member.id), Action::MemberAdd, member.id.clone()).await?;
         Ok(member)
     }
 
-    /// Changes a member's profile by a JSON merge patch (RFC 7396).
+    /// Changes a member's profile by a JSON merge patch (RFC 7396), by a
+    /// member admin acting with the roles `acting`.
     pub async fn patch_member(
         &self,
         tenant: &str,
         admin: &str,
+        acting: &[Role],
         id: &str,
         patch: serde_json::Value,
     ) -> ServiceResult<Member> {
@@ -174,6 +180,7 @@ impl Workbench {
         let profile: MemberProfile =
             serde_json::from_value(value).map_err(|e| ServiceError::BadRequest(format!("invalid profile: {e}")))?;
         check_profile(&profile)?;
+        within_reach(acting, Some(&current.profile.roles), Some(&profile.roles))?;
         self.store.update_member(tenant, id, &profile).await?;
         let fields: Vec<_> = patch.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
         self.audit_change(tenant, Actor::Admin(admin), Some(id), Action::MemberUpdate, fields.join(", ")).await?;
@@ -182,7 +189,14 @@ impl Workbench {
 
     /// Removes a member (除名): their consents and everything plugins stored
     /// about them are deleted.
-    pub async fn remove_member(&self, tenant: &str, admin: &str, id: &str) -> ServiceResult<DeletionReceipt> {
+    pub async fn remove_member(
+        &self,
+        tenant: &str,
+        admin: &str,
+        acting: &[Role],
+        id: &str,
+    ) -> ServiceResult<DeletionReceipt> {
+        within_reach(acting, Some(&self.member(tenant, id).await?.profile.roles), None)?;
         let deleted = self
             .store
             .delete_member(tenant, id)

@@ -23,9 +23,26 @@ pub struct Invoked {
     pub logs: Vec<LogLine>,
 }
 
+use crate::model::directory::session_open;
+
 impl Workbench {
-    /// Runs `plugin` for `member` of `tenant`.
+    /// Runs `plugin` for `member` of `tenant`, as the host itself asks it
+    /// (no token: the developer's `plugin run`, benchmarks).
     pub async fn invoke(&self, tenant: &str, member: &str, plugin: &str, request: Request) -> ServiceResult<Invoked> {
+        self.invoke_signed_in(tenant, member, None, plugin, request).await
+    }
+
+    /// Runs `plugin` for `member` of `tenant`, whose token was issued at
+    /// `issued_at` (seconds): a session ended since is refused (401
+    /// `session_ended`) from the same read that finds the member.
+    pub async fn invoke_signed_in(
+        &self,
+        tenant: &str,
+        member: &str,
+        issued_at: Option<u64>,
+        plugin: &str,
+        request: Request,
+    ) -> ServiceResult<Invoked> {
         let started = Instant::now();
         // Rates first: a flood is turned away before it costs a query.
         if let Err(refusal) = self.admission.check_rate(tenant, member) {
@@ -39,6 +56,9 @@ impl Workbench {
         let Some(profile) = context.profile else {
             return Err(ServiceError::not_a_member());
         };
+        if issued_at.is_some_and(|iat| !session_open(context.sessions_ended_at_ms, iat)) {
+            return Err(ServiceError::SessionEnded);
+        }
         let installation = super::usable(context.installation, member, plugin)?;
         let loaded = self.load_version(plugin, &installation.version).await?;
         let consents = context.consents;

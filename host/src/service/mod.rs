@@ -13,6 +13,7 @@ pub mod keys;
 pub mod privacy;
 pub mod refusals;
 pub mod registry;
+pub mod sessions;
 pub mod settings;
 
 use serde::Serialize;
@@ -56,6 +57,10 @@ pub enum ServiceError {
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// The caller's token was issued before their sessions were ended
+    /// ("sign out everywhere"): sign in again.
+    #[error("this session was ended (signed out everywhere); sign in again")]
+    SessionEnded,
     /// No such plugin, installation or member, or not visible to the caller.
     #[error("{0}")]
     NotFound(String),
@@ -250,6 +255,12 @@ impl Workbench {
     /// Is the database reachable?
     pub async fn ping(&self) -> ServiceResult<()> {
         Ok(self.store.ping().await?)
+    }
+
+    /// How many plugin versions this process holds compiled and loaded
+    /// (no tenant's data: the deployment's own state).
+    pub fn loaded_versions(&self) -> usize {
+        self.versions.read().map_or(0, |versions| versions.len())
     }
 
     /// Admission control (shares, queue, rates).

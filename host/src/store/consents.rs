@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 
 use super::backend::{SqlStore, corrupt, from_json};
 use super::contexts::ContextCache;
-use super::directory::Profiles;
+use super::directory::Directory;
 use super::installations::installation_from_row;
 use super::{InvocationContext, StoreResult};
 use crate::model::consent::{Consent, ConsentRow, ConsentSet, PurposeDigest};
@@ -82,6 +82,7 @@ impl SqlStore {
         let rows = sqlx::query(
             "SELECT i.plugin, i.version, i.granted, i.visible_to, i.state, i.egress, i.config, \
                     (SELECT m.profile FROM members m WHERE m.tenant = $1 AND m.id = $2), \
+                    (SELECT m.sessions_ended_at FROM members m WHERE m.tenant = $1 AND m.id = $2), \
                     c.scope, c.purpose, c.separate, c.granted_at, c.expires_at, c.withdrawn_at \
              FROM installations i \
              LEFT JOIN consents c ON c.tenant = i.tenant AND c.plugin = i.plugin AND c.member = $2 \
@@ -94,11 +95,17 @@ impl SqlStore {
         .await?;
         let Some(first) = rows.first() else {
             // Not installed: the directory alone decides the caller's answer.
-            let profile = self.member(tenant, member).await?.map(Arc::new);
-            return Ok(InvocationContext { profile, installation: None, consents: Arc::default() });
+            let standing = self.standing(tenant, member).await?;
+            return Ok(InvocationContext {
+                sessions_ended_at_ms: standing.as_ref().map_or(0, |s| s.sessions_ended_at_ms),
+                profile: standing.map(|s| Arc::new(s.profile)),
+                installation: None,
+                consents: Arc::default(),
+            });
         };
         let profile: Option<MemberProfile> =
             first.try_get::<Option<String>, _>(7)?.map(|text| from_json(&text)).transpose()?;
+        let sessions_ended_at_ms = first.try_get::<Option<i64>, _>(8)?.unwrap_or(0);
         let mut installation = installation_from_row(tenant, first)?;
         if let Some(range) = &mut installation.visible_to {
             range.retain(|m| m == member);
@@ -106,8 +113,8 @@ impl SqlStore {
         }
         let mut consents = ConsentSet::default();
         for row in &rows {
-            if row.try_get::<Option<String>, _>(8)?.is_some() {
-                let (scope, consent) = consent_from_row(row, 8)?;
+            if row.try_get::<Option<String>, _>(9)?.is_some() {
+                let (scope, consent) = consent_from_row(row, 9)?;
                 consents.set(scope, consent);
             }
         }
@@ -115,6 +122,7 @@ impl SqlStore {
             profile: profile.map(Arc::new),
             installation: Some(Arc::new(installation)),
             consents: Arc::new(consents),
+            sessions_ended_at_ms,
         })
     }
 }

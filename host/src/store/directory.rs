@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::backend::{Cascade, SqlStore, count, from_json, json};
 use super::{StoreError, StoreResult};
-use crate::model::directory::{MemberProfile, Role};
+use crate::model::directory::{MemberProfile, Standing};
 use crate::model::installation::Deleted;
 
 /// Reading a member's profile (all a running plugin needs of the directory).
@@ -33,8 +33,13 @@ pub trait Directory: Profiles {
     async fn insert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()>;
     /// A tenant's members in id order.
     async fn members(&self, tenant: &str) -> StoreResult<Vec<(String, MemberProfile)>>;
-    /// Whether any member of the tenant holds the admin role.
-    async fn has_admin(&self, tenant: &str) -> StoreResult<bool>;
+    /// A member's profile and when their sessions were last ended.
+    async fn standing(&self, tenant: &str, id: &str) -> StoreResult<Option<Standing>>;
+    /// Ends every session of a member issued up to `at_ms`; not found when
+    /// there is no such member.
+    async fn end_sessions(&self, tenant: &str, id: &str, at_ms: i64) -> StoreResult<()>;
+    /// Whether any member of the tenant holds an administrative role.
+    async fn has_administration(&self, tenant: &str) -> StoreResult<bool>;
     /// Removes a member with their consents and plugin storage in every
     /// plugin, in one transaction; `None` when there is no such member.
     async fn delete_member(&self, tenant: &str, id: &str) -> StoreResult<Option<Deleted>>;
@@ -132,15 +137,46 @@ impl Directory for SqlStore {
         rows.iter().map(|r| Ok((r.get(0), from_json(r.get::<&str, _>(1))?))).collect()
     }
 
-    async fn has_admin(&self, tenant: &str) -> StoreResult<bool> {
-        // Only profiles that mention the word are read, and each is checked.
-        let rows = sqlx::query("SELECT profile FROM members WHERE tenant = $1 AND profile LIKE '%\"admin\"%'")
+    async fn standing(&self, tenant: &str, id: &str) -> StoreResult<Option<Standing>> {
+        let row = sqlx::query("SELECT profile, sessions_ended_at FROM members WHERE tenant = $1 AND id = $2")
             .bind(tenant)
-            .fetch_all(&self.pool)
+            .bind(id)
+            .fetch_optional(&self.pool)
             .await?;
+        row.map(|r| Ok(Standing { profile: from_json(r.get::<&str, _>(0))?, sessions_ended_at_ms: r.get(1) }))
+            .transpose()
+    }
+
+    async fn end_sessions(&self, tenant: &str, id: &str, at_ms: i64) -> StoreResult<()> {
+        let _changing = self.changing(tenant);
+        let done = sqlx::query(
+            "UPDATE members SET sessions_ended_at = CASE WHEN sessions_ended_at > $1 THEN sessions_ended_at ELSE $1 END \
+             WHERE tenant = $2 AND id = $3",
+        )
+        .bind(at_ms)
+        .bind(tenant)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if count(&done) == 0 {
+            return Err(StoreError::NotFound(format!("no member {id}")));
+        }
+        Ok(())
+    }
+
+    async fn has_administration(&self, tenant: &str) -> StoreResult<bool> {
+        // Only profiles that mention an administrative role's name are read
+        // (admin, app_admin, member_admin end in admin"), and each is checked.
+        let rows = sqlx::query(
+            "SELECT profile FROM members WHERE tenant = $1 \
+             AND (profile LIKE '%admin\"%' OR profile LIKE '%\"auditor\"%')",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
         for row in &rows {
             let profile: MemberProfile = from_json(row.get::<&str, _>(0))?;
-            if profile.roles.contains(&Role::Admin) {
+            if profile.roles.iter().any(|r| r.is_administrative()) {
                 return Ok(true);
             }
         }

@@ -74,6 +74,9 @@ pub struct InvocationContext {
     pub installation: Option<Arc<Installation>>,
     /// The member's latest consents to the plugin.
     pub consents: Arc<ConsentSet>,
+    /// When the member's sessions were last ended (ms; 0 for never): a
+    /// token issued at or before it no longer speaks for them.
+    pub sessions_ended_at_ms: i64,
 }
 
 /// Everything the host persists.

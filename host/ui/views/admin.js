@@ -1,7 +1,10 @@
-// 应用管理: catalogue, installations, members, audit log and retention, for the admin role.
-// Each tab is a module of views/admin/.
+// 应用管理: catalogue, installations, members, audit log and retention. Each
+// administrative job sees its own tabs (app_admin: catalogue and installed;
+// member_admin: members; auditor: audit; admin: all, and retention). Each tab
+// is a module of views/admin/.
 import { t } from '../i18n.js';
 import { h } from '../dom.js';
+import { hasRole } from '../session.js';
 import { renderCatalogue } from './admin/catalogue.js';
 import { renderInstalled } from './admin/installed.js';
 import { renderMembers } from './admin/members.js';
@@ -9,19 +12,20 @@ import { renderAudit } from './admin/audit.js';
 import { renderRetention } from './admin/retention.js';
 
 const TABS = [
-  { name: 'catalogue', label: 'admin.tab.catalogue', render: renderCatalogue },
-  { name: 'installed', label: 'admin.tab.installed', render: renderInstalled },
-  { name: 'members', label: 'admin.tab.members', render: renderMembers },
-  { name: 'audit', label: 'admin.tab.audit', render: renderAudit },
-  { name: 'retention', label: 'admin.tab.retention', render: renderRetention },
+  { name: 'catalogue', role: 'app_admin', label: 'admin.tab.catalogue', render: renderCatalogue },
+  { name: 'installed', role: 'app_admin', label: 'admin.tab.installed', render: renderInstalled },
+  { name: 'members', role: 'member_admin', label: 'admin.tab.members', render: renderMembers },
+  { name: 'audit', role: 'auditor', label: 'admin.tab.audit', render: renderAudit },
+  { name: 'retention', role: 'admin', label: 'admin.tab.retention', render: renderRetention },
 ];
 
 export async function renderAdmin(main, ctx) {
-  const tab = TABS.find((x) => x.name === ctx.sub) || TABS[0];
+  const tabs = TABS.filter((x) => hasRole(ctx.session, x.role));
+  const tab = tabs.find((x) => x.name === ctx.sub) || tabs[0];
   main.append(
     h('h1', { class: 'page-title', tabindex: '-1' }, t('admin.title')),
     h('nav', { class: 'subnav', 'aria-label': t('admin.subnav') },
-      h('ul', {}, TABS.map((x) => h('li', {}, h('a', {
+      h('ul', {}, tabs.map((x) => h('li', {}, h('a', {
         href: `#/admin/${x.name}`, class: 'subnav-link', 'aria-current': x === tab ? 'page' : null, 'data-testid': `tab-${x.name}`,
       }, t(x.label)))))),
   );

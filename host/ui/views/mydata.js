@@ -1,6 +1,8 @@
-// 我的数据: my consents with withdrawal, who read my data, and the export.
+// 我的数据: my consents with withdrawal, who read my data, the export, and
+// signing out everywhere.
 import { t, stateLabel, outcomeLabel, fieldLabel } from '../i18n.js';
 import { api, enc, query, download, cursorPager } from '../api.js';
+import { clearSession } from '../session.js';
 import { h, alertBox, showError, showMessage, statusBox, clearBox, badge, table, fmtTime, confirmDialog, busy } from '../dom.js';
 
 export async function renderMyData(main, ctx) {
@@ -36,6 +38,35 @@ export async function renderMyData(main, ctx) {
     h('h2', { id: 'my-export-title', class: 'section-title' }, t('my.export')),
     h('p', { class: 'muted' }, t('my.exportLead')),
     h('div', { class: 'form-actions' }, exportButton), exportStatus, exportError));
+  // Sign out everywhere: every token of mine issued until now stops working.
+  const endError = alertBox('end-sessions-error');
+  const endButton = h('button', { type: 'button', class: 'btn btn-danger', 'data-testid': 'end-my-sessions' }, t('my.endSessionsButton'));
+  main.append(h('section', { class: 'section', 'aria-labelledby': 'my-sessions-title' },
+    h('h2', { id: 'my-sessions-title', class: 'section-title' }, t('my.sessions')),
+    h('p', { class: 'muted' }, t('my.sessionsLead')),
+    h('div', { class: 'form-actions' }, endButton), endError));
+  endButton.addEventListener('click', async () => {
+    const ok = await confirmDialog({ title: t('my.endSessionsTitle'), message: t('my.endSessionsMessage'), confirmLabel: t('my.endSessionsButton'), danger: true });
+    if (!ok) return;
+    clearBox(endError);
+    busy(endButton, true);
+    try {
+      await api('POST', '/me/sessions/end');
+    } catch (err) {
+      busy(endButton, false);
+      showError(endError, err);
+      return;
+    }
+    // This tab's token ended with the others: the next call says so and
+    // the page signs out with that notice.
+    try {
+      await api('GET', '/me/plugins');
+    } catch {
+      return;
+    }
+    clearSession();
+    location.hash = '#/signin';
+  });
   exportButton.addEventListener('click', async () => {
     clearBox(exportError);
     busy(exportButton, true);

@@ -1,4 +1,5 @@
-// 成员: the directory (add, edit, remove with the receipt of what went with them).
+// 成员: the directory (add, edit, remove with the receipt of what went with
+// them, end a member's sessions).
 import { t } from '../../i18n.js';
 import { api, enc } from '../../api.js';
 import { h, alertBox, showError, showMessage, statusBox, clearBox, table, confirmDialog, openDialog, dialogActions, field, busy } from '../../dom.js';
@@ -102,6 +103,18 @@ export async function renderMembers(section, ctx) {
     const rows = members.map((m) => {
       const rowError = alertBox();
       const edit = h('button', { type: 'button', class: 'btn btn-small', 'aria-label': t('members.editNamed', { id: m.id }), 'data-testid': `edit-${m.id}` }, t('members.edit'));
+      const endSessions = h('button', { type: 'button', class: 'btn btn-small', 'aria-label': t('members.endSessionsNamed', { id: m.id }), 'data-testid': `end-sessions-${m.id}` }, t('members.endSessions'));
+      endSessions.addEventListener('click', async () => {
+        const ok = await confirmDialog({ title: t('members.endSessionsTitle', { id: m.id }), message: t('members.endSessionsMessage', { name: m.profile.name || m.id }), confirmLabel: t('members.endSessions'), danger: true });
+        if (!ok) return;
+        clearBox(rowError);
+        try {
+          await api('POST', `/members/${enc(m.id)}/sessions/end`);
+          showMessage(status, t('members.sessionsEnded', { id: m.id }));
+        } catch (err) {
+          showError(rowError, err);
+        }
+      });
       const remove = h('button', { type: 'button', class: 'btn btn-small btn-danger', 'aria-label': t('members.removeNamed', { id: m.id }), 'data-testid': `remove-${m.id}` }, t('members.remove'));
       edit.addEventListener('click', async () => {
         const updated = await editDialog(m);
@@ -126,7 +139,7 @@ export async function renderMembers(section, ctx) {
         h('td', {}, h('code', {}, m.id)), h('td', {}, m.profile.name || '—'), h('td', {}, m.profile.nickname || '—'),
         h('td', {}, m.profile.department || '—'), h('td', {}, m.profile.title || '—'),
         h('td', {}, (m.profile.roles || []).join(', ') || '—'),
-        h('td', { class: 'actions-cell' }, edit, ' ', remove, rowError));
+        h('td', { class: 'actions-cell' }, edit, ' ', endSessions, ' ', remove, rowError));
     });
     holder.replaceChildren(table({
       caption: t('members.list'), testid: 'members-table',

@@ -1,0 +1,5 @@
+-- Sign out everywhere: a member's tokens issued at or before this instant
+-- (milliseconds since the epoch; 0 = never) are refused with 401
+-- session_ended. Changed with the member's row, so the members trigger bumps
+-- the tenant's generation like any directory change.
+ALTER TABLE members ADD COLUMN sessions_ended_at BIGINT NOT NULL DEFAULT 0;
