@@ -83,6 +83,14 @@ fn fixture(method: &Method, template: &str) -> Option<(&'static str, Option<Valu
             ("/api/v1/members/zhang.wei", Some(json!({ "region": "北京" })), MEMBER_ADMIN)
         }
         ("DELETE", "/api/v1/members/{id}") => ("/api/v1/members/wang.fang", None, MEMBER_ADMIN),
+        ("GET", "/api/v1/departments") => ("/api/v1/departments", None, DIRECTORY_READER),
+        ("PUT", "/api/v1/departments/{id}") => {
+            ("/api/v1/departments/quality", Some(json!({ "name": "质量部" })), MEMBER_ADMIN)
+        }
+        ("DELETE", "/api/v1/departments/{id}") => ("/api/v1/departments/quality", None, MEMBER_ADMIN),
+        ("POST", "/api/v1/workbench/range-preview") => {
+            ("/api/v1/workbench/range-preview", Some(json!({ "everyone": true })), APP_ADMIN)
+        }
         ("POST", "/api/v1/members/{id}/sessions/end") => ("/api/v1/members/li.na/sessions/end", None, MEMBER_ADMIN),
         ("GET", "/api/v1/audit") => ("/api/v1/audit", None, AUDITOR),
         ("GET", "/api/v1/audit/verify") => ("/api/v1/audit/verify", None, AUDITOR),

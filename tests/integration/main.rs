@@ -11,6 +11,7 @@ mod cli;
 mod consent_property;
 mod contract;
 mod crash;
+mod departments;
 mod devkit;
 mod egress;
 mod hostile;

@@ -1,5 +1,6 @@
-//! `/workbench/plugins`: the tenant admin installs, upgrades, disables,
-//! enables, uninstalls and previews plugins.
+//! `/workbench/plugins`: the app admin installs, upgrades, disables,
+//! enables, uninstalls and previews plugins, and previews who a visible
+//! range reaches (`/workbench/range-preview`).
 
 use axum::Json;
 use axum::extract::State;
@@ -9,11 +10,13 @@ use utoipa_axum::routes;
 
 use super::auth::Caller;
 use super::callers::{AcceptLanguage, Administrator, AppAdmin, CallerLanguages, PluginId};
-use super::error::{ApiJson, ApiQuery, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
 use super::{AppState, detached};
+use crate::model::departments::VisibleRange;
 use crate::model::text::ShowIn;
 use crate::scope::Scope;
 use crate::service::DeletionReceipt;
+use crate::service::departments::RangePreview;
 use crate::service::installations::{InstallRequest, InstallationView, Preview};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -23,6 +26,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(disable))
         .routes(routes!(enable))
         .routes(routes!(preview))
+        .routes(routes!(range_preview))
 }
 
 /// Install, upgrade or change the grant of a plugin.
@@ -33,7 +37,13 @@ struct InstallBody {
     version: String,
     /// Scopes the tenant allows: a subset of the declared ones, with every required one.
     granted_scopes: Vec<Scope>,
-    /// Members who see it; absent or null = everyone.
+    /// Who sees it, as rules evaluated at each call (everyone, departments
+    /// with their sub-departments, members; deny lists win). Absent (and
+    /// `visible_to` absent) = everyone.
+    #[serde(default)]
+    visible_range: Option<VisibleRange>,
+    /// Shorthand for a range of exactly these members (not with
+    /// `visible_range`).
     #[serde(default)]
     visible_to: Option<Vec<String>>,
     /// Destinations the plugin may send requests to: a subset of the
@@ -82,10 +92,17 @@ async fn install(
     PluginId(id): PluginId,
     ApiJson(body): ApiJson<InstallBody>,
 ) -> ApiResult<Json<InstallationView>> {
+    let visible_to = match (body.visible_range, body.visible_to) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid("give the visible range as visible_range or as visible_to, not both"));
+        }
+        (Some(range), None) => Some(range),
+        (None, members) => members.map(VisibleRange::only),
+    };
     let request = InstallRequest {
         version: body.version,
         granted: body.granted_scopes,
-        visible_to: body.visible_to,
+        visible_to,
         egress: body.approved_egress,
         config: body.config,
     };
@@ -143,4 +160,15 @@ async fn preview(
     ApiQuery(query): ApiQuery<PreviewQuery>,
 ) -> ApiResult<Json<Preview>> {
     Ok(Json(detached(&state, move |wb| async move { wb.preview(&tenant, &admin, &id, &query.member).await }).await?))
+}
+
+/// Who a visible range reaches now: the count and the first 200 names,
+/// for the install dialog's rule editor.
+#[utoipa::path(post, path = "/workbench/range-preview", tag = "workbench", request_body = VisibleRange, responses((status = 200, body = RangePreview), (status = 422, body = ErrorBody)))]
+async fn range_preview(
+    State(state): State<AppState>,
+    AppAdmin(caller): AppAdmin,
+    ApiJson(range): ApiJson<VisibleRange>,
+) -> ApiResult<Json<RangePreview>> {
+    Ok(Json(state.workbench.range_preview(&caller.tenant, range).await?))
 }

@@ -1,7 +1,7 @@
 //! The HTTP API (`/api/v1`, JSON, Bearer JWT): one file per resource, named
 //! as the service's use cases and the store's aggregates (registry,
-//! installations, directory, audit, settings, consent, invoke, privacy,
-//! sessions).
+//! installations, directory, departments, audit, settings, consent,
+//! invoke, privacy, sessions).
 //! Handlers are thin: extract, call a [`crate::service`] use case, map the
 //! result. [`app`] builds the router; [`serve`] runs it until a shutdown
 //! signal, then drains in-flight requests.
@@ -11,6 +11,7 @@ pub mod auth;
 mod avatar;
 pub mod callers;
 mod consent;
+mod departments;
 mod directory;
 pub mod error;
 mod installations;
@@ -68,6 +69,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(registry::routes())
         .merge(installations::routes())
         .merge(directory::routes())
+        .merge(departments::routes())
         .merge(audit::routes())
         .merge(settings::routes())
         .merge(consent::routes())

@@ -92,6 +92,12 @@ pub enum Action {
     /// themselves or by a member admin.
     #[serde(rename = "session.end")]
     SessionEnd,
+    /// A department was created or changed (name, parent).
+    #[serde(rename = "department.put")]
+    DepartmentPut,
+    /// A department was removed.
+    #[serde(rename = "department.remove")]
+    DepartmentRemove,
     /// A plugin read a storage key.
     #[serde(rename = "storage.get")]
     StorageGet,
@@ -120,7 +126,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the page lists them.
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 27] = [
         Action::Read,
         Action::Invoke,
         Action::InvokeRefused,
@@ -138,6 +144,8 @@ impl Action {
         Action::MemberUpdate,
         Action::MemberRemove,
         Action::SessionEnd,
+        Action::DepartmentPut,
+        Action::DepartmentRemove,
         Action::StorageGet,
         Action::StorageSet,
         Action::StorageDelete,
@@ -168,6 +176,8 @@ impl Action {
             Action::MemberUpdate => "member.update",
             Action::MemberRemove => "member.remove",
             Action::SessionEnd => "session.end",
+            Action::DepartmentPut => "department.put",
+            Action::DepartmentRemove => "department.remove",
             Action::StorageGet => "storage.get",
             Action::StorageSet => "storage.set",
             Action::StorageDelete => "storage.delete",

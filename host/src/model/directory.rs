@@ -84,9 +84,13 @@ pub struct MemberProfile {
     /// Mobile number.
     #[serde(default)]
     pub phone: Option<String>,
-    /// Department.
+    /// Department, as people read it (what `org.department` gives).
     #[serde(default)]
     pub department: Option<String>,
+    /// The departments of the tenant's tree the member belongs to, by id
+    /// (what visible ranges are evaluated against).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub departments: Vec<String>,
     /// Job title.
     #[serde(default)]
     pub title: Option<String>,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::departments::VisibleRange;
 use crate::scope::ScopeSet;
 
 /// Whether an installation runs.
@@ -39,8 +40,8 @@ pub struct Installation {
     pub version: String,
     /// Scopes the admin granted.
     pub granted: ScopeSet,
-    /// Members who see it; `None` = everyone.
-    pub visible_to: Option<Vec<String>>,
+    /// Who sees it: rules evaluated at each call.
+    pub range: VisibleRange,
     /// The destinations the admin approved (as the manifest writes them:
     /// `https://api.acme.example`).
     pub egress: Vec<String>,
@@ -53,10 +54,10 @@ pub struct Installation {
 }
 
 impl Installation {
-    /// Whether `member` may run it now: enabled, and in its visible range.
-    pub fn usable_by(&self, member: &str) -> bool {
-        self.state == InstallationState::Enabled
-            && self.visible_to.as_ref().is_none_or(|list| list.iter().any(|m| m == member))
+    /// Whether `member`, of `departments` (each with its ancestors), may
+    /// run it now: enabled, and in its visible range.
+    pub fn usable_by(&self, member: &str, departments: &[String]) -> bool {
+        self.state == InstallationState::Enabled && self.range.admits(member, departments)
     }
 }
 

@@ -5,6 +5,7 @@
 //!
 //! - [`audit`]: audit events, actions, outcomes, chained records, checkpoints
 //! - [`consent`]: consents and the policy the gate judges them against
+//! - [`departments`]: a tenant's department tree and a plugin's visible range over it
 //! - [`directory`]: member profiles and roles
 //! - [`egress`]: the destinations a plugin may send requests to, and an outbound request's record
 //! - [`installation`]: a plugin installed in a tenant
@@ -16,6 +17,7 @@
 
 pub mod audit;
 pub mod consent;
+pub mod departments;
 pub mod directory;
 pub mod egress;
 pub mod installation;

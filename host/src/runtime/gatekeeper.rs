@@ -245,7 +245,7 @@ impl Gatekeeper {
             .map_err(|e| wasmtime::format_err!("reading the call's consents again: {e}"))?;
         self.call.changes = changes;
         let usable =
-            context.profile.is_some().then_some(context.installation).flatten().filter(|i| i.usable_by(member));
+            context.profile.is_some().then_some(context.installation).flatten().filter(|i| i.usable_by(member, &[]));
         let (policy, consents) = match usable {
             Some(installation) => {
                 (self.call.manifest.policy(installation.granted, &installation.egress), context.consents)

@@ -193,8 +193,12 @@ impl Workbench {
     /// The plugins `member` sees, with whether each runs for them.
     pub async fn my_plugins(&self, tenant: &str, member: &str) -> ServiceResult<Vec<MyPlugin>> {
         let mut plugins = Vec::new();
+        let departments = match self.store.member(tenant, member).await? {
+            Some(profile) => self.departments_of(tenant, &profile).await?,
+            None => Vec::new(),
+        };
         for installation in self.store.installations(tenant).await? {
-            if !installation.usable_by(member) {
+            if !installation.usable_by(member, &departments) {
                 continue;
             }
             let loaded = match self.load_version(&installation.plugin, &installation.version).await {

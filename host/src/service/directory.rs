@@ -46,6 +46,12 @@ fn check_profile(profile: &MemberProfile) -> ServiceResult<()> {
             return bad(format!("{field} must not contain control characters"));
         }
     }
+    if profile.departments.len() > 20 {
+        return bad("a member belongs to at most 20 departments".into());
+    }
+    if let Some(bad_id) = profile.departments.iter().find(|d| !valid_member_id(d)) {
+        return bad(format!("departments: {bad_id:?} is not a department id"));
+    }
     if let Some(birthday) = &profile.birthday
         && !valid_date(birthday)
     {
@@ -154,6 +160,7 @@ impl Workbench {
         }
         check_profile(&member.profile)?;
         within_reach(acting, None, Some(&member.profile.roles))?;
+        self.check_member_departments(tenant, &member.profile).await?;
         self.ensure_tenant(tenant).await?;
         self.store.insert_member(tenant, &member.id, &member.profile).await?;
         self.audit_change(tenant, Actor::Admin(admin), Some(&member.id), Action::MemberAdd, member.id.clone()).await?;
@@ -181,6 +188,7 @@ impl Workbench {
             serde_json::from_value(value).map_err(|e| ServiceError::BadRequest(format!("invalid profile: {e}")))?;
         check_profile(&profile)?;
         within_reach(acting, Some(&current.profile.roles), Some(&profile.roles))?;
+        self.check_member_departments(tenant, &profile).await?;
         self.store.update_member(tenant, id, &profile).await?;
         let fields: Vec<_> = patch.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
         self.audit_change(tenant, Actor::Admin(admin), Some(id), Action::MemberUpdate, fields.join(", ")).await?;

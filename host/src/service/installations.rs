@@ -1,6 +1,7 @@
 //! Installations: a tenant admin installs, upgrades, disables, enables and
 //! uninstalls plugins, and previews what a plugin would receive.
 
+use crate::model::departments::VisibleRange;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -42,8 +43,8 @@ pub struct InstallationView {
     pub config: BTreeMap<String, String>,
     /// The configuration keys the version declares.
     pub declared_config: Vec<super::registry::DeclaredConfig>,
-    /// Members who see it; absent = everyone.
-    pub visible_to: Option<Vec<String>>,
+    /// Who sees it: rules evaluated at each call.
+    pub visible_range: VisibleRange,
     /// enabled or disabled.
     #[schema(value_type = String)]
     pub state: InstallationState,
@@ -101,8 +102,8 @@ pub struct InstallRequest {
     pub version: String,
     /// Scopes the admin grants (a subset of the declared ones, including every required one).
     pub granted: Vec<Scope>,
-    /// Members who see it; `None` = everyone.
-    pub visible_to: Option<Vec<String>>,
+    /// Who sees it (rules evaluated at each call); `None` = everyone.
+    pub visible_to: Option<VisibleRange>,
     /// Destinations approved (as the manifest writes them); an upgrade
     /// approves them again, so a new one is never approved unasked.
     pub egress: Vec<String>,
@@ -207,7 +208,7 @@ impl Workbench {
             declared_egress: super::registry::declared_destinations(&release.manifest),
             config: std::sync::Arc::unwrap_or_clone(installation.config),
             declared_config: super::registry::declared_config(&release.manifest),
-            visible_to: installation.visible_to,
+            visible_range: installation.range,
             state: installation.state,
         })
     }
@@ -225,9 +226,6 @@ impl Workbench {
     ) -> ServiceResult<InstallationView> {
         if semver::Version::parse(&request.version).is_err() {
             return Err(ServiceError::BadRequest(format!("version {:?} is not a semantic version", request.version)));
-        }
-        if let Some(bad) = request.visible_to.iter().flatten().find(|m| !super::directory::valid_member_id(m)) {
-            return Err(ServiceError::BadRequest(format!("visible_to: {bad:?} is not a member id")));
         }
         let release = self
             .store
@@ -279,20 +277,8 @@ impl Workbench {
             }
         }
         let config = configuration(manifest, request.config)?;
-        if let Some(list) = &request.visible_to {
-            let mut unknown = Vec::new();
-            for member in list {
-                if self.store.member(tenant, member).await?.is_none() {
-                    unknown.push(member.as_str());
-                }
-            }
-            if !unknown.is_empty() {
-                return Err(ServiceError::BadRequest(format!(
-                    "visible_to names people who are not members: {}",
-                    unknown.join(", ")
-                )));
-            }
-        }
+        let range =
+            self.checked_range(tenant, request.visible_to.clone().unwrap_or_else(VisibleRange::everyone)).await?;
         self.ensure_tenant(tenant).await?;
         let previous = self.store.installation(tenant, plugin).await?;
         let installation = Installation {
@@ -300,7 +286,7 @@ impl Workbench {
             plugin: plugin.to_owned(),
             version: request.version.clone(),
             granted,
-            visible_to: request.visible_to.clone(),
+            range,
             egress: approved,
             config: config.into(),
             state: previous.as_ref().map_or(InstallationState::Enabled, |p| p.state),
@@ -312,10 +298,7 @@ impl Workbench {
             Some(p) if p.version != installation.version => Action::PluginUpgrade,
             Some(_) => Action::PluginGrant,
         };
-        let range = match &installation.visible_to {
-            None => "everyone".to_owned(),
-            Some(list) => list.join(", "),
-        };
+        let range = installation.range.describe();
         let mut reason =
             format!("{}@{} granted [{}] visible to {range}", plugin, request.version, scope_list(granted.iter()));
         if !installation.egress.is_empty() {
@@ -382,7 +365,9 @@ impl Workbench {
         let consents = self.store.consents(tenant, member, plugin).await?;
         let now = crate::now_ms();
         let open_id = self.services.open_ids.derive(tenant, plugin, member);
-        let usable = installation.usable_by(member) && gate::missing_required(&policy, &consents, now).is_empty();
+        let departments = self.departments_of(tenant, &profile).await?;
+        let usable =
+            installation.usable_by(member, &departments) && gate::missing_required(&policy, &consents, now).is_empty();
         let scopes: Vec<PreviewScope> = manifest
             .scopes
             .iter()

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod avatar;
 pub mod consent;
+pub mod departments;
 pub mod directory;
 pub mod installations;
 pub mod invoke;
@@ -386,7 +387,7 @@ fn usable<I: std::borrow::Borrow<Installation>>(
     plugin: &str,
 ) -> ServiceResult<I> {
     match installation {
-        Some(i) if i.borrow().usable_by(member) => Ok(i),
+        Some(i) if i.borrow().usable_by(member, &[]) => Ok(i),
         _ => Err(ServiceError::NotFound(format!("plugin {plugin} is not installed in this workbench"))),
     }
 }

@@ -8,10 +8,12 @@ use sqlx::any::AnyRow;
 
 use super::backend::{SqlStore, corrupt, from_json};
 use super::contexts::ContextCache;
+use super::departments::Departments;
 use super::directory::Directory;
 use super::installations::installation_from_row;
 use super::{InvocationContext, StoreResult};
 use crate::model::consent::{Consent, ConsentRow, ConsentSet, PurposeDigest};
+use crate::model::departments::VisibleRange;
 use crate::model::directory::MemberProfile;
 use crate::scope::Scope;
 
@@ -71,8 +73,11 @@ fn consent_from_row(r: &AnyRow, first: usize) -> StoreResult<(Scope, Consent)> {
 
 impl SqlStore {
     /// [`Store::invocation_context`] from the database. The installation's
-    /// visible range is narrowed to the caller (`[member]` or `[]`), which is
-    /// all an invocation asks of it, so a cached context stays small.
+    /// visible range is decided for the caller and narrowed to them (only
+    /// them, or nobody), which is all an invocation asks of it, so a cached
+    /// context stays small; a change to the directory, the tree or the
+    /// installation moves the tenant's generation and the next call reads
+    /// it again.
     async fn read_invocation_context(
         &self,
         tenant: &str,
@@ -107,10 +112,19 @@ impl SqlStore {
             first.try_get::<Option<String>, _>(7)?.map(|text| from_json(&text)).transpose()?;
         let sessions_ended_at_ms = first.try_get::<Option<i64>, _>(8)?.unwrap_or(0);
         let mut installation = installation_from_row(tenant, first)?;
-        if let Some(range) = &mut installation.visible_to {
-            range.retain(|m| m == member);
-            range.truncate(1);
-        }
+        // The range's rules decided now, against the member's departments
+        // and the ones above them (the tree read only when a rule names a
+        // department and the member is in one).
+        let admitted = match &profile {
+            None => false,
+            Some(profile) if installation.range.uses_departments() && !profile.departments.is_empty() => {
+                let tree = self.department_tree(tenant).await?;
+                installation.range.admits(member, &tree.with_ancestors(&profile.departments))
+            }
+            Some(_) => installation.range.admits(member, &[]),
+        };
+        installation.range =
+            if admitted { VisibleRange::only(vec![member.to_owned()]) } else { VisibleRange::default() };
         let mut consents = ConsentSet::default();
         for row in &rows {
             if row.try_get::<Option<String>, _>(9)?.is_some() {

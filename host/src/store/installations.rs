@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 
 use super::StoreResult;
 use super::backend::{Cascade, SqlStore, corrupt, count, from_json, json};
+use crate::model::departments::VisibleRange;
 use crate::model::installation::{Deleted, Installation, InstallationState};
 use crate::scope::{Scope, ScopeSet};
 
@@ -30,6 +31,16 @@ fn scopes_json(set: ScopeSet) -> StoreResult<String> {
     json(&set.iter().collect::<Vec<_>>())
 }
 
+/// The visible range as stored: a rules object; a JSON array of member ids
+/// or NULL (everyone) as installations made before rules were.
+fn range_from_column(text: Option<&str>) -> StoreResult<VisibleRange> {
+    match text {
+        None => Ok(VisibleRange::everyone()),
+        Some(text) if text.trim_start().starts_with('[') => Ok(VisibleRange::only(from_json(text)?)),
+        Some(text) => from_json(text),
+    }
+}
+
 pub(super) fn installation_from_row(tenant: &str, r: &AnyRow) -> StoreResult<Installation> {
     let granted: Vec<Scope> = from_json(r.get::<&str, _>(2))?;
     let visible: Option<String> = r.get(3);
@@ -38,7 +49,7 @@ pub(super) fn installation_from_row(tenant: &str, r: &AnyRow) -> StoreResult<Ins
         plugin: r.get(0),
         version: r.get(1),
         granted: granted.into_iter().collect(),
-        visible_to: visible.as_deref().map(from_json).transpose()?,
+        range: range_from_column(visible.as_deref())?,
         egress: from_json(r.get::<&str, _>(5))?,
         config: std::sync::Arc::new(from_json(r.get::<&str, _>(6))?),
         state: match r.get::<&str, _>(4) {
@@ -53,7 +64,7 @@ pub(super) fn installation_from_row(tenant: &str, r: &AnyRow) -> StoreResult<Ins
 impl Installations for SqlStore {
     async fn put_installation(&self, installation: &Installation) -> StoreResult<()> {
         let _changing = self.changing(&installation.tenant);
-        let visible = installation.visible_to.as_ref().map(json).transpose()?;
+        let visible = json(&installation.range)?;
         sqlx::query(
             "INSERT INTO installations (tenant, plugin, version, granted, visible_to, state, updated_at, egress, config) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod backend;
 pub mod consents;
 mod contexts;
+pub mod departments;
 mod dialect;
 pub mod directory;
 mod generations;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 pub use audit::{AuditEntry, AuditLog, ChangeEntry, EntryWritten};
 pub use backend::SqlStore;
 pub use consents::Consents;
+pub use departments::Departments;
 pub use dialect::Backend;
 pub use directory::{Directory, Profiles};
 pub use installations::Installations;
@@ -70,7 +72,8 @@ pub struct InvocationContext {
     /// The member's profile; `None` when they are not in the tenant's directory.
     pub profile: Option<Arc<MemberProfile>>,
     /// The plugin's installation in the tenant, if any, with its visible
-    /// range narrowed to the member (`[member]`, `[]`, or `None` for all).
+    /// range decided for the member and narrowed to them (only them, or
+    /// nobody).
     pub installation: Option<Arc<Installation>>,
     /// The member's latest consents to the plugin.
     pub consents: Arc<ConsentSet>,
@@ -80,9 +83,12 @@ pub struct InvocationContext {
 }
 
 /// Everything the host persists.
-pub trait Store: Directory + Registry + Installations + Consents + Settings + Kv + AuditLog + CallStore {}
+pub trait Store:
+    Directory + Departments + Registry + Installations + Consents + Settings + Kv + AuditLog + CallStore
+{
+}
 
-impl<T: Directory + Registry + Installations + Consents + Settings + Kv + AuditLog> Store for T {}
+impl<T: Directory + Departments + Registry + Installations + Consents + Settings + Kv + AuditLog> Store for T {}
 
 /// What a running plugin's host calls use: its storage, the caller's
 /// profile, and the invocation context read again when the tenant changed.

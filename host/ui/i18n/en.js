@@ -382,6 +382,8 @@ export default {
   'action.member.update': 'Update member',
   'action.member.remove': 'Remove member',
   'action.session.end': 'End sessions',
+  'action.department.put': 'Set department',
+  'action.department.remove': 'Remove department',
   'action.storage.get': 'Storage read',
   'action.storage.set': 'Storage write',
   'action.storage.delete': 'Storage delete',

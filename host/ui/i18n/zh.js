@@ -397,6 +397,8 @@ export default {
   'action.member.update': '更新成员',
   'action.member.remove': '移除成员',
   'action.session.end': '结束登录会话',
+  'action.department.put': '设置部门',
+  'action.department.remove': '删除部门',
   'action.storage.get': '读取存储',
   'action.storage.set': '写入存储',
   'action.storage.delete': '删除存储',
