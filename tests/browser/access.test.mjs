@@ -1,9 +1,11 @@
 // Who sees what: each administrative job sees only its own part of 应用管理
-// (the auditor the audit log, no install buttons), and a member signs out
-// everywhere from 我的数据, which ends every other tab's sign-in too.
+// (the auditor the audit log, no install buttons); a plugin's visible range
+// is edited as rules over the department tree with a preview of who it
+// reaches; and a member signs out everywhere from 我的数据, which ends
+// every other tab's sign-in too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, newPage, shot, signIn, readToken, apiGet, adminReady } from './support.mjs';
+import { BASE, newPage, shot, signIn, readToken, apiGet, api, adminReady } from './support.mjs';
 
 const TABS = ['catalogue', 'installed', 'members', 'audit', 'retention'];
 
@@ -89,4 +91,77 @@ test('sign out everywhere: this tab and every other sign-in of mine end, and I s
   assert.deepEqual(laptop.pageErrors, []);
   await phone.context().close();
   await laptop.context().close();
+});
+
+test('the rule editor: departments with their sub-departments, an exception, a preview of who is in range', async () => {
+  const page = await newPage();
+  const invoke = async (member) => (await api(await readToken(member), 'POST', '/me/plugins/site-daily-report/invoke', { path: '/report.json' })).status;
+  try {
+    await signIn(page, 'admin');
+    await page.goto(`${BASE}/#/admin/members`);
+    await adminReady(page, 'members');
+    // The tree: 工程部 > 工地项目部.
+    for (const [id, name, parent] of [['eng', '工程部', ''], ['eng.site', '工地项目部', 'eng']]) {
+      await page.getByTestId('department-id').fill(id);
+      await page.getByTestId('department-name').fill(name);
+      await page.getByTestId('department-parent').selectOption(parent);
+      await page.getByTestId('department-save').click();
+      await page.locator(`tr[data-department="${id}"]`).waitFor();
+    }
+    // 张伟 into 工地项目部, 李娜 into 工程部.
+    for (const [member, department] of [['zhang.wei', 'eng.site'], ['li.na', 'eng']]) {
+      await page.getByRole('button', { name: `编辑成员 ${member}` }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByTestId(`member-department-${department}`).check();
+      await dialog.getByRole('button', { name: '保存' }).click();
+      await dialog.waitFor({ state: 'detached' });
+    }
+    // The range: 工程部 (with 工地项目部), except 李娜.
+    await page.goto(`${BASE}/#/admin/catalogue`);
+    await adminReady(page, 'catalogue');
+    await page.getByRole('button', { name: '更改 工程日报 的安装' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('checkbox', { name: '全体成员' }).uncheck();
+    await dialog.getByTestId('range-departments-eng').check();
+    await page.waitForFunction(() => /当前范围内 2 人/.test(document.querySelector('[data-testid="range-preview"]').textContent));
+    await dialog.getByTestId('range-except').click();
+    await dialog.getByTestId('range-deny-members-li.na').check();
+    await page.waitForFunction(() => /当前范围内 1 人/.test(document.querySelector('[data-testid="range-preview"]').textContent));
+    assert.equal((await dialog.getByTestId('range-names').innerText()).trim(), '张伟');
+    await shot(page, 'access-range-editor-zh');
+    await dialog.getByTestId('install-submit').click();
+    await dialog.waitFor({ state: 'detached' });
+
+    // Decided at each call: 张伟 runs it, 李娜 (excepted) and 王芳 (in no department) do not.
+    assert.equal(await invoke('zhang.wei'), 200);
+    assert.equal(await invoke('li.na'), 404);
+    assert.equal(await invoke('wang.fang'), 404);
+    await page.goto(`${BASE}/#/admin/installed`);
+    await adminReady(page, 'installed');
+    const card = page.getByTestId('installations').locator('article', { hasText: '工程日报' });
+    assert.match(await card.innerText(), /部门：工程部（含下级）；排除：李娜 \(li\.na\)/);
+
+    // In English: the same rules, the same preview.
+    await page.locator('#lang').selectOption('en');
+    await page.goto(`${BASE}/#/admin/catalogue`);
+    await adminReady(page, 'catalogue');
+    await page.getByRole('button', { name: 'Change the installation of Site daily report' }).click();
+    const en = page.getByRole('dialog');
+    assert.equal(await en.getByRole('checkbox', { name: 'Everyone' }).isChecked(), false);
+    assert.equal(await en.getByTestId('range-departments-eng').isChecked(), true);
+    await en.getByText('Departments (with their sub-departments)').first().waitFor();
+    await page.waitForFunction(() => /1 in range now/.test(document.querySelector('[data-testid="range-preview"]').textContent));
+    await shot(page, 'access-range-editor-en');
+    await page.keyboard.press('Escape');
+    await page.locator('#lang').selectOption('zh');
+    assert.deepEqual(page.pageErrors, []);
+
+  } finally {
+    // Back to everyone for the other tests.
+    const admin = await readToken('admin');
+    const restored = await api(admin, 'PUT', '/workbench/plugins/site-daily-report', { version: '0.1.0', granted_scopes: ['user.id', 'user.name', 'storage', 'log'] });
+    assert.equal(restored.status, 200, restored.text);
+    assert.equal(await invoke('li.na'), 200);
+  }
+  await page.context().close();
 });

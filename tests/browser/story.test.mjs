@@ -334,7 +334,8 @@ test('every control has an accessible name', async () => {
   assert.equal(await base.getAttribute('placeholder'), 'https://visits.acme.example');
   assert.equal(await base.inputValue(), '', 'nothing set: the default applies');
   assert.match(await install.getByTestId('install-config').innerText(), /Acme 拜访服务的地址/);
-  await install.getByRole('radio', { name: '仅指定成员' }).check();
+  await install.getByRole('checkbox', { name: '全体成员' }).uncheck();
+  await install.getByTestId('range-except').click();
   await checkPage('install dialog');
   await page.keyboard.press('Escape');
   await page.goto(`${BASE}/#/admin/members`);

@@ -23,7 +23,7 @@ export async function renderCatalogue(section, ctx) {
       const button = h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': `install-${entry.id}`, 'aria-label': (inst ? t('admin.changeNamed', { name: entry.name }) : t('admin.installNamed', { name: entry.name })) }, inst ? t('admin.change') : t('admin.install'));
       button.addEventListener('click', async () => {
         clearBox(cardError);
-        const view = await installDialog(entry, inst, data.members);
+        const view = await installDialog(entry, inst, data.members, data.departments);
         if (view) {
           await load();
           showMessage(status, t('admin.installed', { name: view.name, version: view.version }));

@@ -18,12 +18,6 @@ export function keepFocus() {
 
 export const scopeChips = (scopes) => h('span', { class: 'chips' }, scopes.length ? scopes.map((s) => h('code', { class: 'chip' }, s)) : '—');
 
-export function visibleText(visible) {
-  if (!visible) return t('admin.everyone');
-  if (!visible.length) return t('admin.nobody');
-  return t('admin.visibleList', { list: visible.join(', ') });
-}
-
 export function receiptView(r) {
   return h('div', { class: 'receipt', 'data-testid': 'receipt' },
     h('strong', {}, t('receipt.title', { removed: r.removed })),
@@ -36,10 +30,10 @@ export function receiptView(r) {
 
 export async function loadAll(errorBox) {
   try {
-    const [catalogue, installed, members] = await Promise.all([
-      api('GET', '/plugins'), api('GET', '/workbench/plugins'), api('GET', '/members'),
+    const [catalogue, installed, members, departments] = await Promise.all([
+      api('GET', '/plugins'), api('GET', '/workbench/plugins'), api('GET', '/members'), api('GET', '/departments'),
     ]);
-    return { catalogue, installed, members };
+    return { catalogue, installed, members, departments };
   } catch (err) {
     showError(errorBox, err);
     return null;

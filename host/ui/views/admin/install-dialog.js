@@ -2,9 +2,10 @@ import { t, fieldLabel } from '../../i18n.js';
 import { api, enc } from '../../api.js';
 import { h, alertBox, showError, clearBox, badge, openDialog, dialogActions, field, busy, nextId } from '../../dom.js';
 import { scopeChips } from './common.js';
+import { rangeEditor } from './range-editor.js';
 
 // Install, upgrade or change the grant and the visible range of a plugin.
-export function installDialog(entry, installation, members) {
+export function installDialog(entry, installation, members, departments) {
   const versions = [...entry.versions].reverse();
   const { done } = openDialog({
     title: installation ? t('install.changeTitle', { name: entry.name }) : t('install.title', { name: entry.name }),
@@ -93,29 +94,8 @@ export function installDialog(entry, installation, members) {
       };
       versionSelect.addEventListener('change', renderScopes);
 
-      // Visible range.
-      const rangeName = nextId('range');
-      const everyone = h('input', { type: 'radio', name: rangeName, id: `${rangeName}-all`, value: 'all', checked: !installation || !installation.visible_to, 'data-testid': 'range-everyone' });
-      const listed = h('input', { type: 'radio', name: rangeName, id: `${rangeName}-list`, value: 'list', checked: Boolean(installation && installation.visible_to), 'data-testid': 'range-listed' });
-      const chosen = new Set((installation && installation.visible_to) || []);
-      const memberBoxes = members.map((m) => {
-        const id = nextId('vis');
-        const input = h('input', { type: 'checkbox', id, value: m.id, checked: chosen.has(m.id) });
-        return { m, input, row: h('li', { class: 'check-row' }, input, h('label', { for: id }, `${m.profile.name || m.id} (${m.id})`, m.profile.department ? h('span', { class: 'muted' }, ` · ${m.profile.department}`) : null)) };
-      });
-      const departments = [...new Set(members.map((m) => m.profile.department).filter(Boolean))].sort();
-      const deptSelect = h('select', {}, departments.map((d) => h('option', { value: d }, d)));
-      const deptButton = h('button', { type: 'button', class: 'btn btn-small' }, t('install.addDept'));
-      deptButton.addEventListener('click', () => {
-        for (const b of memberBoxes) if (b.m.profile.department === deptSelect.value) b.input.checked = true;
-      });
-      const memberPanel = h('div', { class: 'member-pick' },
-        departments.length ? h('div', { class: 'inline-field' }, field(t('install.department'), deptSelect), deptButton) : null,
-        h('ul', { class: 'check-list', 'aria-label': t('install.members') }, memberBoxes.map((b) => b.row)));
-      const syncRange = () => { memberPanel.hidden = !listed.checked; };
-      everyone.addEventListener('change', syncRange);
-      listed.addEventListener('change', syncRange);
-      syncRange();
+      // Visible range: rules, previewed as they change.
+      const range = rangeEditor(installation && installation.visible_range, members, departments);
 
       renderScopes();
       body.append(
@@ -126,10 +106,7 @@ export function installDialog(entry, installation, members) {
         h('fieldset', { class: 'scope-group' }, h('legend', {}, t('install.scopes')), h('p', { class: 'hint' }, t('install.scopesHint')), scopeList),
         egressGroup,
         configGroup,
-        h('fieldset', { class: 'scope-group' }, h('legend', {}, t('install.range')),
-          h('div', { class: 'check-row' }, everyone, h('label', { for: everyone.id }, t('admin.everyone'))),
-          h('div', { class: 'check-row' }, listed, h('label', { for: listed.id }, t('install.listed'))),
-          memberPanel),
+        range.element,
         error,
       );
       const cancel = h('button', { type: 'button', class: 'btn' }, t('common.cancel'));
@@ -144,7 +121,7 @@ export function installDialog(entry, installation, members) {
           granted_scopes: scopeBoxes.filter((b) => b.checked).map((b) => b.value),
           approved_egress: egressBoxes.filter((b) => b.checked).map((b) => b.value),
           config: Object.fromEntries(configInputs.filter((i) => i.value.trim() !== '').map((i) => [i.name, i.value.trim()])),
-          visible_to: listed.checked ? memberBoxes.filter((b) => b.input.checked).map((b) => b.m.id) : null,
+          visible_range: range.value(),
         };
         busy(submit, true);
         try {

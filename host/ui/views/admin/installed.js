@@ -2,7 +2,8 @@
 import { t, stateLabel } from '../../i18n.js';
 import { api, enc, query } from '../../api.js';
 import { h, alertBox, showError, showMessage, statusBox, clearBox, badge, table, confirmDialog, field, busy } from '../../dom.js';
-import { keepFocus, scopeChips, visibleText, receiptView, loadAll } from './common.js';
+import { keepFocus, scopeChips, receiptView, loadAll } from './common.js';
+import { rangeText } from './range-editor.js';
 import { installDialog } from './install-dialog.js';
 
 export async function renderInstalled(section, ctx) {
@@ -27,7 +28,7 @@ export async function renderInstalled(section, ctx) {
       const remove = h('button', { type: 'button', class: 'btn btn-danger', 'aria-label': t('admin.uninstallNamed', { name: inst.name }), 'data-testid': `uninstall-${inst.plugin}` }, t('admin.uninstall'));
       upgrade.addEventListener('click', async () => {
         if (!entry) return;
-        const view = await installDialog(entry, inst, data.members);
+        const view = await installDialog(entry, inst, data.members, data.departments);
         if (view) {
           await load();
           showMessage(status, t('admin.installed', { name: view.name, version: view.version }));
@@ -105,7 +106,7 @@ export async function renderInstalled(section, ctx) {
         h('dl', { class: 'dl' },
           h('dt', {}, t('admin.granted')), h('dd', {}, scopeChips(inst.granted_scopes)),
           h('dt', {}, t('admin.declared')), h('dd', {}, scopeChips(inst.declared_scopes)),
-          h('dt', {}, t('admin.range')), h('dd', {}, visibleText(inst.visible_to))),
+          h('dt', {}, t('admin.range')), h('dd', {}, rangeText(inst.visible_range, data.departments, data.members))),
         h('div', { class: 'form-actions' }, upgrade, toggle, remove),
         cardError,
         h('details', { class: 'preview' }, h('summary', {}, t('admin.previewSummary')), h('p', { class: 'hint' }, t('admin.previewHint')), previewForm, previewError, previewOut)));

@@ -4,6 +4,8 @@ import { t } from '../../i18n.js';
 import { api, enc } from '../../api.js';
 import { h, alertBox, showError, showMessage, statusBox, clearBox, table, confirmDialog, openDialog, dialogActions, field, busy } from '../../dom.js';
 import { keepFocus, receiptView } from './common.js';
+import { renderDepartments } from './departments.js';
+import { treeOrder } from './range-editor.js';
 
 const PROFILE_FIELDS = ['name', 'nickname', 'department', 'title', 'email', 'phone', 'region'];
 
@@ -25,7 +27,9 @@ export async function renderMembers(section, ctx) {
       field(t('members.department'), deptInput), field(t('members.jobTitle'), titleInput)),
     h('div', { class: 'form-actions' }, addButton), addError);
   const holder = h('div');
-  section.append(status, addForm, h('h3', { class: 'sub-title' }, t('members.list')), error, holder);
+  const departmentsCard = h('div');
+  section.append(status, addForm, departmentsCard, h('h3', { class: 'sub-title' }, t('members.list')), error, holder);
+  const departments = await renderDepartments(departmentsCard, ctx, () => load());
 
   addForm.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -58,7 +62,16 @@ export async function renderMembers(section, ctx) {
           inputs[f] = h('input', { type: f === 'email' ? 'email' : 'text', value: m.profile[f] || '', autocomplete: 'off' });
           grid.append(field(t(`profile.${f}`), inputs[f]));
         }
-        const form = h('form', { class: 'form' }, h('p', { class: 'hint' }, t('members.editHint')), grid, dlgError);
+        const mine = new Set(m.profile.departments || []);
+        const deptBoxes = treeOrder(departments()).map(({ d, depth }) => {
+          const id = `dept-${d.id}`;
+          const input = h('input', { type: 'checkbox', id, value: d.id, checked: mine.has(d.id), 'data-testid': `member-department-${d.id}` });
+          return { input, row: h('li', { class: 'check-row', style: depth ? `padding-inline-start: ${depth * 1.25}rem` : null }, input, h('label', { for: id }, d.name)) };
+        });
+        const deptGroup = deptBoxes.length
+          ? h('fieldset', { class: 'scope-group' }, h('legend', {}, t('members.departments')), h('ul', { class: 'check-list' }, deptBoxes.map((b) => b.row)))
+          : null;
+        const form = h('form', { class: 'form' }, h('p', { class: 'hint' }, t('members.editHint')), grid, deptGroup, dlgError);
         const cancel = h('button', { type: 'button', class: 'btn' }, t('common.cancel'));
         cancel.addEventListener('click', () => close(null));
         const save = h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.save'));
@@ -72,6 +85,8 @@ export async function renderMembers(section, ctx) {
             const old = m.profile[f] || '';
             if (v !== old) patch[f] = v === '' ? null : v;
           }
+          const chosen = deptBoxes.filter((b) => b.input.checked).map((b) => b.input.value);
+          if ([...chosen].sort().join() !== [...mine].sort().join()) patch.departments = chosen;
           if (!Object.keys(patch).length) {
             close(null);
             return;
