@@ -91,6 +91,25 @@ fn fixture(method: &Method, template: &str) -> Option<(&'static str, Option<Valu
         ("POST", "/api/v1/workbench/range-preview") => {
             ("/api/v1/workbench/range-preview", Some(json!({ "everyone": true })), APP_ADMIN)
         }
+        ("GET", "/api/v1/me/catalogue") => ("/api/v1/me/catalogue", None, For::Member),
+        ("POST", "/api/v1/me/catalogue/{id}/open") => {
+            ("/api/v1/me/catalogue/site-daily-report/open", None, For::Member)
+        }
+        ("POST", "/api/v1/me/catalogue/{id}/request") => {
+            ("/api/v1/me/catalogue/approval-helper/request", Some(json!({ "reason": "审批" })), For::Member)
+        }
+        ("GET", "/api/v1/workbench/self-service") => ("/api/v1/workbench/self-service", None, APP_ADMIN),
+        ("PUT", "/api/v1/workbench/self-service/{id}") => (
+            "/api/v1/workbench/self-service/approval-helper",
+            Some(json!({ "mode": "request", "scopes": ["perm.approval"] })),
+            APP_ADMIN,
+        ),
+        ("POST", "/api/v1/workbench/requests/{request}/decide") => {
+            ("/api/v1/workbench/requests/1/decide", Some(json!({ "approve": false, "reason": "不需要" })), APP_ADMIN)
+        }
+        ("DELETE", "/api/v1/workbench/self-service/{id}/openings/{member}") => {
+            ("/api/v1/workbench/self-service/site-daily-report/openings/zhang.wei", None, APP_ADMIN)
+        }
         ("POST", "/api/v1/members/{id}/sessions/end") => ("/api/v1/members/li.na/sessions/end", None, MEMBER_ADMIN),
         ("GET", "/api/v1/audit") => ("/api/v1/audit", None, AUDITOR),
         ("GET", "/api/v1/audit/verify") => ("/api/v1/audit/verify", None, AUDITOR),
@@ -181,6 +200,18 @@ on_both_databases! {
             let added = server.call(Method::POST, "/api/v1/members", Some(&admin), Some(add)).await;
             assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
         }
+        // Members may open 工程日报 themselves and ask for 审批助手; 李娜 has asked (request 1).
+        let offers = [
+            ("site-daily-report", json!({ "mode": "open", "scopes": ["user.id", "user.name", "storage", "log"] })),
+            ("approval-helper", json!({ "mode": "request", "scopes": ["perm.approval"] })),
+        ];
+        for (plugin, policy) in offers {
+            let set = server.call(Method::PUT, &format!("/api/v1/workbench/self-service/{plugin}"), Some(&admin), Some(policy)).await;
+            assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+        }
+        let lina = server.demo_token("li.na", &[Role::Member]);
+        let asked = server.call(Method::POST, "/api/v1/me/catalogue/approval-helper/request", Some(&lina), Some(json!({ "reason": "审批" }))).await;
+        assert_eq!((asked.status, asked.body["id"].as_i64()), (StatusCode::CREATED, Some(1)), "{}", asked.text);
         // Who calls: the token, the roles it gives (token and directory
         // both), and whether the caller is of the demo tenant.
         let callers: Vec<(&str, Option<String>, &[Role], bool)> = vec![

@@ -20,6 +20,7 @@ mod plugin_config;
 mod plugins;
 mod python_plugin;
 mod records;
+mod self_service;
 mod server;
 mod support;
 mod waits;

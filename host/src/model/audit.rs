@@ -98,6 +98,21 @@ pub enum Action {
     /// A department was removed.
     #[serde(rename = "department.remove")]
     DepartmentRemove,
+    /// An app admin set what members may do with a plugin.
+    #[serde(rename = "selfservice.set")]
+    SelfServiceSet,
+    /// A plugin was opened for a member by self-service.
+    #[serde(rename = "plugin.open")]
+    PluginOpen,
+    /// A member asked for a plugin.
+    #[serde(rename = "plugin.request")]
+    PluginRequest,
+    /// An app admin approved or declined a member's request.
+    #[serde(rename = "request.decide")]
+    RequestDecide,
+    /// An app admin ended a plugin opened for a member.
+    #[serde(rename = "opening.end")]
+    OpeningEnd,
     /// A plugin read a storage key.
     #[serde(rename = "storage.get")]
     StorageGet,
@@ -126,7 +141,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the page lists them.
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 32] = [
         Action::Read,
         Action::Invoke,
         Action::InvokeRefused,
@@ -146,6 +161,11 @@ impl Action {
         Action::SessionEnd,
         Action::DepartmentPut,
         Action::DepartmentRemove,
+        Action::SelfServiceSet,
+        Action::PluginOpen,
+        Action::PluginRequest,
+        Action::RequestDecide,
+        Action::OpeningEnd,
         Action::StorageGet,
         Action::StorageSet,
         Action::StorageDelete,
@@ -178,6 +198,11 @@ impl Action {
             Action::SessionEnd => "session.end",
             Action::DepartmentPut => "department.put",
             Action::DepartmentRemove => "department.remove",
+            Action::SelfServiceSet => "selfservice.set",
+            Action::PluginOpen => "plugin.open",
+            Action::PluginRequest => "plugin.request",
+            Action::RequestDecide => "request.decide",
+            Action::OpeningEnd => "opening.end",
             Action::StorageGet => "storage.get",
             Action::StorageSet => "storage.set",
             Action::StorageDelete => "storage.delete",

@@ -12,6 +12,7 @@
 //! - [`manifest`]: a plugin version's `plugin.toml`
 //! - [`plugin_config`]: the configuration keys a plugin declares and the values an admin sets
 //! - [`registry`]: published plugin versions
+//! - [`self_service`]: members opening plugins themselves, requests and openings
 //! - [`settings`]: a tenant's retention settings
 //! - [`text`]: a plugin's texts in one or more languages, and the caller's languages
 
@@ -24,5 +25,6 @@ pub mod installation;
 pub mod manifest;
 pub mod plugin_config;
 pub mod registry;
+pub mod self_service;
 pub mod settings;
 pub mod text;

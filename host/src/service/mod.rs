@@ -14,6 +14,7 @@ pub mod keys;
 pub mod privacy;
 pub mod refusals;
 pub mod registry;
+pub mod self_service;
 pub mod sessions;
 pub mod settings;
 

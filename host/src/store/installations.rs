@@ -33,7 +33,7 @@ fn scopes_json(set: ScopeSet) -> StoreResult<String> {
 
 /// The visible range as stored: a rules object; a JSON array of member ids
 /// or NULL (everyone) as installations made before rules were.
-fn range_from_column(text: Option<&str>) -> StoreResult<VisibleRange> {
+pub(super) fn range_from_column(text: Option<&str>) -> StoreResult<VisibleRange> {
     match text {
         None => Ok(VisibleRange::everyone()),
         Some(text) if text.trim_start().starts_with('[') => Ok(VisibleRange::only(from_json(text)?)),

@@ -18,6 +18,7 @@ mod generations;
 pub mod installations;
 pub mod kv;
 pub mod registry;
+pub mod self_service;
 pub mod settings;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub use directory::{Directory, Profiles};
 pub use installations::Installations;
 pub use kv::{Kv, KvBucket, KvEntry, QuotaExceeded, StorageChange, StorageOp, StorageOutcome};
 pub use registry::Registry;
+pub use self_service::SelfService;
 pub use settings::Settings;
 
 use crate::model::consent::ConsentSet;
@@ -84,11 +86,14 @@ pub struct InvocationContext {
 
 /// Everything the host persists.
 pub trait Store:
-    Directory + Departments + Registry + Installations + Consents + Settings + Kv + AuditLog + CallStore
+    Directory + Departments + Registry + Installations + SelfService + Consents + Settings + Kv + AuditLog + CallStore
 {
 }
 
-impl<T: Directory + Departments + Registry + Installations + Consents + Settings + Kv + AuditLog> Store for T {}
+impl<T: Directory + Departments + Registry + Installations + SelfService + Consents + Settings + Kv + AuditLog> Store
+    for T
+{
+}
 
 /// What a running plugin's host calls use: its storage, the caller's
 /// profile, and the invocation context read again when the tenant changed.
