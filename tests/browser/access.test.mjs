@@ -5,9 +5,9 @@
 // every other tab's sign-in too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, newPage, shot, signIn, readToken, apiGet, api, adminReady } from './support.mjs';
+import { BASE, COMPONENT, newPage, shot, signIn, readToken, apiGet, api, adminReady, publish } from './support.mjs';
 
-const TABS = ['catalogue', 'installed', 'members', 'audit', 'retention'];
+const TABS = ['catalogue', 'installed', 'self-service', 'members', 'audit', 'retention'];
 
 async function tabsShown(page) {
   return page.locator('[data-testid^="tab-"]').evaluateAll((links) => links.map((a) => a.dataset.testid.slice(4)));
@@ -164,4 +164,105 @@ test('the rule editor: departments with their sub-departments, an exception, a p
     assert.equal(await invoke('li.na'), 200);
   }
   await page.context().close();
+});
+
+const offered = (id, name) => `id = "${id}"
+name = "${name}"
+version = "0.1.0"
+description = "Notes for a site, signed with your name."
+
+[developer]
+name = "Acme 软件有限公司"
+contact = "plugins@acme.example"
+
+[[scopes]]
+scope = "user.id"
+purpose = "Tell your notes apart."
+required = true
+
+[[scopes]]
+scope = "user.name"
+purpose = "Sign your notes."
+required = true
+`;
+
+test('members open a plugin themselves and ask for another; the app admin decides in the queue', async () => {
+  await publish(offered('site-notes', '现场笔记本'), COMPONENT);
+  await publish(offered('site-review', '现场评审'), COMPONENT);
+  const admin = await newPage();
+  await signIn(admin, 'admin');
+  await admin.goto(`${BASE}/#/admin/self-service`);
+  await adminReady(admin, 'self-service');
+  // 现场笔记本: open to members; 现场评审: on request.
+  for (const [id, mode] of [['site-notes', 'open'], ['site-review', 'request']]) {
+    const card = admin.getByTestId(`policy-${id}`);
+    await card.getByTestId(`mode-${id}`).selectOption(mode);
+    await card.getByTestId(`bound-${id}-user.id`).check();
+    await card.getByTestId(`bound-${id}-user.name`).check();
+    await card.getByTestId(`save-policy-${id}`).click();
+    await admin.getByTestId('self-service-status').filter({ hasText: '已保存' }).waitFor();
+  }
+
+  // 王芳 opens 现场笔记本 herself: it joins her plugins and asks for consent.
+  const wang = await newPage();
+  await signIn(wang, 'wang.fang');
+  const offers = wang.getByTestId('member-catalogue');
+  await offers.getByTestId('offer-site-notes').waitFor();
+  await shot(wang, 'access-member-catalogue-zh');
+  await offers.getByTestId('self-open-site-notes').click();
+  await wang.getByTestId('tile-site-notes').waitFor();
+  await offers.getByTestId('offer-site-notes').getByText('已开通').waitFor();
+  // She asks for 现场评审 with a reason.
+  await offers.getByTestId('self-request-site-review').click();
+  const ask = wang.getByRole('dialog', { name: '申请「现场评审」' });
+  await ask.getByTestId('request-reason').fill('评审本周的施工记录');
+  await ask.getByTestId('request-send').click();
+  await offers.getByTestId('offer-site-review').getByText('审批中').waitFor();
+
+  // The app admin declines with a reason; she reads it, asks again, and is approved.
+  await admin.reload();
+  await adminReady(admin, 'self-service');
+  const queue = admin.getByTestId('requests-table');
+  await queue.getByText('评审本周的施工记录').waitFor();
+  await shot(admin, 'access-review-queue-zh');
+  await queue.getByRole('button', { name: '拒绝 wang.fang 对 site-review 的申请' }).click();
+  const decline = admin.getByRole('dialog');
+  await decline.getByTestId('decline-reason').fill('评审由项目经理负责');
+  await decline.getByTestId('decline-send').click();
+  await decline.waitFor({ state: 'detached' });
+  await wang.reload();
+  await wang.getByTestId('decision-site-review').filter({ hasText: '评审由项目经理负责' }).waitFor();
+  await wang.getByTestId('self-request-site-review').click();
+  await wang.getByTestId('request-reason').fill('项目经理请我协助');
+  await wang.getByTestId('request-send').click();
+  await admin.reload();
+  await adminReady(admin, 'self-service');
+  await admin.getByRole('button', { name: '批准 wang.fang 对 site-review 的申请' }).click();
+  await admin.getByTestId('self-service-status').filter({ hasText: '已批准' }).waitFor();
+  await wang.reload();
+  await wang.getByTestId('tile-site-review').waitFor();
+
+  // Who opened what; the admin ends 现场笔记本 for her and it leaves her workbench.
+  const opened = admin.getByTestId('openings-table');
+  await opened.getByText('申请获批').waitFor();
+  await opened.getByTestId('end-opening-site-notes-wang.fang').click();
+  await admin.getByTestId('self-service-status').filter({ hasText: '已结束' }).waitFor();
+  await wang.reload();
+  await wang.getByTestId('tile-site-review').waitFor();
+  assert.equal(await wang.getByTestId('tile-site-notes').count(), 0);
+  const status = (await api(await readToken('wang.fang'), 'POST', '/me/plugins/site-notes/invoke', { path: '/' })).status;
+  assert.equal(status, 404);
+
+  // In English.
+  await wang.locator('#lang').selectOption('en');
+  await wang.getByRole('heading', { name: 'Plugins you can open' }).waitFor();
+  await shot(wang, 'access-member-catalogue-en');
+  await wang.locator('#lang').selectOption('zh');
+  await admin.locator('#lang').selectOption('en');
+  await admin.getByRole('heading', { name: 'Requests waiting' }).waitFor();
+  await admin.locator('#lang').selectOption('zh');
+  assert.deepEqual(wang.pageErrors, []);
+  assert.deepEqual(admin.pageErrors, []);
+  await wang.context().close();
+  await admin.context().close();
 });

@@ -81,7 +81,7 @@ test('story: publish, install, consent, withdraw, decline, audit', async () => {
   await installDialog.waitFor();
   assert.equal(await installDialog.getByRole('checkbox', { name: /user\.id/ }).isChecked(), true);
   assert.equal(await installDialog.getByRole('checkbox', { name: /user\.name/ }).isChecked(), true);
-  await installDialog.getByRole('radio', { name: '全体成员' }).check();
+  await installDialog.getByRole('checkbox', { name: '全体成员' }).check();
   await shot(page, '04-install-dialog');
   await installDialog.getByRole('button', { name: '安装', exact: true }).click();
   await installDialog.waitFor({ state: 'detached' });
@@ -484,7 +484,7 @@ required = false
   await installDlg.getByLabel('版本', { exact: true }).selectOption('0.1.0');
   assert.equal(await installDlg.getByRole('checkbox', { name: /user\.nickname/ }).count(), 0, '0.1.0 does not declare user.nickname');
   assert.equal(await installDlg.getByRole('checkbox', { name: /user\.name/ }).isChecked(), true);
-  await installDlg.getByRole('radio', { name: '全体成员' }).check();
+  await installDlg.getByRole('checkbox', { name: '全体成员' }).check();
   await shot(page, 'adm-02-install-0.1.0');
   await installDlg.getByRole('button', { name: '安装', exact: true }).click();
   await installDlg.waitFor({ state: 'detached' });

@@ -127,6 +127,7 @@ export async function adminReady(page, tab) {
     members: page.getByTestId('members-table'),
     audit: page.getByTestId('audit-table'),
     retention: page.getByTestId('retention-audit'),
+    'self-service': page.getByTestId('self-service-policies').locator('article').first(),
   }[tab];
   await ready.waitFor();
   if (tab === 'retention') await page.waitForFunction(() => document.querySelector('[data-testid="retention-audit"]').value !== '');
@@ -219,14 +220,19 @@ export async function lastSeq() {
   return Math.max(0, ...(await auditSince(0)).map((r) => r.seq));
 }
 
-// Set-up, as acme and the admin: publish `component` with `manifest`, install it for `member` only.
-export async function publishAndInstall(manifest, component, member, granted) {
+// Set-up, as acme: publish `component` with `manifest` (installed nowhere).
+export async function publish(manifest, component) {
   const form = new FormData();
   form.append('manifest', manifest);
   form.append('component', new Blob([fs.readFileSync(component)], { type: 'application/wasm' }), path.basename(component));
   const published = await api(await readToken('acme'), 'POST', '/plugins', form);
   assert.equal(published.status, 201, published.text);
-  const { id, version } = published.body;
+  return published.body;
+}
+
+// Set-up, as acme and the admin: publish `component` with `manifest`, install it for `member` only.
+export async function publishAndInstall(manifest, component, member, granted) {
+  const { id, version } = await publish(manifest, component);
   const installed = await api(await readToken('admin'), 'PUT', `/workbench/plugins/${id}`, { version, granted_scopes: granted, visible_to: [member] });
   assert.equal(installed.status, 200, installed.text);
 }

@@ -10,10 +10,12 @@ import { renderInstalled } from './admin/installed.js';
 import { renderMembers } from './admin/members.js';
 import { renderAudit } from './admin/audit.js';
 import { renderRetention } from './admin/retention.js';
+import { renderSelfService } from './admin/self-service.js';
 
 const TABS = [
   { name: 'catalogue', role: 'app_admin', label: 'admin.tab.catalogue', render: renderCatalogue },
   { name: 'installed', role: 'app_admin', label: 'admin.tab.installed', render: renderInstalled },
+  { name: 'self-service', role: 'app_admin', label: 'admin.tab.selfService', render: renderSelfService },
   { name: 'members', role: 'member_admin', label: 'admin.tab.members', render: renderMembers },
   { name: 'audit', role: 'auditor', label: 'admin.tab.audit', render: renderAudit },
   { name: 'retention', role: 'admin', label: 'admin.tab.retention', render: renderRetention },

@@ -1,11 +1,12 @@
-// The member's workbench: plugin tiles, the consent flow, and the open
-// plugin (./runner.js). The route #/workbench/{plugin}/{route} opens a plugin
+// The member's workbench: plugin tiles, the consent flow, the open plugin
+// (./runner.js), and the plugins I may open or ask for (./catalogue.js). The route #/workbench/{plugin}/{route} opens a plugin
 // at a route of its own, so a reload or the back button comes back to it.
 import { t } from '../i18n.js';
 import { api } from '../api.js';
 import { h, alertBox, showError, showMessage, statusBox, clearBox, badge } from '../dom.js';
 import { askConsent } from './consent.js';
 import { createRunner } from './runner.js';
+import { renderCatalogue } from './catalogue.js';
 
 export async function renderWorkbench(main, ctx) {
   main.append(
@@ -98,6 +99,7 @@ export async function renderWorkbench(main, ctx) {
   }
 
   await loadTiles();
+  await renderCatalogue(main, ctx, loadTiles);
 
   // #/workbench/{plugin}/{route}: open that plugin there (a reload, back or forward).
   if (ctx.sub && ctx.alive()) {
