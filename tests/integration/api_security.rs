@@ -110,6 +110,21 @@ fn fixture(method: &Method, template: &str) -> Option<(&'static str, Option<Valu
         ("DELETE", "/api/v1/workbench/self-service/{id}/openings/{member}") => {
             ("/api/v1/workbench/self-service/site-daily-report/openings/zhang.wei", None, APP_ADMIN)
         }
+        ("GET", "/api/v1/workbench/upgrades") => ("/api/v1/workbench/upgrades", None, APP_ADMIN),
+        ("POST", "/api/v1/workbench/upgrades/{id}/approve") => {
+            ("/api/v1/workbench/upgrades/approval-helper/approve", Some(json!({ "version": "0.1.1" })), APP_ADMIN)
+        }
+        ("POST", "/api/v1/workbench/upgrades/{id}/decline") => (
+            "/api/v1/workbench/upgrades/approval-helper/decline",
+            Some(json!({ "version": "0.1.2", "reason": "稍后" })),
+            APP_ADMIN,
+        ),
+        ("PUT", "/api/v1/workbench/upgrade-settings") => {
+            ("/api/v1/workbench/upgrade-settings", Some(json!({ "auto_apply": false })), APP_ADMIN)
+        }
+        ("GET", "/api/v1/plugins/{id}/adoption") => {
+            ("/api/v1/plugins/site-daily-report/adoption", None, For::Developer)
+        }
         ("POST", "/api/v1/members/{id}/sessions/end") => ("/api/v1/members/li.na/sessions/end", None, MEMBER_ADMIN),
         ("GET", "/api/v1/audit") => ("/api/v1/audit", None, AUDITOR),
         ("GET", "/api/v1/audit/verify") => ("/api/v1/audit/verify", None, AUDITOR),
@@ -200,6 +215,15 @@ on_both_databases! {
             let added = server.call(Method::POST, "/api/v1/members", Some(&admin), Some(add)).await;
             assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
         }
+        // Newer versions of 审批助手 wait for review: 0.1.1 to approve, 0.1.2 to decline.
+        let acme = server.demo_token("acme", &[Role::Developer]);
+        let helper = std::fs::read_to_string(xtask::repo_root().join("plugins/approval-helper/plugin.toml")).expect("manifest");
+        let helper_component = std::fs::read(xtask::guests().component("approval-helper")).expect("built");
+        for version in ["0.1.1", "0.1.2"] {
+            let manifest = helper.replace("version = \"0.1.0\"", &format!("version = \"{version}\""));
+            let published = server.publish(&acme, &manifest, helper_component.clone(), None).await;
+            assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
+        }
         // Members may open 工程日报 themselves and ask for 审批助手; 李娜 has asked (request 1).
         let offers = [
             ("site-daily-report", json!({ "mode": "open", "scopes": ["user.id", "user.name", "storage", "log"] })),
@@ -281,7 +305,9 @@ on_both_databases! {
             let token = match audience {
                 For::Public => None,
                 For::SignedIn | For::Member => Some(zhang.clone()),
-                For::Developer => continue, // publishing is covered with real forms below
+                // Publishing is covered with real forms below.
+                For::Developer if method == Method::POST => continue,
+                For::Developer => Some(server.demo_token("acme", &[Role::Developer])),
                 For::Operator | For::Jobs(_) => {
                     let narrowest = callers
                         .iter()

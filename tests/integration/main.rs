@@ -23,5 +23,6 @@ mod records;
 mod self_service;
 mod server;
 mod support;
+mod upgrades;
 mod waits;
 mod withdrawal_load;

@@ -1,7 +1,7 @@
 //! The HTTP API (`/api/v1`, JSON, Bearer JWT): one file per resource, named
 //! as the service's use cases and the store's aggregates (registry,
 //! installations, directory, departments, audit, settings, consent,
-//! invoke, privacy, sessions, self_service).
+//! invoke, privacy, sessions, self_service, upgrades).
 //! Handlers are thin: extract, call a [`crate::service`] use case, map the
 //! result. [`app`] builds the router; [`serve`] runs it until a shutdown
 //! signal, then drains in-flight requests.
@@ -25,6 +25,7 @@ mod self_service;
 mod sessions;
 mod settings;
 mod ui;
+mod upgrades;
 
 pub use invoke::decode_invoke_body;
 pub use ops::prometheus;
@@ -78,7 +79,8 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(privacy::routes())
         .merge(avatar::routes())
         .merge(sessions::routes())
-        .merge(self_service::routes());
+        .merge(self_service::routes())
+        .merge(upgrades::routes());
     let (api, doc) = OpenApiRouter::new().nest("/api/v1", api).split_for_parts();
     let (ops, ops_doc) = ops::routes().split_for_parts();
     let mut doc = doc;

@@ -113,6 +113,12 @@ pub enum Action {
     /// An app admin ended a plugin opened for a member.
     #[serde(rename = "opening.end")]
     OpeningEnd,
+    /// An app admin declined a newer version (the installed one keeps running).
+    #[serde(rename = "upgrade.decline")]
+    UpgradeDecline,
+    /// An app admin chose whether versions that widen nothing apply themselves.
+    #[serde(rename = "upgrade.settings")]
+    UpgradeSettings,
     /// A plugin read a storage key.
     #[serde(rename = "storage.get")]
     StorageGet,
@@ -141,7 +147,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the page lists them.
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 34] = [
         Action::Read,
         Action::Invoke,
         Action::InvokeRefused,
@@ -166,6 +172,8 @@ impl Action {
         Action::PluginRequest,
         Action::RequestDecide,
         Action::OpeningEnd,
+        Action::UpgradeDecline,
+        Action::UpgradeSettings,
         Action::StorageGet,
         Action::StorageSet,
         Action::StorageDelete,
@@ -203,6 +211,8 @@ impl Action {
             Action::PluginRequest => "plugin.request",
             Action::RequestDecide => "request.decide",
             Action::OpeningEnd => "opening.end",
+            Action::UpgradeDecline => "upgrade.decline",
+            Action::UpgradeSettings => "upgrade.settings",
             Action::StorageGet => "storage.get",
             Action::StorageSet => "storage.set",
             Action::StorageDelete => "storage.delete",

@@ -15,6 +15,7 @@
 //! - [`self_service`]: members opening plugins themselves, requests and openings
 //! - [`settings`]: a tenant's retention settings
 //! - [`text`]: a plugin's texts in one or more languages, and the caller's languages
+//! - [`upgrades`]: what a newer version of an installed plugin changes, and whether it widens anything
 
 pub mod audit;
 pub mod consent;
@@ -28,3 +29,4 @@ pub mod registry;
 pub mod self_service;
 pub mod settings;
 pub mod text;
+pub mod upgrades;

@@ -224,6 +224,18 @@ impl Workbench {
         plugin: &str,
         request: InstallRequest,
     ) -> ServiceResult<InstallationView> {
+        self.install_as(tenant, Actor::Admin(admin), plugin, request).await
+    }
+
+    /// [`Workbench::install`] by `actor` (an app admin, or the workbench
+    /// applying a version that widens nothing).
+    pub(super) async fn install_as(
+        &self,
+        tenant: &str,
+        actor: Actor<'_>,
+        plugin: &str,
+        request: InstallRequest,
+    ) -> ServiceResult<InstallationView> {
         if semver::Version::parse(&request.version).is_err() {
             return Err(ServiceError::BadRequest(format!("version {:?} is not a semantic version", request.version)));
         }
@@ -308,7 +320,7 @@ impl Workbench {
             let set: Vec<String> = installation.config.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
             reason.push_str(&format!(" configured {}", set.join(" ")));
         }
-        self.audit_change(tenant, Actor::Admin(admin), None, action, reason).await?;
+        self.audit_change(tenant, actor, None, action, reason).await?;
         self.installation_view(installation).await
     }
 

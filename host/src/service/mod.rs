@@ -17,6 +17,7 @@ pub mod registry;
 pub mod self_service;
 pub mod sessions;
 pub mod settings;
+pub mod upgrades;
 
 use serde::Serialize;
 use std::collections::HashMap;
@@ -149,6 +150,9 @@ pub enum Actor<'a> {
     Member(&'a str),
     /// A developer.
     Developer(&'a str),
+    /// The workbench itself, doing what a tenant asked it to do by rule
+    /// (`workbench:auto-upgrade`).
+    Host(&'a str),
 }
 
 impl std::fmt::Display for Actor<'_> {
@@ -157,6 +161,7 @@ impl std::fmt::Display for Actor<'_> {
             Actor::Admin(id) => write!(f, "admin:{id}"),
             Actor::Member(id) => write!(f, "member:{id}"),
             Actor::Developer(id) => write!(f, "developer:{id}"),
+            Actor::Host(job) => write!(f, "workbench:{job}"),
         }
     }
 }

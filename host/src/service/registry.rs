@@ -371,6 +371,7 @@ impl Workbench {
         let reason = format!("{}@{} sha256:{}", published.id, published.version, published.digest);
         self.audit_change(tenant, Actor::Developer(developer), None, Action::PluginPublish, reason).await?;
         tracing::info!(plugin = %published.id, version = %published.version, "published");
+        self.apply_narrowing_upgrades(&published.id, &published.version).await;
         Ok(published)
     }
 

@@ -20,6 +20,7 @@ pub mod kv;
 pub mod registry;
 pub mod self_service;
 pub mod settings;
+pub mod upgrades;
 
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ pub use kv::{Kv, KvBucket, KvEntry, QuotaExceeded, StorageChange, StorageOp, Sto
 pub use registry::Registry;
 pub use self_service::SelfService;
 pub use settings::Settings;
+pub use upgrades::Upgrades;
 
 use crate::model::consent::ConsentSet;
 use crate::model::directory::MemberProfile;
@@ -86,12 +88,31 @@ pub struct InvocationContext {
 
 /// Everything the host persists.
 pub trait Store:
-    Directory + Departments + Registry + Installations + SelfService + Consents + Settings + Kv + AuditLog + CallStore
+    Directory
+    + Departments
+    + Registry
+    + Installations
+    + SelfService
+    + Upgrades
+    + Consents
+    + Settings
+    + Kv
+    + AuditLog
+    + CallStore
 {
 }
 
-impl<T: Directory + Departments + Registry + Installations + SelfService + Consents + Settings + Kv + AuditLog> Store
-    for T
+impl<T> Store for T where
+    T: Directory
+        + Departments
+        + Registry
+        + Installations
+        + SelfService
+        + Upgrades
+        + Consents
+        + Settings
+        + Kv
+        + AuditLog
 {
 }
 

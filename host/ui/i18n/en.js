@@ -469,6 +469,8 @@ export default {
   'action.plugin.request': 'Request plugin',
   'action.request.decide': 'Decide request',
   'action.opening.end': 'End opening',
+  'action.upgrade.decline': 'Decline version',
+  'action.upgrade.settings': 'Set automatic upgrades',
   'action.storage.get': 'Storage read',
   'action.storage.set': 'Storage write',
   'action.storage.delete': 'Storage delete',

@@ -484,6 +484,8 @@ export default {
   'action.plugin.request': '申请应用',
   'action.request.decide': '审批申请',
   'action.opening.end': '结束开通',
+  'action.upgrade.decline': '拒绝新版本',
+  'action.upgrade.settings': '设置自动升级',
   'action.storage.get': '读取存储',
   'action.storage.set': '写入存储',
   'action.storage.delete': '删除存储',
