@@ -29,7 +29,7 @@ async fn installed_version(server: &Server, tenant_admin: &str) -> String {
         .unwrap_or_default()
 }
 
-fn pending<'a>(review: &'a Value) -> Option<&'a Value> {
+fn pending(review: &Value) -> Option<&Value> {
     review["pending"].as_array().and_then(|l| l.iter().find(|p| p["plugin"] == "site-daily-report"))
 }
 
