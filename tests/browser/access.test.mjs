@@ -5,7 +5,7 @@
 // every other tab's sign-in too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE, COMPONENT, newPage, shot, signIn, readToken, apiGet, api, adminReady, publish } from './support.mjs';
+import { BASE, COMPONENT, newPage, shot, signIn, readToken, apiGet, api, adminReady, publish, publishAndInstall } from './support.mjs';
 
 const TABS = ['catalogue', 'installed', 'self-service', 'members', 'audit', 'retention'];
 
@@ -265,4 +265,47 @@ test('members open a plugin themselves and ask for another; the app admin decide
   assert.deepEqual(admin.pageErrors, []);
   await wang.context().close();
   await admin.context().close();
+});
+
+test('the upgrade review: a widening version waits with its diff, is declined, then approved, in zh and en', async () => {
+  await publishAndInstall(offered('review-notes', '评审笔记'), COMPONENT, 'wang.fang', ['user.id', 'user.name']);
+  const wider = offered('review-notes', '评审笔记').replace('version = "0.1.0"', 'version = "0.2.0"').replace('Sign your notes.', 'Sign your notes and show them to your team.')
+    + '\n[[scopes]]\nscope = "user.nickname"\npurpose = "Greet you."\n';
+  await publish(wider, COMPONENT);
+  const page = await newPage();
+  await signIn(page, 'admin');
+  await page.goto(`${BASE}/#/admin/installed`);
+  await adminReady(page, 'installed');
+  const card = page.getByTestId('pending-review-notes');
+  await card.getByText('扩大了权限').waitFor();
+  assert.match(await card.getByTestId('up-added-scopes').innerText(), /user\.nickname/);
+  assert.match(await card.getByTestId('up-purpose').innerText(), /Sign your notes and show them to your team\./);
+  assert.match(await card.innerText(), /0\.1\.0 → 0\.2\.0/);
+  await shot(page, 'access-upgrade-review-zh');
+  await page.locator('#lang').selectOption('en');
+  await page.getByTestId('pending-review-notes').getByText('Widens', { exact: true }).waitFor();
+  await page.locator('#lang').selectOption('zh');
+
+  // Declined with a reason: 0.1.0 keeps serving her.
+  await page.getByTestId('pending-review-notes').getByTestId('decline-upgrade-review-notes').click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByTestId('upgrade-decline-reason').fill('暂不需要昵称');
+  await dialog.getByTestId('upgrade-decline-send').click();
+  await page.getByTestId('pending-review-notes').getByText('已拒绝').waitFor();
+  const wang = await readToken('wang.fang');
+  const consent = await api(wang, 'PUT', '/me/plugins/review-notes/consent', { scopes: ['user.id', 'user.name'] });
+  assert.equal(consent.status, 200, consent.text);
+  assert.equal((await api(wang, 'POST', '/me/plugins/review-notes/invoke', { path: '/' })).status, 200);
+
+  // Approved after all: 0.2.0 runs, and she is asked again for what changed.
+  await page.getByTestId('pending-review-notes').getByTestId('approve-upgrade-review-notes').click();
+  await page.getByTestId('installed-status').filter({ hasText: '已批准' }).waitFor();
+  await page.getByTestId('pending-review-notes').waitFor({ state: 'detached' });
+  const asked = await api(wang, 'POST', '/me/plugins/review-notes/invoke', { path: '/' });
+  assert.equal(asked.status, 403, asked.text);
+  assert.equal(asked.body.error, 'consent_required');
+  // The auto-apply switch is the tenant's, off by default.
+  assert.equal(await page.getByTestId('auto-apply').isChecked(), false);
+  assert.deepEqual(page.pageErrors, []);
+  await page.context().close();
 });

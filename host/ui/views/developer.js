@@ -1,6 +1,6 @@
 // Developer page: publish a plugin package and see the catalogue.
 import { t } from '../i18n.js';
-import { api } from '../api.js';
+import { api, enc } from '../api.js';
 import { h, alertBox, showError, showMessage, clearBox, table, fmtTime, field, busy, statusBox } from '../dom.js';
 
 export async function renderDeveloper(main, ctx) {
@@ -36,6 +36,9 @@ export async function renderDeveloper(main, ctx) {
   async function loadCatalogue() {
     try {
       const plugins = await api('GET', '/plugins');
+      // Per version of my own plugins: how many workbenches run it and have
+      // it waiting (another developer's plugin answers 404: its versions only).
+      const adoption = new Map(await Promise.all(plugins.map(async (p) => [p.id, await api('GET', `/plugins/${enc(p.id)}/adoption`).catch(() => null)])));
       if (!ctx.alive()) return;
       clearBox(catalogueError);
       holder.replaceChildren(table({
@@ -43,7 +46,11 @@ export async function renderDeveloper(main, ctx) {
         columns: [t('col.plugin'), t('col.name'), t('admin.latest'), t('col.published'), t('admin.developer')],
         rows: plugins.map((p) => {
           const latest = p.versions.find((v) => v.version === p.latest);
-          return h('tr', {}, h('td', {}, h('code', {}, p.id)), h('td', {}, p.name), h('td', {}, p.versions.map((v) => v.version).join(', ')),
+          const counts = adoption.get(p.id);
+          const versions = counts
+            ? h('ul', { class: 'plain-list', 'data-testid': `adoption-${p.id}` }, counts.map((c) => h('li', {}, h('code', {}, c.version), ' ', t('dev.adoption', { running: c.running, pending: c.pending }))))
+            : p.versions.map((v) => v.version).join(', ');
+          return h('tr', {}, h('td', {}, h('code', {}, p.id)), h('td', {}, p.name), h('td', {}, versions),
             h('td', { class: 'nowrap' }, latest ? fmtTime(latest.published_at_ms) : '—'), h('td', {}, p.developer && p.developer.name));
         }),
         empty: t('admin.noCatalogue'),

@@ -1,20 +1,24 @@
-// 已安装: the tenant's installations (upgrade, grant, visible range, enable, disable, uninstall, preview).
+// 已安装: the tenant's installations (upgrade, grant, visible range, enable, disable, uninstall, preview)
+// with the review of newer versions above them (./upgrades.js).
 import { t, stateLabel } from '../../i18n.js';
 import { api, enc, query } from '../../api.js';
 import { h, alertBox, showError, showMessage, statusBox, clearBox, badge, table, confirmDialog, field, busy } from '../../dom.js';
 import { keepFocus, scopeChips, receiptView, loadAll } from './common.js';
 import { rangeText } from './range-editor.js';
 import { installDialog } from './install-dialog.js';
+import { renderUpgrades } from './upgrades.js';
 
 export async function renderInstalled(section, ctx) {
   const status = statusBox('installed-status');
   const error = alertBox('installed-error');
   const list = h('div', { class: 'card-list', 'data-testid': 'installations' });
-  section.append(h('p', { class: 'muted' }, t('admin.installedLead')), status, error, list);
+  const upgrades = h('div');
+  section.append(h('p', { class: 'muted' }, t('admin.installedLead')), status, error, upgrades, list);
 
   async function load() {
     const data = await loadAll(error);
     if (!data || !ctx.alive()) return;
+    await renderUpgrades(upgrades, status, ctx, load);
     clearBox(error);
     list.replaceChildren();
     if (!data.installed.length) list.append(h('p', { class: 'empty-state' }, t('admin.noInstalled')));
