@@ -416,9 +416,46 @@ fn jwt_validation(c: &mut Criterion) {
     c.bench_function("jwt/verify_hs256", |b| b.iter(|| keys.verify(black_box(&token)).expect("valid")));
 }
 
+/// What a visible range costs when an invocation context is read (a cache
+/// miss): everyone, a list of members, and rules over a tree of 200
+/// departments four deep with a deny list, for a member of a leaf.
+fn visible_range(c: &mut Criterion) {
+    use workbench_host::model::departments::{DepartmentTree, VisibleRange};
+    let mut departments = Vec::new();
+    for a in 0..5 {
+        departments.push((format!("d{a}"), None));
+        for b in 0..5 {
+            departments.push((format!("d{a}.{b}"), Some(format!("d{a}"))));
+            for c in 0..7 {
+                departments.push((format!("d{a}.{b}.{c}"), Some(format!("d{a}.{b}"))));
+                departments.push((format!("d{a}.{b}.{c}.x"), Some(format!("d{a}.{b}.{c}"))));
+            }
+        }
+    }
+    let tree = DepartmentTree::new(departments);
+    let mine = vec!["d3.2.4.x".to_owned()];
+    let everyone = VisibleRange::everyone();
+    let listed = VisibleRange::only((0..50).map(|i| format!("member.{i}")).collect());
+    let rules = VisibleRange {
+        departments: vec!["d1".into(), "d3".into()],
+        members: vec!["wang.fang".into()],
+        deny_departments: vec!["d3.2.5".into()],
+        deny_members: vec!["li.na".into()],
+        ..VisibleRange::default()
+    };
+    let mut group = c.benchmark_group("visible_range");
+    group.bench_function("everyone", |b| b.iter(|| black_box(&everyone).admits(black_box("zhang.wei"), &[])));
+    group.bench_function("50_members", |b| b.iter(|| black_box(&listed).admits(black_box("member.49"), &[])));
+    group.bench_function("departments_with_ancestors", |b| {
+        b.iter(|| black_box(&rules).admits(black_box("zhang.wei"), &tree.with_ancestors(black_box(&mine))))
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     gate_decision,
+    visible_range,
     jwt_validation,
     admission,
     deadline_timer,

@@ -26,6 +26,9 @@ pub struct Options {
     pub connections: Vec<u32>,
     pub databases: Vec<String>,
     pub peer: bool,
+    /// A `workbench` binary to measure instead of building this tree's
+    /// (an earlier build, for a before-and-after comparison).
+    pub host: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -35,6 +38,7 @@ impl Options {
             connections: vec![1, 8, 32, 128],
             databases: vec!["sqlite".into(), "postgres".into()],
             peer: true,
+            host: None,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -56,8 +60,9 @@ impl Options {
                     };
                 }
                 "--no-peer" => options.peer = false,
+                "--host" => options.host = Some(std::path::PathBuf::from(value()?)),
                 other => bail!(
-                    "unknown option {other:?} (--seconds N, --connections 1,8,32,128, --db sqlite|postgres|both, --no-peer)"
+                    "unknown option {other:?} (--seconds N, --connections 1,8,32,128, --db sqlite|postgres|both, --no-peer, --host BINARY)"
                 ),
             }
         }
@@ -88,8 +93,13 @@ const TWO_FIELDS_MANIFEST: &str = "id = \"bench-two-fields\"\nname = \"Bench two
 pub fn run(options: &Options) -> anyhow::Result<()> {
     let root = xtask::repo_root();
     let guests = xtask::build_guests()?;
-    crate::cargo(&["build", "--release", "--package", "workbench-host", "--bin", "workbench"], &[], None)?;
-    let host = root.join("target").join("release").join("workbench");
+    let host = match &options.host {
+        Some(host) => host.clone(),
+        None => {
+            crate::cargo(&["build", "--release", "--package", "workbench-host", "--bin", "workbench"], &[], None)?;
+            root.join("target").join("release").join("workbench")
+        }
+    };
     ensure_wrk()?;
     let peer = if options.peer { Some(ensure_wasmtime(&root)?) } else { None };
     let work = root.join("target").join("tmp").join("bench-http");

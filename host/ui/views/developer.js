@@ -47,9 +47,8 @@ export async function renderDeveloper(main, ctx) {
         rows: plugins.map((p) => {
           const latest = p.versions.find((v) => v.version === p.latest);
           const counts = adoption.get(p.id);
-          const versions = counts
-            ? h('ul', { class: 'plain-list', 'data-testid': `adoption-${p.id}` }, counts.map((c) => h('li', {}, h('code', {}, c.version), ' ', t('dev.adoption', { running: c.running, pending: c.pending }))))
-            : p.versions.map((v) => v.version).join(', ');
+          const versions = h('div', {}, p.versions.map((v) => v.version).join(', '),
+            counts ? h('ul', { class: 'plain-list', 'data-testid': `adoption-${p.id}` }, counts.map((c) => h('li', {}, h('code', {}, c.version), ' ', t('dev.adoption', { running: c.running, pending: c.pending })))) : null);
           return h('tr', {}, h('td', {}, h('code', {}, p.id)), h('td', {}, p.name), h('td', {}, versions),
             h('td', { class: 'nowrap' }, latest ? fmtTime(latest.published_at_ms) : '—'), h('td', {}, p.developer && p.developer.name));
         }),
