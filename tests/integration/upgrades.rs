@@ -40,14 +40,19 @@ on_both_databases! {
         let dev = server.demo_token("acme", &[Role::Developer]);
         // A second tenant runs the same plugin and lets narrowing versions apply themselves.
         let other = server.token("beta", "boss", &[Role::Admin, Role::Member]);
-        let install = json!({ "version": "0.1.0", "granted_scopes": ["user.id", "user.name", "storage"] });
-        assert_eq!(server.call(Method::PUT, "/api/v1/workbench/plugins/site-daily-report", Some(&other), Some(install)).await.status, StatusCode::OK);
+        // Its range names 吴磊, who has left since: an upgrade keeps the rest of the range.
+        let wu = json!({ "id": "wu.lei", "profile": { "name": "吴磊" } });
+        assert_eq!(server.call(Method::POST, "/api/v1/members", Some(&other), Some(wu)).await.status, StatusCode::CREATED);
+        let install = json!({ "version": "0.1.0", "granted_scopes": ["user.id", "user.name", "storage"], "visible_range": { "members": ["wu.lei"], "deny_members": ["wu.lei"] } });
+        let installed = server.call(Method::PUT, "/api/v1/workbench/plugins/site-daily-report", Some(&other), Some(install)).await;
+        assert_eq!(installed.status, StatusCode::OK, "{}", installed.text);
+        assert_eq!(server.call(Method::DELETE, "/api/v1/members/wu.lei", Some(&other), None).await.status, StatusCode::OK);
         let on = server.call(Method::PUT, "/api/v1/workbench/upgrade-settings", Some(&other), Some(json!({ "auto_apply": true }))).await;
         assert_eq!((on.status, on.body["auto_apply"].as_bool()), (StatusCode::OK, Some(true)), "{}", on.text);
 
         // 0.1.1 widens nothing: it applies itself in beta, and waits in demo (off by default).
         assert_eq!(server.publish(&dev, &manifest("0.1.1"), component(), None).await.status, StatusCode::CREATED);
-        assert_eq!(installed_version(&server, &other).await, "0.1.1");
+        assert_eq!(installed_version(&server, &other).await, "0.1.1", "applied though its range named a member who left");
         assert_eq!(installed_version(&server, &admin).await, "0.1.0");
         let review = server.call(Method::GET, "/api/v1/workbench/upgrades", Some(&admin), None).await;
         assert_eq!(review.status, StatusCode::OK, "{}", review.text);

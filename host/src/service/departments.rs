@@ -201,6 +201,25 @@ impl Workbench {
         Ok(range)
     }
 
+    /// `range` without the members and departments the tenant no longer
+    /// has (a member removed, a department deleted since the rules were
+    /// set): what an upgrade keeps, so that it never fails on them.
+    pub(super) async fn live_range(&self, tenant: &str, range: VisibleRange) -> ServiceResult<VisibleRange> {
+        let members: std::collections::BTreeSet<String> =
+            self.store.members(tenant).await?.into_iter().map(|(id, _)| id).collect();
+        let tree = self.store.department_tree(tenant).await?;
+        let keep = |list: Vec<String>, known: &dyn Fn(&str) -> bool| list.into_iter().filter(|x| known(x)).collect();
+        let member = |m: &str| members.contains(m);
+        let department = |d: &str| tree.contains(d);
+        Ok(VisibleRange {
+            everyone: range.everyone,
+            departments: keep(range.departments, &department),
+            members: keep(range.members, &member),
+            deny_departments: keep(range.deny_departments, &department),
+            deny_members: keep(range.deny_members, &member),
+        })
+    }
+
     /// Who `range` reaches in the tenant now: the count and the first
     /// names, as the install dialog previews it.
     pub async fn range_preview(&self, tenant: &str, range: VisibleRange) -> ServiceResult<RangePreview> {

@@ -243,6 +243,20 @@ impl Workbench {
         Ok((installation, std::sync::Arc::clone(&installed.manifest), release.manifest))
     }
 
+    /// [`upgrade_request`] with a range that names only members and
+    /// departments the tenant still has.
+    async fn kept_request(
+        &self,
+        tenant: &str,
+        installation: &Installation,
+        installed: &Manifest,
+        newer: &Manifest,
+    ) -> ServiceResult<InstallRequest> {
+        let mut request = upgrade_request(installation, installed, newer);
+        request.visible_to = Some(self.live_range(tenant, installation.range.clone()).await?);
+        Ok(request)
+    }
+
     /// An app admin approves `version`: it runs from the next call, with
     /// what it newly declares granted; members are asked for what changed.
     pub async fn approve_upgrade(
@@ -253,7 +267,8 @@ impl Workbench {
         version: &str,
     ) -> ServiceResult<InstallationView> {
         let (installation, installed, newer) = self.upgrade_parts(tenant, plugin, version).await?;
-        self.install_as(tenant, Actor::Admin(admin), plugin, upgrade_request(&installation, &installed, &newer)).await
+        let request = self.kept_request(tenant, &installation, &installed, &newer).await?;
+        self.install_as(tenant, Actor::Admin(admin), plugin, request).await
     }
 
     /// An app admin declines `version` with a reason: the installed version
@@ -315,7 +330,7 @@ impl Workbench {
                 if UpgradeDiff::between(&was, &newer).widens() {
                     return Ok(false);
                 }
-                let request = upgrade_request(&installation, &was, &newer);
+                let request = self.kept_request(&tenant, &installation, &was, &newer).await?;
                 self.install_as(&tenant, Actor::Host("auto-upgrade"), plugin, request).await.map(|_| true)
             }
             .await;
