@@ -28,7 +28,7 @@ pub struct Options {
     pub peer: bool,
     /// A `workbench` binary to measure instead of building this tree's
     /// (an earlier build, for a before-and-after comparison).
-    pub host: Option<std::path::PathBuf>,
+    pub host: Option<PathBuf>,
 }
 
 impl Options {
@@ -60,7 +60,7 @@ impl Options {
                     };
                 }
                 "--no-peer" => options.peer = false,
-                "--host" => options.host = Some(std::path::PathBuf::from(value()?)),
+                "--host" => options.host = Some(PathBuf::from(value()?)),
                 other => bail!(
                     "unknown option {other:?} (--seconds N, --connections 1,8,32,128, --db sqlite|postgres|both, --no-peer, --host BINARY)"
                 ),
