@@ -90,7 +90,7 @@ struct Status {
 
 /// The deployment's status (operator): version, uptime, database, loaded
 /// plugin versions. No tenant's data.
-#[utoipa::path(get, path = "/api/v1/status", tag = "ops", responses((status = 200, body = Status), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/status", tag = "ops", responses((status = 200, body = Status), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, description = "overloaded: the host cannot answer now", body = ErrorBody)))]
 async fn status(State(state): State<AppState>, _operator: Operator) -> Json<Status> {
     Json(Status {
         version: env!("CARGO_PKG_VERSION"),
