@@ -176,6 +176,15 @@ on_both_databases! {
         let added = server.call(Method::POST, "/api/v1/members", Some(&people), Some(json!({ "id": "x.four", "profile": { "name": "x", "roles": ["auditor"] } }))).await;
         assert_eq!(added.status, StatusCode::FORBIDDEN, "{}", added.text);
         assert_eq!(server.count("SELECT COUNT(*) FROM members WHERE tenant = $1 AND id = $2", &["demo", "x.four"]).await, 0);
+        // The last admin can be neither demoted nor removed (nobody could
+        // administer the tenant again); a second admin can be (see above).
+        for reply in [
+            patch_member(&server, &admin, "admin", json!({ "roles": ["member"] })).await,
+            server.call(Method::DELETE, "/api/v1/members/admin", Some(&admin), None).await,
+        ] {
+            assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text);
+            assert!(reply.text.contains("last admin"), "{}", reply.text);
+        }
         // The admin does all of it.
         assert_eq!(patch_member(&server, &admin, "li.na", json!({ "roles": ["member", "auditor"] })).await.status, StatusCode::OK);
 

@@ -3,6 +3,7 @@
 //! ours but [`crate::scope`] (the module-dependency check in `cargo xtask
 //! deps` holds it to that).
 //!
+//! - [`actions`]: what an audit record says was attempted
 //! - [`audit`]: audit events, actions, outcomes, chained records, checkpoints
 //! - [`consent`]: consents and the policy the gate judges them against
 //! - [`departments`]: a tenant's department tree and a plugin's visible range over it
@@ -17,6 +18,7 @@
 //! - [`text`]: a plugin's texts in one or more languages, and the caller's languages
 //! - [`upgrades`]: what a newer version of an installed plugin changes, and whether it widens anything
 
+pub mod actions;
 pub mod audit;
 pub mod consent;
 pub mod departments;

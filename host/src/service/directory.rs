@@ -109,6 +109,35 @@ fn within_reach(acting: &[Role], before: Option<&[Role]>, after: Option<&[Role]>
 }
 
 impl Workbench {
+    /// Refuses a change that would leave the tenant's directory, which
+    /// names an admin now, with none (`removing` the member `id` who holds
+    /// `before`, or giving them `after`): nobody could administer it again
+    /// but by minting tokens.
+    async fn keeps_an_admin(
+        &self,
+        tenant: &str,
+        id: &str,
+        before: &[Role],
+        after: Option<&[Role]>,
+    ) -> ServiceResult<()> {
+        let losing = before.contains(&Role::Admin) && !after.is_some_and(|roles| roles.contains(&Role::Admin));
+        if !losing {
+            return Ok(());
+        }
+        let others = self
+            .store
+            .members(tenant)
+            .await?
+            .iter()
+            .any(|(other, profile)| other != id && profile.roles.contains(&Role::Admin));
+        if others {
+            return Ok(());
+        }
+        Err(ServiceError::Conflict(format!(
+            "{id} is this workbench's last admin: give another member the admin role first"
+        )))
+    }
+
     /// A tenant's name; `None` when there is no such tenant.
     pub async fn tenant_name(&self, tenant: &str) -> ServiceResult<Option<String>> {
         Ok(self.store.tenant(tenant).await?)
@@ -188,6 +217,7 @@ impl Workbench {
             serde_json::from_value(value).map_err(|e| ServiceError::BadRequest(format!("invalid profile: {e}")))?;
         check_profile(&profile)?;
         within_reach(acting, Some(&current.profile.roles), Some(&profile.roles))?;
+        self.keeps_an_admin(tenant, id, &current.profile.roles, Some(&profile.roles)).await?;
         self.check_member_departments(tenant, &profile).await?;
         self.store.update_member(tenant, id, &profile).await?;
         let fields: Vec<_> = patch.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
@@ -204,7 +234,9 @@ impl Workbench {
         acting: &[Role],
         id: &str,
     ) -> ServiceResult<DeletionReceipt> {
-        within_reach(acting, Some(&self.member(tenant, id).await?.profile.roles), None)?;
+        let roles = self.member(tenant, id).await?.profile.roles;
+        within_reach(acting, Some(&roles), None)?;
+        self.keeps_an_admin(tenant, id, &roles, None).await?;
         let deleted = self
             .store
             .delete_member(tenant, id)
