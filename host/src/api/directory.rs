@@ -47,7 +47,7 @@ async fn get(
 }
 
 /// Change profile fields (JSON merge patch: a field set to null is cleared).
-#[utoipa::path(patch, path = "/members/{id}", tag = "members", params(("id" = String, Path, description = "Member id", example = "zhang.wei")), request_body(content = Object, content_type = "application/merge-patch+json"), responses((status = 200, body = Member), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(patch, path = "/members/{id}", tag = "members", params(("id" = String, Path, description = "Member id", example = "zhang.wei")), request_body(content = Object, content_type = "application/merge-patch+json"), responses((status = 200, body = Member), (status = 404, body = ErrorBody), (status = 409, description = "conflict: the change would leave the workbench without an admin", body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn patch(
     State(state): State<AppState>,
     MemberAdmin(Caller { tenant, member: admin, roles, .. }): MemberAdmin,
@@ -60,7 +60,7 @@ async fn patch(
 }
 
 /// Remove a member (除名) with their plugin data.
-#[utoipa::path(delete, path = "/members/{id}", tag = "members", params(("id" = String, Path, description = "Member id", example = "wang.fang")), responses((status = 200, description = "Deletion receipt", body = DeletionReceipt), (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/members/{id}", tag = "members", params(("id" = String, Path, description = "Member id", example = "wang.fang")), responses((status = 200, description = "Deletion receipt", body = DeletionReceipt), (status = 404, body = ErrorBody), (status = 409, description = "conflict: the member is the workbench's last admin", body = ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
     MemberAdmin(Caller { tenant, member: admin, roles, .. }): MemberAdmin,

@@ -32,6 +32,7 @@ struct InvokeBody {
     query: Option<String>,
     /// Headers as `[name, value]` pairs.
     #[serde(default)]
+    #[schema(value_type = Vec<Vec<String>>)]
     headers: Vec<(String, String)>,
     /// Body as text.
     #[serde(default)]
@@ -48,7 +49,8 @@ struct InvokeResult {
     invocation: String,
     /// The plugin's HTTP status.
     status: u16,
-    /// The plugin's headers.
+    /// The plugin's headers, as `[name, value]` pairs.
+    #[schema(value_type = Vec<Vec<String>>)]
     headers: Vec<(String, String)>,
     /// Body, when it is UTF-8.
     body: Option<String>,

@@ -15,7 +15,7 @@ use super::error::{ApiError, ApiJson, ApiPath, ApiResult, ErrorBody};
 use super::{AppState, detached};
 use crate::model::self_service::{Opening, PluginRequest, SelfServicePolicy};
 use crate::model::text::ShowIn;
-use crate::service::self_service::{CatalogueEntry, SelfServiceOverview};
+use crate::service::self_service::{Offer, SelfServiceOverview};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -49,12 +49,12 @@ struct DecideBody {
 }
 
 /// The plugins I may open myself or ask for, with where I stand.
-#[utoipa::path(get, path = "/me/catalogue", tag = "me", params(AcceptLanguage), responses((status = 200, body = Vec<CatalogueEntry>), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/me/catalogue", tag = "me", params(AcceptLanguage), responses((status = 200, body = Vec<Offer>), (status = 403, body = ErrorBody)))]
 async fn catalogue(
     State(state): State<AppState>,
     DirectoryMember(caller): DirectoryMember,
     CallerLanguages(prefs): CallerLanguages,
-) -> ApiResult<Json<Vec<CatalogueEntry>>> {
+) -> ApiResult<Json<Vec<Offer>>> {
     let mut entries = state.workbench.member_catalogue(&caller.tenant, &caller.member).await?;
     entries.show_in(&prefs);
     Ok(Json(entries))

@@ -75,8 +75,9 @@ pub struct PreviewScope {
     pub granted: bool,
     /// `allowed` or the denial code the plugin would get.
     pub decision: &'static str,
-    /// The value the plugin would receive, when allowed and personal.
-    #[schema(value_type = Object)]
+    /// The value the plugin would receive, when allowed and personal (a
+    /// string, an object or a list, as the scope gives it).
+    #[schema(value_type = Value)]
     pub value: Option<serde_json::Value>,
 }
 

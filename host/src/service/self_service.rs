@@ -22,7 +22,7 @@ use crate::scope::Scope;
 
 /// A plugin a member may open or ask for, and where they stand with it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct CatalogueEntry {
+pub struct Offer {
     /// Plugin id.
     pub plugin: String,
     /// Its name.
@@ -46,7 +46,7 @@ pub struct CatalogueEntry {
     pub decision: Option<String>,
 }
 
-impl ShowIn for CatalogueEntry {
+impl ShowIn for Offer {
     fn show_in(&mut self, prefs: &Languages) {
         let lang = choose(&self.languages, prefs);
         self.name.show(lang);
@@ -71,9 +71,12 @@ pub struct SelfServiceOverview {
 pub struct PluginPolicyView {
     /// Plugin id.
     pub plugin: String,
-    /// The rule.
-    #[serde(flatten)]
-    pub policy: SelfServicePolicy,
+    /// What members may do.
+    pub mode: SelfServiceMode,
+    /// The scopes an opening may grant.
+    pub scopes: Vec<Scope>,
+    /// The destinations an opening may approve.
+    pub egress: Vec<String>,
 }
 
 fn latest(releases: Vec<PluginRelease>) -> Option<PluginRelease> {
@@ -184,7 +187,12 @@ impl Workbench {
                 .self_service(tenant)
                 .await?
                 .into_iter()
-                .map(|(plugin, policy)| PluginPolicyView { plugin, policy })
+                .map(|(plugin, policy)| PluginPolicyView {
+                    plugin,
+                    mode: policy.mode,
+                    scopes: policy.scopes,
+                    egress: policy.egress,
+                })
                 .collect(),
             openings: self.store.openings(tenant).await?,
             requests: self.store.requests(tenant, None).await?,
@@ -192,7 +200,7 @@ impl Workbench {
     }
 
     /// The plugins `member` may open or ask for, with where they stand.
-    pub async fn member_catalogue(&self, tenant: &str, member: &str) -> ServiceResult<Vec<CatalogueEntry>> {
+    pub async fn member_catalogue(&self, tenant: &str, member: &str) -> ServiceResult<Vec<Offer>> {
         let mine = self.my_plugins(tenant, member).await?;
         let requests = self.store.requests(tenant, Some(member)).await?;
         let mut entries = Vec::new();
@@ -212,7 +220,7 @@ impl Workbench {
                 }
             };
             let languages = super::registry::languages(&manifest);
-            entries.push(CatalogueEntry {
+            entries.push(Offer {
                 plugin,
                 name: Shown::new(&manifest.name),
                 description: Shown::new(&manifest.description),
