@@ -124,6 +124,9 @@ on_both_databases! {
         let again = server.call(Method::DELETE, "/api/v1/workbench/self-service/customer-visit/openings/zhang.wei", Some(&admin), None).await;
         assert_eq!(again.status, StatusCode::NOT_FOUND);
 
+        // Uninstalled, its openings go with it (and a removed member's with them).
+        assert_eq!(server.call(Method::DELETE, "/api/v1/workbench/plugins/approval-helper", Some(&admin), None).await.status, StatusCode::OK);
+        assert_eq!(server.count("SELECT COUNT(*) FROM self_openings WHERE tenant = $1 AND plugin = $2", &["demo", "approval-helper"]).await, 0);
         // Only the app admin decides; the auditor reads every step in the log.
         let auditor = server.demo_token("zhou.min", &[Role::Auditor]);
         assert_eq!(server.call(Method::POST, &decide(second), Some(&auditor), Some(json!({ "approve": true }))).await.status, StatusCode::FORBIDDEN);

@@ -15,7 +15,6 @@ use crate::model::audit::Action;
 use crate::model::departments::VisibleRange;
 use crate::model::installation::{Installation, InstallationState};
 use crate::model::manifest::Manifest;
-use crate::model::registry::PluginRelease;
 use crate::model::self_service::{Opening, PluginRequest, RequestState, SelfServiceMode, SelfServicePolicy};
 use crate::model::text::{Languages, ShowIn, Shown, choose};
 use crate::scope::Scope;
@@ -79,10 +78,6 @@ pub struct PluginPolicyView {
     pub egress: Vec<String>,
 }
 
-fn latest(releases: Vec<PluginRelease>) -> Option<PluginRelease> {
-    releases.into_iter().max_by(|a, b| a.manifest.version.cmp(&b.manifest.version))
-}
-
 /// The installation an opening makes when the plugin is not installed:
 /// the latest version, the bounds' scopes and destinations, visible to
 /// `member` alone.
@@ -118,7 +113,7 @@ fn fresh_installation(
 
 impl Workbench {
     async fn latest_manifest(&self, plugin: &str) -> ServiceResult<Manifest> {
-        latest(self.store.plugin_releases(Some(plugin)).await?)
+        super::upgrades::newest(self.store.plugin_releases(Some(plugin)).await?)
             .map(|r| r.manifest)
             .ok_or_else(|| ServiceError::NotFound(format!("plugin {plugin} is not published")))
     }

@@ -143,7 +143,8 @@ fn diff_view(diff: UpgradeDiff) -> DiffView {
     }
 }
 
-fn newest(releases: Vec<PluginRelease>) -> Option<PluginRelease> {
+/// The highest version of a plugin's releases.
+pub(super) fn newest(releases: Vec<PluginRelease>) -> Option<PluginRelease> {
     releases.into_iter().max_by(|a, b| a.manifest.version.cmp(&b.manifest.version))
 }
 

@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 use super::backend::{SqlStore, corrupt, count, from_json, json};
 use super::installations::range_from_column;
 use super::{StoreError, StoreResult};
+use crate::model::departments::VisibleRange;
 use crate::model::installation::Installation;
 use crate::model::self_service::{Opening, PluginRequest, RequestState, SelfServiceMode, SelfServicePolicy};
 
@@ -62,6 +63,30 @@ fn request_from_row(r: &AnyRow) -> StoreResult<PluginRequest> {
     })
 }
 
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// An installation's visible range inside `tx`; `None` when not installed.
+async fn read_range(tx: &mut Tx<'_>, tenant: &str, plugin: &str) -> StoreResult<Option<VisibleRange>> {
+    let row = sqlx::query("SELECT visible_to FROM installations WHERE tenant = $1 AND plugin = $2")
+        .bind(tenant)
+        .bind(plugin)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| range_from_column(r.get::<Option<String>, _>(0).as_deref())).transpose()
+}
+
+/// Replaces an installation's visible range inside `tx`.
+async fn write_range(tx: &mut Tx<'_>, tenant: &str, plugin: &str, range: &VisibleRange) -> StoreResult<()> {
+    sqlx::query("UPDATE installations SET visible_to = $1, updated_at = $2 WHERE tenant = $3 AND plugin = $4")
+        .bind(json(range)?)
+        .bind(crate::now_ms())
+        .bind(tenant)
+        .bind(plugin)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 const REQUEST_COLUMNS: &str = "id, plugin, member, reason, state, decided_by, decision, created_at, decided_at";
 
 #[async_trait]
@@ -108,30 +133,16 @@ impl SelfService for SqlStore {
         let _changing = self.changing(tenant);
         let mut tx = self.begin().await?;
         self.lock(&mut tx, &format!("range:{tenant}/{}", fresh.plugin)).await?;
-        let current = sqlx::query("SELECT visible_to FROM installations WHERE tenant = $1 AND plugin = $2")
-            .bind(tenant)
-            .bind(&fresh.plugin)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let added = match current {
+        let added = match read_range(&mut tx, tenant, &fresh.plugin).await? {
             None => {
                 self.insert_installation(&mut tx, fresh).await?;
                 true
             }
-            Some(row) => {
-                let mut range = range_from_column(row.get::<Option<String>, _>(0).as_deref())?;
+            Some(mut range) => {
                 let added = !range.members.iter().any(|m| m == member);
                 if added {
                     range.members.push(member.to_owned());
-                    sqlx::query(
-                        "UPDATE installations SET visible_to = $1, updated_at = $2 WHERE tenant = $3 AND plugin = $4",
-                    )
-                    .bind(json(&range)?)
-                    .bind(crate::now_ms())
-                    .bind(tenant)
-                    .bind(&fresh.plugin)
-                    .execute(&mut *tx)
-                    .await?;
+                    write_range(&mut tx, tenant, &fresh.plugin, &range).await?;
                 }
                 added
             }
@@ -164,21 +175,9 @@ impl SelfService for SqlStore {
         if count(&done) == 0 {
             return Ok(false);
         }
-        let row = sqlx::query("SELECT visible_to FROM installations WHERE tenant = $1 AND plugin = $2")
-            .bind(tenant)
-            .bind(plugin)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(row) = row {
-            let mut range = range_from_column(row.get::<Option<String>, _>(0).as_deref())?;
+        if let Some(mut range) = read_range(&mut tx, tenant, plugin).await? {
             range.members.retain(|m| m != member);
-            sqlx::query("UPDATE installations SET visible_to = $1, updated_at = $2 WHERE tenant = $3 AND plugin = $4")
-                .bind(json(&range)?)
-                .bind(crate::now_ms())
-                .bind(tenant)
-                .bind(plugin)
-                .execute(&mut *tx)
-                .await?;
+            write_range(&mut tx, tenant, plugin, &range).await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -281,11 +280,7 @@ impl SelfService for SqlStore {
 impl SqlStore {
     /// Inserts a new installation inside `tx` (the columns of
     /// `Installations::put_installation`).
-    async fn insert_installation(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        installation: &Installation,
-    ) -> StoreResult<()> {
+    async fn insert_installation(&self, tx: &mut Tx<'_>, installation: &Installation) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO installations (tenant, plugin, version, granted, visible_to, state, updated_at, egress, config) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
