@@ -410,8 +410,9 @@ fn deadline_timer(c: &mut Criterion) {
 fn jwt_validation(c: &mut Criterion) {
     use workbench_host::api::auth::JwtKeys;
     use workbench_host::model::directory::Role;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let keys = JwtKeys::load(&workbench_host::config::AuthConfig::default(), dir.path()).expect("keys");
+    let keys =
+        JwtKeys::load(&workbench_host::config::AuthConfig::default(), || Ok(workbench_host::service::keys::fresh()))
+            .expect("keys");
     let token = keys.mint("demo", "zhang.wei", &[Role::Member], std::time::Duration::from_secs(600)).expect("mint");
     c.bench_function("jwt/verify_hs256", |b| b.iter(|| keys.verify(black_box(&token)).expect("valid")));
 }

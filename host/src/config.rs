@@ -39,6 +39,69 @@ pub struct Config {
     pub audit: AuditWriterConfig,
     /// What plugins' outbound requests may reach.
     pub egress: EgressConfig,
+    /// The host's secrets, when they are not files under `keys_dir`.
+    pub keys: KeysConfig,
+    /// How long records and storage are kept at least, and how often the
+    /// purge runs.
+    pub retention: RetentionConfig,
+}
+
+/// The host's secrets. Each is 32 bytes, hex, and is taken from the first
+/// of: its environment variable (`WORKBENCH_AUDIT_SIGNING_KEY`,
+/// `WORKBENCH_OPEN_ID_SECRET`, `WORKBENCH_TOKEN_SECRET`, or the same names
+/// ending in `_FILE` naming a file), the value here, the file here, or the
+/// file under `keys_dir` (created on first start). Replicas given the same
+/// secrets need no shared data directory; `workbench keys generate` makes
+/// a fresh set.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// The audit checkpoint signing key (Ed25519 secret key).
+    pub audit_signing_key: Option<String>,
+    /// A file holding it.
+    pub audit_signing_key_file: Option<PathBuf>,
+    /// The secret open ids are derived with.
+    pub open_id_secret: Option<String>,
+    /// A file holding it.
+    pub open_id_secret_file: Option<PathBuf>,
+    /// The HS256 secret of the local token key (kid `local`), used when no
+    /// `auth.keys` are configured.
+    pub token_secret: Option<String>,
+    /// A file holding it.
+    pub token_secret_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for KeysConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let given = |value: &Option<String>| value.as_ref().map(|_| "<secret>");
+        f.debug_struct("KeysConfig")
+            .field("audit_signing_key", &given(&self.audit_signing_key))
+            .field("audit_signing_key_file", &self.audit_signing_key_file)
+            .field("open_id_secret", &given(&self.open_id_secret))
+            .field("open_id_secret_file", &self.open_id_secret_file)
+            .field("token_secret", &given(&self.token_secret))
+            .field("token_secret_file", &self.token_secret_file)
+            .finish()
+    }
+}
+
+/// Retention, as the operator bounds it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// No tenant keeps audit records for less (days; 3 years by default).
+    pub audit_floor_days: u32,
+    /// How often `serve` purges what outlived its period, seconds (0: only
+    /// `workbench retention purge`).
+    pub purge_every_secs: u64,
+    /// Audit records deleted per transaction.
+    pub purge_batch_records: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { audit_floor_days: 1095, purge_every_secs: 3600, purge_batch_records: 5_000 }
+    }
 }
 
 impl Default for Config {
@@ -55,6 +118,8 @@ impl Default for Config {
             admission: AdmissionConfig::default(),
             audit: AuditWriterConfig::default(),
             egress: EgressConfig::default(),
+            keys: KeysConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }

@@ -72,6 +72,16 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The host's secrets.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Retention: what outlived its period.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
     /// A plugin developer's commands.
     Plugin {
         #[command(subcommand)]
@@ -99,6 +109,34 @@ enum TokenCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Prints a fresh set of secrets as `export WORKBENCH_…=…` lines (give
+    /// every replica the same), or writes them as files into `--out`.
+    Generate {
+        /// A directory to write the secret files into (mode 0600; they must not exist).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Rotates the audit signing key: a new key takes over with a handover
+    /// both keys sign, recorded in the database, so checkpoints signed by
+    /// the old key still verify. Prints the new key's `export` line, or
+    /// writes it to `--out`; the keys directory's file is replaced when the
+    /// key came from there.
+    Rotate {
+        /// A file to write the new key into (it must not exist).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RetentionCommand {
+    /// Purges now what outlived each tenant's periods (as `serve` does on
+    /// its schedule) and prints what went, one JSON line per tenant.
+    Purge,
+}
+
+#[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Walks the hash chain against the signed checkpoints; exits 1 and names
     /// the first bad record if anything was altered, deleted or truncated.
@@ -110,7 +148,9 @@ enum AuditCommand {
         /// the database: needs only the file and the public key.
         #[arg(long, requires = "public_key")]
         offline: Option<PathBuf>,
-        /// The checkpoint-signing public key, hex (see `audit public-key`).
+        /// The checkpoint-signing public key, hex (see `audit public-key`):
+        /// the key to trust; keys the export's handovers link to it are
+        /// trusted too.
         #[arg(long, requires = "offline")]
         public_key: Option<String>,
     },
@@ -171,8 +211,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             serve(config, seed).await
         }
         Command::Token { command: TokenCommand::Mint { tenant, member, roles, ttl } } => {
-            std::fs::create_dir_all(config.keys_dir())?;
-            let keys = JwtKeys::load(&config.auth, &config.keys_dir())?;
+            let keys = JwtKeys::from_config(&config)?;
             let roles = parse_roles(&roles)?;
             println!("{}", keys.mint(&tenant, &member, &roles, ttl.into())?);
             Ok(ExitCode::SUCCESS)
@@ -181,8 +220,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             verify_offline(&file, public_key.as_deref().unwrap_or_default(), tenant.as_deref())
         }
         Command::Audit { command: AuditCommand::PublicKey } => {
-            let key = workbench_host::service::keys::signing_key(&config.keys_dir())?;
+            let key = workbench_host::service::keys::audit_signing_key(&config)?;
             println!("{}", hex::encode(key.verifying_key().as_bytes()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys { command: KeysCommand::Generate { out } } => {
+            for line in workbench_host::service::keys::generate(out.as_deref())? {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys { command: KeysCommand::Rotate { out } } => {
+            let store = Workbench::open_store(&config).await?;
+            let line = workbench_host::service::keys::rotate(&config, store.as_ref(), out.as_deref()).await?;
+            println!("{line}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Retention { command: RetentionCommand::Purge } => {
+            let (workbench, writer) = Workbench::open(&config).await?;
+            let reports = workbench.purge(workbench_host::now_ms()).await?;
+            drop(workbench);
+            writer.await?;
+            let Some(reports) = reports else {
+                println!("another replica is purging; nothing done");
+                return Ok(ExitCode::SUCCESS);
+            };
+            for report in reports {
+                println!("{}", serde_json::to_string(&report)?);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit { command: AuditCommand::Verify { tenant, offline: None, .. } } => {
@@ -236,6 +301,8 @@ async fn serve(mut config: Config, seed: Option<(PathBuf, PathBuf)>) -> anyhow::
             tracing::info!(directory = seeded.directory, installed = ?seeded.installed, "demo company seeded");
         }
     }
+    let _purges = (config.retention.purge_every_secs > 0)
+        .then(|| workbench.spawn_purges(Duration::from_secs(config.retention.purge_every_secs)));
     let mut state = api::state(&config, Arc::clone(&workbench))?;
     state.demo = seed.is_some();
     let keys = state.keys.clone();
@@ -333,12 +400,14 @@ fn verify_offline(file: &std::path::Path, public_key: &str, tenant: Option<&str>
     hex::decode_to_slice(public_key.trim(), &mut key).context("the public key must be 64 hex digits")?;
     let key = ed25519_dalek::VerifyingKey::from_bytes(&key).context("not an Ed25519 public key")?;
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let (records, checkpoints) = workbench_host::audit::verify::parse_export(&text)?;
-    let Some(tenant) = tenant.map(str::to_owned).or_else(|| records.first().map(|r| r.event.tenant.clone())) else {
+    let export = workbench_host::audit::verify::parse_export(&text)?;
+    let first = export.records.first().map(|r| r.event.tenant.clone());
+    let Some(tenant) = tenant.map(str::to_owned).or(first) else {
         println!("no audit records in {}", file.display());
         return Ok(ExitCode::FAILURE);
     };
-    let report = workbench_host::audit::verify::verify_export(&tenant, &key, &records, checkpoints);
+    let ring = workbench_host::audit::keyring::KeyRing::with_history(key, &export.keys);
+    let report = workbench_host::audit::verify::verify_export(&tenant, &ring, &export);
     Ok(print_reports(&[report]))
 }
 
@@ -347,7 +416,12 @@ fn print_reports(reports: &[workbench_host::audit::verify::VerifyReport]) -> Exi
     for report in reports {
         match &report.error {
             None => {
-                println!("{}: ok, {} records, checkpoint at {}", report.tenant, report.records, report.checkpointed_seq)
+                let from = match report.anchored_seq {
+                    0 => String::new(),
+                    seq => format!(" from the purge's anchor at {seq}"),
+                };
+                let (tenant, records, checkpoint) = (&report.tenant, report.records, report.checkpointed_seq);
+                println!("{tenant}: ok, {records} records{from}, checkpoint at {checkpoint}")
             }
             Some(error) => {
                 ok = false;

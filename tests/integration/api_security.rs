@@ -129,6 +129,7 @@ fn fixture(method: &Method, template: &str) -> Option<(&'static str, Option<Valu
         ("GET", "/api/v1/audit") => ("/api/v1/audit", None, AUDITOR),
         ("GET", "/api/v1/audit/verify") => ("/api/v1/audit/verify", None, AUDITOR),
         ("GET", "/api/v1/audit/export") => ("/api/v1/audit/export", None, AUDITOR),
+        ("GET", "/api/v1/audit/keys") => ("/api/v1/audit/keys", None, AUDITOR),
         ("GET", "/api/v1/settings/retention") => ("/api/v1/settings/retention", None, ANY_JOB),
         ("PUT", "/api/v1/settings/retention") => {
             ("/api/v1/settings/retention", Some(json!({ "audit_days": 1500 })), ADMIN)

@@ -102,7 +102,12 @@ on_both_databases! {
         assert_eq!(verify.body["ok"], true, "{}", verify.text);
         let export = server.call(Method::GET, "/api/v1/audit/export", Some(&admin), None).await;
         let lines: Vec<Value> = export.text.lines().map(|l| serde_json::from_str(l).expect("NDJSON line")).collect();
-        assert_eq!(lines.len() as i64, verify.body["records"].as_i64().expect("records") + 1, "records, then the checkpoint");
+        // The audit key first (with the history a verifier trusts), then the
+        // records, then the checkpoint.
+        assert_eq!(lines[0]["key"]["public_key"], verify.body["public_key"], "{}", export.text);
+        let records = lines.iter().filter(|l| l.get("seq").is_some()).count() as i64;
+        assert_eq!(records, verify.body["records"].as_i64().expect("records"));
+        assert_eq!(lines.len() as i64, records + 2, "the key, the records, then the checkpoint");
         assert!(lines.last().expect("lines")["checkpoint"]["signature"].is_string());
 
         // The export verifies offline with only the public key; an edited line is named.

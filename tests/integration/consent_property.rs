@@ -292,7 +292,19 @@ impl Harness {
                             .map(|c| (s, workbench_host::model::consent::Consent { expires_at_ms: Some(past), ..*c }))
                     })
                     .collect();
-                store.put_consents(tenant, id, PLUGINS[plugin], &lapsing).await.expect("consents lapse");
+                let signer = self.server.chain_signer();
+                let event = workbench_host::model::audit::AuditEvent {
+                    subject: Some(id.to_owned()),
+                    reason: Some("lapsed by the test".into()),
+                    ..workbench_host::model::audit::AuditEvent::new(
+                        tenant,
+                        "workbench:test".into(),
+                        workbench_host::model::audit::Action::ConsentGrant,
+                        Outcome::Allowed,
+                    )
+                };
+                let record = workbench_host::store::ChangeRecord { event, chaining: &signer };
+                store.put_consents(tenant, id, PLUGINS[plugin], &lapsing, record).await.expect("consents lapse");
                 for (scope, _) in lapsing {
                     if let Some(row) = model.rows.get_mut(&(member, plugin, scope)) {
                         row.lapsed = true;

@@ -19,6 +19,13 @@ const CLIENTS: usize = 8;
 /// demo company and no invocation rate a load reaches; its child, base URL
 /// and zhang.wei's token.
 pub(crate) fn start(data_dir: &std::path::Path, database_url: &str) -> (Child, String, String) {
+    let served = start_served(data_dir, database_url);
+    let token = served.token("TOKEN_ZHANG_WEI").expect("token printed").to_owned();
+    (served.child, served.base, token)
+}
+
+/// [`start`], with every token the demo printed.
+fn start_served(data_dir: &std::path::Path, database_url: &str) -> xtask::Served {
     let guests = xtask::guests();
     let components = guests.component("noop").parent().expect("component dir");
     // One member's 8 clients in a closed loop would soon spend the member's
@@ -42,9 +49,7 @@ pub(crate) fn start(data_dir: &std::path::Path, database_url: &str) -> (Child, S
         .arg("--demo-components")
         .arg(components)
         .env("RUST_LOG", "error");
-    let served = xtask::spawn_server(&mut command, true).expect("workbench starts");
-    let token = served.token("TOKEN_ZHANG_WEI").expect("token printed").to_owned();
-    (served.child, served.base, token)
+    xtask::spawn_server(&mut command, true).expect("workbench starts")
 }
 
 /// Invokes until the server goes away; returns the invocation ids answered 2xx.
@@ -110,6 +115,73 @@ on_both_databases! {
                 .expect("query");
             assert_eq!(records, 2, "invocation {invocation} was answered 2xx, so its records must be durable");
         }
+        pool.close().await;
+        if let Some(schema) = schema {
+            drop_schema(&schema).await;
+        }
+    }
+}
+
+/// Adds members `{prefix}-{n}` one after another until the server goes away.
+async fn add_members(base: String, token: String, prefix: String) {
+    let client = reqwest::Client::new();
+    for n in 0.. {
+        let member = json!({ "id": format!("{prefix}-{n}"), "profile": { "name": "加载" } });
+        let sent = client.post(format!("{base}/api/v1/members")).bearer_auth(&token).json(&member).send().await;
+        match sent {
+            Ok(response) if response.status() == StatusCode::CREATED || response.status() == StatusCode::OK => {}
+            _ => return,
+        }
+    }
+}
+
+on_both_databases! {
+    async fn sigkill_between_a_change_and_its_record_leaves_both_or_neither(db: Db) {
+        // Admin changes commit with their records: after any number of
+        // kills, the members that exist are exactly those whose addition is
+        // in the log. (Had the record followed in its own transaction, a
+        // kill while it waited for its batch would leave a member nobody
+        // recorded adding.)
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (database_url, schema) = fresh_database(db, dir.path()).await;
+        for round in 0..ROUNDS / 2 {
+            let served = start_served(dir.path(), &database_url);
+            let admin = served.token("TOKEN_ADMIN").expect("admin token").to_owned();
+            let clients: Vec<_> = (0..CLIENTS)
+                .map(|c| tokio::spawn(add_members(served.base.clone(), admin.clone(), format!("load-{round}-{c}"))))
+                .collect();
+            let mut child = served.child;
+            let pause = Duration::from_millis(rand::thread_rng().gen_range(150..700));
+            tokio::time::sleep(pause).await;
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reaped");
+            for client in clients {
+                client.await.expect("client task");
+            }
+        }
+        assert_chain_verifies(dir.path(), &database_url);
+
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&database_url).await.expect("database reachable");
+        let mut members: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM members WHERE tenant = 'demo' AND id LIKE 'load-%'")
+                .fetch_all(&pool)
+                .await
+                .expect("members");
+        let mut recorded: Vec<String> = sqlx::query_scalar(
+            "SELECT subject FROM audit_records WHERE tenant = 'demo' AND action = 'member.add' AND subject LIKE 'load-%'",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("records");
+        members.sort();
+        recorded.sort();
+        assert!(members.len() > ROUNDS, "the load added members before the kills ({})", members.len());
+        let unrecorded: Vec<_> = members.iter().filter(|m| !recorded.contains(m)).collect();
+        let phantom: Vec<_> = recorded.iter().filter(|m| !members.contains(m)).collect();
+        assert!(unrecorded.is_empty(), "members added without a record: {unrecorded:?}");
+        assert!(phantom.is_empty(), "records of additions that did not happen: {phantom:?}");
+        assert_eq!(members, recorded);
         pool.close().await;
         if let Some(schema) = schema {
             drop_schema(&schema).await;

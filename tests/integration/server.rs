@@ -114,9 +114,26 @@ impl Server {
     /// Starts a second replica on the same database, sharing this one's keys
     /// (as replicas behind a load balancer do). Stop it before this one.
     pub async fn replica(&self) -> Self {
+        self.replica_configured(|_| {}).await
+    }
+
+    /// [`Server::replica`] with a configuration changed by `configure`.
+    pub async fn replica_configured(&self, configure: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         copy_dir(&self._dir.path().join("keys"), &dir.path().join("keys"));
-        Self::start(dir, self.database_url.clone(), None).await
+        Self::start_configured(dir, self.database_url.clone(), None, configure).await
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// Links and signs as this server does (its own key), for a test that
+    /// writes a change through the store with its record.
+    pub fn chain_signer(&self) -> workbench_host::audit::chain::ChainSigner {
+        let key = workbench_host::service::keys::signing_key(&self._dir.path().join("keys")).expect("signing key");
+        workbench_host::audit::chain::ChainSigner::new(key)
     }
 
     /// Starts a server with an empty database.

@@ -14,10 +14,10 @@ use super::callers::Auditor;
 use super::error::{ApiError, ApiQuery, ApiResult, ErrorBody};
 use crate::model::audit::AuditFilter;
 use crate::model::audit::{Action, Outcome};
-use crate::service::audit::{AuditPage, ExportRange};
+use crate::service::audit::{AuditKeyHistory, AuditPage, ExportRange};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(query)).routes(routes!(verify)).routes(routes!(export))
+    OpenApiRouter::new().routes(routes!(query)).routes(routes!(verify)).routes(routes!(export)).routes(routes!(keys))
 }
 
 /// Filters of the audit routes.
@@ -116,6 +116,9 @@ struct VerifyResult {
     records: i64,
     /// The latest signed checkpoint covers records up to here.
     checkpointed_seq: i64,
+    /// Verification started after this record: the latest retention
+    /// purge's signed anchor (records up to it were deleted); 0 without one.
+    anchored_seq: i64,
     /// The first problem, if any.
     error: Option<String>,
     /// The Ed25519 key that verifies the checkpoints, hex (for offline verification).
@@ -131,18 +134,29 @@ async fn verify(State(state): State<AppState>, Auditor(caller): Auditor) -> ApiR
         ok: report.error.is_none(),
         records: report.records,
         checkpointed_seq: report.checkpointed_seq,
+        anchored_seq: report.anchored_seq,
         error: report.error.map(|e| e.to_string()),
         public_key: hex::encode(state.workbench.verifying_key().as_bytes()),
     }))
 }
 
+/// The keys that sign audit checkpoints and anchors: the current one and
+/// every earlier one this host trusts, each later key with the handover
+/// both keys signed, so checkpoints signed before a rotation still verify.
+#[utoipa::path(get, path = "/audit/keys", tag = "audit", responses((status = 200, body = AuditKeyHistory)))]
+async fn keys(State(state): State<AppState>, _auditor: Auditor) -> ApiResult<Json<AuditKeyHistory>> {
+    Ok(Json(state.workbench.audit_keys().await?))
+}
+
 /// Export the tenant's audit log as NDJSON, streamed: one record per line
 /// with its chain hashes (`limit` caps the number of records; by default
-/// every matching one), then (for a complete export, without filters,
-/// cursor or limit) a line `{"checkpoint": …}` with the latest signed checkpoint, so that
+/// every matching one). A complete export (without filters, cursor or
+/// limit) starts with a `{"key": …}` line per audit key and an
+/// `{"anchor": …}` line per retention purge, and ends with a line
+/// `{"checkpoint": …}` with the latest signed checkpoint, so that
 /// `workbench audit verify --offline FILE --public-key KEY` can check it
 /// anywhere with only the public key.
-#[utoipa::path(get, path = "/audit/export", tag = "audit", params(AuditQuery), responses((status = 200, content_type = "application/x-ndjson", description = "One record per line, then the latest checkpoint")))]
+#[utoipa::path(get, path = "/audit/export", tag = "audit", params(AuditQuery), responses((status = 200, content_type = "application/x-ndjson", description = "Keys and anchors, one record per line, then the latest checkpoint")))]
 async fn export(
     State(state): State<AppState>,
     Auditor(caller): Auditor,

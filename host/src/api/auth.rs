@@ -160,12 +160,18 @@ fn valid_id(id: &str) -> bool {
 }
 
 impl JwtKeys {
-    /// Loads the configured keys; with none, the HS256 key under `keys_dir`
-    /// (created on first use) with kid [`LOCAL_KID`].
-    pub fn load(config: &AuthConfig, keys_dir: &Path) -> anyhow::Result<Self> {
+    /// The keys `config` names: `auth.keys`, or with none the local HS256
+    /// key (see [`crate::config::KeysConfig`]).
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Self> {
+        Self::load(&config.auth, || crate::service::keys::Secret::Token.load(config))
+    }
+
+    /// Loads the configured keys; with none, the HS256 key `local` gives
+    /// (kid [`LOCAL_KID`]).
+    pub fn load(config: &AuthConfig, local: impl FnOnce() -> anyhow::Result<[u8; 32]>) -> anyhow::Result<Self> {
         let mut keys = HashMap::new();
         if config.keys.is_empty() {
-            let secret = crate::service::keys::load_or_create(&keys_dir.join("jwt-hs256.key"))?;
+            let secret = local()?;
             keys.insert(
                 LOCAL_KID.to_owned(),
                 Key {
@@ -283,6 +289,10 @@ mod tests {
         AuthConfig { keys, ..AuthConfig::default() }
     }
 
+    fn local(dir: &Path) -> impl FnOnce() -> anyhow::Result<[u8; 32]> + '_ {
+        move || Ok(crate::service::keys::load_or_create(&dir.join("jwt-hs256.key"))?)
+    }
+
     #[test]
     fn eddsa_keys_verify_their_own_tokens_and_refuse_other_algorithms() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -300,14 +310,14 @@ mod tests {
             public_key_file: Some(public.clone()),
             private_key_file: Some(private),
         };
-        let keys = JwtKeys::load(&config(vec![eddsa.clone()]), dir.path()).expect("loads");
+        let keys = JwtKeys::load(&config(vec![eddsa.clone()]), local(dir.path())).expect("loads");
         let token = keys.mint("demo", "zhang.wei", &[Role::Member], Duration::from_secs(60)).expect("mint");
         let caller = keys.verify(&token).expect("valid");
         assert_eq!((caller.tenant.as_str(), caller.member.as_str()), ("demo", "zhang.wei"));
 
         // A verify-only deployment (public key, no private key) accepts it too, and cannot mint.
         let verify_only = JwtKeyConfig { private_key_file: None, ..eddsa };
-        let replica = JwtKeys::load(&config(vec![verify_only]), dir.path()).expect("loads");
+        let replica = JwtKeys::load(&config(vec![verify_only]), local(dir.path())).expect("loads");
         assert!(replica.verify(&token).is_ok());
         assert!(replica.mint("demo", "x", &[Role::Member], Duration::from_secs(60)).is_err());
 
@@ -340,20 +350,25 @@ mod tests {
             public_key_file: None,
             private_key_file: None,
         };
-        let short = JwtKeys::load(&config(vec![hs("short")]), dir.path()).expect_err("short secret").to_string();
+        let short = JwtKeys::load(&config(vec![hs("short")]), local(dir.path())).expect_err("short secret").to_string();
         assert!(short.contains("at least 32 bytes"), "{short}");
         let twice = vec![hs(&"s".repeat(32)), hs(&"t".repeat(32))];
-        assert!(JwtKeys::load(&config(twice), dir.path()).expect_err("duplicate kid").to_string().contains("twice"));
+        assert!(
+            JwtKeys::load(&config(twice), local(dir.path())).expect_err("duplicate kid").to_string().contains("twice")
+        );
         let none = JwtKeyConfig { algorithm: "none".into(), ..hs(&"s".repeat(32)) };
         assert!(
-            JwtKeys::load(&config(vec![none]), dir.path())
+            JwtKeys::load(&config(vec![none]), local(dir.path()))
                 .expect_err("alg none")
                 .to_string()
                 .contains("unknown algorithm")
         );
         let rsa = JwtKeyConfig { algorithm: "RS256".into(), secret: None, ..hs("") };
         assert!(
-            JwtKeys::load(&config(vec![rsa]), dir.path()).expect_err("no key").to_string().contains("public_key_file")
+            JwtKeys::load(&config(vec![rsa]), local(dir.path()))
+                .expect_err("no key")
+                .to_string()
+                .contains("public_key_file")
         );
     }
 }

@@ -97,7 +97,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// Builds the state: keys from the configuration.
 pub fn state(config: &Config, workbench: Arc<Workbench>) -> anyhow::Result<AppState> {
-    let keys = JwtKeys::load(&config.auth, &config.keys_dir())?;
+    let keys = JwtKeys::from_config(config)?;
     let openapi = serde_json::to_value(openapi())?;
     Ok(AppState {
         workbench,

@@ -106,6 +106,24 @@ impl ChainSigner {
     }
 }
 
+impl ChainSigner {
+    /// The signed anchor of a purge of `tenant`'s records up to `head`.
+    pub fn anchor(&self, tenant: &str, head: Head, now_ms: i64) -> crate::model::audit::Anchor {
+        super::keyring::sign_anchor(&self.key, tenant, head, now_ms)
+    }
+
+    /// The key's entry in the deployment's key history, first used now.
+    pub fn key_entry(&self) -> crate::model::audit::AuditKey {
+        let public = self.key.verifying_key();
+        crate::model::audit::AuditKey {
+            key_id: key_id(&public),
+            public_key: hex::encode(public.as_bytes()),
+            first_used_at_ms: crate::now_ms(),
+            handover: None,
+        }
+    }
+}
+
 impl Chaining for ChainSigner {
     fn link(&self, head: &mut Head, event: AuditEvent) -> AuditRecord {
         link(head, event)

@@ -3,6 +3,7 @@
 //! ([`verify`]). What a record says is in [`crate::model::audit`].
 
 pub mod chain;
+pub mod keyring;
 pub mod verify;
 pub mod writer;
 

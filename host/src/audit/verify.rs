@@ -1,11 +1,11 @@
 //! Walks a tenant's chain and its signed checkpoints and names the first
 //! record that does not hold.
 
-use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 
 use super::chain;
-use crate::model::audit::{AuditRecord, Checkpoint, GENESIS, Head};
+use super::keyring::KeyRing;
+use crate::model::audit::{Anchor, AuditRecord, Checkpoint, Head};
 use crate::store::{AuditLog, StoreError};
 
 /// Records read per page.
@@ -49,9 +49,12 @@ pub enum ChainBreak {
         /// Seq of the checkpoint.
         checkpoint: i64,
     },
-    /// A checkpoint's signature is invalid.
+    /// A checkpoint's signature is invalid, or no trusted key made it.
     #[error("{0}")]
     BadCheckpoint(String),
+    /// A purge's anchor is forged, altered or signed by an unknown key.
+    #[error("{0}")]
+    BadAnchor(String),
     /// An export carries no signed checkpoint of the tenant, so nothing
     /// vouches for it: anyone could have rewritten the whole chain.
     #[error("no signed checkpoint of this tenant: the export cannot be verified (export it without filters)")]
@@ -67,7 +70,7 @@ impl ChainBreak {
             | Self::Unlinked { seq }
             | Self::CheckpointMismatch { seq } => Some(*seq),
             Self::Truncated { last, .. } => Some(last + 1),
-            Self::BadCheckpoint(_) | Self::NoCheckpoint => None,
+            Self::BadCheckpoint(_) | Self::BadAnchor(_) | Self::NoCheckpoint => None,
         }
     }
 }
@@ -77,6 +80,9 @@ impl ChainBreak {
 pub struct VerifyReport {
     /// Tenant.
     pub tenant: String,
+    /// Where verification started: the seq of the latest purge's anchor
+    /// (the records up to it were deleted by retention), 0 without one.
+    pub anchored_seq: i64,
     /// Records that verified.
     pub records: i64,
     /// Checkpoints checked.
@@ -103,12 +109,20 @@ struct ChainWalker<'a> {
 }
 
 impl<'a> ChainWalker<'a> {
-    fn new(report: VerifyReport, vouched: &'a [Head]) -> Self {
-        Self { report, vouched: vouched.iter().peekable(), last_seq: 0, last_hash: GENESIS }
+    /// From `start`: the anchor's head, or the empty chain's.
+    fn new(report: VerifyReport, vouched: &'a [Head], start: Head) -> Self {
+        let mut vouched = vouched.iter().peekable();
+        while vouched.next_if(|h| h.seq <= start.seq).is_some() {}
+        Self { report, vouched, last_seq: start.seq, last_hash: start.hash }
     }
 
-    /// Checks the next record; false (with the report's error set) at the first break.
+    /// Checks the next record; false (with the report's error set) at the
+    /// first break. A record up to the anchor (one a purge that stopped
+    /// half-way left) is past retention and skipped.
     fn push(&mut self, record: &AuditRecord) -> bool {
+        if record.seq <= self.report.anchored_seq {
+            return true;
+        }
         let expected = self.last_seq + 1;
         let error = if record.seq != expected {
             Some(ChainBreak::Missing { seq: expected, found: record.seq })
@@ -144,47 +158,68 @@ impl<'a> ChainWalker<'a> {
     }
 }
 
-/// Verifies the checkpoints' signatures; the report (with its error set on
-/// a bad signature) and the vouched heads in seq order.
-fn check_checkpoints(tenant: &str, key: &VerifyingKey, mut checkpoints: Vec<Checkpoint>) -> (VerifyReport, Vec<Head>) {
+/// Verifies the anchors' and checkpoints' signatures; the report (with its
+/// error set on a bad signature), the vouched heads in seq order, and where
+/// the walk starts (the latest anchor).
+fn check_statements(
+    tenant: &str,
+    ring: &KeyRing,
+    anchors: &[Anchor],
+    mut checkpoints: Vec<Checkpoint>,
+) -> (VerifyReport, Vec<Head>, Head) {
     checkpoints.sort_by_key(|c| c.seq);
     let mut report = VerifyReport {
         tenant: tenant.to_owned(),
+        anchored_seq: 0,
         records: 0,
         checkpoints: checkpoints.len(),
         checkpointed_seq: 0,
         error: None,
     };
+    let mut start = Head::EMPTY;
+    for anchor in anchors.iter().filter(|a| a.tenant == tenant) {
+        match ring.anchor(anchor) {
+            Ok(head) if head.seq > start.seq => start = head,
+            Ok(_) => {}
+            Err(error) => {
+                report.error = Some(ChainBreak::BadAnchor(error.to_string()));
+                return (report, Vec::new(), start);
+            }
+        }
+    }
+    report.anchored_seq = start.seq;
     let mut vouched = Vec::with_capacity(checkpoints.len());
     for checkpoint in &checkpoints {
-        match chain::verify_checkpoint(key, checkpoint) {
+        match ring.checkpoint(checkpoint) {
             Ok(head) => vouched.push(head),
             Err(error) => {
                 report.error = Some(ChainBreak::BadCheckpoint(error.to_string()));
-                return (report, vouched);
+                return (report, vouched, start);
             }
         }
     }
     report.checkpointed_seq = vouched.last().map_or(0, |h| h.seq);
-    (report, vouched)
+    (report, vouched, start)
 }
 
-/// Verifies `tenant`'s chain against its stored checkpoints plus `extra`
-/// (e.g. exported earlier and kept elsewhere), all signed by `key`.
+/// Verifies `tenant`'s chain from its latest anchor against its stored
+/// checkpoints plus `extra` (e.g. exported earlier and kept elsewhere), each
+/// signed by a key of `ring`.
 pub async fn verify_tenant(
     store: &dyn AuditLog,
     tenant: &str,
-    key: &VerifyingKey,
+    ring: &KeyRing,
     extra: &[Checkpoint],
 ) -> Result<VerifyReport, StoreError> {
     let mut checkpoints = store.audit_checkpoints(tenant).await?;
     checkpoints.extend(extra.iter().filter(|c| c.tenant == tenant).cloned());
-    let (report, vouched) = check_checkpoints(tenant, key, checkpoints);
+    let anchors = store.audit_anchors(tenant).await?;
+    let (report, vouched, start) = check_statements(tenant, ring, &anchors, checkpoints);
     if report.error.is_some() {
         return Ok(report);
     }
-    let mut walker = ChainWalker::new(report, &vouched);
-    let mut after = 0;
+    let mut walker = ChainWalker::new(report, &vouched, start);
+    let mut after = start.seq;
     loop {
         let page = store.audit_records(tenant, after, PAGE).await?;
         let Some(last) = page.last() else { break };
@@ -199,24 +234,21 @@ pub async fn verify_tenant(
 }
 
 /// Verifies an exported chain (records in seq order, as `GET /audit/export`
-/// streams them) against `checkpoints`, with only the public key: no
-/// database, no host. At least one checkpoint must be of `tenant`.
-pub fn verify_export(
-    tenant: &str,
-    key: &VerifyingKey,
-    records: &[AuditRecord],
-    checkpoints: Vec<Checkpoint>,
-) -> VerifyReport {
-    let checkpoints: Vec<_> = checkpoints.into_iter().filter(|c| c.tenant == tenant).collect();
+/// streams them) from its latest anchor against its checkpoints, with only
+/// the public keys: no database, no host. At least one checkpoint must be
+/// of `tenant`.
+pub fn verify_export(tenant: &str, ring: &KeyRing, export: &Export) -> VerifyReport {
+    let checkpoints: Vec<_> = export.checkpoints.iter().filter(|c| c.tenant == tenant).cloned().collect();
     let unvouched = checkpoints.is_empty();
-    let (mut report, vouched) = check_checkpoints(tenant, key, checkpoints);
-    if unvouched {
+    let (mut report, vouched, start) = check_statements(tenant, ring, &export.anchors, checkpoints);
+    if unvouched && report.error.is_none() {
         report.error = Some(ChainBreak::NoCheckpoint);
     }
     if report.error.is_some() {
         return report;
     }
-    let mut walker = ChainWalker::new(report, &vouched);
+    let records = &export.records;
+    let mut walker = ChainWalker::new(report, &vouched, start);
     for record in records.iter().filter(|r| r.event.tenant == tenant) {
         if !walker.push(record) {
             return walker.report;
@@ -244,35 +276,63 @@ pub enum ExportError {
         /// What is wrong.
         message: String,
     },
-    /// A `{"checkpoint": …}` line is not a checkpoint.
-    #[error("line {line}: bad checkpoint: {message}")]
-    BadCheckpoint {
+    /// A `{"checkpoint": …}`, `{"anchor": …}` or `{"key": …}` line is not one.
+    #[error("line {line}: bad {what}: {message}")]
+    BadStatement {
         /// 1-based line number.
         line: usize,
+        /// checkpoint, anchor or key.
+        what: &'static str,
         /// What is wrong.
         message: String,
     },
 }
 
-/// Reads an NDJSON export (`GET /audit/export`): one record per line, and
-/// `{"checkpoint": …}` lines with the signed checkpoints. Blank lines are
-/// skipped.
-pub fn parse_export(text: &str) -> Result<(Vec<AuditRecord>, Vec<Checkpoint>), ExportError> {
-    let (mut records, mut checkpoints) = (Vec::new(), Vec::new());
+/// What an export file holds.
+#[derive(Debug, Clone, Default)]
+pub struct Export {
+    /// The records, in the file's order.
+    pub records: Vec<AuditRecord>,
+    /// Signed checkpoints.
+    pub checkpoints: Vec<Checkpoint>,
+    /// Purges' anchors.
+    pub anchors: Vec<Anchor>,
+    /// The deployment's audit keys and their handovers.
+    pub keys: Vec<crate::model::audit::AuditKey>,
+}
+
+/// Reads an NDJSON export (`GET /audit/export`): `{"key": …}` and
+/// `{"anchor": …}` lines first, one record per line, and `{"checkpoint": …}`
+/// lines with the signed checkpoints. Blank lines are skipped.
+pub fn parse_export(text: &str) -> Result<Export, ExportError> {
+    fn statement<T: serde::de::DeserializeOwned>(
+        value: &serde_json::Value,
+        line: usize,
+        what: &'static str,
+    ) -> Result<T, ExportError> {
+        serde_json::from_value(value.clone()).map_err(|e| ExportError::BadStatement {
+            line,
+            what,
+            message: e.to_string(),
+        })
+    }
+    let mut export = Export::default();
     for (index, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let line_number = index + 1;
         let value: serde_json::Value = serde_json::from_str(line)
             .map_err(|e| ExportError::NotJson { line: line_number, message: e.to_string() })?;
-        match value.get("checkpoint") {
-            Some(checkpoint) => checkpoints.push(
-                serde_json::from_value(checkpoint.clone())
-                    .map_err(|e| ExportError::BadCheckpoint { line: line_number, message: e.to_string() })?,
-            ),
-            None => records.push(
+        if let Some(checkpoint) = value.get("checkpoint") {
+            export.checkpoints.push(statement(checkpoint, line_number, "checkpoint")?);
+        } else if let Some(anchor) = value.get("anchor") {
+            export.anchors.push(statement(anchor, line_number, "anchor")?);
+        } else if let Some(key) = value.get("key") {
+            export.keys.push(statement(key, line_number, "key")?);
+        } else {
+            export.records.push(
                 serde_json::from_value(value)
                     .map_err(|e| ExportError::BadRecord { line: line_number, message: e.to_string() })?,
-            ),
+            );
         }
     }
-    Ok((records, checkpoints))
+    Ok(export)
 }

@@ -110,11 +110,14 @@ pub enum Action {
     /// A plugin's page showed the member their avatar (fetched by the host).
     #[serde(rename = "page.avatar")]
     PageAvatar,
+    /// The retention purge deleted what outlived the tenant's periods.
+    #[serde(rename = "retention.purge")]
+    RetentionPurge,
 }
 
 impl Action {
     /// Every action, in the order the page lists them.
-    pub const ALL: [Action; 34] = [
+    pub const ALL: [Action; 35] = [
         Action::Read,
         Action::Invoke,
         Action::InvokeRefused,
@@ -149,6 +152,7 @@ impl Action {
         Action::SettingsRetention,
         Action::HttpRequest,
         Action::PageAvatar,
+        Action::RetentionPurge,
     ];
 
     /// The stored name.
@@ -188,6 +192,7 @@ impl Action {
             Action::SettingsRetention => "settings.retention",
             Action::HttpRequest => "http.request",
             Action::PageAvatar => "page.avatar",
+            Action::RetentionPurge => "retention.purge",
         }
     }
 

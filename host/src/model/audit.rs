@@ -223,6 +223,53 @@ pub struct Checkpoint {
     pub signature: String,
 }
 
+/// A signed statement that `tenant`'s history before a purge ended at
+/// `seq` with `hash`: the kept records start at `seq + 1`, linked to
+/// `hash`. Verification starts from the latest anchor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Anchor {
+    /// Tenant.
+    pub tenant: String,
+    /// The last record the purge deleted.
+    pub seq: i64,
+    /// That record's hash, hex (the `prev_hash` of the first kept record).
+    pub hash: String,
+    /// When it was signed, ms since the epoch.
+    pub anchored_at_ms: i64,
+    /// Which key signed it.
+    pub key_id: String,
+    /// Ed25519 signature, hex.
+    pub signature: String,
+}
+
+/// A key that has signed audit checkpoints and anchors, and how it took over
+/// from the key before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditKey {
+    /// Short id (hex of the first 8 bytes of the public key's SHA-256).
+    pub key_id: String,
+    /// Ed25519 public key, hex.
+    pub public_key: String,
+    /// When the deployment first used it, ms since the epoch.
+    pub first_used_at_ms: i64,
+    /// How it took over from the key before it; absent for the first key.
+    pub handover: Option<Handover>,
+}
+
+/// A rotation: the key before and the new key both sign that the new one
+/// takes over, so either one vouches for the other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Handover {
+    /// The previous key's public key, hex.
+    pub previous: String,
+    /// When, ms since the epoch.
+    pub at_ms: i64,
+    /// The previous key's signature, hex.
+    pub signed_by_previous: String,
+    /// The new key's signature, hex.
+    pub signed_by_self: String,
+}
+
 /// What a store is handed to append a batch: how an event is linked after
 /// its chain's head (hashing), and how the new head is signed. The store
 /// reads the heads and writes the rows; it neither hashes nor signs.

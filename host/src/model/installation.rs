@@ -69,3 +69,10 @@ pub struct Deleted {
     /// Plugin storage entries deleted.
     pub storage_entries: u64,
 }
+
+impl Deleted {
+    /// What was deleted, as the audit record says it.
+    pub fn describe(&self) -> String {
+        format!("{} consents and {} storage entries deleted", self.consents, self.storage_entries)
+    }
+}

@@ -4,8 +4,19 @@
 use serde::Serialize;
 
 use super::{ServiceResult, Workbench};
+use crate::audit::keyring::KeyRing;
 use crate::audit::verify::{self, VerifyReport};
-use crate::model::audit::{AuditFilter, AuditRecord};
+use crate::model::audit::{AuditFilter, AuditKey, AuditRecord};
+
+/// The keys that sign a deployment's audit checkpoints and anchors.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditKeyHistory {
+    /// The id of the key signing now.
+    pub current: String,
+    /// Every trusted key, oldest first, each after the first with the
+    /// handover both keys signed.
+    pub keys: Vec<AuditKey>,
+}
 
 /// One page of records and the cursor of the next.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -58,10 +69,12 @@ impl Workbench {
 
     /// The NDJSON export of `range`, as chunks of lines, produced by a task
     /// of its own page by page (a page at a time in memory, however long the
-    /// log): one record per line, then, for a complete export, a line
-    /// `{"checkpoint": …}` with the latest signed checkpoint, read before the
-    /// first page (every record it vouches for is already durable). A store
-    /// failure ends the stream with an error; a reader that goes away stops it.
+    /// log): for a complete export first a `{"key": …}` line per trusted
+    /// audit key and an `{"anchor": …}` line per purge; then one record per
+    /// line; then, for a complete export, a line `{"checkpoint": …}` with
+    /// the latest signed checkpoint, read before the first page (every
+    /// record it vouches for is already durable). A store failure ends the
+    /// stream with an error; a reader that goes away stops it.
     pub fn audit_export(
         self: &std::sync::Arc<Self>,
         tenant: &str,
@@ -76,6 +89,19 @@ impl Workbench {
                 Err(std::io::Error::other("audit export failed"))
             };
             let store = &workbench.store;
+            if range.is_complete() {
+                let head = match workbench.export_head(&tenant).await {
+                    Ok(head) => head,
+                    Err(error) => {
+                        tracing::error!(%error, "audit export failed");
+                        let _ = tx.send(Err(std::io::Error::other("audit export failed"))).await;
+                        return;
+                    }
+                };
+                if tx.send(Ok(head)).await.is_err() {
+                    return;
+                }
+            }
             let checkpoint = if range.is_complete() {
                 store.audit_checkpoints(&tenant).await.map(|mut c| c.pop())
             } else {
@@ -124,16 +150,54 @@ impl Workbench {
         rx
     }
 
-    /// Verifies the audit chain of `tenant`, or of every tenant.
+    /// Verifies the audit chain of `tenant`, or of every tenant, from its
+    /// latest anchor, each checkpoint with the key that signed it (this
+    /// host's, or one a handover links to it).
     pub async fn verify_audit(&self, tenant: Option<&str>) -> ServiceResult<Vec<VerifyReport>> {
         let tenants = match tenant {
             Some(t) => vec![t.to_owned()],
             None => self.store.audit_tenants().await?,
         };
+        let ring = self.key_ring().await?;
         let mut reports = Vec::with_capacity(tenants.len());
         for tenant in tenants {
-            reports.push(verify::verify_tenant(self.store.as_ref(), &tenant, &self.verifying_key, &[]).await?);
+            reports.push(verify::verify_tenant(self.store.as_ref(), &tenant, &ring, &[]).await?);
         }
         Ok(reports)
+    }
+
+    /// The keys this host trusts: its own and those handovers link to it.
+    pub async fn key_ring(&self) -> ServiceResult<KeyRing> {
+        Ok(KeyRing::with_history(self.verifying_key, &self.store.audit_keys().await?))
+    }
+
+    /// The audit key history: every key the deployment has used that this
+    /// host trusts, oldest first, and the current one's id.
+    pub async fn audit_keys(&self) -> ServiceResult<AuditKeyHistory> {
+        let ring = self.key_ring().await?;
+        let trusted = ring.key_ids();
+        let mut keys: Vec<AuditKey> =
+            self.store.audit_keys().await?.into_iter().filter(|k| trusted.contains(&k.key_id)).collect();
+        let current = crate::audit::chain::key_id(&self.verifying_key);
+        if !keys.iter().any(|k| k.key_id == current) {
+            keys.push(self.chain.key_entry());
+        }
+        Ok(AuditKeyHistory { current, keys })
+    }
+}
+
+impl Workbench {
+    /// The lines a complete export starts with: the trusted keys, then the
+    /// tenant's anchors.
+    async fn export_head(&self, tenant: &str) -> ServiceResult<Vec<u8>> {
+        let keys = self.audit_keys().await?.keys.into_iter().map(|key| serde_json::json!({ "key": key }));
+        let anchors = self.store.audit_anchors(tenant).await?;
+        let anchors = anchors.into_iter().map(|anchor| serde_json::json!({ "anchor": anchor }));
+        let mut lines = Vec::new();
+        for line in keys.chain(anchors) {
+            lines.extend(serde_json::to_vec(&line).unwrap_or_default());
+            lines.push(b'\n');
+        }
+        Ok(lines)
     }
 }

@@ -287,9 +287,9 @@ impl Workbench {
             };
             consents.push((scope, consent));
         }
-        self.store.put_consents(tenant, member, plugin, &consents).await?;
         let reason = format!("{plugin}: {}", scope_list(listed.iter()));
-        self.audit_change(tenant, Actor::Member(member), Some(member), Action::ConsentGrant, reason).await?;
+        let record = self.record(tenant, Actor::Member(member), Some(member), Action::ConsentGrant, reason);
+        self.store.put_consents(tenant, member, plugin, &consents, record).await?;
         let stored = self.store.consents(tenant, member, plugin).await?;
         Ok(disclosure(&loaded, &installation, &stored, crate::now_ms()))
     }
@@ -318,14 +318,15 @@ impl Workbench {
             Some(list) => format!("{plugin}: {}", scope_list(list.iter().copied())),
             None => format!("{plugin}: all"),
         };
-        // Recorded before it takes effect, so that in the audit order every
-        // refusal it causes comes after it; a failure is recorded too.
-        self.audit_change(tenant, Actor::Member(member), Some(member), Action::ConsentWithdraw, reason.clone()).await?;
-        if let Err(error) = self.store.withdraw_consents(tenant, member, plugin, scopes, crate::now_ms()).await {
+        // Recorded in the withdrawal's transaction, so that in the audit
+        // order every refusal it causes comes after it; a failure is
+        // recorded on its own.
+        let record = self.record(tenant, Actor::Member(member), Some(member), Action::ConsentWithdraw, reason.clone());
+        if let Err(error) = self.store.withdraw_consents(tenant, member, plugin, scopes, crate::now_ms(), record).await
+        {
             let failed = format!("{reason} not applied: {}", failure_code(&error));
             let actor = Actor::Member(member);
-            self.audit_change_outcome(tenant, actor, Some(member), Action::ConsentWithdraw, Outcome::Failed, failed)
-                .await?;
+            self.audit_failure(tenant, actor, Some(member), Action::ConsentWithdraw, Outcome::Failed, failed).await?;
             return Err(error.into());
         }
         let stored = self.store.consents(tenant, member, plugin).await?;

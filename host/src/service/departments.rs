@@ -85,12 +85,12 @@ impl Workbench {
             }
         }
         self.ensure_tenant(tenant).await?;
-        let created = self.store.put_department(tenant, &department).await?;
         let reason = match &department.parent {
             Some(parent) => format!("{} {:?} under {parent}", department.id, department.name),
             None => format!("{} {:?} at the top", department.id, department.name),
         };
-        self.audit_change(tenant, Actor::Admin(admin), None, Action::DepartmentPut, reason).await?;
+        let record = self.record(tenant, Actor::Admin(admin), None, Action::DepartmentPut, reason);
+        let (created, _) = self.store.put_department(tenant, &department, record).await?;
         Ok(created)
     }
 
@@ -125,8 +125,8 @@ impl Workbench {
                 naming.join(", ")
             )));
         }
-        self.store.delete_department(tenant, id).await?;
-        self.audit_change(tenant, Actor::Admin(admin), None, Action::DepartmentRemove, id.to_owned()).await?;
+        let record = self.record(tenant, Actor::Admin(admin), None, Action::DepartmentRemove, id.to_owned());
+        self.store.delete_department(tenant, id, record).await?;
         Ok(())
     }
 

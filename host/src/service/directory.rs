@@ -191,8 +191,8 @@ impl Workbench {
         within_reach(acting, None, Some(&member.profile.roles))?;
         self.check_member_departments(tenant, &member.profile).await?;
         self.ensure_tenant(tenant).await?;
-        self.store.insert_member(tenant, &member.id, &member.profile).await?;
-        self.audit_change(tenant, Actor::Admin(admin), Some(&member.id), Action::MemberAdd, member.id.clone()).await?;
+        let record = self.record(tenant, Actor::Admin(admin), Some(&member.id), Action::MemberAdd, member.id.clone());
+        self.store.insert_member(tenant, &member.id, &member.profile, record).await?;
         Ok(member)
     }
 
@@ -219,9 +219,9 @@ impl Workbench {
         within_reach(acting, Some(&current.profile.roles), Some(&profile.roles))?;
         self.keeps_an_admin(tenant, id, &current.profile.roles, Some(&profile.roles)).await?;
         self.check_member_departments(tenant, &profile).await?;
-        self.store.update_member(tenant, id, &profile).await?;
         let fields: Vec<_> = patch.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
-        self.audit_change(tenant, Actor::Admin(admin), Some(id), Action::MemberUpdate, fields.join(", ")).await?;
+        let record = self.record(tenant, Actor::Admin(admin), Some(id), Action::MemberUpdate, fields.join(", "));
+        self.store.update_member(tenant, id, &profile, record).await?;
         Ok(Member { id: id.to_owned(), profile })
     }
 
@@ -237,12 +237,14 @@ impl Workbench {
         let roles = self.member(tenant, id).await?.profile.roles;
         within_reach(acting, Some(&roles), None)?;
         self.keeps_an_admin(tenant, id, &roles, None).await?;
+        let removed = format!("member:{id}");
+        let record = self.record(tenant, Actor::Admin(admin), Some(id), Action::MemberRemove, removed.clone());
         let deleted = self
             .store
-            .delete_member(tenant, id)
+            .delete_member(tenant, id, record)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no member {id}")))?;
-        self.receipt(tenant, Actor::Admin(admin), Some(id), Action::MemberRemove, format!("member:{id}"), deleted).await
+        Ok(Self::receipt(removed, deleted))
     }
 }
 

@@ -304,8 +304,6 @@ impl Workbench {
             config: config.into(),
             state: previous.as_ref().map_or(InstallationState::Enabled, |p| p.state),
         };
-        self.store.put_installation(&installation).await?;
-        let installation = self.store.installation(tenant, plugin).await?.unwrap_or(installation);
         let action = match &previous {
             None => Action::PluginInstall,
             Some(p) if p.version != installation.version => Action::PluginUpgrade,
@@ -321,7 +319,8 @@ impl Workbench {
             let set: Vec<String> = installation.config.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
             reason.push_str(&format!(" configured {}", set.join(" ")));
         }
-        self.audit_change(tenant, actor, None, action, reason).await?;
+        self.store.put_installation(&installation, self.record(tenant, actor, None, action, reason)).await?;
+        let installation = self.store.installation(tenant, plugin).await?.unwrap_or(installation);
         self.installation_view(installation).await
     }
 
@@ -334,7 +333,9 @@ impl Workbench {
         enabled: bool,
     ) -> ServiceResult<InstallationView> {
         let state = if enabled { InstallationState::Enabled } else { InstallationState::Disabled };
-        if !self.store.set_installation_state(tenant, plugin, state).await? {
+        let action = if enabled { Action::PluginEnable } else { Action::PluginDisable };
+        let record = self.record(tenant, Actor::Admin(admin), None, action, plugin.to_owned());
+        if self.store.set_installation_state(tenant, plugin, state, record).await?.is_none() {
             return Err(ServiceError::NotFound(format!("plugin {plugin} is not installed")));
         }
         let installation = self
@@ -342,21 +343,20 @@ impl Workbench {
             .installation(tenant, plugin)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("plugin {plugin} is not installed")))?;
-        let action = if enabled { Action::PluginEnable } else { Action::PluginDisable };
-        self.audit_change(tenant, Actor::Admin(admin), None, action, plugin.to_owned()).await?;
         self.installation_view(installation).await
     }
 
     /// Uninstalls a plugin: it stops at once, and every consent to it and
     /// everything it stored in the tenant are deleted.
     pub async fn uninstall(&self, tenant: &str, admin: &str, plugin: &str) -> ServiceResult<DeletionReceipt> {
+        let removed = format!("plugin:{plugin}");
+        let record = self.record(tenant, Actor::Admin(admin), None, Action::PluginUninstall, removed.clone());
         let deleted = self
             .store
-            .delete_installation(tenant, plugin)
+            .delete_installation(tenant, plugin, record)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("plugin {plugin} is not installed")))?;
-        self.receipt(tenant, Actor::Admin(admin), None, Action::PluginUninstall, format!("plugin:{plugin}"), deleted)
-            .await
+        Ok(Self::receipt(removed, deleted))
     }
 
     /// What `plugin` would receive for `member` if the member used it now.

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod privacy;
 pub mod refusals;
 pub mod registry;
+pub mod retention;
 pub mod self_service;
 pub mod sessions;
 pub mod settings;
@@ -28,6 +29,7 @@ use tokio::task::JoinHandle;
 
 use crate::audit::AuditError;
 use crate::audit::AuditWriter;
+use crate::audit::chain::ChainSigner;
 use crate::config::Config;
 use crate::gate::Denial;
 use crate::model::audit::{Action, AuditEvent, AuditRecord, Outcome};
@@ -39,7 +41,7 @@ use crate::runtime::admission::Admission;
 use crate::runtime::{HostServices, PrepareError, Runtime, RuntimeConfig};
 use crate::scope::Scope;
 use crate::store::SqlStore;
-use crate::store::{Store, StoreError};
+use crate::store::{ChangeRecord, Store, StoreError};
 
 pub use consent::Disclosure;
 pub use invoke::Invoked;
@@ -177,6 +179,10 @@ pub struct Workbench {
     audit_grace: std::time::Duration,
     services: HostServices,
     verifying_key: VerifyingKey,
+    /// Links and signs the records that admin and member changes commit with.
+    chain: ChainSigner,
+    /// The operator's bounds on retention.
+    retention: crate::config::RetentionConfig,
     max_component_bytes: usize,
     versions: RwLock<HashMap<(String, String), Arc<LoadedVersion>>>,
 }
@@ -223,8 +229,8 @@ impl Workbench {
 
     /// Like [`Workbench::open`] with a store of the caller's choosing.
     pub fn with_store(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<(Self, JoinHandle<()>)> {
-        let signing = keys::signing_key(&config.keys_dir())?;
-        let open_ids = OpenIdKey::new(keys::open_id_secret(&config.keys_dir())?);
+        let signing = keys::audit_signing_key(config)?;
+        let open_ids = OpenIdKey::new(keys::Secret::OpenId.load(config)?);
         let runtime = Runtime::new(&RuntimeConfig {
             limits: config.runtime.clone(),
             cache_dir: Some(config.cache_dir()),
@@ -232,6 +238,15 @@ impl Workbench {
         })
         .map_err(|e| anyhow::anyhow!("starting the runtime: {e:#}"))?;
         let verifying_key = signing.verifying_key();
+        let chain = ChainSigner::new(signing.clone());
+        // The key joins the deployment's key history (a row there vouches
+        // for nothing by itself; see `audit/keyring.rs`).
+        let (history, entry) = (store.clone(), chain.key_entry());
+        tokio::spawn(async move {
+            if let Err(error) = history.add_audit_key(&entry).await {
+                tracing::warn!(%error, "the audit key could not be recorded in the key history");
+            }
+        });
         let (audit, writer) = AuditWriter::spawn(store.clone(), signing, config.audit.clone());
         let services =
             HostServices { store: store.clone(), open_ids, limits: Arc::clone(runtime.limits()), audit: audit.clone() };
@@ -247,6 +262,8 @@ impl Workbench {
             audit_grace: std::time::Duration::from_millis(config.audit.durable_within_ms),
             services,
             verifying_key,
+            chain,
+            retention: config.retention.clone(),
             max_component_bytes: config.registry.max_component_bytes,
             versions: RwLock::new(HashMap::new()),
         };
@@ -285,42 +302,38 @@ impl Workbench {
         &self.audit
     }
 
-    /// Audits a deletion and returns its receipt.
-    async fn receipt(
-        &self,
-        tenant: &str,
-        actor: Actor<'_>,
-        subject: Option<&str>,
-        action: Action,
-        removed: String,
-        deleted: Deleted,
-    ) -> ServiceResult<DeletionReceipt> {
-        let reason =
-            format!("{removed}: {} consents and {} storage entries deleted", deleted.consents, deleted.storage_entries);
-        let record = self.audit_change(tenant, actor, subject, action, reason).await?;
-        Ok(DeletionReceipt {
+    /// The receipt of a deletion committed with `record`.
+    fn receipt(removed: String, (deleted, record): (Deleted, AuditRecord)) -> DeletionReceipt {
+        DeletionReceipt {
             removed,
             consents_deleted: deleted.consents,
             storage_entries_deleted: deleted.storage_entries,
             deleted_at_ms: record.event.ts_ms,
             audit_seq: record.seq,
-        })
+        }
     }
 
-    /// Makes one admin or member change durable in the tenant's audit log.
-    async fn audit_change(
+    /// The record an admin or member change commits with, in the change's
+    /// own transaction (see [`ChangeRecord`]).
+    fn record(
         &self,
         tenant: &str,
         actor: Actor<'_>,
         subject: Option<&str>,
         action: Action,
         reason: String,
-    ) -> ServiceResult<AuditRecord> {
-        self.audit_change_outcome(tenant, actor, subject, action, Outcome::Allowed, reason).await
+    ) -> ChangeRecord<'_> {
+        let event = AuditEvent {
+            subject: subject.map(str::to_owned),
+            reason: Some(reason),
+            ..AuditEvent::new(tenant, actor.to_string(), action, Outcome::Allowed)
+        };
+        ChangeRecord { event, chaining: &self.chain }
     }
 
-    /// [`Workbench::audit_change`] with another outcome (a change that failed).
-    async fn audit_change_outcome(
+    /// Records a change that failed (its own record: nothing of the change
+    /// was committed).
+    async fn audit_failure(
         &self,
         tenant: &str,
         actor: Actor<'_>,

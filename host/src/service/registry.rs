@@ -366,10 +366,10 @@ impl Workbench {
             },
             component,
         };
-        self.store.put_plugin_version(&version).await?;
         self.ensure_tenant(tenant).await?;
         let reason = format!("{}@{} sha256:{}", published.id, published.version, published.digest);
-        self.audit_change(tenant, Actor::Developer(developer), None, Action::PluginPublish, reason).await?;
+        let record = self.record(tenant, Actor::Developer(developer), None, Action::PluginPublish, reason);
+        self.store.put_plugin_version(&version, record).await?;
         tracing::info!(plugin = %published.id, version = %published.version, "published");
         self.apply_narrowing_upgrades(&published.id, &published.version).await;
         Ok(published)

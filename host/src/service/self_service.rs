@@ -163,14 +163,14 @@ impl Workbench {
         scopes.dedup();
         let policy = SelfServicePolicy { scopes, ..policy };
         self.ensure_tenant(tenant).await?;
-        self.store.put_self_service(tenant, plugin, &policy).await?;
         let reason = format!(
             "{plugin}: {} within [{}] sending to [{}]",
             policy.mode.as_str(),
             super::scope_list(policy.scopes.iter().copied()),
             policy.egress.join(", ")
         );
-        self.audit_change(tenant, Actor::Admin(admin), None, Action::SelfServiceSet, reason).await?;
+        let record = self.record(tenant, Actor::Admin(admin), None, Action::SelfServiceSet, reason);
+        self.store.put_self_service(tenant, plugin, &policy, record).await?;
         Ok(policy)
     }
 
@@ -258,9 +258,10 @@ impl Workbench {
     ) -> ServiceResult<Opening> {
         let manifest = self.latest_manifest(plugin).await?;
         let fresh = fresh_installation(tenant, &manifest, policy, member)?;
-        let added = self.store.open_for(&fresh, member, via).await?;
-        let reason = format!("{plugin} opened for {member} ({via}){}", if added { "" } else { "; already in range" });
-        self.audit_change(tenant, by, Some(member), Action::PluginOpen, reason).await?;
+        let reason = format!("{plugin} opened for {member} ({via})");
+        self.store
+            .open_for(&fresh, member, via, self.record(tenant, by, Some(member), Action::PluginOpen, reason))
+            .await?;
         Ok(Opening {
             plugin: plugin.to_owned(),
             member: member.to_owned(),
@@ -290,9 +291,9 @@ impl Workbench {
                 return Err(ServiceError::NotFound(format!("plugin {plugin} is not offered to members")));
             }
         }
-        let request = self.store.add_request(tenant, plugin, member, reason).await?;
         let text = format!("{plugin} asked for: {reason}");
-        self.audit_change(tenant, Actor::Member(member), Some(member), Action::PluginRequest, text).await?;
+        let record = self.record(tenant, Actor::Member(member), Some(member), Action::PluginRequest, text);
+        let request = self.store.add_request(tenant, plugin, member, reason, record).await?;
         Ok(request)
     }
 
@@ -325,14 +326,14 @@ impl Workbench {
             self.open_within(tenant, Actor::Admin(admin), &request.member, &request.plugin, &policy, "approved")
                 .await?;
         }
-        self.store.decide_request(tenant, id, state, admin, reason.as_deref()).await?;
         let text = format!(
             "request {id} for {} {}{}",
             request.plugin,
             state.as_str(),
             reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
         );
-        self.audit_change(tenant, Actor::Admin(admin), Some(&request.member), Action::RequestDecide, text).await?;
+        let record = self.record(tenant, Actor::Admin(admin), Some(&request.member), Action::RequestDecide, text);
+        self.store.decide_request(tenant, id, state, admin, reason.as_deref(), record).await?;
         self.store.request(tenant, id).await?.ok_or_else(|| ServiceError::NotFound(format!("no request {id}")))
     }
 
@@ -340,11 +341,11 @@ impl Workbench {
     /// call is 404. Their consents stay on record, as for any member who
     /// leaves a range.
     pub async fn end_opening(&self, tenant: &str, admin: &str, plugin: &str, member: &str) -> ServiceResult<()> {
-        if !self.store.end_opening(tenant, plugin, member).await? {
+        let text = format!("{plugin} closed for {member}");
+        let record = self.record(tenant, Actor::Admin(admin), Some(member), Action::OpeningEnd, text);
+        if self.store.end_opening(tenant, plugin, member, record).await?.is_none() {
             return Err(ServiceError::NotFound(format!("{plugin} was not opened for {member}")));
         }
-        let text = format!("{plugin} closed for {member}");
-        self.audit_change(tenant, Actor::Admin(admin), Some(member), Action::OpeningEnd, text).await?;
         Ok(())
     }
 }

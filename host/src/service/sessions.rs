@@ -98,12 +98,12 @@ impl Workbench {
     /// Audited (`session.end`).
     pub async fn end_sessions(&self, tenant: &str, by: Actor<'_>, member: &str) -> ServiceResult<SessionsEnded> {
         let now = crate::now_ms();
-        self.store.end_sessions(tenant, member, now).await?;
         let reason = match by {
             Actor::Member(_) => "signed out everywhere".to_owned(),
             _ => format!("sessions of {member} ended"),
         };
-        self.audit_change(tenant, by, Some(member), Action::SessionEnd, reason).await?;
+        let record = self.record(tenant, by, Some(member), Action::SessionEnd, reason);
+        self.store.end_sessions(tenant, member, now, record).await?;
         let seconds = std::time::Duration::from_secs(u64::try_from(now.div_euclid(1000)).unwrap_or(0));
         let ended_at = humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + seconds).to_string();
         Ok(SessionsEnded { member: member.to_owned(), ended_at })

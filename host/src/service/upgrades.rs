@@ -294,18 +294,18 @@ impl Workbench {
             reason: reason.to_owned(),
             decided_at_ms: crate::now_ms(),
         };
-        self.store.decline_upgrade(tenant, &decline).await?;
         let text = format!("{plugin}@{version} declined: {reason}");
-        self.audit_change(tenant, Actor::Admin(admin), None, Action::UpgradeDecline, text).await?;
+        let record = self.record(tenant, Actor::Admin(admin), None, Action::UpgradeDecline, text);
+        self.store.decline_upgrade(tenant, &decline, record).await?;
         Ok(())
     }
 
     /// Whether versions that widen nothing apply themselves. Audited.
     pub async fn set_auto_upgrade(&self, tenant: &str, admin: &str, on: bool) -> ServiceResult<bool> {
         self.ensure_tenant(tenant).await?;
-        self.store.set_auto_upgrade(tenant, on).await?;
         let text = if on { "versions that widen nothing apply themselves" } else { "every version waits for review" };
-        self.audit_change(tenant, Actor::Admin(admin), None, Action::UpgradeSettings, text.to_owned()).await?;
+        let record = self.record(tenant, Actor::Admin(admin), None, Action::UpgradeSettings, text.to_owned());
+        self.store.set_auto_upgrade(tenant, on, record).await?;
         Ok(on)
     }
 

@@ -10,7 +10,7 @@ use super::backend::{SqlStore, corrupt};
 use super::dialect::placeholders;
 use super::kv::{StorageChange, StorageOutcome};
 use super::{StoreError, StoreResult};
-use crate::model::audit::{AuditEvent, AuditFilter, AuditRecord, Chaining, Checkpoint, Head, Outcome};
+use crate::model::audit::{Anchor, AuditEvent, AuditFilter, AuditRecord, Chaining, Checkpoint, Head, Outcome};
 use crate::model::egress::EgressDetail;
 
 /// One submission to an audit batch: events, and possibly the storage change
@@ -41,6 +41,21 @@ impl ChangeEntry {
             StorageOutcome::Refused(denial) => (Outcome::Denied, Some(denial.code().to_owned())),
         };
         AuditEvent { outcome, reason, ..self.event.clone() }
+    }
+}
+
+/// The audit record of an admin or member change, linked and committed in
+/// the change's own transaction: a crash leaves both or neither.
+pub struct ChangeRecord<'a> {
+    /// The record (its outcome is the change's: it is written only when the change is).
+    pub event: AuditEvent,
+    /// Links it and signs the checkpoint.
+    pub chaining: &'a dyn Chaining,
+}
+
+impl std::fmt::Debug for ChangeRecord<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeRecord").field("event", &self.event).finish_non_exhaustive()
     }
 }
 
@@ -88,9 +103,11 @@ pub trait AuditLog: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Vec<AuditRecord>>;
     /// A tenant's checkpoints in seq order.
     async fn audit_checkpoints(&self, tenant: &str) -> StoreResult<Vec<Checkpoint>>;
+    /// A tenant's purge anchors in seq order.
+    async fn audit_anchors(&self, tenant: &str) -> StoreResult<Vec<Anchor>>;
 }
 
-fn hash32(bytes: &[u8]) -> StoreResult<[u8; 32]> {
+pub(super) fn hash32(bytes: &[u8]) -> StoreResult<[u8; 32]> {
     bytes.try_into().map_err(|_| corrupt("audit hash is not 32 bytes"))
 }
 
@@ -137,10 +154,44 @@ impl SqlStore {
         }
     }
 
-    /// [`AuditLog::append_entries`] in the begun `tx`.
+    /// [`AuditLog::append_entries`] in the begun `tx`, committing it.
     async fn append_audit_in(
         &self,
         mut tx: Transaction<'_, Any>,
+        entries: &[AuditEntry],
+        chaining: &dyn Chaining,
+    ) -> StoreResult<Vec<EntryWritten>> {
+        let written = self.append_in(&mut tx, entries, chaining).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    /// Begins the transaction of a change that commits with its record:
+    /// its tenant's chain is held first, as the audit writer holds it before
+    /// anything else, so the two cannot wait for each other.
+    pub(super) async fn begin_recorded(&self, record: &ChangeRecord<'_>) -> StoreResult<Transaction<'static, Any>> {
+        let mut tx = self.begin().await?;
+        self.lock(&mut tx, &format!("audit:{}", record.event.tenant)).await?;
+        Ok(tx)
+    }
+
+    /// Links `record` after its tenant's head in `tx` (with a signed
+    /// checkpoint) and commits: the change and its record, or neither.
+    pub(super) async fn commit_recorded(
+        &self,
+        mut tx: Transaction<'_, Any>,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord> {
+        let entry = AuditEntry { events: vec![record.event.bounded()], change: None };
+        let written = self.append_in(&mut tx, std::slice::from_ref(&entry), record.chaining).await?;
+        tx.commit().await?;
+        written.into_iter().flat_map(|w| w.records).next().ok_or_else(|| corrupt("no record came back"))
+    }
+
+    /// Appends `entries` in `tx` without committing.
+    async fn append_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
         entries: &[AuditEntry],
         chaining: &dyn Chaining,
     ) -> StoreResult<Vec<EntryWritten>> {
@@ -150,13 +201,13 @@ impl SqlStore {
         tenants.dedup();
         // Sorted, so two replicas locking overlapping tenant sets cannot deadlock.
         for tenant in &tenants {
-            self.lock(&mut tx, &format!("audit:{tenant}")).await?;
+            self.lock(tx, &format!("audit:{tenant}")).await?;
         }
         let mut heads: Vec<(String, Head)> = Vec::with_capacity(tenants.len());
         for tenant in tenants {
             let row = sqlx::query("SELECT seq, hash FROM audit_records WHERE tenant = $1 ORDER BY seq DESC LIMIT 1")
                 .bind(tenant)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
             let head = match row {
                 Some(r) => Head { seq: r.get(0), hash: hash32(r.get::<&[u8], _>(1))? },
@@ -171,7 +222,7 @@ impl SqlStore {
         let mut events = Vec::with_capacity(entries.iter().map(|e| e.events.len() + 1).sum());
         for entry in entries {
             let outcome = match &entry.change {
-                Some(change) => Some(self.apply_storage_change(&mut tx, &change.change).await?),
+                Some(change) => Some(self.apply_storage_change(tx, &change.change).await?),
                 None => None,
             };
             sizes.push(entry.events.len() + usize::from(outcome.is_some()));
@@ -217,7 +268,7 @@ impl SqlStore {
                     .bind(e.egress.as_ref().map(|d| d.destination.clone()))
                     .bind(e.egress.as_ref().map(EgressDetail::to_json));
             }
-            insert.execute(&mut *tx).await?;
+            insert.execute(&mut **tx).await?;
         }
         for (tenant, head) in &heads {
             let checkpoint = chaining.checkpoint(tenant, *head);
@@ -231,10 +282,9 @@ impl SqlStore {
             .bind(checkpoint.signed_at_ms)
             .bind(&checkpoint.key_id)
             .bind(&checkpoint.signature)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        tx.commit().await?;
         let mut records = records.into_iter();
         Ok(sizes
             .into_iter()
@@ -362,6 +412,26 @@ impl AuditLog for SqlStore {
                 seq: r.get(0),
                 hash: r.get(1),
                 signed_at_ms: r.get(2),
+                key_id: r.get(3),
+                signature: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn audit_anchors(&self, tenant: &str) -> StoreResult<Vec<Anchor>> {
+        let rows = sqlx::query(
+            "SELECT seq, hash, anchored_at, key_id, signature FROM audit_anchors WHERE tenant = $1 ORDER BY seq",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Anchor {
+                tenant: tenant.to_owned(),
+                seq: r.get(0),
+                hash: r.get(1),
+                anchored_at_ms: r.get(2),
                 key_id: r.get(3),
                 signature: r.get(4),
             })

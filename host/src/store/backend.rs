@@ -24,7 +24,8 @@ use sqlx::{Any, AnyPool, ConnectOptions, Executor, Transaction};
 use super::contexts::ContextCache;
 use super::dialect::Backend;
 use super::generations::GenerationReader;
-use super::{StoreError, StoreResult};
+use super::{ChangeRecord, StoreError, StoreResult};
+use crate::model::audit::AuditRecord;
 use crate::model::installation::Deleted;
 
 /// The store: a connection pool and the backend behind it.
@@ -242,14 +243,15 @@ impl SqlStore {
         tenant: &str,
         id: &str,
         cascade: Cascade,
-    ) -> StoreResult<Option<Deleted>> {
+        mut record: ChangeRecord<'_>,
+    ) -> StoreResult<Option<(Deleted, AuditRecord)>> {
         // The row's table and key column, then the consents' and storage's column naming it.
         let (table, key, consents_by, storage_by) = match cascade {
             Cascade::Member => ("members", "id", "member", "person"),
             Cascade::Installation => ("installations", "plugin", "plugin", "plugin"),
         };
         let _changing = self.changing(tenant);
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_recorded(&record).await?;
         let done = sqlx::query(&format!("DELETE FROM {table} WHERE tenant = $1 AND {key} = $2"))
             .bind(tenant)
             .bind(id)
@@ -268,7 +270,9 @@ impl SqlStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(Some(Deleted { consents: count(&consents), storage_entries: count(&storage) }))
+        let deleted = Deleted { consents: count(&consents), storage_entries: count(&storage) };
+        let reason = record.event.reason.take().unwrap_or_default();
+        record.event.reason = Some(format!("{reason}: {}", deleted.describe()));
+        Ok(Some((deleted, self.commit_recorded(tx, record).await?)))
     }
 }

@@ -11,7 +11,8 @@ use super::contexts::ContextCache;
 use super::departments::Departments;
 use super::directory::Directory;
 use super::installations::installation_from_row;
-use super::{InvocationContext, StoreResult};
+use super::{ChangeRecord, InvocationContext, StoreResult};
+use crate::model::audit::AuditRecord;
 use crate::model::consent::{Consent, ConsentRow, ConsentSet, PurposeDigest};
 use crate::model::departments::VisibleRange;
 use crate::model::directory::MemberProfile;
@@ -20,18 +21,20 @@ use crate::scope::Scope;
 /// Members' consents to plugins.
 #[async_trait]
 pub trait Consents: Send + Sync + std::fmt::Debug {
-    /// Records consents (replacing earlier ones for the same scopes). Not
-    /// found when the plugin is no longer installed or the member removed.
+    /// Records consents (replacing earlier ones for the same scopes), with
+    /// `record`, in one transaction. Not found when the plugin is no longer
+    /// installed or the member removed.
     async fn put_consents(
         &self,
         tenant: &str,
         member: &str,
         plugin: &str,
         consents: &[(Scope, Consent)],
-    ) -> StoreResult<()>;
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord>;
     /// Marks consents to `scopes` (every active consent to the plugin when
     /// `None`) withdrawn at `now_ms` and deletes the person's bucket of that
-    /// plugin, in one transaction.
+    /// plugin, with `record`, in one transaction.
     async fn withdraw_consents(
         &self,
         tenant: &str,
@@ -39,7 +42,8 @@ pub trait Consents: Send + Sync + std::fmt::Debug {
         plugin: &str,
         scopes: Option<&[Scope]>,
         now_ms: i64,
-    ) -> StoreResult<()>;
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord>;
     /// The member's latest consents for a plugin.
     async fn consents(&self, tenant: &str, member: &str, plugin: &str) -> StoreResult<ConsentSet>;
     /// What an invocation needs: the installation, the member's profile (if
@@ -149,9 +153,10 @@ impl Consents for SqlStore {
         member: &str,
         plugin: &str,
         consents: &[(Scope, Consent)],
-    ) -> StoreResult<()> {
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord> {
         let _changing = self.changing(tenant);
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_recorded(&record).await?;
         self.require_installed_member(&mut tx, tenant, plugin, Some(member)).await?;
         for (scope, consent) in consents {
             sqlx::query(
@@ -172,8 +177,7 @@ impl Consents for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
-        Ok(())
+        self.commit_recorded(tx, record).await
     }
 
     async fn withdraw_consents(
@@ -183,9 +187,10 @@ impl Consents for SqlStore {
         plugin: &str,
         scopes: Option<&[Scope]>,
         now_ms: i64,
-    ) -> StoreResult<()> {
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord> {
         let _changing = self.changing(tenant);
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_recorded(&record).await?;
         // The same lock storage writes to this bucket take.
         self.lock(&mut tx, &format!("kv:{tenant}/{plugin}/{member}")).await?;
         let update = "UPDATE consents SET withdrawn_at = $1 \
@@ -213,8 +218,7 @@ impl Consents for SqlStore {
             .bind(member)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_recorded(tx, record).await
     }
 
     async fn consents(&self, tenant: &str, member: &str, plugin: &str) -> StoreResult<ConsentSet> {

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::backend::{SqlStore, count};
-use super::{StoreError, StoreResult};
+use super::{ChangeRecord, StoreError, StoreResult};
+use crate::model::audit::AuditRecord;
 use crate::model::departments::{Department, DepartmentTree};
 
 /// A tenant's department tree.
@@ -14,11 +15,16 @@ pub trait Departments: Send + Sync + std::fmt::Debug {
     async fn departments(&self, tenant: &str) -> StoreResult<Vec<Department>>;
     /// The tenant's departments as a tree (ids and parents only).
     async fn department_tree(&self, tenant: &str) -> StoreResult<DepartmentTree>;
-    /// Creates or changes a department; true when it was created.
-    async fn put_department(&self, tenant: &str, department: &Department) -> StoreResult<bool>;
-    /// Removes a department; not found when there is none, a conflict when
-    /// departments are under it.
-    async fn delete_department(&self, tenant: &str, id: &str) -> StoreResult<()>;
+    /// Creates or changes a department, with `record`; true when it was created.
+    async fn put_department(
+        &self,
+        tenant: &str,
+        department: &Department,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<(bool, AuditRecord)>;
+    /// Removes a department, with `record`; not found when there is none, a
+    /// conflict when departments are under it.
+    async fn delete_department(&self, tenant: &str, id: &str, record: ChangeRecord<'_>) -> StoreResult<AuditRecord>;
 }
 
 #[async_trait]
@@ -39,17 +45,23 @@ impl Departments for SqlStore {
         Ok(DepartmentTree::new(rows.iter().map(|r| (r.get(0), r.get(1)))))
     }
 
-    async fn put_department(&self, tenant: &str, department: &Department) -> StoreResult<bool> {
+    async fn put_department(
+        &self,
+        tenant: &str,
+        department: &Department,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<(bool, AuditRecord)> {
         let _changing = self.changing(tenant);
+        let mut tx = self.begin_recorded(&record).await?;
         let updated = sqlx::query("UPDATE departments SET name = $1, parent = $2 WHERE tenant = $3 AND id = $4")
             .bind(&department.name)
             .bind(&department.parent)
             .bind(tenant)
             .bind(&department.id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if count(&updated) > 0 {
-            return Ok(false);
+            return Ok((false, self.commit_recorded(tx, record).await?));
         }
         let inserted = sqlx::query(
             "INSERT INTO departments (tenant, id, name, parent, created_at) VALUES ($1, $2, $3, $4, $5) \
@@ -60,17 +72,18 @@ impl Departments for SqlStore {
         .bind(&department.name)
         .bind(&department.parent)
         .bind(crate::now_ms())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(count(&inserted) > 0)
+        Ok((count(&inserted) > 0, self.commit_recorded(tx, record).await?))
     }
 
-    async fn delete_department(&self, tenant: &str, id: &str) -> StoreResult<()> {
+    async fn delete_department(&self, tenant: &str, id: &str, record: ChangeRecord<'_>) -> StoreResult<AuditRecord> {
         let _changing = self.changing(tenant);
+        let mut tx = self.begin_recorded(&record).await?;
         let children = sqlx::query("SELECT COUNT(*) FROM departments WHERE tenant = $1 AND parent = $2")
             .bind(tenant)
             .bind(id)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await?
             .get::<i64, _>(0);
         if children > 0 {
@@ -81,11 +94,11 @@ impl Departments for SqlStore {
         let done = sqlx::query("DELETE FROM departments WHERE tenant = $1 AND id = $2")
             .bind(tenant)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if count(&done) == 0 {
             return Err(StoreError::NotFound(format!("no department {id}")));
         }
-        Ok(())
+        self.commit_recorded(tx, record).await
     }
 }

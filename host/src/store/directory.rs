@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::backend::{Cascade, SqlStore, count, from_json, json};
-use super::{StoreError, StoreResult};
+use super::{ChangeRecord, StoreError, StoreResult};
+use crate::model::audit::AuditRecord;
 use crate::model::directory::{MemberProfile, Standing};
 use crate::model::installation::Deleted;
 
@@ -28,21 +29,46 @@ pub trait Directory: Profiles {
     async fn upsert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()>;
     /// Replaces an existing member's profile; not found when there is none
     /// (a removed member is never re-created by a late update).
-    async fn update_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()>;
-    /// Creates a member; a conflict when the id is taken.
-    async fn insert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()>;
+    /// With `record`, in one transaction.
+    async fn update_member(
+        &self,
+        tenant: &str,
+        id: &str,
+        profile: &MemberProfile,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord>;
+    /// Creates a member, with `record`; a conflict when the id is taken.
+    async fn insert_member(
+        &self,
+        tenant: &str,
+        id: &str,
+        profile: &MemberProfile,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord>;
     /// A tenant's members in id order.
     async fn members(&self, tenant: &str) -> StoreResult<Vec<(String, MemberProfile)>>;
     /// A member's profile and when their sessions were last ended.
     async fn standing(&self, tenant: &str, id: &str) -> StoreResult<Option<Standing>>;
-    /// Ends every session of a member issued up to `at_ms`; not found when
-    /// there is no such member.
-    async fn end_sessions(&self, tenant: &str, id: &str, at_ms: i64) -> StoreResult<()>;
+    /// Ends every session of a member issued up to `at_ms`, with `record`;
+    /// not found when there is no such member.
+    async fn end_sessions(
+        &self,
+        tenant: &str,
+        id: &str,
+        at_ms: i64,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord>;
     /// Whether any member of the tenant holds an administrative role.
     async fn has_administration(&self, tenant: &str) -> StoreResult<bool>;
     /// Removes a member with their consents and plugin storage in every
-    /// plugin, in one transaction; `None` when there is no such member.
-    async fn delete_member(&self, tenant: &str, id: &str) -> StoreResult<Option<Deleted>>;
+    /// plugin, and `record` (its reason ending with what was deleted), in
+    /// one transaction; `None` when there is no such member.
+    async fn delete_member(
+        &self,
+        tenant: &str,
+        id: &str,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<Option<(Deleted, AuditRecord)>>;
 }
 
 #[async_trait]
@@ -97,22 +123,36 @@ impl Directory for SqlStore {
         Ok(())
     }
 
-    async fn update_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()> {
+    async fn update_member(
+        &self,
+        tenant: &str,
+        id: &str,
+        profile: &MemberProfile,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord> {
         let _changing = self.changing(tenant);
+        let mut tx = self.begin_recorded(&record).await?;
         let done = sqlx::query("UPDATE members SET profile = $1 WHERE tenant = $2 AND id = $3")
             .bind(json(profile)?)
             .bind(tenant)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if count(&done) == 0 {
             return Err(StoreError::NotFound(format!("no member {id}")));
         }
-        Ok(())
+        self.commit_recorded(tx, record).await
     }
 
-    async fn insert_member(&self, tenant: &str, id: &str, profile: &MemberProfile) -> StoreResult<()> {
+    async fn insert_member(
+        &self,
+        tenant: &str,
+        id: &str,
+        profile: &MemberProfile,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord> {
         let _changing = self.changing(tenant);
+        let mut tx = self.begin_recorded(&record).await?;
         let done = sqlx::query(
             "INSERT INTO members (tenant, id, profile, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (tenant, id) DO NOTHING",
@@ -121,12 +161,12 @@ impl Directory for SqlStore {
         .bind(id)
         .bind(json(profile)?)
         .bind(crate::now_ms())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if count(&done) == 0 {
             return Err(StoreError::Conflict(format!("member {id} already exists")));
         }
-        Ok(())
+        self.commit_recorded(tx, record).await
     }
 
     async fn members(&self, tenant: &str) -> StoreResult<Vec<(String, MemberProfile)>> {
@@ -147,8 +187,15 @@ impl Directory for SqlStore {
             .transpose()
     }
 
-    async fn end_sessions(&self, tenant: &str, id: &str, at_ms: i64) -> StoreResult<()> {
+    async fn end_sessions(
+        &self,
+        tenant: &str,
+        id: &str,
+        at_ms: i64,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord> {
         let _changing = self.changing(tenant);
+        let mut tx = self.begin_recorded(&record).await?;
         let done = sqlx::query(
             "UPDATE members SET sessions_ended_at = CASE WHEN sessions_ended_at > $1 THEN sessions_ended_at ELSE $1 END \
              WHERE tenant = $2 AND id = $3",
@@ -156,12 +203,12 @@ impl Directory for SqlStore {
         .bind(at_ms)
         .bind(tenant)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if count(&done) == 0 {
             return Err(StoreError::NotFound(format!("no member {id}")));
         }
-        Ok(())
+        self.commit_recorded(tx, record).await
     }
 
     async fn has_administration(&self, tenant: &str) -> StoreResult<bool> {
@@ -183,7 +230,12 @@ impl Directory for SqlStore {
         Ok(false)
     }
 
-    async fn delete_member(&self, tenant: &str, id: &str) -> StoreResult<Option<Deleted>> {
-        self.delete_cascading(tenant, id, Cascade::Member).await
+    async fn delete_member(
+        &self,
+        tenant: &str,
+        id: &str,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<Option<(Deleted, AuditRecord)>> {
+        self.delete_cascading(tenant, id, Cascade::Member, record).await
     }
 }

@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::StoreResult;
 use super::backend::{Cascade, SqlStore, corrupt, count, from_json, json};
+use super::{ChangeRecord, StoreResult};
+use crate::model::audit::AuditRecord;
 use crate::model::departments::VisibleRange;
 use crate::model::installation::{Deleted, Installation, InstallationState};
 use crate::scope::{Scope, ScopeSet};
@@ -14,17 +15,32 @@ use crate::scope::{Scope, ScopeSet};
 #[async_trait]
 pub trait Installations: Send + Sync + std::fmt::Debug {
     /// Creates an installation, or changes an existing one's version, grant
-    /// and visible range (its enabled/disabled state stays as it is).
-    async fn put_installation(&self, installation: &Installation) -> StoreResult<()>;
-    /// Enables or disables an installation; false when there is none.
-    async fn set_installation_state(&self, tenant: &str, plugin: &str, state: InstallationState) -> StoreResult<bool>;
+    /// and visible range (its enabled/disabled state stays as it is), with
+    /// `record`, in one transaction.
+    async fn put_installation(&self, installation: &Installation, record: ChangeRecord<'_>)
+    -> StoreResult<AuditRecord>;
+    /// Enables or disables an installation, with `record`; `None` (and no
+    /// record) when there is none.
+    async fn set_installation_state(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        state: InstallationState,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<Option<AuditRecord>>;
     /// A tenant's installation of a plugin.
     async fn installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Installation>>;
     /// A tenant's installations in plugin order.
     async fn installations(&self, tenant: &str) -> StoreResult<Vec<Installation>>;
     /// Removes an installation with every consent to it and all its storage
-    /// in the tenant, in one transaction; `None` when it is not installed.
-    async fn delete_installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Deleted>>;
+    /// in the tenant, and `record` (its reason ending with what was
+    /// deleted), in one transaction; `None` when it is not installed.
+    async fn delete_installation(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<Option<(Deleted, AuditRecord)>>;
 }
 
 fn scopes_json(set: ScopeSet) -> StoreResult<String> {
@@ -62,8 +78,13 @@ pub(super) fn installation_from_row(tenant: &str, r: &AnyRow) -> StoreResult<Ins
 
 #[async_trait]
 impl Installations for SqlStore {
-    async fn put_installation(&self, installation: &Installation) -> StoreResult<()> {
+    async fn put_installation(
+        &self,
+        installation: &Installation,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord> {
         let _changing = self.changing(&installation.tenant);
+        let mut tx = self.begin_recorded(&record).await?;
         let visible = json(&installation.range)?;
         sqlx::query(
             "INSERT INTO installations (tenant, plugin, version, granted, visible_to, state, updated_at, egress, config) \
@@ -81,22 +102,32 @@ impl Installations for SqlStore {
         .bind(crate::now_ms())
         .bind(json(&installation.egress)?)
         .bind(json(&*installation.config)?)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        self.commit_recorded(tx, record).await
     }
 
-    async fn set_installation_state(&self, tenant: &str, plugin: &str, state: InstallationState) -> StoreResult<bool> {
+    async fn set_installation_state(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        state: InstallationState,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<Option<AuditRecord>> {
         let _changing = self.changing(tenant);
+        let mut tx = self.begin_recorded(&record).await?;
         let done =
             sqlx::query("UPDATE installations SET state = $1, updated_at = $2 WHERE tenant = $3 AND plugin = $4")
                 .bind(state.as_str())
                 .bind(crate::now_ms())
                 .bind(tenant)
                 .bind(plugin)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-        Ok(count(&done) > 0)
+        if count(&done) == 0 {
+            return Ok(None);
+        }
+        Ok(Some(self.commit_recorded(tx, record).await?))
     }
 
     async fn installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Installation>> {
@@ -120,7 +151,12 @@ impl Installations for SqlStore {
         rows.iter().map(|r| installation_from_row(tenant, r)).collect()
     }
 
-    async fn delete_installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Deleted>> {
-        self.delete_cascading(tenant, plugin, Cascade::Installation).await
+    async fn delete_installation(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<Option<(Deleted, AuditRecord)>> {
+        self.delete_cascading(tenant, plugin, Cascade::Installation, record).await
     }
 }

@@ -16,23 +16,27 @@ mod dialect;
 pub mod directory;
 mod generations;
 pub mod installations;
+pub mod keys;
 pub mod kv;
 pub mod registry;
+pub mod retention;
 pub mod self_service;
 pub mod settings;
 pub mod upgrades;
 
 use std::sync::Arc;
 
-pub use audit::{AuditEntry, AuditLog, ChangeEntry, EntryWritten};
+pub use audit::{AuditEntry, AuditLog, ChangeEntry, ChangeRecord, EntryWritten};
 pub use backend::SqlStore;
 pub use consents::Consents;
 pub use departments::Departments;
 pub use dialect::Backend;
 pub use directory::{Directory, Profiles};
 pub use installations::Installations;
+pub use keys::AuditKeys;
 pub use kv::{Kv, KvBucket, KvEntry, QuotaExceeded, StorageChange, StorageOp, StorageOutcome};
 pub use registry::Registry;
+pub use retention::{PurgeLock, Purges, Swept};
 pub use self_service::SelfService;
 pub use settings::Settings;
 pub use upgrades::Upgrades;
@@ -98,6 +102,8 @@ pub trait Store:
     + Settings
     + Kv
     + AuditLog
+    + AuditKeys
+    + Purges
     + CallStore
 {
 }
@@ -113,6 +119,8 @@ impl<T> Store for T where
         + Settings
         + Kv
         + AuditLog
+        + AuditKeys
+        + Purges
 {
 }
 

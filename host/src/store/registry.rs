@@ -5,7 +5,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::backend::{SqlStore, corrupt, from_json, json};
-use super::{StoreError, StoreResult};
+use super::{ChangeRecord, StoreError, StoreResult};
+use crate::model::audit::AuditRecord;
 use crate::model::registry::{PluginRelease, PluginVersion, Publisher};
 
 /// The registry of published plugin versions.
@@ -13,7 +14,8 @@ use crate::model::registry::{PluginRelease, PluginVersion, Publisher};
 pub trait Registry: Send + Sync + std::fmt::Debug {
     /// Stores a plugin version. The same version with other bytes, or a
     /// version of a plugin another developer owns, is a conflict.
-    async fn put_plugin_version(&self, version: &PluginVersion) -> StoreResult<()>;
+    /// With `record`, in one transaction.
+    async fn put_plugin_version(&self, version: &PluginVersion, record: ChangeRecord<'_>) -> StoreResult<AuditRecord>;
     /// A plugin version.
     async fn plugin_version(&self, plugin: &str, version: &str) -> StoreResult<Option<PluginVersion>>;
     /// Releases of one plugin, or of all, by plugin id then publication time.
@@ -35,10 +37,10 @@ fn release_from_row(r: &AnyRow) -> StoreResult<PluginRelease> {
 
 #[async_trait]
 impl Registry for SqlStore {
-    async fn put_plugin_version(&self, version: &PluginVersion) -> StoreResult<()> {
+    async fn put_plugin_version(&self, version: &PluginVersion, record: ChangeRecord<'_>) -> StoreResult<AuditRecord> {
         let release = &version.release;
         let manifest = &release.manifest;
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_recorded(&record).await?;
         self.lock(&mut tx, &format!("plugin:{}", manifest.id)).await?;
         let owner = sqlx::query("SELECT publisher, publisher_tenant FROM plugin_versions WHERE plugin = $1 LIMIT 1")
             .bind(&manifest.id)
@@ -70,7 +72,7 @@ impl Registry for SqlStore {
                         manifest.reference()
                     )));
                 }
-                return Ok(());
+                return self.commit_recorded(tx, record).await;
             }
             Some(_) => {
                 return Err(StoreError::Conflict(format!(
@@ -96,8 +98,7 @@ impl Registry for SqlStore {
         .bind(i64::try_from(version.component.len()).map_err(corrupt)?)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_recorded(tx, record).await
     }
 
     async fn plugin_version(&self, plugin: &str, version: &str) -> StoreResult<Option<PluginVersion>> {

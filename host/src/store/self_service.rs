@@ -8,7 +8,8 @@ use sqlx::any::AnyRow;
 
 use super::backend::{SqlStore, corrupt, count, from_json, json};
 use super::installations::range_from_column;
-use super::{StoreError, StoreResult};
+use super::{ChangeRecord, StoreError, StoreResult};
+use crate::model::audit::AuditRecord;
 use crate::model::departments::VisibleRange;
 use crate::model::installation::Installation;
 use crate::model::self_service::{Opening, PluginRequest, RequestState, SelfServiceMode, SelfServicePolicy};
@@ -16,28 +17,55 @@ use crate::model::self_service::{Opening, PluginRequest, RequestState, SelfServi
 /// Self-service rules, openings and requests.
 #[async_trait]
 pub trait SelfService: Send + Sync + std::fmt::Debug {
-    /// Sets the tenant's rule for a plugin.
-    async fn put_self_service(&self, tenant: &str, plugin: &str, policy: &SelfServicePolicy) -> StoreResult<()>;
+    /// Sets the tenant's rule for a plugin, with `record`.
+    async fn put_self_service(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        policy: &SelfServicePolicy,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord>;
     /// The tenant's rules, by plugin.
     async fn self_service(&self, tenant: &str) -> StoreResult<Vec<(String, SelfServicePolicy)>>;
     /// Opens `plugin` for `member`: adds them to the installation's visible
     /// range (installing `fresh` when the plugin is not installed) and
-    /// records the opening, in one transaction. False when the member was
-    /// already named by the range.
-    async fn open_for(&self, fresh: &Installation, member: &str, via: &str) -> StoreResult<bool>;
+    /// records the opening, with `record`, in one transaction (the record
+    /// says "already in range" when the member was named by it already).
+    async fn open_for(
+        &self,
+        fresh: &Installation,
+        member: &str,
+        via: &str,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord>;
     /// Ends an opening: takes the member out of the range's members and
-    /// forgets the opening, in one transaction; false when there was none.
-    async fn end_opening(&self, tenant: &str, plugin: &str, member: &str) -> StoreResult<bool>;
+    /// forgets the opening, with `record`, in one transaction; `None` (and
+    /// no record) when there was none.
+    async fn end_opening(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        member: &str,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<Option<AuditRecord>>;
     /// The tenant's openings, by plugin then member.
     async fn openings(&self, tenant: &str) -> StoreResult<Vec<Opening>>;
     /// Records a pending request; a conflict when the member has one
-    /// pending for the plugin.
-    async fn add_request(&self, tenant: &str, plugin: &str, member: &str, reason: &str) -> StoreResult<PluginRequest>;
+    /// pending for the plugin. With `record`, in one transaction.
+    async fn add_request(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        member: &str,
+        reason: &str,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<PluginRequest>;
     /// The tenant's requests (one member's when `member` is given), newest first.
     async fn requests(&self, tenant: &str, member: Option<&str>) -> StoreResult<Vec<PluginRequest>>;
     /// A request.
     async fn request(&self, tenant: &str, id: i64) -> StoreResult<Option<PluginRequest>>;
-    /// Decides a pending request; a conflict when it was decided already.
+    /// Decides a pending request, with `record`; a conflict when it was
+    /// decided already.
     async fn decide_request(
         &self,
         tenant: &str,
@@ -45,7 +73,8 @@ pub trait SelfService: Send + Sync + std::fmt::Debug {
         state: RequestState,
         by: &str,
         decision: Option<&str>,
-    ) -> StoreResult<()>;
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord>;
 }
 
 fn request_from_row(r: &AnyRow) -> StoreResult<PluginRequest> {
@@ -91,7 +120,14 @@ const REQUEST_COLUMNS: &str = "id, plugin, member, reason, state, decided_by, de
 
 #[async_trait]
 impl SelfService for SqlStore {
-    async fn put_self_service(&self, tenant: &str, plugin: &str, policy: &SelfServicePolicy) -> StoreResult<()> {
+    async fn put_self_service(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        policy: &SelfServicePolicy,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord> {
+        let mut tx = self.begin_recorded(&record).await?;
         sqlx::query(
             "INSERT INTO self_service (tenant, plugin, mode, scopes, egress, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (tenant, plugin) DO UPDATE SET mode = excluded.mode, scopes = excluded.scopes, \
@@ -103,9 +139,9 @@ impl SelfService for SqlStore {
         .bind(json(&policy.scopes)?)
         .bind(json(&policy.egress)?)
         .bind(crate::now_ms())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        self.commit_recorded(tx, record).await
     }
 
     async fn self_service(&self, tenant: &str) -> StoreResult<Vec<(String, SelfServicePolicy)>> {
@@ -128,10 +164,16 @@ impl SelfService for SqlStore {
             .collect()
     }
 
-    async fn open_for(&self, fresh: &Installation, member: &str, via: &str) -> StoreResult<bool> {
+    async fn open_for(
+        &self,
+        fresh: &Installation,
+        member: &str,
+        via: &str,
+        mut record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord> {
         let tenant = fresh.tenant.as_str();
         let _changing = self.changing(tenant);
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_recorded(&record).await?;
         self.lock(&mut tx, &format!("range:{tenant}/{}", fresh.plugin)).await?;
         let added = match read_range(&mut tx, tenant, &fresh.plugin).await? {
             None => {
@@ -158,13 +200,21 @@ impl SelfService for SqlStore {
         .bind(crate::now_ms())
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-        Ok(added)
+        if !added && let Some(reason) = &mut record.event.reason {
+            reason.push_str("; already in range");
+        }
+        self.commit_recorded(tx, record).await
     }
 
-    async fn end_opening(&self, tenant: &str, plugin: &str, member: &str) -> StoreResult<bool> {
+    async fn end_opening(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        member: &str,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<Option<AuditRecord>> {
         let _changing = self.changing(tenant);
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_recorded(&record).await?;
         self.lock(&mut tx, &format!("range:{tenant}/{plugin}")).await?;
         let done = sqlx::query("DELETE FROM self_openings WHERE tenant = $1 AND plugin = $2 AND member = $3")
             .bind(tenant)
@@ -173,14 +223,13 @@ impl SelfService for SqlStore {
             .execute(&mut *tx)
             .await?;
         if count(&done) == 0 {
-            return Ok(false);
+            return Ok(None);
         }
         if let Some(mut range) = read_range(&mut tx, tenant, plugin).await? {
             range.members.retain(|m| m != member);
             write_range(&mut tx, tenant, plugin, &range).await?;
         }
-        tx.commit().await?;
-        Ok(true)
+        Ok(Some(self.commit_recorded(tx, record).await?))
     }
 
     async fn openings(&self, tenant: &str) -> StoreResult<Vec<Opening>> {
@@ -196,8 +245,15 @@ impl SelfService for SqlStore {
             .collect())
     }
 
-    async fn add_request(&self, tenant: &str, plugin: &str, member: &str, reason: &str) -> StoreResult<PluginRequest> {
-        let mut tx = self.begin().await?;
+    async fn add_request(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        member: &str,
+        reason: &str,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<PluginRequest> {
+        let mut tx = self.begin_recorded(&record).await?;
         self.lock(&mut tx, &format!("request:{tenant}/{plugin}/{member}")).await?;
         let pending = sqlx::query(
             "SELECT COUNT(*) FROM plugin_requests WHERE tenant = $1 AND plugin = $2 AND member = $3 AND state = 'pending'",
@@ -225,7 +281,7 @@ impl SelfService for SqlStore {
         .fetch_one(&mut *tx)
         .await?;
         let request = request_from_row(&row)?;
-        tx.commit().await?;
+        self.commit_recorded(tx, record).await?;
         Ok(request)
     }
 
@@ -257,7 +313,9 @@ impl SelfService for SqlStore {
         state: RequestState,
         by: &str,
         decision: Option<&str>,
-    ) -> StoreResult<()> {
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord> {
+        let mut tx = self.begin_recorded(&record).await?;
         let done = sqlx::query(
             "UPDATE plugin_requests SET state = $1, decided_by = $2, decision = $3, decided_at = $4 \
              WHERE tenant = $5 AND id = $6 AND state = 'pending'",
@@ -268,12 +326,12 @@ impl SelfService for SqlStore {
         .bind(crate::now_ms())
         .bind(tenant)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if count(&done) == 0 {
             return Err(StoreError::Conflict(format!("request {id} was decided already")));
         }
-        Ok(())
+        self.commit_recorded(tx, record).await
     }
 }
 

@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::StoreResult;
 use super::backend::{SqlStore, from_json, json};
+use super::{ChangeRecord, StoreResult};
+use crate::model::audit::AuditRecord;
 use crate::model::settings::Retention;
 
 /// A tenant's settings.
@@ -13,7 +14,12 @@ pub trait Settings: Send + Sync + std::fmt::Debug {
     /// A tenant's retention settings (the defaults until set).
     async fn retention(&self, tenant: &str) -> StoreResult<Retention>;
     /// Sets a tenant's retention settings.
-    async fn put_retention(&self, tenant: &str, retention: &Retention) -> StoreResult<()>;
+    async fn put_retention(
+        &self,
+        tenant: &str,
+        retention: &Retention,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord>;
 }
 
 #[async_trait]
@@ -26,7 +32,13 @@ impl Settings for SqlStore {
         row.map_or(Ok(Retention::default()), |r| from_json(r.get::<&str, _>(0)))
     }
 
-    async fn put_retention(&self, tenant: &str, retention: &Retention) -> StoreResult<()> {
+    async fn put_retention(
+        &self,
+        tenant: &str,
+        retention: &Retention,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord> {
+        let mut tx = self.begin_recorded(&record).await?;
         sqlx::query(
             "INSERT INTO tenant_settings (tenant, retention, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (tenant) DO UPDATE SET retention = excluded.retention, updated_at = excluded.updated_at",
@@ -34,8 +46,8 @@ impl Settings for SqlStore {
         .bind(tenant)
         .bind(json(retention)?)
         .bind(crate::now_ms())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        self.commit_recorded(tx, record).await
     }
 }

@@ -5,8 +5,9 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::StoreResult;
 use super::backend::SqlStore;
+use super::{ChangeRecord, StoreResult};
+use crate::model::audit::AuditRecord;
 
 /// A version an app admin declined.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,13 +28,18 @@ pub struct Decline {
 #[async_trait]
 pub trait Upgrades: Send + Sync + std::fmt::Debug {
     /// Records that `version` of `plugin` is declined in the tenant.
-    async fn decline_upgrade(&self, tenant: &str, decline: &Decline) -> StoreResult<()>;
+    async fn decline_upgrade(
+        &self,
+        tenant: &str,
+        decline: &Decline,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord>;
     /// The tenant's declined versions.
     async fn declines(&self, tenant: &str) -> StoreResult<Vec<Decline>>;
     /// Every tenant's declines of `plugin`: (tenant, version).
     async fn declines_of(&self, plugin: &str) -> StoreResult<Vec<(String, String)>>;
     /// Sets whether versions that widen nothing apply themselves.
-    async fn set_auto_upgrade(&self, tenant: &str, on: bool) -> StoreResult<()>;
+    async fn set_auto_upgrade(&self, tenant: &str, on: bool, record: ChangeRecord<'_>) -> StoreResult<AuditRecord>;
     /// Whether versions that widen nothing apply themselves (off by default).
     async fn auto_upgrade(&self, tenant: &str) -> StoreResult<bool>;
     /// Which tenants run `plugin`, at which version.
@@ -42,7 +48,13 @@ pub trait Upgrades: Send + Sync + std::fmt::Debug {
 
 #[async_trait]
 impl Upgrades for SqlStore {
-    async fn decline_upgrade(&self, tenant: &str, decline: &Decline) -> StoreResult<()> {
+    async fn decline_upgrade(
+        &self,
+        tenant: &str,
+        decline: &Decline,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<AuditRecord> {
+        let mut tx = self.begin_recorded(&record).await?;
         sqlx::query(
             "INSERT INTO upgrade_declines (tenant, plugin, version, decided_by, reason, decided_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, plugin, version) DO UPDATE SET \
@@ -54,9 +66,9 @@ impl Upgrades for SqlStore {
         .bind(&decline.decided_by)
         .bind(&decline.reason)
         .bind(decline.decided_at_ms)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        self.commit_recorded(tx, record).await
     }
 
     async fn declines(&self, tenant: &str) -> StoreResult<Vec<Decline>> {
@@ -87,7 +99,8 @@ impl Upgrades for SqlStore {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
-    async fn set_auto_upgrade(&self, tenant: &str, on: bool) -> StoreResult<()> {
+    async fn set_auto_upgrade(&self, tenant: &str, on: bool, record: ChangeRecord<'_>) -> StoreResult<AuditRecord> {
+        let mut tx = self.begin_recorded(&record).await?;
         sqlx::query(
             "INSERT INTO upgrade_settings (tenant, auto_apply, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (tenant) DO UPDATE SET auto_apply = excluded.auto_apply, updated_at = excluded.updated_at",
@@ -95,9 +108,9 @@ impl Upgrades for SqlStore {
         .bind(tenant)
         .bind(i64::from(on))
         .bind(crate::now_ms())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        self.commit_recorded(tx, record).await
     }
 
     async fn auto_upgrade(&self, tenant: &str) -> StoreResult<bool> {

@@ -508,6 +508,7 @@ export default {
   'action.storage.list': 'Storage list',
   'action.log.write': 'Log',
   'action.settings.retention': 'Change retention',
+  'action.retention.purge': 'Retention purge',
   'action.http.request': 'Send a request to another service',
   'action.page.avatar': 'Show your avatar on its page',
 

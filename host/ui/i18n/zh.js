@@ -523,6 +523,7 @@ export default {
   'action.storage.list': '列出存储',
   'action.log.write': '写日志',
   'action.settings.retention': '更改保留期限',
+  'action.retention.purge': '到期清理',
   'action.http.request': '向其他服务发送请求',
   'action.page.avatar': '在应用页面上显示头像',
 };

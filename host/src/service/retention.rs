@@ -1,0 +1,120 @@
+//! Retention enforced: the purge. For each tenant it deletes the audit
+//! records older than the tenant's period (never under the operator's
+//! floor) as a prefix of the chain, after a signed anchor that says where
+//! the kept history starts; the person buckets of plugin storage untouched
+//! for longer than the tenant's storage period (a departed member's
+//! consents, storage, openings and requests go at their removal; the records
+//! about them stay for the audit period). The anchor, those deletions and the
+//! purge's own record (`retention.purge`, with its counts) commit together;
+//! the records themselves then go in short transactions, so invocations
+//! audited meanwhile barely wait, and a purge that stops half-way is
+//! finished by the next. One runner per deployment: on PostgreSQL the
+//! purge holds an advisory lock, and a replica that finds it held skips.
+
+use serde::Serialize;
+
+use super::{Actor, ServiceResult, Workbench};
+use crate::model::audit::{Action, AuditEvent, Outcome};
+use crate::model::settings::Retention;
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// What a purge did in one tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PurgeReport {
+    /// Tenant.
+    pub tenant: String,
+    /// The days its audit records are kept (its setting, at least the floor).
+    pub audit_days: u32,
+    /// Where its kept history starts now: the seq of its latest anchor (0: none).
+    pub anchored_seq: i64,
+    /// Audit records deleted by this run (also those an interrupted run left).
+    pub audit_records_deleted: u64,
+    /// Plugin storage entries deleted.
+    pub storage_entries_deleted: u64,
+    /// The purge's own audit record; absent when there was nothing to purge.
+    pub audit_seq: Option<i64>,
+}
+
+impl Workbench {
+    /// Purges every tenant as of `now_ms`; `None` when another runner is
+    /// purging (PostgreSQL), else what it did per tenant.
+    pub async fn purge(&self, now_ms: i64) -> ServiceResult<Option<Vec<PurgeReport>>> {
+        let Some(lock) = self.store.try_purge_lock().await? else {
+            tracing::debug!("another replica is purging");
+            return Ok(None);
+        };
+        let mut reports = Vec::new();
+        let mut result = Ok(());
+        for (tenant, retention) in self.store.retention_tenants().await? {
+            match self.purge_tenant(&tenant, retention, now_ms).await {
+                Ok(report) => reports.push(report),
+                Err(error) => {
+                    tracing::error!(%tenant, %error, "retention purge failed");
+                    result = Err(error);
+                    break;
+                }
+            }
+        }
+        lock.release().await;
+        result.map(|()| Some(reports))
+    }
+
+    async fn purge_tenant(&self, tenant: &str, retention: Retention, now_ms: i64) -> ServiceResult<PurgeReport> {
+        let audit_days = retention.audit_days.max(self.retention.audit_floor_days);
+        let cutoff = now_ms - i64::from(audit_days) * DAY_MS;
+        let anchored = self.store.audit_anchors(tenant).await?.last().map_or(0, |a| a.seq);
+        let boundary = self.store.purge_boundary(tenant, anchored, cutoff).await?;
+        let storage_cutoff = retention.plugin_storage_days.map(|days| now_ms - i64::from(days) * DAY_MS);
+        let anchor = boundary.map(|head| self.chain.anchor(tenant, head, crate::now_ms()));
+        let reason = match boundary {
+            Some(head) => format!("audit records {}..{} older than {audit_days} days", anchored + 1, head.seq),
+            None => format!("no audit record older than {audit_days} days"),
+        };
+        let event = AuditEvent {
+            reason: Some(reason),
+            ..AuditEvent::new(tenant, Actor::Host("retention").to_string(), Action::RetentionPurge, Outcome::Allowed)
+        };
+        let record = crate::store::ChangeRecord { event, chaining: &self.chain };
+        let swept = self.store.sweep(tenant, storage_cutoff, anchor.as_ref(), record).await?;
+        let mut report = PurgeReport {
+            tenant: tenant.to_owned(),
+            audit_days,
+            anchored_seq: anchor.as_ref().map_or(anchored, |a| a.seq),
+            ..PurgeReport::default()
+        };
+        if let Some((swept, record)) = swept {
+            report.storage_entries_deleted = swept.storage_entries;
+            report.audit_seq = Some(record.seq);
+        }
+        let batch = self.retention.purge_batch_records.max(1);
+        loop {
+            let deleted = self.store.delete_audit_through(tenant, report.anchored_seq, batch).await?;
+            report.audit_records_deleted += deleted;
+            if deleted < u64::from(batch) {
+                break;
+            }
+        }
+        if report.audit_seq.is_some() {
+            tracing::info!(?report, "retention purge");
+        }
+        Ok(report)
+    }
+
+    /// Purges every `every` until the process ends (the first run after one period).
+    pub fn spawn_purges(self: &std::sync::Arc<Self>, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let workbench = std::sync::Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let Some(workbench) = workbench.upgrade() else { return };
+                if let Err(error) = workbench.purge(crate::now_ms()).await {
+                    tracing::error!(%error, "the scheduled retention purge failed; it runs again next period");
+                }
+            }
+        })
+    }
+}
