@@ -82,6 +82,11 @@ enum Command {
         #[command(subcommand)]
         command: RetentionCommand,
     },
+    /// Consent receipts.
+    Receipt {
+        #[command(subcommand)]
+        command: ReceiptCommand,
+    },
     /// A plugin developer's commands.
     Plugin {
         #[command(subcommand)]
@@ -126,6 +131,20 @@ enum KeysCommand {
         /// A file to write the new key into (it must not exist).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReceiptCommand {
+    /// Checks a consent receipt (downloaded from 我的数据) offline against
+    /// the tenant's audit keys (`GET /api/v1/audit/keys`); exits 1 when it
+    /// was altered or no given key signed it.
+    Verify {
+        /// The receipt file.
+        file: PathBuf,
+        /// A public key to trust, hex (repeat for every key of the history).
+        #[arg(long, required = true)]
+        public_key: Vec<String>,
     },
 }
 
@@ -236,6 +255,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{line}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Receipt { command: ReceiptCommand::Verify { file, public_key } } => verify_receipt(&file, &public_key),
         Command::Retention { command: RetentionCommand::Purge } => {
             let (workbench, writer) = Workbench::open(&config).await?;
             let reports = workbench.purge(workbench_host::now_ms()).await?;
@@ -392,6 +412,14 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+/// Verifies a consent receipt with only the public keys.
+fn verify_receipt(file: &std::path::Path, keys: &[String]) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let (valid, said) = workbench_host::service::receipts::verify_receipt(&text, keys)?;
+    println!("{said}");
+    Ok(if valid { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// Verifies an NDJSON export with only the public key.

@@ -5,6 +5,7 @@
 //   WORKBENCH_COMPONENT=/path/to/two_fields.wasm \
 //   WORKBENCH_SCREENSHOTS=target/browser \
 //   node --test
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -143,6 +144,26 @@ test('story: publish, install, consent, withdraw, decline, audit', async () => {
   assert.match(withdrawnText, /已撤回/);
   assert.doesNotMatch(withdrawnText, /已同意/);
   await shot(page, '09-withdrawn');
+
+  // Her receipts: the consent and the withdrawal, each a signed file she downloads.
+  const receipts = page.getByTestId('receipts');
+  await waitForText(receipts, '撤回');
+  const receiptRows = receipts.locator('tbody tr');
+  assert.equal(await receiptRows.count(), 2, await receipts.innerText());
+  assert.match(await receiptRows.nth(0).innerText(), new RegExp(`${PLUGIN_NAME}[\\s\\S]*撤回`));
+  assert.match(await receiptRows.nth(1).innerText(), new RegExp(`${PLUGIN_NAME}[\\s\\S]*同意`));
+  const [file] = await Promise.all([
+    page.waitForEvent('download'),
+    receiptRows.nth(1).getByRole('button', { name: new RegExp(`下载回执：.*同意「${PLUGIN_NAME}」`) }).click(),
+  ]);
+  assert.match(file.suggestedFilename(), /^consent-receipt-\d+\.json$/);
+  const signed = JSON.parse(readFileSync(await file.path(), 'utf8'));
+  assert.equal(signed.receipt.action, 'consent.grant');
+  assert.equal(signed.receipt.member, 'wang.fang');
+  assert.equal(signed.receipt.plugin, PLUGIN_ID);
+  assert.match(signed.receipt.scopes.map((x) => x.purpose).join(' '), /Sign each visit note with your name\./);
+  assert.match(signed.signature, /^[0-9a-f]{128}$/);
+  await shot(page, '09b-receipts');
 
   // 6. Opening it again asks again; she declines and the rest of the workbench still works.
   await page.getByRole('link', { name: '工作台' }).click();

@@ -303,7 +303,7 @@ impl Harness {
                         Outcome::Allowed,
                     )
                 };
-                let record = workbench_host::store::ChangeRecord { event, chaining: &signer };
+                let record = workbench_host::store::ChangeRecord { event, chaining: &signer, receipt: None };
                 store.put_consents(tenant, id, PLUGINS[plugin], &lapsing, record).await.expect("consents lapse");
                 for (scope, _) in lapsing {
                     if let Some(row) = model.rows.get_mut(&(member, plugin, scope)) {

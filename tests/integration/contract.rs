@@ -83,7 +83,7 @@ on_both_databases! {
         };
         server.workbench.install("demo", "admin", "contract-v0-1", install).await.expect("installs");
         let consented = [Scope::UserId, Scope::UserName, Scope::UserGender, Scope::OrgDepartment, Scope::PermCustomer];
-        server.workbench.consent("demo", "zhang.wei", "contract-v0-1", &consented, &[]).await.expect("consents");
+        server.workbench.consent("demo", "zhang.wei", "contract-v0-1", &consented, &[], &Default::default()).await.expect("consents");
 
         let first = get(&server, "contract-v0-1").await;
         let text = String::from_utf8_lossy(&first.response.body).into_owned();
@@ -219,7 +219,11 @@ async fn a_javascript_component_runs_through_the_same_gate_and_audit() {
         config: Default::default(),
     };
     server.workbench.install("demo", "admin", "js-greeter", install).await.expect("installs");
-    server.workbench.consent("demo", "zhang.wei", "js-greeter", &[Scope::UserId], &[]).await.expect("consents");
+    server
+        .workbench
+        .consent("demo", "zhang.wei", "js-greeter", &[Scope::UserId], &[], &Default::default())
+        .await
+        .expect("consents");
     let request =
         || Request { method: "GET".into(), path: "/".into(), query: String::new(), headers: vec![], body: vec![] };
 
@@ -236,7 +240,11 @@ async fn a_javascript_component_runs_through_the_same_gate_and_audit() {
         [(Some("user.id"), Outcome::Allowed, None), (Some("user.name"), Outcome::Denied, Some("not_consented"))]
     );
 
-    server.workbench.consent("demo", "zhang.wei", "js-greeter", &[Scope::UserName], &[]).await.expect("consents");
+    server
+        .workbench
+        .consent("demo", "zhang.wei", "js-greeter", &[Scope::UserName], &[], &Default::default())
+        .await
+        .expect("consents");
     let invoked = server.workbench.invoke("demo", "zhang.wei", "js-greeter", request()).await.expect("runs");
     let answer: serde_json::Value = serde_json::from_slice(&invoked.response.body).expect("JSON");
     assert_eq!(answer["greeting"], "你好，张伟");

@@ -340,7 +340,7 @@ async fn plugin_run_reports_what_the_server_does() {
     server.workbench.install("demo", "admin", "visitor-log", install).await.expect("installs");
     server
         .workbench
-        .consent("demo", "zhang.wei", "visitor-log", &[Scope::UserId, Scope::UserName], &[])
+        .consent("demo", "zhang.wei", "visitor-log", &[Scope::UserId, Scope::UserName], &[], &Default::default())
         .await
         .expect("consents");
     let request = workbench_host::runtime::Request {

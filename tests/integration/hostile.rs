@@ -17,7 +17,10 @@ async fn hostile_host(db: Db) -> Host {
 async fn hostile_host_with(db: Db, limits: workbench_host::runtime::RuntimeLimits) -> Host {
     let host = Host::demo_with(db, limits).await;
     host.install_hostile("demo", &[Scope::UserId, Scope::Storage, Scope::Log]).await;
-    host.workbench.consent("demo", "zhang.wei", "hostile", &[Scope::UserId], &[]).await.expect("consent");
+    host.workbench
+        .consent("demo", "zhang.wei", "hostile", &[Scope::UserId], &[], &Default::default())
+        .await
+        .expect("consent");
     host.store.upsert_tenant("other", "Other Co").await.expect("tenant");
     let profile = workbench_host::model::directory::MemberProfile { name: "Other".into(), ..Default::default() };
     host.store.upsert_member("other", "o.member", &profile).await.expect("member");

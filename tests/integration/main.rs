@@ -20,6 +20,7 @@ mod languages;
 mod plugin_config;
 mod plugins;
 mod python_plugin;
+mod receipts;
 mod records;
 mod retention;
 mod self_service;

@@ -56,6 +56,7 @@ async fn optional_and_sensitive_scopes_come_back_as_typed_denials() {
             "customer-visit",
             &[Scope::UserNickname, Scope::UserAvatar, Scope::PermCustomer],
             &[],
+            &Default::default(),
         )
         .await
         .expect("consent");
@@ -67,7 +68,10 @@ async fn optional_and_sensitive_scopes_come_back_as_typed_denials() {
     assert_eq!(phone.event.reason.as_deref(), Some("not_consented"));
 
     // Listing the phone in a bundle without its separate consent is refused, and changes nothing.
-    let bundled = host.workbench.consent("demo", "wang.fang", "customer-visit", &[Scope::UserPhone], &[]).await;
+    let bundled = host
+        .workbench
+        .consent("demo", "wang.fang", "customer-visit", &[Scope::UserPhone], &[], &Default::default())
+        .await;
     assert!(matches!(&bundled, Err(ServiceError::BadRequest(m)) if m.contains("sensitive")), "{bundled:?}");
     let visits = host.get("wang.fang", "customer-visit", "/visits.json").await.expect("runs");
     assert_eq!(json(&visits)["phone"], serde_json::Value::Null, "sensitive scopes are never granted implicitly");
@@ -80,10 +84,13 @@ async fn probe_gets_exactly_the_declared_granted_consented_set_and_every_attempt
     // separate consent and the birthday (not granted) are refused.
     host.install_hostile("demo", &[Scope::UserId, Scope::UserName, Scope::UserPhone, Scope::Storage]).await;
     for refused in [&[Scope::UserId, Scope::UserPhone][..], &[Scope::UserBirthday][..]] {
-        let result = host.workbench.consent("demo", "zhang.wei", "hostile", refused, &[]).await;
+        let result = host.workbench.consent("demo", "zhang.wei", "hostile", refused, &[], &Default::default()).await;
         assert!(matches!(result, Err(ServiceError::BadRequest(_))), "{result:?}");
     }
-    host.workbench.consent("demo", "zhang.wei", "hostile", &[Scope::UserId], &[]).await.expect("consent");
+    host.workbench
+        .consent("demo", "zhang.wei", "hostile", &[Scope::UserId], &[], &Default::default())
+        .await
+        .expect("consent");
     let probe = host.get("zhang.wei", "hostile", "/probe").await.expect("probe runs");
     let fields = json(&probe);
     let expected = [
@@ -121,7 +128,10 @@ async fn probe_gets_exactly_the_declared_granted_consented_set_and_every_attempt
 async fn open_ids_differ_per_plugin_and_never_reveal_the_internal_id() {
     let host = Host::demo().await;
     host.install_hostile("demo", &[Scope::UserId]).await;
-    host.workbench.consent("demo", "zhang.wei", "hostile", &[Scope::UserId], &[]).await.expect("consent");
+    host.workbench
+        .consent("demo", "zhang.wei", "hostile", &[Scope::UserId], &[], &Default::default())
+        .await
+        .expect("consent");
     let from_report = json(&host.get("zhang.wei", "site-daily-report", "/report.json").await.expect("runs"))["open_id"]
         .as_str()
         .expect("open id")
@@ -150,7 +160,7 @@ async fn withdrawal_takes_effect_on_the_next_call_and_deletes_the_persons_data()
     };
     host.workbench.invoke("demo", "zhang.wei", "site-daily-report", post).await.expect("saved");
     host.workbench
-        .withdraw("demo", "zhang.wei", "site-daily-report", Some(&[Scope::UserName]))
+        .withdraw("demo", "zhang.wei", "site-daily-report", Some(&[Scope::UserName]), &Default::default())
         .await
         .expect("withdrawn");
     match host.get("zhang.wei", "site-daily-report", "/report.json").await {

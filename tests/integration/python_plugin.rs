@@ -26,7 +26,7 @@ on_both_databases! {
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
         assert_eq!(refused.body["error"], "consent_required");
         // zhang.wei consents to the required scopes, not the optional department.
-        server.workbench.consent("demo", "zhang.wei", "visitor-log", &[Scope::UserId, Scope::UserName], &[]).await.expect("consents");
+        server.workbench.consent("demo", "zhang.wei", "visitor-log", &[Scope::UserId, Scope::UserName], &[], &Default::default()).await.expect("consents");
 
         let zhang = server.demo_token("zhang.wei", &[Role::Member]);
         let body = json!({"method": "POST", "path": "/visitors", "headers": [["content-type", "application/json"]],

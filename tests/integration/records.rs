@@ -63,7 +63,10 @@ async fn seed_hostile(dir: &std::path::Path, database_url: &str) {
         config: Default::default(),
     };
     workbench.install(demo::TENANT, "admin", "hostile", request).await.expect("installs");
-    workbench.consent(demo::TENANT, "zhang.wei", "hostile", &[Scope::UserId], &[]).await.expect("consents");
+    workbench
+        .consent(demo::TENANT, "zhang.wei", "hostile", &[Scope::UserId], &[], &Default::default())
+        .await
+        .expect("consents");
     drop(workbench);
     writer.await.expect("writer flushed");
 }
@@ -149,7 +152,7 @@ on_both_databases! {
         let host = Host::demo_on(db).await;
         host.install_hostile("demo", &[Scope::UserId, Scope::UserName, Scope::Storage]).await;
         for member in ["zhang.wei", "li.na"] {
-            host.workbench.consent("demo", member, "hostile", &[Scope::UserId], &[]).await.expect("consent");
+            host.workbench.consent("demo", member, "hostile", &[Scope::UserId], &[], &Default::default()).await.expect("consent");
         }
         refuse_records(&host, "poison", "NEW.reason LIKE '%poison%'").await;
         let host = Arc::new(host);
@@ -215,14 +218,14 @@ on_both_databases! {
         let limits = RuntimeLimits { deadline_ms: 1_500, ..test_limits() };
         let host = Arc::new(Host::demo_with(db, limits).await);
         host.install_hostile("demo", &[Scope::UserId, Scope::Storage]).await;
-        host.workbench.consent("demo", "zhang.wei", "hostile", &[Scope::UserId], &[]).await.expect("consent");
+        host.workbench.consent("demo", "zhang.wei", "hostile", &[Scope::UserId], &[], &Default::default()).await.expect("consent");
         // Reads his id and writes his bucket every 20 ms until its deadline.
         let running = tokio::spawn({
             let host = Arc::clone(&host);
             async move { host.get("zhang.wei", "hostile", "/write-loop?tag=w&ms=20&bucket=person").await }
         });
         tokio::time::sleep(Duration::from_millis(400)).await;
-        host.workbench.withdraw("demo", "zhang.wei", "hostile", None).await.expect("withdraws");
+        host.workbench.withdraw("demo", "zhang.wei", "hostile", None, &Default::default()).await.expect("withdraws");
         // Every record durable when the withdrawal returned.
         let returned = records(&host, "demo").await.last().map_or(0, |r| r.seq);
         let ended = running.await.expect("task");
@@ -288,7 +291,7 @@ on_both_databases! {
     async fn a_write_whose_record_is_refused_is_not_applied_and_its_call_does_not_answer(db: Db) {
         let host = Host::demo_on(db).await;
         host.install_hostile("demo", &[Scope::UserId, Scope::Storage]).await;
-        host.workbench.consent("demo", "li.na", "hostile", &[Scope::UserId], &[]).await.expect("consent");
+        host.workbench.consent("demo", "li.na", "hostile", &[Scope::UserId], &[], &Default::default()).await.expect("consent");
         refuse_records(&host, "no_writes", "NEW.action = 'storage.set'").await;
         // It reads li.na's id, then writes: the write and the read's record
         // go in one submission, which the store refuses.
@@ -320,7 +323,10 @@ async fn a_withdrawal_through_another_replica_reaches_a_running_call() {
         config: Default::default(),
     };
     a.workbench.install(demo::TENANT, "admin", "hostile", request).await.expect("installs");
-    a.workbench.consent(demo::TENANT, "zhang.wei", "hostile", &[Scope::UserId], &[]).await.expect("consents");
+    a.workbench
+        .consent(demo::TENANT, "zhang.wei", "hostile", &[Scope::UserId], &[], &Default::default())
+        .await
+        .expect("consents");
     let running = tokio::spawn({
         let on_b = Arc::clone(&b.workbench);
         async move {
@@ -335,7 +341,10 @@ async fn a_withdrawal_through_another_replica_reaches_a_running_call() {
         }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    a.workbench.withdraw(demo::TENANT, "zhang.wei", "hostile", None).await.expect("withdraws on a");
+    a.workbench
+        .withdraw(demo::TENANT, "zhang.wei", "hostile", None, &Default::default())
+        .await
+        .expect("withdraws on a");
     let returned =
         a.store.audit_records(demo::TENANT, 0, 1_000_000).await.expect("records").last().map_or(0, |r| r.seq);
     let ended = running.await.expect("task");

@@ -29,7 +29,10 @@ fn waiting_limits() -> RuntimeLimits {
 async fn waiting_host(db: Db) -> Host {
     let host = Host::demo_admitting(db, waiting_limits(), test_admission()).await;
     host.install_hostile("demo", &[Scope::UserId, Scope::Storage, Scope::Log]).await;
-    host.workbench.consent("demo", "zhang.wei", "hostile", &[Scope::UserId], &[]).await.expect("consent");
+    host.workbench
+        .consent("demo", "zhang.wei", "hostile", &[Scope::UserId], &[], &Default::default())
+        .await
+        .expect("consent");
     host
 }
 
@@ -209,7 +212,11 @@ async fn flood(db: Db, python: bool) {
         install_hostile_on(&server, tenant, member).await;
     }
     let report = [Scope::UserId, Scope::UserName];
-    server.workbench.consent("demo", "wang.fang", "site-daily-report", &report, &[]).await.expect("consents");
+    server
+        .workbench
+        .consent("demo", "wang.fang", "site-daily-report", &report, &[], &Default::default())
+        .await
+        .expect("consents");
     // Loaded once, as a plugin in use is.
     assert_eq!(server.invoke("zhang.wei", plugin, "/sleep?ms=1&s=0.001").await.status, StatusCode::OK);
     let server = std::sync::Arc::new(server);

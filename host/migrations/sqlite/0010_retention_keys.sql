@@ -26,3 +26,17 @@ CREATE TABLE audit_keys (
 -- A bucket untouched for longer than the tenant's period is found by its
 -- newest write.
 CREATE INDEX plugin_kv_updated ON plugin_kv (tenant, updated_at);
+
+-- Consent receipts: the signed document a member keeps of each consent and
+-- withdrawal, written in the change's own transaction with its record.
+CREATE TABLE consent_receipts (
+    tenant      TEXT NOT NULL,
+    audit_seq   INTEGER NOT NULL,
+    member      TEXT NOT NULL,
+    plugin      TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    issued_at   INTEGER NOT NULL,
+    document    TEXT NOT NULL,
+    PRIMARY KEY (tenant, audit_seq)
+);
+CREATE INDEX consent_receipts_member ON consent_receipts (tenant, member, audit_seq);

@@ -65,8 +65,9 @@ async fn consent(
     CallerLanguages(prefs): CallerLanguages,
     ApiJson(body): ApiJson<ConsentBody>,
 ) -> ApiResult<Json<Disclosure>> {
+    let languages = prefs.clone();
     let consent = move |wb: std::sync::Arc<crate::service::Workbench>| async move {
-        wb.consent(&tenant, &member, &id, &body.scopes, &body.sensitive).await
+        wb.consent(&tenant, &member, &id, &body.scopes, &body.sensitive, &languages).await
     };
     let mut disclosure = detached(&state, consent).await?;
     disclosure.show_in(&prefs);
@@ -100,8 +101,9 @@ async fn withdraw(
                 .collect::<ApiResult<Vec<_>>>()
         })
         .transpose()?;
+    let languages = prefs.clone();
     let withdraw = move |wb: std::sync::Arc<crate::service::Workbench>| async move {
-        wb.withdraw(&tenant, &member, &id, scopes.as_deref()).await
+        wb.withdraw(&tenant, &member, &id, scopes.as_deref(), &languages).await
     };
     let mut disclosure = detached(&state, withdraw).await?;
     disclosure.show_in(&prefs);

@@ -20,6 +20,7 @@ mod middleware;
 mod openapi;
 mod ops;
 mod privacy;
+mod receipts;
 mod registry;
 mod self_service;
 mod sessions;
@@ -77,6 +78,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(consent::routes())
         .merge(invoke::routes())
         .merge(privacy::routes())
+        .merge(receipts::routes())
         .merge(avatar::routes())
         .merge(sessions::routes())
         .merge(self_service::routes())

@@ -112,6 +112,14 @@ impl ChainSigner {
         super::keyring::sign_anchor(&self.key, tenant, head, now_ms)
     }
 
+    /// Signs a member's consent receipt.
+    pub fn sign_receipt(
+        &self,
+        receipt: crate::model::receipts::ConsentReceipt,
+    ) -> crate::model::receipts::SignedReceipt {
+        super::keyring::sign_receipt(&self.key, receipt)
+    }
+
     /// The key's entry in the deployment's key history, first used now.
     pub fn key_entry(&self) -> crate::model::audit::AuditKey {
         let public = self.key.verifying_key();

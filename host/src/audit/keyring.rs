@@ -14,6 +14,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
 use super::chain::{self, key_id};
 use crate::model::audit::{Anchor, AuditKey, Checkpoint, Handover, Head};
+use crate::model::receipts::{ConsentReceipt, SignedReceipt};
 
 /// Keys by id, each trusted.
 #[derive(Debug, Clone)]
@@ -83,6 +84,12 @@ pub fn sign_anchor(key: &SigningKey, tenant: &str, head: Head, now_ms: i64) -> A
     }
 }
 
+/// Signs a member's consent receipt.
+pub fn sign_receipt(key: &SigningKey, receipt: ConsentReceipt) -> SignedReceipt {
+    let signature = hex::encode(key.sign(&receipt.signed_bytes()).to_bytes());
+    SignedReceipt { receipt, key_id: key_id(&key.verifying_key()), signature }
+}
+
 /// The entry of `next`, handed over from `previous` at `at_ms` (both sign).
 pub fn hand_over(previous: &SigningKey, next: &SigningKey, at_ms: i64) -> AuditKey {
     let message = handover_message(&previous.verifying_key(), &next.verifying_key(), at_ms);
@@ -118,6 +125,11 @@ impl KeyRing {
     /// Only `root`.
     pub fn of(root: VerifyingKey) -> Self {
         Self { trusted: HashMap::from([(key_id(&root), root)]) }
+    }
+
+    /// Trusts `key` as well.
+    pub fn trust(&mut self, key: VerifyingKey) {
+        self.trusted.insert(key_id(&key), key);
     }
 
     /// `root` and every key linked to it by valid handovers in `history`,
@@ -159,6 +171,14 @@ impl KeyRing {
             chain::CheckpointError::Malformed(_) => StatementError::Malformed(what),
             _ => StatementError::BadSignature(what),
         })
+    }
+
+    /// Checks a consent receipt's signature with the trusted key that made it.
+    pub fn receipt(&self, signed: &SignedReceipt) -> Result<(), StatementError> {
+        let what = format!("receipt of audit record {}", signed.receipt.audit_seq);
+        let key = self.key(&what, &signed.key_id)?;
+        let signature = Signature::from_bytes(&decode(&signed.signature, &what)?);
+        key.verify(&signed.receipt.signed_bytes(), &signature).map_err(|_| StatementError::BadSignature(what))
     }
 
     /// Checks `anchor`'s signature with the trusted key that made it.

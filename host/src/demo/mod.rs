@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::model::directory::Role;
 use crate::model::directory::{ApprovalPermission, CustomerAccess, CustomerPermission, Gender, MemberProfile};
+use crate::model::text::Languages;
 use crate::scope::Scope;
 use crate::service::installations::InstallRequest;
 use crate::service::{ServiceResult, Workbench};
@@ -222,9 +223,11 @@ async fn consent(workbench: &Workbench, plugin: &str) -> ServiceResult<()> {
         _ => vec![Scope::UserNickname, Scope::UserAvatar, Scope::PermCustomer, Scope::UserPhone],
     };
     let sensitive: Vec<Scope> = scopes.iter().copied().filter(|s| s.is_sensitive()).collect();
-    workbench.consent(TENANT, "zhang.wei", plugin, &scopes, &sensitive).await?;
+    workbench.consent(TENANT, "zhang.wei", plugin, &scopes, &sensitive, &Languages::default()).await?;
     if plugin == "site-daily-report" {
-        workbench.consent(TENANT, "li.na", plugin, &[Scope::UserId, Scope::UserName], &[]).await?;
+        workbench
+            .consent(TENANT, "li.na", plugin, &[Scope::UserId, Scope::UserName], &[], &Languages::default())
+            .await?;
     }
     Ok(())
 }

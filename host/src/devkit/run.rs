@@ -143,7 +143,7 @@ pub async fn run(run: RunRequest) -> anyhow::Result<Ran> {
     workbench.install(tenant, demo::ADMIN, &manifest.id, install).await?;
     if !consent.is_empty() {
         let sensitive: Vec<Scope> = consent.iter().copied().filter(|s| s.is_sensitive()).collect();
-        workbench.consent(tenant, &run.member, &manifest.id, &consent, &sensitive).await?;
+        workbench.consent(tenant, &run.member, &manifest.id, &consent, &sensitive, &Default::default()).await?;
     }
     let ran = match workbench.invoke(tenant, &run.member, &manifest.id, run.request).await {
         Ok(invoked) => Ran {

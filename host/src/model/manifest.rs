@@ -63,6 +63,11 @@ pub struct ScopeDeclaration {
     /// Without it the plugin cannot run for the person.
     #[serde(default)]
     pub required: bool,
+    /// How many days a person's consent lasts before they are asked again
+    /// (personal scopes only; 1 to 3650). Without it a consent lasts until
+    /// it is withdrawn or its purpose changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_days: Option<u32>,
 }
 
 /// What is wrong with a manifest, precisely enough to fix it.
@@ -85,6 +90,9 @@ pub enum ManifestError {
     /// A scope is listed twice.
     #[error("scope {0} is declared more than once")]
     DuplicateScope(Scope),
+    /// A consent period on a capability, or out of range.
+    #[error("consent_days of scope {0} must be 1 to 3650, on a personal scope (a capability takes no consent)")]
+    BadConsentDays(Scope),
     /// A purpose is too short to tell the person anything, or too long.
     #[error("the purpose of scope {0} must be 4 to 500 characters")]
     BadPurpose(Scope),
@@ -177,6 +185,11 @@ impl Manifest {
         for declaration in &self.scopes {
             if !seen.insert(declaration.scope) {
                 return Err(ManifestError::DuplicateScope(declaration.scope));
+            }
+            if let Some(days) = declaration.consent_days
+                && (!declaration.scope.is_personal() || !(1..=3650).contains(&days))
+            {
+                return Err(ManifestError::BadConsentDays(declaration.scope));
             }
             for (_, purpose) in declaration.purpose.texts() {
                 if !(4..=500).contains(&purpose.trim().chars().count()) {

@@ -12,6 +12,7 @@
 //! - [`installation`]: a plugin installed in a tenant
 //! - [`manifest`]: a plugin version's `plugin.toml`
 //! - [`plugin_config`]: the configuration keys a plugin declares and the values an admin sets
+//! - [`receipts`]: the signed receipt a member keeps of each consent and withdrawal
 //! - [`registry`]: published plugin versions
 //! - [`self_service`]: members opening plugins themselves, requests and openings
 //! - [`settings`]: a tenant's retention settings
@@ -27,6 +28,7 @@ pub mod egress;
 pub mod installation;
 pub mod manifest;
 pub mod plugin_config;
+pub mod receipts;
 pub mod registry;
 pub mod self_service;
 pub mod settings;

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::receipts::ReceiptDraft;
 use super::registry::{DeclaredDestination, DeclaredScope, declared_destinations, languages};
 use super::{Actor, LoadedVersion, ServiceError, ServiceResult, Workbench, scope_list};
 use crate::gate::{self, Denial};
@@ -12,6 +13,7 @@ use crate::model::installation::Installation;
 use crate::model::manifest::Developer;
 use crate::model::text::{Languages, ShowIn, Shown, choose};
 use crate::scope::{Scope, ScopeSet};
+use crate::store::ChangeRecord;
 use crate::store::StoreError;
 
 /// Where a member stands on one scope.
@@ -243,6 +245,7 @@ impl Workbench {
         plugin: &str,
         scopes: &[Scope],
         sensitive: &[Scope],
+        prefs: &Languages,
     ) -> ServiceResult<Disclosure> {
         let (loaded, installation) = self.visible(tenant, member, plugin).await?;
         let manifest = &loaded.manifest;
@@ -282,13 +285,23 @@ impl Workbench {
                 purpose: policy.purposes[declaration.scope.index()],
                 separate: scope.is_sensitive(),
                 granted_at_ms: now,
-                expires_at_ms: None,
+                // The manifest's consent period: asked again when it lapses.
+                expires_at_ms: declaration.consent_days.map(|days| now + i64::from(days) * 86_400_000),
                 withdrawn_at_ms: None,
             };
             consents.push((scope, consent));
         }
         let reason = format!("{plugin}: {}", scope_list(listed.iter()));
-        let record = self.record(tenant, Actor::Member(member), Some(member), Action::ConsentGrant, reason);
+        let mut shown = disclosure(&loaded, &installation, &ConsentSet::default(), now);
+        shown.show_in(prefs);
+        let lapses = |scope: Scope| consents.iter().find(|(s, _)| *s == scope).and_then(|(_, c)| c.expires_at_ms);
+        let listed: Vec<Scope> = listed.iter().collect();
+        let who = (tenant, member);
+        let receipt = ReceiptDraft::new(&self.chain, who, Action::ConsentGrant, (manifest, &shown), &listed, lapses);
+        let record = ChangeRecord {
+            receipt: Some(&receipt),
+            ..self.record(tenant, Actor::Member(member), Some(member), Action::ConsentGrant, reason)
+        };
         self.store.put_consents(tenant, member, plugin, &consents, record).await?;
         let stored = self.store.consents(tenant, member, plugin).await?;
         Ok(disclosure(&loaded, &installation, &stored, crate::now_ms()))
@@ -304,6 +317,7 @@ impl Workbench {
         member: &str,
         plugin: &str,
         scopes: Option<&[Scope]>,
+        prefs: &Languages,
     ) -> ServiceResult<Disclosure> {
         let installation = self
             .store
@@ -320,8 +334,26 @@ impl Workbench {
         };
         // Recorded in the withdrawal's transaction, so that in the audit
         // order every refusal it causes comes after it; a failure is
-        // recorded on its own.
-        let record = self.record(tenant, Actor::Member(member), Some(member), Action::ConsentWithdraw, reason.clone());
+        // recorded on its own. The receipt names what was consented and
+        // is now withdrawn.
+        let now = crate::now_ms();
+        let held = self.store.consents(tenant, member, plugin).await?;
+        let mut shown = disclosure(&loaded, &installation, &held, now);
+        shown.show_in(prefs);
+        let withdrawn: Vec<Scope> = shown
+            .scopes
+            .iter()
+            .map(|s| s.declared.scope)
+            .filter(|s| s.is_personal() && scopes.is_none_or(|list| list.contains(s)))
+            .collect();
+        let who = (tenant, member);
+        let manifest = &loaded.manifest;
+        let receipt =
+            ReceiptDraft::new(&self.chain, who, Action::ConsentWithdraw, (manifest, &shown), &withdrawn, |_| None);
+        let record = ChangeRecord {
+            receipt: Some(&receipt),
+            ..self.record(tenant, Actor::Member(member), Some(member), Action::ConsentWithdraw, reason.clone())
+        };
         if let Err(error) = self.store.withdraw_consents(tenant, member, plugin, scopes, crate::now_ms(), record).await
         {
             let failed = format!("{reason} not applied: {}", failure_code(&error));

@@ -12,6 +12,7 @@ pub mod installations;
 pub mod invoke;
 pub mod keys;
 pub mod privacy;
+pub mod receipts;
 pub mod refusals;
 pub mod registry;
 pub mod retention;
@@ -328,7 +329,7 @@ impl Workbench {
             reason: Some(reason),
             ..AuditEvent::new(tenant, actor.to_string(), action, Outcome::Allowed)
         };
-        ChangeRecord { event, chaining: &self.chain }
+        ChangeRecord { event, chaining: &self.chain, receipt: None }
     }
 
     /// Records a change that failed (its own record: nothing of the change

@@ -66,6 +66,8 @@ pub struct DeclaredScope {
     pub required: bool,
     /// Needs separate consent.
     pub sensitive: bool,
+    /// Days a consent lasts before the person is asked again; absent: until withdrawn.
+    pub consent_days: Option<u32>,
 }
 
 /// One destination a plugin version declares: where the member's data may
@@ -210,6 +212,7 @@ impl DeclaredScope {
             purpose: Shown::new(&declaration.purpose),
             required: declaration.required,
             sensitive: scope.is_sensitive(),
+            consent_days: declaration.consent_days,
         }
     }
 }

@@ -75,7 +75,7 @@ impl Workbench {
             reason: Some(reason),
             ..AuditEvent::new(tenant, Actor::Host("retention").to_string(), Action::RetentionPurge, Outcome::Allowed)
         };
-        let record = crate::store::ChangeRecord { event, chaining: &self.chain };
+        let record = crate::store::ChangeRecord { event, chaining: &self.chain, receipt: None };
         let swept = self.store.sweep(tenant, storage_cutoff, anchor.as_ref(), record).await?;
         let mut report = PurgeReport {
             tenant: tenant.to_owned(),

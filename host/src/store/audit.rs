@@ -51,6 +51,8 @@ pub struct ChangeRecord<'a> {
     pub event: AuditEvent,
     /// Links it and signs the checkpoint.
     pub chaining: &'a dyn Chaining,
+    /// Makes the member's receipt of the change, stored with it.
+    pub receipt: Option<&'a dyn super::Receipting>,
 }
 
 impl std::fmt::Debug for ChangeRecord<'_> {
@@ -184,8 +186,13 @@ impl SqlStore {
     ) -> StoreResult<AuditRecord> {
         let entry = AuditEntry { events: vec![record.event.bounded()], change: None };
         let written = self.append_in(&mut tx, std::slice::from_ref(&entry), record.chaining).await?;
+        let linked =
+            written.into_iter().flat_map(|w| w.records).next().ok_or_else(|| corrupt("no record came back"))?;
+        if let Some(receipting) = record.receipt {
+            self.put_receipt(&mut tx, &linked, &receipting.receipt(&linked)).await?;
+        }
         tx.commit().await?;
-        written.into_iter().flat_map(|w| w.records).next().ok_or_else(|| corrupt("no record came back"))
+        Ok(linked)
     }
 
     /// Appends `entries` in `tx` without committing.

@@ -270,6 +270,14 @@ impl SqlStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        if let Cascade::Member = cascade {
+            // The member's receipts are theirs: they go with them.
+            sqlx::query("DELETE FROM consent_receipts WHERE tenant = $1 AND member = $2")
+                .bind(tenant)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         let deleted = Deleted { consents: count(&consents), storage_entries: count(&storage) };
         let reason = record.event.reason.take().unwrap_or_default();
         record.event.reason = Some(format!("{reason}: {}", deleted.describe()));

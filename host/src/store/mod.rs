@@ -18,6 +18,7 @@ mod generations;
 pub mod installations;
 pub mod keys;
 pub mod kv;
+pub mod receipts;
 pub mod registry;
 pub mod retention;
 pub mod self_service;
@@ -35,6 +36,7 @@ pub use directory::{Directory, Profiles};
 pub use installations::Installations;
 pub use keys::AuditKeys;
 pub use kv::{Kv, KvBucket, KvEntry, QuotaExceeded, StorageChange, StorageOp, StorageOutcome};
+pub use receipts::{IssuedReceipt, ReceiptEntry, Receipting, Receipts};
 pub use registry::Registry;
 pub use retention::{PurgeLock, Purges, Swept};
 pub use self_service::SelfService;
@@ -104,6 +106,7 @@ pub trait Store:
     + AuditLog
     + AuditKeys
     + Purges
+    + Receipts
     + CallStore
 {
 }
@@ -121,6 +124,7 @@ impl<T> Store for T where
         + AuditLog
         + AuditKeys
         + Purges
+        + Receipts
 {
 }
 

@@ -31,7 +31,8 @@ export function askConsent(disclosure) {
           h('span', { class: 'scope-field' }, fieldLabel(s)), ' ', h('code', { class: 'scope-code' }, s.scope),
           s.required ? badge(t('consent.required'), 'warn') : badge(t('consent.optional'), 'neutral'),
           s.state !== 'not_consented' ? badge(stateLabel(s.state), s.state === 'consented' ? 'ok' : 'neutral') : null),
-        h('p', { class: 'scope-purpose', id: `${id}-purpose` }, h('span', { class: 'muted' }, t('consent.purpose')), h('span', { lang: d.lang || undefined }, s.purpose))));
+        h('p', { class: 'scope-purpose', id: `${id}-purpose` }, h('span', { class: 'muted' }, t('consent.purpose')), h('span', { lang: d.lang || undefined }, s.purpose),
+          s.consent_days ? h('span', { class: 'muted small', 'data-testid': `lasts-${s.scope}` }, ' · ', t('consent.lasts', { days: s.consent_days })) : null)));
   };
 
   const { done } = openDialog({

@@ -20,6 +20,14 @@ export async function renderMyData(main, ctx) {
     h('p', { class: 'muted' }, t('my.consentsLead')),
     consentStatus, consentError, consentList));
 
+  // Receipts: the signed record I keep of each consent and withdrawal.
+  const receiptError = alertBox('receipt-error');
+  const receiptHolder = h('div', { 'data-testid': 'my-receipts' });
+  main.append(h('section', { class: 'section', 'aria-labelledby': 'my-receipts-title' },
+    h('h2', { id: 'my-receipts-title', class: 'section-title' }, t('my.receipts')),
+    h('p', { class: 'muted' }, t('my.receiptsLead')),
+    receiptError, receiptHolder));
+
   // Access log.
   const accessError = alertBox('access-error');
   const accessRows = [];
@@ -99,6 +107,7 @@ export async function renderMyData(main, ctx) {
     try {
       await api('DELETE', `/me/plugins/${enc(d.plugin)}/consent${query({ scopes: scopes ? scopes.join(',') : null })}`);
       await loadConsents();
+      await loadReceipts();
       showMessage(consentStatus, t('my.withdrawn', { name: d.name, fields }));
       const title = document.getElementById('my-consents-title');
       if (title) {
@@ -143,7 +152,7 @@ export async function renderMyData(main, ctx) {
         if (button) button.addEventListener('click', () => withdraw(d, [s.scope], button, errorBox));
         return h('tr', { 'data-scope': s.scope },
           h('td', {}, h('span', { class: 'scope-field' }, fieldLabel(s)), h('br'), h('code', { class: 'scope-code' }, s.scope), s.sensitive ? [' ', badge(t('consent.sensitiveTag'), 'danger')] : null),
-          h('td', {}, s.purpose),
+          h('td', {}, s.purpose, s.consent_days ? h('div', { class: 'muted small' }, t('consent.lasts', { days: s.consent_days })) : null),
           h('td', {}, badge(stateLabel(s.state), s.state === 'consented' ? 'ok' : 'neutral')),
           h('td', {}, button));
       });
@@ -158,6 +167,44 @@ export async function renderMyData(main, ctx) {
         consented.length ? h('div', { class: 'form-actions' }, allButton) : h('p', { class: 'muted' }, t('my.nothingConsented')),
         errorBox));
     }
+  }
+
+  async function loadReceipts() {
+    let list;
+    try {
+      list = await api('GET', '/me/receipts');
+    } catch (err) {
+      showError(receiptError, err);
+      return;
+    }
+    if (!ctx.alive()) return;
+    clearBox(receiptError);
+    const rows = list.map((r) => {
+      const name = names[r.plugin] || r.plugin;
+      const what = r.action === 'consent.withdraw' ? t('my.receiptWithdraw') : t('my.receiptGrant');
+      const button = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': `receipt-${r.audit_seq}`, 'aria-label': t('my.receiptDownloadNamed', { name, what, time: fmtTime(r.issued_at_ms) }) }, t('my.receiptDownload'));
+      button.addEventListener('click', async () => {
+        clearBox(receiptError);
+        busy(button, true);
+        try {
+          await download(`/me/receipts/${r.audit_seq}`, `consent-receipt-${r.audit_seq}.json`);
+        } catch (err) {
+          showError(receiptError, err);
+        } finally {
+          busy(button, false);
+        }
+      });
+      return h('tr', { 'data-seq': String(r.audit_seq) },
+        h('td', { class: 'nowrap' }, fmtTime(r.issued_at_ms)),
+        h('td', {}, name),
+        h('td', {}, what),
+        h('td', {}, button));
+    });
+    receiptHolder.replaceChildren(table({
+      caption: t('my.receipts'), testid: 'receipts',
+      columns: [t('col.time'), t('col.name'), t('my.receiptAction'), t('col.actions')],
+      rows, empty: t('my.noReceipts'),
+    }));
   }
 
   function byLabel(by) {
@@ -209,5 +256,6 @@ export async function renderMyData(main, ctx) {
   });
 
   await loadConsents();
+  await loadReceipts();
   await loadAccess(false);
 }
