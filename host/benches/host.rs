@@ -201,7 +201,10 @@ fn templates(c: &mut Criterion) {
                 config: Default::default(),
             };
             workbench.install("t", "admin", &manifest.id, install).await.expect("installs");
-            workbench.consent("t", "m", &manifest.id, &[Scope::UserName], &[]).await.expect("consents");
+            workbench
+                .consent("t", "m", &manifest.id, &[Scope::UserName], &[], &Default::default())
+                .await
+                .expect("consents");
         });
         let call = call_context(Arc::clone(&manifest), profile.clone());
         let pre = tokio.block_on(runtime.prepare(language, move || bytes)).expect("prepares");

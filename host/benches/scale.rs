@@ -115,7 +115,9 @@ async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>)
     }
     for k in 0..scale.consenting {
         let plugin = format!("scale-{:02}", k as usize % scale.plugins);
-        workbench.consent(TENANT, &member(k), &plugin, &[Scope::UserId, Scope::UserName], &[]).await?;
+        workbench
+            .consent(TENANT, &member(k), &plugin, &[Scope::UserId, Scope::UserName], &[], &Default::default())
+            .await?;
     }
     println!(
         "[{db}] seeded {} members, {} plugins, {} consents in {:.1} s",

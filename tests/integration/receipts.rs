@@ -9,7 +9,7 @@ use workbench_host::model::audit::{Action, AuditEvent, Outcome};
 use workbench_host::model::directory::Role;
 use workbench_host::scope::Scope;
 
-use crate::server::{Db, Server, on_both_databases};
+use crate::server::{Server, on_both_databases};
 
 const PLUGIN: &str = "site-daily-report";
 
