@@ -107,17 +107,9 @@ impl ChainSigner {
 }
 
 impl ChainSigner {
-    /// The signed anchor of a purge of `tenant`'s records up to `head`.
-    pub fn anchor(&self, tenant: &str, head: Head, now_ms: i64) -> crate::model::audit::Anchor {
-        super::keyring::sign_anchor(&self.key, tenant, head, now_ms)
-    }
-
-    /// Signs a member's consent receipt.
-    pub fn sign_receipt(
-        &self,
-        receipt: crate::model::receipts::ConsentReceipt,
-    ) -> crate::model::receipts::SignedReceipt {
-        super::keyring::sign_receipt(&self.key, receipt)
+    /// The signing key (for the statements `keyring` signs with it).
+    pub(super) fn key(&self) -> &SigningKey {
+        &self.key
     }
 
     /// The key's entry in the deployment's key history, first used now.

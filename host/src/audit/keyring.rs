@@ -121,6 +121,18 @@ fn handover_keys(entry: &AuditKey) -> Option<(VerifyingKey, VerifyingKey)> {
         .then_some((previous, next))
 }
 
+impl chain::ChainSigner {
+    /// The signed anchor of a purge of `tenant`'s records up to `head`.
+    pub fn anchor(&self, tenant: &str, head: Head, now_ms: i64) -> Anchor {
+        sign_anchor(self.key(), tenant, head, now_ms)
+    }
+
+    /// Signs a member's consent receipt.
+    pub fn sign_receipt(&self, receipt: ConsentReceipt) -> SignedReceipt {
+        sign_receipt(self.key(), receipt)
+    }
+}
+
 impl KeyRing {
     /// Only `root`.
     pub fn of(root: VerifyingKey) -> Self {

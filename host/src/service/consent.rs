@@ -11,10 +11,13 @@ use crate::model::audit::{Action, Outcome};
 use crate::model::consent::{Consent, ConsentSet, PluginPolicy};
 use crate::model::installation::Installation;
 use crate::model::manifest::Developer;
+use crate::model::manifest::Manifest;
+use crate::model::receipts::{ConsentReceipt, RECEIPT_FORMAT, ReceiptDestination, ReceiptScope};
 use crate::model::text::{Languages, ShowIn, Shown, choose};
 use crate::scope::{Scope, ScopeSet};
 use crate::store::ChangeRecord;
 use crate::store::StoreError;
+use sha2::{Digest, Sha256};
 
 /// Where a member stands on one scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -297,7 +300,8 @@ impl Workbench {
         let lapses = |scope: Scope| consents.iter().find(|(s, _)| *s == scope).and_then(|(_, c)| c.expires_at_ms);
         let listed: Vec<Scope> = listed.iter().collect();
         let who = (tenant, member);
-        let receipt = ReceiptDraft::new(&self.chain, who, Action::ConsentGrant, (manifest, &shown), &listed, lapses);
+        let receipt = receipt_of(who, Action::ConsentGrant, (manifest, &shown), &listed, lapses);
+        let receipt = ReceiptDraft::new(&self.chain, receipt);
         let record = ChangeRecord {
             receipt: Some(&receipt),
             ..self.record(tenant, Actor::Member(member), Some(member), Action::ConsentGrant, reason)
@@ -348,8 +352,8 @@ impl Workbench {
             .collect();
         let who = (tenant, member);
         let manifest = &loaded.manifest;
-        let receipt =
-            ReceiptDraft::new(&self.chain, who, Action::ConsentWithdraw, (manifest, &shown), &withdrawn, |_| None);
+        let receipt = receipt_of(who, Action::ConsentWithdraw, (manifest, &shown), &withdrawn, |_| None);
+        let receipt = ReceiptDraft::new(&self.chain, receipt);
         let record = ChangeRecord {
             receipt: Some(&receipt),
             ..self.record(tenant, Actor::Member(member), Some(member), Action::ConsentWithdraw, reason.clone())
@@ -363,6 +367,50 @@ impl Workbench {
         }
         let stored = self.store.consents(tenant, member, plugin).await?;
         Ok(disclosure(&loaded, &installation, &stored, crate::now_ms()))
+    }
+}
+
+/// The receipt of `member`'s `action` on `scopes`, as `shown` (a
+/// disclosure shown in the member's language) describes them;
+/// `expires_at` gives each consent's lapse.
+fn receipt_of(
+    (tenant, member): (&str, &str),
+    action: Action,
+    (manifest, shown): (&Manifest, &Disclosure),
+    scopes: &[Scope],
+    expires_at: impl Fn(Scope) -> Option<i64>,
+) -> ConsentReceipt {
+    ConsentReceipt {
+        format: RECEIPT_FORMAT.to_owned(),
+        tenant: tenant.to_owned(),
+        member: member.to_owned(),
+        action: action.as_str().to_owned(),
+        plugin: shown.plugin.clone(),
+        plugin_name: shown.name.as_str().to_owned(),
+        plugin_version: shown.version.clone(),
+        recipient: shown.recipient.name.clone(),
+        recipient_contact: shown.recipient.contact.clone(),
+        language: shown.lang.clone(),
+        scopes: shown
+            .scopes
+            .iter()
+            .filter(|s| scopes.contains(&s.declared.scope))
+            .map(|s| ReceiptScope {
+                scope: s.declared.scope.as_str().to_owned(),
+                field: s.declared.field.to_owned(),
+                purpose: s.declared.purpose.as_str().to_owned(),
+                sensitive: s.declared.sensitive,
+                expires_at_ms: expires_at(s.declared.scope),
+            })
+            .collect(),
+        destinations: shown
+            .destinations
+            .iter()
+            .map(|d| ReceiptDestination { destination: d.destination.clone(), purpose: d.purpose.as_str().to_owned() })
+            .collect(),
+        policy_digest: hex::encode(Sha256::digest(serde_json::to_vec(manifest).unwrap_or_default())),
+        issued_at_ms: 0,
+        audit_seq: 0,
     }
 }
 

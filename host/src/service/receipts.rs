@@ -4,15 +4,10 @@
 //! downloaded from 我的数据, verifiable offline against the deployment's
 //! audit keys (`workbench receipt verify`).
 
-use sha2::{Digest, Sha256};
-
-use super::consent::Disclosure;
 use super::{ServiceError, ServiceResult, Workbench};
 use crate::audit::chain::ChainSigner;
-use crate::model::audit::{Action, AuditRecord};
-use crate::model::manifest::Manifest;
-use crate::model::receipts::{ConsentReceipt, RECEIPT_FORMAT, ReceiptDestination, ReceiptScope, SignedReceipt};
-use crate::scope::Scope;
+use crate::model::audit::AuditRecord;
+use crate::model::receipts::{ConsentReceipt, SignedReceipt};
 use crate::store::{IssuedReceipt, ReceiptEntry, Receipting};
 
 /// A receipt waiting for its record's seq and time, then signed.
@@ -32,52 +27,8 @@ impl Receipting for ReceiptDraft<'_> {
 }
 
 impl<'a> ReceiptDraft<'a> {
-    /// The receipt of `member`'s `action` on `scopes`, as `shown` (a
-    /// disclosure shown in the member's language) describes them;
-    /// `expires_at` gives each consent's lapse.
-    pub(super) fn new(
-        signer: &'a ChainSigner,
-        (tenant, member): (&str, &str),
-        action: Action,
-        (manifest, shown): (&Manifest, &Disclosure),
-        scopes: &[Scope],
-        expires_at: impl Fn(Scope) -> Option<i64>,
-    ) -> Self {
-        let receipt = ConsentReceipt {
-            format: RECEIPT_FORMAT.to_owned(),
-            tenant: tenant.to_owned(),
-            member: member.to_owned(),
-            action: action.as_str().to_owned(),
-            plugin: shown.plugin.clone(),
-            plugin_name: shown.name.as_str().to_owned(),
-            plugin_version: shown.version.clone(),
-            recipient: shown.recipient.name.clone(),
-            recipient_contact: shown.recipient.contact.clone(),
-            language: shown.lang.clone(),
-            scopes: shown
-                .scopes
-                .iter()
-                .filter(|s| scopes.contains(&s.declared.scope))
-                .map(|s| ReceiptScope {
-                    scope: s.declared.scope.as_str().to_owned(),
-                    field: s.declared.field.to_owned(),
-                    purpose: s.declared.purpose.as_str().to_owned(),
-                    sensitive: s.declared.sensitive,
-                    expires_at_ms: expires_at(s.declared.scope),
-                })
-                .collect(),
-            destinations: shown
-                .destinations
-                .iter()
-                .map(|d| ReceiptDestination {
-                    destination: d.destination.clone(),
-                    purpose: d.purpose.as_str().to_owned(),
-                })
-                .collect(),
-            policy_digest: hex::encode(Sha256::digest(serde_json::to_vec(manifest).unwrap_or_default())),
-            issued_at_ms: 0,
-            audit_seq: 0,
-        };
+    /// `receipt` (its seq and time still to come), to be signed by `signer`.
+    pub(super) fn new(signer: &'a ChainSigner, receipt: ConsentReceipt) -> Self {
         Self { receipt, signer }
     }
 }
