@@ -182,11 +182,76 @@ pub struct AuthConfig {
     pub leeway_secs: u64,
     /// Keys by `kid`; several allow rotation.
     pub keys: Vec<JwtKeyConfig>,
+    /// The company's identity provider, trusted through its published key
+    /// set: its tokens work like the host's own.
+    pub provider: Option<ProviderConfig>,
+}
+
+/// An identity provider trusted through its published keys (JWKS).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// The provider's issuer (`iss` of its tokens). Without `jwks_url`, its
+    /// keys are found by OIDC discovery (`ISSUER/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// The key set's URL, when not discovered.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Required `aud` of its tokens.
+    pub audience: String,
+    /// The claim naming the tenant.
+    #[serde(default = "ProviderConfig::tenant_claim")]
+    pub tenant_claim: String,
+    /// The claim naming the member.
+    #[serde(default = "ProviderConfig::member_claim")]
+    pub member_claim: String,
+    /// The claim listing the roles (an array, or a space-separated string);
+    /// names that are not roles here are ignored.
+    #[serde(default = "ProviderConfig::roles_claim")]
+    pub roles_claim: String,
+    /// How often the key set is fetched again, seconds.
+    #[serde(default = "ProviderConfig::refresh_secs")]
+    pub refresh_secs: u64,
+    /// How long fetched keys keep working while the provider cannot be
+    /// reached, seconds; past it its tokens get 503 `identity_unavailable`.
+    #[serde(default = "ProviderConfig::keys_valid_secs")]
+    pub keys_valid_secs: u64,
+    /// A token naming an unknown `kid` fetches the key set again at most this
+    /// often, seconds.
+    #[serde(default = "ProviderConfig::unknown_kid_refresh_secs")]
+    pub unknown_kid_refresh_secs: u64,
+}
+
+impl ProviderConfig {
+    fn tenant_claim() -> String {
+        "tid".into()
+    }
+    fn member_claim() -> String {
+        "sub".into()
+    }
+    fn roles_claim() -> String {
+        "roles".into()
+    }
+    fn refresh_secs() -> u64 {
+        300
+    }
+    fn keys_valid_secs() -> u64 {
+        86_400
+    }
+    fn unknown_kid_refresh_secs() -> u64 {
+        10
+    }
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { issuer: "workbench".into(), audience: "workbench".into(), leeway_secs: 30, keys: Vec::new() }
+        Self {
+            issuer: "workbench".into(),
+            audience: "workbench".into(),
+            leeway_secs: 30,
+            keys: Vec::new(),
+            provider: None,
+        }
     }
 }
 

@@ -19,6 +19,7 @@ mod keys;
 mod languages;
 mod plugin_config;
 mod plugins;
+mod provider;
 mod python_plugin;
 mod receipts;
 mod records;

@@ -86,6 +86,8 @@ pub struct JwtKeys {
     issuer: String,
     audience: String,
     leeway_secs: u64,
+    /// The company's identity provider, for tokens whose `kid` is not ours.
+    provider: Option<Arc<super::provider::Provider>>,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -155,7 +157,21 @@ fn load_key(config: &JwtKeyConfig) -> Result<Key, KeyError> {
     }
 }
 
-fn valid_id(id: &str) -> bool {
+/// Why a token's validation failed, as the caller is told.
+pub(super) fn rejection(error: jsonwebtoken::errors::Error) -> ApiError {
+    use jsonwebtoken::errors::ErrorKind;
+    ApiError::unauthorized(match error.kind() {
+        ErrorKind::ExpiredSignature => "the token has expired",
+        ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)",
+        ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
+        ErrorKind::InvalidAudience => "the token is not for this audience",
+        ErrorKind::InvalidSignature => "the token's signature does not verify",
+        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, nbf, iss, aud, sub)",
+        _ => "the token is not valid",
+    })
+}
+
+pub(super) fn valid_id(id: &str) -> bool {
     crate::service::directory::valid_member_id(id)
 }
 
@@ -186,16 +202,37 @@ impl JwtKeys {
                 anyhow::bail!("auth key {} is configured twice", key.kid);
             }
         }
+        let provider = config.provider.clone().map(super::provider::Provider::new).transpose()?.map(Arc::new);
         Ok(Self {
             keys: Arc::new(keys),
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             leeway_secs: config.leeway_secs,
+            provider,
         })
     }
 
-    /// Validates a token into the caller.
-    pub fn verify(&self, token: &str) -> Result<Caller, ApiError> {
+    /// The identity provider, when one is configured.
+    pub fn provider(&self) -> Option<&Arc<super::provider::Provider>> {
+        self.provider.as_ref()
+    }
+
+    /// Validates a token into the caller: one of ours by its `kid`, else
+    /// the identity provider's (its keys fetched when needed).
+    pub async fn verify(&self, token: &str) -> Result<Caller, ApiError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| ApiError::unauthorized("the bearer token is not a well-formed JWT"))?;
+        let kid = header.kid.ok_or_else(|| ApiError::unauthorized("the token names no key (kid)"))?;
+        match &self.provider {
+            Some(provider) if !self.keys.contains_key(&kid) => {
+                provider.verify(token, &kid, header.alg, self.leeway_secs).await
+            }
+            _ => self.verify_local(token),
+        }
+    }
+
+    /// Validates a token signed by one of the configured keys.
+    pub fn verify_local(&self, token: &str) -> Result<Caller, ApiError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| ApiError::unauthorized("the bearer token is not a well-formed JWT"))?;
         let kid = header.kid.ok_or_else(|| ApiError::unauthorized("the token names no key (kid)"))?;
@@ -209,18 +246,7 @@ impl JwtKeys {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = self.leeway_secs;
-        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            ApiError::unauthorized(match e.kind() {
-                ErrorKind::ExpiredSignature => "the token has expired",
-                ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)",
-                ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
-                ErrorKind::InvalidAudience => "the token is not for this audience",
-                ErrorKind::InvalidSignature => "the token's signature does not verify",
-                ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, nbf, iss, aud, sub)",
-                _ => "the token is not valid",
-            })
-        })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).map_err(rejection)?;
         let claims = data.claims;
         if !valid_id(&claims.sub) || !valid_id(&claims.tid) {
             return Err(ApiError::unauthorized("the token's sub or tid is not a valid id"));
@@ -275,7 +301,7 @@ impl FromRequestParts<AppState> for Caller {
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be Bearer <token>"))?;
-        state.keys.verify(token.trim())
+        state.keys.verify(token.trim()).await
     }
 }
 
@@ -312,13 +338,13 @@ mod tests {
         };
         let keys = JwtKeys::load(&config(vec![eddsa.clone()]), local(dir.path())).expect("loads");
         let token = keys.mint("demo", "zhang.wei", &[Role::Member], Duration::from_secs(60)).expect("mint");
-        let caller = keys.verify(&token).expect("valid");
+        let caller = keys.verify_local(&token).expect("valid");
         assert_eq!((caller.tenant.as_str(), caller.member.as_str()), ("demo", "zhang.wei"));
 
         // A verify-only deployment (public key, no private key) accepts it too, and cannot mint.
         let verify_only = JwtKeyConfig { private_key_file: None, ..eddsa };
         let replica = JwtKeys::load(&config(vec![verify_only]), local(dir.path())).expect("loads");
-        assert!(replica.verify(&token).is_ok());
+        assert!(replica.verify_local(&token).is_ok());
         assert!(replica.mint("demo", "x", &[Role::Member], Duration::from_secs(60)).is_err());
 
         // An HS256 token naming the EdDSA kid (key confusion) is refused.
@@ -336,7 +362,7 @@ mod tests {
         };
         let public_pem = std::fs::read(&public).expect("read");
         let forged = jsonwebtoken::encode(&hs, &claims, &EncodingKey::from_secret(&public_pem)).expect("encode");
-        assert_eq!(replica.verify(&forged).expect_err("confusion").status(), http::StatusCode::UNAUTHORIZED);
+        assert_eq!(replica.verify_local(&forged).expect_err("confusion").status(), http::StatusCode::UNAUTHORIZED);
     }
 
     #[test]

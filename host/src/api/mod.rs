@@ -20,6 +20,7 @@ mod middleware;
 mod openapi;
 mod ops;
 mod privacy;
+pub mod provider;
 mod receipts;
 mod registry;
 mod self_service;
@@ -100,6 +101,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// Builds the state: keys from the configuration.
 pub fn state(config: &Config, workbench: Arc<Workbench>) -> anyhow::Result<AppState> {
     let keys = JwtKeys::from_config(config)?;
+    if let Some(provider) = keys.provider() {
+        // Fetched now and every refresh period, for as long as the keys live.
+        drop(provider.spawn_refresh());
+    }
     let openapi = serde_json::to_value(openapi())?;
     Ok(AppState {
         workbench,

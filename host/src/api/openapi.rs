@@ -47,7 +47,10 @@ pub(super) fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
         ("403", "forbidden: the token's roles do not allow this"),
         ("404", "not_found"),
         ("422", "invalid_input: well-formed but not acceptable; the message names the problem"),
-        ("503", "audit_unavailable, overloaded or not_ready: the server cannot answer now; try again later"),
+        (
+            "503",
+            "audit_unavailable, overloaded, not_ready or identity_unavailable (the identity provider's keys cannot be fetched): the server cannot answer now; try again later",
+        ),
     ];
     let with_body = [
         ("413", "payload_too_large: the body is over the limit"),
