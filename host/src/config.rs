@@ -136,6 +136,27 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
+    /// Serve HTTPS with this certificate (plain HTTP without it).
+    pub tls: Option<TlsConfig>,
+}
+
+/// The server's certificate files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM (leaf first).
+    pub cert_file: PathBuf,
+    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// How often the files are checked for a change, seconds.
+    #[serde(default = "TlsConfig::reload_secs")]
+    pub reload_secs: u64,
+}
+
+impl TlsConfig {
+    fn reload_secs() -> u64 {
+        10
+    }
 }
 
 impl Default for ServerConfig {
@@ -145,6 +166,7 @@ impl Default for ServerConfig {
             body_limit_bytes: 1 << 20,
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
+            tls: None,
         }
     }
 }

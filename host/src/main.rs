@@ -333,11 +333,21 @@ async fn serve(mut config: Config, seed: Option<(PathBuf, PathBuf)>) -> anyhow::
     let address = listener.local_addr()?;
     let backend = if config.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
     tracing::info!(%address, backend, "serving");
-    println!("Workbench is listening on http://{address} ({backend})");
+    let origin = format!("{}://{address}", if config.server.tls.is_some() { "https" } else { "http" });
+    println!("Workbench is listening on {origin} ({backend})");
     if seed.is_some() {
-        print_demo_tokens(&keys, address)?;
+        print_demo_tokens(&keys, &origin)?;
     }
-    api::serve(listener, app, shutdown_signal(), Duration::from_secs(config.server.shutdown_grace_secs)).await?;
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    match &config.server.tls {
+        Some(tls) => {
+            let certificates = api::tls::Certificates::load(tls)?;
+            let _reload = certificates.spawn_reload();
+            let listener = api::tls::TlsListener::new(listener, certificates)?;
+            api::serve(listener, app, shutdown_signal(), grace).await?;
+        }
+        None => api::serve(listener, app, shutdown_signal(), grace).await?,
+    }
     tracing::info!("stopped accepting requests; flushing the audit log");
     workbench.stop().await;
     drop(workbench);
@@ -376,20 +386,20 @@ fn one_sqlite_server(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
     }
 }
 
-fn print_demo_tokens(keys: &JwtKeys, address: std::net::SocketAddr) -> anyhow::Result<()> {
+fn print_demo_tokens(keys: &JwtKeys, origin: &str) -> anyhow::Result<()> {
     println!("\nDemo company {} (tenant {}). Tokens, valid 8 hours:", demo::TENANT_NAME, demo::TENANT);
     for (member, roles, label) in demo::IDENTITIES {
         let token = keys.mint(demo::TENANT, member, roles, demo::SESSION)?;
         println!("\n  {label}:\n  export TOKEN_{}={token}", member.replace('.', "_").to_uppercase());
     }
-    println!("\nTry:\n  curl -s -H \"Authorization: Bearer $TOKEN_ZHANG_WEI\" http://{address}/api/v1/me/plugins");
+    println!("\nTry:\n  curl -s -H \"Authorization: Bearer $TOKEN_ZHANG_WEI\" {origin}/api/v1/me/plugins");
     println!(
         "  curl -s -X POST -H \"Authorization: Bearer $TOKEN_ZHANG_WEI\" -H 'content-type: application/json' \
-         -d '{{\"path\":\"/report.json\"}}' http://{address}/api/v1/me/plugins/site-daily-report/invoke"
+         -d '{{\"path\":\"/report.json\"}}' {origin}/api/v1/me/plugins/site-daily-report/invoke"
     );
-    println!("  curl -s -H \"Authorization: Bearer $TOKEN_ADMIN\" http://{address}/api/v1/audit");
-    println!("  Browser: http://{address}/ (sign in as any of the above)");
-    println!("  OpenAPI: http://{address}/api/v1/openapi.json\n");
+    println!("  curl -s -H \"Authorization: Bearer $TOKEN_ADMIN\" {origin}/api/v1/audit");
+    println!("  Browser: {origin}/ (sign in as any of the above)");
+    println!("  OpenAPI: {origin}/api/v1/openapi.json\n");
     Ok(())
 }
 

@@ -27,6 +27,7 @@ mod retention;
 mod self_service;
 mod server;
 mod support;
+mod tls;
 mod upgrades;
 mod waits;
 mod withdrawal_load;

@@ -111,6 +111,17 @@ impl Server {
         server
     }
 
+    /// Starts a server with the demo company on `database_url` (a database
+    /// the test made itself).
+    pub async fn demo_at(database_url: String) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = Self::start_configured(dir, database_url, None, |_| {}).await;
+        let guests = xtask::guests();
+        let components = guests.component("noop").parent().expect("component dir").to_owned();
+        demo::seed(&server.workbench, &xtask::repo_root().join("plugins"), &components).await.expect("demo seeds");
+        server
+    }
+
     /// Starts a second replica on the same database, sharing this one's keys
     /// (as replicas behind a load balancer do). Stop it before this one.
     pub async fn replica(&self) -> Self {

@@ -26,6 +26,7 @@ mod registry;
 mod self_service;
 mod sessions;
 mod settings;
+pub mod tls;
 mod ui;
 mod upgrades;
 
@@ -161,12 +162,16 @@ pub fn app(state: AppState, config: &Config) -> Router {
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets
 /// in-flight requests finish (up to the configured grace period).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+pub async fn serve<L>(
+    listener: L,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;

@@ -90,9 +90,19 @@ impl SqlStore {
     }
 
     /// Connects to `sqlite:…` or `postgres://…` and migrates the database.
+    /// PostgreSQL speaks TLS when the URL asks for it (`sslmode=require`,
+    /// `verify-ca` or `verify-full`, with `sslrootcert=CA.pem` for a CA of
+    /// one's own); a URL without `sslmode` connects without TLS.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url)?;
+        let explicit;
+        let url = if backend == Backend::Postgres && !url.contains("sslmode=") {
+            explicit = format!("{url}{}sslmode=disable", if url.contains('?') { '&' } else { '?' });
+            explicit.as_str()
+        } else {
+            url
+        };
         let options = AnyConnectOptions::from_str(url)?;
         let generations = (backend == Backend::Postgres).then(|| GenerationReader::start(options.clone()));
         let pool = AnyPoolOptions::new()
