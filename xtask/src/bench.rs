@@ -29,6 +29,8 @@ pub struct Options {
     /// A `workbench` binary to measure instead of building this tree's
     /// (an earlier build, for a before-and-after comparison).
     pub host: Option<PathBuf>,
+    /// Serve HTTPS (a self-signed certificate made for the run) and load it over TLS.
+    pub tls: bool,
 }
 
 impl Options {
@@ -39,6 +41,7 @@ impl Options {
             databases: vec!["sqlite".into(), "postgres".into()],
             peer: true,
             host: None,
+            tls: false,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -60,9 +63,10 @@ impl Options {
                     };
                 }
                 "--no-peer" => options.peer = false,
+                "--tls" => options.tls = true,
                 "--host" => options.host = Some(PathBuf::from(value()?)),
                 other => bail!(
-                    "unknown option {other:?} (--seconds N, --connections 1,8,32,128, --db sqlite|postgres|both, --no-peer, --host BINARY)"
+                    "unknown option {other:?} (--seconds N, --connections 1,8,32,128, --db sqlite|postgres|both, --no-peer, --host BINARY, --tls)"
                 ),
             }
         }
@@ -125,7 +129,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             Some(wasmtime) => Some(PeerServer::start(wasmtime, guests.component("peer-fetch"))?),
             None => None,
         };
-        let mut server = Server::start(&host, &data, database_url.as_deref())?;
+        let mut server = Server::start(&host, &data, database_url.as_deref(), options.tls)?;
         let upstream = peer_server.as_ref().map(|p| p.base.clone());
         let setup = setup(&host, &data, database_url.as_deref(), &server.base, &guests, &work, upstream.as_deref());
         let setup = match setup {
@@ -262,7 +266,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(host: &Path, data: &Path, database_url: Option<&str>) -> anyhow::Result<Self> {
+    fn start(host: &Path, data: &Path, database_url: Option<&str>, tls: bool) -> anyhow::Result<Self> {
         // The load is one member on many connections, against a peer that
         // limits nothing: the member's, plugin's and tenant's shares are the
         // whole pool and the rates out of reach, so admission decides every
@@ -276,6 +280,25 @@ impl Server {
              tenant_burst = 100000000\n\
              [egress]\nplain_http_hosts = [\"127.0.0.1\"]\nallow_private = [\"127.0.0.1/32\"]\n",
         )?;
+        if tls {
+            // A P-256 certificate for 127.0.0.1, made for this run.
+            let (cert, key) = (data.join("tls.crt"), data.join("tls.key"));
+            let made = Command::new("openssl")
+                .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"])
+                .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .stderr(Stdio::null())
+                .status()
+                .context("running openssl to make the run's certificate")?;
+            if !made.success() {
+                bail!("openssl could not make a certificate");
+            }
+            let mut text = std::fs::read_to_string(&config)?;
+            text.push_str(&format!("[server.tls]\ncert_file = {:?}\nkey_file = {:?}\n", cert.display().to_string(), key.display().to_string()));
+            std::fs::write(&config, text)?;
+        }
         let mut command = Command::new(host);
         command.arg("--config").arg(&config).arg("--data-dir").arg(data);
         if let Some(url) = database_url {
@@ -380,7 +403,7 @@ fn mint(host: &Path, data: &Path, database_url: Option<&str>, member: &str, role
 /// `curl` with a bearer token; fails unless the status is 2xx.
 fn curl(token: &str, args: &[&str]) -> anyhow::Result<String> {
     let output = Command::new("curl")
-        .args(["-sS", "--fail-with-body", "-H", &format!("Authorization: Bearer {token}")])
+        .args(["-sS", "--insecure", "--fail-with-body", "-H", &format!("Authorization: Bearer {token}")])
         .args(args)
         .output()
         .context("running curl")?;
