@@ -456,8 +456,59 @@ fn visible_range(c: &mut Criterion) {
     group.finish();
 }
 
+/// What the key history, anchors and receipts cost a verifier: a
+/// checkpoint checked through a three-key history, an anchor, and a consent
+/// receipt signed and checked.
+fn audit_keys(c: &mut Criterion) {
+    use ed25519_dalek::SigningKey;
+    use workbench_host::audit::chain;
+    use workbench_host::audit::keyring::{self, KeyRing};
+    use workbench_host::model::audit::Head;
+    use workbench_host::model::receipts::{ConsentReceipt, RECEIPT_FORMAT, ReceiptScope};
+    let keys: Vec<SigningKey> = (1..=3u8).map(|n| SigningKey::from_bytes(&[n; 32])).collect();
+    let history = vec![keyring::hand_over(&keys[0], &keys[1], 1), keyring::hand_over(&keys[1], &keys[2], 2)];
+    let head = Head { seq: 42, hash: [7; 32] };
+    let old_checkpoint = chain::sign_checkpoint(&keys[0], "demo", head, 1);
+    let anchor = keyring::sign_anchor(&keys[2], "demo", head, 1);
+    let receipt = ConsentReceipt {
+        format: RECEIPT_FORMAT.into(),
+        tenant: "demo".into(),
+        member: "zhang.wei".into(),
+        action: "consent.grant".into(),
+        plugin: "site-daily-report".into(),
+        plugin_name: "工程日报".into(),
+        plugin_version: "0.1.0".into(),
+        recipient: "Acme 软件有限公司".into(),
+        recipient_contact: "plugins@acme.example".into(),
+        language: Some("zh".into()),
+        scopes: vec![ReceiptScope {
+            scope: "user.name".into(),
+            field: "name".into(),
+            purpose: "在日报上写明填报人的姓名。".into(),
+            sensitive: false,
+            expires_at_ms: None,
+        }],
+        destinations: Vec::new(),
+        policy_digest: "0".repeat(64),
+        issued_at_ms: 1,
+        audit_seq: 42,
+    };
+    let signed = keyring::sign_receipt(&keys[2], receipt.clone());
+    let mut group = c.benchmark_group("audit_keys");
+    group.bench_function("ring_from_history", |b| {
+        b.iter(|| KeyRing::with_history(black_box(keys[2].verifying_key()), black_box(&history)))
+    });
+    let ring = KeyRing::with_history(keys[2].verifying_key(), &history);
+    group.bench_function("checkpoint_by_an_old_key", |b| b.iter(|| ring.checkpoint(black_box(&old_checkpoint))));
+    group.bench_function("anchor", |b| b.iter(|| ring.anchor(black_box(&anchor))));
+    group.bench_function("receipt_sign", |b| b.iter(|| keyring::sign_receipt(&keys[2], black_box(receipt.clone()))));
+    group.bench_function("receipt_verify", |b| b.iter(|| ring.receipt(black_box(&signed))));
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    audit_keys,
     gate_decision,
     visible_range,
     jwt_validation,

@@ -4,7 +4,10 @@
 //! the records it measures the invoke of a
 //! 2-field plugin through the service (directory, installation, consents,
 //! instance, two audited reads, durable commit) and the audit queries an admin
-//! or member makes. Flat means the numbers at 10M are those at 100k.
+//! or member makes. Flat means the numbers at 10M are those at 100k. Then
+//! the retention purge deletes the records older than half a year (about
+//! half), measuring records per second and the invoke p99 at 8 concurrent
+//! callers before and while it runs; the chain must verify after it.
 //!
 //! `SCALE_DB=sqlite|postgres|both` (default both). Results are printed as a
 //! table; see docs/BENCHMARKS.md.
@@ -228,9 +231,84 @@ async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>)
             percentile(&times, 0.99),
         );
     }
+    // The retention purge: the records older than half a year go (about
+    // half of them), with invoke latency at 8 concurrent callers measured
+    // before it and while it runs.
+    let workbench = Arc::new(workbench);
+    let (quiet, _) = invoke_at_8(&workbench, scale, None).await?;
+    let purge = {
+        let workbench = Arc::clone(&workbench);
+        let as_of = now_ms - 182 * 24 * 3_600_000 + i64::from(config.retention.audit_floor_days) * 24 * 3_600_000;
+        tokio::spawn(async move {
+            let t = Instant::now();
+            let reports = workbench.purge(as_of).await?.unwrap_or_default();
+            let deleted: u64 = reports.iter().map(|r| r.audit_records_deleted).sum();
+            Ok::<_, anyhow::Error>((deleted, t.elapsed()))
+        })
+    };
+    let (busy, calls) = invoke_at_8(&workbench, scale, Some(&purge)).await?;
+    let (deleted, took) = purge.await??;
+    println!(
+        "\n| db | records purged | purge s | records/s | invoke p99 at 8, quiet ms | invoke p99 at 8, during the purge ms (calls) |\n|---|---|---|---|---|---|\n| {db} | {deleted} | {:.1} | {:.0} | {quiet:.2} | {busy:.2} ({calls}) |",
+        took.as_secs_f64(),
+        deleted as f64 / took.as_secs_f64().max(1e-9)
+    );
+    let verified = workbench.verify_audit(Some(TENANT)).await?;
+    anyhow::ensure!(verified.iter().all(|r| r.ok()), "the chain verifies after the purge: {verified:?}");
     drop(workbench);
     let _ = tokio::time::timeout(Duration::from_secs(30), writer).await;
     Ok(())
+}
+
+/// p99 (ms) and count of invokes by 8 concurrent callers: for 10 s, or
+/// while `until` runs.
+async fn invoke_at_8(
+    workbench: &Arc<Workbench>,
+    scale: &Scale,
+    until: Option<&tokio::task::JoinHandle<anyhow::Result<(u64, Duration)>>>,
+) -> anyhow::Result<(f64, usize)> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let callers: Vec<_> = (0..8u64)
+        .map(|c| {
+            let (workbench, stop, consenting, plugins) =
+                (Arc::clone(workbench), Arc::clone(&stop), scale.consenting, scale.plugins);
+            tokio::spawn(async move {
+                let mut times = Vec::new();
+                let mut i = c;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let k = (i * 37) % consenting;
+                    let plugin = format!("scale-{:02}", k as usize % plugins);
+                    let request = Request {
+                        method: "GET".into(),
+                        path: "/".into(),
+                        query: String::new(),
+                        headers: vec![],
+                        body: vec![],
+                    };
+                    let t = Instant::now();
+                    workbench.invoke(TENANT, &member(k), &plugin, request).await?;
+                    times.push(t.elapsed());
+                    i += 8;
+                }
+                Ok::<_, anyhow::Error>(times)
+            })
+        })
+        .collect();
+    match until {
+        Some(task) => {
+            while !task.is_finished() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        None => tokio::time::sleep(Duration::from_secs(10)).await,
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut times = Vec::new();
+    for caller in callers {
+        times.extend(caller.await??);
+    }
+    times.sort();
+    Ok((percentile(&times, 0.99), times.len()))
 }
 
 fn main() -> anyhow::Result<()> {

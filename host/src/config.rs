@@ -221,6 +221,9 @@ pub struct ProviderConfig {
     pub jwks_url: Option<String>,
     /// Required `aud` of its tokens.
     pub audience: String,
+    /// The tenants its tokens may name (empty: any).
+    #[serde(default)]
+    pub tenants: Vec<String>,
     /// The claim naming the tenant.
     #[serde(default = "ProviderConfig::tenant_claim")]
     pub tenant_claim: String,

@@ -54,7 +54,9 @@ on_both_databases! {
             let verified = host.call(Method::GET, "/api/v1/audit/verify", Some(&admin), None).await.body;
             assert_eq!(verified["ok"], true, "{verified}");
         }
-        // Offline, trusting either key: the export's handover links them.
+        // Offline, trusting the new key (the old one's checkpoints verify
+        // through the export's handover) or the old one (the handover it
+        // signed brings in the new one).
         let export = rotated.call(Method::GET, "/api/v1/audit/export", Some(&admin), None).await.text;
         for key in [&new_key, &old_key] {
             let (ok, said) = verify_offline(&export, key);

@@ -96,6 +96,7 @@ on_both_databases! {
             refresh_secs: 3600,
             keys_valid_secs: 3,
             unknown_kid_refresh_secs: 1,
+            tenants: vec!["demo".into()],
         };
         let server = Server::demo_configured(db, |config| config.auth.provider = Some(provider)).await;
 
@@ -120,6 +121,13 @@ on_both_databases! {
         wrong.as_object_mut().expect("claims").remove("org");
         let reply = server.call(Method::GET, "/api/v1/me/plugins", Some(&token(&k1, "k1", Algorithm::EdDSA, wrong)), None).await;
         assert!(reply.status == StatusCode::UNAUTHORIZED && reply.text.contains("org"), "{}", reply.text);
+        // Another tenant than the one the provider speaks for; the operator
+        // role is not the provider's to give.
+        let mut elsewhere = claims(&idp, "zhang.wei", &["member"]);
+        elsewhere["org"] = json!("beta");
+        assert_eq!(status(&server, "/api/v1/me/plugins", &token(&k1, "k1", Algorithm::EdDSA, elsewhere)).await.0, StatusCode::UNAUTHORIZED);
+        let operator = token(&k1, "k1", Algorithm::EdDSA, claims(&idp, "admin", &["operator", "admin"]));
+        assert_eq!(status(&server, "/api/v1/status", &operator).await.0, StatusCode::FORBIDDEN);
         let secret = EncodingKey::from_secret(b"secret-secret-secret-secret");
         let confused = token(&secret, "k1", Algorithm::HS256, claims(&idp, "zhang.wei", &["member"]));
         assert_eq!(status(&server, "/api/v1/me/plugins", &confused).await.0, StatusCode::UNAUTHORIZED);

@@ -161,3 +161,23 @@ async fn one_replica_purges_at_a_time() {
     replica.stop().await;
     server.stop().await;
 }
+
+on_both_databases! {
+    async fn a_purge_refuses_to_sign_over_records_rewritten_to_look_old(db: Db) {
+        // Someone with the database makes recent records look three years
+        // old (their `ts` rewritten) so the next purge would delete them: the
+        // purge checks the chain up to a signed checkpoint first, and refuses.
+        let server = Server::demo(db).await;
+        let admin = server.demo_token("admin", ADMIN);
+        let head = verify(&server, &admin).await["records"].as_i64().expect("records");
+        execute_raw(&server.database_url, &format!("UPDATE audit_records SET ts = 0 WHERE tenant = 'demo' AND seq <= {}", head / 2)).await;
+        let reports = server.workbench.purge(workbench_host::now_ms()).await.expect("purge runs").expect("runner");
+        let demo = reports.iter().find(|r| r.tenant == "demo").expect("report");
+        let error = demo.error.as_deref().expect("refused");
+        assert!(error.contains("does not verify") && error.contains("altered"), "{error}");
+        assert_eq!((demo.audit_records_deleted, demo.anchored_seq), (0, 0));
+        assert_eq!(server.count("SELECT COUNT(*) FROM audit_anchors", &[]).await, 0, "nothing signed over the rewrite");
+        assert_eq!(server.count("SELECT COUNT(*) FROM audit_records WHERE tenant = 'demo' AND seq = 1", &[]).await, 1, "nothing deleted");
+        server.stop().await;
+    }
+}

@@ -296,7 +296,11 @@ impl Server {
                 bail!("openssl could not make a certificate");
             }
             let mut text = std::fs::read_to_string(&config)?;
-            text.push_str(&format!("[server.tls]\ncert_file = {:?}\nkey_file = {:?}\n", cert.display().to_string(), key.display().to_string()));
+            text.push_str(&format!(
+                "[server.tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+                cert.display().to_string(),
+                key.display().to_string()
+            ));
             std::fs::write(&config, text)?;
         }
         let mut command = Command::new(host);

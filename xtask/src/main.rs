@@ -16,7 +16,7 @@
 //!   (from PyPI, in a virtualenv under `target/`) against its OpenAPI
 //!   document for SECONDS (default 60): no 5xx, no answer outside the document.
 //! - `bench-http [--seconds N] [--connections 1,8,32,128] [--db sqlite|postgres|both]
-//!   [--no-peer] [--host BINARY]`: the HTTP load benchmark against `wasmtime serve`
+//!   [--no-peer] [--host BINARY] [--tls]`: the HTTP load benchmark against `wasmtime serve`
 //!   (see `bench.rs`); `--host` measures another build of `workbench`.
 //! - `browser [--db sqlite|postgres|both]`: the browser tests of `tests/browser`
 //!   in headless Chromium against a fresh demo server (see `browser.rs`).

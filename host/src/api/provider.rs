@@ -6,8 +6,9 @@
 //! `keys_valid_secs`; past that its tokens get 503 `identity_unavailable`,
 //! never a 500. Only asymmetric keys are taken (RSA, EC, Ed25519): a
 //! published secret would be no secret. The tenant, member and roles come
-//! from the configured claims; the token then speaks for its caller exactly
-//! as the host's own do.
+//! from the configured claims (only the tenants listed, when a list is
+//! given; never the deployment's `operator` role); the token then speaks
+//! for its caller exactly as the host's own do.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,6 +37,8 @@ pub struct Provider {
     config: ProviderConfig,
     client: reqwest::Client,
     keys: RwLock<Option<KeySet>>,
+    /// When the key set was last asked for; held while it is fetched, so
+    /// one fetch runs at a time however many tokens wait for it.
     last_attempt: Mutex<Option<Instant>>,
 }
 
@@ -97,7 +100,13 @@ impl Provider {
 
     /// Fetches the key set; false (with the reason logged) when it could not.
     pub async fn refresh(&self) -> bool {
-        *self.last_attempt.lock().await = Some(Instant::now());
+        let mut last_attempt = self.last_attempt.lock().await;
+        self.fetch(&mut last_attempt).await
+    }
+
+    /// Fetches the key set, the attempt's time held by the caller.
+    async fn fetch(&self, last_attempt: &mut Option<Instant>) -> bool {
+        *last_attempt = Some(Instant::now());
         let fetched = async {
             let url = self.jwks_url().await?;
             let response = self.client.get(&url).send().await.map_err(|e| format!("{url}: {e}"))?;
@@ -110,6 +119,9 @@ impl Provider {
             Ok(set) => {
                 let mut keys = HashMap::new();
                 for jwk in &set.keys {
+                    if matches!(jwk.common.public_key_use, Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)) {
+                        continue;
+                    }
                     let (Some(kid), Some(algorithm)) = (jwk.common.key_id.clone(), algorithm(jwk)) else { continue };
                     match DecodingKey::from_jwk(jwk) {
                         Ok(key) => {
@@ -159,9 +171,16 @@ impl Provider {
             return Ok(key);
         }
         let again = Duration::from_secs(self.config.unknown_kid_refresh_secs);
-        let due = self.last_attempt.lock().await.is_none_or(|at| at.elapsed() >= again);
-        if due {
-            self.refresh().await;
+        {
+            // One fetch at a time; a token that waited for another's fetch
+            // looks again before asking for one of its own.
+            let mut last_attempt = self.last_attempt.lock().await;
+            if let Some(Ok(key)) = lookup(&*self.keys.read().await) {
+                return Ok(key);
+            }
+            if last_attempt.is_none_or(|at| at.elapsed() >= again) {
+                self.fetch(&mut last_attempt).await;
+            }
         }
         match lookup(&*self.keys.read().await) {
             Some(Ok(key)) => Ok(key),
@@ -200,12 +219,17 @@ impl Provider {
         if !valid_id(&tenant) || !valid_id(&member) {
             return Err(ApiError::unauthorized("the token's tenant or member is not a valid id"));
         }
+        if !self.config.tenants.is_empty() && !self.config.tenants.contains(&tenant) {
+            return Err(ApiError::unauthorized("the identity provider does not speak for this tenant"));
+        }
         let names: Vec<String> = match claims.get(&self.config.roles_claim) {
             Some(serde_json::Value::Array(list)) => list.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
             Some(serde_json::Value::String(list)) => list.split_whitespace().map(str::to_owned).collect(),
             _ => Vec::new(),
         };
-        let mut roles: Vec<Role> = names.iter().filter_map(|name| Role::parse(name)).collect();
+        // The deployment's operator is not any company's to name.
+        let mut roles: Vec<Role> =
+            names.iter().filter_map(|name| Role::parse(name)).filter(|role| *role != Role::Operator).collect();
         roles.dedup();
         let issued_at = claims.get("iat").and_then(serde_json::Value::as_u64).unwrap_or(0);
         Ok(Caller { tenant, member, roles, issued_at })

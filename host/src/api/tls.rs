@@ -23,6 +23,9 @@ use crate::config::TlsConfig;
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Handshakes in progress at once.
+const MAX_HANDSHAKES: usize = 512;
+
 fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -124,12 +127,22 @@ impl TlsListener {
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
             .with_cert_resolver(certificates);
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // The server speaks HTTP/1.1 (axum's http1); offering h2 would make
+        // clients that prefer it fail.
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let (tx, connections) = tokio::sync::mpsc::channel(256);
+        // At most this many handshakes at once: slow clients wait their
+        // turn in the kernel's backlog instead of costing a task each.
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
         tokio::spawn(async move {
             loop {
-                let (stream, peer) = match listener.accept().await {
+                let Ok(permit) = Arc::clone(&handshakes).acquire_owned().await else { return };
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    () = tx.closed() => return,
+                };
+                let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
                         tracing::warn!(%error, "accepting a connection failed");
@@ -141,15 +154,16 @@ impl TlsListener {
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
-                            let _ = sender.send((tls, peer)).await;
+                            drop(permit);
+                            // A server that takes no more connections drops this one.
+                            if tokio::time::timeout(HANDSHAKE_TIMEOUT, sender.send((tls, peer))).await.is_err() {
+                                tracing::warn!(%peer, "the server took no new connection in time; dropped");
+                            }
                         }
                         Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 });
-                if tx.is_closed() {
-                    return;
-                }
             }
         });
         Ok(Self { connections, local })

@@ -1,6 +1,6 @@
 //! The keys audit statements are verified with: a trusted key (the host's
-//! own, or the one an auditor was given) and every key a signed handover
-//! links to it, forwards or backwards. A checkpoint or anchor verifies with
+//! own, or the one an auditor was given), the keys it took over from and
+//! the keys that took over from it, each link a handover both keys signed. A checkpoint or anchor verifies with
 //! the key that signed it, so old ones still verify after a rotation, and a
 //! key someone merely wrote into the database vouches for nothing.
 //!
@@ -144,24 +144,27 @@ impl KeyRing {
         self.trusted.insert(key_id(&key), key);
     }
 
-    /// `root` and every key linked to it by valid handovers in `history`,
-    /// in either direction, however many rotations away.
+    /// `root`, the keys it took over from (and those they took over from),
+    /// and the keys that took over from it (and from those), each link a
+    /// valid handover in `history`. Trust never turns around: a retired key
+    /// reached backwards vouches for no key that claims to follow it, so a
+    /// retired key that leaked cannot bring in a key of its own.
     pub fn with_history(root: VerifyingKey, history: &[AuditKey]) -> Self {
         let mut ring = Self::of(root);
         let links: Vec<(VerifyingKey, VerifyingKey)> = history.iter().filter_map(handover_keys).collect();
-        loop {
-            let before = ring.trusted.len();
-            for (previous, next) in &links {
-                let (a, b) = (key_id(previous), key_id(next));
-                if ring.trusted.contains_key(&a) || ring.trusted.contains_key(&b) {
-                    ring.trusted.entry(a).or_insert(*previous);
-                    ring.trusted.entry(b).or_insert(*next);
+        for backwards in [true, false] {
+            let mut frontier = vec![root];
+            while let Some(key) = frontier.pop() {
+                for (previous, next) in &links {
+                    let (from, to) = if backwards { (next, previous) } else { (previous, next) };
+                    if from == &key && !ring.trusted.contains_key(&key_id(to)) {
+                        ring.trusted.insert(key_id(to), *to);
+                        frontier.push(*to);
+                    }
                 }
             }
-            if ring.trusted.len() == before {
-                return ring;
-            }
         }
+        ring
     }
 
     /// The trusted key ids, sorted.
@@ -221,6 +224,11 @@ mod tests {
             expected.sort();
             assert_eq!(ring.key_ids(), expected);
         }
+        // A leaked retired key signs a handover to a key of its own: reached
+        // backwards from the current key, it vouches for nothing forwards.
+        let thief = SigningKey::from_bytes(&[8; 32]);
+        let leaked = [history.clone(), vec![hand_over(&a, &thief, 30)]].concat();
+        assert!(!KeyRing::with_history(c.verifying_key(), &leaked).key_ids().contains(&id(&thief)));
         // A stranger's key written beside them, signing only itself.
         let stranger = SigningKey::from_bytes(&[9; 32]);
         let mut forged = hand_over(&stranger, &stranger, 30);

@@ -106,20 +106,30 @@ struct ChainWalker<'a> {
     vouched: std::iter::Peekable<std::slice::Iter<'a, Head>>,
     last_seq: i64,
     last_hash: [u8; 32],
+    /// The highest seq where a signed checkpoint matched the record walked.
+    matched: i64,
 }
 
 impl<'a> ChainWalker<'a> {
-    /// From `start`: the anchor's head, or the empty chain's.
-    fn new(report: VerifyReport, vouched: &'a [Head], start: Head) -> Self {
-        let mut vouched = vouched.iter().peekable();
-        while vouched.next_if(|h| h.seq <= start.seq).is_some() {}
-        Self { report, vouched, last_seq: start.seq, last_hash: start.hash }
+    /// From `start`: the anchor's head, or the empty chain's. A checkpoint
+    /// at the anchor's own seq must name the anchor's hash.
+    fn new(mut report: VerifyReport, vouched: &'a [Head], start: Head) -> Self {
+        let mut heads = vouched.iter().peekable();
+        while let Some(head) = heads.next_if(|h| h.seq <= start.seq) {
+            if head.seq == start.seq && head.hash != start.hash && report.error.is_none() {
+                report.error = Some(ChainBreak::CheckpointMismatch { seq: start.seq });
+            }
+        }
+        Self { report, vouched: heads, last_seq: start.seq, last_hash: start.hash, matched: 0 }
     }
 
     /// Checks the next record; false (with the report's error set) at the
     /// first break. A record up to the anchor (one a purge that stopped
     /// half-way left) is past retention and skipped.
     fn push(&mut self, record: &AuditRecord) -> bool {
+        if self.report.error.is_some() {
+            return false;
+        }
         if record.seq <= self.report.anchored_seq {
             return true;
         }
@@ -141,6 +151,9 @@ impl<'a> ChainWalker<'a> {
             if head.seq == record.seq && head.hash != record.hash {
                 self.report.error = Some(ChainBreak::CheckpointMismatch { seq: record.seq });
                 return false;
+            }
+            if head.seq == record.seq {
+                self.matched = record.seq;
             }
         }
         self.last_seq = record.seq;
@@ -188,7 +201,7 @@ fn check_statements(
         }
     }
     report.anchored_seq = start.seq;
-    let mut vouched = Vec::with_capacity(checkpoints.len());
+    let mut vouched: Vec<Head> = Vec::with_capacity(checkpoints.len());
     for checkpoint in &checkpoints {
         match ring.checkpoint(checkpoint) {
             Ok(head) => vouched.push(head),
@@ -198,23 +211,56 @@ fn check_statements(
             }
         }
     }
-    report.checkpointed_seq = vouched.last().map_or(0, |h| h.seq);
+    // What vouches for the kept records is a checkpoint after the anchor.
+    report.checkpointed_seq = vouched.last().map_or(0, |h| h.seq).max(start.seq);
     (report, vouched, start)
 }
 
 /// Verifies `tenant`'s chain from its latest anchor against its stored
 /// checkpoints plus `extra` (e.g. exported earlier and kept elsewhere), each
-/// signed by a key of `ring`.
+/// signed by a key of `ring`. A purge that commits its anchor while the
+/// walk reads would look like deleted records: the walk then runs once
+/// more from the new anchor.
 pub async fn verify_tenant(
     store: &dyn AuditLog,
     tenant: &str,
     ring: &KeyRing,
     extra: &[Checkpoint],
 ) -> Result<VerifyReport, StoreError> {
+    let anchors = store.audit_anchors(tenant).await?;
+    let report = walk(store, tenant, ring, extra, &anchors, None).await?;
+    if report.error.is_none() {
+        return Ok(report);
+    }
+    let now = store.audit_anchors(tenant).await?;
+    if now == anchors { Ok(report) } else { walk(store, tenant, ring, extra, &now, None).await }
+}
+
+/// Verifies `tenant`'s chain from its latest anchor up to a signed
+/// checkpoint at or after `through` (what a purge checks before it signs an
+/// anchor at `through`: the records it deletes, and the links after them up
+/// to a checkpoint, are the ones that were signed).
+pub async fn verify_through(
+    store: &dyn AuditLog,
+    tenant: &str,
+    ring: &KeyRing,
+    through: i64,
+) -> Result<VerifyReport, StoreError> {
+    let anchors = store.audit_anchors(tenant).await?;
+    walk(store, tenant, ring, &[], &anchors, Some(through)).await
+}
+
+async fn walk(
+    store: &dyn AuditLog,
+    tenant: &str,
+    ring: &KeyRing,
+    extra: &[Checkpoint],
+    anchors: &[Anchor],
+    through: Option<i64>,
+) -> Result<VerifyReport, StoreError> {
     let mut checkpoints = store.audit_checkpoints(tenant).await?;
     checkpoints.extend(extra.iter().filter(|c| c.tenant == tenant).cloned());
-    let anchors = store.audit_anchors(tenant).await?;
-    let (report, vouched, start) = check_statements(tenant, ring, &anchors, checkpoints);
+    let (report, vouched, start) = check_statements(tenant, ring, anchors, checkpoints);
     if report.error.is_some() {
         return Ok(report);
     }
@@ -228,7 +274,14 @@ pub async fn verify_tenant(
             if !walker.push(record) {
                 return Ok(walker.report);
             }
+            if through.is_some_and(|through| walker.matched >= through) {
+                return Ok(walker.report);
+            }
         }
+    }
+    if through.is_some() && walker.report.error.is_none() {
+        walker.report.error = Some(ChainBreak::NoCheckpoint);
+        return Ok(walker.report);
     }
     Ok(walker.finish())
 }
@@ -239,8 +292,9 @@ pub async fn verify_tenant(
 /// of `tenant`.
 pub fn verify_export(tenant: &str, ring: &KeyRing, export: &Export) -> VerifyReport {
     let checkpoints: Vec<_> = export.checkpoints.iter().filter(|c| c.tenant == tenant).cloned().collect();
-    let unvouched = checkpoints.is_empty();
     let (mut report, vouched, start) = check_statements(tenant, ring, &export.anchors, checkpoints);
+    // Something must vouch for the records kept after the anchor.
+    let unvouched = !vouched.iter().any(|h| h.seq > start.seq);
     if unvouched && report.error.is_none() {
         report.error = Some(ChainBreak::NoCheckpoint);
     }

@@ -302,10 +302,12 @@ impl Workbench {
         let who = (tenant, member);
         let receipt = receipt_of(who, Action::ConsentGrant, (manifest, &shown), &listed, lapses);
         let receipt = ReceiptDraft::new(&self.chain, receipt);
-        let record = ChangeRecord {
+        let mut record = ChangeRecord {
             receipt: Some(&receipt),
             ..self.record(tenant, Actor::Member(member), Some(member), Action::ConsentGrant, reason)
         };
+        // The record, the receipt and the consents tell one time.
+        record.event.ts_ms = now;
         self.store.put_consents(tenant, member, plugin, &consents, record).await?;
         let stored = self.store.consents(tenant, member, plugin).await?;
         Ok(disclosure(&loaded, &installation, &stored, crate::now_ms()))
@@ -349,6 +351,7 @@ impl Workbench {
             .iter()
             .map(|s| s.declared.scope)
             .filter(|s| s.is_personal() && scopes.is_none_or(|list| list.contains(s)))
+            .filter(|s| held.get(*s).is_some_and(|c| c.withdrawn_at_ms.is_none()))
             .collect();
         let who = (tenant, member);
         let manifest = &loaded.manifest;

@@ -179,7 +179,7 @@ pub fn generate(dir: Option<&Path>) -> anyhow::Result<Vec<String>> {
 /// with a handover both keys sign, recorded in `store`'s key history, so
 /// what the old key signed still verifies. The new key is written to `out`,
 /// or replaces the keys directory's file when the key came from there (the
-/// old one kept beside it as `audit-signing.key.ID.retired`); otherwise its
+/// old private key is not kept); otherwise its
 /// `export` line is returned for the operator to give every replica.
 pub async fn rotate<S: crate::store::AuditKeys + ?Sized>(
     config: &Config,
@@ -199,9 +199,13 @@ pub async fn rotate<S: crate::store::AuditKeys + ?Sized>(
             Ok(format!("audit key {new} took over from {old}; the new key is in {}", path.display()))
         }
         (None, Source::KeysDir(path)) => {
-            let retired = path.with_extension(format!("key.{old}.retired"));
-            std::fs::rename(&path, &retired).with_context(|| format!("moving {} aside", path.display()))?;
-            write_private(&path, &value).with_context(|| format!("writing {}", path.display()))?;
+            // The old private key is replaced, not kept: its public key in the
+            // history is all verification needs, and a retired key lying
+            // around is one more key to leak.
+            let staged = path.with_extension("key.new");
+            let _ = std::fs::remove_file(&staged);
+            write_private(&staged, &value).with_context(|| format!("writing {}", staged.display()))?;
+            std::fs::rename(&staged, &path).with_context(|| format!("replacing {}", path.display()))?;
             Ok(format!("audit key {new} took over from {old}; restart the server to sign with it"))
         }
         (None, _) => Ok(format!("export {}={value}", Secret::AuditSigning.env())),

@@ -13,7 +13,7 @@
 
 use serde::Serialize;
 
-use super::{Actor, ServiceResult, Workbench};
+use super::{Actor, ServiceError, ServiceResult, Workbench};
 use crate::model::audit::{Action, AuditEvent, Outcome};
 use crate::model::settings::Retention;
 
@@ -34,6 +34,9 @@ pub struct PurgeReport {
     pub storage_entries_deleted: u64,
     /// The purge's own audit record; absent when there was nothing to purge.
     pub audit_seq: Option<i64>,
+    /// Why nothing was purged in this tenant (its chain does not verify up
+    /// to the boundary, or the store failed); the other tenants go on.
+    pub error: Option<String>,
 }
 
 impl Workbench {
@@ -45,19 +48,24 @@ impl Workbench {
             return Ok(None);
         };
         let mut reports = Vec::new();
-        let mut result = Ok(());
-        for (tenant, retention) in self.store.retention_tenants().await? {
-            match self.purge_tenant(&tenant, retention, now_ms).await {
+        let tenants = self.store.retention_tenants().await;
+        for (tenant, retention) in tenants.as_deref().unwrap_or_default() {
+            match self.purge_tenant(tenant, *retention, now_ms).await {
                 Ok(report) => reports.push(report),
                 Err(error) => {
-                    tracing::error!(%tenant, %error, "retention purge failed");
-                    result = Err(error);
-                    break;
+                    tracing::error!(%tenant, %error, "retention purge failed; the other tenants go on");
+                    metrics::counter!("workbench_retention_purge_failures_total").increment(1);
+                    reports.push(PurgeReport {
+                        tenant: tenant.clone(),
+                        error: Some(error.to_string()),
+                        ..PurgeReport::default()
+                    });
                 }
             }
         }
         lock.release().await;
-        result.map(|()| Some(reports))
+        tenants?;
+        Ok(Some(reports))
     }
 
     async fn purge_tenant(&self, tenant: &str, retention: Retention, now_ms: i64) -> ServiceResult<PurgeReport> {
@@ -65,6 +73,19 @@ impl Workbench {
         let cutoff = now_ms - i64::from(audit_days) * DAY_MS;
         let anchored = self.store.audit_anchors(tenant).await?.last().map_or(0, |a| a.seq);
         let boundary = self.store.purge_boundary(tenant, anchored, cutoff).await?;
+        if let Some(head) = boundary {
+            // Only records that verify, up to a signed checkpoint past them,
+            // are anchored and deleted: a rewritten `ts` (or anything else)
+            // stops the purge instead of being signed over.
+            let ring = self.key_ring().await?;
+            let checked = crate::audit::verify::verify_through(self.store.as_ref(), tenant, &ring, head.seq).await?;
+            if let Some(error) = checked.error {
+                return Err(ServiceError::Conflict(format!(
+                    "the audit chain of {tenant} does not verify up to record {} ({error}); nothing purged",
+                    head.seq
+                )));
+            }
+        }
         let storage_cutoff = retention.plugin_storage_days.map(|days| now_ms - i64::from(days) * DAY_MS);
         let anchor = boundary.map(|head| self.chain.anchor(tenant, head, crate::now_ms()));
         let reason = match boundary {

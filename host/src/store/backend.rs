@@ -92,12 +92,13 @@ impl SqlStore {
     /// Connects to `sqlite:…` or `postgres://…` and migrates the database.
     /// PostgreSQL speaks TLS when the URL asks for it (`sslmode=require`,
     /// `verify-ca` or `verify-full`, with `sslrootcert=CA.pem` for a CA of
-    /// one's own); a URL without `sslmode` connects without TLS.
+    /// one's own; or `PGSSLMODE`); a URL without it connects without TLS.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url)?;
         let explicit;
-        let url = if backend == Backend::Postgres && !url.contains("sslmode=") {
+        let asks = url.contains("sslmode=") || url.contains("ssl-mode=") || std::env::var_os("PGSSLMODE").is_some();
+        let url = if backend == Backend::Postgres && !asks {
             explicit = format!("{url}{}sslmode=disable", if url.contains('?') { '&' } else { '?' });
             explicit.as_str()
         } else {

@@ -397,6 +397,7 @@ export default {
   'audit.verifyOk': 'Audit chain verified',
   'audit.verifyBad': 'Audit chain verification FAILED',
   'audit.verifyFailed': 'Cannot verify the audit chain:',
+  'audit.verifyAnchored': 'Records up to #{seq} were deleted by retention; the check starts from the purge\'s signed anchor.',
   'audit.verifyDetail': '({records} records checked, signed checkpoint up to #{seq})',
   'audit.publicKey': 'Checkpoint public key (for offline verification)',
   'audit.filters': 'Audit log filters',

@@ -398,6 +398,7 @@ export default {
   'audit.verifyOk': '审计链校验通过',
   'audit.verifyBad': '审计链校验失败',
   'audit.verifyFailed': '无法校验审计链：',
+  'audit.verifyAnchored': '第 {seq} 条及以前的记录已按保留期限清理；校验从清理时签名的锚点开始。',
   'audit.verifyDetail': '（已检查 {records} 条记录，签名存证至第 {seq} 条）',
   'audit.publicKey': '存证公钥（离线校验用）',
   'audit.filters': '审计日志筛选',

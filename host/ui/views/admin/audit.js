@@ -145,6 +145,7 @@ export async function renderAudit(section, ctx) {
       verify.replaceChildren(
         h('strong', {}, v.ok ? t('audit.verifyOk') : t('audit.verifyBad')), ' ',
         t('audit.verifyDetail', { records: v.records, seq: v.checkpointed_seq }),
+        v.anchored_seq ? [' ', h('span', { 'data-testid': 'verify-anchored' }, t('audit.verifyAnchored', { seq: v.anchored_seq }))] : null,
         h('div', { hidden: !v.error }, v.error || ''),
         h('details', {}, h('summary', {}, t('audit.publicKey')), h('code', { class: 'hash' }, v.public_key)));
     } catch (err) {
