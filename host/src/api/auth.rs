@@ -157,21 +157,7 @@ fn load_key(config: &JwtKeyConfig) -> Result<Key, KeyError> {
     }
 }
 
-/// Why a token's validation failed, as the caller is told.
-pub(super) fn rejection(error: jsonwebtoken::errors::Error) -> ApiError {
-    use jsonwebtoken::errors::ErrorKind;
-    ApiError::unauthorized(match error.kind() {
-        ErrorKind::ExpiredSignature => "the token has expired",
-        ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)",
-        ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
-        ErrorKind::InvalidAudience => "the token is not for this audience",
-        ErrorKind::InvalidSignature => "the token's signature does not verify",
-        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, nbf, iss, aud, sub)",
-        _ => "the token is not valid",
-    })
-}
-
-pub(super) fn valid_id(id: &str) -> bool {
+fn valid_id(id: &str) -> bool {
     crate::service::directory::valid_member_id(id)
 }
 
@@ -225,7 +211,13 @@ impl JwtKeys {
         let kid = header.kid.ok_or_else(|| ApiError::unauthorized("the token names no key (kid)"))?;
         match &self.provider {
             Some(provider) if !self.keys.contains_key(&kid) => {
-                provider.verify(token, &kid, header.alg, self.leeway_secs).await
+                let identity = provider.verify(token, &kid, header.alg, self.leeway_secs).await?;
+                Ok(Caller {
+                    tenant: identity.tenant,
+                    member: identity.member,
+                    roles: identity.roles,
+                    issued_at: identity.issued_at,
+                })
             }
             _ => self.verify_local(token),
         }
@@ -246,7 +238,8 @@ impl JwtKeys {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = self.leeway_secs;
-        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).map_err(rejection)?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).map_err(super::error::token_rejection)?;
         let claims = data.claims;
         if !valid_id(&claims.sub) || !valid_id(&claims.tid) {
             return Err(ApiError::unauthorized("the token's sub or tid is not a valid id"));

@@ -225,3 +225,17 @@ pub struct ApiPath<T>(pub T);
 
 /// Result of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Why a token's validation failed, as the caller is told.
+pub(super) fn token_rejection(error: jsonwebtoken::errors::Error) -> ApiError {
+    use jsonwebtoken::errors::ErrorKind;
+    ApiError::unauthorized(match error.kind() {
+        ErrorKind::ExpiredSignature => "the token has expired",
+        ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)",
+        ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
+        ErrorKind::InvalidAudience => "the token is not for this audience",
+        ErrorKind::InvalidSignature => "the token's signature does not verify",
+        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, nbf, iss, aud, sub)",
+        _ => "the token is not valid",
+    })
+}

@@ -19,7 +19,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
-use super::auth::{Caller, valid_id};
 use super::error::ApiError;
 use crate::config::ProviderConfig;
 use crate::model::directory::Role;
@@ -30,6 +29,19 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 struct KeySet {
     keys: HashMap<String, (Algorithm, DecodingKey)>,
     fetched: Instant,
+}
+
+/// Whom one of the provider's tokens speaks for.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// Tenant.
+    pub tenant: String,
+    /// Member id.
+    pub member: String,
+    /// Roles known here (others ignored).
+    pub roles: Vec<Role>,
+    /// `iat`, seconds since the epoch (0 without one).
+    pub issued_at: u64,
 }
 
 /// The identity provider's keys, cached.
@@ -194,8 +206,8 @@ impl Provider {
         }
     }
 
-    /// Validates one of the provider's tokens into the caller.
-    pub async fn verify(&self, token: &str, kid: &str, alg: Algorithm, leeway_secs: u64) -> Result<Caller, ApiError> {
+    /// Validates one of the provider's tokens into who it speaks for.
+    pub async fn verify(&self, token: &str, kid: &str, alg: Algorithm, leeway_secs: u64) -> Result<Identity, ApiError> {
         let (algorithm, key) = self.key(kid).await?;
         if alg != algorithm {
             return Err(ApiError::unauthorized("the token's algorithm is not the one its key allows"));
@@ -207,7 +219,7 @@ impl Provider {
         validation.validate_nbf = true;
         validation.leeway = leeway_secs;
         let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)
-            .map_err(super::auth::rejection)?
+            .map_err(super::error::token_rejection)?
             .claims;
         let text = |name: &str| claims.get(name).and_then(|v| v.as_str()).map(str::to_owned);
         let (Some(tenant), Some(member)) = (text(&self.config.tenant_claim), text(&self.config.member_claim)) else {
@@ -216,6 +228,7 @@ impl Provider {
                 self.config.tenant_claim, self.config.member_claim
             )));
         };
+        let valid_id = crate::service::directory::valid_member_id;
         if !valid_id(&tenant) || !valid_id(&member) {
             return Err(ApiError::unauthorized("the token's tenant or member is not a valid id"));
         }
@@ -232,6 +245,6 @@ impl Provider {
             names.iter().filter_map(|name| Role::parse(name)).filter(|role| *role != Role::Operator).collect();
         roles.dedup();
         let issued_at = claims.get("iat").and_then(serde_json::Value::as_u64).unwrap_or(0);
-        Ok(Caller { tenant, member, roles, issued_at })
+        Ok(Identity { tenant, member, roles, issued_at })
     }
 }
