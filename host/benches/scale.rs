@@ -29,6 +29,8 @@ use workbench_host::service::Workbench;
 use workbench_host::service::installations::InstallRequest;
 
 const TENANT: &str = "scale";
+/// The tenant whose old records the purge deletes.
+const PURGED: &str = "scale-old";
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
@@ -75,6 +77,11 @@ struct Scale {
 async fn run(db: &str, scale: &Scale) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+    // Eight callers in a closed loop during the purge: no rate limit in reach.
+    config.admission.tenant_rate_per_sec = 1_000_000;
+    config.admission.tenant_burst = 1_000_000;
+    config.admission.member_rate_per_sec = 1_000_000;
+    config.admission.member_burst = 1_000_000;
     let mut schema = None;
     if db == "postgres" {
         let name = format!("scale_{}", std::process::id());
@@ -94,6 +101,7 @@ async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>)
     let (workbench, writer) = Workbench::with_store(config, Arc::clone(&store))?;
     let started = Instant::now();
     store.upsert_tenant(TENANT, "Scale").await?;
+    store.upsert_tenant(PURGED, "Scale, a year old").await?;
     let departments = ["工程部", "安全部", "财务部", "信息部"];
     for i in 0..scale.members {
         let profile = MemberProfile {
@@ -231,9 +239,29 @@ async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>)
             percentile(&times, 0.99),
         );
     }
-    // The retention purge: the records older than half a year go (about
-    // half of them), with invoke latency at 8 concurrent callers measured
-    // before it and while it runs.
+    // The retention purge: a second tenant's records spread over the past
+    // year (as many as the first tenant's; its chain starts with them, as a
+    // tenant's does after a year of use) lose those older than half a year,
+    // with invoke latency in the first tenant at 8 concurrent callers
+    // measured before it and while it runs.
+    let mut old: u64 = 0;
+    while old < scale.records {
+        let batch = (scale.records - old).min(1000);
+        let events = (old..old + batch)
+            .map(|n| AuditEvent {
+                ts_ms: now_ms - span_ms + (n as i64 * span_ms / scale.records.max(1) as i64),
+                subject: Some(member(n % scale.members)),
+                scope: Some("user.name".into()),
+                invocation: Some(format!("old-{n}")),
+                ..AuditEvent::new(PURGED, "plugin:scale-00@1.0.0".into(), Action::Read, Outcome::Allowed)
+            })
+            .collect();
+        workbench.audit_writer().append(events).await?;
+        old += batch;
+    }
+    if let Some(schema) = schema {
+        xtask::psql(&format!("ANALYZE {schema}.audit_records"))?;
+    }
     let workbench = Arc::new(workbench);
     let (quiet, _) = invoke_at_8(&workbench, scale, None).await?;
     let purge = {
@@ -253,7 +281,7 @@ async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>)
         took.as_secs_f64(),
         deleted as f64 / took.as_secs_f64().max(1e-9)
     );
-    let verified = workbench.verify_audit(Some(TENANT)).await?;
+    let verified = workbench.verify_audit(Some(PURGED)).await?;
     anyhow::ensure!(verified.iter().all(|r| r.ok()), "the chain verifies after the purge: {verified:?}");
     drop(workbench);
     let _ = tokio::time::timeout(Duration::from_secs(30), writer).await;
