@@ -154,6 +154,9 @@ fn fixture(method: &Method, template: &str) -> Option<(&'static str, Option<Valu
         ),
         ("GET", "/api/v1/me/access-log") => ("/api/v1/me/access-log", None, For::Member),
         ("GET", "/api/v1/me/export") => ("/api/v1/me/export", None, For::Member),
+        ("GET", "/api/v1/me/receipts") => ("/api/v1/me/receipts", None, For::Member),
+        // The seq of zhang.wei's first receipt is put in by `documented_routes`.
+        ("GET", "/api/v1/me/receipts/{seq}") => (RECEIPT, None, For::Member),
         ("POST", "/api/v1/me/sessions/end") => ("/api/v1/me/sessions/end", None, For::Member),
         _ => return None,
     };
@@ -170,6 +173,9 @@ fn order(method: &Method, path: &str) -> u8 {
         _ => 0,
     }
 }
+
+/// Stands for the path of zhang.wei's first consent receipt.
+const RECEIPT: &str = "/api/v1/me/receipts/{first of zhang.wei}";
 
 /// Every operation of the server's own OpenAPI document, with its fixture,
 /// in [`order`].
@@ -191,6 +197,15 @@ async fn documented_routes(server: &Server) -> Vec<(Method, &'static str, Option
         }
     }
     assert!(undescribed.is_empty(), "routes with no row in the authorization matrix: {undescribed:?}");
+    let first = server
+        .count("SELECT MIN(audit_seq) FROM consent_receipts WHERE tenant = 'demo' AND member = 'zhang.wei'", &[])
+        .await;
+    let receipt: &'static str = Box::leak(format!("/api/v1/me/receipts/{first}").into_boxed_str());
+    for route in &mut routes {
+        if route.1 == RECEIPT {
+            route.1 = receipt;
+        }
+    }
     routes.sort_by_key(|(method, path, ..)| order(method, path));
     assert!(routes.len() >= 33, "the whole API is documented ({} operations)", routes.len());
     routes
