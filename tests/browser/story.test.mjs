@@ -148,7 +148,8 @@ test('story: publish, install, consent, withdraw, decline, audit', async () => {
   // Her receipts: the consent and the withdrawal, each a signed file she downloads.
   const receipts = page.getByTestId('receipts');
   await waitForText(receipts, '撤回');
-  const receiptRows = receipts.locator('tbody tr');
+  // (Other tests may have left her receipts of other plugins.)
+  const receiptRows = receipts.locator('tbody tr', { hasText: PLUGIN_NAME });
   assert.equal(await receiptRows.count(), 2, await receipts.innerText());
   assert.match(await receiptRows.nth(0).innerText(), new RegExp(`${PLUGIN_NAME}[\\s\\S]*撤回`));
   assert.match(await receiptRows.nth(1).innerText(), new RegExp(`${PLUGIN_NAME}[\\s\\S]*同意`));
