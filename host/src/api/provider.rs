@@ -93,11 +93,6 @@ impl Provider {
         Ok(Self { config, client, keys: RwLock::new(None), last_attempt: Mutex::new(None) })
     }
 
-    /// The issuer its tokens carry.
-    pub fn issuer(&self) -> &str {
-        &self.config.issuer
-    }
-
     async fn jwks_url(&self) -> Result<String, String> {
         if let Some(url) = &self.config.jwks_url {
             return Ok(url.clone());
