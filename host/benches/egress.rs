@@ -106,6 +106,7 @@ fn outbound(c: &mut Criterion) {
         now_ms: 1,
         profile: Some(Arc::new(MemberProfile::default())),
         changes: 0,
+        nobody: false,
     };
     let bytes = std::fs::read(xtask::guests().component("hostile")).expect("guest built");
     let pre = tokio.block_on(runtime.prepare("hostile", move || bytes)).expect("prepares");
@@ -124,7 +125,14 @@ fn outbound(c: &mut Criterion) {
         let request = fetch(times);
         group.bench_function(name, |b| {
             b.to_async(&tokio).iter(|| async {
-                let outcome = runtime.call(&pre, call.clone(), services.clone(), request.clone()).await;
+                let outcome = runtime
+                    .call(
+                        &pre,
+                        call.clone(),
+                        services.clone(),
+                        workbench_host::runtime::Entry::Request(request.clone()),
+                    )
+                    .await;
                 let response = outcome.result.expect("answers");
                 assert!(times == 0 || String::from_utf8_lossy(&response.body).contains("\"status\":200"));
                 // Each request's record is handed to the writer as it ends.

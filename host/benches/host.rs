@@ -15,7 +15,7 @@ use workbench_host::model::consent::{Consent, ConsentSet, PurposeDigest};
 use workbench_host::model::directory::MemberProfile;
 use workbench_host::model::manifest::Manifest;
 use workbench_host::openid::OpenIdKey;
-use workbench_host::runtime::{CallContext, HostServices, Request, Runtime, RuntimeConfig, RuntimeLimits};
+use workbench_host::runtime::{CallContext, Entry, HostServices, Request, Runtime, RuntimeConfig, RuntimeLimits};
 use workbench_host::scope::Scope;
 use workbench_host::store::SqlStore;
 use workbench_host::store::{AuditLog, Consents, Directory};
@@ -70,6 +70,7 @@ fn call_context(manifest: Arc<Manifest>, profile: MemberProfile) -> CallContext 
         egress: Arc::from([]),
         config: Default::default(),
         changes: 0,
+        nobody: false,
     }
 }
 
@@ -128,7 +129,7 @@ fn instantiate_and_call(c: &mut Criterion) {
         let pre = tokio.block_on(runtime.prepare(guest, move || bytes)).expect("prepares");
         group.bench_function(guest, |b| {
             b.to_async(&tokio).iter(|| async {
-                let outcome = runtime.call(&pre, call.clone(), services.clone(), request.clone()).await;
+                let outcome = runtime.call(&pre, call.clone(), services.clone(), Entry::Request(request.clone())).await;
                 assert!(outcome.result.is_ok());
                 outcome
             })
@@ -146,7 +147,7 @@ fn instantiate_and_call(c: &mut Criterion) {
     group.throughput(Throughput::Elements(READS));
     group.bench_function("two-fields+500_reads", |b| {
         b.to_async(&tokio).iter(|| async {
-            let outcome = runtime.call(&pre, call.clone(), services.clone(), reads.clone()).await;
+            let outcome = runtime.call(&pre, call.clone(), services.clone(), Entry::Request(reads.clone())).await;
             assert!(outcome.result.is_ok());
             assert_eq!(outcome.audit.len(), READS as usize + 2);
             outcome
@@ -199,6 +200,7 @@ fn templates(c: &mut Criterion) {
                 visible_to: None,
                 egress: Vec::new(),
                 config: Default::default(),
+                subscriptions: None,
             };
             workbench.install("t", "admin", &manifest.id, install).await.expect("installs");
             workbench
@@ -218,7 +220,7 @@ fn templates(c: &mut Criterion) {
         let nowhere = get("/nowhere");
         group.bench_function(format!("{language}/instantiate_call"), |b| {
             b.to_async(&tokio).iter(|| async {
-                let outcome = runtime.call(&pre, call.clone(), services.clone(), nowhere.clone()).await;
+                let outcome = runtime.call(&pre, call.clone(), services.clone(), Entry::Request(nowhere.clone())).await;
                 assert!(outcome.result.is_err(), "not found");
                 outcome
             })

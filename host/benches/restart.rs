@@ -99,6 +99,7 @@ async fn run(versions: usize) -> anyhow::Result<()> {
                 visible_to: None,
                 egress: Vec::new(),
                 config: Default::default(),
+                subscriptions: None,
             };
             workbench.install(TENANT, "admin", &format!("idle-{i:03}"), request).await?;
         }
@@ -112,6 +113,7 @@ async fn run(versions: usize) -> anyhow::Result<()> {
             visible_to: None,
             egress: Vec::new(),
             config: Default::default(),
+            subscriptions: None,
         };
         workbench.install(TENANT, "admin", &format!("idle-{versions:03}"), install).await?;
         workbench.invoke(TENANT, "m", &format!("idle-{versions:03}"), request()).await?;

@@ -228,7 +228,7 @@ fn main() {
         demo::seed(&workbench, &xtask::repo_root().join("plugins"), &components).await.expect("demo seeds");
         let hostile = std::fs::read(guests.component("hostile")).expect("hostile built");
         workbench.publish(demo::TENANT, "mallory", &hostile_manifest(), hostile, None).await.expect("publishes");
-        let install = InstallRequest { version: "0.1.0".into(), granted: vec![Scope::Storage], visible_to: None, egress: Vec::new(), config: Default::default() };
+        let install = InstallRequest { version: "0.1.0".into(), granted: vec![Scope::Storage], visible_to: None, egress: Vec::new(), config: Default::default(), subscriptions: None };
         workbench.install(demo::TENANT, "admin", "hostile", install).await.expect("installs");
         let runaways: Vec<_> =
             [LOOPER, SLEEPER].map(|m| (m, MemberProfile { name: m.into(), ..MemberProfile::default() })).into();

@@ -9,7 +9,10 @@
 //! half), measuring records per second and the invoke p99 at 8 concurrent
 //! callers before and while it runs; the chain must verify after it.
 //!
-//! `SCALE_DB=sqlite|postgres|both` (default both). Results are printed as a
+//! `SCALE_DB=sqlite|postgres|both` (default both); `SCALE_PHASES=purge` seeds
+//! the directory and measures the purge alone (its tenant still gets
+//! `SCALE_RECORDS` records); `SCALE_PURGE_SHARE` and `SCALE_PURGE_BATCH` set
+//! `[retention] purge_share_percent` and `purge_batch_records`. Results are printed as a
 //! table; see docs/BENCHMARKS.md.
 //!
 //! ```text
@@ -72,6 +75,8 @@ struct Scale {
     records: u64,
     /// Members who consented (member k to plugin k % plugins).
     consenting: u64,
+    /// Only the purge: the first tenant is not grown.
+    purge_only: bool,
 }
 
 async fn run(db: &str, scale: &Scale) -> anyhow::Result<()> {
@@ -82,6 +87,13 @@ async fn run(db: &str, scale: &Scale) -> anyhow::Result<()> {
     config.admission.tenant_burst = 1_000_000;
     config.admission.member_rate_per_sec = 1_000_000;
     config.admission.member_burst = 1_000_000;
+    // The purge's pace, when a run compares settings.
+    if let Some(share) = std::env::var("SCALE_PURGE_SHARE").ok().and_then(|v| v.parse().ok()) {
+        config.retention.purge_share_percent = share;
+    }
+    if let Some(batch) = std::env::var("SCALE_PURGE_BATCH").ok().and_then(|v| v.parse().ok()) {
+        config.retention.purge_batch_records = batch;
+    }
     let mut schema = None;
     if db == "postgres" {
         let name = format!("scale_{}", std::process::id());
@@ -121,6 +133,7 @@ async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>)
             visible_to: None,
             egress: Vec::new(),
             config: Default::default(),
+            subscriptions: None,
         };
         workbench.install(TENANT, "admin", &format!("scale-{p:02}"), request).await?;
     }
@@ -144,6 +157,9 @@ async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>)
     let mut appended: u64 = 0;
     let mut marks: Vec<u64> = vec![scale.records / 100, scale.records / 10, scale.records];
     marks.dedup();
+    if scale.purge_only {
+        marks.clear();
+    }
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
     let span_ms: i64 = 365 * 24 * 3600 * 1000;
     for mark in marks {
@@ -346,6 +362,7 @@ fn main() -> anyhow::Result<()> {
         plugins: env("SCALE_PLUGINS", 50) as usize,
         records: env("SCALE_RECORDS", 10_000_000),
         consenting: env("SCALE_CONSENTING", 1_000),
+        purge_only: std::env::var("SCALE_PHASES").is_ok_and(|p| p == "purge"),
     };
     anyhow::ensure!(
         scale.members >= scale.consenting && scale.plugins > 0,

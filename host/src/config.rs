@@ -44,6 +44,8 @@ pub struct Config {
     /// How long records and storage are kept at least, and how often the
     /// purge runs.
     pub retention: RetentionConfig,
+    /// How events are delivered to plugins.
+    pub events: EventsConfig,
 }
 
 /// The host's secrets. Each is 32 bytes, hex, and is taken from the first
@@ -94,13 +96,49 @@ pub struct RetentionConfig {
     /// How often `serve` purges what outlived its period, seconds (0: only
     /// `workbench retention purge`).
     pub purge_every_secs: u64,
-    /// Audit records deleted per transaction.
+    /// Audit records deleted per transaction (each holds SQLite's one
+    /// writer lock while it runs, so keep it small).
     pub purge_batch_records: u32,
+    /// The share of time, in percent, the purge works: after each page it
+    /// verifies and each batch it deletes, it rests for the rest (100: no
+    /// rest). A purge has an hour; the calls it runs beside have milliseconds.
+    pub purge_share_percent: u8,
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        Self { audit_floor_days: 1095, purge_every_secs: 3600, purge_batch_records: 5_000 }
+        Self { audit_floor_days: 1095, purge_every_secs: 3600, purge_batch_records: 500, purge_share_percent: 10 }
+    }
+}
+
+/// How deliveries are made.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Seconds after each failed attempt until the next; after the last,
+    /// a dead letter.
+    pub retry_secs: Vec<u64>,
+    /// How long a replica's claim on a delivery lasts, ms; past it another
+    /// replica takes the delivery over.
+    pub lease_ms: u64,
+    /// How often the worker looks for due deliveries when not woken, ms.
+    pub poll_ms: u64,
+    /// Deliveries claimed at once.
+    pub claim_batch: u32,
+    /// How often schedules are looked at, seconds (a slot fires within
+    /// this of its time).
+    pub schedule_tick_secs: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            retry_secs: crate::model::events::BACKOFF_SECS.to_vec(),
+            lease_ms: 60_000,
+            poll_ms: 1_000,
+            claim_batch: 32,
+            schedule_tick_secs: 20,
+        }
     }
 }
 
@@ -120,6 +158,7 @@ impl Default for Config {
             egress: EgressConfig::default(),
             keys: KeysConfig::default(),
             retention: RetentionConfig::default(),
+            events: EventsConfig::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod devkit;
 pub mod gate;
 pub mod model;
 pub mod openid;
+pub mod pace;
 pub mod runtime;
 pub mod scope;
 pub mod service;

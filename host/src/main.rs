@@ -321,8 +321,7 @@ async fn serve(mut config: Config, seed: Option<(PathBuf, PathBuf)>) -> anyhow::
             tracing::info!(directory = seeded.directory, installed = ?seeded.installed, "demo company seeded");
         }
     }
-    let _purges = (config.retention.purge_every_secs > 0)
-        .then(|| workbench.spawn_purges(Duration::from_secs(config.retention.purge_every_secs)));
+    let _background = workbench.start_background(&config);
     let mut state = api::state(&config, Arc::clone(&workbench))?;
     state.demo = seed.is_some();
     let keys = state.keys.clone();

@@ -34,11 +34,14 @@ pub enum Scope {
     Storage,
     /// `log`: log lines (admin grant only).
     Log,
+    /// `notify`: notifications in the inbox of the person a call is about
+    /// (the admin's grant and the person's consent).
+    Notify,
 }
 
 impl Scope {
     /// Every scope, in catalogue order.
-    pub const ALL: [Scope; 14] = [
+    pub const ALL: [Scope; 15] = [
         Scope::UserId,
         Scope::UserAvatar,
         Scope::UserNickname,
@@ -53,6 +56,7 @@ impl Scope {
         Scope::PermApproval,
         Scope::Storage,
         Scope::Log,
+        Scope::Notify,
     ];
 
     /// The scope's name in manifests, the API and audit records.
@@ -72,6 +76,7 @@ impl Scope {
             Scope::PermApproval => "perm.approval",
             Scope::Storage => "storage",
             Scope::Log => "log",
+            Scope::Notify => "notify",
         }
     }
 
@@ -80,7 +85,8 @@ impl Scope {
         matches!(self, Scope::UserBirthday | Scope::UserEmail | Scope::UserPhone)
     }
 
-    /// Personal scopes need the person's consent; capabilities only the admin's grant.
+    /// Personal scopes need the person's consent; capabilities only the
+    /// admin's grant. `notify` needs both, though it reads nothing.
     pub const fn is_personal(self) -> bool {
         !matches!(self, Scope::Storage | Scope::Log)
     }
@@ -90,6 +96,7 @@ impl Scope {
         match self {
             Scope::PermCustomer | Scope::PermApproval => "basic_permissions",
             Scope::Storage | Scope::Log => "capability",
+            Scope::Notify => "notification",
             _ => "basic_info",
         }
     }
@@ -111,10 +118,11 @@ impl Scope {
             Scope::PermApproval => "your approval-interface permissions",
             Scope::Storage => "key-value storage",
             Scope::Log => "log lines",
+            Scope::Notify => "notifications in your workbench inbox",
         }
     }
 
-    /// The WIT interface of `workbench:plugin@0.2.0` that this scope guards,
+    /// The WIT interface of `workbench:plugin` (0.2.0 on) that this scope guards,
     /// named after it: `user.name` is `user-name`.
     pub fn interface(self) -> &'static str {
         match self {
@@ -132,6 +140,7 @@ impl Scope {
             Scope::PermApproval => "perm-approval",
             Scope::Storage => "storage",
             Scope::Log => "log",
+            Scope::Notify => "notify",
         }
     }
 

@@ -36,11 +36,13 @@
 pub mod config;
 pub mod date;
 mod error;
+pub mod events;
 mod host;
 pub mod html;
 pub mod http;
 pub mod json;
 pub mod log;
+pub mod notify;
 pub mod permissions;
 pub mod profile;
 pub mod storage;
@@ -56,9 +58,18 @@ pub trait Plugin {
     /// invocation, in a fresh instance: keep state in [`storage`], not in
     /// statics.
     fn handle(request: Request) -> Result<Response, PluginError>;
+
+    /// Handles one event or schedule tick the plugin subscribed to in
+    /// `plugin.toml`, about [`events::Event::subject`]. An error is retried
+    /// on the host's schedule, then kept as a dead letter for the admin.
+    /// Plugins that subscribe to nothing keep this default.
+    fn on_event(event: events::Event) -> Result<(), PluginError> {
+        let _ = event;
+        Ok(())
+    }
 }
 
-/// Exports a [`Plugin`] as the component's `handler`.
+/// Exports a [`Plugin`] as the component's `handler` and `events`.
 ///
 /// ```
 /// struct Nothing;
@@ -82,6 +93,13 @@ macro_rules! export {
                     $crate::__private::dispatch::<$plugin>(request)
                 }
             }
+            impl $crate::__private::EventsGuest for WorkbenchExport {
+                fn on_event(
+                    event: $crate::__private::WitEvent,
+                ) -> ::core::result::Result<(), $crate::__private::WitPluginError> {
+                    $crate::__private::dispatch_event::<$plugin>(event)
+                }
+            }
     $crate::__private::bindings::__export_handler!(WorkbenchExport with_types_in $crate::__private::bindings);
         };
         // Natively there is nothing to export; name the handler so the plugin
@@ -96,6 +114,9 @@ macro_rules! export {
 #[cfg(target_arch = "wasm32")]
 pub mod __private {
     pub use crate::host::wasm::bindings;
+    pub use crate::host::wasm::bindings::exports::workbench::plugin::events::{
+        Event as WitEvent, Guest as EventsGuest,
+    };
     pub use crate::host::wasm::bindings::exports::workbench::plugin::handler::{
         Guest, PluginError as WitPluginError, Request as WitRequest, Response as WitResponse,
     };
@@ -103,5 +124,10 @@ pub mod __private {
     /// Converts the WIT request, runs the plugin, converts its answer.
     pub fn dispatch<P: crate::Plugin>(request: WitRequest) -> Result<WitResponse, WitPluginError> {
         crate::host::wasm::dispatch::<P>(request)
+    }
+
+    /// Converts the WIT event, runs the plugin's handler of events.
+    pub fn dispatch_event<P: crate::Plugin>(event: WitEvent) -> Result<(), WitPluginError> {
+        crate::host::wasm::dispatch_event::<P>(event)
     }
 }

@@ -63,6 +63,10 @@ pub(crate) struct MockState {
     /// Every outgoing request so far.
     pub(crate) requests: Vec<crate::http::Outgoing>,
     pub(crate) accesses: Vec<(String, Result<(), AccessError>)>,
+    /// Whether `notify` is granted and consented to.
+    pub(crate) notify_granted: bool,
+    /// Notifications sent: title, text, route.
+    pub(crate) notifications: Vec<(String, String, String)>,
 }
 
 thread_local! {
@@ -165,6 +169,26 @@ impl MockHost {
             state.quota_bytes = quota_bytes;
         }
         self
+    }
+
+    /// Allows `notify`: notifications go to the mock inbox ([`MockHost::notifications`]).
+    pub fn with_notify(self) -> Self {
+        self.state.borrow_mut().notify_granted = true;
+        self
+    }
+
+    /// Notifications sent so far: title, text, route.
+    pub fn notifications(&self) -> Vec<(String, String, String)> {
+        self.state.borrow().notifications.clone()
+    }
+
+    /// Delivers `event` to plugin `P` as the host would. Storage persists
+    /// between calls and events.
+    pub fn deliver<P: Plugin>(&self, event: crate::events::Event) -> Result<(), PluginError> {
+        let previous = CURRENT.with(|current| current.replace(Some(Rc::clone(&self.state))));
+        let result = P::on_event(event);
+        CURRENT.with(|current| current.replace(previous));
+        result
     }
 
     /// Makes `scope` (e.g. `"user.phone"`, `"storage"`) fail with `reason`.

@@ -20,6 +20,8 @@ enum For {
     Developer,
     Operator,
     Member,
+    /// The workbench platform sending events.
+    Platform,
     /// A caller whose effective roles give one of these administrative roles.
     Jobs(&'static [Role]),
 }
@@ -40,6 +42,7 @@ impl For {
             For::Developer => roles.contains(&Role::Developer),
             For::Operator => roles.contains(&Role::Operator),
             For::Member => roles.contains(&Role::Member),
+            For::Platform => roles.contains(&Role::Platform),
             For::Jobs(any_of) => any_of.iter().any(|&needed| any_gives(roles, needed)),
         }
     }
@@ -158,6 +161,24 @@ fn fixture(method: &Method, template: &str) -> Option<(&'static str, Option<Valu
         // The seq of zhang.wei's first receipt is put in by `documented_routes`.
         ("GET", "/api/v1/me/receipts/{seq}") => (RECEIPT, None, For::Member),
         ("POST", "/api/v1/me/sessions/end") => ("/api/v1/me/sessions/end", None, For::Member),
+        ("POST", "/api/v1/events") => (
+            "/api/v1/events",
+            Some(
+                json!({ "events": [{ "id": "matrix-joined", "kind": "member.joined", "subject": "zhang.wei", "payload": {} }] }),
+            ),
+            For::Platform,
+        ),
+        ("GET", "/api/v1/workbench/deliveries") => ("/api/v1/workbench/deliveries", None, APP_ADMIN),
+        // A dead letter `documented_routes` puts in the store.
+        ("POST", "/api/v1/workbench/deliveries/{id}/replay") => {
+            ("/api/v1/workbench/deliveries/matrix-dead/replay", None, APP_ADMIN)
+        }
+        ("GET", "/api/v1/me/notifications") => ("/api/v1/me/notifications", None, For::Member),
+        ("POST", "/api/v1/me/notifications/read") => ("/api/v1/me/notifications/read", None, For::Member),
+        // zhang.wei's notification `documented_routes` puts in the store.
+        ("POST", "/api/v1/me/notifications/{id}/read") => {
+            ("/api/v1/me/notifications/matrix-note/read", None, For::Member)
+        }
         _ => return None,
     };
     Some(route)
@@ -201,6 +222,17 @@ async fn documented_routes(server: &Server) -> Vec<(Method, &'static str, Option
         .count("SELECT MIN(audit_seq) FROM consent_receipts WHERE tenant = 'demo' AND member = 'zhang.wei'", &[])
         .await;
     let receipt: &'static str = Box::leak(format!("/api/v1/me/receipts/{first}").into_boxed_str());
+    // A dead letter to replay, and a notification of zhang.wei's to mark read.
+    crate::server::execute_raw(
+        &server.database_url,
+        "INSERT INTO events (tenant, id, kind, subject, occurred_at, payload, source, accepted_at) \
+         VALUES ('demo', 'matrix-left', 'member.left', 'zhang.wei', 0, '{}', 'platform', 0); \
+         INSERT INTO deliveries (id, tenant, event_id, plugin, state, attempts, next_at, last_error, updated_at) \
+         VALUES ('matrix-dead', 'demo', 'matrix-left', 'site-daily-report', 'dead', 5, 0, 'failed', 0); \
+         INSERT INTO notifications (tenant, id, member, plugin, title, body, route, created_at) \
+         VALUES ('demo', 'matrix-note', 'zhang.wei', 'approval-helper', 't', '', '/', 0)",
+    )
+    .await;
     for route in &mut routes {
         if route.1 == RECEIPT {
             route.1 = receipt;
@@ -265,6 +297,8 @@ on_both_databases! {
             ("demo auditor claiming admin", Some(server.demo_token("zhou.min", &[Role::Admin])), &[Role::Auditor], true),
             ("demo member claiming every job", Some(server.demo_token("li.na", &[Role::Admin, Role::AppAdmin, Role::MemberAdmin, Role::Auditor])), &[], true),
             ("operator", Some(server.token("ops", "ops", &[Role::Operator])), &[Role::Operator], true),
+            ("demo platform", Some(server.demo_token("platform", &[Role::Platform])), &[Role::Platform], true),
+            ("other tenant's platform", Some(server.token("other", "platform", &[Role::Platform])), &[Role::Platform], false),
             ("other tenant's admin", Some(server.token("other", "eve", &[Role::Admin])), &[Role::Admin], false),
             ("other tenant's auditor", Some(server.token("other", "ivy", &[Role::Auditor])), &[Role::Auditor], false),
             ("other tenant's member", Some(server.token("other", "o.member", &[Role::Member])), &[Role::Member], false),
@@ -324,7 +358,7 @@ on_both_databases! {
                 // Publishing is covered with real forms below.
                 For::Developer if method == Method::POST => continue,
                 For::Developer => Some(server.demo_token("acme", &[Role::Developer])),
-                For::Operator | For::Jobs(_) => {
+                For::Operator | For::Platform | For::Jobs(_) => {
                     let narrowest = callers
                         .iter()
                         .filter(|(_, token, roles, own)| *own && token.is_some() && audience.admits(roles))

@@ -40,9 +40,9 @@ on_both_databases! {
         assert_eq!(published.body["id"], "site-daily-report");
         let imports: Vec<&str> =
             published.body["imports"].as_array().expect("imports").iter().filter_map(|i| i["interface"].as_str()).collect();
-        assert!(imports.contains(&"workbench:plugin/user-name@0.2.0"), "{imports:?}");
+        assert!(imports.contains(&"workbench:plugin/user-name@0.3.0"), "{imports:?}");
         assert!(!imports.iter().any(|i| i.starts_with("workbench:plugin/user-phone")), "only what it calls: {imports:?}");
-        assert_eq!(published.body["contract"], "0.2.0");
+        assert_eq!(published.body["contract"], "0.3.0");
 
         // Anyone signed in sees it in the catalogue.
         let catalogue = server.call(Method::GET, "/api/v1/plugins/site-daily-report", Some(&member), None).await;

@@ -32,9 +32,9 @@ const MEMBERS: [(&str, &str); 3] = [("m1", "甲一"), ("m2", "乙二"), ("m3", "
 const REQUIRED_B: [Scope; 2] = [Scope::UserId, Scope::Storage];
 /// The scopes whose purpose `probe-c` 0.2.0 rewords.
 const REWORDED: [Scope; 2] = [Scope::UserName, Scope::UserPhone];
-/// What `/probe` tries, in its order: every scope but `log`.
+/// What `/probe` tries, in its order: every scope but `log` and `notify`.
 fn probed() -> impl Iterator<Item = Scope> {
-    Scope::ALL.into_iter().filter(|s| *s != Scope::Log)
+    Scope::ALL.into_iter().filter(|s| !matches!(s, Scope::Log | Scope::Notify))
 }
 
 /// One step of a sequence. Masks are bit sets over `Scope::ALL`.
@@ -80,8 +80,9 @@ fn sequence() -> impl Strategy<Value = Sequence> {
     (any::<[u16; 3]>(), prop::collection::vec(step(), 0..24)).prop_map(|(grants, steps)| Sequence { grants, steps })
 }
 
+/// The probes declare every scope but `notify`.
 fn scopes(mask: u16) -> Vec<Scope> {
-    Scope::ALL.iter().copied().filter(|s| mask & (1 << s.index()) != 0).collect()
+    Scope::ALL.iter().copied().filter(|s| *s != Scope::Notify && mask & (1 << s.index()) != 0).collect()
 }
 
 fn mask_of(scopes: &[Scope]) -> u16 {
@@ -121,7 +122,7 @@ impl Model {
 
     fn grant(plugin: usize, mask: u16) -> u16 {
         let required = if plugin == 1 { mask_of(&REQUIRED_B) } else { 0 };
-        (mask & ((1 << Scope::ALL.len()) - 1)) | required
+        (mask & ((1 << Scope::ALL.len()) - 1) & !(1 << Scope::Notify.index())) | required
     }
 
     fn granted(&self, plugin: usize, scope: Scope) -> bool {

@@ -80,6 +80,7 @@ on_both_databases! {
             visible_to: None,
             egress: Vec::new(),
             config: Default::default(),
+            subscriptions: None,
         };
         server.workbench.install("demo", "admin", "contract-v0-1", install).await.expect("installs");
         let consented = [Scope::UserId, Scope::UserName, Scope::UserGender, Scope::OrgDepartment, Scope::PermCustomer];
@@ -134,10 +135,10 @@ on_both_databases! {
 }
 
 /// Components that name a contract version this host does not link: a
-/// `0.9.0` import and a `0.3.0` handler, written as component text.
+/// `0.9.0` import and a `0.4.0` handler, written as component text.
 const FUTURE_IMPORT: &str = r#"(component (import "workbench:plugin/user-name@0.9.0" (instance)))"#;
 const FUTURE_HANDLER: &str =
-    r#"(component (instance $handler) (export "workbench:plugin/handler@0.3.0" (instance $handler)))"#;
+    r#"(component (instance $handler) (export "workbench:plugin/handler@0.4.0" (instance $handler)))"#;
 const NO_HANDLER: &str = "(component)";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,13 +146,13 @@ async fn a_version_the_host_does_not_link_is_refused_by_name() {
     let server = Server::demo(Db::Sqlite).await;
     let dev = server.demo_token("acme", &[Role::Developer]);
     let manifest = V0_1_MANIFEST.replace("contract-v0-1", "from-the-future");
-    for (component, version) in [(FUTURE_IMPORT, "0.9.0"), (FUTURE_HANDLER, "0.3.0")] {
+    for (component, version) in [(FUTURE_IMPORT, "0.9.0"), (FUTURE_HANDLER, "0.4.0")] {
         let refused = server.publish(&dev, &manifest, component.as_bytes().to_vec(), None).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
         assert_eq!(refused.body["error"], "unsupported_contract");
         let message = refused.body["message"].as_str().expect("message");
         assert!(message.contains(&format!("needs a host that supports workbench:plugin@{version}")), "{message}");
-        assert!(message.contains("0.1.0 and 0.2.0"), "names what this host supports: {message}");
+        assert!(message.contains("0.1.0, 0.2.0, 0.3.0"), "names what this host supports: {message}");
     }
     let refused = server.publish(&dev, &manifest, NO_HANDLER.as_bytes().to_vec(), None).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.text);
@@ -179,8 +180,12 @@ async fn a_python_component_imports_exactly_what_its_manifest_declares() {
     assert_eq!(refused.body["error"], "invalid_input");
     let message = refused.body["message"].as_str().expect("message");
     for scope in Scope::ALL.into_iter().filter(|s| !matches!(s, Scope::UserId | Scope::Storage)) {
-        let function = if scope == Scope::Log { "write" } else { "get" };
-        let import = format!("{scope} (imported as workbench:plugin/{}@0.2.0#{function})", scope.interface());
+        let function = match scope {
+            Scope::Log => "write",
+            Scope::Notify => "send",
+            _ => "get",
+        };
+        let import = format!("{scope} (imported as workbench:plugin/{}@0.3.0#{function})", scope.interface());
         assert!(message.contains(&import), "names {import}: {message}");
     }
     assert!(message.contains("workbench plugin wit"), "says how to build with only the declared scopes: {message}");
@@ -188,8 +193,8 @@ async fn a_python_component_imports_exactly_what_its_manifest_declares() {
     let exact = std::fs::read(guests.component("notes-page")).expect("built");
     let published = server.publish(&dev, &manifest, exact, None).await;
     assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
-    assert_eq!(published.body["contract"], "0.2.0");
-    assert_eq!(scope_imports(&published.body), ["workbench:plugin/user-id@0.2.0", "workbench:plugin/storage@0.2.0"]);
+    assert_eq!(published.body["contract"], "0.3.0");
+    assert_eq!(scope_imports(&published.body), ["workbench:plugin/user-id@0.3.0", "workbench:plugin/storage@0.3.0"]);
     server.stop().await;
 }
 
@@ -208,8 +213,8 @@ async fn a_javascript_component_runs_through_the_same_gate_and_audit() {
     let component = std::fs::read(xtask::js_guests().component("greeter")).expect("built");
     let published = server.publish(&dev, &manifest, component, None).await;
     assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
-    assert_eq!(published.body["contract"], "0.2.0");
-    assert_eq!(scope_imports(&published.body), ["workbench:plugin/user-id@0.2.0", "workbench:plugin/user-name@0.2.0"]);
+    assert_eq!(published.body["contract"], "0.3.0");
+    assert_eq!(scope_imports(&published.body), ["workbench:plugin/user-id@0.3.0", "workbench:plugin/user-name@0.3.0"]);
 
     let install = InstallRequest {
         version: "0.1.0".into(),
@@ -217,6 +222,7 @@ async fn a_javascript_component_runs_through_the_same_gate_and_audit() {
         visible_to: None,
         egress: Vec::new(),
         config: Default::default(),
+        subscriptions: None,
     };
     server.workbench.install("demo", "admin", "js-greeter", install).await.expect("installs");
     server

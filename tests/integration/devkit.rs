@@ -159,7 +159,7 @@ async fn publish_refusals_say_what_to_change() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "{stderr}");
     assert!(
-        stderr.contains("422") && stderr.contains("storage (imported as workbench:plugin/storage@0.2.0#"),
+        stderr.contains("422") && stderr.contains("storage (imported as workbench:plugin/storage@0.3.0#"),
         "{stderr}"
     );
     assert!(stderr.contains("declare them in plugin.toml"), "{stderr}");
@@ -336,6 +336,7 @@ async fn plugin_run_reports_what_the_server_does() {
         visible_to: None,
         egress: Vec::new(),
         config: Default::default(),
+        subscriptions: None,
     };
     server.workbench.install("demo", "admin", "visitor-log", install).await.expect("installs");
     server

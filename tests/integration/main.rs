@@ -14,6 +14,7 @@ mod crash;
 mod departments;
 mod devkit;
 mod egress;
+mod events;
 mod hostile;
 mod keys;
 mod languages;

@@ -16,10 +16,10 @@ on_both_databases! {
         let server = Server::demo(db).await;
         let published = server.publish_visitor_log().await;
         assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
-        assert_eq!(published.body["contract"], "0.2.0");
+        assert_eq!(published.body["contract"], "0.3.0");
 
         let granted = vec![Scope::UserId, Scope::UserName, Scope::OrgDepartment, Scope::Storage, Scope::Log];
-        let install = InstallRequest { version: "0.1.0".into(), granted, visible_to: None, egress: Vec::new(), config: Default::default() };
+        let install = InstallRequest { version: "0.1.0".into(), granted, visible_to: None, egress: Vec::new(), config: Default::default(), subscriptions: None };
         server.workbench.install("demo", "admin", "visitor-log", install).await.expect("installs");
         // Not yet consented: the required scopes are asked for.
         let refused = server.invoke("zhang.wei", "visitor-log", "/visitors.json").await;

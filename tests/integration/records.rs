@@ -61,6 +61,7 @@ async fn seed_hostile(dir: &std::path::Path, database_url: &str) {
         visible_to: None,
         egress: Vec::new(),
         config: Default::default(),
+        subscriptions: None,
     };
     workbench.install(demo::TENANT, "admin", "hostile", request).await.expect("installs");
     workbench
@@ -321,6 +322,7 @@ async fn a_withdrawal_through_another_replica_reaches_a_running_call() {
         visible_to: None,
         egress: Vec::new(),
         config: Default::default(),
+        subscriptions: None,
     };
     a.workbench.install(demo::TENANT, "admin", "hostile", request).await.expect("installs");
     a.workbench

@@ -178,6 +178,7 @@ impl Server {
         let store = Workbench::open_store(&config).await.expect("store opens");
         let (workbench, writer) = Workbench::with_store(&config, Arc::clone(&store)).expect("host starts");
         let workbench = Arc::new(workbench);
+        drop(workbench.start_background(&config));
         let state = api::state(&config, Arc::clone(&workbench)).expect("state");
         let app = api::app(state.clone(), &config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -157,6 +157,7 @@ impl Host {
             visible_to: None,
             egress: Vec::new(),
             config: Default::default(),
+            subscriptions: None,
         };
         self.workbench.install(tenant, "admin", "hostile", request).await.expect("installs");
     }

@@ -127,6 +127,7 @@ async fn install_hostile_on(server: &Server, tenant: &str, member: &str) {
         visible_to: None,
         egress: Vec::new(),
         config: Default::default(),
+        subscriptions: None,
     };
     workbench.install(tenant, "admin", "hostile", request).await.expect("installs");
 }
@@ -153,6 +154,7 @@ async fn install_python_on(server: &Server, tenant: &str, member: &str) {
         visible_to: None,
         egress: Vec::new(),
         config: Default::default(),
+        subscriptions: None,
     };
     server.workbench.install(tenant, "admin", "py-sleeper", request).await.expect("installs");
 }

@@ -19,7 +19,7 @@ use anyhow::Context;
 /// The host's top-level modules, lowest first: a module may import only the
 /// modules before it. See "Layers" in `docs/ARCHITECTURE.md`.
 pub const LAYERS: &[&[&str]] = &[
-    &["scope"],
+    &["scope", "pace"],
     &["model"],
     &["gate", "openid"],
     &["store"],

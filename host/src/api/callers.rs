@@ -91,6 +91,18 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
+/// The workbench platform, sending its events.
+#[derive(Debug, Clone)]
+pub struct Platform(pub Caller);
+
+impl FromRequestParts<AppState> for Platform {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        with_role(parts, state, Role::Platform).await.map(Self)
+    }
+}
+
 /// A caller with the member role (the invocation itself checks that they
 /// are in the directory and that the session was not ended, in the query
 /// it makes anyway).

@@ -55,6 +55,11 @@ struct InstallBody {
     /// or empty: the key reads its default. An upgrade gives them again.
     #[serde(default)]
     config: std::collections::BTreeMap<String, String>,
+    /// The events and schedules approved, as `subscriptions` of the
+    /// version names them (`approval.submitted`, `schedule:evening`).
+    /// Absent: all the version declares; an upgrade approves them again.
+    #[serde(default)]
+    approved_subscriptions: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -105,6 +110,7 @@ async fn install(
         visible_to,
         egress: body.approved_egress,
         config: body.config,
+        subscriptions: body.approved_subscriptions,
     };
     Ok(Json(detached(&state, move |wb| async move { wb.install(&tenant, &member, &id, request).await }).await?))
 }

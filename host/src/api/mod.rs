@@ -1,7 +1,7 @@
 //! The HTTP API (`/api/v1`, JSON, Bearer JWT): one file per resource, named
 //! as the service's use cases and the store's aggregates (registry,
 //! installations, directory, departments, audit, settings, consent,
-//! invoke, privacy, sessions, self_service, upgrades).
+//! invoke, privacy, sessions, self_service, upgrades, events, notifications).
 //! Handlers are thin: extract, call a [`crate::service`] use case, map the
 //! result. [`app`] builds the router; [`serve`] runs it until a shutdown
 //! signal, then drains in-flight requests.
@@ -14,9 +14,11 @@ mod consent;
 mod departments;
 mod directory;
 pub mod error;
+mod events;
 mod installations;
 mod invoke;
 mod middleware;
+mod notifications;
 mod openapi;
 mod ops;
 mod privacy;
@@ -84,7 +86,9 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(avatar::routes())
         .merge(sessions::routes())
         .merge(self_service::routes())
-        .merge(upgrades::routes());
+        .merge(upgrades::routes())
+        .merge(events::routes())
+        .merge(notifications::routes());
     let (api, doc) = OpenApiRouter::new().nest("/api/v1", api).split_for_parts();
     let (ops, ops_doc) = ops::routes().split_for_parts();
     let mut doc = doc;

@@ -236,8 +236,11 @@ impl Provider {
             _ => Vec::new(),
         };
         // The deployment's operator is not any company's to name.
-        let mut roles: Vec<Role> =
-            names.iter().filter_map(|name| Role::parse(name)).filter(|role| *role != Role::Operator).collect();
+        let mut roles: Vec<Role> = names
+            .iter()
+            .filter_map(|name| Role::parse(name))
+            .filter(|role| !matches!(role, Role::Operator | Role::Platform))
+            .collect();
         roles.dedup();
         let issued_at = claims.get("iat").and_then(serde_json::Value::as_u64).unwrap_or(0);
         Ok(Identity { tenant, member, roles, issued_at })

@@ -6,10 +6,13 @@ use serde::Serialize;
 use super::chain;
 use super::keyring::KeyRing;
 use crate::model::audit::{Anchor, AuditRecord, Checkpoint, Head};
+use crate::pace::Pacer;
 use crate::store::{AuditLog, StoreError};
 
 /// Records read per page.
 const PAGE: u32 = 10_000;
+/// Records per page of a paced walk: a step short enough to rest after.
+const PACED_PAGE: u32 = 1_000;
 
 /// The first thing wrong with a chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -228,12 +231,12 @@ pub async fn verify_tenant(
     extra: &[Checkpoint],
 ) -> Result<VerifyReport, StoreError> {
     let anchors = store.audit_anchors(tenant).await?;
-    let report = walk(store, tenant, ring, extra, &anchors, None).await?;
+    let report = walk(store, tenant, ring, extra, &anchors, None, None).await?;
     if report.error.is_none() {
         return Ok(report);
     }
     let now = store.audit_anchors(tenant).await?;
-    if now == anchors { Ok(report) } else { walk(store, tenant, ring, extra, &now, None).await }
+    if now == anchors { Ok(report) } else { walk(store, tenant, ring, extra, &now, None, None).await }
 }
 
 /// Verifies `tenant`'s chain from its latest anchor up to a signed
@@ -245,9 +248,10 @@ pub async fn verify_through(
     tenant: &str,
     ring: &KeyRing,
     through: i64,
+    pacer: &mut Pacer,
 ) -> Result<VerifyReport, StoreError> {
     let anchors = store.audit_anchors(tenant).await?;
-    walk(store, tenant, ring, &[], &anchors, Some(through)).await
+    walk(store, tenant, ring, &[], &anchors, Some(through), Some(pacer)).await
 }
 
 async fn walk(
@@ -257,6 +261,7 @@ async fn walk(
     extra: &[Checkpoint],
     anchors: &[Anchor],
     through: Option<i64>,
+    mut pacer: Option<&mut Pacer>,
 ) -> Result<VerifyReport, StoreError> {
     let mut checkpoints = store.audit_checkpoints(tenant).await?;
     checkpoints.extend(extra.iter().filter(|c| c.tenant == tenant).cloned());
@@ -266,8 +271,9 @@ async fn walk(
     }
     let mut walker = ChainWalker::new(report, &vouched, start);
     let mut after = start.seq;
+    let size = if pacer.is_some() { PACED_PAGE } else { PAGE };
     loop {
-        let page = store.audit_records(tenant, after, PAGE).await?;
+        let page = store.audit_records(tenant, after, size).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         for record in &page {
@@ -277,6 +283,9 @@ async fn walk(
             if through.is_some_and(|through| walker.matched >= through) {
                 return Ok(walker.report);
             }
+        }
+        if let Some(pacer) = pacer.as_deref_mut() {
+            pacer.pause().await;
         }
     }
     if through.is_some() && walker.report.error.is_none() {

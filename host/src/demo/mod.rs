@@ -206,6 +206,7 @@ pub async fn seed(workbench: &Workbench, manifests: &Path, components: &Path) ->
             visible_to: None,
             egress: published.destinations,
             config: Default::default(),
+            subscriptions: None,
         };
         workbench.install(TENANT, ADMIN, example.id, request).await?;
         consent(workbench, example.id).await?;

@@ -73,6 +73,7 @@ async fn deploy(
         visible_to: None,
         egress: published.destinations,
         config: config.clone(),
+        subscriptions: None,
     };
     workbench.install(demo::TENANT, demo::ADMIN, &manifest.id, request).await?;
     Ok(format!("{}@{}", manifest.id, published.version))

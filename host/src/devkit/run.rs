@@ -139,6 +139,7 @@ pub async fn run(run: RunRequest) -> anyhow::Result<Ran> {
         visible_to: None,
         egress: published.destinations,
         config: run.config,
+        subscriptions: None,
     };
     workbench.install(tenant, demo::ADMIN, &manifest.id, install).await?;
     if !consent.is_empty() {

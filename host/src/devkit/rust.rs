@@ -10,16 +10,18 @@ use super::toolchain::{TARGET, Toolchain, native_cargo};
 use crate::model::manifest::Manifest;
 
 /// The SDK crate's sources, by path inside `src/`.
-pub const SDK: [(&str, &str); 16] = [
+pub const SDK: [(&str, &str); 18] = [
     ("lib.rs", include_str!("../../../sdk/src/lib.rs")),
     ("config.rs", include_str!("../../../sdk/src/config.rs")),
     ("date.rs", include_str!("../../../sdk/src/date.rs")),
     ("error.rs", include_str!("../../../sdk/src/error.rs")),
+    ("events.rs", include_str!("../../../sdk/src/events.rs")),
     ("html.rs", include_str!("../../../sdk/src/html.rs")),
     ("http.rs", include_str!("../../../sdk/src/http.rs")),
     ("http/outgoing.rs", include_str!("../../../sdk/src/http/outgoing.rs")),
     ("json.rs", include_str!("../../../sdk/src/json.rs")),
     ("log.rs", include_str!("../../../sdk/src/log.rs")),
+    ("notify.rs", include_str!("../../../sdk/src/notify.rs")),
     ("permissions.rs", include_str!("../../../sdk/src/permissions.rs")),
     ("profile.rs", include_str!("../../../sdk/src/profile.rs")),
     ("storage.rs", include_str!("../../../sdk/src/storage.rs")),

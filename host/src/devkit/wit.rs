@@ -13,13 +13,15 @@ use crate::model::manifest::Manifest;
 use crate::runtime::wit::CURRENT;
 
 /// The files of the current contract (`wit/`), by name.
-pub const CONTRACT: [(&str, &str); 7] = [
+pub const CONTRACT: [(&str, &str); 9] = [
     ("types.wit", include_str!("../../../wit/types.wit")),
     ("profile.wit", include_str!("../../../wit/profile.wit")),
     ("permissions.wit", include_str!("../../../wit/permissions.wit")),
     ("storage.wit", include_str!("../../../wit/storage.wit")),
     ("log.wit", include_str!("../../../wit/log.wit")),
     ("handler.wit", include_str!("../../../wit/handler.wit")),
+    ("events.wit", include_str!("../../../wit/events.wit")),
+    ("notify.wit", include_str!("../../../wit/notify.wit")),
     ("world.wit", include_str!("../../../wit/world.wit")),
 ];
 
@@ -47,7 +49,8 @@ pub const CONFIG_STORE: (&str, &str) = (crate::runtime::config::INTERFACE, inclu
 pub const WORLD: &str = "plugin";
 
 /// The WIT text of a world that imports the interfaces of the scopes
-/// `manifest` declares, in catalogue order, and exports the handler.
+/// `manifest` declares, in catalogue order, and exports the handler (and
+/// `events` when it subscribes to events or schedules).
 pub fn world_for(manifest: &Manifest) -> String {
     let mut scopes: Vec<_> = manifest.scopes.iter().map(|d| d.scope).collect();
     scopes.sort();
@@ -70,7 +73,12 @@ pub fn world_for(manifest: &Manifest) -> String {
         // The values of `[[config]]`.
         text.push_str(&format!("    import {};\n", CONFIG_STORE.0));
     }
-    text.push_str(&format!("\n    export workbench:plugin/handler@{CURRENT};\n}}\n"));
+    text.push_str(&format!("\n    export workbench:plugin/handler@{CURRENT};\n"));
+    if !manifest.subscriptions().is_empty() {
+        // The events and ticks of `[[events]]` and `[[schedules]]`.
+        text.push_str(&format!("    export workbench:plugin/events@{CURRENT};\n"));
+    }
+    text.push_str("}\n");
     text
 }
 
@@ -154,12 +162,12 @@ mod tests {
         assert_eq!(
             imports,
             [
-                "import workbench:plugin/user-id@0.2.0;",
-                "import workbench:plugin/user-phone@0.2.0;",
-                "import workbench:plugin/storage@0.2.0;"
+                "import workbench:plugin/user-id@0.3.0;",
+                "import workbench:plugin/user-phone@0.3.0;",
+                "import workbench:plugin/storage@0.3.0;"
             ]
         );
-        assert!(world.contains("export workbench:plugin/handler@0.2.0;"));
+        assert!(world.contains("export workbench:plugin/handler@0.3.0;"));
         assert!(world_for(&manifest(&[])).lines().all(|l| !l.contains("import ")));
     }
 

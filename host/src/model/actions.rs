@@ -113,11 +113,20 @@ pub enum Action {
     /// The retention purge deleted what outlived the tenant's periods.
     #[serde(rename = "retention.purge")]
     RetentionPurge,
+    /// A plugin put a notification in a person's inbox (or was refused).
+    #[serde(rename = "notify.send")]
+    NotifySend,
+    /// An event was delivered to a plugin (one record per attempt).
+    #[serde(rename = "event.deliver")]
+    EventDeliver,
+    /// An app admin replayed a dead letter.
+    #[serde(rename = "event.replay")]
+    EventReplay,
 }
 
 impl Action {
     /// Every action, in the order the page lists them.
-    pub const ALL: [Action; 35] = [
+    pub const ALL: [Action; 38] = [
         Action::Read,
         Action::Invoke,
         Action::InvokeRefused,
@@ -153,6 +162,9 @@ impl Action {
         Action::HttpRequest,
         Action::PageAvatar,
         Action::RetentionPurge,
+        Action::NotifySend,
+        Action::EventDeliver,
+        Action::EventReplay,
     ];
 
     /// The stored name.
@@ -193,6 +205,9 @@ impl Action {
             Action::HttpRequest => "http.request",
             Action::PageAvatar => "page.avatar",
             Action::RetentionPurge => "retention.purge",
+            Action::NotifySend => "notify.send",
+            Action::EventDeliver => "event.deliver",
+            Action::EventReplay => "event.replay",
         }
     }
 

@@ -128,12 +128,23 @@ pub enum Role {
     Developer,
     /// The deployment's operator: its own status, no tenant's data.
     Operator,
+    /// The workbench platform sending its events (`POST /api/v1/events`);
+    /// nothing else. Minted by this host, never taken from a provider.
+    Platform,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 7] =
-        [Role::Admin, Role::AppAdmin, Role::MemberAdmin, Role::Auditor, Role::Member, Role::Developer, Role::Operator];
+    pub const ALL: [Role; 8] = [
+        Role::Admin,
+        Role::AppAdmin,
+        Role::MemberAdmin,
+        Role::Auditor,
+        Role::Member,
+        Role::Developer,
+        Role::Operator,
+        Role::Platform,
+    ];
 
     /// The roles that act on a tenant as its administration (checked against
     /// the directory on every call).
@@ -149,6 +160,7 @@ impl Role {
             Role::Member => "member",
             Role::Developer => "developer",
             Role::Operator => "operator",
+            Role::Platform => "platform",
         }
     }
 

@@ -51,6 +51,10 @@ pub struct Installation {
     pub config: Arc<BTreeMap<String, String>>,
     /// Enabled or disabled.
     pub state: InstallationState,
+    /// The events and schedules the admin approved (`approval.submitted`,
+    /// `schedule:evening`; see `Manifest::subscriptions`). Read with the
+    /// installation itself; the invocation context leaves it empty.
+    pub subscriptions: Vec<String>,
 }
 
 impl Installation {

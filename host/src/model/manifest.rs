@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::consent::{PluginPolicy, PurposeDigest};
 use crate::model::egress::{Destination, EgressDeclaration};
+use crate::model::events::{EventSubscription, ScheduleDeclaration};
 use crate::model::plugin_config::{self, ConfigDeclaration};
 use crate::model::text::Text;
 use crate::scope::{Scope, ScopeSet};
@@ -36,6 +37,13 @@ pub struct Manifest {
     /// region), read by the plugin through `wasi:config/store`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub config: Vec<ConfigDeclaration>,
+    /// The workbench events the plugin is told of (its component exports
+    /// `events`); the admin approves them at install.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventSubscription>,
+    /// When the plugin is called on a schedule; approved like events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<ScheduleDeclaration>,
 }
 
 /// The most destinations one manifest may declare.
@@ -125,6 +133,9 @@ pub enum ManifestError {
         /// What is wrong with it.
         problem: String,
     },
+    /// An `[[events]]` or `[[schedules]]` entry is wrong.
+    #[error("{0}")]
+    Subscription(String),
     /// Texts given per language do not all give the same languages, so a
     /// person would read part of the disclosure in another language.
     #[error(
@@ -232,6 +243,8 @@ impl Manifest {
                 return Err(ManifestError::BadConfigDefault { key: declaration.key.clone(), problem });
             }
         }
+        crate::model::events::check_subscriptions(&self.events, &self.schedules)
+            .map_err(ManifestError::Subscription)?;
         let expected = self.languages();
         let mut sorted_expected = expected.clone();
         sorted_expected.sort_unstable();
@@ -262,6 +275,18 @@ impl Manifest {
             .chain(self.scopes.iter().map(|d| (format!("the purpose of {}", d.scope), &d.purpose)))
             .chain(self.egress.iter().map(|d| (format!("the purpose of destination {}", d.destination), &d.purpose)))
             .chain(self.config.iter().map(|d| (format!("the description of config key {}", d.key), &d.description)))
+            .chain(self.events.iter().map(|d| (format!("the purpose of event {}", d.kind), &d.purpose)))
+            .chain(self.schedules.iter().map(|d| (format!("the purpose of schedule {}", d.name), &d.purpose)))
+    }
+
+    /// Every subscription it declares, as an installation approves them:
+    /// `approval.submitted`, `schedule:evening`.
+    pub fn subscriptions(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .map(|e| e.kind.as_str().to_owned())
+            .chain(self.schedules.iter().map(|s| format!("schedule:{}", s.name)))
+            .collect()
     }
 
     /// The declaration of configuration `key`, if any.

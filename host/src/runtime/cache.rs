@@ -12,7 +12,7 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, Linker};
 
 use super::state::CallState;
-use super::wit::{self, v0_1, v0_2};
+use super::wit::{self, v0_1, v0_2, v0_3};
 
 /// A component linked against the host's imports, by the contract version
 /// its handler export was built against.
@@ -21,6 +21,17 @@ pub enum Prepared {
     V0_1(v0_1::PluginPre<CallState>),
     /// Built against `workbench:plugin@0.2.0`.
     V0_2(v0_2::PluginPre<CallState>),
+    /// Built against `workbench:plugin@0.3.0`: its handler, and its
+    /// `events` export when it has one.
+    V0_3(Current),
+}
+
+/// A `0.3.0` component ready to instantiate. `events` is optional in its
+/// world, so the exports are found one by one.
+pub struct Current {
+    pub(super) pre: wasmtime::component::InstancePre<CallState>,
+    pub(super) handler: v0_3::exports::workbench::plugin::handler::GuestIndices,
+    pub(super) events: Option<v0_3::exports::workbench::plugin::events::GuestIndices>,
 }
 
 impl Prepared {
@@ -29,7 +40,19 @@ impl Prepared {
         match self {
             Prepared::V0_1(_) => "0.1.0",
             Prepared::V0_2(_) => "0.2.0",
+            Prepared::V0_3(_) => "0.3.0",
         }
+    }
+
+    /// Whether it exports `events` (it can be told of events and ticks).
+    pub fn handles_events(&self) -> bool {
+        matches!(self, Prepared::V0_3(Current { events: Some(_), .. }))
+    }
+}
+
+impl std::fmt::Debug for Current {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Current").field("events", &self.events.is_some()).finish_non_exhaustive()
     }
 }
 
@@ -52,7 +75,7 @@ pub enum PrepareError {
     #[error(
         "the component is built against workbench:plugin@{version}: it needs a host that supports \
          workbench:plugin@{version} (this one supports {})",
-        wit::SUPPORTED.join(" and ")
+        wit::SUPPORTED.join(", ")
     )]
     Unsupported {
         /// The version it names.
@@ -120,6 +143,8 @@ pub struct Checked {
     pub contract: &'static str,
     /// What it imports.
     pub imports: Vec<Import>,
+    /// Whether it exports `events`.
+    pub events: bool,
 }
 
 /// Compiles and links `bytes` against the host's imports.
@@ -134,7 +159,18 @@ fn link(linker: &Linker<CallState>, component: &Component) -> Result<Arc<Prepare
     let contract_error = |e: wasmtime::Error| PrepareError::Contract(format!("{e:#}"));
     let prepared = match contract {
         "0.1.0" => Prepared::V0_1(v0_1::PluginPre::new(instance_pre).map_err(contract_error)?),
-        _ => Prepared::V0_2(v0_2::PluginPre::new(instance_pre).map_err(contract_error)?),
+        "0.2.0" => Prepared::V0_2(v0_2::PluginPre::new(instance_pre).map_err(contract_error)?),
+        _ => {
+            use v0_3::exports::workbench::plugin::{events, handler};
+            let handler = handler::GuestIndices::new(&instance_pre).map_err(contract_error)?;
+            let name = format!("workbench:plugin/events@{}", wit::CURRENT);
+            let exports_events = component.get_export_index(None, name.as_str()).is_some();
+            let events = match exports_events {
+                true => Some(events::GuestIndices::new(&instance_pre).map_err(contract_error)?),
+                false => None,
+            };
+            Prepared::V0_3(Current { pre: instance_pre, handler, events })
+        }
     };
     Ok(Arc::new(prepared))
 }
@@ -168,7 +204,8 @@ fn contract_of(engine: &Engine, component: &Component) -> Result<&'static str, P
 /// component imports.
 pub fn inspect(engine: &Engine, linker: &Linker<CallState>, bytes: &[u8]) -> Result<Checked, PrepareError> {
     let component = Component::new(engine, bytes).map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
-    let contract = link(linker, &component)?.contract();
+    let prepared = link(linker, &component)?;
+    let (contract, events) = (prepared.contract(), prepared.handles_events());
     let imports = component
         .component_type()
         .imports(engine)
@@ -184,5 +221,5 @@ pub fn inspect(engine: &Engine, linker: &Linker<CallState>, bytes: &[u8]) -> Res
             Import { interface: name.to_owned(), functions }
         })
         .collect();
-    Ok(Checked { contract, imports })
+    Ok(Checked { contract, imports, events })
 }

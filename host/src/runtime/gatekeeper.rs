@@ -47,6 +47,10 @@ pub struct CallContext {
     /// The tenant's changes the store had seen before the context above was
     /// read (`Consents::tenant_changes`).
     pub changes: u64,
+    /// The call is about nobody (an event about no one, or about someone
+    /// outside the plugin's range): `member` is empty, no consent holds,
+    /// and only capabilities answer.
+    pub nobody: bool,
 }
 
 /// A storage change handed to the audit writer with its record, whose fate
@@ -157,7 +161,7 @@ impl Gatekeeper {
     ) -> AuditEvent {
         let purpose = scope.and_then(|s| self.call.manifest.declaration(s)).map(|d| d.purpose.primary().to_owned());
         AuditEvent {
-            subject: Some(self.call.member.clone()),
+            subject: (!self.call.nobody).then(|| self.call.member.clone()),
             scope: scope.map(|s| s.as_str().to_owned()),
             purpose,
             reason,
@@ -178,9 +182,10 @@ impl Gatekeeper {
     pub(crate) async fn effect(
         &mut self,
         action: Action,
+        scope: Scope,
         change: StorageChange,
     ) -> Result<StorageOutcome, crate::audit::AuditError> {
-        let event = self.event(action, Some(Scope::Storage), Outcome::Allowed, None);
+        let event = self.event(action, Some(scope), Outcome::Allowed, None);
         // Nothing is taken from the call before its place in the queue is.
         let place = self.journal.place().await?;
         let receipt = self.journal.send_change(place, ChangeEntry { change, event });
@@ -239,23 +244,28 @@ impl Gatekeeper {
         }
         self.context_read_at = std::time::Instant::now();
         let (tenant, member, plugin) = (&self.call.tenant, &self.call.member, &self.call.manifest.id);
-        let context = store
-            .invocation_context(tenant, member, plugin)
-            .await
-            .map_err(|e| wasmtime::format_err!("reading the call's consents again: {e}"))?;
+        let reread = |e: crate::store::StoreError| wasmtime::format_err!("reading the call's consents again: {e}");
+        let usable = if self.call.nobody {
+            // About nobody: the installation alone, enabled or not.
+            let installation = store.installation(tenant, plugin).await.map_err(reread)?;
+            installation.filter(|i| i.state == crate::model::installation::InstallationState::Enabled).map(Arc::new)
+        } else {
+            let context = store.invocation_context(tenant, member, plugin).await.map_err(reread)?;
+            let usable = context.profile.is_some().then_some(context.installation).flatten();
+            self.call.consents = context.consents;
+            usable.filter(|i| i.usable_by(member, &[]))
+        };
         self.call.changes = changes;
-        let usable =
-            context.profile.is_some().then_some(context.installation).flatten().filter(|i| i.usable_by(member, &[]));
-        let (policy, consents) = match usable {
-            Some(installation) => {
-                (self.call.manifest.policy(installation.granted, &installation.egress), context.consents)
-            }
+        let policy = match usable {
+            Some(installation) => self.call.manifest.policy(installation.granted, &installation.egress),
             // Uninstalled, disabled, out of range or no longer a member:
             // nothing is granted any more.
-            None => (self.call.manifest.policy(ScopeSet::default(), &[]), Arc::default()),
+            None => {
+                self.call.consents = Arc::default();
+                self.call.manifest.policy(ScopeSet::default(), &[])
+            }
         };
         self.call.policy = Arc::new(policy);
-        self.call.consents = consents;
         Ok(())
     }
 

@@ -42,6 +42,10 @@ pub struct RuntimeLimits {
     pub storage_call_write_bytes: u64,
     /// Instances that may run at once (pooling allocator slots).
     pub max_concurrent_instances: u32,
+    /// Notifications one person may receive in an hour, from every plugin.
+    pub notify_per_person_hour: u32,
+    /// Notifications one plugin may send in an hour in a tenant.
+    pub notify_per_plugin_hour: u32,
 }
 
 impl Default for RuntimeLimits {
@@ -62,6 +66,8 @@ impl Default for RuntimeLimits {
             storage_bucket_bytes: 1 << 20,
             storage_call_write_bytes: 4 << 20,
             max_concurrent_instances: 256,
+            notify_per_person_hour: 30,
+            notify_per_plugin_hour: 1_000,
         }
     }
 }

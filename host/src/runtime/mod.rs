@@ -23,8 +23,8 @@ use wasmtime::{Engine, Store as WasmStore, Trap, UpdateDeadline};
 pub use cache::PrepareError;
 pub use gatekeeper::{CallContext, HostServices, PendingEffect};
 pub use limits::{GuestLimit, RuntimeLimits};
-pub use wit::v0_2::log::LogLine;
-pub use wit::v0_2::{PluginError, Request, Response};
+pub use wit::v0_3::log::LogLine;
+pub use wit::v0_3::{PluginError, Request, Response};
 
 use crate::model::audit::{Action, AuditEvent, Outcome};
 use cache::Prepared;
@@ -138,6 +138,36 @@ impl CallOutcome {
     }
 }
 
+/// What a call runs: a request from the workbench page, or an event.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// The handler's request.
+    Request(Request),
+    /// An event or a schedule's tick, for the `events` export.
+    Event(EventCall),
+}
+
+/// An event as a plugin is told of it.
+#[derive(Debug, Clone)]
+pub struct EventCall {
+    /// The event's id (the same on every delivery of it).
+    pub id: String,
+    /// Its kind's name.
+    pub kind: String,
+    /// When it happened, ms since the epoch.
+    pub time_ms: u64,
+    /// Whether it is about a person (the call's member).
+    pub person: bool,
+    /// Its payload, JSON.
+    pub payload: String,
+}
+
+/// What an event's call answers when the plugin handled it: there is no
+/// response to send anyone.
+fn handled() -> Response {
+    Response { status: 204, headers: Vec::new(), body: Vec::new() }
+}
+
 /// Runtime settings.
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeConfig {
@@ -213,14 +243,9 @@ impl Runtime {
         self.cache.get_or_prepare(&self.engine, &self.linker, digest, bytes).await
     }
 
-    /// Runs one request through a prepared plugin in a fresh store.
-    pub async fn call(
-        &self,
-        pre: &Prepared,
-        call: CallContext,
-        services: HostServices,
-        request: Request,
-    ) -> CallOutcome {
+    /// Runs one request or event through a prepared plugin in a fresh store
+    /// (an event the plugin handled answers 204 without a body).
+    pub async fn call(&self, pre: &Prepared, call: CallContext, services: HostServices, entry: Entry) -> CallOutcome {
         let outbound = egress::EgressCall { manifest: Arc::clone(&call.manifest), approved: Arc::clone(&call.egress) };
         let hooks = egress::CallHooks::new(Arc::clone(&self.egress), outbound);
         let ledger = hooks.ledger();
@@ -256,7 +281,7 @@ impl Runtime {
         // unwinds the guest's fiber; the store, and with it the instance
         // slot, is freed when this function returns.
         let cutoff = tokio::time::Instant::from_std(started) + deadline;
-        let result = match tokio::time::timeout_at(cutoff, run(&mut store, pre, &request)).await {
+        let result = match tokio::time::timeout_at(cutoff, run(&mut store, pre, &entry)).await {
             Ok(result) => result,
             Err(_) => Err(CallError::Trap {
                 kind: TrapKind::Deadline,
@@ -334,23 +359,52 @@ impl Runtime {
     }
 }
 
-async fn run(store: &mut WasmStore<CallState>, pre: &Prepared, request: &Request) -> Result<Response, CallError> {
-    let answer = match pre {
-        Prepared::V0_2(pre) => {
-            let plugin = pre.instantiate_async(&mut *store).await.map_err(trap)?;
-            plugin.workbench_plugin_handler().call_handle(&mut *store, request).await
+async fn run(store: &mut WasmStore<CallState>, pre: &Prepared, entry: &Entry) -> Result<Response, CallError> {
+    let answer = match (pre, entry) {
+        (Prepared::V0_3(current), Entry::Request(request)) => {
+            let instance = current.pre.instantiate_async(&mut *store).await.map_err(trap)?;
+            let handler = current.handler.load(&mut *store, &instance).map_err(trap)?;
+            handler.call_handle(&mut *store, request).await
         }
-        Prepared::V0_1(pre) => {
+        (Prepared::V0_3(current), Entry::Event(event)) => {
+            let Some(events) = &current.events else { return Err(no_events()) };
+            let instance = current.pre.instantiate_async(&mut *store).await.map_err(trap)?;
+            let guest = events.load(&mut *store, &instance).map_err(trap)?;
+            let event = wit::v0_3::Event {
+                id: event.id.clone(),
+                kind: event.kind.clone(),
+                time_ms: event.time_ms,
+                subject: if event.person { wit::v0_3::Subject::Person } else { wit::v0_3::Subject::Nobody },
+                payload: event.payload.clone(),
+            };
+            guest.call_on_event(&mut *store, &event).await.map(|done| done.map(|()| handled()))
+        }
+        (Prepared::V0_2(pre), Entry::Request(request)) => {
+            let plugin = pre.instantiate_async(&mut *store).await.map_err(trap)?;
+            let request = wit::v0_2::Request::from(request);
+            let answer = plugin.workbench_plugin_handler().call_handle(&mut *store, &request).await;
+            answer.map(|result| result.map(Response::from).map_err(PluginError::from))
+        }
+        (Prepared::V0_1(pre), Entry::Request(request)) => {
             let plugin = pre.instantiate_async(&mut *store).await.map_err(trap)?;
             let request = wit::v0_1::Request::from(request);
             let answer = plugin.workbench_plugin_handler().call_handle(&mut *store, &request).await;
             answer.map(|result| result.map(Response::from).map_err(PluginError::from))
         }
+        (Prepared::V0_1(_) | Prepared::V0_2(_), Entry::Event(_)) => return Err(no_events()),
     };
     match answer {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(error)) => Err(CallError::Plugin(error)),
         Err(error) => Err(trap(error)),
+    }
+}
+
+/// An event for a component that does not export `events`.
+fn no_events() -> CallError {
+    CallError::Trap {
+        kind: TrapKind::Other,
+        message: format!("the component does not export workbench:plugin/events@{}", wit::CURRENT),
     }
 }
 

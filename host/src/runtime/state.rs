@@ -9,7 +9,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::egress::CallHooks;
 use super::gatekeeper::{CallContext, Gatekeeper, HostServices};
 use super::limits::CallLimiter;
-use super::wit::{v0_1, v0_2};
+use super::wit::{v0_1, v0_2, v0_3};
 use crate::model::audit::{Action, Outcome};
 
 /// The data of one call's wasmtime `Store`.
@@ -21,9 +21,9 @@ pub struct CallState {
     /// What every interface shares.
     pub(crate) keeper: Gatekeeper,
     /// `storage`'s state (every version's).
-    pub(crate) storage: v0_2::storage::StorageState,
+    pub(crate) storage: v0_3::storage::StorageState,
     /// `log`'s state (every version's).
-    pub(crate) log: v0_2::log::LogState,
+    pub(crate) log: v0_3::log::LogState,
     /// `wasi:http`'s state.
     http: WasiHttpCtx,
     /// The gate of outbound requests.
@@ -52,6 +52,30 @@ impl WasiHttpView for CallState {
         }
         WasiHttpCtxView { hooks: &mut self.egress, table: &mut self.table, ctx: &mut self.http }
     }
+}
+
+/// Links a version's interfaces that are one per scope (0.2.0 on), and
+/// its storage and log, each to its part of the call's state.
+macro_rules! link_scopes {
+    ($version:ident, $linker:expr) => {{
+        use $version::workbench::plugin::*;
+        type Keeper = HasSelf<Gatekeeper>;
+        types::add_to_linker::<CallState, Keeper>($linker, keeper)?;
+        user_id::add_to_linker::<CallState, Keeper>($linker, keeper)?;
+        user_avatar::add_to_linker::<CallState, Keeper>($linker, keeper)?;
+        user_nickname::add_to_linker::<CallState, Keeper>($linker, keeper)?;
+        user_name::add_to_linker::<CallState, Keeper>($linker, keeper)?;
+        user_gender::add_to_linker::<CallState, Keeper>($linker, keeper)?;
+        user_birthday::add_to_linker::<CallState, Keeper>($linker, keeper)?;
+        user_region::add_to_linker::<CallState, Keeper>($linker, keeper)?;
+        user_email::add_to_linker::<CallState, Keeper>($linker, keeper)?;
+        user_phone::add_to_linker::<CallState, Keeper>($linker, keeper)?;
+        org_department::add_to_linker::<CallState, Keeper>($linker, keeper)?;
+        perm_customer::add_to_linker::<CallState, Keeper>($linker, keeper)?;
+        perm_approval::add_to_linker::<CallState, Keeper>($linker, keeper)?;
+        storage::add_to_linker::<CallState, v0_3::storage::Storage>($linker, storage_host)?;
+        log::add_to_linker::<CallState, v0_3::log::Log>($linker, log_host)?;
+    }};
 }
 
 impl CallState {
@@ -88,36 +112,20 @@ impl CallState {
     /// own part of the call's state; an old version's interfaces reach the
     /// same parts as the new ones they forward to.
     pub(crate) fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
-        {
-            use v0_2::workbench::plugin::*;
-            type Keeper = HasSelf<Gatekeeper>;
-            types::add_to_linker::<CallState, Keeper>(linker, keeper)?;
-            user_id::add_to_linker::<CallState, Keeper>(linker, keeper)?;
-            user_avatar::add_to_linker::<CallState, Keeper>(linker, keeper)?;
-            user_nickname::add_to_linker::<CallState, Keeper>(linker, keeper)?;
-            user_name::add_to_linker::<CallState, Keeper>(linker, keeper)?;
-            user_gender::add_to_linker::<CallState, Keeper>(linker, keeper)?;
-            user_birthday::add_to_linker::<CallState, Keeper>(linker, keeper)?;
-            user_region::add_to_linker::<CallState, Keeper>(linker, keeper)?;
-            user_email::add_to_linker::<CallState, Keeper>(linker, keeper)?;
-            user_phone::add_to_linker::<CallState, Keeper>(linker, keeper)?;
-            org_department::add_to_linker::<CallState, Keeper>(linker, keeper)?;
-            perm_customer::add_to_linker::<CallState, Keeper>(linker, keeper)?;
-            perm_approval::add_to_linker::<CallState, Keeper>(linker, keeper)?;
-            storage::add_to_linker::<CallState, v0_2::storage::Storage>(linker, storage_host)?;
-            log::add_to_linker::<CallState, v0_2::log::Log>(linker, log_host)?;
-        }
+        link_scopes!(v0_3, linker);
+        v0_3::workbench::plugin::notify::add_to_linker::<CallState, HasSelf<Gatekeeper>>(linker, keeper)?;
         // Not part of the contract's versions: the standard configuration
         // interface, the same for every version.
         super::config::add_to_linker::<CallState, HasSelf<Gatekeeper>>(linker, keeper)?;
+        link_scopes!(v0_2, linker);
         {
             use v0_1::workbench::plugin::*;
             type Keeper = HasSelf<Gatekeeper>;
             types::add_to_linker::<CallState, Keeper>(linker, keeper)?;
             profile::add_to_linker::<CallState, Keeper>(linker, keeper)?;
             permissions::add_to_linker::<CallState, Keeper>(linker, keeper)?;
-            storage::add_to_linker::<CallState, v0_2::storage::Storage>(linker, storage_host)?;
-            log::add_to_linker::<CallState, v0_2::log::Log>(linker, log_host)?;
+            storage::add_to_linker::<CallState, v0_3::storage::Storage>(linker, storage_host)?;
+            log::add_to_linker::<CallState, v0_3::log::Log>(linker, log_host)?;
         }
         Ok(())
     }
@@ -127,10 +135,10 @@ fn keeper(s: &mut CallState) -> &mut Gatekeeper {
     &mut s.keeper
 }
 
-fn storage_host(s: &mut CallState) -> v0_2::storage::StorageHost<'_> {
-    v0_2::storage::StorageHost { keeper: &mut s.keeper, state: &mut s.storage }
+fn storage_host(s: &mut CallState) -> v0_3::storage::StorageHost<'_> {
+    v0_3::storage::StorageHost { keeper: &mut s.keeper, state: &mut s.storage }
 }
 
-fn log_host(s: &mut CallState) -> v0_2::log::LogHost<'_> {
-    v0_2::log::LogHost { keeper: &mut s.keeper, state: &mut s.log }
+fn log_host(s: &mut CallState) -> v0_3::log::LogHost<'_> {
+    v0_3::log::LogHost { keeper: &mut s.keeper, state: &mut s.log }
 }

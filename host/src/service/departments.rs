@@ -237,4 +237,15 @@ impl Workbench {
         }
         Ok(RangePreview { count, members })
     }
+
+    /// Every member `range` reaches in the tenant now.
+    pub(super) async fn members_in_range(&self, tenant: &str, range: &VisibleRange) -> ServiceResult<Vec<String>> {
+        let tree = self.store.department_tree(tenant).await?;
+        let members = self.store.members(tenant).await?;
+        Ok(members
+            .into_iter()
+            .filter(|(id, profile)| range.admits(id, &tree.with_ancestors(&profile.departments)))
+            .map(|(id, _)| id)
+            .collect())
+    }
 }

@@ -11,6 +11,7 @@ use crate::gate;
 use crate::model::audit::{Action, AuditEvent, Outcome};
 use crate::model::directory::MemberProfile;
 use crate::model::egress::Destination;
+use crate::model::events::EventKind;
 use crate::model::installation::{Installation, InstallationState};
 use crate::model::plugin_config;
 use crate::model::text::{Languages, ShowIn, Shown, choose};
@@ -38,6 +39,11 @@ pub struct InstallationView {
     pub approved_egress: Vec<String>,
     /// Destinations the version declares, with their purposes.
     pub declared_egress: Vec<super::registry::DeclaredDestination>,
+    /// The events and schedules the admin approved (`approval.submitted`,
+    /// `schedule:evening`).
+    pub approved_subscriptions: Vec<String>,
+    /// The events and schedules the version declares, with their purposes.
+    pub declared_subscriptions: Vec<super::events::DeclaredSubscription>,
     /// The configuration values the admin set, by key (keys absent read
     /// their default).
     pub config: BTreeMap<String, String>,
@@ -59,6 +65,9 @@ impl ShowIn for InstallationView {
         }
         for key in &mut self.declared_config {
             key.description.show(lang);
+        }
+        for subscription in &mut self.declared_subscriptions {
+            subscription.purpose.show(lang);
         }
         self.lang = lang.map(str::to_owned);
     }
@@ -97,7 +106,7 @@ pub struct Preview {
 }
 
 /// What an install or upgrade asks for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct InstallRequest {
     /// Version to run.
     pub version: String,
@@ -111,6 +120,34 @@ pub struct InstallRequest {
     /// Configuration values by key (keys the version declares); a key
     /// absent or empty reads its default. Every upgrade gives them again.
     pub config: BTreeMap<String, String>,
+    /// The events and schedules approved (`approval.submitted`,
+    /// `schedule:evening`; a subset of what the version declares); `None`:
+    /// all it declares.
+    pub subscriptions: Option<Vec<String>>,
+}
+
+/// The subscriptions of `request` that `manifest` declares: all of them
+/// when the request names none, else those it names (each declared).
+fn approved_subscriptions(
+    manifest: &crate::model::manifest::Manifest,
+    requested: Option<&[String]>,
+) -> ServiceResult<Vec<String>> {
+    let declared = manifest.subscriptions();
+    let Some(requested) = requested else { return Ok(declared) };
+    let mut approved = Vec::new();
+    for name in requested {
+        if !declared.contains(name) {
+            let list = if declared.is_empty() { "none".to_owned() } else { declared.join(", ") };
+            return Err(ServiceError::BadRequest(format!(
+                "cannot approve {name:?}: {} subscribes to {list}",
+                manifest.reference()
+            )));
+        }
+        if !approved.contains(name) {
+            approved.push(name.clone());
+        }
+    }
+    Ok(approved)
 }
 
 /// The values of `requested` to keep for `manifest`: every key declared,
@@ -175,7 +212,7 @@ fn field_value(profile: &MemberProfile, scope: Scope, open_id: &str) -> Option<s
         Scope::OrgDepartment => json!({ "department": profile.department, "title": profile.title }),
         Scope::PermCustomer => json!(profile.customers),
         Scope::PermApproval => json!(profile.approvals),
-        Scope::Storage | Scope::Log => return None,
+        Scope::Storage | Scope::Log | Scope::Notify => return None,
     })
 }
 
@@ -207,6 +244,8 @@ impl Workbench {
             declared_scopes: release.manifest.declared().iter().collect(),
             approved_egress: installation.egress,
             declared_egress: super::registry::declared_destinations(&release.manifest),
+            approved_subscriptions: installation.subscriptions.clone(),
+            declared_subscriptions: super::events::declared_subscriptions(&release.manifest),
             config: std::sync::Arc::unwrap_or_clone(installation.config),
             declared_config: super::registry::declared_config(&release.manifest),
             visible_range: installation.range,
@@ -290,6 +329,7 @@ impl Workbench {
             }
         }
         let config = configuration(manifest, request.config)?;
+        let subscriptions = approved_subscriptions(manifest, request.subscriptions.as_deref())?;
         let range =
             self.checked_range(tenant, request.visible_to.clone().unwrap_or_else(VisibleRange::everyone)).await?;
         self.ensure_tenant(tenant).await?;
@@ -303,6 +343,7 @@ impl Workbench {
             egress: approved,
             config: config.into(),
             state: previous.as_ref().map_or(InstallationState::Enabled, |p| p.state),
+            subscriptions,
         };
         let action = match &previous {
             None => Action::PluginInstall,
@@ -319,7 +360,21 @@ impl Workbench {
             let set: Vec<String> = installation.config.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
             reason.push_str(&format!(" configured {}", set.join(" ")));
         }
+        if !installation.subscriptions.is_empty() {
+            reason.push_str(&format!(" told of [{}]", installation.subscriptions.join(", ")));
+        }
         self.store.put_installation(&installation, self.record(tenant, actor, None, action, reason)).await?;
+        // The plugin may want to know (when it subscribed).
+        let lifecycle = match &previous {
+            None => Some((EventKind::PluginInstalled, serde_json::json!({ "version": installation.version }))),
+            Some(p) if p.version != installation.version => {
+                Some((EventKind::PluginUpgraded, serde_json::json!({ "from": p.version, "to": installation.version })))
+            }
+            Some(_) => None,
+        };
+        if let Some((kind, payload)) = lifecycle {
+            self.host_event(tenant, plugin, kind, payload).await;
+        }
         let installation = self.store.installation(tenant, plugin).await?.unwrap_or(installation);
         self.installation_view(installation).await
     }

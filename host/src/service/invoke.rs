@@ -92,6 +92,7 @@ impl Workbench {
             egress: installation.egress.clone().into(),
             config: Arc::clone(&installation.config),
             changes,
+            nobody: false,
         };
         // A slot within the caller's shares, or a refusal after a short wait.
         let key = admission::CallKey::new(tenant, plugin, member);
@@ -113,7 +114,7 @@ impl Workbench {
             + self.audit_grace;
         let detached = invocation.clone();
         let task = tokio::spawn(async move {
-            let mut outcome = runtime.call(&pre, call, services, request).await;
+            let mut outcome = runtime.call(&pre, call, services, crate::runtime::Entry::Request(request)).await;
             // The instance is gone: its slot is free before the audit write.
             drop(permit);
             let written = writer.append(std::mem::take(&mut outcome.audit)).await;

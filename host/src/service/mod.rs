@@ -8,14 +8,17 @@ pub mod avatar;
 pub mod consent;
 pub mod departments;
 pub mod directory;
+pub mod events;
 pub mod installations;
 pub mod invoke;
 pub mod keys;
+pub mod notifications;
 pub mod privacy;
 pub mod receipts;
 pub mod refusals;
 pub mod registry;
 pub mod retention;
+pub mod schedules;
 pub mod self_service;
 pub mod sessions;
 pub mod settings;
@@ -186,6 +189,12 @@ pub struct Workbench {
     retention: crate::config::RetentionConfig,
     max_component_bytes: usize,
     versions: RwLock<HashMap<(String, String), Arc<LoadedVersion>>>,
+    /// How events are delivered.
+    events: crate::config::EventsConfig,
+    /// Wakes the delivery worker when deliveries were accepted here.
+    deliveries_due: Arc<tokio::sync::Notify>,
+    /// This process, as its claims on deliveries name it.
+    replica: String,
 }
 
 impl std::fmt::Debug for Workbench {
@@ -267,8 +276,26 @@ impl Workbench {
             retention: config.retention.clone(),
             max_component_bytes: config.registry.max_component_bytes,
             versions: RwLock::new(HashMap::new()),
+            events: config.events.clone(),
+            deliveries_due: Arc::default(),
+            replica: format!("{}:{}", std::process::id(), uuid::Uuid::now_v7()),
         };
         Ok((workbench, writer))
+    }
+
+    /// Starts the host's own work beside requests: the retention purge (when
+    /// `[retention] purge_every_secs` is not 0), event deliveries and the
+    /// schedules' ticks. Each task holds the workbench weakly and ends soon
+    /// after it is dropped.
+    pub fn start_background(self: &Arc<Self>, config: &Config) -> Vec<JoinHandle<()>> {
+        let mut tasks = vec![
+            self.spawn_deliveries(),
+            self.spawn_schedules(std::time::Duration::from_secs(config.events.schedule_tick_secs.max(1))),
+        ];
+        if config.retention.purge_every_secs > 0 {
+            tasks.push(self.spawn_purges(std::time::Duration::from_secs(config.retention.purge_every_secs)));
+        }
+        tasks
     }
 
     /// Before the host stops: writes what is still held back for the audit

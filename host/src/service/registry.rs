@@ -310,7 +310,15 @@ impl Workbench {
         let (checked, component) = tokio::task::spawn_blocking(move || (runtime.check(&component), component))
             .await
             .map_err(|e| ServiceError::Internal(format!("component validation task: {e}")))?;
-        let crate::runtime::cache::Checked { contract, imports } = checked?;
+        let crate::runtime::cache::Checked { contract, imports, events } = checked?;
+        if !events && !manifest.subscriptions().is_empty() {
+            return Err(ServiceError::BadRequest(format!(
+                "plugin.toml subscribes to {} but the component does not export workbench:plugin/events@{} \
+                 (built against workbench:plugin@{contract}); export it to be told of events and ticks",
+                manifest.subscriptions().join(", "),
+                crate::runtime::wit::CURRENT
+            )));
+        }
         let undeclared = undeclared_imports(&imports, manifest.declared());
         if !undeclared.is_empty() {
             let list: Vec<_> = undeclared.iter().map(|(s, import)| format!("{s} (imported as {import})")).collect();
@@ -420,6 +428,7 @@ fn manifest_differences(stored: &Manifest, new: &Manifest) -> Vec<String> {
     field("name", stored.name == new.name);
     field("description", stored.description == new.description);
     field("developer", stored.developer == new.developer);
+    field("events and schedules", stored.events == new.events && stored.schedules == new.schedules);
     for old in &stored.scopes {
         match new.scopes.iter().find(|d| d.scope == old.scope) {
             None => differs.push(format!("scope {} is no longer declared", old.scope)),

@@ -8,7 +8,9 @@
 //! purge's own record (`retention.purge`, with its counts) commit together;
 //! the records themselves then go in short transactions, so invocations
 //! audited meanwhile barely wait, and a purge that stops half-way is
-//! finished by the next. One runner per deployment: on PostgreSQL the
+//! finished by the next. The verification walk and the deletions are paced
+//! (`[retention] purge_share_percent`, see [`Pacer`]): the purge works a
+//! tenth of the time by default and the calls beside it keep their latency. One runner per deployment: on PostgreSQL the
 //! purge holds an advisory lock, and a replica that finds it held skips.
 
 use serde::Serialize;
@@ -16,6 +18,7 @@ use serde::Serialize;
 use super::{Actor, ServiceError, ServiceResult, Workbench};
 use crate::model::audit::{Action, AuditEvent, Outcome};
 use crate::model::settings::Retention;
+use crate::pace::Pacer;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -72,13 +75,15 @@ impl Workbench {
         let audit_days = retention.audit_days.max(self.retention.audit_floor_days);
         let cutoff = now_ms - i64::from(audit_days) * DAY_MS;
         let anchored = self.store.audit_anchors(tenant).await?.last().map_or(0, |a| a.seq);
+        let mut pacer = Pacer::new(self.retention.purge_share_percent);
         let boundary = self.store.purge_boundary(tenant, anchored, cutoff).await?;
         if let Some(head) = boundary {
             // Only records that verify, up to a signed checkpoint past them,
             // are anchored and deleted: a rewritten `ts` (or anything else)
             // stops the purge instead of being signed over.
             let ring = self.key_ring().await?;
-            let checked = crate::audit::verify::verify_through(self.store.as_ref(), tenant, &ring, head.seq).await?;
+            let checked =
+                crate::audit::verify::verify_through(self.store.as_ref(), tenant, &ring, head.seq, &mut pacer).await?;
             if let Some(error) = checked.error {
                 return Err(ServiceError::Conflict(format!(
                     "the audit chain of {tenant} does not verify up to record {} ({error}); nothing purged",
@@ -115,6 +120,7 @@ impl Workbench {
             if deleted < u64::from(batch) {
                 break;
             }
+            pacer.pause().await;
         }
         if report.audit_seq.is_some() {
             tracing::info!(?report, "retention purge");

@@ -108,6 +108,8 @@ fn fresh_installation(
         egress: policy.egress.iter().filter(|d| declared.contains(d)).cloned().collect(),
         config: Default::default(),
         state: InstallationState::Enabled,
+        // Events and schedules wait for an app admin's approval.
+        subscriptions: Vec::new(),
     })
 }
 

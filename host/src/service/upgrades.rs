@@ -173,12 +173,21 @@ fn upgrade_request(installation: &Installation, installed: &Manifest, newer: &Ma
         .filter(|(k, _)| keys.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // Events and schedules as destinations: what was approved stays
+    // approved, what the newer version newly declares comes with it.
+    let subscribed = installed.subscriptions();
+    let subscriptions = newer
+        .subscriptions()
+        .into_iter()
+        .filter(|s| installation.subscriptions.contains(s) || !subscribed.contains(s))
+        .collect();
     InstallRequest {
         version: newer.version.to_string(),
         granted: granted.iter().collect(),
         visible_to: Some(installation.range.clone()),
         egress,
         config,
+        subscriptions: Some(subscriptions),
     }
 }
 

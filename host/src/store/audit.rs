@@ -38,6 +38,7 @@ impl ChangeEntry {
         let (outcome, reason) = match outcome {
             StorageOutcome::Set | StorageOutcome::Deleted(_) => (Outcome::Allowed, None),
             StorageOutcome::OverQuota(_) => (Outcome::Denied, Some("quota_exceeded".to_owned())),
+            StorageOutcome::RateLimited(seconds) => (Outcome::Denied, Some(format!("rate_limited: {seconds} s"))),
             StorageOutcome::Refused(denial) => (Outcome::Denied, Some(denial.code().to_owned())),
         };
         AuditEvent { outcome, reason, ..self.event.clone() }

@@ -289,6 +289,12 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        // Their inbox (a member), or what the plugin sent (an installation).
+        sqlx::query(&format!("DELETE FROM notifications WHERE tenant = $1 AND {consents_by} = $2"))
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let deleted = Deleted { consents: count(&consents), storage_entries: count(&storage) };
         let reason = record.event.reason.take().unwrap_or_default();
         record.event.reason = Some(format!("{reason}: {}", deleted.describe()));

@@ -73,6 +73,10 @@ pub(super) fn installation_from_row(tenant: &str, r: &AnyRow) -> StoreResult<Ins
             "disabled" => InstallationState::Disabled,
             other => return Err(corrupt(format!("installation state {other:?}"))),
         },
+        subscriptions: match r.try_get::<&str, _>("subscriptions") {
+            Ok(text) => from_json(text)?,
+            Err(_) => Vec::new(),
+        },
     })
 }
 
@@ -87,11 +91,11 @@ impl Installations for SqlStore {
         let mut tx = self.begin_recorded(&record).await?;
         let visible = json(&installation.range)?;
         sqlx::query(
-            "INSERT INTO installations (tenant, plugin, version, granted, visible_to, state, updated_at, egress, config) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+            "INSERT INTO installations (tenant, plugin, version, granted, visible_to, state, updated_at, egress, config, \
+             subscriptions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (tenant, plugin) DO UPDATE SET version = excluded.version, granted = excluded.granted, \
              visible_to = excluded.visible_to, updated_at = excluded.updated_at, egress = excluded.egress, \
-             config = excluded.config",
+             config = excluded.config, subscriptions = excluded.subscriptions",
         )
         .bind(&installation.tenant)
         .bind(&installation.plugin)
@@ -102,6 +106,7 @@ impl Installations for SqlStore {
         .bind(crate::now_ms())
         .bind(json(&installation.egress)?)
         .bind(json(&*installation.config)?)
+        .bind(json(&installation.subscriptions)?)
         .execute(&mut *tx)
         .await?;
         self.commit_recorded(tx, record).await
@@ -132,7 +137,8 @@ impl Installations for SqlStore {
 
     async fn installation(&self, tenant: &str, plugin: &str) -> StoreResult<Option<Installation>> {
         let row = sqlx::query(
-            "SELECT plugin, version, granted, visible_to, state, egress, config FROM installations WHERE tenant = $1 AND plugin = $2",
+            "SELECT plugin, version, granted, visible_to, state, egress, config, subscriptions FROM installations \
+             WHERE tenant = $1 AND plugin = $2",
         )
         .bind(tenant)
         .bind(plugin)
@@ -143,7 +149,8 @@ impl Installations for SqlStore {
 
     async fn installations(&self, tenant: &str) -> StoreResult<Vec<Installation>> {
         let rows = sqlx::query(
-            "SELECT plugin, version, granted, visible_to, state, egress, config FROM installations WHERE tenant = $1 ORDER BY plugin",
+            "SELECT plugin, version, granted, visible_to, state, egress, config, subscriptions FROM installations \
+             WHERE tenant = $1 ORDER BY plugin",
         )
         .bind(tenant)
         .fetch_all(&self.pool)

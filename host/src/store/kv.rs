@@ -44,7 +44,8 @@ pub struct QuotaExceeded {
     pub used_bytes: u64,
 }
 
-/// A change a plugin's call makes to its storage. It is never written on
+/// A change a plugin's call makes to what the host keeps for it: its
+/// storage, or a notification in a person's inbox. It is never written on
 /// its own: the audit writer applies it in the transaction that appends its
 /// audit record (see [`super::audit::AuditEntry`]), so a crash leaves both
 /// or neither.
@@ -80,6 +81,20 @@ pub enum StorageOp {
     },
     /// Deletes the key.
     Delete,
+    /// Puts a notification (its id the change's key) in the inbox of the
+    /// person (the change's `person`), unless they had `per_person_hour`
+    /// notifications in the last hour or the plugin sent `per_plugin_hour`
+    /// in the tenant.
+    Notify {
+        /// What it says.
+        draft: crate::model::notifications::Draft,
+        /// When, ms since the epoch.
+        now_ms: i64,
+        /// The person's hourly limit, from every plugin.
+        per_person_hour: u32,
+        /// The plugin's hourly limit in the tenant.
+        per_plugin_hour: u32,
+    },
 }
 
 /// How a [`StorageChange`] ended, decided in its transaction.
@@ -91,6 +106,9 @@ pub enum StorageOutcome {
     OverQuota(QuotaExceeded),
     /// Deleted; true when the key existed.
     Deleted(bool),
+    /// Not sent: an hourly limit of notifications was reached; seconds
+    /// until one may be sent again.
+    RateLimited(u32),
     /// Not applied: the plugin is no longer installed (`not_granted`), or
     /// the person is no longer a member or withdrew consent since the call
     /// began (`consent_withdrawn`).
@@ -180,6 +198,11 @@ impl SqlStore {
         self.lock(tx, &format!("kv:{}/{}/{}", bucket.tenant, bucket.plugin, person_key(&bucket))).await?;
         if let Some(denial) = self.storage_refusal(tx, change).await? {
             return Ok(StorageOutcome::Refused(denial));
+        }
+        if let StorageOp::Notify { draft, now_ms, per_person_hour, per_plugin_hour } = &change.op {
+            let person = person_key(&bucket);
+            let limits = [(per_person_hour, "member", person), (per_plugin_hour, "plugin", bucket.plugin)];
+            return self.put_notification(tx, change, draft, *now_ms, limits).await;
         }
         let StorageOp::Set { value, quota_bytes, now_ms } = &change.op else {
             let done =

@@ -1,6 +1,7 @@
 //! Persistence, one file per aggregate: [`directory`] (tenants, members),
 //! [`registry`] (published versions), [`installations`], [`consents`] (and
-//! the invocation context), [`kv`] (plugin storage), [`settings`] and
+//! the invocation context), [`kv`] (plugin storage), [`settings`],
+//! [`events`] (the outbox), [`notifications`] (members' inboxes) and
 //! [`audit`] (chained records and checkpoints). Each has its own small trait;
 //! [`Store`] is all of them, and a layer that needs less takes less (the
 //! runtime takes [`CallStore`]). The one implementation, [`SqlStore`] in
@@ -14,10 +15,12 @@ mod contexts;
 pub mod departments;
 mod dialect;
 pub mod directory;
+pub mod events;
 mod generations;
 pub mod installations;
 pub mod keys;
 pub mod kv;
+pub mod notifications;
 pub mod receipts;
 pub mod registry;
 pub mod retention;
@@ -33,9 +36,11 @@ pub use consents::Consents;
 pub use departments::Departments;
 pub use dialect::Backend;
 pub use directory::{Directory, Profiles};
+pub use events::{Accepted, Claimed, DeliveryView, Events, Finish, NewEvent, StoredEvent};
 pub use installations::Installations;
 pub use keys::AuditKeys;
 pub use kv::{Kv, KvBucket, KvEntry, QuotaExceeded, StorageChange, StorageOp, StorageOutcome};
+pub use notifications::Notifications;
 pub use receipts::{IssuedReceipt, ReceiptEntry, Receipting, Receipts};
 pub use registry::Registry;
 pub use retention::{PurgeLock, Purges, Swept};
@@ -107,6 +112,8 @@ pub trait Store:
     + AuditKeys
     + Purges
     + Receipts
+    + Events
+    + Notifications
     + CallStore
 {
 }
@@ -125,11 +132,13 @@ impl<T> Store for T where
         + AuditKeys
         + Purges
         + Receipts
+        + Events
+        + Notifications
 {
 }
 
 /// What a running plugin's host calls use: its storage, the caller's
 /// profile, and the invocation context read again when the tenant changed.
-pub trait CallStore: Kv + Profiles + Consents {}
+pub trait CallStore: Kv + Profiles + Consents + Installations {}
 
-impl<T: Kv + Profiles + Consents> CallStore for T {}
+impl<T: Kv + Profiles + Consents + Installations> CallStore for T {}

@@ -47,6 +47,12 @@ export default {
   'signin.expired': 'Your sign-in is no longer valid; please sign in again ({message}).',
   'signin.ended': 'You were signed out everywhere; please sign in again.',
 
+  'inbox.title': 'Notifications',
+  'inbox.bell': 'Notifications, {count} unread',
+  'inbox.readAll': 'Mark all read',
+  'inbox.markRead': 'Mark read',
+  'inbox.unread': 'unread',
+  'inbox.empty': 'No notifications yet.',
   'wb.title': 'Workbench',
   'wb.lead': 'The apps your company installed for you. The first time you open one, it tells you which of your details it reads and why, and you decide.',
   'wb.tiles': 'My apps',
@@ -519,6 +525,9 @@ export default {
   'action.log.write': 'Log',
   'action.settings.retention': 'Change retention',
   'action.retention.purge': 'Retention purge',
+  'action.notify.send': 'Send a notification',
+  'action.event.deliver': 'Deliver an event',
+  'action.event.replay': 'Replay a failed event',
   'action.http.request': 'Send a request to another service',
   'action.page.avatar': 'Show your avatar on its page',
 
@@ -536,4 +545,5 @@ export default {
   'field.perm.approval': 'your approval-interface permissions',
   'field.storage': 'key-value storage',
   'field.log': 'log lines',
+  'field.notify': 'notifications in your workbench inbox',
 };

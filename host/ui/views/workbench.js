@@ -7,6 +7,7 @@ import { h, alertBox, showError, showMessage, statusBox, clearBox, badge } from 
 import { askConsent } from './consent.js';
 import { createRunner } from './runner.js';
 import { renderCatalogue } from './catalogue.js';
+import { renderInbox } from './inbox.js';
 
 export async function renderWorkbench(main, ctx) {
   main.append(
@@ -16,7 +17,9 @@ export async function renderWorkbench(main, ctx) {
   const pageError = alertBox('workbench-error');
   const pageStatus = statusBox('workbench-status');
   const list = h('ul', { class: 'tiles', 'aria-label': t('wb.tiles'), 'data-testid': 'tiles' });
-  main.append(pageStatus, pageError, list);
+  main.append(pageStatus, pageError);
+  await renderInbox(main, ctx);
+  main.append(list);
 
   let plugins = [];
 

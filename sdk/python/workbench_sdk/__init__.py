@@ -31,8 +31,8 @@ from . import config, html, log, outgoing, permissions, profile, storage
 from .errors import AccessError, BadRequest, Internal, NotFound, PluginError, Reason
 from .http import Request, Response
 
-__version__ = "0.2.0"
-CONTRACT = "0.2.0"
+__version__ = "0.3.0"
+CONTRACT = "0.3.0"
 """The workbench:plugin contract version this SDK builds against."""
 
 __all__ = [

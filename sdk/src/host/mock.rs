@@ -160,3 +160,32 @@ pub(crate) fn send_http(
         }
     })
 }
+
+pub(crate) fn notify(title: &str, text: &str, route: &str) -> Result<String, crate::notify::NotifyError> {
+    use crate::notify::NotifyError;
+    with_state(|state| {
+        let outcome = match state.denials.get("notify") {
+            Some(denial) => Err(NotifyError::Denied(*denial)),
+            None if !state.notify_granted => Err(NotifyError::Denied(AccessError::NotConsented)),
+            None if title.trim().is_empty() || title.chars().count() > 100 => {
+                Err(NotifyError::Invalid("the title must be 1 to 100 characters".into()))
+            }
+            None if text.chars().count() > 1000 => {
+                Err(NotifyError::Invalid("the text must be at most 1000 characters".into()))
+            }
+            None if !route.starts_with('/') || route.starts_with("//") => {
+                Err(NotifyError::Invalid(format!("the route {route:?} must be a path inside the plugin")))
+            }
+            None => {
+                state.notifications.push((title.to_owned(), text.to_owned(), route.to_owned()));
+                Ok(format!("mock-{}", state.notifications.len()))
+            }
+        };
+        let recorded = match &outcome {
+            Err(NotifyError::Denied(reason)) => Err(*reason),
+            _ => Ok(()),
+        };
+        state.accesses.push(("notify".to_owned(), recorded));
+        outcome
+    })
+}

@@ -10,7 +10,7 @@ use crate::{AccessError, Plugin, PluginError, Request, Response};
 #[allow(missing_docs, unsafe_code, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
-        world: "plugin",
+        world: "plugin-with-events",
         path: "wit",
         pub_export_macro: true,
         export_macro_name: "__export_handler",
@@ -180,6 +180,43 @@ pub(crate) fn config_all() -> Vec<(String, String)> {
     config_bindings::wasi::config::store::get_all().unwrap_or_default()
 }
 
+pub(crate) fn notify(title: &str, text: &str, route: &str) -> Result<String, crate::notify::NotifyError> {
+    use bindings::workbench::plugin::notify as wit_notify;
+    let notification =
+        wit_notify::Notification { title: title.to_owned(), text: text.to_owned(), route: route.to_owned() };
+    wit_notify::send(&notification).map_err(|error| match error {
+        wit_notify::NotifyError::Denied(reason) => crate::notify::NotifyError::Denied(reason.into()),
+        wit_notify::NotifyError::Invalid(why) => crate::notify::NotifyError::Invalid(why),
+        wit_notify::NotifyError::RateLimited(seconds) => crate::notify::NotifyError::RateLimited(seconds),
+    })
+}
+
+fn plugin_error(error: PluginError) -> wit_handler::PluginError {
+    match error {
+        PluginError::BadRequest(m) => wit_handler::PluginError::BadRequest(m),
+        PluginError::NotFound(m) => wit_handler::PluginError::NotFound(m),
+        PluginError::Internal(m) => wit_handler::PluginError::Internal(m),
+    }
+}
+
+/// Runs plugin `P` on an event from the host.
+pub fn dispatch_event<P: Plugin>(
+    event: bindings::exports::workbench::plugin::events::Event,
+) -> Result<(), wit_handler::PluginError> {
+    use bindings::exports::workbench::plugin::events::Subject;
+    let event = crate::events::Event {
+        id: event.id,
+        kind: event.kind,
+        time_ms: event.time_ms,
+        subject: match event.subject {
+            Subject::Nobody => crate::events::Subject::Nobody,
+            Subject::Person => crate::events::Subject::Person,
+        },
+        payload: event.payload,
+    };
+    P::on_event(event).map_err(plugin_error)
+}
+
 /// Runs plugin `P` on a request from the host.
 pub fn dispatch<P: Plugin>(request: wit_handler::Request) -> Result<wit_handler::Response, wit_handler::PluginError> {
     let request = Request {
@@ -191,9 +228,7 @@ pub fn dispatch<P: Plugin>(request: wit_handler::Request) -> Result<wit_handler:
     };
     match P::handle(request) {
         Ok(Response { status, headers, body }) => Ok(wit_handler::Response { status, headers, body }),
-        Err(PluginError::BadRequest(m)) => Err(wit_handler::PluginError::BadRequest(m)),
-        Err(PluginError::NotFound(m)) => Err(wit_handler::PluginError::NotFound(m)),
-        Err(PluginError::Internal(m)) => Err(wit_handler::PluginError::Internal(m)),
+        Err(error) => Err(plugin_error(error)),
     }
 }
 

@@ -1,7 +1,7 @@
 // A workbench plugin in JavaScript. Each scope is a module named after its
 // interface; a refused read throws, with the host's reason as its payload.
-import { get as openId } from 'workbench:plugin/user-id@0.2.0';
-import { get as name } from 'workbench:plugin/user-name@0.2.0';
+import { get as openId } from 'workbench:plugin/user-id@0.3.0';
+import { get as name } from 'workbench:plugin/user-name@0.3.0';
 
 const encoder = new TextEncoder();
 

@@ -1,16 +1,16 @@
-//! `0.1.0` onto `0.2.0`: each old function calls the new one and converts
+//! `0.1.0` onto `0.3.0`: each old function calls the new one and converts
 //! the types, which have the same shapes in both versions.
 
-use super::super::v0_2::{self, workbench::plugin as new};
+use super::super::v0_3::{self, workbench::plugin as new};
 use super::workbench::plugin::{log, permissions, profile, storage, types};
 use super::{AccessError, PluginError, Request, Response};
 use crate::runtime::gatekeeper::Gatekeeper;
 
 type Field<T> = wasmtime::Result<Result<T, AccessError>>;
 
-impl From<v0_2::AccessError> for AccessError {
-    fn from(error: v0_2::AccessError) -> Self {
-        use v0_2::AccessError as New;
+impl From<v0_3::AccessError> for AccessError {
+    fn from(error: v0_3::AccessError) -> Self {
+        use v0_3::AccessError as New;
         match error {
             New::NotDeclared => Self::NotDeclared,
             New::NotGranted => Self::NotGranted,
@@ -24,7 +24,7 @@ impl From<v0_2::AccessError> for AccessError {
 }
 
 /// An answer of the new interface as the old one's.
-fn old<N, O>(answer: wasmtime::Result<Result<N, v0_2::AccessError>>, convert: impl FnOnce(N) -> O) -> Field<O> {
+fn old<N, O>(answer: wasmtime::Result<Result<N, v0_3::AccessError>>, convert: impl FnOnce(N) -> O) -> Field<O> {
     Ok(answer?.map(convert).map_err(AccessError::from))
 }
 
@@ -134,7 +134,7 @@ fn stored<T>(answer: wasmtime::Result<Result<T, new::storage::StorageError>>) ->
     }))
 }
 
-impl storage::Host for v0_2::storage::StorageHost<'_> {
+impl storage::Host for v0_3::storage::StorageHost<'_> {
     async fn get(&mut self, at: storage::Bucket, key: String) -> StorageResult<Option<Vec<u8>>> {
         stored(new::storage::Host::get(self, bucket(at), key).await)
     }
@@ -152,7 +152,7 @@ impl storage::Host for v0_2::storage::StorageHost<'_> {
     }
 }
 
-impl log::Host for v0_2::log::LogHost<'_> {
+impl log::Host for v0_3::log::LogHost<'_> {
     async fn write(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
         let level = match level {
             log::Level::Trace => new::log::Level::Trace,
@@ -165,8 +165,8 @@ impl log::Host for v0_2::log::LogHost<'_> {
     }
 }
 
-impl From<&v0_2::Request> for Request {
-    fn from(request: &v0_2::Request) -> Self {
+impl From<&v0_3::Request> for Request {
+    fn from(request: &v0_3::Request) -> Self {
         Self {
             method: request.method.clone(),
             path: request.path.clone(),
@@ -177,13 +177,13 @@ impl From<&v0_2::Request> for Request {
     }
 }
 
-impl From<Response> for v0_2::Response {
+impl From<Response> for v0_3::Response {
     fn from(response: Response) -> Self {
         Self { status: response.status, headers: response.headers, body: response.body }
     }
 }
 
-impl From<PluginError> for v0_2::PluginError {
+impl From<PluginError> for v0_3::PluginError {
     fn from(error: PluginError) -> Self {
         match error {
             PluginError::BadRequest(m) => Self::BadRequest(m),

@@ -1,7 +1,7 @@
 //! `workbench:plugin@0.1.0`, bound from `wit/v0.1.0/` (frozen): the
 //! interfaces `types`, `profile`, `permissions`, `storage` and `log`, and the
-//! `handler` export. Every host function forwards to its `0.2.0`
-//! counterpart, which asks the gate and writes the audit record, so a `0.1.0`
+//! `handler` export. Every host function forwards to its
+//! counterpart in the current contract (`0.3.0`), which asks the gate and writes the audit record, so a `0.1.0`
 //! component gets exactly the same answers and records; only the types are
 //! converted.
 

@@ -1,39 +1,17 @@
-//! `workbench:plugin@0.2.0`, bound from `wit/`: `types`, one interface per
-//! personal scope (`user-id` … `perm-approval`), `storage` and `log`, and
-//! the `handler` export. This is where the host functions are implemented;
-//! older versions forward here.
+//! `workbench:plugin@0.2.0`, bound from `wit/v0.2.0/` (frozen): `types`, one
+//! interface per personal scope, `storage` and `log`, and the `handler`
+//! export. Every host function forwards to its `0.3.0` counterpart, which
+//! asks the gate and writes the audit record, so a `0.2.0` component gets
+//! exactly the same answers and records; only the types are converted.
 
-pub mod log;
-mod permissions;
-mod profile;
-pub mod storage;
+mod forward;
 
 wasmtime::component::bindgen!({
     world: "plugin",
-    path: "../wit",
+    path: "../wit/v0.2.0",
     imports: { default: async | trappable },
     exports: { default: async },
 });
 
 pub use exports::workbench::plugin::handler::{PluginError, Request, Response};
 pub use workbench::plugin::types::AccessError;
-
-use super::super::gatekeeper::Gatekeeper;
-use crate::gate::Denial;
-
-impl From<Denial> for AccessError {
-    fn from(denial: Denial) -> Self {
-        match denial {
-            Denial::NotDeclared => AccessError::NotDeclared,
-            Denial::NotGranted => AccessError::NotGranted,
-            Denial::NotConsented => AccessError::NotConsented,
-            Denial::ConsentWithdrawn => AccessError::ConsentWithdrawn,
-            Denial::ConsentExpired => AccessError::ConsentExpired,
-            Denial::PurposeChanged => AccessError::PurposeChanged,
-            Denial::QuotaExceeded => AccessError::QuotaExceeded,
-        }
-    }
-}
-
-/// `types` has no functions: only the shared types above.
-impl workbench::plugin::types::Host for Gatekeeper {}

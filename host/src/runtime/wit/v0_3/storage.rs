@@ -45,11 +45,18 @@ impl StorageHost<'_> {
     async fn storage_check(
         &mut self,
         action: Action,
+        bucket: Bucket,
         key: &str,
         check_key: bool,
     ) -> wasmtime::Result<Result<(), StorageError>> {
         if let Err(denial) = self.keeper.gate(action, Scope::Storage).await? {
             return Ok(Err(StorageError::Denied(denial.into())));
+        }
+        if bucket == Bucket::Person && self.keeper.call.nobody {
+            // A call about nobody has no person whose bucket it could be.
+            let reason = Some("not_consented: the call is about nobody".to_owned());
+            self.keeper.record(action, Some(Scope::Storage), Outcome::Denied, reason);
+            return Ok(Err(StorageError::Denied(crate::gate::Denial::NotConsented.into())));
         }
         if check_key {
             let max = self.keeper.services.limits.storage_key_bytes;
@@ -112,12 +119,13 @@ fn not_applied(outcome: StorageOutcome) -> Option<StorageError> {
             used_bytes: exceeded.used_bytes,
         })),
         StorageOutcome::Refused(denial) => Some(StorageError::Denied(denial.into())),
+        StorageOutcome::RateLimited(_) => Some(StorageError::Denied(crate::gate::Denial::QuotaExceeded.into())),
     }
 }
 
 impl storage::Host for StorageHost<'_> {
     async fn get(&mut self, bucket: Bucket, key: String) -> StorageResult<Option<Vec<u8>>> {
-        if let Err(e) = self.storage_check(Action::StorageGet, &key, true).await? {
+        if let Err(e) = self.storage_check(Action::StorageGet, bucket, &key, true).await? {
             return Ok(Err(e));
         }
         let value = self.keeper.services.store.kv_get(self.bucket(bucket), &key).await.map_err(storage_failed)?;
@@ -126,7 +134,7 @@ impl storage::Host for StorageHost<'_> {
     }
 
     async fn set(&mut self, bucket: Bucket, key: String, value: Vec<u8>) -> StorageResult<()> {
-        if let Err(e) = self.storage_check(Action::StorageSet, &key, true).await? {
+        if let Err(e) = self.storage_check(Action::StorageSet, bucket, &key, true).await? {
             return Ok(Err(e));
         }
         let max = self.keeper.services.limits.storage_value_bytes;
@@ -158,16 +166,17 @@ impl storage::Host for StorageHost<'_> {
             now_ms: crate::now_ms(),
         };
         let change = self.change(bucket, key, op);
-        let outcome = self.keeper.effect(Action::StorageSet, change).await.map_err(storage_failed)?;
+        let outcome = self.keeper.effect(Action::StorageSet, Scope::Storage, change).await.map_err(storage_failed)?;
         Ok(not_applied(outcome).map_or(Ok(()), Err))
     }
 
     async fn delete(&mut self, bucket: Bucket, key: String) -> StorageResult<bool> {
-        if let Err(e) = self.storage_check(Action::StorageDelete, &key, true).await? {
+        if let Err(e) = self.storage_check(Action::StorageDelete, bucket, &key, true).await? {
             return Ok(Err(e));
         }
         let change = self.change(bucket, key, StorageOp::Delete);
-        let outcome = self.keeper.effect(Action::StorageDelete, change).await.map_err(storage_failed)?;
+        let outcome =
+            self.keeper.effect(Action::StorageDelete, Scope::Storage, change).await.map_err(storage_failed)?;
         Ok(match outcome {
             StorageOutcome::Deleted(existed) => Ok(existed),
             other => not_applied(other).map_or(Ok(false), Err),
@@ -175,7 +184,7 @@ impl storage::Host for StorageHost<'_> {
     }
 
     async fn list_keys(&mut self, bucket: Bucket, prefix: String) -> StorageResult<Vec<String>> {
-        if let Err(e) = self.storage_check(Action::StorageList, &prefix, false).await? {
+        if let Err(e) = self.storage_check(Action::StorageList, bucket, &prefix, false).await? {
             return Ok(Err(e));
         }
         if prefix.len() > self.keeper.services.limits.storage_key_bytes {

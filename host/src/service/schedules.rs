@@ -1,0 +1,108 @@
+//! Schedules: each approved `[[schedules]]` entry of an enabled
+//! installation fires at the slots of its cron expression, in its time
+//! zone. A slot is an event whose id names the schedule and the slot
+//! (`schedule:NAME:SLOT`, and the member for a tick about each member), so
+//! the outbox accepts it once however many replicas reach it: each slot
+//! fires once. Slots up to [`CATCH_UP`] old still fire (a restart just
+//! after 18:00 does not lose the reminder); older ones are gone.
+
+use std::sync::Arc;
+
+use super::{ServiceResult, Workbench};
+use crate::model::events::{EventKind, SchedulePer};
+use crate::model::installation::InstallationState;
+use crate::model::schedules::Cron;
+use crate::store::NewEvent;
+
+/// How late a slot may still fire.
+pub const CATCH_UP_MS: i64 = 10 * 60 * 1000;
+
+impl Workbench {
+    /// Fires every slot in `(now - CATCH_UP, now]` of every approved
+    /// schedule of every enabled installation (once: see the module); how
+    /// many events were new.
+    pub async fn tick_schedules(&self, now_ms: i64) -> ServiceResult<usize> {
+        let mut fired = 0;
+        for (tenant, _) in self.store.retention_tenants().await? {
+            for installation in self.store.installations(&tenant).await? {
+                let scheduled = installation.subscriptions.iter().any(|s| s.starts_with("schedule:"));
+                if installation.state != InstallationState::Enabled || !scheduled {
+                    continue;
+                }
+                let Some(version) = self.store.plugin_version(&installation.plugin, &installation.version).await?
+                else {
+                    continue;
+                };
+                let manifest = version.release.manifest;
+                let mut events = Vec::new();
+                for schedule in &manifest.schedules {
+                    if !installation.subscriptions.contains(&format!("schedule:{}", schedule.name)) {
+                        continue;
+                    }
+                    let cron = match Cron::parse(&schedule.cron, &schedule.timezone) {
+                        Ok(cron) => cron,
+                        Err(problem) => {
+                            tracing::error!(%tenant, plugin = %installation.plugin, %problem, "a published schedule does not parse");
+                            continue;
+                        }
+                    };
+                    let mut after = now_ms - CATCH_UP_MS;
+                    while let Some(slot) = cron.next_after(after).filter(|slot| *slot <= now_ms) {
+                        after = slot;
+                        let payload =
+                            serde_json::json!({ "schedule": schedule.name, "slot": cron.label(slot) }).to_string();
+                        let id = format!("schedule:{}:{}:{slot}", installation.plugin, schedule.name);
+                        let subjects = match schedule.per {
+                            SchedulePer::Plugin => vec![None],
+                            SchedulePer::Member => self
+                                .members_in_range(&tenant, &installation.range)
+                                .await?
+                                .into_iter()
+                                .map(Some)
+                                .collect(),
+                        };
+                        for subject in subjects {
+                            events.push(NewEvent {
+                                id: match &subject {
+                                    Some(member) => format!("{id}:{member}"),
+                                    None => id.clone(),
+                                },
+                                kind: EventKind::Schedule,
+                                subject,
+                                occurred_at_ms: slot,
+                                payload: payload.clone(),
+                                plugin: Some(installation.plugin.clone()),
+                                source: "host",
+                            });
+                        }
+                    }
+                }
+                if events.is_empty() {
+                    continue;
+                }
+                let accepted = self.store.accept_events(&tenant, &events, now_ms).await?;
+                fired += accepted.iter().filter(|a| !a.duplicate).count();
+            }
+        }
+        if fired > 0 {
+            self.deliveries_due.notify_one();
+        }
+        Ok(fired)
+    }
+
+    /// Ticks the schedules every `every` until the process ends.
+    pub fn spawn_schedules(self: &Arc<Self>, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let workbench = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(workbench) = workbench.upgrade() else { return };
+                if let Err(error) = workbench.tick_schedules(crate::now_ms()).await {
+                    tracing::error!(%error, "ticking the schedules failed; trying again next tick");
+                }
+            }
+        })
+    }
+}

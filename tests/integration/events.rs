@@ -1,0 +1,248 @@
+//! Events: the platform's events are accepted once per id, delivered at
+//! least once to every plugin of the tenant that subscribed (and never to
+//! another tenant's), run with the subject's consents (or about nobody),
+//! retried, dead-lettered and replayed; notifications reach the subject's
+//! inbox only with their consent; every delivery is audited.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use workbench_host::model::directory::Role;
+
+use crate::server::{Server, on_both_databases};
+
+const PROBE: &str = "event-probe";
+
+fn manifest(version: &str) -> String {
+    format!(
+        r#"id = "{PROBE}"
+name = "Event probe"
+version = "{version}"
+[developer]
+name = "Probe"
+contact = "probe@example.com"
+[[scopes]]
+scope = "storage"
+purpose = "keep what each event saw"
+required = true
+[[scopes]]
+scope = "user.name"
+purpose = "greet the person an event is about"
+[[scopes]]
+scope = "notify"
+purpose = "tell the person an approval waits"
+[[events]]
+kind = "approval.submitted"
+purpose = "tell an approver a request waits for them"
+[[events]]
+kind = "member.joined"
+purpose = "welcome a new colleague"
+[[config]]
+key = "mode"
+description = "ok, fail, trap or slow"
+default = "ok"
+"#
+    )
+}
+
+async fn publish_and_install(server: &Server, admin: &str, mode: &str) {
+    let dev = server.demo_token("acme", &[Role::Developer]);
+    let component = std::fs::read(xtask::guests().component(PROBE)).expect("built");
+    let published = server.publish(&dev, &manifest("1.0.0"), component, None).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
+    assert_eq!(published.body["contract"], "0.3.0");
+    let install =
+        json!({ "version": "1.0.0", "granted_scopes": ["storage", "user.name", "notify"], "config": { "mode": mode } });
+    let installed =
+        server.call(Method::PUT, &format!("/api/v1/workbench/plugins/{PROBE}"), Some(admin), Some(install)).await;
+    assert_eq!(installed.status, StatusCode::OK, "{}", installed.text);
+    assert_eq!(
+        installed.body["approved_subscriptions"],
+        json!(["approval.submitted", "member.joined"]),
+        "{}",
+        installed.text
+    );
+}
+
+fn submitted(id: &str, subject: &str) -> Value {
+    json!({ "id": id, "kind": "approval.submitted", "subject": subject,
+            "payload": { "approval_id": id, "process_id": "expense", "title": "差旅报销", "amount_cents": 120000 } })
+}
+
+async fn send(server: &Server, token: &str, events: Vec<Value>) -> crate::server::Reply {
+    server.call(Method::POST, "/api/v1/events", Some(token), Some(json!({ "events": events }))).await
+}
+
+/// The tenant's deliveries once none is pending (or the last seen after 30 s).
+async fn settled(server: &Server, admin: &str, wanted: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let list = server.call(Method::GET, "/api/v1/workbench/deliveries", Some(admin), None).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+        let list = list.body.as_array().expect("deliveries").clone();
+        if wanted(&list) || started.elapsed() > Duration::from_secs(30) {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// What the probe kept, by key.
+async fn kept(server: &Server) -> std::collections::BTreeMap<String, String> {
+    let reply = server.invoke("zhang.wei", PROBE, "/").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.body["body"]
+        .as_str()
+        .unwrap_or(&reply.text)
+        .lines()
+        .filter_map(|line| line.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect()
+}
+
+on_both_databases! {
+    async fn accepted_events_reach_each_subscribed_plugin_once_with_the_subjects_consents(db: Db) {
+        let server = Server::demo(db).await;
+        let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
+        publish_and_install(&server, &admin, "ok").await;
+        let zhang = server.demo_token("zhang.wei", &[Role::Member]);
+        let consent = json!({ "scopes": ["user.name", "notify"] });
+        let given = server.call(Method::PUT, &format!("/api/v1/me/plugins/{PROBE}/consent"), Some(&zhang), Some(consent)).await;
+        assert_eq!(given.status, StatusCode::OK, "{}", given.text);
+        let platform = server.demo_token("platform", &[Role::Platform]);
+
+        // Zhang Wei consented to his name and notifications; Wang Fang to nothing.
+        let sent = send(&server, &platform, vec![submitted("e-1", "zhang.wei"), submitted("e-2", "wang.fang")]).await;
+        assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
+        assert_eq!(sent.body["accepted"], json!([
+            { "id": "e-1", "duplicate": false, "deliveries": 1 },
+            { "id": "e-2", "duplicate": false, "deliveries": 1 },
+        ]));
+        // The same id again is accepted once.
+        let again = send(&server, &platform, vec![submitted("e-1", "zhang.wei")]).await;
+        assert_eq!(again.body["accepted"], json!([{ "id": "e-1", "duplicate": true, "deliveries": 0 }]), "{}", again.text);
+
+        let deliveries = settled(&server, &admin, |list| list.len() == 2 && list.iter().all(|d| d["state"] == "done")).await;
+        assert!(deliveries.iter().all(|d| d["state"] == "done" && d["attempts"] == 1), "{deliveries:?}");
+        let kept = kept(&server).await;
+        assert_eq!(kept.get("count:e-1").map(String::as_str), Some("1"), "{kept:?}");
+        assert_eq!(kept.get("count:e-2").map(String::as_str), Some("1"), "{kept:?}");
+        assert_eq!(kept.get("name:e-1").map(String::as_str), Some("person approval.submitted 张伟"), "{kept:?}");
+        assert_eq!(kept.get("name:e-2").map(String::as_str), Some("person approval.submitted denied NotConsented"), "{kept:?}");
+        assert_eq!(kept.get("notify:e-1").map(String::as_str), Some("sent"), "{kept:?}");
+        assert_eq!(kept.get("notify:e-2").map(String::as_str), Some("Denied(NotConsented)"), "{kept:?}");
+
+        // Zhang Wei's inbox holds his notification, pointing into the plugin; Wang Fang's is empty.
+        let inbox = server.call(Method::GET, "/api/v1/me/notifications", Some(&zhang), None).await;
+        assert_eq!(inbox.body["unread"], 1, "{}", inbox.text);
+        let note = &inbox.body["notifications"][0];
+        assert_eq!((note["plugin"].as_str(), note["route"].as_str()), (Some(PROBE), Some("/events/e-1")), "{note}");
+        let wang = server.demo_token("wang.fang", &[Role::Member]);
+        let empty = server.call(Method::GET, "/api/v1/me/notifications", Some(&wang), None).await;
+        assert_eq!(empty.body["unread"], 0, "{}", empty.text);
+        // Another member cannot mark it read; he can.
+        let id = note["id"].as_str().expect("id");
+        let theirs = server.call(Method::POST, &format!("/api/v1/me/notifications/{id}/read"), Some(&wang), None).await;
+        assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{}", theirs.text);
+        let read = server.call(Method::POST, &format!("/api/v1/me/notifications/{id}/read"), Some(&zhang), None).await;
+        assert_eq!(read.body["marked"], 1, "{}", read.text);
+
+        // Audited: each delivery with its subject, each notification attempt.
+        let delivered = server.call(Method::GET, "/api/v1/audit?action=event.deliver", Some(&admin), None).await;
+        let records = delivered.body["records"].as_array().expect("records");
+        let mut subjects: Vec<_> = records.iter().map(|r| r["subject"].as_str().unwrap_or("-").to_owned()).collect();
+        subjects.sort();
+        assert_eq!(subjects, ["wang.fang", "zhang.wei"], "{}", delivered.text);
+        assert!(records.iter().all(|r| r["outcome"] == "allowed" && r["reason"].as_str().unwrap_or("").contains("handled")), "{}", delivered.text);
+        let notified = server.call(Method::GET, "/api/v1/audit?action=notify.send", Some(&admin), None).await;
+        let outcomes: Vec<_> = notified.body["records"].as_array().expect("records").iter()
+            .map(|r| (r["subject"].as_str().unwrap_or("-").to_owned(), r["outcome"].as_str().unwrap_or("-").to_owned()))
+            .collect();
+        assert!(outcomes.contains(&("zhang.wei".into(), "allowed".into())) && outcomes.contains(&("wang.fang".into(), "denied".into())), "{outcomes:?}");
+
+        // A kind the probe did not subscribe to goes nowhere; another tenant never sees demo's events.
+        let decided = json!({ "id": "e-3", "kind": "approval.decided", "subject": "zhang.wei",
+                              "payload": { "approval_id": "a", "process_id": "expense", "decision": "approved" } });
+        let sent = send(&server, &platform, vec![decided]).await;
+        assert_eq!(sent.body["accepted"][0]["deliveries"], 0, "{}", sent.text);
+        assert_eq!(server.count("SELECT COUNT(*) FROM deliveries WHERE tenant <> $1", &["demo"]).await, 0);
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn a_platform_event_that_does_not_fit_is_refused_by_name_and_nothing_is_accepted(db: Db) {
+        let server = Server::demo(db).await;
+        let platform = server.demo_token("platform", &[Role::Platform]);
+        let cases = [
+            (json!({ "id": "x", "kind": "approval.exploded", "subject": "zhang.wei", "payload": {} }), "unknown kind \"approval.exploded\""),
+            (json!({ "id": "x", "kind": "approval.submitted", "subject": "zhang.wei", "payload": { "approval_id": "a" } }), "missing field `process_id`"),
+            (json!({ "id": "x", "kind": "approval.submitted", "subject": "nobody.here",
+                     "payload": { "approval_id": "a", "process_id": "p", "title": "t", "amount_cents": 1 } }), "is not a member"),
+            (json!({ "id": "x", "kind": "schedule", "subject": "zhang.wei", "payload": {} }), "unknown kind \"schedule\""),
+            (json!({ "id": "bad id", "kind": "member.joined", "subject": "zhang.wei", "payload": {} }), "the id must be"),
+            (json!({ "id": "x", "kind": "member.joined", "subject": "zhang.wei", "payload": { "extra": 1 } }), "unknown field `extra`"),
+            (json!({ "id": "x", "kind": "customer.assigned", "subject": "zhang.wei", "payload": { "customer_id": "c", "access": "own" } }), "access \"own\""),
+        ];
+        for (event, expected) in cases {
+            // The good event first: nothing of a refused batch is accepted.
+            let good = json!({ "id": "fine", "kind": "member.joined", "subject": "zhang.wei", "payload": {} });
+            let sent = send(&server, &platform, vec![good, event.clone()]).await;
+            assert_eq!(sent.status, StatusCode::UNPROCESSABLE_ENTITY, "{event}: {}", sent.text);
+            let message = sent.body["message"].as_str().unwrap_or_default();
+            assert!(message.contains("events[1]") && message.contains(expected), "{event}: {}", sent.text);
+        }
+        assert_eq!(server.count("SELECT COUNT(*) FROM events", &[]).await, 0);
+        let none = send(&server, &platform, vec![]).await;
+        assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", none.text);
+        // The platform's token does nothing else; nobody else's token sends events.
+        let elsewhere = server.call(Method::GET, "/api/v1/workbench/plugins", Some(&platform), None).await;
+        assert_eq!(elsewhere.status, StatusCode::FORBIDDEN, "{}", elsewhere.text);
+        let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
+        let by_admin = send(&server, &admin, vec![json!({ "id": "y", "kind": "member.joined", "subject": "zhang.wei", "payload": {} })]).await;
+        assert_eq!(by_admin.status, StatusCode::FORBIDDEN, "{}", by_admin.text);
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn a_failing_plugin_is_retried_on_schedule_then_dead_lettered_then_replayed(db: Db) {
+        let server = Server::demo_configured(db, |config| {
+            config.events.retry_secs = vec![1, 1];
+            config.events.poll_ms = 100;
+        }).await;
+        let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
+        publish_and_install(&server, &admin, "fail").await;
+        let platform = server.demo_token("platform", &[Role::Platform]);
+        let sent = send(&server, &platform, vec![submitted("f-1", "zhang.wei")]).await;
+        assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
+        // The first attempt and two retries, a second apart; then a dead letter.
+        let started = Instant::now();
+        let dead = settled(&server, &admin, |list| list.iter().any(|d| d["state"] == "dead")).await;
+        assert!(started.elapsed() >= Duration::from_secs(2), "retried too soon: {:?}", started.elapsed());
+        let letter = dead.iter().find(|d| d["event_id"] == "f-1").expect("the delivery");
+        assert_eq!((letter["state"].as_str(), letter["attempts"].as_u64()), (Some("dead"), Some(3)), "{letter}");
+        assert!(letter["last_error"].as_str().unwrap_or("").contains("told to fail f-1"), "{letter}");
+        let only_dead = server.call(Method::GET, "/api/v1/workbench/deliveries?state=dead", Some(&admin), None).await;
+        assert_eq!(only_dead.body.as_array().map(Vec::len), Some(1), "{}", only_dead.text);
+        let failures = server.call(Method::GET, "/api/v1/audit?action=event.deliver", Some(&admin), None).await;
+        assert_eq!(failures.body["records"].as_array().map(Vec::len), Some(3), "{}", failures.text);
+
+        // Fixed (the admin configures it to work), replayed once, delivered with the same id.
+        let fixed = json!({ "version": "1.0.0", "granted_scopes": ["storage", "user.name", "notify"], "config": { "mode": "ok" } });
+        let reinstalled = server.call(Method::PUT, &format!("/api/v1/workbench/plugins/{PROBE}"), Some(&admin), Some(fixed)).await;
+        assert_eq!(reinstalled.status, StatusCode::OK, "{}", reinstalled.text);
+        let id = letter["id"].as_str().expect("id");
+        let replayed = server.call(Method::POST, &format!("/api/v1/workbench/deliveries/{id}/replay"), Some(&admin), None).await;
+        assert_eq!(replayed.status, StatusCode::NO_CONTENT, "{}", replayed.text);
+        let twice = server.call(Method::POST, &format!("/api/v1/workbench/deliveries/{id}/replay"), Some(&admin), None).await;
+        assert_eq!(twice.status, StatusCode::NOT_FOUND, "a delivery that is not dead is not replayed: {}", twice.text);
+        let done = settled(&server, &admin, |list| list.iter().any(|d| d["event_id"] == "f-1" && d["state"] == "done")).await;
+        assert!(done.iter().any(|d| d["event_id"] == "f-1" && d["state"] == "done"), "{done:?}");
+        let kept = kept(&server).await;
+        assert_eq!(kept.get("count:f-1").map(String::as_str), Some("4"), "three failed attempts and the replay: {kept:?}");
+        let replays = server.call(Method::GET, "/api/v1/audit?action=event.replay", Some(&admin), None).await;
+        assert_eq!(replays.body["records"].as_array().map(Vec::len), Some(1), "{}", replays.text);
+        server.stop().await;
+    }
+}
