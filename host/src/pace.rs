@@ -27,6 +27,13 @@ impl Pacer {
     /// After a step: rests in proportion to how long the step took.
     pub async fn pause(&mut self) {
         let worked = self.since.elapsed();
+        self.rest_after(worked).await;
+    }
+
+    /// After a step that worked `worked` (the rest of the time since the
+    /// last pause it waited for its turn, which is no work): rests in
+    /// proportion.
+    pub async fn rest_after(&mut self, worked: Duration) {
         let rest = worked.mul_f64(self.rest);
         if !rest.is_zero() {
             tokio::time::sleep(rest).await;

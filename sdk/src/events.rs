@@ -19,7 +19,7 @@ pub enum Subject {
 /// One event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
-    /// The event's id, the same on every delivery of it.
+    /// The event's id at this plugin, the same on every delivery of it.
     pub id: String,
     /// What happened: `approval.submitted`, `approval.decided`,
     /// `customer.assigned`, `member.joined`, `member.left`,

@@ -27,7 +27,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 /// Events sent at once.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"events": [{"id": "appr-4711-zhang.wei", "kind": "approval.submitted", "subject": "zhang.wei",
+#[schema(example = json!({"events": [{"id": "appr-4711-1", "kind": "approval.submitted", "subject": "zhang.wei",
     "payload": {"approval_id": "4711", "process_id": "expense", "title": "差旅报销 · 上海", "amount_cents": 120000}}]}))]
 struct EventBatch {
     /// 1 to 500 events of the caller's tenant; all are accepted or none.

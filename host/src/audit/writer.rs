@@ -64,10 +64,30 @@ struct Submission {
     done: oneshot::Sender<Result<EntryWritten, AuditError>>,
 }
 
+/// Work run by the writer between its batches (see [`AuditWriter::run_between`]).
+pub type Job = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What the writer is handed: a submission, or a job to run between batches.
+// Submissions are nearly all of it: boxing them would cost each an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Queued {
+    Submission(Submission),
+    Job(Job),
+}
+
 /// Handle to the writer task; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AuditWriter {
-    queue: mpsc::Sender<Submission>,
+    queue: mpsc::Sender<Queued>,
+}
+
+impl std::fmt::Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Queued::Submission(s) => s.fmt(f),
+            Queued::Job(_) => f.write_str("Job"),
+        }
+    }
 }
 
 impl std::fmt::Debug for Submission {
@@ -80,14 +100,14 @@ impl std::fmt::Debug for Submission {
 /// submitter cut off while waiting for one has given nothing away.
 #[derive(Debug)]
 pub struct QueuePlace<'a> {
-    permit: mpsc::Permit<'a, Submission>,
+    permit: mpsc::Permit<'a, Queued>,
 }
 
 impl QueuePlace<'_> {
     /// Queues `events`, then `change` (if any) with its record; never waits.
     pub fn send(self, events: Vec<AuditEvent>, change: Option<ChangeEntry>) -> Receipt {
         let (done, receipt) = oneshot::channel();
-        self.permit.send(Submission { entry: bounded(events, change), done });
+        self.permit.send(Queued::Submission(Submission { entry: bounded(events, change), done }));
         receipt
     }
 }
@@ -128,6 +148,21 @@ impl AuditWriter {
         self.queue.try_reserve().ok().map(|permit| QueuePlace { permit })
     }
 
+    /// Runs `job` in the writer's task between two of its batches, and
+    /// waits for it: on SQLite, where the writer is the one that holds the
+    /// database's write lock, other writing work queued here (the retention
+    /// purge's deletions) takes turns with the audit batches instead of
+    /// contending for the lock with them.
+    pub async fn run_between(&self, job: Job) -> Result<(), AuditError> {
+        let (done, finished) = oneshot::channel::<()>();
+        let job: Job = Box::pin(async move {
+            job.await;
+            let _ = done.send(());
+        });
+        self.queue.send(Queued::Job(job)).await.map_err(|_| AuditError::Stopped)?;
+        finished.await.map_err(|_| AuditError::Stopped)
+    }
+
     /// Queues `events` without waiting for them (for code that cannot wait,
     /// such as a `Drop`); false when the queue is full or the writer stopped.
     pub fn submit(&self, events: Vec<AuditEvent>) -> bool {
@@ -145,18 +180,28 @@ async fn run(
     store: Arc<dyn AuditLog>,
     key: SigningKey,
     config: AuditWriterConfig,
-    mut receiver: mpsc::Receiver<Submission>,
+    mut receiver: mpsc::Receiver<Queued>,
 ) {
     let signer = chain::ChainSigner::new(key);
+    let mut jobs: Vec<Job> = Vec::new();
     while let Some(first) = receiver.recv().await {
+        let first = match first {
+            Queued::Submission(first) => first,
+            Queued::Job(job) => {
+                job.await;
+                continue;
+            }
+        };
         let mut records = first.entry.events.len() + usize::from(first.entry.change.is_some());
         let mut batch = vec![first];
         while records < config.max_batch_records {
             match receiver.try_recv() {
-                Ok(next) => {
+                Ok(Queued::Submission(next)) => {
                     records += next.entry.events.len() + usize::from(next.entry.change.is_some());
                     batch.push(next);
                 }
+                // A job waits for the batch it came in behind.
+                Ok(Queued::Job(job)) => jobs.push(job),
                 Err(_) => break,
             }
         }
@@ -187,6 +232,9 @@ async fn run(
                     let _ = sender.send(Err(error.clone()));
                 }
             }
+        }
+        for job in jobs.drain(..) {
+            job.await;
         }
     }
 }

@@ -36,6 +36,11 @@ pub struct UpgradeDiff {
     pub added_config: Vec<String>,
     /// Configuration keys it no longer declares.
     pub removed_config: Vec<String>,
+    /// Events and schedules it subscribes to that the installed one did not
+    /// (`approval.submitted`, `schedule:evening`), or whose schedule changed.
+    pub added_subscriptions: Vec<String>,
+    /// Events and schedules it no longer subscribes to.
+    pub removed_subscriptions: Vec<String>,
     /// Purposes (of scopes and destinations) worded differently, in any language.
     pub purposes: Vec<PurposeChange>,
 }
@@ -85,17 +90,33 @@ impl UpgradeDiff {
         let (before, after) = (keys(installed), keys(newer));
         diff.added_config = after.iter().filter(|k| !before.contains(k)).cloned().collect();
         diff.removed_config = before.iter().filter(|k| !after.contains(k)).cloned().collect();
+        // A schedule with another cron, zone or audience counts as new.
+        let schedule =
+            |m: &Manifest, name: &str| m.schedules.iter().find(|s| format!("schedule:{}", s.name) == name).cloned();
+        let (before, after) = (installed.subscriptions(), newer.subscriptions());
+        diff.added_subscriptions = after
+            .iter()
+            .filter(|s| {
+                !before.contains(s)
+                    || schedule(installed, s).map(|d| (d.cron, d.timezone, d.per))
+                        != schedule(newer, s).map(|d| (d.cron, d.timezone, d.per))
+            })
+            .cloned()
+            .collect();
+        diff.removed_subscriptions = before.iter().filter(|s| !after.contains(s)).cloned().collect();
         diff
     }
 
     /// Whether the newer version asks for anything the installed one did
-    /// not: a scope, a requirement, a destination, a configuration key, or
-    /// a purpose in other words (members would be asked again).
+    /// not: a scope, a requirement, a destination, a configuration key, an
+    /// event or schedule, or a purpose in other words (members would be
+    /// asked again).
     pub fn widens(&self) -> bool {
         !(self.added_scopes.is_empty()
             && self.newly_required.is_empty()
             && self.added_destinations.is_empty()
             && self.added_config.is_empty()
+            && self.added_subscriptions.is_empty()
             && self.purposes.is_empty())
     }
 }

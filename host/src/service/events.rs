@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::{Actor, ServiceError, ServiceResult, Workbench};
+use crate::gate;
 use crate::model::audit::{Action, AuditEvent, Outcome};
 use crate::model::events::{self, DeliveryState, EventKind};
 use crate::model::installation::InstallationState;
@@ -159,8 +160,14 @@ impl Workbench {
                 })
                 .collect();
             for run in runs {
-                if let Ok(Err(error)) = run.await {
-                    tracing::error!(%error, "a delivery could not be settled; its lease will end and it runs again");
+                match run.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => {
+                        tracing::error!(%error, "a delivery could not be settled; its lease will end and it runs again");
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "a delivery's task ended without settling it; its lease will end");
+                    }
                 }
             }
         }
@@ -187,10 +194,18 @@ impl Workbench {
 
     /// One attempt of one delivery, audited, then settled.
     async fn deliver(&self, claim: Claimed) -> ServiceResult<()> {
-        let finish = match self.attempt(&claim).await {
+        // A delivery whose attempts ended without a word (a replica killed
+        // or a task lost mid-attempt, again and again) stops at the limit too.
+        let out_of_attempts = claim.attempt as usize > self.events.retry_secs.len() + 1;
+        let attempted = match out_of_attempts {
+            true => Err(Attempt::Failed("its attempts ended without an outcome".into())),
+            false => self.attempt(&claim).await,
+        };
+        let finish = match attempted {
             Ok(()) => Finish::Done,
             Err(Attempt::Busy) => Finish::Release { at_ms: crate::now_ms() + 1_000 },
-            Err(Attempt::Failed(error)) => {
+            Err(Attempt::Failed(mut error)) => {
+                error.truncate(error.floor_char_boundary(500));
                 let retry = &self.events.retry_secs;
                 match retry.get(claim.attempt as usize - 1) {
                     Some(secs) if claim.attempt as usize <= retry.len() => Finish::Retry {
@@ -233,22 +248,51 @@ impl Workbench {
         let (tenant, plugin, event) = (&claim.tenant, &claim.plugin, &claim.event);
         let changes = self.store.tenant_changes(tenant);
         let installation = self.store.installation(tenant, plugin).await.map_err(|e| failed(&e))?;
-        let Some(installation) = installation.filter(|i| i.state == InstallationState::Enabled) else {
-            // Uninstalled or disabled since it was accepted: no one to tell.
-            let record = self.delivery_record(claim, None, "", Outcome::Denied, "not_installed".into());
-            self.audit.append(vec![record]).await.map_err(|e| failed(&e))?;
-            return Ok(());
+        let subject = event.subject.as_deref();
+        // Not delivered, with its record: uninstalled or disabled since it
+        // was accepted, or no longer subscribed to it.
+        let skip = |reason: &str| self.delivery_record(claim, subject, "", Outcome::Denied, reason.to_owned());
+        let installation = match installation {
+            Some(i) if i.state != InstallationState::Enabled => Err("not_installed"),
+            Some(i) if !i.subscriptions.contains(&crate::store::subscription_name(&event.kind, &event.payload)) => {
+                Err("not_subscribed")
+            }
+            Some(i) => Ok(i),
+            None => Err("not_installed"),
         };
+        let installation = match installation {
+            Ok(installation) => installation,
+            Err(reason) => {
+                self.audit.append(vec![skip(reason)]).await.map_err(|e| failed(&e))?;
+                return Ok(());
+            }
+        };
+        let loaded = self.load_version(plugin, &installation.version).await.map_err(|e| failed(&e))?;
+        // About its subject while they are a member in the plugin's range
+        // who consented to it (every required scope, and something): their
+        // consents, as if they had opened it. A member outside the range is
+        // not told about; one who never consented is no person to the
+        // plugin (no person bucket to keep a pseudonym in); one who left is
+        // nobody.
         let mut about = None;
-        if let Some(member) = &event.subject {
+        if let Some(member) = subject {
             let context = self.store.invocation_context(tenant, member, plugin).await.map_err(|e| failed(&e))?;
-            if let (Some(profile), Some(usable)) = (context.profile, context.installation)
-                && usable.usable_by(member, &[])
-            {
-                about = Some((member.clone(), profile, context.consents, usable));
+            if let Some(profile) = context.profile {
+                let Some(usable) = context.installation.filter(|i| i.usable_by(member, &[])) else {
+                    self.audit.append(vec![skip("out_of_range")]).await.map_err(|e| failed(&e))?;
+                    return Ok(());
+                };
+                let policy = loaded.manifest.policy(usable.granted, &usable.egress);
+                let now = crate::now_ms();
+                let consented = gate::missing_required(&policy, &context.consents, now).is_empty()
+                    && crate::scope::Scope::ALL
+                        .into_iter()
+                        .any(|s| s.is_personal() && gate::decide(s, &policy, &context.consents, now).is_ok());
+                if consented {
+                    about = Some((member.to_owned(), profile, context.consents, usable));
+                }
             }
         }
-        let loaded = self.load_version(plugin, &installation.version).await.map_err(|e| failed(&e))?;
         let nobody = about.is_none();
         let (member, profile, consents, installation) = match about {
             Some((member, profile, consents, usable)) => (member, Some(profile), consents, usable),
@@ -272,7 +316,9 @@ impl Workbench {
         };
         let permit = self.admission.admit(CallKey::new(tenant, plugin, &member)).await.map_err(|_| Attempt::Busy)?;
         let entry = Entry::Event(crate::runtime::EventCall {
-            id: event.id.clone(),
+            // The delivery's id: the same on every attempt and replay, one per
+            // plugin, and nothing of the event's own id (which may name a member).
+            id: claim.id.clone(),
             kind: event.kind.clone(),
             time_ms: u64::try_from(event.occurred_at_ms).unwrap_or(0),
             person: !nobody,
@@ -286,7 +332,8 @@ impl Workbench {
             Err(CallError::Trap { kind, message }) => (Outcome::Trapped, format!("{}: {message}", kind.code())),
         };
         let mut records = std::mem::take(&mut outcome.audit);
-        records.push(self.delivery_record(claim, (!nobody).then_some(member.as_str()), &invocation, result, reason));
+        let how = if nobody && subject.is_some() { format!("{reason} (about nobody)") } else { reason };
+        records.push(self.delivery_record(claim, subject, &invocation, result, how));
         let written = self.audit.append(records).await;
         let limits = self.runtime.limits();
         let until =

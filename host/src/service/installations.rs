@@ -126,14 +126,21 @@ pub struct InstallRequest {
     pub subscriptions: Option<Vec<String>>,
 }
 
-/// The subscriptions of `request` that `manifest` declares: all of them
-/// when the request names none, else those it names (each declared).
+/// The subscriptions of `request` that `manifest` declares: those it names
+/// (each declared); when it names none, what was approved before that the
+/// version still declares, or for a first install everything it declares.
 fn approved_subscriptions(
     manifest: &crate::model::manifest::Manifest,
     requested: Option<&[String]>,
+    previous: Option<&Installation>,
 ) -> ServiceResult<Vec<String>> {
     let declared = manifest.subscriptions();
-    let Some(requested) = requested else { return Ok(declared) };
+    let Some(requested) = requested else {
+        return Ok(match previous {
+            Some(previous) => declared.into_iter().filter(|s| previous.subscriptions.contains(s)).collect(),
+            None => declared,
+        });
+    };
     let mut approved = Vec::new();
     for name in requested {
         if !declared.contains(name) {
@@ -329,11 +336,11 @@ impl Workbench {
             }
         }
         let config = configuration(manifest, request.config)?;
-        let subscriptions = approved_subscriptions(manifest, request.subscriptions.as_deref())?;
         let range =
             self.checked_range(tenant, request.visible_to.clone().unwrap_or_else(VisibleRange::everyone)).await?;
         self.ensure_tenant(tenant).await?;
         let previous = self.store.installation(tenant, plugin).await?;
+        let subscriptions = approved_subscriptions(manifest, request.subscriptions.as_deref(), previous.as_ref())?;
         let installation = Installation {
             tenant: tenant.to_owned(),
             plugin: plugin.to_owned(),

@@ -29,11 +29,8 @@ impl Workbench {
                 if installation.state != InstallationState::Enabled || !scheduled {
                     continue;
                 }
-                let Some(version) = self.store.plugin_version(&installation.plugin, &installation.version).await?
-                else {
-                    continue;
-                };
-                let manifest = version.release.manifest;
+                let manifest =
+                    Arc::clone(&self.load_version(&installation.plugin, &installation.version).await?.manifest);
                 let mut events = Vec::new();
                 for schedule in &manifest.schedules {
                     if !installation.subscriptions.contains(&format!("schedule:{}", schedule.name)) {
@@ -47,21 +44,24 @@ impl Workbench {
                         }
                     };
                     let mut after = now_ms - CATCH_UP_MS;
+                    let mut subjects: Option<Vec<Option<String>>> = None;
                     while let Some(slot) = cron.next_after(after).filter(|slot| *slot <= now_ms) {
                         after = slot;
                         let payload =
                             serde_json::json!({ "schedule": schedule.name, "slot": cron.label(slot) }).to_string();
                         let id = format!("schedule:{}:{}:{slot}", installation.plugin, schedule.name);
-                        let subjects = match schedule.per {
-                            SchedulePer::Plugin => vec![None],
-                            SchedulePer::Member => self
-                                .members_in_range(&tenant, &installation.range)
-                                .await?
-                                .into_iter()
-                                .map(Some)
-                                .collect(),
-                        };
-                        for subject in subjects {
+                        if subjects.is_none() {
+                            subjects = Some(match schedule.per {
+                                SchedulePer::Plugin => vec![None],
+                                SchedulePer::Member => self
+                                    .members_in_range(&tenant, &installation.range)
+                                    .await?
+                                    .into_iter()
+                                    .map(Some)
+                                    .collect(),
+                            });
+                        }
+                        for subject in subjects.iter().flatten().cloned() {
                             events.push(NewEvent {
                                 id: match &subject {
                                     Some(member) => format!("{id}:{member}"),

@@ -53,6 +53,10 @@ pub struct DiffView {
     pub added_config: Vec<String>,
     /// Configuration keys it no longer declares.
     pub removed_config: Vec<String>,
+    /// Events and schedules it newly subscribes to (approved with the upgrade).
+    pub added_subscriptions: Vec<String>,
+    /// Events and schedules it no longer subscribes to.
+    pub removed_subscriptions: Vec<String>,
     /// Purposes in other words.
     pub purposes: Vec<PurposeChangeView>,
 }
@@ -135,6 +139,8 @@ fn diff_view(diff: UpgradeDiff) -> DiffView {
         removed_destinations: diff.removed_destinations,
         added_config: diff.added_config,
         removed_config: diff.removed_config,
+        added_subscriptions: diff.added_subscriptions,
+        removed_subscriptions: diff.removed_subscriptions,
         purposes: diff
             .purposes
             .into_iter()

@@ -295,6 +295,19 @@ impl SqlStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        // Events about the member and their deliveries, or the plugin's deliveries.
+        let (deliveries, events) = match cascade {
+            Cascade::Member => (
+                "DELETE FROM deliveries WHERE tenant = $1 AND event_id IN \
+                 (SELECT id FROM events WHERE tenant = $1 AND subject = $2 AND kind <> 'member.left')",
+                Some("DELETE FROM events WHERE tenant = $1 AND subject = $2 AND kind <> 'member.left'"),
+            ),
+            Cascade::Installation => ("DELETE FROM deliveries WHERE tenant = $1 AND plugin = $2", None),
+        };
+        sqlx::query(deliveries).bind(tenant).bind(id).execute(&mut *tx).await?;
+        if let Some(events) = events {
+            sqlx::query(events).bind(tenant).bind(id).execute(&mut *tx).await?;
+        }
         let deleted = Deleted { consents: count(&consents), storage_entries: count(&storage) };
         let reason = record.event.reason.take().unwrap_or_default();
         record.event.reason = Some(format!("{reason}: {}", deleted.describe()));

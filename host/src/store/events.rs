@@ -177,8 +177,13 @@ impl Events for SqlStore {
         for row in &rows {
             subscribed.push((row.get(0), from_json(row.get::<&str, _>(1))?));
         }
-        let mut accepted = Vec::with_capacity(events.len());
-        for event in events {
+        // In the order of their ids, so two batches holding the same ids in
+        // another order cannot deadlock on PostgreSQL; answered in the order sent.
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by(|a, b| events[*a].id.cmp(&events[*b].id));
+        let mut accepted = vec![None; events.len()];
+        for index in order {
+            let event = &events[index];
             let inserted = sqlx::query(
                 "INSERT INTO events (tenant, id, kind, subject, occurred_at, payload, source, accepted_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant, id) DO NOTHING",
@@ -194,10 +199,10 @@ impl Events for SqlStore {
             .execute(&mut *tx)
             .await?;
             if count(&inserted) == 0 {
-                accepted.push(Accepted { id: event.id.clone(), duplicate: true, deliveries: 0 });
+                accepted[index] = Some(Accepted { id: event.id.clone(), duplicate: true, deliveries: 0 });
                 continue;
             }
-            let subscription = subscription_name(event);
+            let subscription = subscription_name(event.kind.as_str(), &event.payload);
             let mut deliveries = 0;
             for (plugin, subscriptions) in &subscribed {
                 let to_it = event.plugin.as_ref().is_none_or(|p| p == plugin);
@@ -217,10 +222,10 @@ impl Events for SqlStore {
                 .await?;
                 deliveries += 1;
             }
-            accepted.push(Accepted { id: event.id.clone(), duplicate: false, deliveries });
+            accepted[index] = Some(Accepted { id: event.id.clone(), duplicate: false, deliveries });
         }
         tx.commit().await?;
-        Ok(accepted)
+        Ok(accepted.into_iter().flatten().collect())
     }
 
     async fn claim_deliveries(
@@ -259,7 +264,7 @@ impl Events for SqlStore {
                     .fetch_optional(&self.pool)
                     .await?;
             let Some(event) = event else {
-                // The event went with its tenant's retention: nothing to deliver.
+                // The event is gone (with its subject's removal): nothing to deliver.
                 sqlx::query("DELETE FROM deliveries WHERE id = $1").bind(&id).execute(&self.pool).await?;
                 continue;
             };
@@ -372,15 +377,16 @@ impl Events for SqlStore {
     }
 }
 
-/// The subscription an event needs: `approval.submitted`, or for a tick
-/// `schedule:NAME` (its payload names the schedule).
-fn subscription_name(event: &NewEvent) -> String {
-    if event.kind == EventKind::Schedule {
-        let name = serde_json::from_str::<serde_json::Value>(&event.payload)
+/// The subscription an event of `kind` with `payload` needs:
+/// `approval.submitted`, or for a tick `schedule:NAME` (its payload names
+/// the schedule).
+pub fn subscription_name(kind: &str, payload: &str) -> String {
+    if kind == EventKind::Schedule.as_str() {
+        let name = serde_json::from_str::<serde_json::Value>(payload)
             .ok()
             .and_then(|p| p["schedule"].as_str().map(str::to_owned))
             .unwrap_or_default();
         return format!("schedule:{name}");
     }
-    event.kind.as_str().to_owned()
+    kind.to_owned()
 }

@@ -36,7 +36,7 @@ pub use consents::Consents;
 pub use departments::Departments;
 pub use dialect::Backend;
 pub use directory::{Directory, Profiles};
-pub use events::{Accepted, Claimed, DeliveryView, Events, Finish, NewEvent, StoredEvent};
+pub use events::{Accepted, Claimed, DeliveryView, Events, Finish, NewEvent, StoredEvent, subscription_name};
 pub use installations::Installations;
 pub use keys::AuditKeys;
 pub use kv::{Kv, KvBucket, KvEntry, QuotaExceeded, StorageChange, StorageOp, StorageOutcome};

@@ -98,6 +98,16 @@ impl SqlStore {
         now_ms: i64,
         limits: [(&u32, &'static str, &str); 2],
     ) -> StoreResult<StorageOutcome> {
+        // A plugin disabled since the call began sends nothing more.
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM installations WHERE tenant = $1 AND plugin = $2")
+                .bind(&change.tenant)
+                .bind(&change.plugin)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if state.as_deref() != Some("enabled") {
+            return Ok(StorageOutcome::Refused(crate::gate::Denial::NotGranted));
+        }
         for (per_hour, column, value) in limits {
             let row = sqlx::query(&format!(
                 "SELECT COUNT(*), MIN(created_at) FROM notifications WHERE tenant = $1 AND {column} = $2 AND created_at > $3"

@@ -52,6 +52,9 @@ impl PurgeLock {
 /// The purge's reads and deletions.
 #[async_trait]
 pub trait Purges: Send + Sync + std::fmt::Debug {
+    /// Whether every writer of the database takes one lock (SQLite): then
+    /// the purge's deletions take turns with the audit writer's batches.
+    fn one_writer(&self) -> bool;
     /// Every tenant with its retention (the defaults when never set).
     async fn retention_tenants(&self) -> StoreResult<Vec<(String, Retention)>>;
     /// The purge lock, or `None` while another runner holds it.
@@ -80,6 +83,10 @@ pub trait Purges: Send + Sync + std::fmt::Debug {
 
 #[async_trait]
 impl Purges for SqlStore {
+    fn one_writer(&self) -> bool {
+        self.backend == Backend::Sqlite
+    }
+
     async fn retention_tenants(&self) -> StoreResult<Vec<(String, Retention)>> {
         let rows = sqlx::query(
             "SELECT t.id, s.retention FROM tenants t LEFT JOIN tenant_settings s ON s.tenant = t.id ORDER BY t.id",

@@ -185,6 +185,8 @@ export default {
   'up.addedDestinations': 'New destinations:',
   'up.removedDestinations': 'No longer sent to:',
   'up.addedConfig': 'New configuration keys:',
+  'up.addedSubscriptions': 'New events and schedules:',
+  'up.removedSubscriptions': 'Events and schedules no longer used:',
   'up.removedConfig': 'Configuration keys removed:',
   'up.purpose': 'The purpose of {what} now reads:',
   'up.before': 'was',

@@ -186,6 +186,8 @@ export default {
   'up.addedDestinations': '新增目的地：',
   'up.removedDestinations': '不再发送到：',
   'up.addedConfig': '新增配置项：',
+  'up.addedSubscriptions': '新增的事件和定时任务：',
+  'up.removedSubscriptions': '不再使用的事件和定时任务：',
   'up.removedConfig': '移除配置项：',
   'up.purpose': '{what} 的用途改为：',
   'up.before': '原为',

@@ -7,7 +7,13 @@
 //! Routes: `GET /` (the app's page: the processes, filtered by a form:
 //! `?q=` words of the name, `?can=approve|initiate|all`, `?limit=` an amount
 //! in yuan the process must allow approving), `GET /summary.json` (the
-//! unfiltered summary as JSON).
+//! unfiltered summary as JSON), `GET /approvals/{id}` (a request waiting for
+//! the person, as its notification opens it).
+//!
+//! Events: `approval.submitted` about an approver notifies them when the
+//! request is within their limit (see [`waiting`]).
+
+mod waiting;
 
 use workbench_sdk::html::{self, Field, Form, Html, Table};
 use workbench_sdk::json::{quote, quote_opt};
@@ -30,8 +36,15 @@ impl Plugin for ApprovalHelper {
                 ))
             }
             "/summary.json" => Ok(Response::json(200, render_json(&Summary::read()?))),
-            path => Err(PluginError::NotFound(format!("no page at {path}"))),
+            path => match path.strip_prefix("/approvals/") {
+                Some(id) if !id.is_empty() && !id.contains('/') => Ok(Response::html(200, waiting::page(id))),
+                _ => Err(PluginError::NotFound(format!("no page at {path}"))),
+            },
         }
+    }
+
+    fn on_event(event: workbench_sdk::events::Event) -> Result<(), PluginError> {
+        waiting::on_event(event)
     }
 }
 
@@ -251,5 +264,47 @@ mod tests {
         assert_eq!(amount(Some(123_456_789)), "¥1,234,567.89");
         assert_eq!(amount(Some(5)), "¥0.05");
         assert_eq!(amount(None), "不限");
+    }
+
+    fn submitted(id: &str, process: &str, amount_cents: u64) -> workbench_sdk::events::Event {
+        workbench_sdk::events::Event {
+            id: format!("event-{id}"),
+            kind: "approval.submitted".into(),
+            time_ms: 0,
+            subject: workbench_sdk::events::Subject::Person,
+            payload: format!(
+                "{{\"approval_id\":\"{id}\",\"process_id\":\"{process}\",\"title\":\"差旅报销\",\"amount_cents\":{amount_cents}}}"
+            ),
+        }
+    }
+
+    #[test]
+    fn a_request_within_the_limit_is_notified_once_and_opens_its_page() {
+        let host = host().with_notify().with_storage(1 << 20);
+        // Within the limit of 费用报销 (¥50,000), twice: one notification.
+        for _ in 0..2 {
+            host.deliver::<ApprovalHelper>(submitted("4711", "expense", 120_000)).expect("handled");
+        }
+        // Over the limit, not approvable, and an unknown process: none.
+        for (id, process, amount) in [("4712", "expense", 6_000_000), ("4713", "purchase", 100), ("4714", "nope", 1)] {
+            host.deliver::<ApprovalHelper>(submitted(id, process, amount)).expect("handled");
+        }
+        let sent = host.notifications();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0].0, "待审批：差旅报销");
+        assert_eq!(sent[0].2, "/approvals/4711");
+        assert!(sent[0].1.contains("¥1,200.00") && sent[0].1.contains("¥50,000.00"), "{sent:?}");
+        let page = host.call::<ApprovalHelper>(Request::get("/approvals/4711")).expect("page");
+        assert!(page.body_text().contains("流程 expense") && page.body_text().contains("¥1,200.00"), "{}", page.body_text());
+    }
+
+    #[test]
+    fn without_consent_nothing_is_sent() {
+        let host = host().with_notify().with_storage(1 << 20).deny("perm.approval", AccessError::NotConsented);
+        host.deliver::<ApprovalHelper>(submitted("1", "expense", 100)).expect("handled");
+        assert!(host.notifications().is_empty());
+        let unconsented = self::host().with_storage(1 << 20);
+        unconsented.deliver::<ApprovalHelper>(submitted("2", "expense", 100)).expect("handled");
+        assert!(unconsented.notifications().is_empty());
     }
 }

@@ -45,6 +45,8 @@ function diffList(d) {
   if (d.removed_destinations.length) line(t('up.removedDestinations'), d.removed_destinations.join(', '), 'up-removed-destinations');
   if (d.added_config.length) line(t('up.addedConfig'), d.added_config.join(', '), 'up-added-config');
   if (d.removed_config.length) line(t('up.removedConfig'), d.removed_config.join(', '), 'up-removed-config');
+  if (d.added_subscriptions && d.added_subscriptions.length) line(t('up.addedSubscriptions'), d.added_subscriptions.join(', '), 'up-added-subscriptions');
+  if (d.removed_subscriptions && d.removed_subscriptions.length) line(t('up.removedSubscriptions'), d.removed_subscriptions.join(', '), 'up-removed-subscriptions');
   for (const c of d.purposes) {
     rows.push(h('div', { class: 'diff-line', 'data-testid': 'up-purpose' }, h('strong', {}, t('up.purpose', { what: c.what })),
       h('div', { class: 'muted' }, t('up.before'), ' ', h('del', {}, c.before)), h('div', {}, t('up.after'), ' ', h('ins', {}, c.after))));
