@@ -107,7 +107,7 @@ pub struct RetentionConfig {
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        Self { audit_floor_days: 1095, purge_every_secs: 3600, purge_batch_records: 500, purge_share_percent: 10 }
+        Self { audit_floor_days: 1095, purge_every_secs: 3600, purge_batch_records: 200, purge_share_percent: 5 }
     }
 }
 
