@@ -282,7 +282,16 @@ fn schemathesis(seconds: u64) -> anyhow::Result<()> {
     let minted = Command::new(xtask::host_binary())
         .arg("--data-dir")
         .arg(&data)
-        .args(["token", "mint", "--tenant", "demo", "--member", "admin", "--roles", "admin,member,developer,operator"])
+        .args([
+            "token",
+            "mint",
+            "--tenant",
+            "demo",
+            "--member",
+            "admin",
+            "--roles",
+            "admin,member,developer,operator,platform",
+        ])
         .output();
     match minted {
         Ok(output) if output.status.success() => {

@@ -4,7 +4,7 @@
 //! dead letters' last errors and a replay.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::callers::{AppAdmin, Platform};
 use super::detached;
-use super::error::{ApiError, ApiJson, ApiResult, ErrorBody};
+use super::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
 use crate::model::events::{
     ApprovalDecided, ApprovalSubmitted, CustomerAssigned, DeliveryState, EventKind, MemberChanged,
 };
@@ -91,7 +91,7 @@ struct DeliveriesQuery {
 async fn deliveries(
     State(state): State<AppState>,
     AppAdmin(caller): AppAdmin,
-    Query(query): Query<DeliveriesQuery>,
+    ApiQuery(query): ApiQuery<DeliveriesQuery>,
 ) -> ApiResult<Json<Vec<DeliveryView>>> {
     let wanted = match query.state.as_deref() {
         None => None,
