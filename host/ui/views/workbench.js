@@ -18,7 +18,8 @@ export async function renderWorkbench(main, ctx) {
   const pageStatus = statusBox('workbench-status');
   const list = h('ul', { class: 'tiles', 'aria-label': t('wb.tiles'), 'data-testid': 'tiles' });
   main.append(pageStatus, pageError);
-  await renderInbox(main, ctx);
+  // The inbox loads beside the rest: the page (and an open plugin) never waits for it.
+  renderInbox(main, ctx);
   main.append(list);
 
   let plugins = [];
