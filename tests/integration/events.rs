@@ -224,6 +224,13 @@ on_both_databases! {
             assert!(message.contains("events[1]") && message.contains(expected), "{event}: {}", sent.text);
         }
         assert_eq!(server.count("SELECT COUNT(*) FROM events", &[]).await, 0);
+        // The schemas the payloads are checked against are in the API document.
+        let doc = server.call(Method::GET, "/api/v1/openapi.json", None, None).await.body;
+        let submitted = &doc["components"]["schemas"]["ApprovalSubmitted"];
+        assert_eq!(submitted["required"], json!(["approval_id", "process_id", "title", "amount_cents"]), "{submitted}");
+        for schema in ["ApprovalDecided", "CustomerAssigned", "MemberChanged", "EventKind"] {
+            assert!(doc["components"]["schemas"].get(schema).is_some(), "{schema} is documented");
+        }
         let none = send(&server, &platform, vec![]).await;
         assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", none.text);
         // The platform's token does nothing else; nobody else's token sends events.
@@ -278,6 +285,35 @@ on_both_databases! {
         assert_eq!(kept.get("count:f-1").map(String::as_str), Some("4"), "three failed attempts and the replay: {kept:?}");
         let replays = server.call(Method::GET, "/api/v1/audit?action=event.replay", Some(&admin), None).await;
         assert_eq!(replays.body["records"].as_array().map(Vec::len), Some(1), "{}", replays.text);
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn a_person_gets_at_most_their_hourly_share_of_notifications(db: Db) {
+        let server = Server::demo_configured(db, |config| config.runtime.notify_per_person_hour = 2).await;
+        let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
+        publish_and_install(&server, &admin, "ok").await;
+        let zhang = server.demo_token("zhang.wei", &[Role::Member]);
+        let consent = json!({ "scopes": ["user.name", "notify"] });
+        let given = server.call(Method::PUT, &format!("/api/v1/me/plugins/{PROBE}/consent"), Some(&zhang), Some(consent)).await;
+        assert_eq!(given.status, StatusCode::OK, "{}", given.text);
+        let platform = server.demo_token("platform", &[Role::Platform]);
+        let events = (1..=3).map(|n| submitted(&format!("r-{n}"), "zhang.wei")).collect();
+        assert_eq!(send(&server, &platform, events).await.status, StatusCode::ACCEPTED);
+        let deliveries = settled(&server, &admin, |list| list.len() == 6 && list.iter().all(|d| d["state"] == "done")).await;
+        let kept = by_event(&kept(&server).await, &deliveries);
+        let sent: Vec<_> = (1..=3).filter_map(|n| kept.get(&format!("notify:r-{n}")).cloned()).collect();
+        // Two of three: the third is refused with the seconds to wait.
+        assert_eq!(sent.iter().filter(|s| *s == "sent").count(), 2, "{kept:?}");
+        assert_eq!(sent.iter().filter(|s| s.starts_with("RateLimited(")).count(), 1, "{kept:?}");
+        let inbox = server.call(Method::GET, "/api/v1/me/notifications", Some(&zhang), None).await;
+        assert_eq!(inbox.body["unread"], 2, "{}", inbox.text);
+        let refused = server.call(Method::GET, "/api/v1/audit?action=notify.send&outcome=denied", Some(&admin), None).await;
+        let limited = refused.body["records"].as_array().expect("records").iter()
+            .filter(|r| r["reason"].as_str().is_some_and(|r| r.starts_with("rate_limited")))
+            .count();
+        assert_eq!(limited, 1, "{}", refused.text);
         server.stop().await;
     }
 }

@@ -14,9 +14,7 @@ use super::AppState;
 use super::callers::{AppAdmin, Platform};
 use super::detached;
 use super::error::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody};
-use crate::model::events::{
-    ApprovalDecided, ApprovalSubmitted, CustomerAssigned, DeliveryState, EventKind, MemberChanged,
-};
+use crate::model::events::DeliveryState;
 use crate::service::events::PlatformEvent;
 use crate::store::{Accepted, DeliveryView};
 
@@ -41,22 +39,10 @@ struct AcceptedBatch {
     accepted: Vec<Accepted>,
 }
 
-/// The payload schemas of the platform's kinds (documented here so the
-/// OpenAPI document names them).
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-struct PayloadSchemas {
-    approval_submitted: ApprovalSubmitted,
-    approval_decided: ApprovalDecided,
-    customer_assigned: CustomerAssigned,
-    member_joined_or_left: MemberChanged,
-    kind: EventKind,
-}
-
 /// Accept workbench events (the platform's token only). Each is checked
 /// against its kind's payload schema (`ApprovalSubmitted`,
-/// `ApprovalDecided`, `CustomerAssigned`, `MemberChanged`: see
-/// `PayloadSchemas`); an unknown kind, a payload that does not match, or a
+/// `ApprovalDecided`, `CustomerAssigned`, `MemberChanged` in the document's
+/// schemas); an unknown kind, a payload that does not match, or a
 /// subject who is not a member is 422 naming the event, and nothing is
 /// accepted. An id sent before is accepted once (`duplicate: true`).
 /// Accepted events are durable before the answer, and delivered at least

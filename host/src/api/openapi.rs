@@ -11,7 +11,15 @@ use utoipa::OpenApi;
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     // Named by a query parameter only, which utoipa does not collect.
-    components(schemas(crate::model::audit::Action))
+    components(schemas(
+        crate::model::audit::Action,
+        // The payloads of the platform's events (`POST /events`), by kind.
+        crate::model::events::EventKind,
+        crate::model::events::ApprovalSubmitted,
+        crate::model::events::ApprovalDecided,
+        crate::model::events::CustomerAssigned,
+        crate::model::events::MemberChanged
+    ))
 )]
 pub(super) struct ApiDoc;
 

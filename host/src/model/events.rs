@@ -80,11 +80,6 @@ impl EventKind {
         )
     }
 
-    /// Whether the platform's event names its subject (every platform kind does).
-    pub const fn has_subject(self) -> bool {
-        self.from_platform()
-    }
-
     /// Which plugins are told: those subscribed in the tenant (`None`), or
     /// only the one the host event is about.
     pub const fn subscribable(self) -> bool {

@@ -160,8 +160,6 @@ pub trait Events: Send + Sync + std::fmt::Debug {
         id: &str,
         record: ChangeRecord<'_>,
     ) -> StoreResult<Option<AuditRecord>>;
-    /// When the earliest pending delivery is due, ms since the epoch.
-    async fn next_due(&self) -> StoreResult<Option<i64>>;
 }
 
 #[async_trait]
@@ -368,12 +366,6 @@ impl Events for SqlStore {
             return Ok(None);
         }
         Ok(Some(self.commit_recorded(tx, record).await?))
-    }
-
-    async fn next_due(&self) -> StoreResult<Option<i64>> {
-        let row =
-            sqlx::query("SELECT MIN(next_at) FROM deliveries WHERE state = 'pending'").fetch_one(&self.pool).await?;
-        Ok(row.get(0))
     }
 }
 
