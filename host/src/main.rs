@@ -391,12 +391,21 @@ fn print_demo_tokens(keys: &JwtKeys, origin: &str) -> anyhow::Result<()> {
         let token = keys.mint(demo::TENANT, member, roles, demo::SESSION)?;
         println!("\n  {label}:\n  export TOKEN_{}={token}", member.replace('.', "_").to_uppercase());
     }
+    // The platform's own token: it may send events and do nothing else.
+    let platform = keys.mint(demo::TENANT, "platform", &[Role::Platform], demo::SESSION)?;
+    println!("\n  the platform (sends events only):\n  export TOKEN_PLATFORM={platform}");
     println!("\nTry:\n  curl -s -H \"Authorization: Bearer $TOKEN_ZHANG_WEI\" {origin}/api/v1/me/plugins");
     println!(
         "  curl -s -X POST -H \"Authorization: Bearer $TOKEN_ZHANG_WEI\" -H 'content-type: application/json' \
          -d '{{\"path\":\"/report.json\"}}' {origin}/api/v1/me/plugins/site-daily-report/invoke"
     );
     println!("  curl -s -H \"Authorization: Bearer $TOKEN_ADMIN\" {origin}/api/v1/audit");
+    println!(
+        "  curl -s -X POST -H \"Authorization: Bearer $TOKEN_PLATFORM\" -H 'content-type: application/json' \
+         -d '{{\"events\":[{{\"id\":\"a-1\",\"kind\":\"approval.submitted\",\"subject\":\"zhang.wei\",\
+         \"payload\":{{\"approval_id\":\"a-1\",\"process_id\":\"expense\",\"title\":\"差旅报销\",\
+         \"amount_cents\":120000}}}}]}}' {origin}/api/v1/events"
+    );
     println!("  Browser: {origin}/ (sign in as any of the above)");
     println!("  OpenAPI: {origin}/api/v1/openapi.json\n");
     Ok(())

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BASE, COMPONENT, newPage, shot, signIn, readToken, apiGet, api, adminReady, publish, publishAndInstall } from './support.mjs';
 
-const TABS = ['catalogue', 'installed', 'self-service', 'members', 'audit', 'retention'];
+const TABS = ['catalogue', 'installed', 'self-service', 'deliveries', 'members', 'audit', 'retention'];
 
 async function tabsShown(page) {
   return page.locator('[data-testid^="tab-"]').evaluateAll((links) => links.map((a) => a.dataset.testid.slice(4)));

@@ -128,6 +128,7 @@ export async function adminReady(page, tab) {
     audit: page.getByTestId('audit-table'),
     retention: page.getByTestId('retention-audit'),
     'self-service': page.getByTestId('self-service-policies').locator('article').first(),
+    deliveries: page.getByTestId('deliveries-table'),
   }[tab];
   await ready.waitFor();
   if (tab === 'retention') await page.waitForFunction(() => document.querySelector('[data-testid="retention-audit"]').value !== '');

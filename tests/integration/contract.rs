@@ -57,80 +57,104 @@ async fn get(server: &Server, plugin: &str) -> workbench_host::service::invoke::
     server.workbench.invoke("demo", "zhang.wei", plugin, request).await.expect("runs")
 }
 
+/// Publishes the guest built against contract `version` (`contract-v0-1` or
+/// `contract-v0-2`, the same reads in the same order) and checks that it runs
+/// through the current gate and audit exactly as a current component would.
+async fn an_older_component_runs_through_the_same_gate_and_audit(db: Db, version: &str) {
+    let id = format!("contract-v{}", version.trim_end_matches(".0").replace('.', "-"));
+    let manifest =
+        V0_1_MANIFEST.replace("contract-v0-1", &id).replace("Contract 0.1.0", &format!("Contract {version}"));
+    let server = Server::demo(db).await;
+    let dev = server.demo_token("acme", &[Role::Developer]);
+    let component = std::fs::read(xtask::guests().component(&id)).expect("built");
+    let published = server.publish(&dev, &manifest, component, None).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
+    assert_eq!(published.body["contract"], version, "the host reads the version it was built against");
+    let interfaces: Vec<&str> =
+        published.body["imports"].as_array().expect("imports").iter().filter_map(|i| i["interface"].as_str()).collect();
+    let expected =
+        if version == "0.1.0" { "workbench:plugin/profile@0.1.0" } else { "workbench:plugin/user-name@0.2.0" };
+    assert!(interfaces.contains(&expected), "{interfaces:?}");
+
+    // Granted all but the birthday; zhang.wei consents to all but the phone.
+    let granted = vec![
+        Scope::UserId,
+        Scope::UserName,
+        Scope::UserGender,
+        Scope::UserPhone,
+        Scope::OrgDepartment,
+        Scope::PermCustomer,
+        Scope::Storage,
+        Scope::Log,
+    ];
+    let install = InstallRequest {
+        version: "1.0.0".into(),
+        granted,
+        visible_to: None,
+        egress: Vec::new(),
+        config: Default::default(),
+        subscriptions: None,
+    };
+    server.workbench.install("demo", "admin", &id, install).await.expect("installs");
+    let consented = [Scope::UserId, Scope::UserName, Scope::UserGender, Scope::OrgDepartment, Scope::PermCustomer];
+    server.workbench.consent("demo", "zhang.wei", &id, &consented, &[], &Default::default()).await.expect("consents");
+
+    let first = get(&server, &id).await;
+    let text = String::from_utf8_lossy(&first.response.body).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("user.id: ok "), "{text}");
+    assert_eq!(lines[1], "user.name: ok 张伟");
+    assert_eq!(lines[2], "user.gender: ok GenderKind::Male");
+    assert_eq!(lines[3], "user.birthday: denied not_granted");
+    assert_eq!(lines[4], "user.phone: denied not_consented");
+    assert!(lines[5].starts_with("org.department: ok Some((\"工程部\""), "{text}");
+    assert!(lines[6].starts_with("perm.customer: ok ") && lines[6].contains("CustomerAccess::Edit"), "{text}");
+    assert_eq!(lines[7], "count: 1 1");
+    assert!(lines[8].starts_with("empty key: keys may not be empty"), "{text}");
+    assert_eq!(first.logs.len(), 1, "the log line went through {version}'s log");
+    assert_eq!(first.logs[0].message, format!("contract {version} guest called"));
+
+    // One record per attempt, as for a current component.
+    let records: Vec<(Option<&str>, &str, Outcome, Option<&str>)> = first
+        .audit
+        .iter()
+        .map(|r| (r.event.scope.as_deref(), r.event.action.as_str(), r.event.outcome, r.event.reason.as_deref()))
+        .collect();
+    let expected = [
+        (Some("user.id"), "read", Outcome::Allowed, None),
+        (Some("user.name"), "read", Outcome::Allowed, None),
+        (Some("user.gender"), "read", Outcome::Allowed, None),
+        (Some("user.birthday"), "read", Outcome::Denied, Some("not_granted")),
+        (Some("user.phone"), "read", Outcome::Denied, Some("not_consented")),
+        (Some("org.department"), "read", Outcome::Allowed, None),
+        (Some("perm.customer"), "read", Outcome::Allowed, None),
+        (Some("storage"), "storage.get", Outcome::Allowed, None),
+        (Some("storage"), "storage.set", Outcome::Allowed, None),
+        (Some("storage"), "storage.get", Outcome::Allowed, None),
+        (Some("storage"), "storage.set", Outcome::Allowed, None),
+        (Some("storage"), "storage.set", Outcome::Failed, Some("invalid_key")),
+    ];
+    assert_eq!(records, expected);
+    for record in &first.audit {
+        assert_eq!(record.event.actor, format!("plugin:{id}@1.0.0"));
+        assert_eq!(record.event.invocation.as_deref(), Some(first.invocation.as_str()));
+    }
+
+    // Its storage is the same storage: the second call counts on.
+    let second = get(&server, &id).await;
+    assert!(String::from_utf8_lossy(&second.response.body).contains("count: 2 2"));
+    server.stop().await;
+}
+
 on_both_databases! {
     async fn a_component_built_against_0_1_0_runs_through_the_same_gate_and_audit(db: Db) {
-        let server = Server::demo(db).await;
-        let dev = server.demo_token("acme", &[Role::Developer]);
-        let component = std::fs::read(xtask::guests().component("contract-v0-1")).expect("built");
-        let published = server.publish(&dev, V0_1_MANIFEST, component, None).await;
-        assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
-        assert_eq!(published.body["contract"], "0.1.0", "the host reads the version it was built against");
-        let interfaces: Vec<&str> =
-            published.body["imports"].as_array().expect("imports").iter().filter_map(|i| i["interface"].as_str()).collect();
-        assert!(interfaces.contains(&"workbench:plugin/profile@0.1.0"), "{interfaces:?}");
+        an_older_component_runs_through_the_same_gate_and_audit(db, "0.1.0").await;
+    }
+}
 
-        // Granted all but the birthday; zhang.wei consents to all but the phone.
-        let granted = vec![
-            Scope::UserId, Scope::UserName, Scope::UserGender, Scope::UserPhone, Scope::OrgDepartment,
-            Scope::PermCustomer, Scope::Storage, Scope::Log,
-        ];
-        let install = InstallRequest {
-            version: "1.0.0".into(),
-            granted,
-            visible_to: None,
-            egress: Vec::new(),
-            config: Default::default(),
-            subscriptions: None,
-        };
-        server.workbench.install("demo", "admin", "contract-v0-1", install).await.expect("installs");
-        let consented = [Scope::UserId, Scope::UserName, Scope::UserGender, Scope::OrgDepartment, Scope::PermCustomer];
-        server.workbench.consent("demo", "zhang.wei", "contract-v0-1", &consented, &[], &Default::default()).await.expect("consents");
-
-        let first = get(&server, "contract-v0-1").await;
-        let text = String::from_utf8_lossy(&first.response.body).into_owned();
-        let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].starts_with("user.id: ok "), "{text}");
-        assert_eq!(lines[1], "user.name: ok 张伟");
-        assert_eq!(lines[2], "user.gender: ok GenderKind::Male");
-        assert_eq!(lines[3], "user.birthday: denied not_granted");
-        assert_eq!(lines[4], "user.phone: denied not_consented");
-        assert!(lines[5].starts_with("org.department: ok Some((\"工程部\""), "{text}");
-        assert!(lines[6].starts_with("perm.customer: ok ") && lines[6].contains("CustomerAccess::Edit"), "{text}");
-        assert_eq!(lines[7], "count: 1 1");
-        assert!(lines[8].starts_with("empty key: keys may not be empty"), "{text}");
-        assert_eq!(first.logs.len(), 1, "the log line went through 0.1.0's log");
-        assert_eq!(first.logs[0].message, "contract 0.1.0 guest called");
-
-        // One record per attempt, as for a current component.
-        let records: Vec<(Option<&str>, &str, Outcome, Option<&str>)> = first
-            .audit
-            .iter()
-            .map(|r| (r.event.scope.as_deref(), r.event.action.as_str(), r.event.outcome, r.event.reason.as_deref()))
-            .collect();
-        let expected = [
-            (Some("user.id"), "read", Outcome::Allowed, None),
-            (Some("user.name"), "read", Outcome::Allowed, None),
-            (Some("user.gender"), "read", Outcome::Allowed, None),
-            (Some("user.birthday"), "read", Outcome::Denied, Some("not_granted")),
-            (Some("user.phone"), "read", Outcome::Denied, Some("not_consented")),
-            (Some("org.department"), "read", Outcome::Allowed, None),
-            (Some("perm.customer"), "read", Outcome::Allowed, None),
-            (Some("storage"), "storage.get", Outcome::Allowed, None),
-            (Some("storage"), "storage.set", Outcome::Allowed, None),
-            (Some("storage"), "storage.get", Outcome::Allowed, None),
-            (Some("storage"), "storage.set", Outcome::Allowed, None),
-            (Some("storage"), "storage.set", Outcome::Failed, Some("invalid_key")),
-        ];
-        assert_eq!(records, expected);
-        for record in &first.audit {
-            assert_eq!(record.event.actor, "plugin:contract-v0-1@1.0.0");
-            assert_eq!(record.event.invocation.as_deref(), Some(first.invocation.as_str()));
-        }
-
-        // Its storage is the same storage: the second call counts on.
-        let second = get(&server, "contract-v0-1").await;
-        assert!(String::from_utf8_lossy(&second.response.body).contains("count: 2 2"));
-        server.stop().await;
+on_both_databases! {
+    async fn a_component_built_against_0_2_0_runs_through_the_same_gate_and_audit(db: Db) {
+        an_older_component_runs_through_the_same_gate_and_audit(db, "0.2.0").await;
     }
 }
 

@@ -26,6 +26,11 @@ pub(crate) fn start(data_dir: &std::path::Path, database_url: &str) -> (Child, S
 
 /// [`start`], with every token the demo printed.
 fn start_served(data_dir: &std::path::Path, database_url: &str) -> xtask::Served {
+    start_served_with(data_dir, database_url, "")
+}
+
+/// [`start_served`] with more configuration (TOML) after the lifted limits.
+pub(crate) fn start_served_with(data_dir: &std::path::Path, database_url: &str, more: &str) -> xtask::Served {
     let guests = xtask::guests();
     let components = guests.component("noop").parent().expect("component dir");
     // One member's 8 clients in a closed loop would soon spend the member's
@@ -33,8 +38,10 @@ fn start_served(data_dir: &std::path::Path, database_url: &str) -> xtask::Served
     let config = data_dir.join("load.toml");
     std::fs::write(
         &config,
-        "[admission]\nmember_rate_per_sec = 1000000\nmember_burst = 1000000\ntenant_rate_per_sec = 1000000\n\
-         tenant_burst = 1000000\n",
+        format!(
+            "[admission]\nmember_rate_per_sec = 1000000\nmember_burst = 1000000\ntenant_rate_per_sec = 1000000\n\
+         tenant_burst = 1000000\n{more}",
+        ),
     )
     .expect("config");
     let mut command = Command::new(xtask::host_binary());

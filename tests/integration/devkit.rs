@@ -373,6 +373,83 @@ async fn plugin_run_reports_what_the_server_does() {
     server.stop().await;
 }
 
+/// `workbench plugin run --event FILE` delivers one event as a server
+/// would: 审批助手 told of a request within zhang.wei's limit notifies him
+/// (with his consent); 工程日报's evening tick reminds him; an event the
+/// plugin does not subscribe to, or a file that is not an event, is a
+/// clear error.
+#[test]
+fn plugin_run_delivers_an_event_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |plugin: &str, event: &str, consent: &str| {
+        let file = dir.path().join(format!("{plugin}.json"));
+        std::fs::write(&file, event).expect("event file");
+        Command::new(xtask::host_binary())
+            .args(["plugin", "run", "--json", "--event"])
+            .arg(&file)
+            .args(["--consent", consent, "--project"])
+            .arg(xtask::repo_root().join("plugins").join(plugin))
+            .arg("--component")
+            .arg(xtask::guests().component(plugin))
+            .env("WORKBENCH_TOOLS_DIR", xtask::devkit_tools_dir())
+            .output()
+            .expect("runs")
+    };
+    let submitted = r#"{"kind": "approval.submitted", "payload": {"approval_id": "a-9", "process_id": "expense",
+        "title": "差旅报销", "amount_cents": 120000}}"#;
+    let output = run("approval-helper", submitted, "perm.approval,notify");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let ran: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(ran["delivery"], "done", "{ran}");
+    assert_eq!(ran["notifications"][0][0], "待审批：差旅报销", "{ran}");
+    assert_eq!(ran["notifications"][0][2], "/approvals/a-9", "{ran}");
+    let actions: Vec<&str> =
+        ran["audit"].as_array().expect("audit").iter().filter_map(|a| a["action"].as_str()).collect();
+    assert!(actions.contains(&"notify.send") && actions.contains(&"event.deliver"), "{actions:?}");
+
+    // Without consent to notifications: delivered, nobody notified.
+    let output = run("approval-helper", submitted, "perm.approval");
+    let ran: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(ran["delivery"], "done", "{ran}");
+    assert!(ran.get("notifications").is_none(), "{ran}");
+
+    let tick = r#"{"kind": "schedule", "schedule": "evening-reminder"}"#;
+    let output = run("site-daily-report", tick, "user.id,user.name,notify");
+    let ran: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(ran["delivery"], "done", "{ran}");
+    assert!(ran["notifications"][0][2].as_str().is_some_and(|r| r.starts_with("/?date=")), "{ran}");
+
+    let unknown = run("site-daily-report", r#"{"kind": "schedule", "schedule": "morning"}"#, "user.id,user.name");
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        !unknown.status.success() && stderr.contains("declares no schedule \"morning\"; it declares evening-reminder"),
+        "{stderr}"
+    );
+    let unsubscribed = run("site-daily-report", r#"{"kind": "member.joined", "payload": {}}"#, "user.id,user.name");
+    let stderr = String::from_utf8_lossy(&unsubscribed.stderr);
+    assert!(!unsubscribed.status.success() && stderr.contains("does not subscribe to this kind"), "{stderr}");
+    let garbled = run("site-daily-report", r#"{"kind": 3}"#, "user.id,user.name");
+    let stderr = String::from_utf8_lossy(&garbled.stderr);
+    assert!(!garbled.status.success() && stderr.contains("is not an event"), "{stderr}");
+
+    // `--set KEY=VALUE` beside the global `--config FILE`: a precise error for a key not declared.
+    let set = Command::new(xtask::host_binary())
+        .args(["plugin", "run", "GET", "/", "--set", "nope=1", "--project"])
+        .arg(xtask::repo_root().join("plugins/site-daily-report"))
+        .arg("--component")
+        .arg(xtask::guests().component("site-daily-report"))
+        .env("WORKBENCH_TOOLS_DIR", xtask::devkit_tools_dir())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&set.stderr);
+    assert!(!set.status.success() && stderr.contains("declares no key \"nope\""), "{stderr}");
+}
+
 /// `workbench plugin dev`: the plugin is built, published as a development
 /// version and installed on a local workbench; a person consents in the API
 /// and is greeted; an edit of the source (here: a log line, and the log

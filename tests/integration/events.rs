@@ -13,9 +13,9 @@ use workbench_host::model::directory::Role;
 
 use crate::server::{Server, on_both_databases};
 
-const PROBE: &str = "event-probe";
+pub(crate) const PROBE: &str = "event-probe";
 
-fn manifest(version: &str) -> String {
+pub(crate) fn manifest(version: &str) -> String {
     format!(
         r#"id = "{PROBE}"
 name = "Event probe"
@@ -41,13 +41,13 @@ kind = "member.joined"
 purpose = "welcome a new colleague"
 [[config]]
 key = "mode"
-description = "ok, fail, trap or slow"
+description = "ok, fail, trap, slow or pause"
 default = "ok"
 "#
     )
 }
 
-async fn publish_and_install(server: &Server, admin: &str, mode: &str) {
+pub(crate) async fn publish_and_install(server: &Server, admin: &str, mode: &str) {
     let dev = server.demo_token("acme", &[Role::Developer]);
     let component = std::fs::read(xtask::guests().component(PROBE)).expect("built");
     let published = server.publish(&dev, &manifest("1.0.0"), component, None).await;
@@ -66,17 +66,17 @@ async fn publish_and_install(server: &Server, admin: &str, mode: &str) {
     );
 }
 
-fn submitted(id: &str, subject: &str) -> Value {
+pub(crate) fn submitted(id: &str, subject: &str) -> Value {
     json!({ "id": id, "kind": "approval.submitted", "subject": subject,
             "payload": { "approval_id": id, "process_id": "expense", "title": "差旅报销", "amount_cents": 120000 } })
 }
 
-async fn send(server: &Server, token: &str, events: Vec<Value>) -> crate::server::Reply {
+pub(crate) async fn send(server: &Server, token: &str, events: Vec<Value>) -> crate::server::Reply {
     server.call(Method::POST, "/api/v1/events", Some(token), Some(json!({ "events": events }))).await
 }
 
 /// The tenant's deliveries once none is pending (or the last seen after 30 s).
-async fn settled(server: &Server, admin: &str, wanted: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+pub(crate) async fn settled(server: &Server, admin: &str, wanted: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let started = Instant::now();
     loop {
         let list = server.call(Method::GET, "/api/v1/workbench/deliveries", Some(admin), None).await;
@@ -90,8 +90,13 @@ async fn settled(server: &Server, admin: &str, wanted: impl Fn(&[Value]) -> bool
 }
 
 /// What the probe kept, by key.
-async fn kept(server: &Server) -> BTreeMap<String, String> {
-    let reply = server.invoke("zhang.wei", PROBE, "/").await;
+pub(crate) async fn kept(server: &Server) -> BTreeMap<String, String> {
+    kept_by(server, PROBE).await
+}
+
+/// What probe `plugin` kept, by key.
+async fn kept_by(server: &Server, plugin: &str) -> BTreeMap<String, String> {
+    let reply = server.invoke("zhang.wei", plugin, "/").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     reply.body["body"]
         .as_str()
@@ -102,7 +107,7 @@ async fn kept(server: &Server) -> BTreeMap<String, String> {
 }
 
 /// What the probe kept, its keys' delivery ids replaced by the events' ids.
-fn by_event(kept: &BTreeMap<String, String>, deliveries: &[Value]) -> BTreeMap<String, String> {
+pub(crate) fn by_event(kept: &BTreeMap<String, String>, deliveries: &[Value]) -> BTreeMap<String, String> {
     kept.iter()
         .map(|(key, value)| {
             let mut key = key.clone();
@@ -314,6 +319,95 @@ on_both_databases! {
             .filter(|r| r["reason"].as_str().is_some_and(|r| r.starts_with("rate_limited")))
             .count();
         assert_eq!(limited, 1, "{}", refused.text);
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn the_daily_reports_evening_tick_reminds_only_those_without_the_days_report(db: Db) {
+        // The test ticks the schedules itself, at 18:05 in Shanghai on 2026-03-01.
+        let server = Server::demo_configured(db, |config| config.events.schedule_tick_secs = 1_000_000).await;
+        let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
+        let plugin = "site-daily-report";
+        let installed = server.call(Method::GET, "/api/v1/workbench/plugins", Some(&admin), None).await;
+        assert!(installed.text.contains("schedule:evening-reminder"), "approved at install: {}", installed.text);
+        let zhang = server.demo_token("zhang.wei", &[Role::Member]);
+        let consent = json!({ "scopes": ["user.id", "user.name", "notify"] });
+        let given = server.call(Method::PUT, &format!("/api/v1/me/plugins/{plugin}/consent"), Some(&zhang), Some(consent.clone())).await;
+        assert_eq!(given.status, StatusCode::OK, "{}", given.text);
+        // Li Na reported that day (and consents to notifications too); Zhang Wei did not.
+        let li = server.demo_token("li.na", &[Role::Member]);
+        let given = server.call(Method::PUT, &format!("/api/v1/me/plugins/{plugin}/consent"), Some(&li), Some(consent)).await;
+        assert_eq!(given.status, StatusCode::OK, "{}", given.text);
+        let report = json!({ "method": "POST", "path": "/", "query": "date=2026-03-01", "body": "text=%E6%B5%87%E7%AD%91" });
+        let saved = server.call(Method::POST, &format!("/api/v1/me/plugins/{plugin}/invoke"), Some(&li), Some(report)).await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+
+        let evening = (20_513 * 86_400 + 10 * 3600 + 300) * 1000;
+        let fired = server.workbench.tick_schedules(evening).await.expect("ticks");
+        assert!(fired >= 2, "one tick per member in range: {fired}");
+        assert_eq!(server.workbench.tick_schedules(evening + 1000).await.expect("ticks"), 0, "the slot fires once");
+        let ours = |d: &Value| d["plugin"] == plugin;
+        let settled = settled(&server, &admin, |list| list.iter().filter(|d| ours(d)).count() == fired
+            && list.iter().filter(|d| ours(d)).all(|d| d["state"] == "done")).await;
+        assert!(settled.iter().filter(|d| ours(d)).all(|d| d["state"] == "done"), "{settled:?}");
+
+        let inbox = |token: String| {
+            let server = &server;
+            async move { server.call(Method::GET, "/api/v1/me/notifications", Some(&token), None).await }
+        };
+        let his = inbox(zhang.clone()).await;
+        assert_eq!(his.body["unread"], 1, "{}", his.text);
+        let note = &his.body["notifications"][0];
+        assert_eq!((note["plugin"].as_str(), note["route"].as_str()), (Some(plugin), Some("/?date=2026-03-01")), "{note}");
+        assert!(note["text"].as_str().unwrap_or_default().contains("2026-03-01"), "{note}");
+        let hers = inbox(li).await;
+        assert_eq!(hers.body["unread"], 0, "she reported that day: {}", hers.text);
+        // Wang Fang never opened the plugin: to it she is nobody, and nobody is reminded.
+        let wang = inbox(server.demo_token("wang.fang", &[Role::Member])).await;
+        assert_eq!(wang.body["unread"], 0, "{}", wang.text);
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn a_python_plugin_built_with_componentize_py_is_told_of_events_as_a_rust_one_is(db: Db) {
+        let server = Server::demo(db).await;
+        let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
+        let plugin = "py-event-probe";
+        let dev = server.demo_token("acme", &[Role::Developer]);
+        let manifest = std::fs::read_to_string(xtask::repo_root().join("tests/guests-py/event-probe-py/plugin.toml"))
+            .expect("manifest");
+        let component = std::fs::read(xtask::python_guests().component("event-probe-py")).expect("built");
+        let published = server.publish(&dev, &manifest, component, None).await;
+        assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
+        assert_eq!(published.body["contract"], "0.3.0");
+        let install = json!({ "version": "1.0.0", "granted_scopes": ["storage", "user.name", "notify"] });
+        let installed = server.call(Method::PUT, &format!("/api/v1/workbench/plugins/{plugin}"), Some(&admin), Some(install)).await;
+        assert_eq!(installed.status, StatusCode::OK, "{}", installed.text);
+        let zhang = server.demo_token("zhang.wei", &[Role::Member]);
+        let consent = json!({ "scopes": ["user.name", "notify"] });
+        let given = server.call(Method::PUT, &format!("/api/v1/me/plugins/{plugin}/consent"), Some(&zhang), Some(consent)).await;
+        assert_eq!(given.status, StatusCode::OK, "{}", given.text);
+
+        let platform = server.demo_token("platform", &[Role::Platform]);
+        let sent = send(&server, &platform, vec![submitted("p-1", "zhang.wei"), submitted("p-2", "wang.fang")]).await;
+        assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
+        let ours = |d: &Value| d["plugin"] == plugin;
+        let deliveries = settled(&server, &admin, |list| {
+            list.iter().filter(|d| ours(d)).count() == 2 && list.iter().filter(|d| ours(d)).all(|d| d["state"] == "done")
+        })
+        .await;
+        let deliveries: Vec<Value> = deliveries.into_iter().filter(ours).collect();
+        assert!(deliveries.iter().all(|d| d["state"] == "done" && d["attempts"] == 1), "{deliveries:?}");
+        let kept = by_event(&kept_by(&server, plugin).await, &deliveries);
+        assert_eq!(kept.get("count:p-1").map(String::as_str), Some("1"), "{kept:?}");
+        assert_eq!(kept.get("name:p-1").map(String::as_str), Some("person approval.submitted 张伟"), "{kept:?}");
+        assert_eq!(kept.get("name:p-2").map(String::as_str), Some("nobody approval.submitted denied NotConsented"), "{kept:?}");
+        assert_eq!(kept.get("notify:p-1").map(String::as_str), Some("sent"), "{kept:?}");
+        assert_eq!(kept.get("notify:p-2").map(String::as_str), Some("Denied(NotConsented)"), "{kept:?}");
+        let inbox = server.call(Method::GET, "/api/v1/me/notifications", Some(&zhang), None).await;
+        assert_eq!(inbox.body["notifications"][0]["plugin"], plugin, "{}", inbox.text);
         server.stop().await;
     }
 }

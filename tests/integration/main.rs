@@ -14,6 +14,7 @@ mod crash;
 mod departments;
 mod devkit;
 mod egress;
+mod event_delivery;
 mod events;
 mod hostile;
 mod keys;

@@ -40,16 +40,28 @@ pub fn run(databases: &[&str]) -> anyhow::Result<Tally> {
     let hostile_page = guests.component("hostile-page").to_owned();
     // A page built by a third-party toolchain (componentize-py, from PyPI).
     let python_page = xtask::build_python_guests()?.component("notes-page").to_owned();
+    let event_probe = guests.component("event-probe").to_owned();
     let mut total = Tally::default();
     for db in databases {
         let data = root.join("target").join("tmp").join(format!("browser-{db}"));
         let _ = std::fs::remove_dir_all(&data);
         let (database_url, schema) = xtask::database(db, &data, "browser")?;
-        let mut server = xtask::spawn_demo_server(&data, database_url.as_deref())?;
+        // Failed deliveries are retried within seconds, so a dead letter
+        // can be made and replayed while the page is watched.
+        let config = data.join("browser.toml");
+        std::fs::write(&config, "[events]\nretry_secs = [1, 1]\npoll_ms = 200\n")?;
+        let mut server = xtask::spawn_demo_server(&data, database_url.as_deref(), Some(&config))?;
+        let platform = server.token("TOKEN_PLATFORM").unwrap_or_default().to_owned();
         let screenshots = root.join("target").join("browser").join(db);
         println!("browser tests on {db} against {}", server.base);
-        let result =
-            node_test(&tests, &server.base, [&component, &hostile_page, &python_page], &screenshots, &chromium);
+        let result = node_test(
+            &tests,
+            &server.base,
+            [&component, &hostile_page, &python_page, &event_probe],
+            &platform,
+            &screenshots,
+            &chromium,
+        );
         let _ = server.child.kill();
         let _ = server.child.wait();
         if let Some(schema) = schema {
@@ -69,7 +81,8 @@ pub fn run(databases: &[&str]) -> anyhow::Result<Tally> {
 fn node_test(
     tests: &Path,
     base: &str,
-    [component, hostile_page, python_page]: [&Path; 3],
+    [component, hostile_page, python_page, event_probe]: [&Path; 4],
+    platform_token: &str,
     screenshots: &Path,
     chromium: &str,
 ) -> anyhow::Result<Tally> {
@@ -82,6 +95,8 @@ fn node_test(
         .env("WORKBENCH_COMPONENT", component)
         .env("WORKBENCH_HOSTILE_PAGE", hostile_page)
         .env("WORKBENCH_PYTHON_PAGE", python_page)
+        .env("WORKBENCH_EVENT_PROBE", event_probe)
+        .env("WORKBENCH_PLATFORM_TOKEN", platform_token)
         .env("WORKBENCH_SCREENSHOTS", screenshots)
         .env("CHROMIUM", chromium)
         .current_dir(tests);

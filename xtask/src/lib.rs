@@ -144,9 +144,10 @@ pub fn build_python_guests() -> anyhow::Result<Guests> {
         kit_command(["plugin", "build"], &dir).arg("--out").arg(&exact).run()?;
         components.insert(name.clone(), exact);
         // A guest that sends requests imports wasi:http, which the contract
-        // alone (`wit/`) does not have: it builds only against its own world.
+        // alone (`wit/`) does not have, and one told of events exports what
+        // the world `plugin` does not: each builds only against its own world.
         let manifest = std::fs::read_to_string(dir.join("plugin.toml")).unwrap_or_default();
-        if manifest.contains("[[egress]]") {
+        if manifest.contains("[[egress]]") || manifest.contains("[[events]]") {
             continue;
         }
         let tool = componentize_py()?;
@@ -386,10 +387,13 @@ impl Served {
 /// Starts `workbench serve --demo` on a free port with the data under `data`
 /// (and `database_url`, else SQLite there), the example plugins built from
 /// source; see [`spawn_server`].
-pub fn spawn_demo_server(data: &Path, database_url: Option<&str>) -> anyhow::Result<Served> {
+pub fn spawn_demo_server(data: &Path, database_url: Option<&str>, config: Option<&Path>) -> anyhow::Result<Served> {
     let guests = build_guests()?;
     let components = guests.component("noop").parent().context("component dir")?;
     let mut command = Command::new(host_binary());
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
     command.arg("--data-dir").arg(data);
     if let Some(url) = database_url {
         command.args(["--database-url", url]);

@@ -275,7 +275,7 @@ fn schemathesis(seconds: u64) -> anyhow::Result<()> {
     }
     let data = root.join("target").join("tmp").join("schemathesis-data");
     let _ = std::fs::remove_dir_all(&data);
-    let mut server = xtask::spawn_demo_server(&data, None)?;
+    let mut server = xtask::spawn_demo_server(&data, None, None)?;
     let base = server.base.clone();
     let mut token = server.token("TOKEN_ADMIN").map(str::to_owned);
     // One token with every role, so that every operation is reachable.

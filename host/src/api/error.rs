@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::runtime::CallError;
 use crate::runtime::admission::Refusal;
+use crate::runtime::{CallError, PluginError, describe};
 use crate::service::ServiceError;
 
 /// The JSON body of every error.
@@ -146,7 +146,12 @@ impl From<ServiceError> for ApiError {
                     CallError::Trap { kind, .. } => kind.code(),
                 };
                 let message = match &error {
-                    CallError::Plugin(e) => format!("the plugin reported an error: {e:?}"),
+                    // An internal failure's message is for the audit log
+                    // (the contract says so), not for the person.
+                    CallError::Plugin(PluginError::Internal(_)) => {
+                        "the plugin failed; its message is in the audit log under this invocation".to_owned()
+                    }
+                    CallError::Plugin(e) => format!("the plugin reported an error: {}", describe(e)),
                     CallError::Trap { kind, .. } => format!("the plugin was stopped: {}", kind.code()),
                 };
                 ApiError::new(StatusCode::BAD_GATEWAY, "plugin_failed", message)

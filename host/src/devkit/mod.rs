@@ -117,10 +117,16 @@ pub enum PluginCommand {
     ///   workbench plugin run POST /visitors --body 'visitor=王总' --header 'content-type: application/x-www-form-urlencoded'
     ///   workbench plugin run GET / --consent none      (the person has consented to nothing)
     Run {
-        /// GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS.
-        method: String,
+        /// GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS (not with --event).
+        method: Option<String>,
         /// The path, with its query: `/`, `/visitors.json?date=2026-12-02`.
-        path: String,
+        path: Option<String>,
+        /// Deliver one event instead of a request: a JSON file (or - for
+        /// standard input) as the platform sends one, e.g.
+        /// `{"kind": "approval.submitted", "payload": {…}}`, or a schedule
+        /// tick, `{"kind": "schedule", "schedule": "NAME"}`; about --member.
+        #[arg(long, conflicts_with_all = ["method", "path", "body", "headers"])]
+        event: Option<String>,
         /// The plugin's folder (with plugin.toml).
         #[arg(long, default_value = ".")]
         project: PathBuf,
@@ -139,9 +145,10 @@ pub enum PluginCommand {
         #[arg(long)]
         grant: Option<String>,
         /// A configuration value the admin sets, `KEY=VALUE` (repeatable;
-        /// keys not given read their default from plugin.toml).
-        #[arg(long = "config", value_parser = config_pair)]
-        config: Vec<(String, String)>,
+        /// keys not given read their default from plugin.toml). `--config`
+        /// is the host's own configuration file, as for every command.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = config_pair)]
+        set: Vec<(String, String)>,
         /// A request header, `name: value` (repeatable).
         #[arg(long = "header")]
         headers: Vec<String>,
@@ -168,9 +175,10 @@ pub enum PluginCommand {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
         /// A configuration value the admin sets, `KEY=VALUE` (repeatable;
-        /// keys not given read their default from plugin.toml).
-        #[arg(long = "config", value_parser = config_pair)]
-        config: Vec<(String, String)>,
+        /// keys not given read their default from plugin.toml). `--config`
+        /// is the host's own configuration file, as for every command.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = config_pair)]
+        set: Vec<(String, String)>,
     },
     /// Makes an Ed25519 signing key for your packages.
     ///
@@ -276,18 +284,25 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
             member,
             consent,
             grant,
-            config,
+            set: config,
             headers,
             body,
             json,
+            event,
         } => {
             let manifest = read_manifest(&project)?;
-            let headers = headers.iter().map(|h| run::header(h)).collect::<anyhow::Result<Vec<_>>>()?;
-            let request = run::request(&method, &path, headers, run::body(body.as_deref())?)?;
+            let call = match (event, method, path) {
+                (Some(file), _, _) => run::Call::Event(run::event_file(&file)?),
+                (None, Some(method), Some(path)) => {
+                    let headers = headers.iter().map(|h| run::header(h)).collect::<anyhow::Result<Vec<_>>>()?;
+                    run::Call::Request(run::request(&method, &path, headers, run::body(body.as_deref())?)?)
+                }
+                _ => anyhow::bail!("give a request (`workbench plugin run GET /`) or an event (`--event FILE`)"),
+            };
             let ran = run::run(run::RunRequest {
                 component: component.unwrap_or_else(|| default_component(&project, &manifest)),
                 project,
-                request,
+                call,
                 member: member.clone(),
                 grant: grant.as_deref().map(scopes).transpose()?,
                 consent: consent.as_deref().map(scopes).transpose()?,
@@ -300,9 +315,10 @@ pub async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
             } else {
                 run::print(&ran, &member);
             }
-            Ok(if ran.status.is_some() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            let succeeded = ran.status.is_some() || ran.delivery.as_deref() == Some("done");
+            Ok(if succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        PluginCommand::Dev { project, listen, config } => {
+        PluginCommand::Dev { project, listen, set: config } => {
             dev::dev(&project, listen, config.into_iter().collect(), python::tools_dir().join("code-cache")).await?;
             Ok(ExitCode::SUCCESS)
         }

@@ -16,14 +16,16 @@ pub const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 pub const PYTEST: &str = "pytest==9.2.0";
 
 /// The SDK's files, by path inside `workbench_sdk/`.
-pub const SDK: [(&str, &str); 12] = [
+pub const SDK: [(&str, &str); 14] = [
     ("__init__.py", include_str!("../../../sdk/python/workbench_sdk/__init__.py")),
     ("_host.py", include_str!("../../../sdk/python/workbench_sdk/_host.py")),
     ("config.py", include_str!("../../../sdk/python/workbench_sdk/config.py")),
     ("errors.py", include_str!("../../../sdk/python/workbench_sdk/errors.py")),
+    ("events.py", include_str!("../../../sdk/python/workbench_sdk/events.py")),
     ("html.py", include_str!("../../../sdk/python/workbench_sdk/html.py")),
     ("http.py", include_str!("../../../sdk/python/workbench_sdk/http.py")),
     ("log.py", include_str!("../../../sdk/python/workbench_sdk/log.py")),
+    ("notify.py", include_str!("../../../sdk/python/workbench_sdk/notify.py")),
     ("outgoing.py", include_str!("../../../sdk/python/workbench_sdk/outgoing.py")),
     ("permissions.py", include_str!("../../../sdk/python/workbench_sdk/permissions.py")),
     ("profile.py", include_str!("../../../sdk/python/workbench_sdk/profile.py")),

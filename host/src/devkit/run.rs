@@ -16,6 +16,51 @@ use crate::scope::Scope;
 use crate::service::installations::InstallRequest;
 use crate::service::{ServiceError, Workbench};
 
+/// What the run calls: the handler with a request, or the events export
+/// with one event.
+#[derive(Debug)]
+pub enum Call {
+    /// A request to the handler.
+    Request(crate::runtime::Request),
+    /// One event, as `--event FILE` describes it.
+    Event(EventFile),
+}
+
+/// `--event FILE`: a platform event as `POST /api/v1/events` takes one
+/// (`kind`, `payload`, optionally `id` and `subject`, default the calling
+/// fixture person), or a tick of one of the plugin's schedules
+/// (`{"kind": "schedule", "schedule": "NAME"}`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventFile {
+    /// The platform's id (default: one made up for the run).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `approval.submitted`, …, or `schedule`.
+    pub kind: String,
+    /// The member it is about (default: `--member`).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// The payload, for a platform kind.
+    #[serde(default)]
+    pub payload: Option<serde_json::Value>,
+    /// The schedule's name, for `schedule`.
+    #[serde(default)]
+    pub schedule: Option<String>,
+}
+
+/// Reads `--event FILE` (`-` for standard input).
+pub fn event_file(path: &str) -> anyhow::Result<EventFile> {
+    let source = if path == "-" { "-".to_owned() } else { format!("@{path}") };
+    let text = String::from_utf8(body(Some(&source))?).with_context(|| format!("{path} is not UTF-8"))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{path} is not an event: write {{\"kind\": \"approval.submitted\", \"payload\": {{…}}}} \
+             or {{\"kind\": \"schedule\", \"schedule\": \"NAME\"}}"
+        )
+    })
+}
+
 /// What to run and as whom.
 #[derive(Debug)]
 pub struct RunRequest {
@@ -23,8 +68,8 @@ pub struct RunRequest {
     pub project: PathBuf,
     /// The component (default: what `build` made).
     pub component: PathBuf,
-    /// The request.
-    pub request: crate::runtime::Request,
+    /// The request or the event.
+    pub call: Call,
     /// A fixture person of the demo company.
     pub member: String,
     /// The scopes the admin grants (default: every declared one).
@@ -80,6 +125,13 @@ pub struct Ran {
     pub logs: Vec<(String, String)>,
     /// The audit records the call made, in order.
     pub audit: Vec<Access>,
+    /// For an event: where its delivery stands (`done`; `pending`, to be
+    /// retried; `dead`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<String>,
+    /// For an event: the notifications the plugin sent, `(title, text, route)`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<(String, String, String)>,
 }
 
 /// Splits `PATH?QUERY`.
@@ -146,7 +198,17 @@ pub async fn run(run: RunRequest) -> anyhow::Result<Ran> {
         let sensitive: Vec<Scope> = consent.iter().copied().filter(|s| s.is_sensitive()).collect();
         workbench.consent(tenant, &run.member, &manifest.id, &consent, &sensitive, &Default::default()).await?;
     }
-    let ran = match workbench.invoke(tenant, &run.member, &manifest.id, run.request).await {
+    let request = match run.call {
+        Call::Request(request) => request,
+        Call::Event(event) => {
+            let workbench = std::sync::Arc::new(workbench);
+            let ran = deliver(&workbench, &manifest.id, &run.member, event).await;
+            drop(workbench);
+            writer.await.context("the audit writer")?;
+            return ran;
+        }
+    };
+    let ran = match workbench.invoke(tenant, &run.member, &manifest.id, request).await {
         Ok(invoked) => Ran {
             status: Some(invoked.response.status),
             headers: invoked.response.headers.clone(),
@@ -154,6 +216,8 @@ pub async fn run(run: RunRequest) -> anyhow::Result<Ran> {
             error: None,
             logs: invoked.logs.iter().map(|l| (l.level.to_owned(), l.message.clone())).collect(),
             audit: invoked.audit.iter().map(Access::from).collect(),
+            delivery: None,
+            notifications: Vec::new(),
         },
         Err(error) => {
             let audit = match &error {
@@ -173,12 +237,68 @@ pub async fn run(run: RunRequest) -> anyhow::Result<Ran> {
                 error: Some(format!("{error}{hint}")),
                 logs: Vec::new(),
                 audit,
+                delivery: None,
+                notifications: Vec::new(),
             }
         }
     };
     drop(workbench);
     writer.await.context("the audit writer")?;
     Ok(ran)
+}
+
+/// Accepts `event` for the plugin and delivers it once, as a server would.
+async fn deliver(
+    workbench: &std::sync::Arc<Workbench>,
+    plugin: &str,
+    member: &str,
+    event: EventFile,
+) -> anyhow::Result<Ran> {
+    let tenant = demo::TENANT;
+    let subject = event.subject.unwrap_or_else(|| member.to_owned());
+    let filter = AuditFilter { plugin: Some(plugin.to_owned()), ..AuditFilter::default() };
+    let before = workbench.audit_page(tenant, &filter, 0, 1000).await?.records.iter().map(|r| r.seq).max();
+    let event_id = if event.kind == "schedule" {
+        let Some(name) = event.schedule else { bail!("a schedule event names its schedule: \"schedule\": \"NAME\"") };
+        workbench.fire_schedule(tenant, plugin, &name, &subject, crate::now_ms()).await?
+    } else {
+        let id = event.id.unwrap_or_else(|| format!("run-{}", uuid::Uuid::now_v7()));
+        let sent = crate::service::events::PlatformEvent {
+            id: id.clone(),
+            kind: event.kind,
+            subject: subject.clone(),
+            time_ms: None,
+            payload: event.payload.unwrap_or_else(|| serde_json::json!({})),
+        };
+        let accepted = workbench.accept_events(tenant, vec![sent]).await?;
+        if accepted.iter().all(|a| a.deliveries == 0) {
+            bail!("plugin.toml does not subscribe to this kind: add it under [[events]]");
+        }
+        id
+    };
+    workbench.deliver_due().await?;
+    let delivery = workbench
+        .deliveries(tenant, None)
+        .await?
+        .into_iter()
+        .find(|d| d.event_id == event_id && d.plugin == plugin)
+        .context("the event was accepted but has no delivery")?;
+    // What the delivery recorded: everything after what set-up did.
+    let page = workbench.audit_page(tenant, &filter, 0, 1000).await?;
+    let mut audit: Vec<&AuditRecord> = page.records.iter().filter(|r| Some(r.seq) > before).collect();
+    audit.sort_by_key(|r| r.seq);
+    let audit = audit.into_iter().map(Access::from).collect();
+    let inbox = workbench.inbox(tenant, &subject).await?;
+    Ok(Ran {
+        status: None,
+        headers: Vec::new(),
+        body: String::new(),
+        error: delivery.last_error.clone().filter(|_| delivery.state != crate::model::events::DeliveryState::Done),
+        logs: Vec::new(),
+        audit,
+        delivery: Some(delivery.state.as_str().to_owned()),
+        notifications: inbox.notifications.into_iter().map(|n| (n.title, n.text, n.route)).collect(),
+    })
 }
 
 /// The records of one failed invocation.
@@ -206,8 +326,16 @@ pub fn print(ran: &Ran, member: &str) {
             }
             println!("\n{}\n", ran.body);
         }
+        (None, Some(error)) if ran.delivery.is_some() => println!("the event failed: {error}\n"),
         (None, Some(error)) => println!("no response: {error}\n"),
         (None, None) => {}
+    }
+    if let Some(state) = &ran.delivery {
+        println!("delivery: {state}");
+        for (title, text, route) in &ran.notifications {
+            println!("  notified {member}: {title} — {text} (opens {route})");
+        }
+        println!();
     }
     if !ran.logs.is_empty() {
         println!("log:");

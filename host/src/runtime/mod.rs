@@ -71,11 +71,21 @@ impl TrapKind {
     }
 }
 
+/// A plugin's own error as people read it: `bad request: …`, `not found:
+/// …`, `internal: …`.
+pub fn describe(error: &PluginError) -> String {
+    match error {
+        PluginError::BadRequest(message) => format!("bad request: {message}"),
+        PluginError::NotFound(message) => format!("not found: {message}"),
+        PluginError::Internal(message) => format!("internal: {message}"),
+    }
+}
+
 /// Why a call produced no response.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
     /// The plugin returned its own error.
-    #[error("the plugin reported an error: {0:?}")]
+    #[error("the plugin reported an error: {}", describe(.0))]
     Plugin(PluginError),
     /// The plugin trapped or broke a limit.
     #[error("the plugin trapped ({kind:?}): {message}")]

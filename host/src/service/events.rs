@@ -279,7 +279,9 @@ impl Workbench {
             let context = self.store.invocation_context(tenant, member, plugin).await.map_err(|e| failed(&e))?;
             if let Some(profile) = context.profile {
                 let Some(usable) = context.installation.filter(|i| i.usable_by(member, &[])) else {
-                    self.audit.append(vec![skip("out_of_range")]).await.map_err(|e| failed(&e))?;
+                    let mut record = skip("out_of_range");
+                    record.actor = loaded.actor.clone();
+                    self.audit.append(vec![record]).await.map_err(|e| failed(&e))?;
                     return Ok(());
                 };
                 let policy = loaded.manifest.policy(usable.granted, &usable.egress);
@@ -299,6 +301,7 @@ impl Workbench {
             None => (String::new(), None, Arc::default(), Arc::new(installation)),
         };
         let invocation = uuid::Uuid::now_v7().to_string();
+        let call_actor = loaded.actor.clone();
         let call = CallContext {
             tenant: tenant.clone(),
             member: member.clone(),
@@ -328,12 +331,17 @@ impl Workbench {
         drop(permit);
         let (result, reason) = match &outcome.result {
             Ok(_) => (Outcome::Allowed, "handled".to_owned()),
-            Err(CallError::Plugin(error)) => (Outcome::Failed, format!("plugin_error: {error:?}")),
+            Err(CallError::Plugin(error)) => {
+                (Outcome::Failed, format!("plugin_error: {}", crate::runtime::describe(error)))
+            }
             Err(CallError::Trap { kind, message }) => (Outcome::Trapped, format!("{}: {message}", kind.code())),
         };
         let mut records = std::mem::take(&mut outcome.audit);
         let how = if nobody && subject.is_some() { format!("{reason} (about nobody)") } else { reason };
-        records.push(self.delivery_record(claim, subject, &invocation, result, how));
+        let mut record = self.delivery_record(claim, subject, &invocation, result, how);
+        // Under the version that ran, as its own records are.
+        record.actor = call_actor;
+        records.push(record);
         let written = self.audit.append(records).await;
         let limits = self.runtime.limits();
         let until =

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::{ServiceResult, Workbench};
+use super::{ServiceError, ServiceResult, Workbench};
 use crate::model::events::{EventKind, SchedulePer};
 use crate::model::installation::InstallationState;
 use crate::model::schedules::Cron;
@@ -88,6 +88,62 @@ impl Workbench {
             self.deliveries_due.notify_one();
         }
         Ok(fired)
+    }
+
+    /// Fires schedule `name` of `plugin`'s installation in `tenant` once,
+    /// now, outside its cron slots (for `workbench plugin run --event`): about
+    /// `subject` for a schedule `per = "member"` (who must be in the
+    /// plugin's range), about nobody for one `per = "plugin"`. The event's id.
+    pub async fn fire_schedule(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        name: &str,
+        subject: &str,
+        now_ms: i64,
+    ) -> ServiceResult<String> {
+        let installation = self
+            .store
+            .installation(tenant, plugin)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("{plugin} is not installed in this workbench")))?;
+        let manifest = Arc::clone(&self.load_version(&installation.plugin, &installation.version).await?.manifest);
+        let Some(schedule) = manifest.schedules.iter().find(|s| s.name == name) else {
+            let declared: Vec<&str> = manifest.schedules.iter().map(|s| s.name.as_str()).collect();
+            return Err(ServiceError::BadRequest(format!(
+                "{plugin} declares no schedule {name:?}; it declares {}",
+                if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
+            )));
+        };
+        if !installation.subscriptions.contains(&format!("schedule:{name}")) {
+            return Err(ServiceError::BadRequest(format!("schedule {name:?} was not approved at install")));
+        }
+        let subject = match schedule.per {
+            SchedulePer::Plugin => None,
+            SchedulePer::Member => {
+                if !self.members_in_range(tenant, &installation.range).await?.iter().any(|m| m == subject) {
+                    return Err(ServiceError::BadRequest(format!("{subject} is not a member in {plugin}'s range")));
+                }
+                Some(subject.to_owned())
+            }
+        };
+        let mut id = format!("schedule:{plugin}:{name}:{now_ms}");
+        if let Some(member) = &subject {
+            id = format!("{id}:{member}");
+        }
+        let zone = Cron::parse(&schedule.cron, &schedule.timezone).map_err(ServiceError::BadRequest)?;
+        let event = NewEvent {
+            id: id.clone(),
+            kind: EventKind::Schedule,
+            subject,
+            occurred_at_ms: now_ms,
+            payload: serde_json::json!({ "schedule": name, "slot": zone.label(now_ms) }).to_string(),
+            plugin: Some(plugin.to_owned()),
+            source: "host",
+        };
+        self.store.accept_events(tenant, &[event], now_ms).await?;
+        self.deliveries_due.notify_one();
+        Ok(id)
     }
 
     /// Ticks the schedules every `every` until the process ends.

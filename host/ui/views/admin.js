@@ -1,5 +1,6 @@
-// 应用管理: catalogue, installations, members, audit log and retention. Each
-// administrative job sees its own tabs (app_admin: catalogue and installed;
+// 应用管理: catalogue, installations, self-service, event deliveries,
+// members, audit log and retention. Each administrative job sees its own
+// tabs (app_admin: catalogue, installed, self-service and deliveries;
 // member_admin: members; auditor: audit; admin: all, and retention). Each tab
 // is a module of views/admin/.
 import { t } from '../i18n.js';
@@ -11,11 +12,13 @@ import { renderMembers } from './admin/members.js';
 import { renderAudit } from './admin/audit.js';
 import { renderRetention } from './admin/retention.js';
 import { renderSelfService } from './admin/self-service.js';
+import { renderDeliveries } from './admin/deliveries.js';
 
 const TABS = [
   { name: 'catalogue', role: 'app_admin', label: 'admin.tab.catalogue', render: renderCatalogue },
   { name: 'installed', role: 'app_admin', label: 'admin.tab.installed', render: renderInstalled },
   { name: 'self-service', role: 'app_admin', label: 'admin.tab.selfService', render: renderSelfService },
+  { name: 'deliveries', role: 'app_admin', label: 'admin.tab.deliveries', render: renderDeliveries },
   { name: 'members', role: 'member_admin', label: 'admin.tab.members', render: renderMembers },
   { name: 'audit', role: 'auditor', label: 'admin.tab.audit', render: renderAudit },
   { name: 'retention', role: 'admin', label: 'admin.tab.retention', render: renderRetention },

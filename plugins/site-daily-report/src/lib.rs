@@ -10,12 +10,18 @@
 //! JSON), `POST /` (form field `text`: save the day's report; from the page
 //! it answers `303` back to the page, otherwise `201` JSON). `?date=YYYY-MM-DD`
 //! picks another day than today.
+//!
+//! At 18:00 (Asia/Shanghai) its schedule ticks once for each member in its
+//! range; for a person who consented and has no report for the day it puts
+//! a reminder in their inbox that opens the day's page, once a day however
+//! often the tick is delivered.
 
-use workbench_sdk::date::{parse as parse_date, today};
+use workbench_sdk::date::{from_days, parse as parse_date, today};
+use workbench_sdk::events::{Event, Subject};
 use workbench_sdk::html::{self, Field, Form, Html, Tone, escape};
 use workbench_sdk::json::{quote as json_string, quote_opt};
 use workbench_sdk::storage::{self, Bucket};
-use workbench_sdk::{Plugin, PluginError, Request, Response, log, profile};
+use workbench_sdk::{Plugin, PluginError, Request, Response, log, notify, profile};
 
 /// Reports longer than this are refused.
 const MAX_REPORT_BYTES: usize = 16 * 1024;
@@ -38,6 +44,10 @@ impl Plugin for SiteDailyReport {
             ("POST", "/") => save(&date, &request),
             (method, path) => Err(PluginError::NotFound(format!("no route for {method} {path}"))),
         }
+    }
+
+    fn on_event(event: Event) -> Result<(), PluginError> {
+        remind(&event)
     }
 }
 
@@ -109,6 +119,29 @@ fn page(date: &str, notice: Option<(Tone, &str)>, draft: Option<&str>) -> Result
     }
     let status = if notice.is_some_and(|(tone, _)| tone == Tone::Error) { 400 } else { 200 };
     Ok(Response::html(status, html::document("zh-CN", "工程日报", body)))
+}
+
+/// The evening tick about one person: a reminder when the slot's day (in
+/// China Standard Time) has no report, at most one per day.
+fn remind(event: &Event) -> Result<(), PluginError> {
+    if event.kind != "schedule" || event.subject != Subject::Person {
+        return Ok(());
+    }
+    let date = from_days((event.time_ms / 1000 + 8 * 3600) / 86_400);
+    if storage::get(Bucket::Person, &key(&date)).map_err(storage_error)?.is_some() {
+        return Ok(());
+    }
+    let reminded = format!("reminded/{date}");
+    if storage::get(Bucket::Person, &reminded).map_err(storage_error)?.is_some() {
+        return Ok(());
+    }
+    let text = format!("{date} 的日报还没有填写，请在下班前补上。");
+    match notify::send("工程日报：今天还没有填写", &text, &format!("/?date={date}")) {
+        Ok(_) => storage::set(Bucket::Person, &reminded, b"1").map_err(storage_error),
+        // Not consented, or too many for now: nothing to retry.
+        Err(notify::NotifyError::Denied(_) | notify::NotifyError::RateLimited(_)) => Ok(()),
+        Err(error) => Err(PluginError::Internal(error.to_string())),
+    }
 }
 
 fn report_json(date: &str) -> Result<Response, PluginError> {
@@ -211,6 +244,49 @@ mod tests {
         let error = host.call::<SiteDailyReport>(Request::get("/")).expect_err("denied");
         assert_eq!(error, PluginError::Internal("name unavailable: consent_withdrawn".into()));
         assert_eq!(host.accesses()[0], ("user.name".to_owned(), Err(AccessError::ConsentWithdrawn)));
+    }
+
+    /// The 18:00 tick of `date` (China Standard Time) about the person.
+    fn evening(date_days: u64) -> Event {
+        Event {
+            id: format!("d-{date_days}"),
+            kind: "schedule".into(),
+            time_ms: (date_days * 86_400 + 10 * 3600) * 1000,
+            subject: Subject::Person,
+            payload: "{\"schedule\":\"evening-reminder\"}".into(),
+        }
+    }
+
+    #[test]
+    fn the_evening_tick_reminds_once_those_without_the_days_report() {
+        let host = host().with_notify();
+        let day = 20_513; // 2026-03-01, 18:00 in Shanghai
+        host.deliver::<SiteDailyReport>(evening(day)).expect("handled");
+        host.deliver::<SiteDailyReport>(evening(day)).expect("handled again");
+        let sent = host.notifications();
+        assert_eq!(sent.len(), 1, "one reminder however often the tick comes: {sent:?}");
+        assert_eq!(sent[0].2, "/?date=2026-03-01");
+        assert!(sent[0].1.contains("2026-03-01"), "{sent:?}");
+    }
+
+    #[test]
+    fn the_evening_tick_leaves_alone_those_who_reported_and_nobody() {
+        let host = host().with_notify();
+        let mut request = Request::post("/", "text=done");
+        request.query = "date=2026-03-01".into();
+        host.call::<SiteDailyReport>(request).expect("saved");
+        host.deliver::<SiteDailyReport>(evening(20_513)).expect("handled");
+        let mut about_nobody = evening(20_514);
+        about_nobody.subject = Subject::Nobody;
+        host.deliver::<SiteDailyReport>(about_nobody).expect("handled");
+        assert!(host.notifications().is_empty(), "{:?}", host.notifications());
+    }
+
+    #[test]
+    fn a_person_who_did_not_consent_to_notifications_gets_none_and_the_tick_succeeds() {
+        let host = host().deny("notify", AccessError::NotConsented);
+        host.deliver::<SiteDailyReport>(evening(20_513)).expect("nothing to retry");
+        assert!(host.notifications().is_empty());
     }
 
     fn from_page(request: Request) -> Request {

@@ -175,3 +175,139 @@ def test_configuration_reads_the_admins_values():
     )
     with pytest.raises(Internal, match="no value for visits_url"):
         MockHost().call(handle, Request.get("/"))
+
+
+def test_events_run_with_the_subjects_consents_and_notify_them():
+    from workbench_sdk import Event, Subject, notify
+
+    def on_event(event: Event) -> None:
+        count = int(storage.plugin.get_text(f"count:{event.id}") or 0) + 1
+        storage.plugin.set(f"count:{event.id}", str(count))
+        sent = notify.send(f"{event.kind} 到了", event.json()["title"], f"/events/{event.id}")
+        storage.plugin.set(f"name:{event.id}", f"{event.subject.value} {profile.name()} {sent}")
+
+    host = MockHost(name="张伟", storage=True, notify=True)
+    event = Event.of("approval.submitted", {"title": "差旅报销"}, subject=Subject.PERSON, id="d-1",
+                     time_ms=1_765_000_000_000)
+    assert event.time == datetime.datetime(2025, 12, 6, 5, 46, 40, tzinfo=datetime.timezone.utc)
+    assert event.about_person and event.json() == {"title": "差旅报销"}
+    host.deliver(on_event, event)
+    host.deliver(on_event, event)  # delivered again: storage persists between deliveries
+    assert host.stored("count:d-1") == b"2" and host.stored("name:d-1") == "person 张伟 mock-2".encode()
+    assert host.notifications == [("approval.submitted 到了", "差旅报销", "/events/d-1")] * 2
+    assert ("notify", "allowed") in host.accesses
+
+
+def test_an_event_about_nobody_reads_no_field_notifies_nobody_and_has_no_person_bucket():
+    from workbench_sdk import Event, notify
+
+    seen = []
+
+    def on_event(event: Event) -> None:
+        for attempt in (profile.name, lambda: notify.send("t", "x", "/"), lambda: storage.person.get("k")):
+            try:
+                attempt()
+            except AccessError as refused:
+                seen.append((refused.scope, refused.code))
+        storage.plugin.set("last", event.kind)
+
+    host = MockHost(name="张伟", storage=True, notify=True)
+    host.deliver(on_event, Event.of("member.joined"))
+    assert seen == [("user.name", "not_consented"), ("notify", "not_consented"), ("storage", "not_consented")]
+    assert host.notifications == [] and host.stored("last") == b"member.joined"
+    # A request afterwards is about its caller again.
+    assert host.call(greet, Request.get("/")).body_text == "你好, 张伟"
+
+
+def test_notifications_need_the_scope_and_a_well_formed_notification():
+    from workbench_sdk import notify
+
+    def send(request: Request) -> Response:
+        try:
+            return Response.text(notify.send(request.param("title"), request.param("text", ""), request.param("route")))
+        except AccessError as refused:
+            return Response.text(refused.code, 403)
+        except notify.Invalid as invalid:
+            return Response.text(f"invalid: {invalid}", 400)
+
+    ask = lambda host, title="审批", route="/a?b=1", text="": host.call(  # noqa: E731
+        send, Request.get("/", title=title, text=text, route=route)).body_text
+    assert ask(MockHost()) == "not_consented"
+    assert ask(MockHost(notify=True).deny("notify", Reason.CONSENT_WITHDRAWN)) == "consent_withdrawn"
+    assert ask(MockHost(notify=True, declared=["user.name"])) == "not_declared"
+    host = MockHost(notify=True)
+    assert ask(host) == "mock-1"
+    assert ask(host, title=" ").startswith("invalid: the title")
+    assert ask(host, title="x" * 101).startswith("invalid: the title")
+    assert ask(host, text="x" * 1001).startswith("invalid: the text")
+    assert ask(host, text="a\nb") == "mock-2"
+    assert ask(host, text="a\x07b").startswith("invalid: the title and text")
+    for route in ["a", "//evil.example/", "/a b", "/a\\b", "/" + "x" * 500]:
+        assert ask(host, route=route).startswith("invalid: the route"), route
+    assert host.notifications == [("审批", "", "/a?b=1"), ("审批", "a\nb", "/a?b=1")]
+    assert host.accesses.count(("notify", "invalid")) == 9
+    assert isinstance(notify.RateLimited(30), notify.NotifyError) and notify.RateLimited(30).retry_after_seconds == 30
+
+
+def test_event_failures_are_reported_as_the_host_reports_them():
+    from workbench_sdk import Event, NotFound
+
+    def fails(error):
+        def on_event(event):
+            raise error
+        return on_event
+
+    with pytest.raises(NotFound, match="no such approval"):
+        MockHost().deliver(fails(NotFound("no such approval")), Event.of("approval.decided"))
+    with pytest.raises(Internal, match="KeyError"):
+        MockHost().deliver(lambda e: e.json()["missing"], Event.of("approval.decided"))
+    with pytest.raises(Internal, match="unhandled refusal: user.name: not_consented"):
+        MockHost().deliver(lambda e: profile.name(), Event.of("member.joined"))
+    MockHost().deliver(lambda e: None, Event.of("schedule", '{"schedule": "daily", "slot": "2026-12-07T18:00:00+08:00"}'))
+
+
+def test_the_exported_events_class_converts_the_hosts_event_and_errors(monkeypatch):
+    import enum
+    import types
+
+    from workbench_sdk import BadRequest, Event, Subject, _host, export_events
+
+    class Err(Exception):
+        def __init__(self, value):
+            self.value = value
+
+    wit = types.SimpleNamespace(**{
+        f"PluginError_{kind}": type(f"PluginError_{kind}", (), {"__init__": lambda self, v: setattr(self, "value", v)})
+        for kind in ("BadRequest", "NotFound", "Internal")
+    })
+    monkeypatch.setattr(_host, "Err", Err)
+    monkeypatch.setattr(_host, "wit_handler", wit)
+    WitSubject = enum.Enum("Subject", ["NOBODY", "PERSON"])
+    wit_event = types.SimpleNamespace(id="d-7", kind="member.joined", time_ms=5, subject=WitSubject.PERSON,
+                                      payload='{"member": "x"}')
+    received = []
+    Events = export_events(received.append)
+    Events().on_event(wit_event)
+    assert received == [Event("d-7", "member.joined", 5, Subject.PERSON, '{"member": "x"}')]
+
+    def refuse(event):
+        raise BadRequest(f"cannot handle {event.kind}")
+
+    with pytest.raises(Err) as raised:
+        export_events(refuse)().on_event(wit_event)
+    assert type(raised.value.value).__name__ == "PluginError_BadRequest"
+    assert raised.value.value.value == "cannot handle member.joined"
+    with pytest.raises(Err) as raised:
+        export_events(lambda e: 1 / 0)().on_event(wit_event)
+    assert type(raised.value.value).__name__ == "PluginError_Internal"
+    assert raised.value.value.value.startswith("ZeroDivisionError")
+
+    # The handler of requests reports its failures the same way.
+    from workbench_sdk import NotFound, export
+
+    wit.Response = lambda status, headers, body: (status, headers, body)
+    wit_request = types.SimpleNamespace(method="GET", path="/x", query="", headers=[], body=b"")
+    assert export(lambda r: Response.text(r.path))().handle(wit_request)[2] == b"/x"
+    with pytest.raises(Err) as raised:
+        export(lambda r: (_ for _ in ()).throw(NotFound("nothing at /x")))().handle(wit_request)
+    assert type(raised.value.value).__name__ == "PluginError_NotFound"

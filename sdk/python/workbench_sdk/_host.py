@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable
 
-from .errors import AccessError, Reason
+from .errors import AccessError, BadRequest, NotFound, Reason
 
 
 class StorageFailure(Exception):
@@ -28,7 +28,7 @@ def interface_of(scope: str) -> str:
 
 SCOPES = (
     "user.id", "user.avatar", "user.nickname", "user.name", "user.gender", "user.birthday", "user.region",
-    "user.email", "user.phone", "org.department", "perm.customer", "perm.approval", "storage", "log",
+    "user.email", "user.phone", "org.department", "perm.customer", "perm.approval", "storage", "log", "notify",
 )
 """Every scope of the catalogue."""
 
@@ -53,6 +53,17 @@ try:  # loaded now for the same reason; natively neither exists
     from wit_world.exports import handler as wit_handler
 except ModuleNotFoundError:
     Err = wit_handler = None
+
+
+def wit_plugin_error(error: Exception) -> Any:
+    """The WIT ``plugin-error`` of a :class:`~workbench_sdk.PluginError`, as
+    the component raises it (``Err(...)``): the same for a request and an event."""
+    if isinstance(error, BadRequest):
+        return Err(wit_handler.PluginError_BadRequest(str(error)))
+    if isinstance(error, NotFound):
+        return Err(wit_handler.PluginError_NotFound(str(error)))
+    return Err(wit_handler.PluginError_Internal(str(error)))
+
 
 try:  # only in the world of a plugin that declares destinations
     from wit_world.imports import outgoing_handler as _outgoing_handler
@@ -193,6 +204,21 @@ class WitBackend:
             return list(_config_store.get_all())
         except Err:
             return []
+
+    def notify(self, title: str, text: str, route: str) -> str:
+        from .notify import Invalid, RateLimited
+
+        module = self.module("notify")
+        try:
+            return module.send(module.Notification(title, text, route))
+        except Err as failed:
+            error = failed.value
+            kind = type(error).__name__.removeprefix("NotifyError_")
+            if kind == "Denied":
+                raise AccessError("notify", Reason[error.value.name]) from None
+            if kind == "RateLimited":
+                raise RateLimited(error.value) from None
+            raise Invalid(error.value) from None
 
     def log(self, level: str, message: str) -> None:
         try:

@@ -4,10 +4,12 @@ Fields are refused (``not_consented``) until given; ``deny`` refuses any
 scope with a chosen reason, as the real host does after a withdrawal or a
 missing grant; built :meth:`MockHost.from_manifest`, a scope plugin.toml does
 not declare is ``not_declared``. Storage and log follow the host's limits.
+:meth:`MockHost.deliver` runs an event handler as the host would; an event
+about nobody reads no field, notifies nobody and has no person bucket.
 
 .. code-block:: python
 
-    from workbench_sdk import Reason, Request
+    from workbench_sdk import Event, Reason, Request, Subject
     from workbench_sdk.testing import MockHost
     import app
 
@@ -15,16 +17,23 @@ not declare is ``not_declared``. Storage and log follow the host's limits.
         host = MockHost(name="张伟")
         assert host.call(app.handle, Request.get("/")).body_text == "你好, 张伟"
         assert host.accesses == [("user.name", "allowed")]
+
+    def test_tells_the_approver():
+        host = MockHost(notify=True)
+        host.deliver(app.on_event, Event.of("approval.submitted", {"title": "差旅报销"}, subject=Subject.PERSON))
+        assert host.notifications == [("审批待办", "差旅报销", "/approvals")]
 """
 
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import _host, handle_request
+from . import _host, handle_event, handle_request
 from .errors import AccessError, Reason
+from .events import Event, Subject
 from .http import Request, Response
 
 FIELDS = {
@@ -48,6 +57,24 @@ VALUE_BYTES = 64 << 10
 BUCKET_BYTES = 1 << 20
 LOG_LINES = 100
 LOG_LINE_BYTES = 4 << 10
+TITLE_CHARS = 100
+TEXT_CHARS = 1000
+ROUTE_CHARS = 500
+
+
+def _notification_problem(title: str, text: str, route: str) -> str | None:
+    """Why the host would not send a notification, as it says it; None when it would."""
+    if not title.strip() or len(title) > TITLE_CHARS:
+        return f"the title must be 1 to {TITLE_CHARS} characters"
+    if len(text) > TEXT_CHARS:
+        return f"the text must be at most {TEXT_CHARS} characters"
+    if any(unicodedata.category(c) == "Cc" and c != "\n" for c in title + text):
+        return "the title and text may not hold control characters (a newline in the text is fine)"
+    printable = all(0x21 <= ord(c) < 0x7F and c != "\\" for c in route)
+    if not route.startswith("/") or route.startswith("//") or len(route) > ROUTE_CHARS or not printable:
+        return (f"the route {route!r} must be a path inside the plugin: '/' and at most {ROUTE_CHARS} printable "
+                "characters, no spaces or backslashes, not starting with '//'")
+    return None
 
 
 class MockHost:
@@ -55,11 +82,12 @@ class MockHost:
 
     Keywords: one per field (``user_id``, ``name``, ``phone``,
     ``department``, ``customers`` …, see :data:`FIELDS`), ``storage`` (True
-    grants it), ``log`` (True grants it), ``declared`` (the scopes plugin.toml
-    declares; None declares everything)."""
+    grants it), ``log`` (True grants it), ``notify`` (True grants and
+    consents to it; else it is ``not_consented``), ``declared`` (the scopes
+    plugin.toml declares; None declares everything)."""
 
     def __init__(self, *, declared: Iterable[str] | None = None, storage: bool = False, log: bool = False,
-                 **fields: Any) -> None:
+                 notify: bool = False, **fields: Any) -> None:
         unknown = set(fields) - set(FIELDS)
         if unknown:
             raise TypeError(f"MockHost has no field {', '.join(sorted(unknown))}; fields are {', '.join(FIELDS)}")
@@ -79,6 +107,11 @@ class MockHost:
         """Each outgoing request: (method, url, headers, body)."""
         self.config: dict[str, str] = {}
         """Configuration values by key, as the admin set them."""
+        self.notify_granted = notify
+        self.notifications: list[tuple[str, str, str]] = []
+        """Each notification sent: (title, text, route)."""
+        self.nobody = False
+        """Whether the running call is about nobody (an event's subject)."""
 
     def with_destination(self, destination: str, status: int = 200, body: bytes = b"",
                          headers: list[tuple[str, str]] | None = None) -> MockHost:
@@ -124,6 +157,21 @@ class MockHost:
         finally:
             _host.use(previous)
 
+    def deliver(self, on_event: Callable[[Event], None], event: Event) -> None:
+        """Runs ``on_event`` on ``event`` against this host, as the real host
+        would: raises :class:`~workbench_sdk.PluginError` for a failure (the
+        host would retry). Storage persists between calls and events. An
+        event about :attr:`~workbench_sdk.Subject.NOBODY` runs with no
+        person's consents: fields, notifications and the person bucket are
+        ``not_consented``."""
+        previous, was_nobody = _host.use(self), self.nobody
+        self.nobody = event.subject is Subject.NOBODY
+        try:
+            handle_event(on_event, event)
+        finally:
+            self.nobody = was_nobody
+            _host.use(previous)
+
     def stored(self, key: str, person: bool = False) -> bytes | None:
         """What a bucket holds at ``key``."""
         return self.buckets[person].get(key)
@@ -141,7 +189,7 @@ class MockHost:
 
     def field(self, scope: str, convert: Callable[[Any], Any]) -> Any:
         refusal = self._refusal(scope)
-        if refusal is None and scope not in self.values:
+        if refusal is None and (scope not in self.values or self.nobody):
             refusal = Reason.NOT_CONSENTED
         self.accesses.append((scope, "allowed" if refusal is None else refusal.value))
         if refusal is not None:
@@ -153,6 +201,9 @@ class MockHost:
         if refusal is not None:
             self.accesses.append(("storage", refusal.value))
             raise AccessError("storage", refusal)
+        if person and self.nobody:  # no person whose bucket it could be
+            self.accesses.append(("storage", Reason.NOT_CONSENTED.value))
+            raise AccessError("storage", Reason.NOT_CONSENTED)
         bucket = self.buckets[person]
         key = args[0]
         problem = None
@@ -185,6 +236,23 @@ class MockHost:
             result = sorted(k for k in bucket if k.startswith(key))[:1000]
         self.accesses.append(("storage", "allowed"))
         return result
+
+    def notify(self, title: str, text: str, route: str) -> str:
+        from .notify import Invalid
+
+        refusal = self._refusal("notify")
+        if refusal is None and (not self.notify_granted or self.nobody):
+            refusal = Reason.NOT_CONSENTED
+        if refusal is not None:
+            self.accesses.append(("notify", refusal.value))
+            raise AccessError("notify", refusal)
+        problem = _notification_problem(title, text, route)
+        if problem:
+            self.accesses.append(("notify", "invalid"))
+            raise Invalid(problem)
+        self.accesses.append(("notify", "allowed"))
+        self.notifications.append((title, text, route))
+        return f"mock-{len(self.notifications)}"
 
     def config_get(self, key: str) -> str | None:
         return self.config.get(key)

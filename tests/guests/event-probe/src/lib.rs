@@ -2,8 +2,10 @@
 //! a test can read it back with a request: how many times each event id
 //! came (`count:ID`), whom it was about and what reading `user.name` gave
 //! (`name:ID`), and what sending a notification gave (`notify:ID`). The
-//! configuration key `mode` makes it fail (`fail`: a plugin error; `trap`:
-//! a panic) every event, or (`slow`) sleep past the host's deadline.
+//! configuration key `mode` makes it fail (`fail`: a plugin error, with the
+//! key `error` added to its message; `trap`:
+//! a panic) every event, (`slow`) sleep past the host's deadline, or
+//! (`pause`) wait 700 ms, within the deadline, before going on.
 //! `GET /` lists the bucket as `key=value` lines.
 
 use workbench_sdk::events::{Event, Subject};
@@ -37,9 +39,15 @@ impl Plugin for EventProbe {
             .unwrap_or(0);
         keep(&count_key, &(seen + 1).to_string())?;
         match config::get("mode").as_deref() {
-            Some("fail") => return Err(PluginError::Internal(format!("told to fail {}", event.id))),
+            Some("fail") => {
+                // `error`, when configured, is added to the message: what an
+                // admin's page must show as text, whatever it holds.
+                let extra = config::get("error").unwrap_or_default();
+                return Err(PluginError::Internal(format!("told to fail {}{extra}", event.id)));
+            }
             Some("trap") => panic!("told to trap {}", event.id),
             Some("slow") => std::thread::sleep(std::time::Duration::from_secs(30)),
+            Some("pause") => std::thread::sleep(std::time::Duration::from_millis(700)),
             _ => {}
         }
         let about = match event.subject {
