@@ -126,8 +126,13 @@ pub struct EventsConfig {
     /// Deliveries claimed at once.
     pub claim_batch: u32,
     /// How often schedules are looked at, seconds (a slot fires within
-    /// this of its time).
+    /// this of its time); 0: this process never looks (another replica
+    /// does, or nothing is scheduled).
     pub schedule_tick_secs: u64,
+    /// Days a settled delivery (done or dead) and its event are kept; the
+    /// retention purge deletes them after. An id sent again after that is
+    /// a new event.
+    pub keep_days: u32,
 }
 
 impl Default for EventsConfig {
@@ -138,6 +143,7 @@ impl Default for EventsConfig {
             poll_ms: 1_000,
             claim_batch: 32,
             schedule_tick_secs: 20,
+            keep_days: 30,
         }
     }
 }

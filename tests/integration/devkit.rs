@@ -433,6 +433,10 @@ fn plugin_run_delivers_an_event_file() {
     let unsubscribed = run("site-daily-report", r#"{"kind": "member.joined", "payload": {}}"#, "user.id,user.name");
     let stderr = String::from_utf8_lossy(&unsubscribed.stderr);
     assert!(!unsubscribed.status.success() && stderr.contains("does not subscribe to this kind"), "{stderr}");
+    let someone_else =
+        run("site-daily-report", r#"{"kind": "member.joined", "subject": "li.na", "payload": {}}"#, "user.id");
+    let stderr = String::from_utf8_lossy(&someone_else.stderr);
+    assert!(!someone_else.status.success() && stderr.contains("pass --member li.na"), "{stderr}");
     let garbled = run("site-daily-report", r#"{"kind": 3}"#, "user.id,user.name");
     let stderr = String::from_utf8_lossy(&garbled.stderr);
     assert!(!garbled.status.success() && stderr.contains("is not an event"), "{stderr}");

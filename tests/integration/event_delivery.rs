@@ -157,11 +157,25 @@ on_both_databases! {
             assert!(started.elapsed() < Duration::from_secs(20), "the held event was never claimed");
             tokio::time::sleep(Duration::from_millis(10)).await;
         };
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The probe counts the id (durably, with its record) before it
+        // pauses: killed once that is stored, mid-attempt.
+        let counted = || async {
+            sqlx::query_scalar::<_, Vec<u8>>("SELECT value FROM plugin_kv WHERE plugin = 'event-probe' AND key = $1")
+                .bind(format!("count:{}", held.0))
+                .fetch_all(&pool)
+                .await
+                .expect("kept")
+        };
+        let started = Instant::now();
+        while counted().await.is_empty() {
+            assert!(started.elapsed() < Duration::from_secs(5), "the first attempt never counted its id");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let mut child = served.child;
         child.kill().expect("SIGKILL");
         child.wait().expect("reaped");
         assert_eq!(held.2, 1, "killed in its first attempt");
+        assert_eq!(counted().await, [b"1".to_vec()], "the killed attempt saw the id once");
         accepted.push("held".into());
 
         // Restarted: everything accepted is delivered, each to both
@@ -190,15 +204,7 @@ on_both_databases! {
         // The killed attempt ran again, to the plugin under the same id.
         let redelivered = rows(&pool, "SELECT id, state, attempts FROM deliveries WHERE event_id = $1 AND plugin = 'event-probe'", "held").await;
         assert_eq!(redelivered, [(held.0.clone(), "done".to_owned(), 2)], "taken over after the lease");
-        let seen: Vec<Vec<u8>> = sqlx::query_scalar("SELECT value FROM plugin_kv WHERE plugin = 'event-probe' AND key = $1")
-            .bind(format!("count:{}", held.0))
-            .fetch_all(&pool)
-            .await
-            .expect("kept");
-        assert!(
-            matches!(seen.as_slice(), [count] if count == b"1" || count == b"2"),
-            "the plugin saw the held delivery under its id: {seen:?}"
-        );
+        assert_eq!(counted().await, [b"2".to_vec()], "the takeover reached the plugin under the same id");
         let mut child = served.child;
         child.kill().expect("SIGKILL");
         child.wait().expect("reaped");
@@ -222,10 +228,9 @@ fn scheduled_manifest() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_run_each_delivery_once_and_fire_each_schedule_slot_once() {
-    // No background ticks: the test ticks both replicas itself, at once.
-    let quiet = |config: &mut workbench_host::config::Config| config.events.schedule_tick_secs = 1_000_000;
-    let a = Server::demo_configured(Db::Postgres, quiet).await;
-    let b = a.replica_configured(quiet).await;
+    // The test servers have no ticker: the test ticks both replicas itself, at once.
+    let a = Server::demo(Db::Postgres).await;
+    let b = a.replica().await;
     let admin = a.demo_token("admin", &[Role::Admin, Role::Member]);
     let dev = a.demo_token("acme", &[Role::Developer]);
     let component = std::fs::read(xtask::guests().component(PROBE)).expect("built");
@@ -243,14 +248,18 @@ async fn two_replicas_run_each_delivery_once_and_fire_each_schedule_slot_once() 
         let sent = send(if chunk % 2 == 0 { &a } else { &b }, &platform, events).await;
         assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
     }
-    // Each slot of the last ten minutes, once: for the plugin and for each member in range.
-    let now = workbench_host::now_ms();
+    // Each slot of the ten minutes before 12:05 in Shanghai on 2026-03-01
+    // (no other plugin's schedule is near), once: for the plugin and for
+    // each member in range.
+    let now = (20_513 * 86_400 + 4 * 3600 + 300) * 1000;
     let (fired_a, fired_b) = tokio::join!(a.workbench.tick_schedules(now), b.workbench.tick_schedules(now));
     let fired = fired_a.expect("ticks") + fired_b.expect("ticks");
     // Ten slots, each fired once across the replicas, for the plugin and for each member.
     assert!(fired > 10 && fired % 10 == 0, "{fired}");
-    let slots = "SELECT COUNT(DISTINCT occurred_at) FROM events WHERE tenant = $1 AND id LIKE 'schedule:%'";
+    let slots = "SELECT COUNT(DISTINCT occurred_at) FROM events WHERE tenant = $1 AND id LIKE 'schedule:event-probe:%'";
     assert_eq!(a.count(slots, &["demo"]).await, 10);
+    let ours = "SELECT COUNT(*) FROM events WHERE tenant = $1 AND id LIKE 'schedule:%'";
+    assert_eq!(a.count(ours, &["demo"]).await as usize, fired, "only the probe's schedules have slots then");
     let (again_a, again_b) = tokio::join!(a.workbench.tick_schedules(now), b.workbench.tick_schedules(now));
     assert_eq!(again_a.expect("ticks") + again_b.expect("ticks"), 0, "a slot fires once");
 

@@ -326,7 +326,7 @@ on_both_databases! {
 on_both_databases! {
     async fn the_daily_reports_evening_tick_reminds_only_those_without_the_days_report(db: Db) {
         // The test ticks the schedules itself, at 18:05 in Shanghai on 2026-03-01.
-        let server = Server::demo_configured(db, |config| config.events.schedule_tick_secs = 1_000_000).await;
+        let server = Server::demo(db).await;
         let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
         let plugin = "site-daily-report";
         let installed = server.call(Method::GET, "/api/v1/workbench/plugins", Some(&admin), None).await;
@@ -408,6 +408,49 @@ on_both_databases! {
         assert_eq!(kept.get("notify:p-2").map(String::as_str), Some("Denied(NotConsented)"), "{kept:?}");
         let inbox = server.call(Method::GET, "/api/v1/me/notifications", Some(&zhang), None).await;
         assert_eq!(inbox.body["notifications"][0]["plugin"], plugin, "{}", inbox.text);
+        server.stop().await;
+    }
+}
+
+on_both_databases! {
+    async fn settled_deliveries_and_their_events_go_after_keep_days_and_pending_ones_stay(db: Db) {
+        let server = Server::demo_configured(db, |config| {
+            config.events.retry_secs = vec![3600];
+            config.events.keep_days = 30;
+        })
+        .await;
+        let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
+        publish_and_install(&server, &admin, "ok").await;
+        let platform = server.demo_token("platform", &[Role::Platform]);
+        let sent = send(&server, &platform, vec![submitted("k-1", "zhang.wei"), submitted("k-2", "li.na")]).await;
+        assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.text);
+        settled(&server, &admin, |list| list.len() == 4 && list.iter().all(|d| d["state"] == "done")).await;
+        // One more, which the probe now fails: retried in an hour, pending till then.
+        let failing = json!({ "version": "1.0.0", "granted_scopes": ["storage", "user.name", "notify"], "config": { "mode": "fail" } });
+        let reinstalled = server.call(Method::PUT, &format!("/api/v1/workbench/plugins/{PROBE}"), Some(&admin), Some(failing)).await;
+        assert_eq!(reinstalled.status, StatusCode::OK, "{}", reinstalled.text);
+        send(&server, &platform, vec![submitted("k-3", "zhang.wei")]).await;
+        let tried = |d: &Value| d["event_id"] == "k-3" && d["plugin"] == PROBE && d["attempts"] == 1;
+        let list = settled(&server, &admin, |list| list.len() == 6 && list.iter().any(tried)
+            && list.iter().filter(|d| d["state"] == "done").count() == 5).await;
+        assert!(list.iter().any(|d| tried(d) && d["state"] == "pending"), "{list:?}");
+
+        // A month later: the settled deliveries go, and the events none of whose deliveries is left.
+        let month = workbench_host::now_ms() + 31 * 24 * 3600 * 1000;
+        let reports = server.workbench.purge(month).await.expect("purges").expect("the one runner");
+        let demo = reports.iter().find(|r| r.tenant == "demo").expect("demo's report");
+        assert_eq!((demo.deliveries_deleted, demo.events_deleted), (5, 2), "{demo:?}");
+        let left = server.call(Method::GET, "/api/v1/workbench/deliveries", Some(&admin), None).await;
+        let left = left.body.as_array().expect("deliveries").clone();
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(tried(&left[0]) && left[0]["state"] == "pending", "{left:?}");
+        assert_eq!(server.count("SELECT COUNT(*) FROM events WHERE tenant = $1", &["demo"]).await, 1);
+        let again = server.workbench.purge(month).await.expect("purges").expect("the one runner");
+        let demo = again.iter().find(|r| r.tenant == "demo").expect("demo's report");
+        assert_eq!((demo.deliveries_deleted, demo.events_deleted), (0, 0), "{demo:?}");
+        // Past its keeping, an id is new again.
+        let resent = send(&server, &platform, vec![submitted("k-1", "zhang.wei")]).await;
+        assert_eq!(resent.body["accepted"][0]["duplicate"], false, "{}", resent.text);
         server.stop().await;
     }
 }

@@ -170,6 +170,9 @@ impl Server {
             runtime: test_limits(),
             admission: crate::support::test_admission(),
             code_cache_dir: Some(crate::support::shared_code_cache()),
+            // No schedule ticker: a test ticks at the instant it chooses, and
+            // no test gains a delivery because it ran at 18:00 in Shanghai.
+            events: workbench_host::config::EventsConfig { schedule_tick_secs: 0, ..Default::default() },
             ..Config::default()
         };
         configure(&mut config);

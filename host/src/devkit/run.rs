@@ -38,9 +38,12 @@ pub struct EventFile {
     pub id: Option<String>,
     /// `approval.submitted`, …, or `schedule`.
     pub kind: String,
-    /// The member it is about (default: `--member`).
+    /// The member it is about: `--member` (whose consents the run records).
     #[serde(default)]
     pub subject: Option<String>,
+    /// When it happened, ms since the epoch (default: now).
+    #[serde(default)]
+    pub time_ms: Option<i64>,
     /// The payload, for a platform kind.
     #[serde(default)]
     pub payload: Option<serde_json::Value>,
@@ -255,7 +258,12 @@ async fn deliver(
     event: EventFile,
 ) -> anyhow::Result<Ran> {
     let tenant = demo::TENANT;
-    let subject = event.subject.unwrap_or_else(|| member.to_owned());
+    let subject = member.to_owned();
+    if let Some(other) = event.subject.as_deref().filter(|s| *s != member) {
+        bail!(
+            "the event is about {other} but the run is as {member}: pass --member {other} (its consents are the run's)"
+        );
+    }
     let filter = AuditFilter { plugin: Some(plugin.to_owned()), ..AuditFilter::default() };
     let before = workbench.audit_page(tenant, &filter, 0, 1000).await?.records.iter().map(|r| r.seq).max();
     let event_id = if event.kind == "schedule" {
@@ -267,7 +275,7 @@ async fn deliver(
             id: id.clone(),
             kind: event.kind,
             subject: subject.clone(),
-            time_ms: None,
+            time_ms: event.time_ms,
             payload: event.payload.unwrap_or_else(|| serde_json::json!({})),
         };
         let accepted = workbench.accept_events(tenant, vec![sent]).await?;
@@ -283,11 +291,21 @@ async fn deliver(
         .into_iter()
         .find(|d| d.event_id == event_id && d.plugin == plugin)
         .context("the event was accepted but has no delivery")?;
-    // What the delivery recorded: everything after what set-up did.
+    // What this delivery recorded: its call's records and its own, under
+    // the call's invocation (not a host event's delivery beside it).
     let page = workbench.audit_page(tenant, &filter, 0, 1000).await?;
     let mut audit: Vec<&AuditRecord> = page.records.iter().filter(|r| Some(r.seq) > before).collect();
     audit.sort_by_key(|r| r.seq);
-    let audit = audit.into_iter().map(Access::from).collect();
+    let marker = format!("event {event_id} (");
+    let invocation = audit
+        .iter()
+        .find(|r| r.event.action == "event.deliver" && r.event.reason.as_deref().is_some_and(|w| w.contains(&marker)))
+        .and_then(|r| r.event.invocation.clone());
+    let audit = audit
+        .into_iter()
+        .filter(|r| invocation.is_none() || r.event.invocation == invocation)
+        .map(Access::from)
+        .collect();
     let inbox = workbench.inbox(tenant, &subject).await?;
     Ok(Ran {
         status: None,

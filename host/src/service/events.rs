@@ -249,21 +249,26 @@ impl Workbench {
         let changes = self.store.tenant_changes(tenant);
         let installation = self.store.installation(tenant, plugin).await.map_err(|e| failed(&e))?;
         let subject = event.subject.as_deref();
-        // Not delivered, with its record: uninstalled or disabled since it
-        // was accepted, or no longer subscribed to it.
+        // Not delivered, with its record (under the installed version, so
+        // the audit log's filter by plugin finds it): uninstalled or
+        // disabled since it was accepted, or no longer subscribed to it.
         let skip = |reason: &str| self.delivery_record(claim, subject, "", Outcome::Denied, reason.to_owned());
         let installation = match installation {
-            Some(i) if i.state != InstallationState::Enabled => Err("not_installed"),
+            Some(i) if i.state != InstallationState::Enabled => Err(("not_installed", Some(i.version))),
             Some(i) if !i.subscriptions.contains(&crate::store::subscription_name(&event.kind, &event.payload)) => {
-                Err("not_subscribed")
+                Err(("not_subscribed", Some(i.version)))
             }
             Some(i) => Ok(i),
-            None => Err("not_installed"),
+            None => Err(("not_installed", None)),
         };
         let installation = match installation {
             Ok(installation) => installation,
-            Err(reason) => {
-                self.audit.append(vec![skip(reason)]).await.map_err(|e| failed(&e))?;
+            Err((reason, version)) => {
+                let mut record = skip(reason);
+                if let Some(version) = version {
+                    record.actor = format!("plugin:{plugin}@{version}");
+                }
+                self.audit.append(vec![record]).await.map_err(|e| failed(&e))?;
                 return Ok(());
             }
         };

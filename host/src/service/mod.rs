@@ -288,10 +288,10 @@ impl Workbench {
     /// schedules' ticks. Each task holds the workbench weakly and ends soon
     /// after it is dropped.
     pub fn start_background(self: &Arc<Self>, config: &Config) -> Vec<JoinHandle<()>> {
-        let mut tasks = vec![
-            self.spawn_deliveries(),
-            self.spawn_schedules(std::time::Duration::from_secs(config.events.schedule_tick_secs.max(1))),
-        ];
+        let mut tasks = vec![self.spawn_deliveries()];
+        if config.events.schedule_tick_secs > 0 {
+            tasks.push(self.spawn_schedules(std::time::Duration::from_secs(config.events.schedule_tick_secs)));
+        }
         if config.retention.purge_every_secs > 0 {
             tasks.push(self.spawn_purges(std::time::Duration::from_secs(config.retention.purge_every_secs)));
         }

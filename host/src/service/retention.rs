@@ -8,10 +8,15 @@
 //! purge's own record (`retention.purge`, with its counts) commit together;
 //! the records themselves then go in short transactions, so invocations
 //! audited meanwhile barely wait, and a purge that stops half-way is
-//! finished by the next. The verification walk and the deletions are paced
+//! finished by the next. So do the event deliveries settled `[events]
+//! keep_days` ago and the events no delivery needs any more. The
+//! verification walk and the deletions are paced
 //! (`[retention] purge_share_percent`, see [`Pacer`]): the purge works a
-//! tenth of the time by default and the calls beside it keep their latency. One runner per deployment: on PostgreSQL the
+//! twentieth of the time by default and the calls beside it keep their
+//! latency. One runner per deployment: on PostgreSQL the
 //! purge holds an advisory lock, and a replica that finds it held skips.
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -19,6 +24,10 @@ use super::{Actor, ServiceError, ServiceResult, Workbench};
 use crate::model::audit::{Action, AuditEvent, Outcome};
 use crate::model::settings::Retention;
 use crate::pace::Pacer;
+use crate::store::{Store, StoreResult};
+
+/// A batch of deletions, run where [`Workbench::in_turn`] puts it.
+type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -35,6 +44,11 @@ pub struct PurgeReport {
     pub audit_records_deleted: u64,
     /// Plugin storage entries deleted.
     pub storage_entries_deleted: u64,
+    /// Settled event deliveries deleted (`[events] keep_days` after they
+    /// settled).
+    pub deliveries_deleted: u64,
+    /// Events deleted (accepted `keep_days` ago, no delivery left).
+    pub events_deleted: u64,
     /// The purge's own audit record; absent when there was nothing to purge.
     pub audit_seq: Option<i64>,
     /// Why nothing was purged in this tenant (its chain does not verify up
@@ -115,9 +129,26 @@ impl Workbench {
         }
         let batch = self.retention.purge_batch_records.max(1);
         loop {
-            let (deleted, worked) = self.delete_batch(tenant, report.anchored_seq, batch).await?;
+            let (owned, through) = (tenant.to_owned(), report.anchored_seq);
+            let (deleted, worked) = self
+                .in_turn(move |store| Box::pin(async move { store.delete_audit_through(&owned, through, batch).await }))
+                .await?;
             report.audit_records_deleted += deleted;
             if deleted < u64::from(batch) {
+                break;
+            }
+            pacer.rest_after(worked).await;
+        }
+        // Settled deliveries and their events, after `[events] keep_days`.
+        let before = now_ms - i64::from(self.events.keep_days) * DAY_MS;
+        loop {
+            let owned = tenant.to_owned();
+            let ((deliveries, events), worked) = self
+                .in_turn(move |store| Box::pin(async move { store.purge_events(&owned, before, batch).await }))
+                .await?;
+            report.deliveries_deleted += deliveries;
+            report.events_deleted += events;
+            if deliveries < u64::from(batch) && events < u64::from(batch) {
                 break;
             }
             pacer.rest_after(worked).await;
@@ -128,34 +159,37 @@ impl Workbench {
         Ok(report)
     }
 
-    /// Deletes one batch of `tenant`'s records through `through`; how many
-    /// went, and how long the deletion itself took. On SQLite it runs in the
-    /// audit writer's task between two of its batches, so it never contends
-    /// with them for the one write lock (an audited call waits for at most
-    /// one batch of deletions); on PostgreSQL the rows do not conflict and it
-    /// runs beside them.
-    async fn delete_batch(&self, tenant: &str, through: i64, batch: u32) -> ServiceResult<(u64, std::time::Duration)> {
+    /// Runs one batch of deletions, `work`; what it returned and how long it
+    /// took. On SQLite it runs in the audit writer's task between two of its
+    /// batches, so it never contends with them for the one write lock (an
+    /// audited call waits for at most one batch of deletions); on PostgreSQL
+    /// the rows do not conflict and it runs beside them.
+    async fn in_turn<T, F>(&self, work: F) -> ServiceResult<(T, std::time::Duration)>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<dyn Store>) -> BoxFuture<StoreResult<T>> + Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
         if !self.store.one_writer() {
             let started = std::time::Instant::now();
-            let deleted = self.store.delete_audit_through(tenant, through, batch).await?;
-            return Ok((deleted, started.elapsed()));
+            let value = work(store).await?;
+            return Ok((value, started.elapsed()));
         }
-        let (store, tenant_owned) = (std::sync::Arc::clone(&self.store), tenant.to_owned());
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let job: crate::audit::writer::Job = Box::pin(async move {
             let started = std::time::Instant::now();
-            let deleted = store.delete_audit_through(&tenant_owned, through, batch).await;
-            let _ = sender.send((deleted, started.elapsed()));
+            let value = work(store).await;
+            let _ = sender.send((value, started.elapsed()));
         });
         self.audit.run_between(job).await?;
-        let (deleted, worked) =
+        let (value, worked) =
             receiver.await.map_err(|_| ServiceError::Internal("the purge's deletion was dropped".into()))?;
-        Ok((deleted?, worked))
+        Ok((value?, worked))
     }
 
     /// Purges every `every` until the process ends (the first run after one period).
-    pub fn spawn_purges(self: &std::sync::Arc<Self>, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
-        let workbench = std::sync::Arc::downgrade(self);
+    pub fn spawn_purges(self: &Arc<Self>, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let workbench = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -160,6 +160,11 @@ pub trait Events: Send + Sync + std::fmt::Debug {
         id: &str,
         record: ChangeRecord<'_>,
     ) -> StoreResult<Option<AuditRecord>>;
+    /// Deletes at most `limit` of `tenant`'s settled deliveries (done or
+    /// dead) last changed before `before_ms`, then at most `limit` of its
+    /// events accepted before then that no delivery needs any more; how
+    /// many of each.
+    async fn purge_events(&self, tenant: &str, before_ms: i64, limit: u32) -> StoreResult<(u64, u64)>;
 }
 
 #[async_trait]
@@ -366,6 +371,31 @@ impl Events for SqlStore {
             return Ok(None);
         }
         Ok(Some(self.commit_recorded(tx, record).await?))
+    }
+
+    async fn purge_events(&self, tenant: &str, before_ms: i64, limit: u32) -> StoreResult<(u64, u64)> {
+        let mut tx = self.begin().await?;
+        let deliveries = sqlx::query(
+            "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE tenant = $1 \
+             AND state IN ('done', 'dead') AND updated_at < $2 LIMIT $3)",
+        )
+        .bind(tenant)
+        .bind(before_ms)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await?;
+        let events = sqlx::query(
+            "DELETE FROM events WHERE tenant = $1 AND id IN (SELECT e.id FROM events e WHERE e.tenant = $1 \
+             AND e.accepted_at < $2 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant = e.tenant \
+             AND d.event_id = e.id) LIMIT $3)",
+        )
+        .bind(tenant)
+        .bind(before_ms)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((count(&deliveries), count(&events)))
     }
 }
 

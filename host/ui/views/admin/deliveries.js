@@ -56,9 +56,15 @@ export async function renderDeliveries(section, ctx) {
             }
           });
         }
-        const detail = d.state === 'pending'
-          ? t('dl.next', { time: fmtTime(d.next_at_ms) })
-          : (d.last_error || '');
+        // A done delivery's former failure (before a retry or a replay) is
+        // history, not its state: the error shows while it matters.
+        const failedBefore = d.attempts > 0 && d.last_error;
+        let detail = '';
+        if (d.state === 'pending') {
+          detail = [t('dl.next', { time: fmtTime(d.next_at_ms) }), failedBefore ? d.last_error : ''].filter(Boolean).join(' · ');
+        } else if (d.state === 'dead') {
+          detail = d.last_error || '';
+        }
         return h('tr', { 'data-testid': `delivery-${d.id}`, 'data-state': d.state },
           h('td', {}, fmtTime(d.updated_at_ms)),
           h('td', {}, d.plugin),
