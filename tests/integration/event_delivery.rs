@@ -23,6 +23,24 @@ const SENDERS: usize = 4;
 /// A killed replica's claims end soon, so the test need not wait a minute.
 const EVENTS_CONFIG: &str = "[events]\nlease_ms = 1500\npoll_ms = 100\n";
 
+/// A served binary, killed with SIGKILL when dropped: by the test when it
+/// means to, or by a failing assertion, so no server outlives its test.
+struct Running(xtask::Served);
+
+impl std::ops::Deref for Running {
+    type Target = xtask::Served;
+    fn deref(&self) -> &xtask::Served {
+        &self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.child.kill();
+        let _ = self.0.child.wait();
+    }
+}
+
 /// A token minted by `workbench token mint` with the server's keys.
 fn mint(dir: &Path, database_url: &str, member: &str, roles: &str) -> String {
     let out = Command::new(xtask::host_binary())
@@ -104,7 +122,7 @@ on_both_databases! {
         let (database_url, schema) = fresh_database(db, dir.path()).await;
         let mut accepted: Vec<String> = Vec::new();
         for round in 0..ROUNDS {
-            let served = start_served_with(dir.path(), &database_url, EVENTS_CONFIG);
+            let served = Running(start_served_with(dir.path(), &database_url, EVENTS_CONFIG));
             let platform = mint(dir.path(), &database_url, "platform", "platform");
             if round == 0 {
                 let dev = mint(dir.path(), &database_url, "acme", "developer");
@@ -125,10 +143,8 @@ on_both_databases! {
             let senders: Vec<_> = (0..SENDERS)
                 .map(|s| tokio::spawn(send_until_killed(served.base.clone(), platform.clone(), format!("k{round}-{s}"))))
                 .collect();
-            let mut child = served.child;
             tokio::time::sleep(Duration::from_millis(rand::thread_rng().gen_range(150..700))).await;
-            child.kill().expect("SIGKILL");
-            child.wait().expect("reaped");
+            drop(served); // SIGKILL
             for sender in senders {
                 accepted.extend(sender.await.expect("sender task"));
             }
@@ -137,7 +153,7 @@ on_both_databases! {
 
         // One attempt killed mid-way (the probe pauses 700 ms in it), once
         // what the kills left is delivered.
-        let served = start_served_with(dir.path(), &database_url, EVENTS_CONFIG);
+        let served = Running(start_served_with(dir.path(), &database_url, EVENTS_CONFIG));
         let admin = served.token("TOKEN_ADMIN").expect("admin token").to_owned();
         let platform = mint(dir.path(), &database_url, "platform", "platform");
         sqlx::any::install_default_drivers();
@@ -171,16 +187,14 @@ on_both_databases! {
             assert!(started.elapsed() < Duration::from_secs(5), "the first attempt never counted its id");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let mut child = served.child;
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
+        drop(served); // SIGKILL
         assert_eq!(held.2, 1, "killed in its first attempt");
         assert_eq!(counted().await, [b"1".to_vec()], "the killed attempt saw the id once");
         accepted.push("held".into());
 
         // Restarted: everything accepted is delivered, each to both
         // subscribers (the probe and the demo's 审批助手).
-        let served = start_served_with(dir.path(), &database_url, EVENTS_CONFIG);
+        let served = Running(start_served_with(dir.path(), &database_url, EVENTS_CONFIG));
         install(&served.base, &admin, "ok").await;
         // Every delivery settled (some events were stored but their 202
         // was lost to a kill: they are delivered too).
@@ -205,9 +219,7 @@ on_both_databases! {
         let redelivered = rows(&pool, "SELECT id, state, attempts FROM deliveries WHERE event_id = $1 AND plugin = 'event-probe'", "held").await;
         assert_eq!(redelivered, [(held.0.clone(), "done".to_owned(), 2)], "taken over after the lease");
         assert_eq!(counted().await, [b"2".to_vec()], "the takeover reached the plugin under the same id");
-        let mut child = served.child;
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
+        drop(served); // SIGKILL
         pool.close().await;
 
         assert_chain_verifies(dir.path(), &database_url);
