@@ -75,6 +75,15 @@ pub(crate) async fn send(server: &Server, token: &str, events: Vec<Value>) -> cr
     server.call(Method::POST, "/api/v1/events", Some(token), Some(json!({ "events": events }))).await
 }
 
+/// `member` consents to `scopes` of `plugin` (through the API, as in the page).
+async fn consent(server: &Server, member: &str, plugin: &str, scopes: &[&str]) {
+    let token = server.demo_token(member, &[Role::Member]);
+    let body = json!({ "scopes": scopes });
+    let given =
+        server.call(Method::PUT, &format!("/api/v1/me/plugins/{plugin}/consent"), Some(&token), Some(body)).await;
+    assert_eq!(given.status, StatusCode::OK, "{}", given.text);
+}
+
 /// The tenant's deliveries once none is pending (or the last seen after 30 s).
 pub(crate) async fn settled(server: &Server, admin: &str, wanted: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let started = Instant::now();
@@ -127,9 +136,7 @@ on_both_databases! {
         let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
         publish_and_install(&server, &admin, "ok").await;
         let zhang = server.demo_token("zhang.wei", &[Role::Member]);
-        let consent = json!({ "scopes": ["user.name", "notify"] });
-        let given = server.call(Method::PUT, &format!("/api/v1/me/plugins/{PROBE}/consent"), Some(&zhang), Some(consent)).await;
-        assert_eq!(given.status, StatusCode::OK, "{}", given.text);
+        consent(&server, "zhang.wei", PROBE, &["user.name", "notify"]).await;
         let platform = server.demo_token("platform", &[Role::Platform]);
 
         // Zhang Wei consented to his name and notifications; Wang Fang to nothing.
@@ -300,9 +307,7 @@ on_both_databases! {
         let admin = server.demo_token("admin", &[Role::Admin, Role::Member]);
         publish_and_install(&server, &admin, "ok").await;
         let zhang = server.demo_token("zhang.wei", &[Role::Member]);
-        let consent = json!({ "scopes": ["user.name", "notify"] });
-        let given = server.call(Method::PUT, &format!("/api/v1/me/plugins/{PROBE}/consent"), Some(&zhang), Some(consent)).await;
-        assert_eq!(given.status, StatusCode::OK, "{}", given.text);
+        consent(&server, "zhang.wei", PROBE, &["user.name", "notify"]).await;
         let platform = server.demo_token("platform", &[Role::Platform]);
         let events = (1..=3).map(|n| submitted(&format!("r-{n}"), "zhang.wei")).collect();
         assert_eq!(send(&server, &platform, events).await.status, StatusCode::ACCEPTED);
@@ -332,13 +337,10 @@ on_both_databases! {
         let installed = server.call(Method::GET, "/api/v1/workbench/plugins", Some(&admin), None).await;
         assert!(installed.text.contains("schedule:evening-reminder"), "approved at install: {}", installed.text);
         let zhang = server.demo_token("zhang.wei", &[Role::Member]);
-        let consent = json!({ "scopes": ["user.id", "user.name", "notify"] });
-        let given = server.call(Method::PUT, &format!("/api/v1/me/plugins/{plugin}/consent"), Some(&zhang), Some(consent.clone())).await;
-        assert_eq!(given.status, StatusCode::OK, "{}", given.text);
+        consent(&server, "zhang.wei", plugin, &["user.id", "user.name", "notify"]).await;
         // Li Na reported that day (and consents to notifications too); Zhang Wei did not.
+        consent(&server, "li.na", plugin, &["user.id", "user.name", "notify"]).await;
         let li = server.demo_token("li.na", &[Role::Member]);
-        let given = server.call(Method::PUT, &format!("/api/v1/me/plugins/{plugin}/consent"), Some(&li), Some(consent)).await;
-        assert_eq!(given.status, StatusCode::OK, "{}", given.text);
         let report = json!({ "method": "POST", "path": "/", "query": "date=2026-03-01", "body": "text=%E6%B5%87%E7%AD%91" });
         let saved = server.call(Method::POST, &format!("/api/v1/me/plugins/{plugin}/invoke"), Some(&li), Some(report)).await;
         assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
@@ -386,9 +388,7 @@ on_both_databases! {
         let installed = server.call(Method::PUT, &format!("/api/v1/workbench/plugins/{plugin}"), Some(&admin), Some(install)).await;
         assert_eq!(installed.status, StatusCode::OK, "{}", installed.text);
         let zhang = server.demo_token("zhang.wei", &[Role::Member]);
-        let consent = json!({ "scopes": ["user.name", "notify"] });
-        let given = server.call(Method::PUT, &format!("/api/v1/me/plugins/{plugin}/consent"), Some(&zhang), Some(consent)).await;
-        assert_eq!(given.status, StatusCode::OK, "{}", given.text);
+        consent(&server, "zhang.wei", plugin, &["user.name", "notify"]).await;
 
         let platform = server.demo_token("platform", &[Role::Platform]);
         let sent = send(&server, &platform, vec![submitted("p-1", "zhang.wei"), submitted("p-2", "wang.fang")]).await;
