@@ -47,9 +47,6 @@ impl Workbench {
                     let mut subjects: Option<Vec<Option<String>>> = None;
                     while let Some(slot) = cron.next_after(after).filter(|slot| *slot <= now_ms) {
                         after = slot;
-                        let payload =
-                            serde_json::json!({ "schedule": schedule.name, "slot": cron.label(slot) }).to_string();
-                        let id = format!("schedule:{}:{}:{slot}", installation.plugin, schedule.name);
                         if subjects.is_none() {
                             subjects = Some(match schedule.per {
                                 SchedulePer::Plugin => vec![None],
@@ -62,18 +59,7 @@ impl Workbench {
                             });
                         }
                         for subject in subjects.iter().flatten().cloned() {
-                            events.push(NewEvent {
-                                id: match &subject {
-                                    Some(member) => format!("{id}:{member}"),
-                                    None => id.clone(),
-                                },
-                                kind: EventKind::Schedule,
-                                subject,
-                                occurred_at_ms: slot,
-                                payload: payload.clone(),
-                                plugin: Some(installation.plugin.clone()),
-                                source: "host",
-                            });
+                            events.push(tick(&installation.plugin, &schedule.name, &cron, slot, subject));
                         }
                     }
                 }
@@ -127,20 +113,9 @@ impl Workbench {
                 Some(subject.to_owned())
             }
         };
-        let mut id = format!("schedule:{plugin}:{name}:{now_ms}");
-        if let Some(member) = &subject {
-            id = format!("{id}:{member}");
-        }
-        let zone = Cron::parse(&schedule.cron, &schedule.timezone).map_err(ServiceError::BadRequest)?;
-        let event = NewEvent {
-            id: id.clone(),
-            kind: EventKind::Schedule,
-            subject,
-            occurred_at_ms: now_ms,
-            payload: serde_json::json!({ "schedule": name, "slot": zone.label(now_ms) }).to_string(),
-            plugin: Some(plugin.to_owned()),
-            source: "host",
-        };
+        let cron = Cron::parse(&schedule.cron, &schedule.timezone).map_err(ServiceError::BadRequest)?;
+        let event = tick(plugin, name, &cron, now_ms, subject);
+        let id = event.id.clone();
         self.store.accept_events(tenant, &[event], now_ms).await?;
         self.deliveries_due.notify_one();
         Ok(id)
@@ -160,5 +135,24 @@ impl Workbench {
                 }
             }
         })
+    }
+}
+
+/// The event of one tick of schedule `name` of `plugin` at `slot`, about
+/// `subject` (a member, for `per = "member"`) or nobody: its id names the
+/// plugin, the schedule, the slot and the member, so the outbox takes it once.
+fn tick(plugin: &str, name: &str, cron: &Cron, slot: i64, subject: Option<String>) -> NewEvent {
+    let mut id = format!("schedule:{plugin}:{name}:{slot}");
+    if let Some(member) = &subject {
+        id = format!("{id}:{member}");
+    }
+    NewEvent {
+        id,
+        kind: EventKind::Schedule,
+        subject,
+        occurred_at_ms: slot,
+        payload: serde_json::json!({ "schedule": name, "slot": cron.label(slot) }).to_string(),
+        plugin: Some(plugin.to_owned()),
+        source: "host",
     }
 }
