@@ -4,7 +4,8 @@
 //! the records it measures the invoke of a
 //! 2-field plugin through the service (directory, installation, consents,
 //! instance, two audited reads, durable commit) and the audit queries an admin
-//! or member makes. Flat means the numbers at 10M are those at 100k. Then
+//! or member makes, and the audit statistics an admin's pictures ask for (30
+//! days by day, one plugin and all; p50 and p99 of 50). Flat means the numbers at 10M are those at 100k. Then
 //! the retention purge deletes the records older than half a year (about
 //! half), measuring records per second and the invoke p99 at 8 concurrent
 //! callers before and while it runs; the chain must verify after it.
@@ -26,6 +27,7 @@ use workbench_host::config::Config;
 use workbench_host::model::audit::AuditFilter;
 use workbench_host::model::audit::{Action, AuditEvent, Outcome};
 use workbench_host::model::directory::{MemberProfile, Role};
+use workbench_host::model::stats::{Bucket, StatsQuery};
 use workbench_host::runtime::Request;
 use workbench_host::scope::Scope;
 use workbench_host::service::Workbench;
@@ -151,9 +153,9 @@ async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>)
         started.elapsed().as_secs_f64()
     );
     println!(
-        "| db | audit records | invoke p50 ms | invoke p99 ms | audit page 1 ms | deep cursor ms | by subject ms | by plugin ms | denied only ms | last day ms | rare action ms | access log ms |"
+        "| db | audit records | invoke p50 ms | invoke p99 ms | audit page 1 ms | deep cursor ms | by subject ms | by plugin ms | denied only ms | last day ms | rare action ms | access log ms | stats 30 d, one plugin p50 / p99 ms | stats 30 d, all p50 / p99 ms |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut appended: u64 = 0;
     let mut marks: Vec<u64> = vec![scale.records / 100, scale.records / 10, scale.records];
     marks.dedup();
@@ -249,8 +251,34 @@ async fn measure(db: &str, scale: &Scale, config: &Config, schema: Option<&str>)
             runs.sort();
             percentile(&runs, 0.5)
         };
+        // The statistics of the last 30 days of records, by day.
+        let stats = |plugin: Option<String>| {
+            let workbench = &workbench;
+            let query = StatsQuery {
+                from_ms: (last_ts - 30 * 24 * 3_600_000) / 3_600_000 * 3_600_000,
+                to_ms: (last_ts / 3_600_000 + 1) * 3_600_000,
+                bucket: Bucket::Day,
+                zone: "Asia/Shanghai".parse().expect("zone"),
+                plugin,
+                member: None,
+                action: None,
+            };
+            async move {
+                let mut runs = Vec::new();
+                for _ in 0..50 {
+                    let t = Instant::now();
+                    let answer = workbench.audit_stats(TENANT, &query).await?;
+                    runs.push(t.elapsed());
+                    anyhow::ensure!(!answer.rows.is_empty(), "the statistics found nothing");
+                }
+                runs.sort();
+                Ok::<(f64, f64), anyhow::Error>((percentile(&runs, 0.5), percentile(&runs, 0.99)))
+            }
+        };
+        let (one_50, one_99) = stats(Some(format!("scale-{:02}", scale.plugins / 2))).await?;
+        let (all_50, all_99) = stats(None).await?;
         println!(
-            "| {db} | {appended} | {:.2} | {:.2} | {first:.2} | {deep:.2} | {subject:.2} | {plugin:.2} | {denied:.2} | {day:.2} | {rare:.2} | {access:.2} |",
+            "| {db} | {appended} | {:.2} | {:.2} | {first:.2} | {deep:.2} | {subject:.2} | {plugin:.2} | {denied:.2} | {day:.2} | {rare:.2} | {access:.2} | {one_50:.2} / {one_99:.2} | {all_50:.2} / {all_99:.2} |",
             percentile(&times, 0.5),
             percentile(&times, 0.99),
         );

@@ -31,6 +31,7 @@ const MEMBER_ADMIN: For = For::Jobs(&[Role::MemberAdmin]);
 const AUDITOR: For = For::Jobs(&[Role::Auditor]);
 const ADMIN: For = For::Jobs(&[Role::Admin]);
 const ANY_JOB: For = For::Jobs(&[Role::AppAdmin, Role::MemberAdmin, Role::Auditor]);
+const INSIGHT: For = For::Jobs(&[Role::AppAdmin, Role::Auditor]);
 const DIRECTORY_READER: For = For::Jobs(&[Role::MemberAdmin, Role::AppAdmin]);
 
 impl For {
@@ -128,11 +129,13 @@ fn fixture(method: &Method, template: &str) -> Option<(&'static str, Option<Valu
         ("GET", "/api/v1/plugins/{id}/adoption") => {
             ("/api/v1/plugins/site-daily-report/adoption", None, For::Developer)
         }
+        ("GET", "/api/v1/plugins/{id}/runs") => ("/api/v1/plugins/site-daily-report/runs", None, For::Developer),
         ("POST", "/api/v1/members/{id}/sessions/end") => ("/api/v1/members/li.na/sessions/end", None, MEMBER_ADMIN),
         ("GET", "/api/v1/audit") => ("/api/v1/audit", None, AUDITOR),
         ("GET", "/api/v1/audit/verify") => ("/api/v1/audit/verify", None, AUDITOR),
         ("GET", "/api/v1/audit/export") => ("/api/v1/audit/export", None, AUDITOR),
         ("GET", "/api/v1/audit/keys") => ("/api/v1/audit/keys", None, AUDITOR),
+        ("GET", "/api/v1/audit/stats") => ("/api/v1/audit/stats", None, INSIGHT),
         ("GET", "/api/v1/settings/retention") => ("/api/v1/settings/retention", None, ANY_JOB),
         ("PUT", "/api/v1/settings/retention") => {
             ("/api/v1/settings/retention", Some(json!({ "audit_days": 1500 })), ADMIN)

@@ -1,6 +1,6 @@
 //! Who may call a route, and which plugin it is about, as extractors: a
 //! handler that takes one of the jobs below ([`AppAdmin`], [`MemberAdmin`],
-//! [`Auditor`], [`TenantAdmin`], [`Administrator`], [`DirectoryReader`]),
+//! [`Auditor`], [`Insight`], [`TenantAdmin`], [`Administrator`], [`DirectoryReader`]),
 //! [`Developer`], [`Operator`], [`Member`] or [`DirectoryMember`] runs only
 //! for a caller with that role (else 403), checked before its body is read.
 //! An administrative role is the token's and the tenant's directory's both,
@@ -60,6 +60,9 @@ jobs! {
     Auditor => [Auditor];
     /// What only the whole admin may do (the tenant's retention).
     TenantAdmin => [Admin];
+    /// What plugins do, counted: the audit statistics (app_admin or
+    /// auditor, or admin).
+    Insight => [AppAdmin, Auditor];
     /// Any of the administrative jobs: reads every one of them needs.
     Administrator => [AppAdmin, MemberAdmin, Auditor];
     /// Reading the directory: the member admin, and the app admin who

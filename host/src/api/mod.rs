@@ -25,9 +25,11 @@ mod privacy;
 pub mod provider;
 mod receipts;
 mod registry;
+mod runs;
 mod self_service;
 mod sessions;
 mod settings;
+mod stats;
 pub mod tls;
 mod ui;
 mod upgrades;
@@ -78,6 +80,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(directory::routes())
         .merge(departments::routes())
         .merge(audit::routes())
+        .merge(stats::routes())
         .merge(settings::routes())
         .merge(consent::routes())
         .merge(invoke::routes())
@@ -87,6 +90,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(sessions::routes())
         .merge(self_service::routes())
         .merge(upgrades::routes())
+        .merge(runs::routes())
         .merge(events::routes())
         .merge(notifications::routes());
     let (api, doc) = OpenApiRouter::new().nest("/api/v1", api).split_for_parts();

@@ -16,9 +16,11 @@
 //! - [`plugin_config`]: the configuration keys a plugin declares and the values an admin sets
 //! - [`receipts`]: the signed receipt a member keeps of each consent and withdrawal
 //! - [`registry`]: published plugin versions
+//! - [`runs`]: how a plugin version's calls ended and how long they took, and its developer's view
 //! - [`schedules`]: a schedule's cron expression in its time zone, and its slots
 //! - [`self_service`]: members opening plugins themselves, requests and openings
 //! - [`settings`]: a tenant's retention settings
+//! - [`stats`]: the audit statistics: what a record counts under, the questions and their answers
 //! - [`text`]: a plugin's texts in one or more languages, and the caller's languages
 //! - [`upgrades`]: what a newer version of an installed plugin changes, and whether it widens anything
 
@@ -35,8 +37,10 @@ pub mod notifications;
 pub mod plugin_config;
 pub mod receipts;
 pub mod registry;
+pub mod runs;
 pub mod schedules;
 pub mod self_service;
 pub mod settings;
+pub mod stats;
 pub mod text;
 pub mod upgrades;

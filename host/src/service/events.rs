@@ -332,8 +332,19 @@ impl Workbench {
             person: !nobody,
             payload: event.payload.clone(),
         });
+        let ran = std::time::Instant::now();
         let mut outcome = self.runtime.call(&loaded.pre, call, self.services.clone(), entry).await;
         drop(permit);
+        self.count_run(super::runs::Run {
+            tenant,
+            plugin,
+            version: &installation.version,
+            kind: super::runs::run_kind(&outcome.result),
+            took: ran.elapsed(),
+            egress_failures: super::runs::egress_failures(
+                outcome.audit.iter().chain(outcome.written.iter().map(|r| &r.event)),
+            ),
+        });
         let (result, reason) = match &outcome.result {
             Ok(_) => (Outcome::Allowed, "handled".to_owned()),
             Err(CallError::Plugin(error)) => {

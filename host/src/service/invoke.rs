@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::runs::{Run, egress_failures, run_kind};
 use super::{ServiceError, ServiceResult, Workbench, consent};
 use crate::gate;
 use crate::model::audit::{Action, AuditEvent, AuditRecord, Outcome};
+use crate::model::runs::RunKind;
 use crate::runtime::admission::{self, Refusal};
 use crate::runtime::{CallContext, CallError, LogLine, Request, Response};
 
@@ -98,7 +100,12 @@ impl Workbench {
         let key = admission::CallKey::new(tenant, plugin, member);
         let permit = match self.admission.admit(key).await {
             Ok(permit) => permit,
-            Err(refusal) => return Err(self.refuse(tenant, member, plugin, refusal).await),
+            Err(refusal) => {
+                let took = std::time::Duration::ZERO;
+                let version = &installation.version;
+                self.count_run(Run { tenant, plugin, version, kind: RunKind::Refused, took, egress_failures: 0 });
+                return Err(self.refuse(tenant, member, plugin, refusal).await);
+            }
         };
         // The call and its audit write run in their own task: a client that
         // disconnects or a request timeout cannot drop the records of what
@@ -114,7 +121,9 @@ impl Workbench {
             + self.audit_grace;
         let detached = invocation.clone();
         let task = tokio::spawn(async move {
+            let ran = Instant::now();
             let mut outcome = runtime.call(&pre, call, services, crate::runtime::Entry::Request(request)).await;
+            let took = ran.elapsed();
             // The instance is gone: its slot is free before the audit write.
             drop(permit);
             let written = writer.append(std::mem::take(&mut outcome.audit)).await;
@@ -132,9 +141,9 @@ impl Workbench {
             if let Err(error) = &written {
                 tracing::error!(invocation = %detached, %error, "an invocation's records were not written; it was answered audit_unavailable");
             }
-            (outcome, written)
+            (outcome, written, took)
         });
-        let (outcome, written) = match tokio::time::timeout_at(answer_by, task).await {
+        let (outcome, written, took) = match tokio::time::timeout_at(answer_by, task).await {
             Ok(joined) => joined.map_err(|e| ServiceError::Internal(format!("invocation task: {e}")))?,
             Err(_) => {
                 tracing::warn!(%invocation, "an invocation's records were not durable in time; answering audit_unavailable");
@@ -145,6 +154,14 @@ impl Workbench {
             }
         };
         let audit = written?;
+        self.count_run(Run {
+            tenant,
+            plugin,
+            version: &installation.version,
+            kind: run_kind(&outcome.result),
+            took,
+            egress_failures: egress_failures(audit.iter().map(|r| &r.event)),
+        });
         let denials = audit.iter().filter(|r| r.event.outcome == Outcome::Denied).count();
         metrics::counter!("workbench_gate_denials_total").increment(denials as u64);
         metrics::histogram!("workbench_invocation_seconds").record(started.elapsed().as_secs_f64());

@@ -18,10 +18,12 @@ pub mod receipts;
 pub mod refusals;
 pub mod registry;
 pub mod retention;
+pub mod runs;
 pub mod schedules;
 pub mod self_service;
 pub mod sessions;
 pub mod settings;
+pub mod stats;
 pub mod upgrades;
 
 use serde::Serialize;
@@ -195,6 +197,8 @@ pub struct Workbench {
     deliveries_due: Arc<tokio::sync::Notify>,
     /// This process, as its claims on deliveries name it.
     replica: String,
+    /// This replica's plugin calls counted since they were last written.
+    runs: runs::RunTally,
 }
 
 impl std::fmt::Debug for Workbench {
@@ -279,16 +283,22 @@ impl Workbench {
             events: config.events.clone(),
             deliveries_due: Arc::default(),
             replica: format!("{}:{}", std::process::id(), uuid::Uuid::now_v7()),
+            runs: runs::RunTally::default(),
         };
         Ok((workbench, writer))
     }
 
     /// Starts the host's own work beside requests: the retention purge (when
-    /// `[retention] purge_every_secs` is not 0), event deliveries and the
-    /// schedules' ticks. Each task holds the workbench weakly and ends soon
+    /// `[retention] purge_every_secs` is not 0), event deliveries, the
+    /// schedules' ticks, the count of audit records older than the
+    /// statistics, and the plugin runs' counts written every 10 s. Each task holds the workbench weakly and ends soon
     /// after it is dropped.
     pub fn start_background(self: &Arc<Self>, config: &Config) -> Vec<JoinHandle<()>> {
-        let mut tasks = vec![self.spawn_deliveries()];
+        let mut tasks = vec![
+            self.spawn_deliveries(),
+            self.spawn_stats_backfill(),
+            self.spawn_run_flushes(std::time::Duration::from_secs(10)),
+        ];
         if config.events.schedule_tick_secs > 0 {
             tasks.push(self.spawn_schedules(std::time::Duration::from_secs(config.events.schedule_tick_secs)));
         }

@@ -164,7 +164,7 @@ impl Workbench {
     /// batches, so it never contends with them for the one write lock (an
     /// audited call waits for at most one batch of deletions); on PostgreSQL
     /// the rows do not conflict and it runs beside them.
-    async fn in_turn<T, F>(&self, work: F) -> ServiceResult<(T, std::time::Duration)>
+    pub(super) async fn in_turn<T, F>(&self, work: F) -> ServiceResult<(T, std::time::Duration)>
     where
         T: Send + 'static,
         F: FnOnce(Arc<dyn Store>) -> BoxFuture<StoreResult<T>> + Send + 'static,

@@ -114,10 +114,10 @@ pub(super) fn hash32(bytes: &[u8]) -> StoreResult<[u8; 32]> {
     bytes.try_into().map_err(|_| corrupt("audit hash is not 32 bytes"))
 }
 
-const AUDIT_COLUMNS: &str =
+pub(super) const AUDIT_COLUMNS: &str =
     "seq, ts, actor, subject, action, scope, purpose, outcome, reason, invocation, prev_hash, hash, egress";
 
-fn audit_from_row(tenant: &str, r: &AnyRow) -> StoreResult<AuditRecord> {
+pub(super) fn audit_from_row(tenant: &str, r: &AnyRow) -> StoreResult<AuditRecord> {
     let outcome: &str = r.get(7);
     Ok(AuditRecord {
         seq: r.get(0),
@@ -278,6 +278,8 @@ impl SqlStore {
             }
             insert.execute(&mut **tx).await?;
         }
+        // The statistics count the records in their own transaction.
+        self.add_stats(tx, &crate::model::stats::rollup(records.iter().map(|r| &r.event))).await?;
         for (tenant, head) in &heads {
             let checkpoint = chaining.checkpoint(tenant, *head);
             sqlx::query(

@@ -2,7 +2,7 @@
 //! [`registry`] (published versions), [`installations`], [`consents`] (and
 //! the invocation context), [`kv`] (plugin storage), [`settings`],
 //! [`events`] (the outbox), [`notifications`] (members' inboxes) and
-//! [`audit`] (chained records and checkpoints). Each has its own small trait;
+//! [`audit`] (chained records and checkpoints) with [`stats`] (their rollup). Each has its own small trait;
 //! [`Store`] is all of them, and a layer that needs less takes less (the
 //! runtime takes [`CallStore`]). The one implementation, [`SqlStore`] in
 //! [`backend`], runs the same statements on SQLite (embedded, the default)
@@ -24,8 +24,10 @@ pub mod notifications;
 pub mod receipts;
 pub mod registry;
 pub mod retention;
+pub mod runs;
 pub mod self_service;
 pub mod settings;
+pub mod stats;
 pub mod upgrades;
 
 use std::sync::Arc;
@@ -44,8 +46,10 @@ pub use notifications::Notifications;
 pub use receipts::{IssuedReceipt, ReceiptEntry, Receipting, Receipts};
 pub use registry::Registry;
 pub use retention::{PurgeLock, Purges, Swept};
+pub use runs::Runs;
 pub use self_service::SelfService;
 pub use settings::Settings;
+pub use stats::{AuditStats, Backfill};
 pub use upgrades::Upgrades;
 
 use crate::model::consent::ConsentSet;
@@ -109,8 +113,10 @@ pub trait Store:
     + Settings
     + Kv
     + AuditLog
+    + AuditStats
     + AuditKeys
     + Purges
+    + Runs
     + Receipts
     + Events
     + Notifications
@@ -129,8 +135,10 @@ impl<T> Store for T where
         + Settings
         + Kv
         + AuditLog
+        + AuditStats
         + AuditKeys
         + Purges
+        + Runs
         + Receipts
         + Events
         + Notifications

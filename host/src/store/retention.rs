@@ -216,16 +216,28 @@ impl Purges for SqlStore {
 
     async fn delete_audit_through(&self, tenant: &str, through: i64, limit: u32) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(
-            "DELETE FROM audit_records WHERE tenant = $1 AND seq IN \
-             (SELECT seq FROM audit_records WHERE tenant = $1 AND seq <= $2 ORDER BY seq LIMIT $3)",
+        // In turn with the tenant's audit batches: both change its statistics.
+        self.lock(&mut tx, &format!("audit:{tenant}")).await?;
+        let last: Option<i64> = sqlx::query(
+            "SELECT MAX(seq) FROM (SELECT seq FROM audit_records WHERE tenant = $1 AND seq <= $2 \
+             ORDER BY seq LIMIT $3) batch",
         )
         .bind(tenant)
         .bind(through)
         .bind(i64::from(limit))
-        .execute(&mut *tx)
-        .await?;
-        let deleted = count(&done);
+        .fetch_one(&mut *tx)
+        .await?
+        .get(0);
+        let mut deleted = 0;
+        if let Some(last) = last {
+            self.remove_stats_through(&mut tx, tenant, last).await?;
+            let done = sqlx::query("DELETE FROM audit_records WHERE tenant = $1 AND seq <= $2")
+                .bind(tenant)
+                .bind(last)
+                .execute(&mut *tx)
+                .await?;
+            deleted = count(&done);
+        }
         if deleted < u64::from(limit) {
             sqlx::query("DELETE FROM audit_checkpoints WHERE tenant = $1 AND seq < $2")
                 .bind(tenant)
