@@ -129,6 +129,12 @@ fn fixture(method: &Method, template: &str) -> Option<(&'static str, Option<Valu
         ("GET", "/api/v1/plugins/{id}/adoption") => {
             ("/api/v1/plugins/site-daily-report/adoption", None, For::Developer)
         }
+        ("GET", "/api/v1/workbench/plugins/{id}/usage") => {
+            ("/api/v1/workbench/plugins/site-daily-report/usage", None, APP_ADMIN)
+        }
+        ("POST", "/api/v1/workbench/plugins/{id}/narrow") => {
+            ("/api/v1/workbench/plugins/site-daily-report/narrow", Some(json!({ "scopes": ["log"] })), APP_ADMIN)
+        }
         ("GET", "/api/v1/plugins/{id}/runs") => ("/api/v1/plugins/site-daily-report/runs", None, For::Developer),
         ("POST", "/api/v1/members/{id}/sessions/end") => ("/api/v1/members/li.na/sessions/end", None, MEMBER_ADMIN),
         ("GET", "/api/v1/audit") => ("/api/v1/audit", None, AUDITOR),

@@ -33,5 +33,6 @@ mod stats;
 mod support;
 mod tls;
 mod upgrades;
+mod usage;
 mod waits;
 mod withdrawal_load;

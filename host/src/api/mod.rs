@@ -33,6 +33,7 @@ mod stats;
 pub mod tls;
 mod ui;
 mod upgrades;
+mod usage;
 
 pub use invoke::decode_invoke_body;
 pub use ops::prometheus;
@@ -91,6 +92,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(self_service::routes())
         .merge(upgrades::routes())
         .merge(runs::routes())
+        .merge(usage::routes())
         .merge(events::routes())
         .merge(notifications::routes());
     let (api, doc) = OpenApiRouter::new().nest("/api/v1", api).split_for_parts();

@@ -233,7 +233,7 @@ impl Workbench {
         Ok(views)
     }
 
-    async fn installation_view(&self, installation: Installation) -> ServiceResult<InstallationView> {
+    pub(super) async fn installation_view(&self, installation: Installation) -> ServiceResult<InstallationView> {
         let release = self
             .store
             .plugin_version(&installation.plugin, &installation.version)

@@ -25,6 +25,7 @@ pub mod sessions;
 pub mod settings;
 pub mod stats;
 pub mod upgrades;
+pub mod usage;
 
 use serde::Serialize;
 use std::collections::HashMap;

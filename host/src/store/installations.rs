@@ -19,6 +19,17 @@ pub trait Installations: Send + Sync + std::fmt::Debug {
     /// `record`, in one transaction.
     async fn put_installation(&self, installation: &Installation, record: ChangeRecord<'_>)
     -> StoreResult<AuditRecord>;
+    /// Puts `installation`, a narrower grant of one already there, and
+    /// withdraws at `now_ms` every member's consent to the `withdrawn`
+    /// scopes of it, with `record` (its reason ending with how many), in one
+    /// transaction; how many consents were withdrawn.
+    async fn narrow_installation(
+        &self,
+        installation: &Installation,
+        withdrawn: ScopeSet,
+        now_ms: i64,
+        record: ChangeRecord<'_>,
+    ) -> StoreResult<(u64, AuditRecord)>;
     /// Enables or disables an installation, with `record`; `None` (and no
     /// record) when there is none.
     async fn set_installation_state(
@@ -41,6 +52,34 @@ pub trait Installations: Send + Sync + std::fmt::Debug {
         plugin: &str,
         record: ChangeRecord<'_>,
     ) -> StoreResult<Option<(Deleted, AuditRecord)>>;
+}
+
+/// Inserts or updates `installation` in `tx` (its state stays as stored).
+async fn upsert_installation(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    installation: &Installation,
+) -> StoreResult<()> {
+    let visible = json(&installation.range)?;
+    sqlx::query(
+        "INSERT INTO installations (tenant, plugin, version, granted, visible_to, state, updated_at, egress, config, \
+             subscriptions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (tenant, plugin) DO UPDATE SET version = excluded.version, granted = excluded.granted, \
+             visible_to = excluded.visible_to, updated_at = excluded.updated_at, egress = excluded.egress, \
+             config = excluded.config, subscriptions = excluded.subscriptions",
+    )
+    .bind(&installation.tenant)
+    .bind(&installation.plugin)
+    .bind(&installation.version)
+    .bind(scopes_json(installation.granted)?)
+    .bind(visible)
+    .bind(installation.state.as_str())
+    .bind(crate::now_ms())
+    .bind(json(&installation.egress)?)
+    .bind(json(&*installation.config)?)
+    .bind(json(&installation.subscriptions)?)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn scopes_json(set: ScopeSet) -> StoreResult<String> {
@@ -89,27 +128,37 @@ impl Installations for SqlStore {
     ) -> StoreResult<AuditRecord> {
         let _changing = self.changing(&installation.tenant);
         let mut tx = self.begin_recorded(&record).await?;
-        let visible = json(&installation.range)?;
-        sqlx::query(
-            "INSERT INTO installations (tenant, plugin, version, granted, visible_to, state, updated_at, egress, config, \
-             subscriptions) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (tenant, plugin) DO UPDATE SET version = excluded.version, granted = excluded.granted, \
-             visible_to = excluded.visible_to, updated_at = excluded.updated_at, egress = excluded.egress, \
-             config = excluded.config, subscriptions = excluded.subscriptions",
-        )
-        .bind(&installation.tenant)
-        .bind(&installation.plugin)
-        .bind(&installation.version)
-        .bind(scopes_json(installation.granted)?)
-        .bind(visible)
-        .bind(installation.state.as_str())
-        .bind(crate::now_ms())
-        .bind(json(&installation.egress)?)
-        .bind(json(&*installation.config)?)
-        .bind(json(&installation.subscriptions)?)
-        .execute(&mut *tx)
-        .await?;
+        upsert_installation(&mut tx, installation).await?;
         self.commit_recorded(tx, record).await
+    }
+
+    async fn narrow_installation(
+        &self,
+        installation: &Installation,
+        withdrawn: ScopeSet,
+        now_ms: i64,
+        mut record: ChangeRecord<'_>,
+    ) -> StoreResult<(u64, AuditRecord)> {
+        let _changing = self.changing(&installation.tenant);
+        let mut tx = self.begin_recorded(&record).await?;
+        upsert_installation(&mut tx, installation).await?;
+        let mut consents = 0;
+        for scope in withdrawn.iter() {
+            let done = sqlx::query(
+                "UPDATE consents SET withdrawn_at = $1 \
+                 WHERE tenant = $2 AND plugin = $3 AND scope = $4 AND withdrawn_at IS NULL",
+            )
+            .bind(now_ms)
+            .bind(&installation.tenant)
+            .bind(&installation.plugin)
+            .bind(scope.as_str())
+            .execute(&mut *tx)
+            .await?;
+            consents += count(&done);
+        }
+        let reason = record.event.reason.take().unwrap_or_default();
+        record.event.reason = Some(format!("{reason}; {consents} members' consents withdrawn"));
+        Ok((consents, self.commit_recorded(tx, record).await?))
     }
 
     async fn set_installation_state(
