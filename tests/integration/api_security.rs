@@ -147,6 +147,7 @@ fn fixture(method: &Method, template: &str) -> Option<(&'static str, Option<Valu
             ("/api/v1/settings/retention", Some(json!({ "audit_days": 1500 })), ADMIN)
         }
         ("GET", "/api/v1/me/plugins") => ("/api/v1/me/plugins", None, For::Member),
+        ("GET", "/api/v1/me/privacy-report") => ("/api/v1/me/privacy-report", None, For::Member),
         ("GET", "/api/v1/me/plugins/{id}/consent") => {
             ("/api/v1/me/plugins/site-daily-report/consent", None, For::Member)
         }

@@ -21,6 +21,7 @@ mod keys;
 mod languages;
 mod plugin_config;
 mod plugins;
+mod privacy_report;
 mod provider;
 mod python_plugin;
 mod receipts;

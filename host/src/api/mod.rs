@@ -22,6 +22,7 @@ mod notifications;
 mod openapi;
 mod ops;
 mod privacy;
+mod privacy_report;
 pub mod provider;
 mod receipts;
 mod registry;
@@ -86,6 +87,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(consent::routes())
         .merge(invoke::routes())
         .merge(privacy::routes())
+        .merge(privacy_report::routes())
         .merge(receipts::routes())
         .merge(avatar::routes())
         .merge(sessions::routes())

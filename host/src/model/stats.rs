@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike};
+use chrono::{DateTime, Datelike, NaiveDate, Offset, TimeZone, Timelike};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -190,6 +190,29 @@ fn day_start(zone: Tz, date: NaiveDate) -> Option<i64> {
 
 fn day_label(date: NaiveDate) -> String {
     format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
+}
+
+/// The spans of `[from_ms, to_ms)` (whole hours) over which `zone`'s UTC
+/// offset stays the same: `(from, to, offset ms)`. Within one, an hour's
+/// local day is `(hour + offset) / 24 h`, which a database computes.
+pub fn offset_spans(zone: Tz, from_ms: i64, to_ms: i64) -> Vec<(i64, i64, i64)> {
+    let offset_at = |ms: i64| {
+        DateTime::from_timestamp_millis(ms)
+            .map_or(0, |t| i64::from(zone.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()) * 1000)
+    };
+    let mut spans = Vec::new();
+    let (mut start, mut offset) = (from_ms, offset_at(from_ms));
+    let mut hour = from_ms + HOUR_MS;
+    while hour < to_ms {
+        let now = offset_at(hour);
+        if now != offset {
+            spans.push((start, hour, offset));
+            (start, offset) = (hour, now);
+        }
+        hour += HOUR_MS;
+    }
+    spans.push((start, to_ms, offset));
+    spans
 }
 
 /// A question for the rollup.
@@ -379,6 +402,17 @@ mod tests {
         let berlin: Tz = "Europe/Berlin".parse().expect("zone");
         let march_29 = Bucket::Day.start(berlin, 1_774_760_400_000 + 12 * HOUR_MS);
         assert_eq!(march_29, (1_774_738_800_000, "2026-03-29".to_owned()));
+    }
+
+    #[test]
+    fn offsets_change_where_the_zone_changes_its_clocks() {
+        let shanghai: Tz = "Asia/Shanghai".parse().expect("zone");
+        assert_eq!(offset_spans(shanghai, 0, 48 * HOUR_MS), [(0, 48 * HOUR_MS, 8 * HOUR_MS)]);
+        // Berlin goes to summer time at 2026-03-29T01:00Z.
+        let berlin: Tz = "Europe/Berlin".parse().expect("zone");
+        let change = 1_774_746_000_000;
+        let spans = offset_spans(berlin, change - 5 * HOUR_MS, change + 5 * HOUR_MS);
+        assert_eq!(spans, [(change - 5 * HOUR_MS, change, HOUR_MS), (change, change + 5 * HOUR_MS, 2 * HOUR_MS)]);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod invoke;
 pub mod keys;
 pub mod notifications;
 pub mod privacy;
+pub mod privacy_report;
 pub mod receipts;
 pub mod refusals;
 pub mod registry;

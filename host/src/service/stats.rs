@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{ServiceResult, Workbench};
-use crate::model::stats::{Bucket, StatsQuery, StatsRow, fold};
+use crate::model::stats::{Bucket, StatsQuery, StatsRow, fold, offset_spans};
 use crate::pace::Pacer;
 
 /// The answer to a [`StatsQuery`].
@@ -34,17 +34,20 @@ pub struct StatsAnswer {
 impl Workbench {
     /// Counts of `tenant`'s records answering `query`.
     pub async fn audit_stats(&self, tenant: &str, query: &StatsQuery) -> ServiceResult<StatsAnswer> {
-        let hours = self
-            .store
-            .audit_stats(
-                tenant,
-                query.member.as_deref().unwrap_or_default(),
-                query.plugin.as_deref(),
-                query.action.as_deref(),
-                query.from_ms,
-                query.to_ms,
-            )
-            .await?;
+        // Days are summed by the database, one span of the zone's offset at a time.
+        let spans = match query.bucket {
+            Bucket::Hour => vec![(query.from_ms, query.to_ms, None)],
+            Bucket::Day => offset_spans(query.zone, query.from_ms, query.to_ms)
+                .into_iter()
+                .map(|(from, to, offset)| (from, to, Some(offset)))
+                .collect(),
+        };
+        let mut hours = Vec::new();
+        for (from, to, day_offset) in spans {
+            let subject = query.member.as_deref().unwrap_or_default();
+            let (plugin, action) = (query.plugin.as_deref(), query.action.as_deref());
+            hours.extend(self.store.audit_stats(tenant, subject, plugin, action, from, to, day_offset).await?);
+        }
         let complete = self.store.stats_backfill(tenant).await?.is_none();
         Ok(StatsAnswer {
             bucket: query.bucket,

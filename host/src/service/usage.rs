@@ -102,7 +102,7 @@ impl Workbench {
         let now = crate::now_ms();
         let to = now.div_euclid(HOUR_MS) * HOUR_MS + HOUR_MS;
         let since = to - i64::from(days) * 24 * HOUR_MS;
-        let hours = self.store.audit_stats(tenant, "", Some(plugin), None, since, to).await?;
+        let hours = self.store.audit_stats(tenant, "", Some(plugin), None, since, to, Some(0)).await?;
         let complete = self.store.stats_backfill(tenant).await?.is_none();
         let scopes = installation
             .granted

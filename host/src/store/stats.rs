@@ -44,7 +44,10 @@ pub struct Backfill {
 pub trait AuditStats: Send + Sync + std::fmt::Debug {
     /// The rollup's hourly rows of `tenant` with `from_ms <= hour < to_ms`,
     /// for everyone (`subject` `""`) or about one member, optionally only
-    /// one plugin's and one action's.
+    /// one plugin's and one action's. With `day_offset` (a UTC offset, ms,
+    /// constant over the range) the database sums them by local day, each
+    /// row's `hour_ms` then noon of its day.
+    #[allow(clippy::too_many_arguments, reason = "a query's filters, each optional")]
     async fn audit_stats(
         &self,
         tenant: &str,
@@ -53,6 +56,7 @@ pub trait AuditStats: Send + Sync + std::fmt::Debug {
         action: Option<&str>,
         from_ms: i64,
         to_ms: i64,
+        day_offset: Option<i64>,
     ) -> StoreResult<Vec<(StatsKey, StatsCount)>>;
     /// How far the counting of `tenant`'s older records is; `None` when
     /// all its records are counted.
@@ -203,19 +207,34 @@ impl AuditStats for SqlStore {
         action: Option<&str>,
         from_ms: i64,
         to_ms: i64,
+        day_offset: Option<i64>,
     ) -> StoreResult<Vec<(StatsKey, StatsCount)>> {
-        let mut sql = "SELECT hour, plugin, action, scope, outcome, reason, destination, records, bytes_out, \
-                       bytes_in, last_ts FROM audit_stats WHERE tenant = $1 AND subject = $2 AND hour >= $3 \
-                       AND hour < $4"
-            .to_owned();
-        let mut next = 5;
+        let mut sql = match day_offset {
+            None => "SELECT hour, plugin, action, scope, outcome, reason, destination, records, bytes_out, bytes_in, \
+                     last_ts"
+                .to_owned(),
+            // The local day's noon (in UTC): within the day whatever the
+            // zone's offset at its start.
+            Some(_) => "SELECT (hour + $5) / 86400000 * 86400000 + 43200000 - $5, plugin, action, scope, outcome, \
+                        reason, destination, CAST(SUM(records) AS BIGINT), CAST(SUM(bytes_out) AS BIGINT), \
+                        CAST(SUM(bytes_in) AS BIGINT), MAX(last_ts)"
+                .to_owned(),
+        };
+        sql.push_str(" FROM audit_stats WHERE tenant = $1 AND subject = $2 AND hour >= $3 AND hour < $4");
+        let mut next = if day_offset.is_some() { 6 } else { 5 };
         for (column, value) in [("plugin", plugin), ("action", action)] {
             if value.is_some() {
                 sql.push_str(&format!(" AND {column} = ${next}"));
                 next += 1;
             }
         }
+        if day_offset.is_some() {
+            sql.push_str(" GROUP BY 1, plugin, action, scope, outcome, reason, destination");
+        }
         let mut query = sqlx::query(&sql).bind(tenant).bind(subject).bind(from_ms).bind(to_ms);
+        if let Some(offset) = day_offset {
+            query = query.bind(offset);
+        }
         for value in [plugin, action].into_iter().flatten() {
             query = query.bind(value);
         }
