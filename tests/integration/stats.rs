@@ -411,6 +411,9 @@ on_both_databases! {
         // The app admin may ask; a member and the member admin may not.
         let app_admin = server.demo_token("admin", &[Role::AppAdmin]);
         assert_eq!(server.call(Method::GET, "/api/v1/audit/stats", Some(&app_admin), None).await.status, StatusCode::OK);
+        // One member's activity is the auditor's to see, not the app admin's.
+        let theirs = server.call(Method::GET, "/api/v1/audit/stats?member=zhang.wei", Some(&app_admin), None).await;
+        assert_eq!(theirs.status, StatusCode::FORBIDDEN, "{}", theirs.text);
         for roles in [&[Role::Member][..], &[Role::MemberAdmin]] {
             let token = server.demo_token("admin", roles);
             assert_eq!(server.call(Method::GET, "/api/v1/audit/stats", Some(&token), None).await.status, StatusCode::FORBIDDEN);

@@ -13,6 +13,7 @@ use super::AppState;
 use super::callers::Insight;
 use super::error::{ApiError, ApiQuery, ApiResult, ErrorBody};
 use crate::model::audit::Action;
+use crate::model::directory::Role;
 use crate::model::manifest::valid_plugin_id;
 use crate::model::stats::{Bucket, HOUR_MS, StatsQuery};
 use crate::service::stats::StatsAnswer;
@@ -122,6 +123,10 @@ async fn stats(
     Insight(caller): Insight,
     ApiQuery(params): ApiQuery<StatsParams>,
 ) -> ApiResult<Json<StatsAnswer>> {
+    // One member's activity is the audit log's to show: the auditor's (or the admin's).
+    if params.member.is_some() && !caller.roles.iter().any(|r| matches!(r, Role::Auditor | Role::Admin)) {
+        return Err(ApiError::forbidden("one member's statistics are for the auditor; ask without member"));
+    }
     let query = params.query(crate::now_ms())?;
     Ok(Json(state.workbench.audit_stats(&caller.tenant, &query).await?))
 }

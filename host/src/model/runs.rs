@@ -115,7 +115,8 @@ pub struct RunTotals {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TenantShare {
     /// `tenant 1`, `tenant 2`, … by calls in this answer (the labels mean
-    /// nothing beyond it); `other` for every tenant with fewer than k members.
+    /// nothing beyond it); `other` for the tenants with fewer than k members
+    /// when together they have k (else they are left out).
     pub tenant: String,
     /// Its calls.
     #[serde(flatten)]
@@ -185,8 +186,10 @@ pub fn totals<'a>(rows: impl IntoIterator<Item = (&'a RunKey, &'a RunCount)>) ->
     totals
 }
 
-/// The developer's view of `rows` (one plugin's), with the tenants of
-/// fewer than `k` members (`members`) folded into `other`.
+/// The developer's view of `rows` (one plugin's): each tenant of at least
+/// `k` members (`members`) by rank; the smaller ones folded into `other`
+/// when together they have at least `k` members, else left out entirely
+/// (totals included), so that no answer is about fewer than `k` people.
 pub fn view(
     plugin: &str,
     from_ms: i64,
@@ -202,12 +205,16 @@ pub fn view(
     let versions = versions
         .into_iter()
         .map(|version| {
-            let of_version: Vec<(&RunKey, &RunCount)> = rows.iter().filter(|(k, _)| k.version == version).collect();
+            let mut of_version: Vec<(&RunKey, &RunCount)> = rows.iter().filter(|(k, _)| k.version == version).collect();
             let mut tenants: Vec<&str> = of_version.iter().map(|(k, _)| k.tenant.as_str()).collect();
             tenants.sort_unstable();
             tenants.dedup();
-            let (shown, folded): (Vec<&str>, Vec<&str>) =
+            let (shown, mut folded): (Vec<&str>, Vec<&str>) =
                 tenants.into_iter().partition(|tenant| members(tenant) >= u64::from(k));
+            if folded.iter().map(|tenant| members(tenant)).sum::<u64>() < u64::from(k) {
+                let left_out = std::mem::take(&mut folded);
+                of_version.retain(|(key, _)| !left_out.contains(&key.tenant.as_str()));
+            }
             let mut shares: Vec<RunTotals> = shown
                 .iter()
                 .map(|tenant| totals(of_version.iter().copied().filter(|(key, _)| key.tenant == *tenant)))
@@ -224,6 +231,7 @@ pub fn view(
             }
             VersionRuns { totals: totals(of_version.iter().copied()), version, tenants: shares }
         })
+        .filter(|runs| runs.totals.calls > 0)
         .collect();
     RunsView { plugin: plugin.to_owned(), from: from_ms, to: to_ms, k, versions }
 }
@@ -280,6 +288,7 @@ mod tests {
         rows.insert(key("2.0.0", "acme", RunKind::Ok, 3), RunCount { calls: 3, egress_failures: 0 });
         let members = |tenant: &str| match tenant {
             "acme" | "globex" => 100,
+            "tiny" => 3,
             _ => 2,
         };
         let view = view("p", 0, 1, 5, &rows, &members);
@@ -292,5 +301,16 @@ mod tests {
         for name in ["acme", "globex", "tiny", "small"] {
             assert!(!text.contains(name), "{name} in {text}");
         }
+        // Together under k, the small ones are left out, from the totals too.
+        let fewer = |tenant: &str| if tenant == "tiny" { 2 } else { members(tenant) };
+        let view = super::view("p", 0, 1, 5, &rows, &fewer);
+        let one = &view.versions[1];
+        assert_eq!(one.totals.calls, 55);
+        let shares: Vec<&str> = one.tenants.iter().map(|t| t.tenant.as_str()).collect();
+        assert_eq!(shares, ["tenant 1", "tenant 2"]);
+        // A version only small tenants ran is not shown at all.
+        let mut small_only = BTreeMap::new();
+        small_only.insert(key("3.0.0", "tiny", RunKind::Ok, 3), RunCount { calls: 4, egress_failures: 0 });
+        assert!(super::view("p", 0, 1, 5, &small_only, &fewer).versions.is_empty());
     }
 }

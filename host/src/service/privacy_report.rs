@@ -18,8 +18,8 @@ use crate::scope::Scope;
 /// The longest look back, days.
 pub const MAX_REPORT_DAYS: u32 = 90;
 
-/// Outbound-request records read per report at most (the newest count).
-const MAX_REQUEST_RECORDS: u32 = 5_000;
+/// The member's outbound-request records are read in pages of this many.
+const REQUEST_PAGE: u32 = 1_000;
 
 /// One of my fields a plugin read.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -125,7 +125,16 @@ impl Workbench {
                 from_ms: Some(since),
                 ..AuditFilter::default()
             };
-            let records = self.store.audit_query(tenant, &filter, 0, MAX_REQUEST_RECORDS).await?;
+            let mut records = Vec::new();
+            loop {
+                let after = records.last().map_or(0, |r: &crate::model::audit::AuditRecord| r.seq);
+                let page = self.store.audit_query(tenant, &filter, after, REQUEST_PAGE).await?;
+                let full = page.len() == REQUEST_PAGE as usize;
+                records.extend(page);
+                if !full {
+                    break;
+                }
+            }
             let mut carried: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
             for record in &records {
                 let plugin = crate::model::stats::actor_plugin(&record.event.actor).to_owned();

@@ -125,8 +125,11 @@ impl Workbench {
         from_ms: i64,
         to_ms: i64,
     ) -> ServiceResult<RunsView> {
+        // Its developer: who published its first version (a later publisher
+        // of the same id does not see the calls of everyone's versions).
         let releases = self.store.plugin_releases(Some(plugin)).await?;
-        if !releases.iter().any(|r| r.publisher.tenant == tenant && r.publisher.member == developer) {
+        let owner = releases.iter().min_by_key(|r| r.published_at_ms).map(|r| &r.publisher);
+        if !owner.is_some_and(|p| p.tenant == tenant && p.member == developer) {
             return Err(ServiceError::NotFound(format!("no plugin {plugin} of yours")));
         }
         // This replica's latest calls too.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::installations::InstallationView;
 use super::{Actor, ServiceError, ServiceResult, Workbench, scope_list};
 use crate::model::audit::{Action, Outcome};
+use crate::model::egress::{Destination, HostPattern};
 use crate::model::installation::Installation;
 use crate::model::stats::HOUR_MS;
 use crate::scope::{Scope, ScopeSet};
@@ -91,6 +92,17 @@ pub struct Narrowed {
     pub consents_withdrawn: u64,
 }
 
+/// Whether the approved `destination` (`https://*.acme.example`) is where
+/// a request recorded as going to `address` (`https://eu.acme.example`) went.
+fn covers(destination: &str, address: &str) -> bool {
+    match (destination.parse::<Destination>(), address.parse::<Destination>()) {
+        (Ok(approved), Ok(Destination { scheme, host: HostPattern::Exact(host), port })) => {
+            approved.matches(scheme, &host, port)
+        }
+        _ => destination == address,
+    }
+}
+
 impl Workbench {
     /// The installed `plugin`'s use of its grant in `tenant` over the last `days`.
     pub async fn grant_usage(&self, tenant: &str, plugin: &str, days: u32) -> ServiceResult<GrantUsage> {
@@ -128,7 +140,9 @@ impl Workbench {
             .map(|destination| {
                 let sent = || {
                     hours.iter().filter(|(k, _)| {
-                        k.action == request && k.destination == *destination && k.outcome != Outcome::Denied.as_str()
+                        k.action == request
+                            && covers(destination, &k.destination)
+                            && k.outcome != Outcome::Denied.as_str()
                     })
                 };
                 let requests: i64 = sent().map(|(_, c)| c.records).sum();
@@ -196,7 +210,8 @@ impl Workbench {
             reason.push_str(&format!(" no longer sending to [{}]", narrowing.destinations.join(", ")));
         }
         let record = self.record(tenant, Actor::Admin(admin), None, Action::PluginGrant, reason);
-        let (consents_withdrawn, _) = self.store.narrow_installation(&narrowed, taken, crate::now_ms(), record).await?;
+        let (consents_withdrawn, _) =
+            self.store.narrow_installation(&installation, &narrowed, taken, crate::now_ms(), record).await?;
         let now = self.installed(tenant, plugin).await?;
         Ok(Narrowed { installation: self.installation_view(now).await?, consents_withdrawn })
     }
@@ -223,5 +238,20 @@ impl Workbench {
             })?
             .release;
         Ok(release.manifest.scopes.iter().filter(|d| d.required).map(|d| d.scope).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::covers;
+
+    #[test]
+    fn an_approved_pattern_covers_the_addresses_it_names() {
+        assert!(covers("https://*.acme.example", "https://eu.acme.example"));
+        assert!(!covers("https://*.acme.example", "https://acme.example"));
+        assert!(!covers("https://*.acme.example", "http://eu.acme.example"));
+        assert!(covers("https://visits.acme.example", "https://visits.acme.example"));
+        assert!(covers("http://127.0.0.1:8080", "http://127.0.0.1:8080"));
+        assert!(!covers("http://127.0.0.1:8080", "http://127.0.0.1:9"));
     }
 }

@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::backend::{Cascade, SqlStore, corrupt, count, from_json, json};
-use super::{ChangeRecord, StoreResult};
+use super::{ChangeRecord, StoreError, StoreResult};
 use crate::model::audit::AuditRecord;
 use crate::model::departments::VisibleRange;
 use crate::model::installation::{Deleted, Installation, InstallationState};
@@ -19,13 +19,16 @@ pub trait Installations: Send + Sync + std::fmt::Debug {
     /// `record`, in one transaction.
     async fn put_installation(&self, installation: &Installation, record: ChangeRecord<'_>)
     -> StoreResult<AuditRecord>;
-    /// Puts `installation`, a narrower grant of one already there, and
-    /// withdraws at `now_ms` every member's consent to the `withdrawn`
-    /// scopes of it, with `record` (its reason ending with how many), in one
-    /// transaction; how many consents were withdrawn.
+    /// Narrows `before` (the installation as read) to `after`'s grant and
+    /// destinations, and withdraws at `now_ms` every member's consent to the
+    /// `withdrawn` scopes of it, with `record` (its reason ending with how
+    /// many), in one transaction; how many consents were withdrawn.
+    /// Conflict, with nothing written, when the installation is no longer
+    /// `before` (upgraded, regranted or uninstalled meanwhile).
     async fn narrow_installation(
         &self,
-        installation: &Installation,
+        before: &Installation,
+        after: &Installation,
         withdrawn: ScopeSet,
         now_ms: i64,
         record: ChangeRecord<'_>,
@@ -134,14 +137,36 @@ impl Installations for SqlStore {
 
     async fn narrow_installation(
         &self,
-        installation: &Installation,
+        before: &Installation,
+        after: &Installation,
         withdrawn: ScopeSet,
         now_ms: i64,
         mut record: ChangeRecord<'_>,
     ) -> StoreResult<(u64, AuditRecord)> {
+        let installation = after;
         let _changing = self.changing(&installation.tenant);
         let mut tx = self.begin_recorded(&record).await?;
-        upsert_installation(&mut tx, installation).await?;
+        // Only the grant and the destinations change, and only on the row as read.
+        let done = sqlx::query(
+            "UPDATE installations SET granted = $1, egress = $2, updated_at = $3 \
+             WHERE tenant = $4 AND plugin = $5 AND version = $6 AND granted = $7 AND egress = $8",
+        )
+        .bind(scopes_json(after.granted)?)
+        .bind(json(&after.egress)?)
+        .bind(now_ms)
+        .bind(&before.tenant)
+        .bind(&before.plugin)
+        .bind(&before.version)
+        .bind(scopes_json(before.granted)?)
+        .bind(json(&before.egress)?)
+        .execute(&mut *tx)
+        .await?;
+        if count(&done) == 0 {
+            return Err(StoreError::Conflict(format!(
+                "{} changed in {} meanwhile (upgraded, granted again or uninstalled); look at it again",
+                before.plugin, before.tenant
+            )));
+        }
         let mut consents = 0;
         for scope in withdrawn.iter() {
             let done = sqlx::query(
