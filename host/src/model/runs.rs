@@ -199,7 +199,6 @@ pub fn view(
     members: &dyn Fn(&str) -> u64,
 ) -> RunsView {
     let mut versions: Vec<String> = rows.keys().map(|key| key.version.clone()).collect();
-    versions.dedup();
     versions.sort_by(|a, b| semver::Version::parse(b).ok().cmp(&semver::Version::parse(a).ok()).then(b.cmp(a)));
     versions.dedup();
     let versions = versions

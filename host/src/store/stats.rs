@@ -158,10 +158,10 @@ fn bind_key<'q>(
         .bind(key.destination.as_str())
 }
 
-async fn backfill_in(tx: &mut Transaction<'_, Any>, tenant: &str) -> StoreResult<Option<Backfill>> {
+async fn backfill_in(conn: &mut sqlx::AnyConnection, tenant: &str) -> StoreResult<Option<Backfill>> {
     let row = sqlx::query("SELECT done, through FROM audit_stats_backfill WHERE tenant = $1")
         .bind(tenant)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(conn)
         .await?;
     Ok(row.map(|r| Backfill { done: r.get(0), through: r.get(1) }))
 }
@@ -261,11 +261,8 @@ impl AuditStats for SqlStore {
     }
 
     async fn stats_backfill(&self, tenant: &str) -> StoreResult<Option<Backfill>> {
-        let row = sqlx::query("SELECT done, through FROM audit_stats_backfill WHERE tenant = $1")
-            .bind(tenant)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| Backfill { done: r.get(0), through: r.get(1) }))
+        let mut conn = self.pool.acquire().await?;
+        backfill_in(&mut conn, tenant).await
     }
 
     async fn stats_backfill_tenants(&self) -> StoreResult<Vec<String>> {
